@@ -1,0 +1,120 @@
+#include "tests/golden.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *golden_dir(void)
+{
+    const char *d = getenv("SDC_GOLDEN");
+    cr_assert(d && *d, "SDC_GOLDEN is not set (run the tests through meson test)");
+    return d;
+}
+
+const char *golden_path(const char *rel)
+{
+    static char buf[4][4096];
+    static int next;
+    char *b = buf[next++ % 4];
+    snprintf(b, sizeof buf[0], "%s/%s", golden_dir(), rel);
+    return b;
+}
+
+sdc_safetensors *golden_open(const char *rel)
+{
+    sdc_safetensors *st = NULL;
+    sdc_status s = sdc_safetensors_open(golden_path(rel), &st);
+    cr_assert_eq(s, SDC_OK, "cannot open golden file %s: %s", rel, sdc_last_error());
+    return st;
+}
+
+const sdc_st_entry *golden_get(const sdc_safetensors *st, const char *name)
+{
+    const sdc_st_entry *e = sdc_safetensors_find(st, name);
+    cr_assert(e, "golden tensor '%s' missing in %s", name, sdc_safetensors_path(st));
+    return e;
+}
+
+float *golden_f32(const sdc_st_entry *e)
+{
+    size_t n = (size_t)sdc_tensor_numel(&e->tensor);
+    float *out = malloc((n ? n : 1) * sizeof *out);
+    cr_assert(out);
+    sdc_convert_to_f32(out, e->tensor.data, e->tensor.dtype, n);
+    return out;
+}
+
+long long *golden_i64(const sdc_st_entry *e)
+{
+    size_t n = (size_t)sdc_tensor_numel(&e->tensor);
+    long long *out = malloc((n ? n : 1) * sizeof *out);
+    cr_assert(out);
+    for (size_t i = 0; i < n; i++) {
+        if (e->tensor.dtype == SDC_DTYPE_I64)
+            out[i] = ((const int64_t *)e->tensor.data)[i];
+        else if (e->tensor.dtype == SDC_DTYPE_I32)
+            out[i] = ((const int32_t *)e->tensor.data)[i];
+        else
+            cr_assert_fail("tensor '%s' is not an integer tensor", e->name);
+    }
+    return out;
+}
+
+static json_t *manifest(void)
+{
+    static json_t *m;
+    if (!m) {
+        json_error_t err;
+        m = json_load_file(golden_path("manifest.json"), 0, &err);
+        cr_assert(m, "cannot read golden manifest: %s", err.text);
+    }
+    return m;
+}
+
+double golden_tol(const char *case_id, const char *name)
+{
+    json_t *cases = json_object_get(manifest(), "cases");
+    size_t i, j;
+    json_t *c, *t;
+    json_array_foreach(cases, i, c) {
+        if (strcmp(json_string_value(json_object_get(c, "id")), case_id) != 0)
+            continue;
+        json_array_foreach(json_object_get(c, "tensors"), j, t) {
+            if (strcmp(json_string_value(json_object_get(t, "name")), name) != 0)
+                continue;
+            if (json_is_true(json_object_get(t, "exact")))
+                return 0.0;
+            json_t *tol = json_object_get(t, "tol_max_abs");
+            cr_assert(json_is_number(tol), "no tolerance for %s/%s", case_id, name);
+            return json_number_value(tol);
+        }
+    }
+    cr_assert_fail("tensor %s not listed for case %s in the manifest", name, case_id);
+    return 0;
+}
+
+double max_abs_diff(const float *a, const float *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= m)) /* also catches NaN */
+            m = isnan(d) ? INFINITY : d;
+    }
+    return m;
+}
+
+double expect_close(const float *actual, const sdc_st_entry *expected, double tol,
+                    const char *what)
+{
+    float *want = golden_f32(expected);
+    size_t n = (size_t)sdc_tensor_numel(&expected->tensor);
+    double d = max_abs_diff(actual, want, n);
+    cr_expect(d <= tol, "%s (%s): max |diff| = %.3g > tolerance %.3g", what, expected->name, d,
+              tol);
+    free(want);
+    return d;
+}

@@ -1,0 +1,30 @@
+/* Helpers shared by the Criterion tests: reading ../shared/golden, its tolerances, and
+ * comparing tensors. Tolerances always come from golden/manifest.json, never from the test. */
+#ifndef SDC_TESTS_GOLDEN_H
+#define SDC_TESTS_GOLDEN_H
+
+#include <stddef.h>
+
+#include "weights/safetensors.h"
+
+/* Directory of the golden data ($SDC_GOLDEN, set by meson test). */
+const char *golden_dir(void);
+/* golden_dir() + "/" + rel, in a static buffer rotated among 4 calls. */
+const char *golden_path(const char *rel);
+/* Opens a golden safetensors file (fails the test when it cannot). Caller closes. */
+sdc_safetensors *golden_open(const char *rel);
+/* Entry `name` in `st` (fails the test when absent). */
+const sdc_st_entry *golden_get(const sdc_safetensors *st, const char *name);
+/* Copy of a float tensor (F32/F16/BF16/F64) as f32; caller frees. */
+float *golden_f32(const sdc_st_entry *e);
+/* Copy of an integer tensor (I64/I32) as int64; caller frees. */
+long long *golden_i64(const sdc_st_entry *e);
+/* tol_max_abs of tensor `name` in case `case_id` from the manifest; 0 for exact entries. */
+double golden_tol(const char *case_id, const char *name);
+/* Largest |a - b| over n elements. */
+double max_abs_diff(const float *a, const float *b, size_t n);
+/* Expects max|actual - expected| <= tol, with a message naming `what`. Returns the max diff. */
+double expect_close(const float *actual, const sdc_st_entry *expected, double tol,
+                    const char *what);
+
+#endif

@@ -1,0 +1,39 @@
+/* safetensors reader: the file is memory-mapped, its JSON header parsed with jansson and
+ * validated completely before any tensor is exposed. Tensors are looked up by name through
+ * a hash table; their data points into the mapping (read-only, never copied unless the
+ * file stores it misaligned for its dtype). */
+#ifndef SDC_WEIGHTS_SAFETENSORS_H
+#define SDC_WEIGHTS_SAFETENSORS_H
+
+#include <stddef.h>
+
+#include "ops/tensor.h"
+#include "sdc.h"
+
+/* Largest header accepted (the biggest real checkpoints have headers of a few MB). */
+#define SDC_SAFETENSORS_MAX_HEADER (100u << 20)
+
+typedef struct sdc_st_entry {
+    const char *name;
+    sdc_tensor tensor;
+    size_t nbytes;
+} sdc_st_entry;
+
+typedef struct sdc_safetensors sdc_safetensors;
+
+/* Maps and validates `path`. On failure *out is NULL and the message names the file. */
+sdc_status sdc_safetensors_open(const char *path, sdc_safetensors **out);
+void sdc_safetensors_close(sdc_safetensors *st);
+
+const char *sdc_safetensors_path(const sdc_safetensors *st);
+size_t sdc_safetensors_count(const sdc_safetensors *st);
+/* Entries in file order of their data offsets. */
+const sdc_st_entry *sdc_safetensors_entry(const sdc_safetensors *st, size_t index);
+/* NULL when absent. */
+const sdc_st_entry *sdc_safetensors_find(const sdc_safetensors *st, const char *name);
+/* Value of a "__metadata__" string key, or NULL. */
+const char *sdc_safetensors_metadata(const sdc_safetensors *st, const char *key);
+/* Size of the whole file in bytes. */
+size_t sdc_safetensors_file_size(const sdc_safetensors *st);
+
+#endif
