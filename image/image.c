@@ -1,0 +1,216 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <stb_image.h>
+#include <stb_image_write.h>
+
+#include "image/image_internal.h"
+#include "ops/error.h"
+
+void sdc_image_free(sdc_image *img)
+{
+    if (!img)
+        return;
+    free(img->pixels);
+    img->pixels = NULL;
+    img->width = img->height = img->channels = 0;
+}
+
+static sdc_status stb_read_raw(const char *path, FILE *f, sdc_raw_image *out)
+{
+    int w, h, ch;
+    memset(out, 0, sizeof *out);
+    if (!stbi_info_from_file(f, &w, &h, &ch))
+        return sdc_fail(SDC_ERR_FORMAT, "%s: not a PNG, JPEG or BMP image (%s)", path,
+                        stbi_failure_reason());
+    if (w <= 0 || h <= 0 || w > SDC_IMAGE_MAX_SIDE || h > SDC_IMAGE_MAX_SIDE ||
+        (uint64_t)w * h > SDC_IMAGE_MAX_PIXELS)
+        return sdc_fail(SDC_ERR_FORMAT, "%s: image size %dx%d is beyond the %d pixel limit",
+                        path, w, h, SDC_IMAGE_MAX_SIDE);
+    unsigned char *px = stbi_load_from_file(f, &w, &h, &ch, 0);
+    if (!px)
+        return sdc_fail(SDC_ERR_FORMAT, "%s: cannot decode image: %s", path,
+                        stbi_failure_reason());
+    out->width = w;
+    out->height = h;
+    out->channels = ch;
+    out->pixels = malloc((size_t)w * h * ch);
+    if (out->pixels)
+        memcpy(out->pixels, px, (size_t)w * h * ch);
+    stbi_image_free(px);
+    return out->pixels ? SDC_OK : sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
+}
+
+static sdc_status read_raw(const char *path, sdc_raw_image *raw)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sdc_fail(SDC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char sig[8] = {0};
+    size_t got = fread(sig, 1, sizeof sig, f);
+    rewind(f);
+    static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    sdc_status s;
+    if (got == 0)
+        s = sdc_fail(SDC_ERR_FORMAT, "%s: file is empty", path);
+    else if (got == 8 && memcmp(sig, png_sig, 8) == 0)
+        s = sdc_png_read_raw(path, f, raw);
+    else
+        s = stb_read_raw(path, f, raw);
+    fclose(f);
+    if (s == SDC_OK && (raw->width <= 0 || raw->height <= 0)) {
+        free(raw->pixels);
+        return sdc_fail(SDC_ERR_FORMAT, "%s: image has zero size", path);
+    }
+    return s;
+}
+
+static sdc_status alloc_image(sdc_image *img, int w, int h, int ch, const char *path)
+{
+    img->width = w;
+    img->height = h;
+    img->channels = ch;
+    img->pixels = malloc((size_t)w * h * ch);
+    return img->pixels ? SDC_OK : sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
+}
+
+/* Splits raw 1-4 channel pixels into RGB (or gray) composited on white, plus alpha. */
+static sdc_status convert_raw(const char *path, const sdc_raw_image *raw, int out_channels,
+                              sdc_image *img, sdc_image *alpha)
+{
+    int has_alpha = raw->channels == 2 || raw->channels == 4;
+    int color = raw->channels >= 3;
+    size_t n = (size_t)raw->width * raw->height;
+    sdc_status s = alloc_image(img, raw->width, raw->height, out_channels, path);
+    if (s == SDC_OK && alpha && has_alpha)
+        s = alloc_image(alpha, raw->width, raw->height, 1, path);
+    if (s != SDC_OK) {
+        sdc_image_free(img);
+        return s;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = raw->pixels + i * raw->channels;
+        int a = has_alpha ? p[raw->channels - 1] : 255;
+        int rgb[3] = {p[0], color ? p[1] : p[0], color ? p[2] : p[0]};
+        for (int c = 0; c < 3; c++) /* composite on white */
+            rgb[c] = (rgb[c] * a + 255 * (255 - a) + 127) / 255;
+        if (out_channels == 3) {
+            for (int c = 0; c < 3; c++)
+                img->pixels[i * 3 + c] = (uint8_t)rgb[c];
+        } else { /* ITU-R 601 luma, as PIL's convert('L') */
+            img->pixels[i] = (uint8_t)((rgb[0] * 299 + rgb[1] * 587 + rgb[2] * 114 + 500) / 1000);
+        }
+        if (alpha && has_alpha)
+            alpha->pixels[i] = (uint8_t)a;
+    }
+    return SDC_OK;
+}
+
+static sdc_status load_as(const char *path, int channels, sdc_image *img, sdc_image *alpha)
+{
+    memset(img, 0, sizeof *img);
+    if (alpha)
+        memset(alpha, 0, sizeof *alpha);
+    sdc_raw_image raw;
+    sdc_status s = read_raw(path, &raw);
+    if (s != SDC_OK)
+        return s;
+    s = convert_raw(path, &raw, channels, img, alpha);
+    free(raw.pixels);
+    return s;
+}
+
+sdc_status sdc_image_load(const char *path, sdc_image *rgb, sdc_image *alpha)
+{
+    return load_as(path, 3, rgb, alpha);
+}
+
+sdc_status sdc_image_load_gray(const char *path, sdc_image *gray, sdc_image *alpha)
+{
+    return load_as(path, 1, gray, alpha);
+}
+
+static void stb_to_file(void *context, void *data, int size)
+{
+    fwrite(data, 1, (size_t)size, (FILE *)context);
+}
+
+static int has_ext(const char *path, const char *ext)
+{
+    size_t n = strlen(path), m = strlen(ext);
+    return n > m && strcasecmp(path + n - m, ext) == 0;
+}
+
+static sdc_status encode(FILE *f, const char *path, const sdc_image *img, const char *params)
+{
+    if (has_ext(path, ".png"))
+        return sdc_png_write_file(f, path, img, params);
+    int ok;
+    if (has_ext(path, ".jpg") || has_ext(path, ".jpeg"))
+        ok = stbi_write_jpg_to_func(stb_to_file, f, img->width, img->height, img->channels,
+                                    img->pixels, 95);
+    else if (has_ext(path, ".bmp"))
+        ok = stbi_write_bmp_to_func(stb_to_file, f, img->width, img->height, img->channels,
+                                    img->pixels);
+    else
+        return sdc_fail(SDC_ERR_ARG, "%s: unknown image type (use .png, .jpg or .bmp)", path);
+    return ok ? SDC_OK : sdc_fail(SDC_ERR_IO, "%s: cannot encode image", path);
+}
+
+/* Moves the finished temporary into place; without `overwrite`, link() refuses an existing
+ * target atomically (no check-then-rename race). */
+static sdc_status publish(const char *tmp, const char *path, int overwrite)
+{
+    if (overwrite) {
+        if (rename(tmp, path) != 0)
+            return sdc_fail(SDC_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
+        return SDC_OK;
+    }
+    if (link(tmp, path) != 0) {
+        int err = errno;
+        unlink(tmp);
+        if (err == EEXIST)
+            return sdc_fail(SDC_ERR_IO, "%s: file exists (use --overwrite to replace it)", path);
+        return sdc_fail(SDC_ERR_IO, "%s: cannot create: %s", path, strerror(err));
+    }
+    unlink(tmp);
+    return SDC_OK;
+}
+
+sdc_status sdc_image_write(const char *path, const sdc_image *img, const char *parameters,
+                           int overwrite)
+{
+    if (!overwrite && access(path, F_OK) == 0)
+        return sdc_fail(SDC_ERR_IO, "%s: file exists (use --overwrite to replace it)", path);
+    size_t n = strlen(path) + 32;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
+    snprintf(tmp, n, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        sdc_status s = sdc_fail(SDC_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        free(tmp);
+        return s;
+    }
+    fchmod(fd, 0644);
+    FILE *f = fdopen(fd, "wb");
+    sdc_status s = f ? encode(f, path, img, parameters)
+                     : sdc_fail(SDC_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    if (f && s == SDC_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+        s = sdc_fail(SDC_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    if (f ? fclose(f) != 0 : close(fd) != 0)
+        s = s == SDC_OK ? sdc_fail(SDC_ERR_IO, "%s: cannot write: %s", path, strerror(errno)) : s;
+    if (s == SDC_OK)
+        s = publish(tmp, path, overwrite);
+    else
+        unlink(tmp);
+    free(tmp);
+    return s;
+}

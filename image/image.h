@@ -1,0 +1,39 @@
+/* 8-bit RGB images on disk: PNG through libpng (with text chunks for generation metadata),
+ * JPEG and BMP through stb. Reading validates sizes before allocating; writing goes to a
+ * temporary file in the same directory that is renamed into place only when complete. */
+#ifndef SDC_IMAGE_IMAGE_H
+#define SDC_IMAGE_IMAGE_H
+
+#include <stdint.h>
+
+#include "sdc.h"
+
+/* Largest width or height accepted when reading (and at most SDC_IMAGE_MAX_PIXELS pixels). */
+#define SDC_IMAGE_MAX_SIDE 16384
+#define SDC_IMAGE_MAX_PIXELS (64u << 20)
+
+typedef struct sdc_image {
+    int width;
+    int height;
+    int channels;    /* 3 (RGB) or 1 (gray) */
+    uint8_t *pixels; /* [height, width, channels], owned */
+} sdc_image;
+
+/* Loads a PNG, JPEG or BMP as 8-bit RGB: alpha composited on white, gray expanded,
+ * 16-bit reduced. `alpha` (may be NULL) receives the alpha channel as a 1-channel image when
+ * the file has one (else channels == 0, pixels NULL); masks use it. */
+sdc_status sdc_image_load(const char *path, sdc_image *rgb, sdc_image *alpha);
+/* Loads any image as 8-bit gray (luma of RGB; alpha ignored), for masks. */
+sdc_status sdc_image_load_gray(const char *path, sdc_image *gray, sdc_image *alpha);
+void sdc_image_free(sdc_image *img);
+
+/* Writes by extension (.png, .jpg/.jpeg, .bmp). `parameters` (may be NULL) goes into the PNG
+ * 'parameters' text chunk (AUTOMATIC1111 convention). Refuses to replace an existing file
+ * unless `overwrite`. The file appears complete or not at all. */
+sdc_status sdc_image_write(const char *path, const sdc_image *img, const char *parameters,
+                           int overwrite);
+
+/* Reads the text chunk `key` of a PNG into *value (malloc'd; NULL when absent). */
+sdc_status sdc_png_read_text(const char *path, const char *key, char **value);
+
+#endif

@@ -1,0 +1,19 @@
+/* Shared between the image readers and writers. */
+#ifndef SDC_IMAGE_INTERNAL_H
+#define SDC_IMAGE_INTERNAL_H
+
+#include <stdio.h>
+
+#include "image/image.h"
+
+/* A decoded image before conversion: 1 to 4 channels of 8 bits. */
+typedef struct sdc_raw_image {
+    int width, height, channels;
+    uint8_t *pixels;
+} sdc_raw_image;
+
+sdc_status sdc_png_read_raw(const char *path, FILE *f, sdc_raw_image *out);
+sdc_status sdc_png_write_file(FILE *f, const char *path, const sdc_image *img,
+                              const char *parameters);
+
+#endif

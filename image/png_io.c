@@ -1,0 +1,159 @@
+/* PNG reading and writing with libpng. */
+#include <errno.h>
+#include <png.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image/image_internal.h"
+#include "ops/error.h"
+
+typedef struct png_err_ctx {
+    jmp_buf jump;
+    char message[256];
+} png_err_ctx;
+
+static void on_png_error(png_structp png, png_const_charp msg)
+{
+    png_err_ctx *ctx = png_get_error_ptr(png);
+    snprintf(ctx->message, sizeof ctx->message, "%s", msg);
+    longjmp(ctx->jump, 1);
+}
+
+static void on_png_warning(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg;
+}
+
+/* Normalises any PNG to 8-bit gray/gray+alpha/RGB/RGBA. */
+static void set_transforms(png_structp png, png_infop info)
+{
+    int color = png_get_color_type(png, info);
+    if (png_get_bit_depth(png, info) == 16)
+        png_set_strip_16(png);
+    if (color == PNG_COLOR_TYPE_PALETTE)
+        png_set_palette_to_rgb(png);
+    if (color == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(png, info) < 8)
+        png_set_expand_gray_1_2_4_to_8(png);
+    if (png_get_valid(png, info, PNG_INFO_tRNS))
+        png_set_tRNS_to_alpha(png);
+    png_set_packing(png);
+    png_read_update_info(png, info);
+}
+
+sdc_status sdc_png_read_raw(const char *path, FILE *f, sdc_raw_image *out)
+{
+    png_err_ctx ctx;
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_png_error,
+                                             on_png_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    png_bytep *rows = NULL;
+    memset(out, 0, sizeof *out);
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
+    }
+    if (setjmp(ctx.jump)) {
+        png_destroy_read_struct(&png, &info, NULL);
+        free(rows);
+        free(out->pixels);
+        out->pixels = NULL;
+        return sdc_fail(SDC_ERR_FORMAT, "%s: bad PNG: %s", path, ctx.message);
+    }
+    png_set_user_limits(png, SDC_IMAGE_MAX_SIDE, SDC_IMAGE_MAX_SIDE);
+    png_set_chunk_malloc_max(png, 8u << 20);
+    png_init_io(png, f);
+    png_read_info(png, info);
+    set_transforms(png, info);
+    uint32_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    int ch = png_get_channels(png, info);
+    if ((uint64_t)w * h > SDC_IMAGE_MAX_PIXELS)
+        png_error(png, "image has too many pixels");
+    out->width = (int)w;
+    out->height = (int)h;
+    out->channels = ch;
+    out->pixels = malloc((size_t)w * h * ch);
+    rows = malloc(sizeof *rows * h);
+    if (!out->pixels || !rows)
+        png_error(png, "out of memory");
+    for (uint32_t y = 0; y < h; y++)
+        rows[y] = out->pixels + (size_t)y * w * ch;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    png_destroy_read_struct(&png, &info, NULL);
+    free(rows);
+    return SDC_OK;
+}
+
+sdc_status sdc_png_write_file(FILE *f, const char *path, const sdc_image *img,
+                              const char *parameters)
+{
+    png_err_ctx ctx;
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, on_png_error,
+                                              on_png_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
+    }
+    if (setjmp(ctx.jump)) {
+        png_destroy_write_struct(&png, &info);
+        return sdc_fail(SDC_ERR_IO, "%s: cannot write PNG: %s", path, ctx.message);
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (uint32_t)img->width, (uint32_t)img->height, 8,
+                 img->channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (parameters) {
+        png_text text = {0};
+        text.compression = PNG_TEXT_COMPRESSION_NONE;
+        text.key = "parameters";
+        text.text = (char *)parameters;
+        text.text_length = strlen(parameters);
+        png_set_text(png, info, &text, 1);
+    }
+    png_write_info(png, info);
+    for (int y = 0; y < img->height; y++)
+        png_write_row(png, img->pixels + (size_t)y * img->width * img->channels);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    return SDC_OK;
+}
+
+sdc_status sdc_png_read_text(const char *path, const char *key, char **value)
+{
+    *value = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sdc_fail(SDC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    png_err_ctx ctx;
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_png_error,
+                                             on_png_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        fclose(f);
+        return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
+    }
+    if (setjmp(ctx.jump)) {
+        png_destroy_read_struct(&png, &info, NULL);
+        fclose(f);
+        free(*value);
+        *value = NULL;
+        return sdc_fail(SDC_ERR_FORMAT, "%s: bad PNG: %s", path, ctx.message);
+    }
+    png_set_chunk_malloc_max(png, 8u << 20);
+    png_init_io(png, f);
+    png_read_info(png, info);
+    png_textp texts;
+    int n = 0;
+    png_get_text(png, info, &texts, &n);
+    for (int i = 0; i < n && !*value; i++)
+        if (strcmp(texts[i].key, key) == 0)
+            *value = strdup(texts[i].text ? texts[i].text : "");
+    png_destroy_read_struct(&png, &info, NULL);
+    fclose(f);
+    return SDC_OK;
+}

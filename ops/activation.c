@@ -1,0 +1,43 @@
+#include <math.h>
+
+#include "ops/nn.h"
+
+void sdc_silu(float *x, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        x[i] = x[i] / (1.0f + expf(-x[i]));
+}
+
+void sdc_gelu(float *x, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+}
+
+void sdc_quick_gelu(float *x, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
+}
+
+void sdc_softmax_rows(float *x, int rows, int n)
+{
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        float *row = x + (size_t)r * n;
+        float m = -INFINITY;
+        for (int i = 0; i < n; i++)
+            m = row[i] > m ? row[i] : m;
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            row[i] = expf(row[i] - m);
+            sum += row[i];
+        }
+        float inv = (float)(1.0 / sum);
+        for (int i = 0; i < n; i++)
+            row[i] *= inv;
+    }
+}

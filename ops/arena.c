@@ -1,0 +1,108 @@
+#include "ops/arena.h"
+
+#include <stdlib.h>
+
+struct sdc_arena_block {
+    sdc_arena_block *next;
+    size_t size;
+    size_t used;
+    size_t base; /* used_total of the arena when this block was started */
+    unsigned char *data;
+};
+
+#define ARENA_ALIGN 64
+#define ARENA_MIN_BLOCK (16u << 20)
+
+void sdc_arena_init(sdc_arena *a)
+{
+    a->blocks = NULL;
+    a->used_total = 0;
+    a->peak = 0;
+}
+
+static void free_blocks(sdc_arena_block *b)
+{
+    while (b) {
+        sdc_arena_block *next = b->next;
+        free(b->data);
+        free(b);
+        b = next;
+    }
+}
+
+void sdc_arena_free(sdc_arena *a)
+{
+    free_blocks(a->blocks);
+    sdc_arena_init(a);
+}
+
+static sdc_arena_block *new_block(size_t size)
+{
+    sdc_arena_block *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->data = aligned_alloc(ARENA_ALIGN, size);
+    if (!b->data) {
+        free(b);
+        return NULL;
+    }
+    b->size = size;
+    return b;
+}
+
+float *sdc_arena_floats(sdc_arena *a, size_t count)
+{
+    if (count > ((size_t)-1 - ARENA_ALIGN) / sizeof(float))
+        return NULL;
+    size_t bytes = (count * sizeof(float) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    if (!bytes)
+        bytes = ARENA_ALIGN;
+    sdc_arena_block *b = a->blocks;
+    if (!b || b->size - b->used < bytes) {
+        size_t size = bytes > ARENA_MIN_BLOCK ? bytes : ARENA_MIN_BLOCK;
+        sdc_arena_block *nb = new_block(size);
+        if (!nb)
+            return NULL;
+        nb->next = b;
+        nb->base = a->used_total;
+        a->blocks = b = nb;
+    }
+    float *p = (float *)(b->data + b->used);
+    b->used += bytes;
+    a->used_total += bytes;
+    if (a->used_total > a->peak)
+        a->peak = a->used_total;
+    return p;
+}
+
+size_t sdc_arena_mark(const sdc_arena *a) { return a->used_total; }
+
+void sdc_arena_release(sdc_arena *a, size_t mark)
+{
+    /* Drop whole blocks started after the mark, then rewind the block holding it. Dropped
+     * blocks are freed: the next reset consolidates to the peak size anyway. */
+    while (a->blocks && a->blocks->base > mark) {
+        sdc_arena_block *b = a->blocks;
+        a->blocks = b->next;
+        b->next = NULL;
+        free_blocks(b);
+    }
+    if (a->blocks && mark >= a->blocks->base)
+        a->blocks->used = mark - a->blocks->base;
+    a->used_total = mark;
+}
+
+void sdc_arena_reset(sdc_arena *a)
+{
+    if (a->blocks && (a->blocks->next || a->blocks->size < a->peak)) {
+        size_t peak = a->peak;
+        free_blocks(a->blocks);
+        a->blocks = new_block(peak > ARENA_MIN_BLOCK ? peak : ARENA_MIN_BLOCK);
+        a->peak = peak;
+    }
+    if (a->blocks) {
+        a->blocks->used = 0;
+        a->blocks->base = 0;
+    }
+    a->used_total = 0;
+}

@@ -1,0 +1,63 @@
+/* The kernels model code is written against. Activations are f32; NCHW for feature maps,
+ * [rows, features] row-major for token sequences. Every kernel is OpenMP-parallel inside
+ * (one parallel region per call) and leaves the choice of SIMD path to ops/. */
+#ifndef SDC_OPS_NN_H
+#define SDC_OPS_NN_H
+
+#include <stddef.h>
+
+#include "ops/arena.h"
+#include "ops/weight.h"
+
+/* y[M, w->rows] = x[M, w->cols] * W^T (+ bias[w->rows]). */
+void sdc_linear(float *y, const float *x, int M, const sdc_weight *w, const float *bias);
+
+/* 2-D convolution, NCHW. w: [Cout, Cin * k * k]; bias may be NULL. Output size
+ * Ho = (H + 2 pad - k) / stride + 1 (likewise Wo). Scratch comes from `scratch` and is
+ * released before returning. Returns 0, or -1 when scratch memory ran out. */
+int sdc_conv2d(float *y, const float *x, int B, int Cin, int H, int W, const sdc_weight *w,
+               const float *bias, int k, int stride, int pad, sdc_arena *scratch);
+static inline int sdc_conv_out_size(int in, int k, int stride, int pad)
+{
+    return (in + 2 * pad - k) / stride + 1;
+}
+
+/* GroupNorm over x [B, C, HW] with `groups` groups, per-channel affine; silu != 0 applies
+ * SiLU to the result (the ResNet "norm + act" pair). y may equal x. */
+void sdc_group_norm(float *y, const float *x, int B, int C, int HW, int groups,
+                    const float *gamma, const float *beta, float eps, int silu);
+
+/* LayerNorm of each row of x [rows, dim]. y may equal x. */
+void sdc_layer_norm(float *y, const float *x, int rows, int dim, const float *gamma,
+                    const float *beta, float eps);
+
+/* In-place activations. */
+void sdc_silu(float *x, size_t n);
+void sdc_gelu(float *x, size_t n);       /* exact: x * Phi(x) with erf */
+void sdc_quick_gelu(float *x, size_t n); /* x * sigmoid(1.702 x) */
+
+/* In-place softmax of each row of x [rows, n]. */
+void sdc_softmax_rows(float *x, int rows, int n);
+
+/* Multi-head scaled dot-product attention, never holding more than a tile of scores.
+ * q: [B, Tq, heads * d] with row stride q_stride floats; k, v: [B, Tk, heads * d] with row
+ * stride kv_stride; out: [B, Tq, heads * d] contiguous (stride heads * d). Head h uses
+ * columns [h d, (h+1) d). causal != 0 masks keys j > i. scale is usually 1/sqrt(d). */
+void sdc_attention(float *out, const float *q, int q_stride, const float *k, const float *v,
+                   int kv_stride, int B, int heads, int Tq, int Tk, int d, float scale,
+                   int causal);
+
+/* Nearest-neighbour resize of x [B, C, H, W] to [B, C, Ho, Wo] (PyTorch 'nearest'). */
+void sdc_upsample_nearest(float *y, const float *x, int B, int C, int H, int W, int Ho, int Wo);
+
+/* y = a + b (n elements); y may alias a or b. */
+void sdc_add(float *y, const float *a, const float *b, size_t n);
+/* y += bias[c] for x laid out [B, C, HW]. */
+void sdc_add_channel_bias(float *y, const float *bias, int B, int C, int HW);
+/* y [B, Ca + Cb, HW] = concat(a [B, Ca, HW], b [B, Cb, HW]) along channels. */
+void sdc_concat_channels(float *y, const float *a, int Ca, const float *b, int Cb, int B, int HW);
+/* [B, C, HW] <-> [B, HW, C]. */
+void sdc_nchw_to_nhwc(float *y, const float *x, int B, int C, int HW);
+void sdc_nhwc_to_nchw(float *y, const float *x, int B, int C, int HW);
+
+#endif

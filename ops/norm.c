@@ -1,0 +1,60 @@
+#include <math.h>
+
+#include "ops/nn.h"
+
+static inline float silu1(float v) { return v / (1.0f + expf(-v)); }
+
+void sdc_group_norm(float *y, const float *x, int B, int C, int HW, int groups,
+                    const float *gamma, const float *beta, float eps, int silu)
+{
+    int cpg = C / groups;
+    size_t n = (size_t)cpg * HW;
+#pragma omp parallel for schedule(static) collapse(2)
+    for (int b = 0; b < B; b++) {
+        for (int g = 0; g < groups; g++) {
+            const float *xg = x + ((size_t)b * C + (size_t)g * cpg) * HW;
+            float *yg = y + ((size_t)b * C + (size_t)g * cpg) * HW;
+            double sum = 0, sq = 0;
+            for (size_t i = 0; i < n; i++)
+                sum += xg[i];
+            double mean = sum / (double)n;
+            for (size_t i = 0; i < n; i++) {
+                double d = xg[i] - mean;
+                sq += d * d;
+            }
+            float inv = (float)(1.0 / sqrt(sq / (double)n + eps));
+            float m = (float)mean;
+            for (int c = 0; c < cpg; c++) {
+                float s = gamma[g * cpg + c] * inv, t = beta[g * cpg + c];
+                const float *xc = xg + (size_t)c * HW;
+                float *yc = yg + (size_t)c * HW;
+                for (int i = 0; i < HW; i++) {
+                    float v = (xc[i] - m) * s + t;
+                    yc[i] = silu ? silu1(v) : v;
+                }
+            }
+        }
+    }
+}
+
+void sdc_layer_norm(float *y, const float *x, int rows, int dim, const float *gamma,
+                    const float *beta, float eps)
+{
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * dim;
+        float *yr = y + (size_t)r * dim;
+        double sum = 0, sq = 0;
+        for (int i = 0; i < dim; i++)
+            sum += xr[i];
+        double mean = sum / dim;
+        for (int i = 0; i < dim; i++) {
+            double d = xr[i] - mean;
+            sq += d * d;
+        }
+        float inv = (float)(1.0 / sqrt(sq / dim + eps));
+        float m = (float)mean;
+        for (int i = 0; i < dim; i++)
+            yr[i] = (xr[i] - m) * inv * gamma[i] + beta[i];
+    }
+}

@@ -1,0 +1,72 @@
+#include "ops/weight.h"
+
+#include <stdlib.h>
+
+#include "ops/error.h"
+
+static sdc_status check_float(const sdc_tensor *t, const char *name)
+{
+    if (!t)
+        return sdc_fail(SDC_ERR_FORMAT, "tensor '%s' is missing", name);
+    if (!sdc_dtype_is_weight(t->dtype))
+        return sdc_fail(SDC_ERR_UNSUPPORTED, "tensor '%s' has dtype %s (need F32, F16 or BF16)",
+                        name, sdc_dtype_name(t->dtype));
+    return SDC_OK;
+}
+
+sdc_status sdc_weight_load_rows(sdc_weight *w, const sdc_tensor *t, int row0, int rows, int cols,
+                                const char *name)
+{
+    w->data = NULL;
+    sdc_status s = check_float(t, name);
+    if (s != SDC_OK)
+        return s;
+    int64_t total = sdc_tensor_numel(t);
+    if (rows <= 0 || cols <= 0 || row0 < 0 || total % cols != 0 ||
+        (int64_t)(row0 + rows) * cols > total)
+        return sdc_fail(SDC_ERR_FORMAT, "tensor '%s' has %lld elements, expected rows %d..%d of %d",
+                        name, (long long)total, row0, row0 + rows, cols);
+    size_t n = (size_t)rows * cols;
+    w->data = aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63);
+    if (!w->data)
+        return sdc_fail(SDC_ERR_NOMEM, "out of memory loading '%s'", name);
+    const unsigned char *src = t->data;
+    sdc_convert_to_f32(w->data, src + (size_t)row0 * cols * sdc_dtype_size(t->dtype), t->dtype, n);
+    w->rows = rows;
+    w->cols = cols;
+    return SDC_OK;
+}
+
+sdc_status sdc_weight_load(sdc_weight *w, const sdc_tensor *t, int rows, int cols,
+                           const char *name)
+{
+    sdc_status s = check_float(t, name);
+    if (s != SDC_OK)
+        return s;
+    if (sdc_tensor_numel(t) != (int64_t)rows * cols)
+        return sdc_fail(SDC_ERR_FORMAT, "tensor '%s' has %lld elements, expected %d x %d", name,
+                        (long long)sdc_tensor_numel(t), rows, cols);
+    return sdc_weight_load_rows(w, t, 0, rows, cols, name);
+}
+
+void sdc_weight_free(sdc_weight *w)
+{
+    free(w->data);
+    w->data = NULL;
+}
+
+sdc_status sdc_vector_load(float **out, const sdc_tensor *t, int n, const char *name)
+{
+    *out = NULL;
+    sdc_status s = check_float(t, name);
+    if (s != SDC_OK)
+        return s;
+    if (sdc_tensor_numel(t) != n)
+        return sdc_fail(SDC_ERR_FORMAT, "tensor '%s' has %lld elements, expected %d", name,
+                        (long long)sdc_tensor_numel(t), n);
+    *out = malloc((size_t)(n ? n : 1) * sizeof(float));
+    if (!*out)
+        return sdc_fail(SDC_ERR_NOMEM, "out of memory loading '%s'", name);
+    sdc_convert_to_f32(*out, t->data, t->dtype, (size_t)n);
+    return SDC_OK;
+}
