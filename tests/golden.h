@@ -3,6 +3,7 @@
 #ifndef SDC_TESTS_GOLDEN_H
 #define SDC_TESTS_GOLDEN_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "weights/safetensors.h"
@@ -19,6 +20,8 @@ const sdc_st_entry *golden_get(const sdc_safetensors *st, const char *name);
 float *golden_f32(const sdc_st_entry *e);
 /* Copy of an integer tensor (I64/I32) as int64; caller frees. */
 long long *golden_i64(const sdc_st_entry *e);
+/* The parsed manifest.json (owned by the helpers; Python's NaN / Infinity read as null). */
+json_t *golden_manifest(void);
 /* tol_max_abs of tensor `name` in case `case_id` from the manifest; 0 for exact entries. */
 double golden_tol(const char *case_id, const char *name);
 /* Largest |a - b| over n elements. */

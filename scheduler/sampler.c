@@ -1,0 +1,326 @@
+/* The sampler interface: parameters, names, creation and destruction, the allocations the
+ * per-family setups share, and the inspection accessors. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/error.h"
+#include "scheduler/sampler_impl.h"
+#include "scheduler/sigma_schedule.h"
+
+/* Far above any useful step count; keeps every per-call table small. */
+#define MAX_STEPS 10000
+
+static const char *const kind_names[SDC_SAMPLER_KIND_COUNT] = {
+    [SDC_SAMPLER_EULER_A] = "euler_a", [SDC_SAMPLER_EULER] = "euler",
+    [SDC_SAMPLER_HEUN] = "heun",       [SDC_SAMPLER_DPMPP_2M] = "dpm++2m",
+    [SDC_SAMPLER_DDIM] = "ddim",       [SDC_SAMPLER_DDPM] = "ddpm",
+    [SDC_SAMPLER_LCM] = "lcm",
+};
+
+static const char *const schedule_names[SDC_SCHEDULE_COUNT] = {
+    [SDC_SCHEDULE_DEFAULT] = "default",   [SDC_SCHEDULE_DISCRETE] = "discrete",
+    [SDC_SCHEDULE_KARRAS] = "karras",     [SDC_SCHEDULE_EXPONENTIAL] = "exponential",
+    [SDC_SCHEDULE_LINSPACE] = "linspace", [SDC_SCHEDULE_LEADING] = "leading",
+    [SDC_SCHEDULE_TRAILING] = "trailing",
+};
+
+const char *sdc_sampler_kind_name(sdc_sampler_kind kind)
+{
+    return (unsigned)kind < SDC_SAMPLER_KIND_COUNT ? kind_names[kind] : "unknown";
+}
+
+int sdc_sampler_kind_from_name(const char *name)
+{
+    if (!name)
+        return -1;
+    if (strcmp(name, "dpmpp_2m") == 0)
+        return SDC_SAMPLER_DPMPP_2M;
+    for (int i = 0; i < SDC_SAMPLER_KIND_COUNT; i++)
+        if (strcmp(name, kind_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *sdc_schedule_name(sdc_schedule schedule)
+{
+    return (unsigned)schedule < SDC_SCHEDULE_COUNT ? schedule_names[schedule] : "unknown";
+}
+
+int sdc_schedule_from_name(const char *name)
+{
+    for (int i = 0; name && i < SDC_SCHEDULE_COUNT; i++)
+        if (strcmp(name, schedule_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+sdc_sampler_params sdc_sampler_default_params(void)
+{
+    return (sdc_sampler_params){
+        .kind = SDC_SAMPLER_EULER_A,
+        .schedule = SDC_SCHEDULE_DEFAULT,
+        .prediction = SDC_PREDICTION_EPSILON,
+        .steps = 20,
+        .strength = 1.0f,
+        .eta = 0.0f,
+        .train = sdc_noise_schedule_sd(),
+        .lcm_original_steps = 50,
+        .lcm_timestep_scaling = 10.0f,
+    };
+}
+
+static int is_kdiff_schedule(sdc_schedule s)
+{
+    return s == SDC_SCHEDULE_DEFAULT || s == SDC_SCHEDULE_DISCRETE || s == SDC_SCHEDULE_KARRAS ||
+           s == SDC_SCHEDULE_EXPONENTIAL;
+}
+
+/* Picks the update rule; the k-diffusion schedules select the k-diffusion formulation. */
+static sdc_status choose_algo(const sdc_sampler_params *p, sdc_sampler_algo *algo)
+{
+    static const sdc_sampler_algo diffusers[] = {
+        [SDC_SAMPLER_EULER_A] = SDC_ALGO_EULER_A, [SDC_SAMPLER_EULER] = SDC_ALGO_EULER,
+        [SDC_SAMPLER_HEUN] = SDC_ALGO_HEUN,       [SDC_SAMPLER_DPMPP_2M] = SDC_ALGO_DPMPP_2M,
+        [SDC_SAMPLER_DDIM] = SDC_ALGO_DDIM,       [SDC_SAMPLER_DDPM] = SDC_ALGO_DDPM,
+        [SDC_SAMPLER_LCM] = SDC_ALGO_LCM,
+    };
+    static const sdc_sampler_algo kdiff[] = {
+        [SDC_SAMPLER_EULER_A] = SDC_ALGO_K_EULER_A, [SDC_SAMPLER_EULER] = SDC_ALGO_K_EULER,
+        [SDC_SAMPLER_HEUN] = SDC_ALGO_K_HEUN,       [SDC_SAMPLER_DPMPP_2M] = SDC_ALGO_K_DPMPP_2M,
+    };
+    int alpha_based = p->kind == SDC_SAMPLER_DDIM || p->kind == SDC_SAMPLER_DDPM ||
+                      p->kind == SDC_SAMPLER_LCM;
+    if (alpha_based) {
+        if (p->schedule != SDC_SCHEDULE_DEFAULT && is_kdiff_schedule(p->schedule))
+            return sdc_fail(SDC_ERR_ARG, "scheduler '%s' does not apply to sampler '%s' (use "
+                            "linspace, leading or trailing)", sdc_schedule_name(p->schedule),
+                            sdc_sampler_kind_name(p->kind));
+        if (p->karras_sigmas)
+            return sdc_fail(SDC_ERR_ARG, "sampler '%s' has no karras sigmas",
+                            sdc_sampler_kind_name(p->kind));
+        *algo = diffusers[p->kind];
+        return SDC_OK;
+    }
+    if (is_kdiff_schedule(p->schedule)) {
+        *algo = kdiff[p->kind];
+        return SDC_OK;
+    }
+    if (p->karras_sigmas && p->kind == SDC_SAMPLER_EULER_A)
+        return sdc_fail(SDC_ERR_ARG, "sampler 'euler_a' with scheduler '%s' has no karras "
+                        "sigmas", sdc_schedule_name(p->schedule));
+    *algo = diffusers[p->kind];
+    return SDC_OK;
+}
+
+static sdc_status check_params(const sdc_sampler_params *p)
+{
+    if ((unsigned)p->kind >= SDC_SAMPLER_KIND_COUNT)
+        return sdc_fail(SDC_ERR_ARG, "sampler: unknown kind %d", (int)p->kind);
+    if ((unsigned)p->schedule >= SDC_SCHEDULE_COUNT)
+        return sdc_fail(SDC_ERR_ARG, "scheduler: unknown schedule %d", (int)p->schedule);
+    if (p->prediction != SDC_PREDICTION_EPSILON && p->prediction != SDC_PREDICTION_V)
+        return sdc_fail(SDC_ERR_ARG, "sampler: unknown prediction type %d", (int)p->prediction);
+    if (p->steps < 1 || p->steps > MAX_STEPS)
+        return sdc_fail(SDC_ERR_ARG, "steps: %d is outside [1, %d]", p->steps, MAX_STEPS);
+    if (p->steps > p->train.num_train_timesteps)
+        return sdc_fail(SDC_ERR_ARG, "steps: %d exceeds the model's %d training timesteps",
+                        p->steps, p->train.num_train_timesteps);
+    if (!(p->strength > 0.0f && p->strength <= 1.0f))
+        return sdc_fail(SDC_ERR_ARG, "strength: %g is outside (0, 1]", (double)p->strength);
+    if (!(p->eta >= 0.0f && p->eta <= 1.0f))
+        return sdc_fail(SDC_ERR_ARG, "eta: %g is outside [0, 1]", (double)p->eta);
+    if (p->latent_size == 0 || p->latent_size > ((size_t)1 << 34))
+        return sdc_fail(SDC_ERR_ARG, "sampler: latent size %zu is out of range", p->latent_size);
+    return sdc_noise_schedule_check(&p->train, "sampler");
+}
+
+static sdc_status setup(sdc_sampler *s)
+{
+    switch (s->algo) {
+    case SDC_ALGO_DDIM:
+    case SDC_ALGO_DDPM:
+    case SDC_ALGO_LCM:
+        return sdc_sampler_setup_alpha(s);
+    case SDC_ALGO_EULER:
+    case SDC_ALGO_EULER_A:
+    case SDC_ALGO_HEUN:
+        return sdc_sampler_setup_sigma(s);
+    case SDC_ALGO_DPMPP_2M:
+        return sdc_sampler_setup_dpm(s);
+    default:
+        return sdc_sampler_setup_kdiff(s);
+    }
+}
+
+sdc_status sdc_sampler_create(const sdc_sampler_params *params, sdc_sampler **out)
+{
+    *out = NULL;
+    sdc_status st = check_params(params);
+    sdc_sampler_algo algo = SDC_ALGO_DDIM;
+    if (st == SDC_OK)
+        st = choose_algo(params, &algo);
+    if (st != SDC_OK)
+        return st;
+    sdc_sampler *s = calloc(1, sizeof *s);
+    if (!s)
+        return sdc_fail(SDC_ERR_NOMEM, "sampler: out of memory");
+    s->p = *params;
+    s->algo = algo;
+    s->kdiff = algo >= SDC_ALGO_K_EULER;
+    s->num_train = params->train.num_train_timesteps;
+    s->n = params->latent_size;
+    s->noise = malloc(s->n * sizeof *s->noise);
+    s->saved_x = malloc(s->n * sizeof *s->saved_x);
+    s->saved_d = malloc(s->n * sizeof *s->saved_d);
+    if (!s->noise || !s->saved_x || !s->saved_d)
+        st = sdc_fail(SDC_ERR_NOMEM, "sampler: out of memory for %zu latent floats", s->n);
+    if (st == SDC_OK)
+        st = setup(s);
+    if (st == SDC_OK)
+        st = sdc_sampler_check_timesteps(s);
+    if (st == SDC_OK && s->start >= s->n_calls)
+        st = sdc_fail(SDC_ERR_ARG, "strength: %g leaves no sampling step of %d",
+                      (double)params->strength, params->steps);
+    if (st != SDC_OK) {
+        sdc_sampler_free(s);
+        return st;
+    }
+    s->index = s->start;
+    *out = s;
+    return SDC_OK;
+}
+
+void sdc_sampler_free(sdc_sampler *s)
+{
+    if (!s)
+        return;
+    free(s->ac);
+    free(s->log_sigmas);
+    free(s->t);
+    free(s->call_sigma);
+    free(s->sigmas);
+    free(s->noise);
+    free(s->saved_x);
+    free(s->saved_d);
+    free(s);
+}
+
+sdc_status sdc_sampler_alloc_calls(sdc_sampler *s, int n_calls, int with_sigma)
+{
+    s->n_calls = n_calls;
+    s->t = calloc((size_t)n_calls, sizeof *s->t);
+    if (with_sigma)
+        s->call_sigma = calloc((size_t)n_calls, sizeof *s->call_sigma);
+    if (!s->t || (with_sigma && !s->call_sigma))
+        return sdc_fail(SDC_ERR_NOMEM, "sampler: out of memory for %d calls", n_calls);
+    return SDC_OK;
+}
+
+sdc_status sdc_sampler_alloc_sigmas(sdc_sampler *s, int n_sigmas)
+{
+    s->n_sigmas = n_sigmas;
+    s->sigmas = calloc((size_t)n_sigmas, sizeof *s->sigmas);
+    if (!s->sigmas)
+        return sdc_fail(SDC_ERR_NOMEM, "sampler: out of memory for %d sigmas", n_sigmas);
+    return SDC_OK;
+}
+
+sdc_status sdc_sampler_alloc_tables(sdc_sampler *s, int ldm_precision)
+{
+    size_t count = (size_t)s->num_train;
+    s->ac = malloc(count * sizeof *s->ac);
+    s->log_sigmas = malloc(count * sizeof *s->log_sigmas);
+    if (!s->ac || !s->log_sigmas)
+        return sdc_fail(SDC_ERR_NOMEM, "sampler: out of memory for the noise schedule");
+    if (ldm_precision)
+        sdc_alphas_cumprod_ldm(&s->p.train, s->ac);
+    else
+        sdc_alphas_cumprod_diffusers(&s->p.train, s->ac);
+    /* k-diffusion takes torch's log of the model sigmas, diffusers numpy's */
+    sdc_sigmas_from_alphas_cumprod(s->ac, s->num_train, s->log_sigmas);
+    if (ldm_precision)
+        sdc_log_sigmas_torch(s->log_sigmas, s->num_train, s->log_sigmas);
+    else
+        sdc_log_sigmas_numpy(s->log_sigmas, s->num_train, s->log_sigmas);
+    return SDC_OK;
+}
+
+sdc_status sdc_sampler_check_timesteps(const sdc_sampler *s)
+{
+    for (int i = 0; i < s->n_calls; i++)
+        if (!(s->t[i] >= 0 && s->t[i] <= s->num_train - 1))
+            return sdc_fail(SDC_ERR_ARG, "steps: %d %s steps give timestep %g, outside [0, %d]",
+                            s->p.steps, sdc_schedule_name(s->p.schedule), s->t[i],
+                            s->num_train - 1);
+    return SDC_OK;
+}
+
+/* Shortest decimal that reads back as f: int(N * strength) must truncate as in Python. */
+double sdc_decimal_of(float f)
+{
+    char buf[32];
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
+        if ((float)strtod(buf, NULL) == f)
+            break;
+    }
+    return strtod(buf, NULL);
+}
+
+void sdc_sampler_diffusers_start(sdc_sampler *s, int order)
+{
+    int steps = s->p.steps;
+    int init_timestep = (int)(steps * sdc_decimal_of(s->p.strength));
+    if (init_timestep > steps)
+        init_timestep = steps;
+    int start = (steps - init_timestep) * order;
+    if (start >= s->n_calls) {
+        s->start = s->n_calls;
+        return;
+    }
+    int seen = 0;
+    for (int i = 0; i < s->n_calls; i++)
+        if (s->t[i] == s->t[start] && ++seen == 2) {
+            start = i;
+            break;
+        }
+    s->start = start;
+}
+
+int sdc_sampler_is_kdiffusion(const sdc_sampler *s)
+{
+    return s->kdiff;
+}
+
+int sdc_sampler_num_calls(const sdc_sampler *s)
+{
+    return s->n_calls - s->start;
+}
+
+int sdc_sampler_call_index(const sdc_sampler *s)
+{
+    return s->index - s->start;
+}
+
+double sdc_sampler_timestep(const sdc_sampler *s)
+{
+    return s->t[s->index < s->n_calls ? s->index : s->n_calls - 1];
+}
+
+float sdc_sampler_init_noise_sigma(const sdc_sampler *s)
+{
+    return s->init_sigma;
+}
+
+const double *sdc_sampler_timesteps(const sdc_sampler *s, int *count)
+{
+    *count = s->n_calls;
+    return s->t;
+}
+
+const float *sdc_sampler_sigmas(const sdc_sampler *s, int *count)
+{
+    *count = s->sigmas ? s->n_sigmas : 0;
+    return s->sigmas;
+}
