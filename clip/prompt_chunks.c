@@ -1,0 +1,168 @@
+/* Prompt -> weighted 77-token chunks (prompt_chunks.h). */
+#include "clip/prompt_chunks.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "clip/prompt_attention.h"
+#include "ops/error.h"
+
+typedef struct chunker {
+    int32_t ids[SDC_CLIP_CHUNK_TOKENS]; /* the chunk being filled */
+    double weights[SDC_CLIP_CHUNK_TOKENS];
+    size_t n;
+    long last_comma; /* index of the chunk's last comma, -1 when none */
+    sdc_token_chunk *out;
+    size_t count, cap;
+    int32_t bos, eos, pad, comma;
+} chunker;
+
+/* A1111 (SD 2.x) overwrites everything after the first EOS with the pad id. */
+static void pad_after_first_eos(sdc_token_chunk *k, int32_t eos, int32_t pad)
+{
+    size_t i = 0;
+    while (i < SDC_CLIP_CONTEXT && k->ids[i] != eos)
+        i++;
+    for (i++; i < SDC_CLIP_CONTEXT; i++)
+        k->ids[i] = pad;
+}
+
+static sdc_status grow(chunker *c)
+{
+    if (c->count < c->cap)
+        return SDC_OK;
+    size_t cap = c->cap ? c->cap * 2 : 4;
+    sdc_token_chunk *out = realloc(c->out, cap * sizeof *out);
+    if (!out)
+        return sdc_fail(SDC_ERR_NOMEM, "out of memory for %zu prompt chunks", cap);
+    c->out = out;
+    c->cap = cap;
+    return SDC_OK;
+}
+
+/* Closes the current chunk: [BOS] + tokens + EOS padding + [EOS]. */
+static sdc_status next_chunk(chunker *c)
+{
+    sdc_status st = grow(c);
+    if (st)
+        return st;
+    sdc_token_chunk *k = &c->out[c->count++];
+    k->ids[0] = c->bos;
+    k->weights[0] = 1.0f;
+    for (size_t i = 0; i < SDC_CLIP_CHUNK_TOKENS; i++) {
+        k->ids[1 + i] = i < c->n ? c->ids[i] : c->eos;
+        k->weights[1 + i] = i < c->n ? (float)c->weights[i] : 1.0f;
+    }
+    k->ids[SDC_CLIP_CONTEXT - 1] = c->eos;
+    k->weights[SDC_CLIP_CONTEXT - 1] = 1.0f;
+    if (c->pad != c->eos)
+        pad_after_first_eos(k, c->eos, c->pad);
+    c->n = 0;
+    c->last_comma = -1;
+    return SDC_OK;
+}
+
+/* A full chunk whose last comma is close to its end: the tokens after the comma open the
+ * next chunk instead. */
+static sdc_status backtrack_to_comma(chunker *c)
+{
+    int32_t ids[SDC_CLIP_CHUNK_TOKENS];
+    double weights[SDC_CLIP_CHUNK_TOKENS];
+    size_t at = (size_t)c->last_comma + 1, moved = c->n - at;
+    memcpy(ids, c->ids + at, moved * sizeof *ids);
+    memcpy(weights, c->weights + at, moved * sizeof *weights);
+    c->n = at;
+    sdc_status st = next_chunk(c);
+    memcpy(c->ids, ids, moved * sizeof *ids);
+    memcpy(c->weights, weights, moved * sizeof *weights);
+    c->n = moved;
+    return st;
+}
+
+static sdc_status add_token(chunker *c, int32_t token, double weight)
+{
+    sdc_status st = SDC_OK;
+    if (token == c->comma)
+        c->last_comma = (long)c->n;
+    else if (SDC_COMMA_PADDING_BACKTRACK != 0 && c->n == SDC_CLIP_CHUNK_TOKENS &&
+             c->last_comma != -1 &&
+             (long)c->n - c->last_comma <= SDC_COMMA_PADDING_BACKTRACK)
+        st = backtrack_to_comma(c);
+    if (!st && c->n == SDC_CLIP_CHUNK_TOKENS)
+        st = next_chunk(c);
+    if (st)
+        return st;
+    c->ids[c->n] = token;
+    c->weights[c->n++] = weight;
+    return SDC_OK;
+}
+
+static sdc_status add_run(chunker *c, const sdc_tokenizer *tok, const sdc_prompt_run *run)
+{
+    if (sdc_prompt_run_is_break(run))
+        return next_chunk(c);
+    int32_t *ids;
+    size_t n;
+    sdc_status st = sdc_tokenize(tok, run->text, &ids, &n);
+    for (size_t i = 0; i < n && !st; i++)
+        st = add_token(c, ids[i], run->weight);
+    free(ids);
+    return st;
+}
+
+static sdc_status emphasis_chunks(const sdc_tokenizer *tok, const char *prompt, chunker *c)
+{
+    sdc_prompt_run *runs;
+    size_t n_runs;
+    sdc_status st = sdc_prompt_parse_attention(prompt, &runs, &n_runs);
+    for (size_t r = 0; r < n_runs && !st; r++)
+        st = add_run(c, tok, &runs[r]);
+    if (!st && (c->n > 0 || c->count == 0))
+        st = next_chunk(c);
+    sdc_prompt_runs_free(runs, n_runs);
+    return st;
+}
+
+/* diffusers: the plain prompt's first 75 tokens, weights 1. */
+static sdc_status plain_chunk(const sdc_tokenizer *tok, const char *prompt, chunker *c)
+{
+    int32_t *ids;
+    size_t n;
+    sdc_status st = sdc_tokenize(tok, prompt, &ids, &n);
+    if (!st)
+        st = grow(c);
+    if (!st) {
+        sdc_token_chunk *k = &c->out[c->count++];
+        sdc_tokenizer_window(tok, ids, n, c->pad, k->ids);
+        for (size_t i = 0; i < SDC_CLIP_CONTEXT; i++)
+            k->weights[i] = 1.0f;
+    }
+    free(ids);
+    return st;
+}
+
+sdc_status sdc_prompt_to_chunks(const sdc_tokenizer *tok, const char *prompt, int pad_id,
+                                int use_attention_syntax, sdc_token_chunk **chunks,
+                                size_t *count)
+{
+    *chunks = NULL;
+    *count = 0;
+    chunker *c = calloc(1, sizeof *c);
+    if (!c)
+        return sdc_fail(SDC_ERR_NOMEM, "out of memory for prompt chunks");
+    c->last_comma = -1;
+    c->bos = sdc_tokenizer_bos(tok);
+    c->eos = sdc_tokenizer_eos(tok);
+    c->pad = pad_id;
+    c->comma = sdc_tokenizer_token_id(tok, ",</w>");
+    sdc_status st = use_attention_syntax ? emphasis_chunks(tok, prompt, c)
+                                         : plain_chunk(tok, prompt, c);
+    if (st) {
+        free(c->out);
+    } else {
+        *chunks = c->out;
+        *count = c->count;
+    }
+    free(c);
+    return st;
+}
