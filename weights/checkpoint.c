@@ -1,68 +1,136 @@
+/* Opening and closing checkpoints, lookups and the properties model code asks for. The
+ * layouts live in layout_*.c, family and prediction rules in family.c. */
 #include "weights/checkpoint.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ops/error.h"
-#include "weights/safetensors.h"
+#include "weights/checkpoint_impl.h"
+#include "weights/sha256.h"
 
-/* Single-file LDM prefixes of each component. */
-static const char *const ldm_prefix[SDC_COMPONENT_COUNT] = {
-    [SDC_COMPONENT_UNET] = "model.diffusion_model.",
-    [SDC_COMPONENT_VAE] = "first_stage_model.",
-    [SDC_COMPONENT_TEXT] = "cond_stage_model.transformer.",
+static const char *const family_names[SDC_FAMILY_COUNT] = {
+    [SDC_FAMILY_UNKNOWN] = "unknown",
+    [SDC_FAMILY_SD1] = "sd1",
+    [SDC_FAMILY_SD2] = "sd2",
+    [SDC_FAMILY_SDXL] = "sdxl",
 };
 
-struct sdc_checkpoint {
-    char *path;
-    sdc_layout layout;
-    sdc_family family;
-    sdc_prediction prediction;
-    int unet_in_channels;
-    sdc_safetensors *file;
+static const char *const component_names[SDC_COMPONENT_COUNT] = {
+    [SDC_COMPONENT_UNET] = "unet",
+    [SDC_COMPONENT_VAE] = "vae",
+    [SDC_COMPONENT_TEXT] = "text encoder",
 };
 
-const char *sdc_family_name(sdc_family family)
+static const char *const layout_names[SDC_LAYOUT_COUNT] = {
+    [SDC_LAYOUT_SINGLE_FILE] = "single file",
+    [SDC_LAYOUT_DIFFUSERS] = "diffusers folder",
+};
+
+static const char *const prediction_names[SDC_PREDICTION_COUNT] = {
+    [SDC_PREDICTION_EPS] = "eps",
+    [SDC_PREDICTION_V] = "v",
+};
+
+const char *sdc_family_name(sdc_family f)
 {
-    switch (family) {
-    case SDC_FAMILY_SD1: return "sd1";
-    case SDC_FAMILY_SD2: return "sd2";
-    case SDC_FAMILY_SDXL: return "sdxl";
-    case SDC_FAMILY_UNKNOWN: break;
-    }
-    return "unknown";
+    return (unsigned)f < SDC_FAMILY_COUNT ? family_names[f] : "unknown";
 }
 
-const char *sdc_component_name(sdc_component component)
+const char *sdc_component_name(sdc_component c)
 {
-    switch (component) {
-    case SDC_COMPONENT_UNET: return "unet";
-    case SDC_COMPONENT_VAE: return "vae";
-    case SDC_COMPONENT_TEXT: return "text encoder";
-    case SDC_COMPONENT_COUNT: break;
+    return (unsigned)c < SDC_COMPONENT_COUNT ? component_names[c] : "?";
+}
+
+const char *sdc_layout_name(sdc_layout l)
+{
+    return (unsigned)l < SDC_LAYOUT_COUNT ? layout_names[l] : "?";
+}
+
+const char *sdc_prediction_name(sdc_prediction p)
+{
+    return (unsigned)p < SDC_PREDICTION_COUNT ? prediction_names[p] : "?";
+}
+
+int sdc_prediction_from_name(const char *name)
+{
+    if (strcmp(name, "eps") == 0 || strcmp(name, "epsilon") == 0)
+        return SDC_PREDICTION_EPS;
+    if (strcmp(name, "v") == 0 || strcmp(name, "v_prediction") == 0)
+        return SDC_PREDICTION_V;
+    return -1;
+}
+
+sdc_status sdc_ck_add_file(sdc_checkpoint *ck, const char *path, sdc_safetensors **st)
+{
+    if (ck->file_count == ck->file_capacity) {
+        size_t cap = ck->file_capacity ? 2 * ck->file_capacity : 4;
+        sdc_safetensors **grown = realloc(ck->files, cap * sizeof *grown);
+        if (!grown)
+            return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
+        ck->files = grown;
+        ck->file_capacity = cap;
     }
-    return "?";
+    sdc_status s = sdc_safetensors_open(path, st);
+    if (s == SDC_OK)
+        ck->files[ck->file_count++] = *st;
+    return s;
+}
+
+void sdc_ck_drop_files(sdc_checkpoint *ck, size_t count)
+{
+    while (ck->file_count > count)
+        sdc_safetensors_close(ck->files[--ck->file_count]);
+}
+
+sdc_status sdc_ck_note_unused(sdc_checkpoint *ck, const char *name)
+{
+    if (ck->unused_count == ck->unused_capacity) {
+        size_t cap = ck->unused_capacity ? 2 * ck->unused_capacity : 64;
+        const char **grown = realloc(ck->unused, cap * sizeof *grown);
+        if (!grown)
+            return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", ck->path);
+        ck->unused = grown;
+        ck->unused_capacity = cap;
+    }
+    ck->unused[ck->unused_count++] = name;
+    return SDC_OK;
+}
+
+static sdc_checkpoint *checkpoint_new(const char *path)
+{
+    sdc_checkpoint *ck = calloc(1, sizeof *ck);
+    if (!ck)
+        return NULL;
+    ck->path = strdup(path);
+    ck->facts = (sdc_ck_facts){.quick_gelu = -1, .pad_token = -1, .prediction = -1};
+    if (!ck->path) {
+        free(ck);
+        return NULL;
+    }
+    return ck;
 }
 
 sdc_status sdc_checkpoint_open(const char *path, sdc_checkpoint **out)
 {
     *out = NULL;
-    sdc_checkpoint *ck = calloc(1, sizeof *ck);
-    if (!ck || !(ck->path = strdup(path))) {
-        free(ck);
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return sdc_fail(SDC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    sdc_checkpoint *ck = checkpoint_new(path);
+    if (!ck)
         return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
-    }
-    sdc_status s = sdc_safetensors_open(path, &ck->file);
+    ck->layout = S_ISDIR(sb.st_mode) ? SDC_LAYOUT_DIFFUSERS : SDC_LAYOUT_SINGLE_FILE;
+    sdc_status s = ck->layout == SDC_LAYOUT_DIFFUSERS ? sdc_ck_load_diffusers(ck)
+                                                      : sdc_ck_load_single(ck);
     if (s != SDC_OK) {
         sdc_checkpoint_close(ck);
         return s;
     }
-    ck->layout = SDC_LAYOUT_SINGLE_FILE;
-    ck->family = SDC_FAMILY_SD1;
-    ck->prediction = SDC_PREDICTION_EPS;
-    const sdc_tensor *conv_in = sdc_checkpoint_get(ck, SDC_COMPONENT_UNET, "input_blocks.0.0.weight");
-    ck->unet_in_channels = conv_in ? (int)conv_in->shape[1] : 4;
+    sdc_ck_detect(ck);
     *out = ck;
     return SDC_OK;
 }
@@ -71,7 +139,14 @@ void sdc_checkpoint_close(sdc_checkpoint *ck)
 {
     if (!ck)
         return;
-    sdc_safetensors_close(ck->file);
+    for (int c = 0; c < SDC_COMPONENT_COUNT; c++)
+        sdc_ck_table_free(&ck->tables[c]);
+    sdc_ck_drop_files(ck, 0);
+    free(ck->files);
+    free(ck->unused);
+    free(ck->tokenizer_dir);
+    free(ck->hash_path);
+    free(ck->vae_path);
     free(ck->path);
     free(ck);
 }
@@ -79,12 +154,16 @@ void sdc_checkpoint_close(sdc_checkpoint *ck)
 const sdc_tensor *sdc_checkpoint_get(const sdc_checkpoint *ck, sdc_component component,
                                      const char *name)
 {
-    char full[512];
-    if ((unsigned)component >= SDC_COMPONENT_COUNT ||
-        snprintf(full, sizeof full, "%s%s", ldm_prefix[component], name) >= (int)sizeof full)
+    if ((unsigned)component >= SDC_COMPONENT_COUNT)
         return NULL;
-    const sdc_st_entry *e = sdc_safetensors_find(ck->file, full);
+    const sdc_ck_entry *e = sdc_ck_table_find(&ck->tables[component], name);
     return e ? &e->tensor : NULL;
+}
+
+/* The file a component's tensors come from, for messages. */
+static const char *component_source(const sdc_checkpoint *ck, sdc_component component)
+{
+    return component == SDC_COMPONENT_VAE && ck->vae_path ? ck->vae_path : ck->path;
 }
 
 sdc_status sdc_checkpoint_require(const sdc_checkpoint *ck, sdc_component component,
@@ -92,14 +171,114 @@ sdc_status sdc_checkpoint_require(const sdc_checkpoint *ck, sdc_component compon
 {
     *out = sdc_checkpoint_get(ck, component, name);
     if (!*out)
-        return sdc_fail(SDC_ERR_FORMAT, "%s: %s tensor '%s' is missing", ck->path,
-                        sdc_component_name(component), name);
+        return sdc_fail(SDC_ERR_FORMAT, "%s: %s tensor '%s' is missing",
+                        component_source(ck, component), sdc_component_name(component), name);
+    return SDC_OK;
+}
+
+sdc_status sdc_checkpoint_check(const sdc_checkpoint *ck, sdc_component component,
+                                const char *const *names, size_t count)
+{
+    enum { LISTED = 4 };
+    char list[512] = "";
+    size_t missing = 0, used = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (sdc_checkpoint_get(ck, component, names[i]))
+            continue;
+        if (missing++ < LISTED && used < sizeof list) {
+            int n = snprintf(list + used, sizeof list - used, "%s'%s'", used ? ", " : "", names[i]);
+            used += n > 0 ? (size_t)n : 0;
+        }
+    }
+    if (!missing)
+        return SDC_OK;
+    return sdc_fail(SDC_ERR_FORMAT, "%s: %s lacks %zu of %zu required tensors: %s%s",
+                    component_source(ck, component), sdc_component_name(component), missing,
+                    count, list, missing > LISTED ? ", ..." : "");
+}
+
+size_t sdc_checkpoint_count(const sdc_checkpoint *ck, sdc_component component)
+{
+    return (unsigned)component < SDC_COMPONENT_COUNT ? ck->tables[component].count : 0;
+}
+
+const char *sdc_checkpoint_name_at(const sdc_checkpoint *ck, sdc_component component,
+                                   size_t index, const sdc_tensor **tensor)
+{
+    if (index >= sdc_checkpoint_count(ck, component))
+        return NULL;
+    const sdc_ck_entry *e = &ck->tables[component].entries[index];
+    if (tensor)
+        *tensor = &e->tensor;
+    return e->name;
+}
+
+size_t sdc_checkpoint_unused_count(const sdc_checkpoint *ck) { return ck->unused_count; }
+
+const char *sdc_checkpoint_unused_name(const sdc_checkpoint *ck, size_t index)
+{
+    return index < ck->unused_count ? ck->unused[index] : NULL;
+}
+
+int64_t sdc_checkpoint_param_count(const sdc_checkpoint *ck, sdc_component component)
+{
+    int64_t n = 0;
+    for (size_t i = 0; i < sdc_checkpoint_count(ck, component); i++) {
+        const sdc_tensor *t = &ck->tables[component].entries[i].tensor;
+        if (sdc_dtype_is_weight(t->dtype))
+            n += sdc_tensor_numel(t);
+    }
+    return n;
+}
+
+sdc_dtype sdc_checkpoint_dtype(const sdc_checkpoint *ck, sdc_component component)
+{
+    int64_t per[SDC_DTYPE_COUNT] = {0};
+    for (size_t i = 0; i < sdc_checkpoint_count(ck, component); i++) {
+        const sdc_tensor *t = &ck->tables[component].entries[i].tensor;
+        if (sdc_dtype_is_weight(t->dtype))
+            per[t->dtype] += sdc_tensor_numel(t);
+    }
+    sdc_dtype best = SDC_DTYPE_F32;
+    for (int d = 0; d < SDC_DTYPE_COUNT; d++)
+        if (per[d] > per[best])
+            best = (sdc_dtype)d;
+    return best;
+}
+
+void sdc_checkpoint_set_prediction(sdc_checkpoint *ck, sdc_prediction prediction)
+{
+    ck->prediction = prediction;
+    ck->prediction_source = "override";
+}
+
+sdc_status sdc_checkpoint_short_hash(const sdc_checkpoint *ck, char hash[11])
+{
+    uint8_t digest[32];
+    char hex[65];
+    sdc_status s = sdc_sha256_file(ck->hash_path, digest);
+    if (s != SDC_OK)
+        return s;
+    sdc_sha256_hex(digest, hex);
+    memcpy(hash, hex, 10);
+    hash[10] = '\0';
     return SDC_OK;
 }
 
 const char *sdc_checkpoint_path(const sdc_checkpoint *ck) { return ck->path; }
+const char *sdc_checkpoint_vae_path(const sdc_checkpoint *ck) { return ck->vae_path; }
+const char *sdc_checkpoint_hash_path(const sdc_checkpoint *ck) { return ck->hash_path; }
 sdc_layout sdc_checkpoint_layout(const sdc_checkpoint *ck) { return ck->layout; }
 sdc_family sdc_checkpoint_family(const sdc_checkpoint *ck) { return ck->family; }
 sdc_prediction sdc_checkpoint_prediction(const sdc_checkpoint *ck) { return ck->prediction; }
+const char *sdc_checkpoint_prediction_source(const sdc_checkpoint *ck)
+{
+    return ck->prediction_source;
+}
 int sdc_checkpoint_unet_in_channels(const sdc_checkpoint *ck) { return ck->unet_in_channels; }
-const char *sdc_checkpoint_tokenizer_dir(const sdc_checkpoint *ck) { (void)ck; return NULL; }
+int sdc_checkpoint_context_dim(const sdc_checkpoint *ck) { return ck->context_dim; }
+int sdc_checkpoint_text_layers(const sdc_checkpoint *ck) { return ck->text_layers; }
+int sdc_checkpoint_text_cond_layers(const sdc_checkpoint *ck) { return ck->text_cond_layers; }
+int sdc_checkpoint_text_quick_gelu(const sdc_checkpoint *ck) { return ck->text_quick_gelu; }
+int sdc_checkpoint_pad_token(const sdc_checkpoint *ck) { return ck->pad_token; }
+const char *sdc_checkpoint_tokenizer_dir(const sdc_checkpoint *ck) { return ck->tokenizer_dir; }

@@ -10,9 +10,17 @@
  *                       also for OpenCLIP single files, whose fused in_proj is split into
  *                       views without copying.
  *
- * Model code asks for tensors by these names and never sees the file layout. */
+ * Model code asks for tensors by these names and never sees the file layout. Layouts:
+ * single-file LDM/CompVis .safetensors and diffusers folders (unet/, vae/, text_encoder/,
+ * possibly sharded, possibly .fp16. variants). docs/formats.md has the mapping rules.
+ *
+ * Tensors are views into read-only mappings owned by the checkpoint; they stay valid until
+ * sdc_checkpoint_close (VAE tensors: until sdc_checkpoint_replace_vae, too). */
 #ifndef SDC_WEIGHTS_CHECKPOINT_H
 #define SDC_WEIGHTS_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #include "ops/tensor.h"
 #include "sdc.h"
@@ -28,44 +36,113 @@ typedef enum sdc_family {
     SDC_FAMILY_UNKNOWN,
     SDC_FAMILY_SD1,
     SDC_FAMILY_SD2,
-    SDC_FAMILY_SDXL,
+    SDC_FAMILY_SDXL, /* recognised and reported; sdc cannot run it */
+    SDC_FAMILY_COUNT
 } sdc_family;
 
 typedef enum sdc_prediction {
     SDC_PREDICTION_EPS,
     SDC_PREDICTION_V,
+    SDC_PREDICTION_COUNT
 } sdc_prediction;
 
 typedef enum sdc_layout {
     SDC_LAYOUT_SINGLE_FILE, /* LDM / CompVis single file */
     SDC_LAYOUT_DIFFUSERS,   /* diffusers folder */
+    SDC_LAYOUT_COUNT
 } sdc_layout;
 
 typedef struct sdc_checkpoint sdc_checkpoint;
 
-/* Opens a single-file checkpoint or a diffusers folder. */
+/* Opens a single-file checkpoint or a diffusers folder (a directory holding
+ * model_index.json). A file whose tensors belong to no known component still opens (family
+ * unknown, every tensor unused); model code then reports the tensors it misses. */
 sdc_status sdc_checkpoint_open(const char *path, sdc_checkpoint **out);
 void sdc_checkpoint_close(sdc_checkpoint *ck);
 
-/* The tensor of `component` with internal name `name`, or NULL when absent. */
+/* The tensor of `component` with internal name `name`, or NULL when absent. O(1). */
 const sdc_tensor *sdc_checkpoint_get(const sdc_checkpoint *ck, sdc_component component,
                                      const char *name);
 /* Like sdc_checkpoint_get, but a missing tensor is an error naming the file and tensor. */
 sdc_status sdc_checkpoint_require(const sdc_checkpoint *ck, sdc_component component,
                                   const char *name, const sdc_tensor **out);
+/* Checks that all `count` names exist; otherwise one error listing how many are missing and
+ * the first few of them. */
+sdc_status sdc_checkpoint_check(const sdc_checkpoint *ck, sdc_component component,
+                                const char *const *names, size_t count);
+
+/* Iteration over a component's tensors (in no particular order). */
+size_t sdc_checkpoint_count(const sdc_checkpoint *ck, sdc_component component);
+/* Internal name of tensor `index` (< count), its tensor in *tensor when non-NULL. */
+const char *sdc_checkpoint_name_at(const sdc_checkpoint *ck, sdc_component component,
+                                   size_t index, const sdc_tensor **tensor);
+/* Tensors of the file(s) that belong to no component (schedule buffers, EMA counters,
+ * position_ids, OpenCLIP text_projection / logit_scale, SDXL's second text encoder, ...). */
+size_t sdc_checkpoint_unused_count(const sdc_checkpoint *ck);
+const char *sdc_checkpoint_unused_name(const sdc_checkpoint *ck, size_t index);
+/* Number of elements over the component's float tensors. */
+int64_t sdc_checkpoint_param_count(const sdc_checkpoint *ck, sdc_component component);
+/* The dtype holding most of the component's parameters (F32 when it has none). */
+sdc_dtype sdc_checkpoint_dtype(const sdc_checkpoint *ck, sdc_component component);
 
 const char *sdc_checkpoint_path(const sdc_checkpoint *ck);
 sdc_layout sdc_checkpoint_layout(const sdc_checkpoint *ck);
+/* Detected from names and shapes (docs/formats.md): SDXL when label_emb / conditioner
+ * keys exist; SD 2.x for OpenCLIP text naming, a linear proj_in or a 1024-wide context;
+ * otherwise SD 1.x when a UNet or text encoder exists. */
 sdc_family sdc_checkpoint_family(const sdc_checkpoint *ck);
-/* From the diffusers scheduler config when present; otherwise the family's default
- * (see docs: SD 2.x single files default to v when the UNet is 768-class, else eps). */
+
+/* Prediction type. Diffusers folders: scheduler_config.json's prediction_type (eps when
+ * absent). Single files: the "modelspec.prediction_type" metadata when present; else SD 2.x
+ * with a 4-channel UNet is v (the 768-v model; the 512-base model has identical shapes and
+ * needs an override), everything else eps. */
 sdc_prediction sdc_checkpoint_prediction(const sdc_checkpoint *ck);
+void sdc_checkpoint_set_prediction(sdc_checkpoint *ck, sdc_prediction prediction);
+/* Where the prediction came from: "scheduler config", "file metadata", "sd2 default",
+ * "default" or "override". */
+const char *sdc_checkpoint_prediction_source(const sdc_checkpoint *ck);
+
 /* Input channels of the UNet (4; 9 for inpainting models). */
 int sdc_checkpoint_unet_in_channels(const sdc_checkpoint *ck);
+/* Width of the cross-attention context (768 SD 1.x, 1024 SD 2.x, 2048 SDXL), 0 if unknown. */
+int sdc_checkpoint_context_dim(const sdc_checkpoint *ck);
+
+/* Transformer layers stored for the text encoder (text_model.encoder.layers.N). */
+int sdc_checkpoint_text_layers(const sdc_checkpoint *ck);
+/* Layers the family's conditioning runs before final_layer_norm: all stored layers for SD
+ * 1.x and for diffusers folders (whose SD 2.x text encoder already lacks the last layer);
+ * one fewer for SD 2.x single files, which hold every OpenCLIP layer. Clip skip counts back
+ * from here. */
+int sdc_checkpoint_text_cond_layers(const sdc_checkpoint *ck);
+/* 1: quick_gelu (OpenAI CLIP, SD 1.x); 0: exact gelu (OpenCLIP, SD 2.x). From config.json's
+ * hidden_act in diffusers folders, from the family for single files. */
+int sdc_checkpoint_text_quick_gelu(const sdc_checkpoint *ck);
+/* Token that pads prompts to 77: 49407 for SD 1.x, 0 for SD 2.x (the tokenizer's
+ * special_tokens_map.json decides in diffusers folders). */
+int sdc_checkpoint_pad_token(const sdc_checkpoint *ck);
 /* The diffusers folder's tokenizer directory (holding vocab.json + merges.txt), or NULL. */
 const char *sdc_checkpoint_tokenizer_dir(const sdc_checkpoint *ck);
 
+/* Replaces the VAE with the one in `vae_path`: a VAE-only single file (LDM names with or
+ * without "first_stage_model.", or diffusers names), a diffusers vae/ folder or its weights
+ * file, or a whole checkpoint / diffusers folder whose VAE is taken. On failure the old VAE
+ * stays. */
+sdc_status sdc_checkpoint_replace_vae(sdc_checkpoint *ck, const char *vae_path);
+/* The file or folder the VAE comes from. */
+const char *sdc_checkpoint_vae_path(const sdc_checkpoint *ck);
+
+/* The file whose SHA-256 is the model hash: the single file, or a diffusers folder's UNet
+ * weights (its first shard when sharded). */
+const char *sdc_checkpoint_hash_path(const sdc_checkpoint *ck);
+/* AUTOMATIC1111's short hash: the first 10 hex digits of that file's SHA-256. Reads the
+ * whole file (seconds for multi-GB files). */
+sdc_status sdc_checkpoint_short_hash(const sdc_checkpoint *ck, char hash[11]);
+
 const char *sdc_family_name(sdc_family family);
 const char *sdc_component_name(sdc_component component);
+const char *sdc_layout_name(sdc_layout layout);
+const char *sdc_prediction_name(sdc_prediction prediction);
+/* "eps" / "epsilon" / "v" / "v_prediction"; -1 when unknown. */
+int sdc_prediction_from_name(const char *name);
 
 #endif

@@ -1,0 +1,88 @@
+/* Internals of sdc_checkpoint shared by the weights/ files that build it: the per-component
+ * name tables and what the layout readers learn on the way (configs, markers). */
+#ifndef SDC_WEIGHTS_CHECKPOINT_IMPL_H
+#define SDC_WEIGHTS_CHECKPOINT_IMPL_H
+
+#include <stddef.h>
+
+#include "weights/checkpoint.h"
+#include "weights/name_map.h"
+#include "weights/safetensors.h"
+
+/* Longest internal name accepted; real ones stay below 100 characters. */
+#define SDC_CK_NAME_MAX 256
+
+typedef struct sdc_ck_entry {
+    char *name;        /* internal name, owned */
+    sdc_tensor tensor; /* view into a mapped file */
+} sdc_ck_entry;
+
+/* One component's tensors with an O(1) name index. */
+typedef struct sdc_ck_table {
+    sdc_ck_entry *entries;
+    size_t count, capacity;
+    sdc_name_map index; /* name -> entry index; keys borrowed from entries[].name */
+} sdc_ck_table;
+
+/* What the layout readers found besides tensors; -1 = not said. */
+typedef struct sdc_ck_facts {
+    int sdxl_marker;     /* conditioner.* keys, text_encoder_2, an XL pipeline class */
+    int openclip_text;   /* the text encoder came in OpenCLIP naming */
+    int quick_gelu;      /* text_encoder/config.json hidden_act */
+    int pad_token;       /* tokenizer/special_tokens_map.json pad_token */
+    int prediction;      /* scheduler config or file metadata, an sdc_prediction */
+    const char *prediction_source;
+} sdc_ck_facts;
+
+struct sdc_checkpoint {
+    char *path;
+    char *vae_path;
+    char *hash_path;
+    char *tokenizer_dir;
+    sdc_layout layout;
+    sdc_family family;
+    sdc_prediction prediction;
+    const char *prediction_source;
+    int unet_in_channels, context_dim;
+    int text_layers, text_cond_layers, text_quick_gelu, pad_token;
+    sdc_ck_facts facts;
+    sdc_safetensors **files; /* every mapped file, owned */
+    size_t file_count, file_capacity;
+    sdc_ck_table tables[SDC_COMPONENT_COUNT];
+    const char **unused; /* names borrowed from the files */
+    size_t unused_count, unused_capacity;
+};
+
+/* --- tables (checkpoint_table.c) --- */
+void sdc_ck_table_free(sdc_ck_table *t);
+/* Adds `name` -> `tensor`; a name already present is a format error naming `path`. */
+sdc_status sdc_ck_table_add(sdc_ck_table *t, const char *name, const sdc_tensor *tensor,
+                            const char *path);
+const sdc_ck_entry *sdc_ck_table_find(const sdc_ck_table *t, const char *name);
+
+/* --- bookkeeping (checkpoint.c) --- */
+/* Opens `path` as safetensors and keeps it in ck->files; *st is the opened file. */
+sdc_status sdc_ck_add_file(sdc_checkpoint *ck, const char *path, sdc_safetensors **st);
+/* Closes the files opened after the first `count` (undoing a failed replacement). */
+void sdc_ck_drop_files(sdc_checkpoint *ck, size_t count);
+sdc_status sdc_ck_note_unused(sdc_checkpoint *ck, const char *name);
+
+/* --- layouts --- */
+/* layout_single.c: maps a single LDM file's tensors into ck->tables. */
+sdc_status sdc_ck_load_single(sdc_checkpoint *ck);
+/* layout_diffusers.c: opens a diffusers folder's components and configs. */
+sdc_status sdc_ck_load_diffusers(sdc_checkpoint *ck);
+/* layout_diffusers.c: opens the weights of one diffusers component folder (a safetensors file
+ * or the shards of an index, .fp16. variants too) into ck->files[*first ..]. Sets *found 0
+ * (and returns OK) when the folder holds no weights file. */
+sdc_status sdc_ck_open_component_dir(sdc_checkpoint *ck, const char *dir, size_t *first,
+                                     int *found);
+/* vae_names.c: maps the VAE tensors of ck->files[first ..] (LDM or diffusers naming,
+ * "first_stage_model." stripped) into `table`; others are noted unused when note_unused. */
+sdc_status sdc_ck_map_vae(sdc_checkpoint *ck, size_t first, sdc_ck_table *table,
+                          int note_unused);
+
+/* family.c: fills family, prediction, channels, text properties from tables and facts. */
+void sdc_ck_detect(sdc_checkpoint *ck);
+
+#endif

@@ -1,0 +1,104 @@
+#include "weights/info.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+/* 1234567 -> "1,234,567". */
+static const char *grouped(int64_t v, char buf[32])
+{
+    char digits[24];
+    int n = snprintf(digits, sizeof digits, "%" PRId64, v), k = 0;
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && digits[i - 1] != '-' && (n - i) % 3 == 0)
+            buf[k++] = ',';
+        buf[k++] = digits[i];
+    }
+    buf[k] = '\0';
+    return buf;
+}
+
+/* The component's dtypes, the one holding most parameters first ("F16", "F16+F32"). */
+static const char *dtypes(const sdc_checkpoint *ck, sdc_component c, char buf[64])
+{
+    int64_t per[SDC_DTYPE_COUNT] = {0};
+    for (size_t i = 0; i < sdc_checkpoint_count(ck, c); i++) {
+        const sdc_tensor *t;
+        sdc_checkpoint_name_at(ck, c, i, &t);
+        if (sdc_dtype_is_weight(t->dtype))
+            per[t->dtype] += sdc_tensor_numel(t);
+    }
+    sdc_dtype main = sdc_checkpoint_dtype(ck, c);
+    snprintf(buf, 64, "%s", sdc_dtype_name(main));
+    for (int d = 0; d < SDC_DTYPE_COUNT; d++)
+        if (d != (int)main && per[d] > 0)
+            snprintf(buf + strlen(buf), 64 - strlen(buf), "+%s", sdc_dtype_name((sdc_dtype)d));
+    return buf;
+}
+
+static void print_component(const sdc_checkpoint *ck, sdc_component c, FILE *out)
+{
+    char num[32], types[64];
+    size_t count = sdc_checkpoint_count(ck, c);
+    if (!count) {
+        fprintf(out, "%-13s (none)\n", sdc_component_name(c));
+        return;
+    }
+    fprintf(out, "%-13s %s parameters, %s, %zu tensors\n", sdc_component_name(c),
+            grouped(sdc_checkpoint_param_count(ck, c), num), dtypes(ck, c, types), count);
+}
+
+static void print_family(const sdc_checkpoint *ck, FILE *out)
+{
+    int in = sdc_checkpoint_unet_in_channels(ck);
+    fprintf(out, "family:       %s", sdc_family_name(sdc_checkpoint_family(ck)));
+    if (in != 4)
+        fprintf(out, " (%s, %d input channels)", in == 9 ? "inpainting" : "unusual", in);
+    if (sdc_checkpoint_family(ck) == SDC_FAMILY_SDXL)
+        fprintf(out, " (recognised, not supported for generation)");
+    fprintf(out, "\n");
+    if (sdc_checkpoint_context_dim(ck))
+        fprintf(out, "context:      %d\n", sdc_checkpoint_context_dim(ck));
+}
+
+static void print_text(const sdc_checkpoint *ck, FILE *out)
+{
+    if (!sdc_checkpoint_count(ck, SDC_COMPONENT_TEXT))
+        return;
+    fprintf(out, "text layers:  %d stored, %d used for conditioning, %s, pad token %d\n",
+            sdc_checkpoint_text_layers(ck), sdc_checkpoint_text_cond_layers(ck),
+            sdc_checkpoint_text_quick_gelu(ck) ? "quick_gelu" : "gelu",
+            sdc_checkpoint_pad_token(ck));
+}
+
+sdc_status sdc_checkpoint_info_print(const sdc_checkpoint *ck, FILE *out, int with_hash)
+{
+    fprintf(out, "model:        %s\n", sdc_checkpoint_path(ck));
+    fprintf(out, "layout:       %s\n", sdc_layout_name(sdc_checkpoint_layout(ck)));
+    print_family(ck, out);
+    fprintf(out, "prediction:   %s (%s)\n", sdc_prediction_name(sdc_checkpoint_prediction(ck)),
+            sdc_checkpoint_prediction_source(ck));
+    for (int c = 0; c < SDC_COMPONENT_COUNT; c++)
+        print_component(ck, (sdc_component)c, out);
+    print_text(ck, out);
+    if (sdc_checkpoint_tokenizer_dir(ck))
+        fprintf(out, "tokenizer:    %s\n", sdc_checkpoint_tokenizer_dir(ck));
+    fprintf(out, "unused:       %zu tensors\n", sdc_checkpoint_unused_count(ck));
+    if (!with_hash)
+        return SDC_OK;
+    char hash[11];
+    sdc_status s = sdc_checkpoint_short_hash(ck, hash);
+    if (s == SDC_OK)
+        fprintf(out, "hash:         %s (sha256 of %s)\n", hash, sdc_checkpoint_hash_path(ck));
+    return s;
+}
+
+sdc_status sdc_model_info_print(const char *path, FILE *out)
+{
+    sdc_checkpoint *ck;
+    sdc_status s = sdc_checkpoint_open(path, &ck);
+    if (s != SDC_OK)
+        return s;
+    s = sdc_checkpoint_info_print(ck, out, 1);
+    sdc_checkpoint_close(ck);
+    return s;
+}

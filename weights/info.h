@@ -1,0 +1,16 @@
+/* `sdc info MODEL`: a plain-text summary of a checkpoint (layout, family, prediction, per
+ * component parameters and dtypes, unused tensors, AUTOMATIC1111 short hash). */
+#ifndef SDC_WEIGHTS_INFO_H
+#define SDC_WEIGHTS_INFO_H
+
+#include <stdio.h>
+
+#include "sdc.h"
+#include "weights/checkpoint.h"
+
+/* Opens `path`, prints the summary to `out` and closes it. Hashes the whole model file. */
+sdc_status sdc_model_info_print(const char *path, FILE *out);
+/* The same summary for an opened checkpoint; with_hash 0 skips the (slow) hash line. */
+sdc_status sdc_checkpoint_info_print(const sdc_checkpoint *ck, FILE *out, int with_hash);
+
+#endif
