@@ -1,0 +1,16 @@
+#include "ops/geglu.h"
+
+#include <math.h>
+#include <stddef.h>
+
+void sdc_geglu(float *y, const float *x, int rows, int n)
+{
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        const float *value = x + (size_t)r * 2 * n;
+        const float *gate = value + n;
+        float *yr = y + (size_t)r * n;
+        for (int i = 0; i < n; i++)
+            yr[i] = value[i] * (0.5f * gate[i] * (1.0f + erff(gate[i] * (float)M_SQRT1_2)));
+    }
+}

@@ -1,0 +1,85 @@
+#include "unet/attention.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "ops/error.h"
+#include "ops/nn.h"
+
+/* Largest head size sdc_attention accepts. */
+#define MAX_HEAD_DIM 256
+
+static sdc_status split_heads(sdc_unet_attention *a, const sdc_checkpoint *ck,
+                              const char *prefix, const sdc_unet_heads *rule)
+{
+    a->heads = rule->count ? rule->count : a->inner / rule->size;
+    a->head_dim = a->heads ? a->inner / a->heads : 0;
+    if (a->heads < 1 || a->heads * a->head_dim != a->inner || a->head_dim > MAX_HEAD_DIM)
+        return sdc_fail(SDC_ERR_UNSUPPORTED,
+                        "%s: unet attention '%s' of width %d does not split into heads "
+                        "(count %d / size %d, head size at most %d)",
+                        sdc_checkpoint_path(ck), prefix, a->inner, rule->count, rule->size,
+                        MAX_HEAD_DIM);
+    return SDC_OK;
+}
+
+sdc_status sdc_unet_attention_load(sdc_unet_attention *a, const sdc_checkpoint *ck,
+                                   const char *prefix, int dim, int context_dim,
+                                   const sdc_unet_heads *rule)
+{
+    memset(a, 0, sizeof *a);
+    a->dim = dim;
+    sdc_status s = sdc_unet_layer_load(ck, prefix, "to_q", dim, 1, 0, &a->q);
+    if (s == SDC_OK) {
+        a->inner = a->q.w.rows;
+        s = sdc_unet_layer_load(ck, prefix, "to_k", context_dim, 1, 0, &a->k);
+    }
+    if (s == SDC_OK) {
+        a->context_dim = a->k.in;
+        s = sdc_unet_check_rows(ck, prefix, "to_k", &a->k, a->inner);
+    }
+    if (s == SDC_OK)
+        s = sdc_unet_layer_load(ck, prefix, "to_v", a->context_dim, 1, 0, &a->v);
+    if (s == SDC_OK)
+        s = sdc_unet_check_rows(ck, prefix, "to_v", &a->v, a->inner);
+    if (s == SDC_OK)
+        s = sdc_unet_layer_load(ck, prefix, "to_out.0", a->inner, 1, 1, &a->out);
+    if (s == SDC_OK)
+        s = sdc_unet_check_rows(ck, prefix, "to_out.0", &a->out, dim);
+    if (s == SDC_OK)
+        s = split_heads(a, ck, prefix, rule);
+    if (s != SDC_OK)
+        sdc_unet_attention_free(a);
+    return s;
+}
+
+void sdc_unet_attention_free(sdc_unet_attention *a)
+{
+    sdc_unet_layer_free(&a->q);
+    sdc_unet_layer_free(&a->k);
+    sdc_unet_layer_free(&a->v);
+    sdc_unet_layer_free(&a->out);
+}
+
+sdc_status sdc_unet_attention_forward(const sdc_unet_attention *a, sdc_arena *arena, float *y,
+                                      const float *x, int B, int Tq, const float *c, int Tk)
+{
+    size_t mark = sdc_arena_mark(arena);
+    size_t nq = (size_t)B * Tq * a->inner, nk = (size_t)B * Tk * a->inner;
+    float *q = sdc_arena_floats(arena, nq);
+    float *k = sdc_arena_floats(arena, nk);
+    float *v = sdc_arena_floats(arena, nk);
+    float *o = sdc_arena_floats(arena, nq);
+    if (!q || !k || !v || !o) {
+        sdc_arena_release(arena, mark);
+        return sdc_fail(SDC_ERR_NOMEM, "unet: out of memory for attention activations");
+    }
+    sdc_linear(q, x, B * Tq, &a->q.w, NULL); // [B, Tq, inner]
+    sdc_linear(k, c, B * Tk, &a->k.w, NULL); // [B, Tk, inner]
+    sdc_linear(v, c, B * Tk, &a->v.w, NULL); // [B, Tk, inner]
+    sdc_attention(o, q, a->inner, k, v, a->inner, B, a->heads, Tq, Tk, a->head_dim,
+                  1.0f / sqrtf((float)a->head_dim), 0); // [B, Tq, inner]
+    sdc_linear(y, o, B * Tq, &a->out.w, a->out.bias); // [B, Tq, dim]
+    sdc_arena_release(arena, mark);
+    return SDC_OK;
+}

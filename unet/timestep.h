@@ -1,0 +1,27 @@
+/* Timestep conditioning: the sinusoidal embedding of t (diffusers Timesteps with
+ * flip_sin_to_cos = true, freq_shift = 0) followed by the time MLP (LDM time_embed:
+ * linear, SiLU, linear). t is a float and may be fractional. */
+#ifndef SDC_UNET_TIMESTEP_H
+#define SDC_UNET_TIMESTEP_H
+
+#include "unet/load.h"
+
+typedef struct sdc_unet_time_embed {
+    int freq_dim;          /* sinusoid width (the UNet's base channel count) */
+    int dim;               /* embedding width (4x the base channels in SD) */
+    sdc_unet_layer linear1; /* [dim, freq_dim]   time_embed.0 */
+    sdc_unet_layer linear2; /* [dim, dim]        time_embed.2 */
+} sdc_unet_time_embed;
+
+sdc_status sdc_unet_time_embed_load(sdc_unet_time_embed *te, const sdc_checkpoint *ck);
+void sdc_unet_time_embed_free(sdc_unet_time_embed *te);
+
+/* emb[n] = [cos(t f_0), ..., cos(t f_{h-1}), sin(t f_0), ..., sin(t f_{h-1})] (zero-padded when
+ * n is odd) with h = n / 2 and f_i = exp(-ln(10000) i / h), in float32 as torch computes it. */
+void sdc_unet_timestep_sinusoid(float *emb, int n, float t);
+
+/* out [te->dim] = linear2(SiLU(linear1(sinusoid(t)))); scratch holds freq_dim + dim floats. */
+void sdc_unet_time_embed_forward(const sdc_unet_time_embed *te, float t, float *out,
+                                 float *scratch);
+
+#endif
