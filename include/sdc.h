@@ -29,6 +29,78 @@ const char *sdc_last_error(void);
 /* Human name of a status code ("ok", "i/o error", ...). */
 const char *sdc_status_name(sdc_status status);
 
+/* ---- Models ------------------------------------------------------------------------- */
+
+typedef struct sdc_model sdc_model; /* a loaded checkpoint: text encoder, UNet, VAE */
+
+/* What the UNet predicts: the noise (SD 1.x, SD 2.x base) or v (SD 2.x 768-v). */
+typedef enum sdc_prediction {
+    SDC_PREDICTION_EPS,
+    SDC_PREDICTION_V,
+    SDC_PREDICTION_COUNT
+} sdc_prediction;
+
+typedef enum sdc_prediction_override {
+    SDC_PREDICTION_AUTO = -1, /* from the diffusers config, else the family's rule */
+    SDC_PREDICTION_FORCE_EPS = 0,
+    SDC_PREDICTION_FORCE_V = 1,
+} sdc_prediction_override;
+
+typedef struct sdc_model_params {
+    const char *model_path; /* single file or diffusers folder */
+    const char *vae_path;   /* optional replacement VAE */
+    const char *vocab_path; /* optional CLIP vocabulary (file or folder) */
+    sdc_prediction_override prediction;
+    int threads;            /* 0 = one per physical core */
+} sdc_model_params;
+
+sdc_model_params sdc_model_default_params(void);
+sdc_status sdc_model_load(const sdc_model_params *params, sdc_model **out);
+void sdc_model_free(sdc_model *model);
+/* "sd1", "sd2", ... and the AUTOMATIC1111 short hash (10 hex digits) of the model file. */
+const char *sdc_model_family_name(const sdc_model *model);
+sdc_status sdc_model_short_hash(sdc_model *model, char hash[11]);
+
+/* ---- Generation --------------------------------------------------------------------- */
+
+typedef enum sdc_rng_type { SDC_RNG_TYPE_CPU, SDC_RNG_TYPE_CUDA } sdc_rng_type;
+
+/* Called after every sampling step; return non-zero to stop (the call then returns
+ * SDC_ERR_INTERRUPTED). stage is "sampling", "decoding", ... */
+typedef int (*sdc_progress_fn)(const char *stage, int step, int steps, void *user_data);
+
+typedef struct sdc_generate_params {
+    const char *prompt;
+    const char *negative_prompt;
+    int width, height;           /* multiples of 8 */
+    int steps;
+    float cfg_scale;             /* <= 1: no unconditional pass */
+    uint64_t seed;
+    const char *sampler;         /* "euler_a", "euler", "heun", "dpm++2m", "ddim", "ddpm", "lcm" */
+    const char *scheduler;       /* "discrete", "karras", "exponential", "linspace", "leading",
+                                    "trailing", or NULL for the sampler's default */
+    sdc_rng_type rng;
+    int clip_skip;               /* 0 = the family's default */
+    int emphasis;                /* AUTOMATIC1111 (attention:1.2) syntax and long prompts */
+    float eta;                   /* DDIM eta */
+    int vae_tiling;
+    int freeu;                   /* apply freeu_b1, b2, s1, s2 */
+    float freeu_b1, freeu_b2, freeu_s1, freeu_s2;
+    /* img2img / inpainting: RGB8 pixels [init_height, init_width, 3] (NULL for txt2img) */
+    const uint8_t *init_rgb;
+    int init_width, init_height;
+    float strength;
+    const uint8_t *mask;         /* gray8 [init_height, init_width], >= 128 repaints, or NULL */
+    float mask_blur;             /* sigma in pixels of the feathered edge of the composite */
+    sdc_progress_fn progress;
+    void *user_data;
+} sdc_generate_params;
+
+sdc_generate_params sdc_generate_default_params(void);
+
+/* Renders one image into rgb (RGB8 [height, width, 3], caller-allocated). */
+sdc_status sdc_generate(sdc_model *model, const sdc_generate_params *params, uint8_t *rgb);
+
 #ifdef __cplusplus
 }
 #endif

@@ -60,7 +60,7 @@ sdc_sampler_params sdc_sampler_default_params(void)
     return (sdc_sampler_params){
         .kind = SDC_SAMPLER_EULER_A,
         .schedule = SDC_SCHEDULE_DEFAULT,
-        .prediction = SDC_PREDICTION_EPSILON,
+        .prediction = SDC_PREDICTION_EPS,
         .steps = 20,
         .strength = 1.0f,
         .eta = 0.0f,
@@ -119,7 +119,7 @@ static sdc_status check_params(const sdc_sampler_params *p)
         return sdc_fail(SDC_ERR_ARG, "sampler: unknown kind %d", (int)p->kind);
     if ((unsigned)p->schedule >= SDC_SCHEDULE_COUNT)
         return sdc_fail(SDC_ERR_ARG, "scheduler: unknown schedule %d", (int)p->schedule);
-    if (p->prediction != SDC_PREDICTION_EPSILON && p->prediction != SDC_PREDICTION_V)
+    if (p->prediction != SDC_PREDICTION_EPS && p->prediction != SDC_PREDICTION_V)
         return sdc_fail(SDC_ERR_ARG, "sampler: unknown prediction type %d", (int)p->prediction);
     if (p->steps < 1 || p->steps > MAX_STEPS)
         return sdc_fail(SDC_ERR_ARG, "steps: %d is outside [1, %d]", p->steps, MAX_STEPS);

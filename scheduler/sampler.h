@@ -53,11 +53,6 @@ typedef enum sdc_schedule {
     SDC_SCHEDULE_COUNT
 } sdc_schedule;
 
-typedef enum sdc_prediction {
-    SDC_PREDICTION_EPSILON, /* the UNet predicts the noise */
-    SDC_PREDICTION_V,       /* v-prediction (SD 2.x 768-v) */
-} sdc_prediction;
-
 typedef struct sdc_sampler_params {
     sdc_sampler_kind kind;
     sdc_schedule schedule;

@@ -72,7 +72,7 @@ typedef struct kdiff_scalings {
 static kdiff_scalings kdiff_scalings_at(const sdc_sampler *s)
 {
     float sigma = s->call_sigma[s->index];
-    if (s->p.prediction == SDC_PREDICTION_EPSILON)
+    if (s->p.prediction == SDC_PREDICTION_EPS)
         return (kdiff_scalings){0, 1.0f, -sigma};
     float sq = sigma * sigma + 1.0f;
     return (kdiff_scalings){1, 1.0f / sq, -sigma / sqrtf(sq)};

@@ -34,7 +34,7 @@ typedef struct traj_case {
     float strength;
 } traj_case;
 
-#define EPS SDC_PREDICTION_EPSILON
+#define EPS SDC_PREDICTION_EPS
 #define V SDC_PREDICTION_V
 #define EULER_A SDC_SAMPLER_EULER_A
 #define EULER SDC_SAMPLER_EULER

@@ -40,12 +40,6 @@ typedef enum sdc_family {
     SDC_FAMILY_COUNT
 } sdc_family;
 
-typedef enum sdc_prediction {
-    SDC_PREDICTION_EPS,
-    SDC_PREDICTION_V,
-    SDC_PREDICTION_COUNT
-} sdc_prediction;
-
 typedef enum sdc_layout {
     SDC_LAYOUT_SINGLE_FILE, /* LDM / CompVis single file */
     SDC_LAYOUT_DIFFUSERS,   /* diffusers folder */

@@ -1,0 +1,296 @@
+/* `sdc batch JOBFILE [options]`: renders every job of a file with one loaded model. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmd/batch_jobs.h"
+#include "cmd/batch_run.h"
+#include "cmd/batch_template.h"
+#include "cmd/commands.h"
+#include "cmd/progress.h"
+#include "ops/error.h"
+
+typedef struct batch_args {
+    sdc_cli_options defaults; /* output: the name template (NULL = default) */
+    const char *job_file, *output_dir, *report, *grid;
+    int shard, shards, resume, fail_fast;
+} batch_args;
+
+enum { OPT_OUTPUT_DIR = 2000, OPT_RESUME, OPT_REPORT, OPT_GRID, OPT_SHARD, OPT_FAIL_FAST };
+
+static const struct option batch_options[] = {
+    {"output-dir", required_argument, 0, OPT_OUTPUT_DIR},
+    {"resume", no_argument, 0, OPT_RESUME},
+    {"report", required_argument, 0, OPT_REPORT},
+    {"grid", required_argument, 0, OPT_GRID},
+    {"shard", required_argument, 0, OPT_SHARD},
+    {"fail-fast", no_argument, 0, OPT_FAIL_FAST},
+};
+enum { BATCH_OPTIONS = sizeof batch_options / sizeof *batch_options };
+
+static void print_help(FILE *out)
+{
+    fputs(
+        "usage: sdc batch JOBFILE [options]\n"
+        "\n"
+        "Renders every job of JOBFILE with one loaded model. JOBFILE ('-' = standard input)\n"
+        "holds JSON Lines whose keys are the long option names of 'sdc --help'\n"
+        "  {\"prompt\": \"a red fox\", \"seed\": 7, \"cfg-scale\": 5, \"steps\": 30}\n"
+        "or plain text, one prompt per line. Blank lines and '#' lines are skipped. The\n"
+        "generation options of 'sdc --help' given here are defaults for every job.\n"
+        "\n"
+        "Batch options:\n"
+        "  -o, --output TEMPLATE     output names (default " SDC_BATCH_DEFAULT_TEMPLATE "); fields\n"
+        "                            {index} (job number in the file, from 0), {image} (number\n"
+        "                            within the job's batch-count), {seed}, {prompt} (slug),\n"
+        "                            {model}; {index:05} pads with zeros, {prompt:20} cuts\n"
+        "      --output-dir DIR      folder for relative output names (created if missing)\n"
+        "      --resume              skip images whose output is already a complete image\n"
+        "      --shard K/N           run only the jobs whose index % N == K (0 <= K < N)\n"
+        "      --report FILE         JSON Lines: one line per image, then a summary\n"
+        "      --grid FILE           contact sheet PNG of the run, captioned with the\n"
+        "                            parameters that vary\n"
+        "      --fail-fast           stop at the first failed job (default: report it, go on)\n"
+        "  -h, --help                this text\n"
+        "\n"
+        "Exit status: 0 every job done, 1 some job failed, 2 usage error, 130/143 interrupted\n"
+        "(rerun with --resume to continue).\n",
+        out);
+}
+
+static int usage(const char *message)
+{
+    fprintf(stderr, "sdc batch: %s\nTry 'sdc batch --help'.\n", message);
+    return 2;
+}
+
+/* The batch options followed by every generation option (getopt_long needs one table). */
+static struct option *merged_options(void)
+{
+    const struct option *cli = sdc_cli_option_table();
+    size_t n = 0;
+    while (cli[n].name)
+        n++;
+    struct option *all = calloc(BATCH_OPTIONS + n + 1, sizeof *all);
+    if (all) {
+        memcpy(all, batch_options, sizeof batch_options);
+        memcpy(all + BATCH_OPTIONS, cli, n * sizeof *cli);
+    }
+    return all;
+}
+
+static const char *cli_name(int code)
+{
+    for (const struct option *o = sdc_cli_option_table(); o->name; o++)
+        if (o->val == code)
+            return o->name;
+    return NULL;
+}
+
+/* Returns 0, 1 after --help / --version, 2 on a usage error (printed). */
+static int apply(batch_args *a, int c, const char *arg)
+{
+    switch (c) {
+    case OPT_OUTPUT_DIR: a->output_dir = arg; return 0;
+    case OPT_RESUME: a->resume = 1; return 0;
+    case OPT_REPORT: a->report = arg; return 0;
+    case OPT_GRID: a->grid = arg; return 0;
+    case OPT_FAIL_FAST: a->fail_fast = 1; return 0;
+    case OPT_SHARD:
+        if (sdc_batch_shard_parse(arg, &a->shard, &a->shards) != 0) {
+            fprintf(stderr, "sdc batch: --shard must be K/N with 0 <= K < N, not '%s'\n", arg);
+            return 2;
+        }
+        return 0;
+    case 'h': print_help(stdout); return 1;
+    }
+    const char *name = cli_name(c);
+    if (name && strcmp(name, "version") == 0) {
+        printf("sdc %s\n", SDC_VERSION);
+        return 1;
+    }
+    if (!name || sdc_cli_set(&a->defaults, name, arg) != 0)
+        return usage(name ? sdc_last_error() : "unknown option");
+    return 0;
+}
+
+/* A template error shows now rather than on every job. */
+static int check_template(const char *tmpl)
+{
+    sdc_batch_name_fields f = {0, 0, 42, "prompt", "model"};
+    char *name;
+    if (sdc_batch_name_expand(tmpl, &f, &name) != SDC_OK)
+        return usage(sdc_last_error());
+    free(name);
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, batch_args *a)
+{
+    memset(a, 0, sizeof *a);
+    sdc_cli_defaults(&a->defaults);
+    a->defaults.output = NULL;
+    a->defaults.gen.prompt = NULL; /* each job needs one unless -p gives a default */
+    a->shards = 1;
+    struct option *options = merged_options();
+    if (!options)
+        return usage("out of memory");
+    char shorts[64];
+    snprintf(shorts, sizeof shorts, ":%s", sdc_cli_short_options());
+    optind = 1;
+    opterr = 0;
+    int c, rc = 0;
+    while (rc == 0 && (c = getopt_long(argc, argv, shorts, options, NULL)) != -1) {
+        if (c == '?' || c == ':') {
+            fprintf(stderr, "sdc batch: %s '%s'\nTry 'sdc batch --help'.\n",
+                    c == ':' ? "option needs a value:" : "unknown option", argv[optind - 1]);
+            rc = 2;
+        } else {
+            rc = apply(a, c, optarg);
+        }
+    }
+    free(options);
+    if (rc)
+        return rc;
+    if (optind != argc - 1)
+        return usage(optind >= argc ? "no job file given" : "more than one job file given");
+    a->job_file = argv[optind];
+    return a->defaults.output ? check_template(a->defaults.output) : 0;
+}
+
+static int make_dir(const char *dir)
+{
+    if (!dir || mkdir(dir, 0777) == 0)
+        return 0;
+    struct stat st;
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+    fprintf(stderr, "sdc batch: %s: cannot create folder\n", dir);
+    return 1;
+}
+
+/* Images of the valid jobs in this shard, and its job count. */
+static int count_images(const sdc_batch_jobs *jobs, const batch_args *a, int *job_count)
+{
+    int images = 0;
+    *job_count = 0;
+    for (int j = 0; j < jobs->count; j++) {
+        const sdc_batch_job *job = &jobs->items[j];
+        if (!sdc_batch_in_shard(job->index, a->shard, a->shards))
+            continue;
+        (*job_count)++;
+        images += job->error ? 0 : job->opt.batch_count;
+    }
+    return images;
+}
+
+/* With --fail-fast a bad line stops the run before any image is rendered. */
+static int report_bad_jobs(sdc_batch_run *r, const sdc_batch_jobs *jobs, const batch_args *a)
+{
+    int bad = 0;
+    for (int j = 0; j < jobs->count; j++) {
+        const sdc_batch_job *job = &jobs->items[j];
+        if (job->error && sdc_batch_in_shard(job->index, a->shard, a->shards)) {
+            sdc_batch_run_bad_job(r, job);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+static sdc_status run_jobs(sdc_batch_run *r, const sdc_batch_jobs *jobs, const batch_args *a)
+{
+    for (int j = 0; j < jobs->count; j++) {
+        const sdc_batch_job *job = &jobs->items[j];
+        if (job->error || !sdc_batch_in_shard(job->index, a->shard, a->shards))
+            continue;
+        sdc_status s = sdc_batch_run_job(r, job);
+        if (s == SDC_ERR_INTERRUPTED || (s != SDC_OK && a->fail_fast))
+            return s;
+    }
+    return SDC_OK;
+}
+
+static void print_summary(const sdc_batch_run *r)
+{
+    const sdc_batch_summary *s = &r->summary;
+    fprintf(stderr, "sdc batch: %d done, %d skipped, %d failed in %.1fs (%.1f images/min, "
+            "%d model load%s)\n", s->done, s->skipped, s->failed, s->seconds,
+            s->seconds > 0 ? s->done * 60.0 / s->seconds : 0.0, s->model_loads,
+            s->model_loads == 1 ? "" : "s");
+}
+
+/* Report summary, grid and exit status once the jobs have run (or stopped). */
+static int finish(sdc_batch_run *r, const batch_args *a, sdc_status s, double t0)
+{
+    r->summary.interrupted = s == SDC_ERR_INTERRUPTED;
+    r->summary.seconds = sdc_now_seconds() - t0;
+    if (r->report && sdc_batch_report_line(r->report, sdc_batch_summary_json(&r->summary)))
+        r->report_failed = 1;
+    int failed = r->summary.failed > 0 || r->report_failed;
+    if (a->grid && r->grid_count > 0 && !r->summary.interrupted &&
+        sdc_batch_grid_write(a->grid, r->grid, r->grid_count) != SDC_OK) {
+        fprintf(stderr, "sdc batch: %s\n", sdc_last_error());
+        failed = 1;
+    }
+    if (!a->defaults.quiet || failed)
+        print_summary(r);
+    if (r->summary.interrupted) {
+        fprintf(stderr, "sdc batch: interrupted; rerun with --resume to continue\n");
+        return sdc_signal_received() == 15 ? 143 : 130;
+    }
+    return failed ? 1 : 0;
+}
+
+static int run(const batch_args *a, const sdc_batch_jobs *jobs, FILE *report)
+{
+    double t0 = sdc_now_seconds();
+    sdc_batch_run r;
+    int job_count, images = count_images(jobs, a, &job_count);
+    sdc_batch_run_init(&r, a->job_file, a->defaults.quiet, images);
+    r.resume = a->resume;
+    r.verbose = a->defaults.verbose;
+    r.report = report;
+    r.report_path = a->report;
+    r.collect_grid = a->grid != NULL;
+    r.summary.jobs = job_count;
+    r.summary.images = images;
+    r.summary.shard = a->shard;
+    r.summary.shards = a->shards;
+    sdc_signals_install();
+    int bad = report_bad_jobs(&r, jobs, a);
+    sdc_status s = bad && a->fail_fast ? SDC_ERR_ARG : run_jobs(&r, jobs, a);
+    int rc = finish(&r, a, s, t0);
+    sdc_batch_run_free(&r);
+    return rc;
+}
+
+int sdc_cmd_batch(int argc, char **argv)
+{
+    batch_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    sdc_batch_jobs jobs;
+    if (sdc_batch_jobs_read(a.job_file, &a.defaults, a.output_dir, &jobs) != SDC_OK) {
+        fprintf(stderr, "sdc batch: %s\n", sdc_last_error());
+        return 2;
+    }
+    FILE *report = NULL;
+    if (make_dir(a.output_dir))
+        rc = 2;
+    else if (a.report && !(report = fopen(a.report, "w"))) {
+        fprintf(stderr, "sdc batch: %s: cannot create the report\n", a.report);
+        rc = 2;
+    }
+    if (rc == 0)
+        rc = run(&a, &jobs, report);
+    if (report && fclose(report) != 0 && rc == 0) {
+        fprintf(stderr, "sdc batch: %s: cannot write the report\n", a.report);
+        rc = 1;
+    }
+    sdc_batch_jobs_free(&jobs);
+    return rc;
+}

@@ -1,0 +1,58 @@
+/* Job files of `sdc batch`: JSON Lines whose keys are the command line's long option names
+ * ({"prompt": "a fox", "seed": 7, "cfg-scale": 5}), or plain text with one prompt per line.
+ * Blank lines and lines starting with '#' are skipped in both. Every job starts from the
+ * options given on the command line, so those are defaults for the whole file. */
+#ifndef SDC_CMD_BATCH_JOBS_H
+#define SDC_CMD_BATCH_JOBS_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "cmd/options.h"
+
+typedef enum sdc_batch_format {
+    SDC_BATCH_FORMAT_AUTO, /* JSON Lines when the first job line starts with '{' */
+    SDC_BATCH_FORMAT_JSON,
+    SDC_BATCH_FORMAT_TEXT,
+} sdc_batch_format;
+
+typedef struct sdc_batch_job {
+    int index;           /* 0-based among the file's jobs: shards and {index} use it */
+    int line;            /* 1-based line of the file */
+    char *error;         /* why the job cannot run (owned), NULL when it can */
+    sdc_cli_options opt; /* the defaults overridden by the job's keys; seed resolved */
+    int model_key;       /* the job names its own model, vae, vocab, prediction or threads */
+    char **outputs;      /* [opt.batch_count] paths (owned); only valid when error is NULL */
+    /* What opt's strings point into: */
+    json_t *json;        /* the parsed line (JSON Lines) */
+    char *text;          /* the prompt (plain text) */
+    char **owned;        /* values converted from JSON numbers and arrays */
+    int owned_count;
+} sdc_batch_job;
+
+typedef struct sdc_batch_jobs {
+    sdc_batch_job *items;
+    int count;
+} sdc_batch_jobs;
+
+/* Parses a job file's text. `defaults` must outlive the jobs (they point into it);
+ * defaults->gen.prompt NULL means every job needs a prompt, defaults->output NULL means the
+ * default name template. Bad lines become jobs with `error` set; output names are checked
+ * for collisions over the whole file, so every shard sees the same names and errors.
+ * Fails only when out of memory. */
+sdc_status sdc_batch_jobs_parse(const char *text, size_t len, sdc_batch_format format,
+                                const sdc_cli_options *defaults, const char *output_dir,
+                                sdc_batch_jobs *jobs);
+/* Reads `path` ("-" = standard input; .txt forces plain text, .jsonl / .json / .ndjson JSON
+ * Lines) and parses it. */
+sdc_status sdc_batch_jobs_read(const char *path, const sdc_cli_options *defaults,
+                               const char *output_dir, sdc_batch_jobs *jobs);
+void sdc_batch_jobs_free(sdc_batch_jobs *jobs);
+
+/* "K/N" with 0 <= K < N. Returns 0, or -1 when malformed. */
+int sdc_batch_shard_parse(const char *text, int *shard, int *shards);
+/* Whether job `index` belongs to shard K of N (index % N == K). */
+int sdc_batch_in_shard(int index, int shard, int shards);
+
+#endif

@@ -1,0 +1,155 @@
+/* `sdc [generate] ...`: load the model once, render -b images, write each atomically. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cmd/commands.h"
+#include "cmd/options.h"
+#include "cmd/progress.h"
+#include "image/image.h"
+#include "image/mask.h"
+#include "pipeline/parameters.h"
+
+static uint64_t random_seed(void)
+{
+    uint64_t seed = 0;
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd < 0 || read(fd, &seed, sizeof seed) != (ssize_t)sizeof seed)
+        seed = (uint64_t)sdc_now_seconds() * 2654435761u;
+    if (fd >= 0)
+        close(fd);
+    return seed & 0xffffffffu; /* a seed people can type back */
+}
+
+/* output.png -> output_3.png for image 3 of a batch. */
+static char *output_name(const char *output, int index, int count)
+{
+    size_t n = strlen(output) + 24;
+    char *name = malloc(n);
+    if (!name)
+        return NULL;
+    if (count == 1) {
+        snprintf(name, n, "%s", output);
+        return name;
+    }
+    const char *dot = strrchr(output, '.');
+    const char *slash = strrchr(output, '/');
+    if (!dot || (slash && dot < slash))
+        dot = output + strlen(output);
+    snprintf(name, n, "%.*s_%d%s", (int)(dot - output), output, index + 1, dot);
+    return name;
+}
+
+static int exit_status_for(sdc_status s)
+{
+    if (s != SDC_ERR_INTERRUPTED)
+        return 1;
+    return sdc_signal_received() == 15 ? 143 : 130; /* SIGTERM, else SIGINT */
+}
+
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;
+}
+
+static sdc_status load_init_images(const sdc_cli_options *o, sdc_generate_params *g,
+                                   sdc_image *init, sdc_image *mask)
+{
+    memset(init, 0, sizeof *init);
+    memset(mask, 0, sizeof *mask);
+    if (!o->init_img)
+        return SDC_OK;
+    sdc_status s = sdc_image_load(o->init_img, init, NULL);
+    if (s != SDC_OK)
+        return s;
+    g->init_rgb = init->pixels;
+    g->init_width = init->width;
+    g->init_height = init->height;
+    if (!o->mask)
+        return SDC_OK;
+    s = sdc_mask_load(o->mask, o->invert_mask, 0.0f, init->width, init->height, mask);
+    g->mask_blur = o->mask_blur;
+    g->mask = mask->pixels;
+    return s;
+}
+
+static sdc_status render_all(sdc_model *model, sdc_cli_options *o, sdc_progress *progress)
+{
+    sdc_generate_params *g = &o->gen;
+    size_t bytes = (size_t)g->width * g->height * 3;
+    sdc_image img = {g->width, g->height, 3, malloc(bytes)};
+    char hash[11] = "";
+    sdc_status s = img.pixels ? sdc_model_short_hash(model, hash) : SDC_ERR_NOMEM;
+    uint64_t seed0 = g->seed;
+    for (int i = 0; s == SDC_OK && i < o->batch_count; i++) {
+        g->seed = seed0 + (uint64_t)i;
+        progress->image_index = i;
+        s = sdc_generate(model, g, img.pixels);
+        char *name = s == SDC_OK ? output_name(o->output, i, o->batch_count) : NULL;
+        char *params = name ? sdc_parameters_text(g, o->model, hash) : NULL;
+        if (s == SDC_OK && !params)
+            s = SDC_ERR_NOMEM;
+        if (s == SDC_OK)
+            s = sdc_image_write(name, &img, params, o->overwrite);
+        if (s == SDC_OK && !o->quiet)
+            fprintf(stderr, "wrote %s (seed %llu)\n", name, (unsigned long long)g->seed);
+        free(params);
+        free(name);
+    }
+    sdc_image_free(&img);
+    return s;
+}
+
+int sdc_cmd_generate(int argc, char **argv)
+{
+    sdc_cli_options o;
+    int rc = sdc_cli_parse(argc, argv, &o);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    if (o.seed_random) {
+        o.gen.seed = random_seed();
+        fprintf(stderr, "seed: %llu\n", (unsigned long long)o.gen.seed);
+    }
+    sdc_signals_install();
+    sdc_progress progress;
+    sdc_progress_init(&progress, o.quiet);
+    progress.image_count = o.batch_count;
+    o.gen.progress = sdc_progress_update;
+    o.gen.user_data = &progress;
+
+    sdc_model_params mp = sdc_model_default_params();
+    mp.model_path = o.model;
+    mp.vae_path = o.vae;
+    mp.vocab_path = o.vocab;
+    mp.prediction = o.prediction;
+    mp.threads = o.threads;
+    double t0 = sdc_now_seconds();
+    sdc_model *model = NULL;
+    sdc_image init, mask;
+    sdc_status s = load_init_images(&o, &o.gen, &init, &mask);
+    if (s == SDC_OK)
+        s = sdc_model_load(&mp, &model);
+    if (s == SDC_OK && o.verbose)
+        fprintf(stderr, "loaded %s (%s) in %.2fs\n", o.model, sdc_model_family_name(model),
+                sdc_now_seconds() - t0);
+    if (s == SDC_OK)
+        s = render_all(model, &o, &progress);
+    if (o.verbose)
+        fprintf(stderr, "total %.2fs, peak RSS %.0f MiB\n", sdc_now_seconds() - t0, peak_rss_mib());
+    sdc_model_free(model);
+    sdc_image_free(&init);
+    sdc_image_free(&mask);
+    if (s != SDC_OK) {
+        if (s == SDC_ERR_INTERRUPTED)
+            fprintf(stderr, "\nsdc: interrupted, no partial output written\n");
+        else
+            fprintf(stderr, "sdc: %s\n", sdc_last_error());
+        return exit_status_for(s);
+    }
+    return 0;
+}

@@ -1,0 +1,27 @@
+/* `sdc metadata IMAGE.png`: prints the generation parameters embedded in a PNG. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/commands.h"
+#include "image/image.h"
+
+int sdc_cmd_metadata(int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-') {
+        fprintf(stderr, "usage: sdc metadata IMAGE.png\n");
+        return 2;
+    }
+    char *text;
+    if (sdc_png_read_text(argv[1], "parameters", &text) != SDC_OK) {
+        fprintf(stderr, "sdc: %s\n", sdc_last_error());
+        return 1;
+    }
+    if (!text) {
+        fprintf(stderr, "sdc: %s: no 'parameters' metadata\n", argv[1]);
+        return 1;
+    }
+    printf("%s\n", text);
+    free(text);
+    return 0;
+}

@@ -1,0 +1,329 @@
+#include "cmd/options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/error.h"
+
+enum {
+    OPT_STEPS = 1000, OPT_CFG, OPT_SAMPLER, OPT_SCHEDULER, OPT_RNG, OPT_CLIP_SKIP, OPT_PREDICTION,
+    OPT_VAE, OPT_VAE_TILING, OPT_FREEU, OPT_VOCAB, OPT_STRENGTH, OPT_MASK, OPT_MASK_BLUR,
+    OPT_INVERT_MASK, OPT_ETA, OPT_OVERWRITE, OPT_QUIET, OPT_VERSION, OPT_NO_EMPHASIS,
+};
+
+static const struct option long_options[] = {
+    {"model", required_argument, 0, 'm'},
+    {"prompt", required_argument, 0, 'p'},
+    {"negative-prompt", required_argument, 0, 'n'},
+    {"output", required_argument, 0, 'o'},
+    {"width", required_argument, 0, 'W'},
+    {"height", required_argument, 0, 'H'},
+    {"seed", required_argument, 0, 's'},
+    {"batch-count", required_argument, 0, 'b'},
+    {"threads", required_argument, 0, 't'},
+    {"init-img", required_argument, 0, 'i'},
+    {"verbose", no_argument, 0, 'v'},
+    {"help", no_argument, 0, 'h'},
+    {"steps", required_argument, 0, OPT_STEPS},
+    {"cfg-scale", required_argument, 0, OPT_CFG},
+    {"sampling-method", required_argument, 0, OPT_SAMPLER},
+    {"scheduler", required_argument, 0, OPT_SCHEDULER},
+    {"rng", required_argument, 0, OPT_RNG},
+    {"clip-skip", required_argument, 0, OPT_CLIP_SKIP},
+    {"prediction", required_argument, 0, OPT_PREDICTION},
+    {"vae", required_argument, 0, OPT_VAE},
+    {"vae-tiling", no_argument, 0, OPT_VAE_TILING},
+    {"freeu", required_argument, 0, OPT_FREEU},
+    {"vocab", required_argument, 0, OPT_VOCAB},
+    {"strength", required_argument, 0, OPT_STRENGTH},
+    {"mask", required_argument, 0, OPT_MASK},
+    {"mask-blur", required_argument, 0, OPT_MASK_BLUR},
+    {"invert-mask", no_argument, 0, OPT_INVERT_MASK},
+    {"eta", required_argument, 0, OPT_ETA},
+    {"overwrite", no_argument, 0, OPT_OVERWRITE},
+    {"quiet", no_argument, 0, OPT_QUIET},
+    {"no-emphasis", no_argument, 0, OPT_NO_EMPHASIS},
+    {"version", no_argument, 0, OPT_VERSION},
+    {0, 0, 0, 0},
+};
+
+void sdc_cli_print_help(FILE *out)
+{
+    fputs(
+        "usage: sdc [generate] -m MODEL -p PROMPT [options]\n"
+        "       sdc batch JOBFILE [options]   (see sdc batch --help)\n"
+        "       sdc info MODEL\n"
+        "       sdc metadata IMAGE.png\n"
+        "\n"
+        "Generates images with a Stable Diffusion checkpoint on the CPU.\n"
+        "\n"
+        "Model:\n"
+        "  -m, --model PATH          .safetensors single file or diffusers folder\n"
+        "      --vae PATH            replacement VAE (single file or diffusers vae folder)\n"
+        "      --vocab PATH          CLIP vocabulary: bpe_simple_vocab_16e6.txt.gz, or a folder\n"
+        "                            with vocab.json + merges.txt (default: the model's own,\n"
+        "                            then $SDC_VOCAB, then ~/.local/share/sdc)\n"
+        "      --prediction eps|v    override the model's prediction type\n"
+        "\n"
+        "Prompt:\n"
+        "  -p, --prompt TEXT         what to draw; (word:1.2), (word), [word] and BREAK\n"
+        "                            follow AUTOMATIC1111; long prompts use 75-token chunks\n"
+        "  -n, --negative-prompt TEXT  what to avoid (default: empty)\n"
+        "      --no-emphasis         plain prompts truncated to 75 tokens (diffusers parity)\n"
+        "      --clip-skip N         1 = last text layer, 2 = penultimate (default: model's)\n"
+        "\n"
+        "Sampling:\n"
+        "  -W, --width N             image width, multiple of 8 (default 512)\n"
+        "  -H, --height N            image height, multiple of 8 (default 512)\n"
+        "      --steps N             sampling steps (default 20)\n"
+        "      --cfg-scale X         classifier-free guidance; 1 = none (default 7.0)\n"
+        "      --sampling-method M   euler_a (default), euler, heun, dpm++2m, ddim, ddpm, lcm\n"
+        "      --scheduler S         discrete (default), karras, exponential: k-diffusion sigmas;\n"
+        "                            linspace, leading, trailing: diffusers timestep spacing;\n"
+        "                            ddim, ddpm and lcm default to leading\n"
+        "      --eta X               DDIM eta (default 0)\n"
+        "  -s, --seed N              seed; -1 picks a random one (default 42)\n"
+        "      --rng cuda|cpu        cuda (default): Philox as AUTOMATIC1111 'GPU' seeds and\n"
+        "                            stable-diffusion.cpp; cpu: PyTorch CPU generator (diffusers)\n"
+        "  -b, --batch-count N       images to render, seeds s, s+1, ... (default 1)\n"
+        "      --freeu B1,B2,S1,S2   FreeU backbone / skip factors (e.g. 1.5,1.6,0.9,0.2)\n"
+        "\n"
+        "img2img and inpainting:\n"
+        "  -i, --init-img FILE       start from this picture (PNG, JPEG or BMP)\n"
+        "      --strength X          0..1, how much to change it (default 0.75)\n"
+        "      --mask FILE           white = repaint, black = keep\n"
+        "      --invert-mask         swap white and black in the mask\n"
+        "      --mask-blur PX        feather the mask edge (default 4)\n"
+        "\n"
+        "Output:\n"
+        "  -o, --output FILE         .png (with generation parameters), .jpg or .bmp\n"
+        "                            (default output.png; with -b N, output_1.png ...)\n"
+        "      --overwrite           replace an existing output file\n"
+        "      --vae-tiling          decode in tiles (bounded memory for large images)\n"
+        "  -t, --threads N           worker threads (default: all cores)\n"
+        "  -v, --verbose             per-stage timings and peak memory\n"
+        "      --quiet               no progress output\n"
+        "  -h, --help                this text\n"
+        "      --version             print the version\n"
+        "\n"
+        "Exit status: 0 success, 1 runtime failure, 2 usage error, 130/143 interrupted.\n",
+        out);
+}
+
+/* Records the message (sdc_last_error) for the caller to print with its own context: the
+ * command line, or a job file's line. */
+static int usage_error(const char *fmt, const char *arg)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, fmt, arg);
+    sdc_fail(SDC_ERR_ARG, "%s", msg);
+    return 2;
+}
+
+/* A flag's value: absent (command line) or "true" sets it, "false" clears it. */
+static int flag_on(const char *arg) { return !arg || strcmp(arg, "false") != 0; }
+
+static int parse_int(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_float(const char *s, float lo, float hi, float *out)
+{
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_seed(const char *s, sdc_cli_options *opt)
+{
+    char *end;
+    if (strcmp(s, "-1") == 0) {
+        opt->seed_random = 1;
+        return 0;
+    }
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || *s == '-')
+        return -1;
+    opt->gen.seed = v;
+    return 0;
+}
+
+static int parse_freeu(const char *s, sdc_generate_params *g)
+{
+    char extra;
+    if (sscanf(s, "%f,%f,%f,%f%c", &g->freeu_b1, &g->freeu_b2, &g->freeu_s1, &g->freeu_s2,
+               &extra) != 4)
+        return -1;
+    g->freeu = 1;
+    return 0;
+}
+
+static int one_of(const char *s, const char *const *names)
+{
+    for (; *names; names++)
+        if (strcmp(s, *names) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *const sampler_names[] = {"euler_a", "euler", "heun", "dpm++2m", "ddim",
+                                            "ddpm", "lcm", NULL};
+static const char *const scheduler_names[] = {"discrete", "karras", "exponential", "linspace",
+                                              "leading", "trailing", NULL};
+
+/* Applies one option; returns 0, or 2 after printing a usage error. */
+static int apply_option(int c, const char *arg, sdc_cli_options *o)
+{
+    sdc_generate_params *g = &o->gen;
+    switch (c) {
+    case 'm': o->model = arg; return 0;
+    case 'p': g->prompt = arg; return 0;
+    case 'n': g->negative_prompt = arg; return 0;
+    case 'o': o->output = arg; return 0;
+    case 'i': o->init_img = arg; return 0;
+    case 'v': o->verbose = flag_on(arg); return 0;
+    case OPT_VAE: o->vae = arg; return 0;
+    case OPT_VOCAB: o->vocab = arg; return 0;
+    case OPT_MASK: o->mask = arg; return 0;
+    case OPT_VAE_TILING: g->vae_tiling = flag_on(arg); return 0;
+    case OPT_INVERT_MASK: o->invert_mask = flag_on(arg); return 0;
+    case OPT_OVERWRITE: o->overwrite = flag_on(arg); return 0;
+    case OPT_QUIET: o->quiet = flag_on(arg); return 0;
+    case OPT_NO_EMPHASIS: g->emphasis = !flag_on(arg); return 0;
+    case 'W':
+        if (parse_int(arg, 8, 16384, &g->width) || g->width % 8)
+            return usage_error("--width must be a multiple of 8 between 8 and 16384, not '%s'", arg);
+        return 0;
+    case 'H':
+        if (parse_int(arg, 8, 16384, &g->height) || g->height % 8)
+            return usage_error("--height must be a multiple of 8 between 8 and 16384, not '%s'", arg);
+        return 0;
+    case 's':
+        return parse_seed(arg, o) ? usage_error("--seed must be -1 or a number 0..2^64-1, not '%s'", arg) : 0;
+    case 'b':
+        return parse_int(arg, 1, 100000, &o->batch_count) ? usage_error("--batch-count must be 1..100000, not '%s'", arg) : 0;
+    case 't':
+        return parse_int(arg, 1, 1024, &o->threads) ? usage_error("--threads must be 1..1024, not '%s'", arg) : 0;
+    case OPT_STEPS:
+        return parse_int(arg, 1, 1000, &g->steps) ? usage_error("--steps must be 1..1000, not '%s'", arg) : 0;
+    case OPT_CFG:
+        return parse_float(arg, 0, 100, &g->cfg_scale) ? usage_error("--cfg-scale must be 0..100, not '%s'", arg) : 0;
+    case OPT_CLIP_SKIP:
+        return parse_int(arg, 1, 12, &g->clip_skip) ? usage_error("--clip-skip must be 1..12, not '%s'", arg) : 0;
+    case OPT_STRENGTH:
+        return parse_float(arg, 0, 1, &g->strength) ? usage_error("--strength must be 0..1, not '%s'", arg) : 0;
+    case OPT_MASK_BLUR:
+        return parse_float(arg, 0, 256, &o->mask_blur) ? usage_error("--mask-blur must be 0..256, not '%s'", arg) : 0;
+    case OPT_ETA:
+        return parse_float(arg, 0, 10, &g->eta) ? usage_error("--eta must be 0..10, not '%s'", arg) : 0;
+    case OPT_FREEU:
+        return parse_freeu(arg, g) ? usage_error("--freeu takes four numbers B1,B2,S1,S2, not '%s'", arg) : 0;
+    case OPT_SAMPLER:
+        if (!one_of(arg, sampler_names))
+            return usage_error("unknown --sampling-method '%s' (euler_a, euler, heun, dpm++2m, ddim, ddpm, lcm)", arg);
+        g->sampler = arg;
+        return 0;
+    case OPT_SCHEDULER:
+        if (!one_of(arg, scheduler_names))
+            return usage_error("unknown --scheduler '%s' (discrete, karras, exponential, linspace, leading, trailing)", arg);
+        g->scheduler = arg;
+        return 0;
+    case OPT_RNG:
+        if (strcmp(arg, "cpu") && strcmp(arg, "cuda"))
+            return usage_error("--rng must be cpu or cuda, not '%s'", arg);
+        g->rng = strcmp(arg, "cpu") == 0 ? SDC_RNG_TYPE_CPU : SDC_RNG_TYPE_CUDA;
+        return 0;
+    case OPT_PREDICTION:
+        if (strcmp(arg, "eps") && strcmp(arg, "v"))
+            return usage_error("--prediction must be eps or v, not '%s'", arg);
+        o->prediction = strcmp(arg, "v") == 0 ? SDC_PREDICTION_FORCE_V : SDC_PREDICTION_FORCE_EPS;
+        return 0;
+    }
+    return usage_error("%s", "unknown option");
+}
+
+void sdc_cli_defaults(sdc_cli_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->gen = sdc_generate_default_params();
+    o->output = "output.png";
+    o->prediction = SDC_PREDICTION_AUTO;
+    o->batch_count = 1;
+    o->mask_blur = 4;
+}
+
+const struct option *sdc_cli_option_table(void) { return long_options; }
+
+const char *sdc_cli_short_options(void) { return "m:p:n:o:W:H:s:b:t:i:vh"; }
+
+int sdc_cli_set(sdc_cli_options *o, const char *name, const char *value)
+{
+    const struct option *opt = long_options;
+    while (opt->name && strcmp(opt->name, name) != 0)
+        opt++;
+    if (!opt->name || opt->val == 'h' || opt->val == OPT_VERSION)
+        return usage_error("unknown option '%s'", name);
+    if (opt->has_arg == required_argument && !value)
+        return usage_error("option '%s' needs a value", name);
+    if (opt->has_arg == no_argument && value && strcmp(value, "true") && strcmp(value, "false"))
+        return usage_error("option '%s' is a flag: true or false", name);
+    return apply_option(opt->val, value, o);
+}
+
+static int parse_args(int argc, char **argv, sdc_cli_options *o)
+{
+    sdc_cli_defaults(o);
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":m:p:n:o:W:H:s:b:t:i:vh", long_options, NULL)) != -1) {
+        if (c == 'h') {
+            sdc_cli_print_help(stdout);
+            return 1;
+        }
+        if (c == OPT_VERSION) {
+            printf("sdc %s\n", SDC_VERSION);
+            return 1;
+        }
+        if (c == '?' || c == ':') {
+            const char *bad = argv[optind - 1];
+            return usage_error(c == ':' ? "option '%s' needs a value" : "unknown option '%s'", bad);
+        }
+        int rc = apply_option(c, optarg, o);
+        if (rc)
+            return rc;
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    if (!o->model)
+        return usage_error("%s", "no model given (-m MODEL)");
+    if (!o->gen.prompt)
+        return usage_error("%s", "no prompt given (-p PROMPT)");
+    if (o->mask && !o->init_img)
+        return usage_error("%s", "--mask needs an init image (-i FILE)");
+    return 0;
+}
+
+int sdc_cli_parse(int argc, char **argv, sdc_cli_options *o)
+{
+    int rc = parse_args(argc, argv, o);
+    if (rc == 2)
+        fprintf(stderr, "sdc: %s\nTry 'sdc --help'.\n", sdc_last_error());
+    return rc;
+}

@@ -1,0 +1,43 @@
+/* Command-line options of `sdc` (generation mode), parsed and validated. Names follow
+ * stable-diffusion.cpp so its users feel at home. */
+#ifndef SDC_CMD_OPTIONS_H
+#define SDC_CMD_OPTIONS_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "sdc.h"
+
+typedef struct sdc_cli_options {
+    const char *model;
+    const char *vae;
+    const char *vocab;
+    const char *output;
+    const char *init_img;
+    const char *mask;
+    sdc_prediction_override prediction;
+    int threads;
+    int batch_count;
+    int seed_random;     /* -s -1 */
+    int overwrite;
+    int quiet;
+    int verbose;
+    int invert_mask;
+    float mask_blur;
+    sdc_generate_params gen;
+} sdc_cli_options;
+
+/* Parses argv (after the program name / subcommand). Returns 0 on success, 1 when --help or
+ * --version was handled (exit 0), 2 on a usage error (message already printed). */
+int sdc_cli_parse(int argc, char **argv, sdc_cli_options *opt);
+void sdc_cli_print_help(FILE *out);
+
+/* The pieces sdc_cli_parse is made of, for other parsers (sdc batch: its command line and
+ * job files). sdc_cli_set applies one option by its long name ("cfg-scale"); value is NULL,
+ * "true" or "false" for flags. Returns 0, or 2 with the message in sdc_last_error(). */
+void sdc_cli_defaults(sdc_cli_options *opt);
+int sdc_cli_set(sdc_cli_options *opt, const char *name, const char *value);
+const struct option *sdc_cli_option_table(void); /* getopt_long table, zero entry last */
+const char *sdc_cli_short_options(void);         /* getopt short options, e.g. "m:p:" */
+
+#endif

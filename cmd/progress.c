@@ -1,0 +1,73 @@
+#include "cmd/progress.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t received_signal;
+
+static void on_signal(int sig) { received_signal = sig; }
+
+void sdc_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int sdc_signal_received(void) { return (int)received_signal; }
+
+double sdc_now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void sdc_progress_init(sdc_progress *p, int quiet)
+{
+    memset(p, 0, sizeof *p);
+    p->quiet = quiet;
+    p->is_tty = isatty(STDERR_FILENO);
+    p->image_count = 1;
+}
+
+static void draw(const sdc_progress *p, int step, int steps, double elapsed)
+{
+    double per = step > 0 ? elapsed / step : 0;
+    double eta = per * (steps - step);
+    char prefix[48] = "";
+    if (p->image_count > 1)
+        snprintf(prefix, sizeof prefix, "[%d/%d] ", p->image_index + 1, p->image_count);
+    if (p->is_tty) {
+        enum { WIDTH = 30 };
+        char bar[WIDTH + 1];
+        int filled = steps > 0 ? step * WIDTH / steps : WIDTH;
+        for (int i = 0; i < WIDTH; i++)
+            bar[i] = i < filled ? '#' : '-';
+        bar[WIDTH] = '\0';
+        fprintf(stderr, "\r%s%-9s |%s| %d/%d %.2fs/it ETA %.0fs ", prefix, p->stage, bar, step,
+                steps, per, eta);
+        if (step == steps)
+            fputc('\n', stderr);
+    } else {
+        fprintf(stderr, "%s%s %d/%d %.2fs/it\n", prefix, p->stage, step, steps, per);
+    }
+    fflush(stderr);
+}
+
+int sdc_progress_update(const char *stage, int step, int steps, void *user_data)
+{
+    sdc_progress *p = user_data;
+    if (strncmp(p->stage, stage, sizeof p->stage - 1) != 0 || step == 0) {
+        snprintf(p->stage, sizeof p->stage, "%s", stage);
+        p->stage_start = sdc_now_seconds();
+    }
+    if (!p->quiet && steps > 0)
+        draw(p, step, steps, sdc_now_seconds() - p->stage_start);
+    return received_signal != 0;
+}

@@ -1,0 +1,26 @@
+/* Progress on stderr: a redrawn bar (step i/N, s/it, ETA) on a terminal, plain lines
+ * otherwise, nothing when quiet. Also the Ctrl-C / SIGTERM flag that stops generation. */
+#ifndef SDC_CMD_PROGRESS_H
+#define SDC_CMD_PROGRESS_H
+
+#include <signal.h>
+
+typedef struct sdc_progress {
+    int quiet;
+    int is_tty;
+    int image_index, image_count;
+    double stage_start; /* seconds, monotonic */
+    char stage[32];
+} sdc_progress;
+
+void sdc_progress_init(sdc_progress *p, int quiet);
+/* An sdc_progress_fn: user_data is the sdc_progress. Returns non-zero after a signal. */
+int sdc_progress_update(const char *stage, int step, int steps, void *user_data);
+
+/* Signal handling: SIGINT/SIGTERM set the stop flag (0 when none arrived). */
+void sdc_signals_install(void);
+int sdc_signal_received(void);
+
+double sdc_now_seconds(void);
+
+#endif

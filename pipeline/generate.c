@@ -1,0 +1,313 @@
+/* sdc_generate: prompt (and init image / mask) -> one RGB8 picture.
+ *
+ *   text  -> context rows [uncond; cond] (one row when cfg_scale <= 1)
+ *   rng   -> the draws in diffusers' order (one generator per image, seeded once)
+ *   loop  -> model_input -> UNet -> guide -> step, blending the known latent back in after
+ *            every step for inpainting with an ordinary (4-channel) UNet
+ *   VAE   -> pixels; with a mask, the original pixels are composited back outside it. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/error.h"
+#include "pipeline/pipeline_impl.h"
+
+/* Largest output side: 16384 pixels (a 2048 x 2048 latent). */
+#define MAX_SIDE 16384
+
+typedef struct run {
+    sdc_model *m;
+    const sdc_generate_params *p;
+    sdc_pipeline_inputs in;
+    sdc_sampler *sampler;
+    sdc_rng rng;
+    int h, w;         /* latent size */
+    int rows;         /* UNet batch: 2 with guidance, else 1 */
+    int in_ch;        /* UNet input channels: 4, or 9 for inpainting models */
+    size_t n;         /* floats in one latent [4, h, w] */
+    float *context;
+    int tokens;
+    float *buf;       /* one allocation for everything below */
+    float *latent, *x0, *noise, *scaled, *unet_in, *unet_out, *guided, *known;
+    float *cond_latent; /* inpainting models: masked-image latent [4, h, w] */
+    float *cond_mask;   /* inpainting models: latent mask [h, w] */
+} run;
+
+static void run_free(run *r)
+{
+    sdc_sampler_free(r->sampler);
+    sdc_pipeline_inputs_free(&r->in);
+    free(r->context);
+    free(r->buf);
+}
+
+static sdc_status check_params(const sdc_generate_params *p)
+{
+    if (p->width <= 0 || p->height <= 0 || p->width % 8 || p->height % 8)
+        return sdc_fail(SDC_ERR_ARG, "width and height must be positive multiples of 8 "
+                        "(got %dx%d)", p->width, p->height);
+    if (p->width > MAX_SIDE || p->height > MAX_SIDE)
+        return sdc_fail(SDC_ERR_ARG, "%dx%d is larger than the %d-pixel limit", p->width,
+                        p->height, MAX_SIDE);
+    if (p->steps < 1 || p->steps > 1000)
+        return sdc_fail(SDC_ERR_ARG, "steps must be between 1 and 1000 (got %d)", p->steps);
+    if (!isfinite(p->cfg_scale))
+        return sdc_fail(SDC_ERR_ARG, "cfg scale must be a finite number");
+    return SDC_OK;
+}
+
+static int report(const run *r, const char *stage, int step, int steps)
+{
+    if (r->p->progress && r->p->progress(stage, step, steps, r->p->user_data))
+        return 1;
+    return 0;
+}
+
+static sdc_status interrupted(void)
+{
+    return sdc_fail(SDC_ERR_INTERRUPTED, "interrupted");
+}
+
+static sdc_status make_sampler(run *r)
+{
+    const sdc_generate_params *p = r->p;
+    sdc_sampler_params sp = sdc_sampler_default_params();
+    const char *name = p->sampler ? p->sampler : "euler_a";
+    int kind = sdc_sampler_kind_from_name(name);
+    if (kind < 0)
+        return sdc_fail(SDC_ERR_ARG, "unknown sampling method \"%s\"", name);
+    int schedule = SDC_SCHEDULE_DEFAULT;
+    if (p->scheduler && (schedule = sdc_schedule_from_name(p->scheduler)) < 0)
+        return sdc_fail(SDC_ERR_ARG, "unknown scheduler \"%s\"", p->scheduler);
+    sp.kind = (sdc_sampler_kind)kind;
+    sp.schedule = (sdc_schedule)schedule;
+    sp.prediction = sdc_checkpoint_prediction(r->m->ck);
+    sp.steps = p->steps;
+    sp.strength = r->in.init_rgb ? p->strength : 1.0f;
+    sp.eta = p->eta;
+    sp.train = r->m->train;
+    sp.latent_size = r->n;
+    return sdc_sampler_create(&sp, &r->sampler);
+}
+
+static sdc_status allocate(run *r)
+{
+    size_t n = r->n, hw = (size_t)r->h * r->w;
+    size_t unet_in = (size_t)r->rows * r->in_ch * hw, unet_out = (size_t)r->rows * n;
+    size_t total = 6 * n + unet_in + unet_out + 5 * hw;
+    r->buf = calloc(total, sizeof(float));
+    if (!r->buf)
+        return sdc_fail(SDC_ERR_NOMEM, "out of memory for %dx%d latents", r->w, r->h);
+    float *q = r->buf;
+    r->latent = q, q += n;
+    r->x0 = q, q += n;
+    r->noise = q, q += n;
+    r->scaled = q, q += n;
+    r->guided = q, q += n;
+    r->known = q, q += n;
+    r->unet_in = q, q += unet_in;
+    r->unet_out = q, q += unet_out;
+    r->cond_latent = q, q += 4 * hw;
+    r->cond_mask = q;
+    return SDC_OK;
+}
+
+/* latent = scaling * (mean + std * noise) of image [3, H, W]; draws the noise when `draw`,
+ * else takes the posterior mean. */
+static sdc_status encode(run *r, const float *image, int draw, float *latent)
+{
+    int lh = 0, lw = 0;
+    sdc_status s = sdc_vae_latent_size(r->m->vae, r->p->height, r->p->width, &lh, &lw);
+    if (s == SDC_OK && (lh != r->h || lw != r->w))
+        s = sdc_fail(SDC_ERR_UNSUPPORTED, "the VAE encodes %dx%d pixels to %dx%d latents, "
+                     "not %dx%d", r->p->width, r->p->height, lw, lh, r->w, r->h);
+    float *mean = malloc(2 * r->n * sizeof(float));
+    if (s == SDC_OK && !mean)
+        s = sdc_fail(SDC_ERR_NOMEM, "out of memory encoding the init image");
+    if (s == SDC_OK)
+        s = sdc_vae_encode(r->m->vae, image, 1, r->p->height, r->p->width, mean, mean + r->n,
+                           r->p->vae_tiling);
+    if (s == SDC_OK) {
+        float *noise = r->scaled; /* free until the loop starts */
+        if (draw)
+            sdc_rng_randn(&r->rng, noise, r->n);
+        else
+            memset(noise, 0, r->n * sizeof(float));
+        sdc_vae_sample(r->m->vae, mean, mean + r->n, noise, r->n, latent);
+    }
+    free(mean);
+    return s;
+}
+
+/* The draws and starting latent of each mode, in the order diffusers makes them. */
+static sdc_status start(run *r)
+{
+    const sdc_pipeline_inputs *in = &r->in;
+    sdc_status s = SDC_OK;
+    int inpainting = in->mask != NULL;
+    int full_strength = !in->init_rgb || (inpainting && r->p->strength >= 1.0f);
+    if (in->init_rgb && (!inpainting || r->in_ch == 4 || !full_strength))
+        s = encode(r, in->init_image, 1, r->x0);
+    if (s != SDC_OK)
+        return s;
+    sdc_rng_randn(&r->rng, r->noise, r->n);
+    if (full_strength)
+        sdc_sampler_start_txt2img(r->sampler, r->noise, r->latent);
+    else
+        sdc_sampler_start_img2img(r->sampler, r->x0, r->noise, r->latent);
+    size_t hw = (size_t)r->h * r->w;
+    if (inpainting) /* drawn for 4-channel UNets too, which do not use it */
+        s = encode(r, in->masked_image, 1, r->cond_latent);
+    if (s == SDC_OK && inpainting)
+        memcpy(r->cond_mask, in->mask_latent, hw * sizeof(float));
+    if (s == SDC_OK && !inpainting && r->in_ch == 9) {
+        /* an inpainting model without a mask repaints everything (AUTOMATIC1111): mask 1,
+         * masked image 0, encoded without a draw so the seed gives the usual stream */
+        float *zero = calloc(3 * (size_t)r->p->width * r->p->height, sizeof(float));
+        s = zero ? encode(r, zero, 0, r->cond_latent)
+                 : sdc_fail(SDC_ERR_NOMEM, "out of memory for the inpainting condition");
+        free(zero);
+        for (size_t i = 0; i < hw; i++)
+            r->cond_mask[i] = 1.0f;
+    }
+    return s;
+}
+
+/* The UNet batch: [uncond; cond] rows of the scaled latent, plus mask and masked-image
+ * latent for inpainting models. */
+static void unet_input(run *r)
+{
+    size_t hw = (size_t)r->h * r->w;
+    sdc_sampler_model_input(r->sampler, r->latent, r->scaled);
+    for (int b = 0; b < r->rows; b++) {
+        float *row = r->unet_in + (size_t)b * r->in_ch * hw;
+        memcpy(row, r->scaled, r->n * sizeof(float));
+        if (r->in_ch == 9) {
+            memcpy(row + 4 * hw, r->cond_mask, hw * sizeof(float));
+            memcpy(row + 5 * hw, r->cond_latent, 4 * hw * sizeof(float));
+        }
+    }
+}
+
+/* Ordinary UNets inpaint by putting the known region back, noised to the next call's
+ * level (clean after the last call). */
+static void blend_known(run *r)
+{
+    int call = sdc_sampler_call_index(r->sampler);
+    sdc_sampler_add_noise(r->sampler, call, r->x0, r->noise, r->known);
+    size_t hw = (size_t)r->h * r->w;
+    for (size_t c = 0; c < 4; c++)
+        for (size_t i = 0; i < hw; i++) {
+            float m = r->in.mask_latent[i];
+            float *x = r->latent + c * hw + i;
+            *x = (1.0f - m) * r->known[c * hw + i] + m * *x;
+        }
+}
+
+static sdc_status sample(run *r)
+{
+    int calls = sdc_sampler_num_calls(r->sampler);
+    float cfg = r->p->cfg_scale;
+    if (report(r, "sampling", 0, calls))
+        return interrupted();
+    while (sdc_sampler_call_index(r->sampler) < calls) {
+        float t = (float)sdc_sampler_timestep(r->sampler);
+        unet_input(r);
+        sdc_status s = sdc_unet_forward(r->m->unet, r->unet_in, r->rows, r->h, r->w, t,
+                                        r->context, r->tokens, r->unet_out);
+        if (s != SDC_OK)
+            return s;
+        const float *uncond = r->rows == 2 ? r->unet_out : NULL;
+        const float *cond = r->unet_out + (r->rows - 1) * r->n;
+        sdc_sampler_guide(r->sampler, r->latent, uncond, cond, cfg, r->guided);
+        s = sdc_sampler_step(r->sampler, r->guided, r->latent, &r->rng);
+        if (s != SDC_OK)
+            return s;
+        if (r->in.mask && r->in_ch == 4)
+            blend_known(r);
+        if (report(r, "sampling", sdc_sampler_call_index(r->sampler), calls))
+            return interrupted();
+    }
+    return SDC_OK;
+}
+
+static sdc_status decode(run *r, uint8_t *rgb)
+{
+    if (report(r, "decoding", 0, 1))
+        return interrupted();
+    size_t pixels = (size_t)r->p->width * r->p->height;
+    float *image = malloc(3 * pixels * sizeof(float));
+    if (!image)
+        return sdc_fail(SDC_ERR_NOMEM, "out of memory decoding a %dx%d image", r->p->width,
+                        r->p->height);
+    sdc_status s = sdc_vae_decode(r->m->vae, r->latent, 1, r->h, r->w, image,
+                                  r->p->vae_tiling);
+    if (s == SDC_OK)
+        sdc_vae_image_to_rgb8(image, 1, r->p->height, r->p->width, rgb);
+    free(image);
+    if (s == SDC_OK && r->in.mask)
+        sdc_pipeline_composite(&r->in, rgb);
+    if (s == SDC_OK && report(r, "decoding", 1, 1))
+        return interrupted();
+    return s;
+}
+
+static sdc_status text(run *r)
+{
+    if (report(r, "text", 0, 1))
+        return interrupted();
+    sdc_status s = sdc_pipeline_encode_prompts(r->m, r->p, r->rows == 2, &r->context,
+                                               &r->tokens);
+    if (s == SDC_OK && report(r, "text", 1, 1))
+        return interrupted();
+    return s;
+}
+
+/* Nothing to generate: strength 0, or a mask that repaints nothing. */
+static int unchanged(const run *r)
+{
+    return r->in.init_rgb && (r->p->strength <= 0.0f || (r->in.mask && r->in.mask_empty));
+}
+
+sdc_status sdc_generate(sdc_model *m, const sdc_generate_params *p, uint8_t *rgb)
+{
+    return sdc_pipeline_generate(m, p, rgb, NULL);
+}
+
+sdc_status sdc_pipeline_generate(sdc_model *m, const sdc_generate_params *p, uint8_t *rgb,
+                                 float *final_latent)
+{
+    if (!m || !p || !rgb)
+        return sdc_fail(SDC_ERR_ARG, "sdc_generate: missing model, parameters or output");
+    run r = {.m = m, .p = p};
+    sdc_status s = check_params(p);
+    if (s == SDC_OK)
+        s = sdc_pipeline_inputs_prepare(p, &r.in);
+    if (s == SDC_OK && unchanged(&r)) {
+        memcpy(rgb, r.in.init_rgb, (size_t)p->width * p->height * 3);
+        run_free(&r);
+        return SDC_OK;
+    }
+    r.h = p->height / 8;
+    r.w = p->width / 8;
+    r.n = (size_t)4 * r.h * r.w;
+    r.rows = p->cfg_scale > 1.0f ? 2 : 1;
+    r.in_ch = sdc_unet_in_channels(m->unet);
+    sdc_rng_init(&r.rng, p->rng, p->seed);
+    if (s == SDC_OK)
+        s = make_sampler(&r);
+    if (s == SDC_OK)
+        s = allocate(&r);
+    if (s == SDC_OK)
+        s = text(&r);
+    if (s == SDC_OK)
+        s = start(&r);
+    if (s == SDC_OK)
+        s = sample(&r);
+    if (s == SDC_OK && final_latent)
+        memcpy(final_latent, r.latent, r.n * sizeof(float));
+    if (s == SDC_OK)
+        s = decode(&r, rgb);
+    run_free(&r);
+    return s;
+}

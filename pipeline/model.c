@@ -1,0 +1,193 @@
+/* sdc_model: one checkpoint's tokenizer, text encoder, UNet and VAE, loaded together. */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/error.h"
+#include "pipeline/pipeline_impl.h"
+#include "weights/json_file.h"
+
+void sdc_model_free(sdc_model *m)
+{
+    if (!m)
+        return;
+    sdc_conditioner_free(m->cond);
+    sdc_vae_free(m->vae);
+    sdc_unet_free(m->unet);
+    sdc_text_encoder_free(m->te);
+    sdc_tokenizer_free(m->tok);
+    sdc_checkpoint_close(m->ck);
+    free(m);
+}
+
+static sdc_status check_runnable(const sdc_checkpoint *ck)
+{
+    const char *path = sdc_checkpoint_path(ck);
+    sdc_family family = sdc_checkpoint_family(ck);
+    if (family == SDC_FAMILY_SDXL)
+        return sdc_fail(SDC_ERR_UNSUPPORTED, "%s: SDXL checkpoints are recognised but sdc "
+                        "cannot run them yet", path);
+    if (family == SDC_FAMILY_UNKNOWN)
+        return sdc_fail(SDC_ERR_FORMAT, "%s: no Stable Diffusion UNet, VAE or text encoder "
+                        "tensors found (is this a model checkpoint?)", path);
+    return SDC_OK;
+}
+
+static sdc_status apply_prediction(sdc_checkpoint *ck, sdc_prediction_override o)
+{
+    if (o == SDC_PREDICTION_FORCE_EPS)
+        sdc_checkpoint_set_prediction(ck, SDC_PREDICTION_EPS);
+    else if (o == SDC_PREDICTION_FORCE_V)
+        sdc_checkpoint_set_prediction(ck, SDC_PREDICTION_V);
+    else if (o != SDC_PREDICTION_AUTO)
+        return sdc_fail(SDC_ERR_ARG, "unknown prediction override %d", (int)o);
+    return SDC_OK;
+}
+
+sdc_status sdc_model_load(const sdc_model_params *params, sdc_model **out)
+{
+    *out = NULL;
+    if (!params || !params->model_path)
+        return sdc_fail(SDC_ERR_ARG, "no model path given");
+    if (params->threads > 0)
+        omp_set_num_threads(params->threads);
+    sdc_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return sdc_fail(SDC_ERR_NOMEM, "out of memory loading %s", params->model_path);
+    sdc_status s = sdc_checkpoint_open(params->model_path, &m->ck);
+    if (s == SDC_OK)
+        s = check_runnable(m->ck);
+    if (s == SDC_OK)
+        s = apply_prediction(m->ck, params->prediction);
+    if (s == SDC_OK && params->vae_path)
+        s = sdc_checkpoint_replace_vae(m->ck, params->vae_path);
+    if (s == SDC_OK)
+        s = sdc_pipeline_train_schedule(m->ck, &m->train);
+    if (s == SDC_OK)
+        s = sdc_tokenizer_load(sdc_checkpoint_tokenizer_dir(m->ck), params->vocab_path, &m->tok);
+    if (s == SDC_OK)
+        s = sdc_text_encoder_load(m->ck, &m->te);
+    if (s == SDC_OK)
+        s = sdc_unet_load(m->ck, &m->unet);
+    if (s == SDC_OK)
+        s = sdc_vae_load(m->ck, &m->vae);
+    if (s != SDC_OK) {
+        sdc_model_free(m);
+        return s;
+    }
+    *out = m;
+    return SDC_OK;
+}
+
+const char *sdc_model_family_name(const sdc_model *m)
+{
+    return sdc_family_name(sdc_checkpoint_family(m->ck));
+}
+
+sdc_status sdc_model_short_hash(sdc_model *m, char hash[11])
+{
+    if (!m->hash[0]) {
+        sdc_status s = sdc_checkpoint_short_hash(m->ck, m->hash);
+        if (s != SDC_OK) {
+            m->hash[0] = 0;
+            return s;
+        }
+    }
+    memcpy(hash, m->hash, 11);
+    return SDC_OK;
+}
+
+/* The keys of scheduler_config.json that define the training schedule. */
+static sdc_status read_schedule_config(const char *path, sdc_noise_schedule *out)
+{
+    json_t *cfg = NULL;
+    sdc_status s = sdc_json_load_object(path, &cfg);
+    if (s != SDC_OK)
+        return s;
+    json_t *v;
+    if ((v = json_object_get(cfg, "num_train_timesteps")) && json_is_integer(v))
+        out->num_train_timesteps = (int)json_integer_value(v);
+    if ((v = json_object_get(cfg, "beta_start")) && json_is_number(v))
+        out->beta_start = json_number_value(v);
+    if ((v = json_object_get(cfg, "beta_end")) && json_is_number(v))
+        out->beta_end = json_number_value(v);
+    if ((v = json_object_get(cfg, "steps_offset")) && json_is_integer(v))
+        out->steps_offset = (int)json_integer_value(v);
+    v = json_object_get(cfg, "beta_schedule");
+    const char *name = json_is_string(v) ? json_string_value(v) : "scaled_linear";
+    if (strcmp(name, "scaled_linear") == 0)
+        out->beta_schedule = SDC_BETA_SCALED_LINEAR;
+    else if (strcmp(name, "linear") == 0)
+        out->beta_schedule = SDC_BETA_LINEAR;
+    else
+        s = sdc_fail(SDC_ERR_UNSUPPORTED, "%s: beta_schedule \"%s\" is not supported "
+                     "(scaled_linear, linear)", path, name);
+    v = json_object_get(cfg, "trained_betas");
+    if (s == SDC_OK && v && !json_is_null(v))
+        s = sdc_fail(SDC_ERR_UNSUPPORTED, "%s: trained_betas are not supported", path);
+    json_decref(cfg);
+    if (s == SDC_OK)
+        s = sdc_noise_schedule_check(out, path);
+    return s;
+}
+
+sdc_status sdc_pipeline_train_schedule(const sdc_checkpoint *ck, sdc_noise_schedule *out)
+{
+    *out = sdc_noise_schedule_sd();
+    if (sdc_checkpoint_layout(ck) != SDC_LAYOUT_DIFFUSERS)
+        return SDC_OK;
+    char path[4096];
+    if (!sdc_path_join(path, sizeof path, sdc_checkpoint_path(ck),
+                       "scheduler/scheduler_config.json"))
+        return sdc_fail(SDC_ERR_ARG, "%s: path too long", sdc_checkpoint_path(ck));
+    return sdc_is_file(path) ? read_schedule_config(path, out) : SDC_OK;
+}
+
+static sdc_status conditioner_for(sdc_model *m, const sdc_generate_params *p,
+                                  sdc_conditioner **out)
+{
+    sdc_conditioning_params cp = {
+        .emphasis = p->emphasis != 0,
+        .clip_skip = p->clip_skip > 0 ? p->clip_skip : 1,
+        .pad_id = sdc_checkpoint_pad_token(m->ck),
+    };
+    if (!m->cond || memcmp(&cp, &m->cond_params, sizeof cp) != 0) {
+        sdc_conditioner_free(m->cond);
+        m->cond = NULL;
+        sdc_status s = sdc_conditioner_create(m->tok, m->te, &cp, &m->cond);
+        if (s != SDC_OK)
+            return s;
+        m->cond_params = cp;
+    }
+    *out = m->cond;
+    return SDC_OK;
+}
+
+sdc_status sdc_pipeline_encode_prompts(sdc_model *m, const sdc_generate_params *p, int guided,
+                                       float **context, int *tokens)
+{
+    *context = NULL;
+    sdc_conditioner *c;
+    sdc_status s = conditioner_for(m, p, &c);
+    if (s != SDC_OK)
+        return s;
+    const char *prompt = p->prompt ? p->prompt : "";
+    if (!guided)
+        return sdc_conditioner_encode(c, prompt, context, tokens);
+    float *cond, *uncond;
+    s = sdc_conditioner_encode_pair(c, prompt, p->negative_prompt ? p->negative_prompt : "",
+                                    &cond, &uncond, tokens);
+    if (s != SDC_OK)
+        return s;
+    size_t row = (size_t)*tokens * sdc_text_encoder_width(m->te);
+    *context = malloc(2 * row * sizeof(float));
+    if (*context) {
+        memcpy(*context, uncond, row * sizeof(float));
+        memcpy(*context + row, cond, row * sizeof(float));
+    } else {
+        s = sdc_fail(SDC_ERR_NOMEM, "out of memory for the text context");
+    }
+    free(cond);
+    free(uncond);
+    return s;
+}

@@ -1,0 +1,20 @@
+/* The AUTOMATIC1111 'parameters' text stored in PNGs, so other tools (and sdc metadata)
+ * read back how an image was made:
+ *   <prompt>
+ *   Negative prompt: <negative>
+ *   Steps: 20, Sampler: Euler a, Schedule type: Karras, CFG scale: 7, Seed: 42,
+ *   Size: 512x512, Model hash: 0123456789, Model: name, RNG: CPU, ... */
+#ifndef SDC_PIPELINE_PARAMETERS_H
+#define SDC_PIPELINE_PARAMETERS_H
+
+#include "sdc.h"
+
+/* Returns a malloc'd string, or NULL when out of memory. model_path may be a file or
+ * folder (its base name without extension is recorded). */
+char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
+                          const char *model_hash);
+
+/* AUTOMATIC1111's display name of an sdc sampler name ("euler_a" -> "Euler a"). */
+const char *sdc_sampler_display_name(const char *sampler);
+
+#endif

@@ -1,0 +1,60 @@
+/* The loaded model behind the public sdc_model handle, and the pieces sdc_generate is made
+ * of (private to pipeline/). */
+#ifndef SDC_PIPELINE_IMPL_H
+#define SDC_PIPELINE_IMPL_H
+
+#include <stdint.h>
+
+#include "clip/conditioning.h"
+#include "scheduler/noise_schedule.h"
+#include "scheduler/sampler.h"
+#include "sdc.h"
+#include "unet/unet.h"
+#include "vae/vae.h"
+#include "weights/checkpoint.h"
+
+struct sdc_model {
+    sdc_checkpoint *ck; /* stays open: model code may keep views into its mapping */
+    sdc_tokenizer *tok;
+    sdc_text_encoder *te;
+    sdc_unet *unet;
+    sdc_vae *vae;
+    sdc_noise_schedule train;
+    /* The conditioner of the last clip skip / emphasis asked for, with its prompt cache. */
+    sdc_conditioner *cond;
+    sdc_conditioning_params cond_params;
+    char hash[11]; /* "" until computed */
+};
+
+/* sdc_generate, also handing out the final latent [4, height / 8, width / 8] (before
+ * decoding) when final_latent is not NULL; nothing is written there when the init image is
+ * returned unchanged. */
+sdc_status sdc_pipeline_generate(sdc_model *m, const sdc_generate_params *p, uint8_t *rgb,
+                                 float *final_latent);
+
+/* The training schedule: the diffusers folder's scheduler_config.json, else SD's. */
+sdc_status sdc_pipeline_train_schedule(const sdc_checkpoint *ck, sdc_noise_schedule *out);
+
+/* Contexts for the UNet: [uncond; cond] rows when guided, else [cond]; *context is
+ * malloc'd [rows, *tokens, width]. */
+sdc_status sdc_pipeline_encode_prompts(sdc_model *m, const sdc_generate_params *p, int guided,
+                                       float **context, int *tokens);
+
+/* Inputs of img2img and inpainting at the output size. */
+typedef struct sdc_pipeline_inputs {
+    int width, height;  /* output pixels */
+    uint8_t *init_rgb;  /* [height, width, 3] init image resized, or NULL */
+    uint8_t *mask;      /* [height, width] composite alpha: mask_pixels * 255 feathered */
+    float *init_image;  /* [3, height, width] in [-1, 1] */
+    float *mask_pixels; /* [height, width] binarised at 0.5: 1 = repaint */
+    float *masked_image; /* [3, height, width]: init_image where mask_pixels is 0, else 0 */
+    float *mask_latent; /* [h, w]: mask_pixels at the top-left pixel of each 8x8 block */
+    int mask_empty;     /* no pixel is repainted */
+} sdc_pipeline_inputs;
+
+sdc_status sdc_pipeline_inputs_prepare(const sdc_generate_params *p, sdc_pipeline_inputs *in);
+void sdc_pipeline_inputs_free(sdc_pipeline_inputs *in);
+/* rgb = init where the mask is 0, the generated pixels where it is 255, blended between. */
+void sdc_pipeline_composite(const sdc_pipeline_inputs *in, uint8_t *rgb);
+
+#endif

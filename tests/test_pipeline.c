@@ -1,0 +1,242 @@
+/* End to end against the golden trajectories: every txt2img / k-diffusion / img2img /
+ * inpainting case, once through the library (final latent within the manifest's tolerance,
+ * picture within 2/255) and once through the `sdc` command line of ../shared/CLI-CONTRACT.md
+ * (the written PNG within 2/255). Inpainting compares inside the mask only and requires the
+ * pixels outside it to equal the init image exactly. */
+#include <criterion/criterion.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "golden.h"
+#include "image/image.h"
+#include "image/mask.h"
+#include "pipeline/pipeline_impl.h"
+
+extern char **environ;
+
+typedef struct golden_case {
+    json_t *json;
+    const char *id, *kind, *model, *sampler;
+    int steps, width, height, v_prediction;
+    double cfg, strength;
+    long long seed;
+} golden_case;
+
+static golden_case find_case(const char *id)
+{
+    json_t *cases = json_object_get(golden_manifest(), "cases"), *c;
+    size_t i;
+    json_array_foreach(cases, i, c) {
+        if (strcmp(json_string_value(json_object_get(c, "id")), id) != 0)
+            continue;
+        golden_case g = {.json = c, .id = id};
+        g.kind = json_string_value(json_object_get(c, "kind"));
+        g.model = json_string_value(json_object_get(c, "model"));
+        g.sampler = json_string_value(json_object_get(c, "sampler"));
+        g.steps = (int)json_integer_value(json_object_get(c, "steps"));
+        g.width = (int)json_integer_value(json_object_get(c, "width"));
+        g.height = (int)json_integer_value(json_object_get(c, "height"));
+        g.cfg = json_number_value(json_object_get(c, "cfg_scale"));
+        g.strength = json_number_value(json_object_get(c, "strength"));
+        g.seed = json_integer_value(json_object_get(c, "seed"));
+        const char *pred = json_string_value(json_object_get(c, "prediction_type"));
+        g.v_prediction = pred && strcmp(pred, "v_prediction") == 0;
+        return g;
+    }
+    cr_assert_fail("case %s not in the manifest", id);
+    return (golden_case){0};
+}
+
+static const char *text_of(const golden_case *g, const char *key)
+{
+    const char *s = json_string_value(json_object_get(g->json, key));
+    return s ? s : "";
+}
+
+/* The contract's sampler flags: {sampling method, scheduler or NULL}. */
+static void sampler_flags(const golden_case *g, const char **method, const char **scheduler)
+{
+    int kdiff = strcmp(g->kind, "kdiffusion") == 0;
+    const char *s = g->sampler;
+    *scheduler = NULL;
+    if (strcmp(s, "dpmpp_2m_karras") == 0) {
+        *method = "dpm++2m";
+        *scheduler = "karras";
+        return;
+    }
+    *method = strcmp(s, "dpmpp_2m") == 0 ? "dpm++2m" : s;
+    int diffusers_only = !strcmp(s, "ddim") || !strcmp(s, "ddpm") || !strcmp(s, "lcm");
+    if (!kdiff && !diffusers_only)
+        *scheduler = "linspace";
+}
+
+static char model_file[4][512];
+
+static const char *model_path(const golden_case *g)
+{
+    static int next;
+    char *buf = model_file[next++ % 4];
+    snprintf(buf, sizeof model_file[0], "%s/models/%s/model.safetensors", golden_dir(),
+             g->model);
+    return buf;
+}
+
+/* Compares a picture with the case's PNG (inside the mask when there is one) and, with a
+ * mask, the outside with the init image. */
+static void check_picture(const golden_case *g, const uint8_t *rgb, const char *how)
+{
+    sdc_image expected, init = {0}, mask = {0};
+    cr_assert_eq(sdc_image_load(golden_path(text_of(g, "png")), &expected, NULL), SDC_OK);
+    int inpaint = strcmp(g->kind, "inpaint") == 0;
+    if (inpaint) {
+        cr_assert_eq(sdc_image_load(golden_path(text_of(g, "init_image")), &init, NULL), SDC_OK);
+        cr_assert_eq(sdc_mask_load(golden_path(text_of(g, "mask_image")), 0, 0, g->width,
+                                   g->height, &mask), SDC_OK);
+    }
+    int worst = 0, outside = 0;
+    size_t n = (size_t)g->width * g->height;
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++) {
+            int v = rgb[i * 3 + c];
+            if (inpaint && mask.pixels[i] < 128) {
+                int d = abs(v - init.pixels[i * 3 + c]);
+                outside = d > outside ? d : outside;
+                continue;
+            }
+            int d = abs(v - expected.pixels[i * 3 + c]);
+            worst = d > worst ? d : worst;
+        }
+    cr_expect_leq(worst, 2, "%s (%s): picture differs by %d/255", g->id, how, worst);
+    cr_expect_eq(outside, 0, "%s (%s): pixels outside the mask changed by up to %d", g->id,
+                 how, outside);
+    sdc_image_free(&expected);
+    sdc_image_free(&init);
+    sdc_image_free(&mask);
+}
+
+static void run_library(const golden_case *g)
+{
+    sdc_model_params mp = sdc_model_default_params();
+    mp.model_path = model_path(g);
+    mp.prediction = g->v_prediction ? SDC_PREDICTION_FORCE_V : SDC_PREDICTION_AUTO;
+    sdc_model *m = NULL;
+    cr_assert_eq(sdc_model_load(&mp, &m), SDC_OK, "%s", sdc_last_error());
+
+    sdc_generate_params p = sdc_generate_default_params();
+    p.prompt = text_of(g, "prompt");
+    p.negative_prompt = text_of(g, "negative_prompt");
+    p.width = g->width;
+    p.height = g->height;
+    p.steps = g->steps;
+    p.cfg_scale = (float)g->cfg;
+    p.seed = (uint64_t)g->seed;
+    p.rng = SDC_RNG_TYPE_CPU;
+    sampler_flags(g, &p.sampler, &p.scheduler);
+    sdc_image init = {0}, mask = {0};
+    if (strcmp(g->kind, "img2img") == 0 || strcmp(g->kind, "inpaint") == 0) {
+        cr_assert_eq(sdc_image_load(golden_path(text_of(g, "init_image")), &init, NULL), SDC_OK);
+        p.init_rgb = init.pixels;
+        p.init_width = init.width;
+        p.init_height = init.height;
+        p.strength = (float)g->strength;
+    }
+    if (strcmp(g->kind, "inpaint") == 0) {
+        cr_assert_eq(sdc_mask_load(golden_path(text_of(g, "mask_image")), 0, 0, init.width,
+                                   init.height, &mask), SDC_OK);
+        p.mask = mask.pixels;
+        p.mask_blur = 0;
+    }
+    size_t n = (size_t)4 * (g->height / 8) * (g->width / 8);
+    float *latent = malloc(n * sizeof(float));
+    uint8_t *rgb = malloc((size_t)g->width * g->height * 3);
+    cr_assert_eq(sdc_pipeline_generate(m, &p, rgb, latent), SDC_OK, "%s", sdc_last_error());
+
+    sdc_safetensors *st = golden_open(text_of(g, "file"));
+    expect_close(latent, golden_get(st, "final_latent"), golden_tol(g->id, "final_latent"),
+                 g->id);
+    check_picture(g, rgb, "library");
+    sdc_safetensors_close(st);
+    free(latent);
+    free(rgb);
+    sdc_image_free(&init);
+    sdc_image_free(&mask);
+    sdc_model_free(m);
+}
+
+static void run_cli(const golden_case *g)
+{
+    char sdc[512], out[64], seed[32], steps[16], cfg[32], w[16], h[16], strength[32];
+    snprintf(sdc, sizeof sdc, "%s/cmd/sdc", getenv("SDC_BUILD_DIR"));
+    snprintf(out, sizeof out, "/tmp/sdc-test-%d.png", (int)getpid());
+    snprintf(seed, sizeof seed, "%lld", g->seed);
+    snprintf(steps, sizeof steps, "%d", g->steps);
+    snprintf(cfg, sizeof cfg, "%g", g->cfg);
+    snprintf(w, sizeof w, "%d", g->width);
+    snprintf(h, sizeof h, "%d", g->height);
+    snprintf(strength, sizeof strength, "%g", g->strength);
+    const char *method, *scheduler;
+    sampler_flags(g, &method, &scheduler);
+    const char *argv[48] = {sdc, "-m", model_path(g), "-p", text_of(g, "prompt"), "-s", seed,
+                            "--steps", steps, "--cfg-scale", cfg, "-W", w, "-H", h,
+                            "--rng", "cpu", "--sampling-method", method, "-o", out,
+                            "--overwrite", "--quiet"};
+    int argc = 23;
+    if (scheduler)
+        argv[argc++] = "--scheduler", argv[argc++] = scheduler;
+    if (*text_of(g, "negative_prompt"))
+        argv[argc++] = "-n", argv[argc++] = text_of(g, "negative_prompt");
+    if (g->v_prediction)
+        argv[argc++] = "--prediction", argv[argc++] = "v";
+    if (strcmp(g->kind, "img2img") == 0 || strcmp(g->kind, "inpaint") == 0) {
+        argv[argc++] = "-i", argv[argc++] = golden_path(text_of(g, "init_image"));
+        argv[argc++] = "--strength", argv[argc++] = strength;
+    }
+    if (strcmp(g->kind, "inpaint") == 0) {
+        argv[argc++] = "--mask", argv[argc++] = golden_path(text_of(g, "mask_image"));
+        argv[argc++] = "--mask-blur", argv[argc++] = "0";
+    }
+    argv[argc] = NULL;
+    pid_t pid;
+    int status = -1;
+    cr_assert_eq(posix_spawn(&pid, sdc, NULL, NULL, (char **)argv, environ), 0);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: sdc failed (status %d)",
+              g->id, status);
+    sdc_image written;
+    cr_assert_eq(sdc_image_load(out, &written, NULL), SDC_OK, "%s", sdc_last_error());
+    cr_assert_eq(written.width, g->width);
+    cr_assert_eq(written.height, g->height);
+    check_picture(g, written.pixels, "command line");
+    sdc_image_free(&written);
+    remove(out);
+}
+
+static void check_case(const char *id)
+{
+    golden_case g = find_case(id);
+    run_library(&g);
+    run_cli(&g);
+}
+
+#define GOLDEN_CASE(name, id) \
+    Test(pipeline, name) { check_case(id); }
+
+GOLDEN_CASE(txt2img_sd1_ddim, "txt2img.tiny-sd1.ddim")
+GOLDEN_CASE(txt2img_sd1_ddpm, "txt2img.tiny-sd1.ddpm")
+GOLDEN_CASE(txt2img_sd1_lcm, "txt2img.tiny-sd1.lcm")
+GOLDEN_CASE(txt2img_sd1_euler, "txt2img.tiny-sd1.euler")
+GOLDEN_CASE(txt2img_sd1_euler_a, "txt2img.tiny-sd1.euler_a")
+GOLDEN_CASE(txt2img_sd1_heun, "txt2img.tiny-sd1.heun")
+GOLDEN_CASE(txt2img_sd1_dpmpp_2m, "txt2img.tiny-sd1.dpmpp_2m")
+GOLDEN_CASE(txt2img_sd2v_ddim, "txt2img.tiny-sd2v.ddim")
+GOLDEN_CASE(txt2img_sd2v_euler, "txt2img.tiny-sd2v.euler")
+GOLDEN_CASE(kdiffusion_sd1_euler, "kdiffusion.tiny-sd1.euler")
+GOLDEN_CASE(kdiffusion_sd1_euler_a, "kdiffusion.tiny-sd1.euler_a")
+GOLDEN_CASE(kdiffusion_sd1_heun, "kdiffusion.tiny-sd1.heun")
+GOLDEN_CASE(kdiffusion_sd1_dpmpp_2m_karras, "kdiffusion.tiny-sd1.dpmpp_2m_karras")
+GOLDEN_CASE(img2img_sd1_ddim, "img2img.tiny-sd1.ddim")
+GOLDEN_CASE(inpaint_sd1_inpainting_model, "inpaint.tiny-sd1-inpaint.ddim")
+GOLDEN_CASE(inpaint_sd1_latent_blending, "inpaint.tiny-sd1.ddim")

@@ -1,0 +1,135 @@
+#include "vae/level.h"
+
+#include <string.h>
+
+#include "ops/error.h"
+#include "ops/nn.h"
+
+static sdc_status load_resnets(sdc_vae_level *l, const sdc_checkpoint *ck, const char *prefix)
+{
+    char name[SDC_VAE_NAME_MAX];
+    int c = l->c_in;
+    for (int m = 0;; m++) {
+        sdc_vae_name(name, "%s.block.%d", prefix, m);
+        if (!sdc_vae_has(ck, name, "conv1"))
+            break;
+        if (m == SDC_VAE_MAX_RESNETS)
+            return sdc_fail(SDC_ERR_UNSUPPORTED, "%s: vae level '%s' has more than %d resnets",
+                            sdc_checkpoint_path(ck), prefix, SDC_VAE_MAX_RESNETS);
+        sdc_status s = sdc_vae_resnet_load(&l->resnets[m], ck, name, c);
+        if (s != SDC_OK)
+            return s;
+        l->n_resnets = m + 1;
+        c = l->resnets[m].c_out;
+    }
+    if (l->n_resnets == 0)
+        return sdc_fail(SDC_ERR_FORMAT, "%s: vae level '%s' has no resnets ('%s.block.0.conv1."
+                        "weight' missing)", sdc_checkpoint_path(ck), prefix, prefix);
+    l->c_out = c;
+    return SDC_OK;
+}
+
+sdc_status sdc_vae_level_load(sdc_vae_level *l, const sdc_checkpoint *ck, const char *prefix,
+                              int c_in, sdc_vae_resample kind)
+{
+    char name[SDC_VAE_NAME_MAX];
+    memset(l, 0, sizeof *l);
+    l->c_in = c_in;
+    sdc_status s = load_resnets(l, ck, prefix);
+    sdc_vae_name(name, "%s.%s", prefix, kind == SDC_VAE_RESAMPLE_DOWN ? "downsample" : "upsample");
+    if (s == SDC_OK && kind != SDC_VAE_RESAMPLE_NONE && sdc_vae_has(ck, name, "conv")) {
+        l->resample = kind;
+        s = sdc_vae_layer_load(ck, name, "conv", l->c_out, 3, &l->conv);
+        if (s == SDC_OK)
+            s = sdc_vae_check_out(ck, name, "conv", &l->conv, l->c_out);
+    }
+    if (s != SDC_OK)
+        sdc_vae_level_free(l);
+    return s;
+}
+
+void sdc_vae_level_free(sdc_vae_level *l)
+{
+    for (int m = 0; m < l->n_resnets; m++)
+        sdc_vae_resnet_free(&l->resnets[m]);
+    sdc_vae_layer_free(&l->conv);
+    l->n_resnets = 0;
+}
+
+int sdc_vae_level_out_size(const sdc_vae_level *l, int *H, int *W)
+{
+    if (l->resample == SDC_VAE_RESAMPLE_UP) {
+        *H *= 2;
+        *W *= 2;
+    } else if (l->resample == SDC_VAE_RESAMPLE_DOWN) {
+        if (*H < 2 || *W < 2)
+            return 0;
+        *H = sdc_conv_out_size(*H + 1, 3, 2, 0);
+        *W = sdc_conv_out_size(*W + 1, 3, 2, 0);
+    }
+    return 1;
+}
+
+size_t sdc_vae_level_max_floats(const sdc_vae_level *l, int B, int H, int W)
+{
+    size_t c = (size_t)(l->c_in > l->c_out ? l->c_in : l->c_out);
+    size_t most = (size_t)B * c * H * W;
+    size_t sampled = 0;
+    if (l->resample == SDC_VAE_RESAMPLE_UP) // nearest 2x, then conv at that size
+        sampled = (size_t)B * l->c_out * (2 * (size_t)H) * (2 * (size_t)W);
+    else if (l->resample == SDC_VAE_RESAMPLE_DOWN) // the padded copy
+        sampled = (size_t)B * l->c_out * (H + 1) * (size_t)(W + 1);
+    return sampled > most ? sampled : most;
+}
+
+static void swap(float **a, float **b)
+{
+    float *t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* y [B, C, H + 1, W + 1] = x [B, C, H, W] with a zero row at the bottom and column at the
+ * right. */
+static void pad_right_bottom(float *y, const float *x, int BC, int H, int W)
+{
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < BC; c++) {
+        float *yc = y + (size_t)c * (H + 1) * (W + 1);
+        const float *xc = x + (size_t)c * H * W;
+        for (int i = 0; i < H; i++) {
+            memcpy(yc + (size_t)i * (W + 1), xc + (size_t)i * W, (size_t)W * sizeof *yc);
+            yc[(size_t)i * (W + 1) + W] = 0.0f;
+        }
+        memset(yc + (size_t)H * (W + 1), 0, (size_t)(W + 1) * sizeof *yc);
+    }
+}
+
+static sdc_status resample(const sdc_vae_level *l, const sdc_vae_pass *p, float **x,
+                           float **spare, int *H, int *W)
+{
+    int h = *H, w = *W;
+    if (!sdc_vae_level_out_size(l, H, W))
+        return sdc_fail(SDC_ERR_ARG, "vae: a %dx%d feature map is too small to down-sample", h, w);
+    if (l->resample == SDC_VAE_RESAMPLE_UP) {
+        sdc_upsample_nearest(*spare, *x, p->B, l->c_out, h, w, *H, *W); // [B, c, 2h, 2w]
+        sdc_status s = sdc_vae_conv(&l->conv, p, *x, *spare, *H, *W, 1, 1);
+        return s;
+    }
+    pad_right_bottom(*spare, *x, p->B * l->c_out, h, w);        // [B, c, h + 1, w + 1]
+    return sdc_vae_conv(&l->conv, p, *x, *spare, h + 1, w + 1, 2, 0); // [B, c, H, W]
+}
+
+sdc_status sdc_vae_level_forward(const sdc_vae_level *l, const sdc_vae_pass *p, float **x,
+                                 float **spare, int *H, int *W)
+{
+    for (int m = 0; m < l->n_resnets; m++) {
+        sdc_status s = sdc_vae_resnet_forward(&l->resnets[m], p, *spare, *x, *H, *W);
+        if (s != SDC_OK)
+            return s;
+        swap(x, spare); // [B, c_out, H, W]
+    }
+    if (l->resample == SDC_VAE_RESAMPLE_NONE)
+        return SDC_OK;
+    return resample(l, p, x, spare, H, W);
+}

@@ -1,0 +1,76 @@
+#include "vae/resnet.h"
+
+#include <string.h>
+
+#include "ops/nn.h"
+
+sdc_status sdc_vae_resnet_load(sdc_vae_resnet *r, const sdc_checkpoint *ck, const char *prefix,
+                               int c_in)
+{
+    memset(r, 0, sizeof *r);
+    r->c_in = c_in;
+    sdc_status s = sdc_vae_norm_load(ck, prefix, "norm1", c_in, &r->norm1);
+    if (s == SDC_OK)
+        s = sdc_vae_layer_load(ck, prefix, "conv1", c_in, 3, &r->conv1);
+    if (s != SDC_OK) {
+        sdc_vae_resnet_free(r);
+        return s;
+    }
+    r->c_out = r->conv1.out;
+    s = sdc_vae_norm_load(ck, prefix, "norm2", r->c_out, &r->norm2);
+    if (s == SDC_OK)
+        s = sdc_vae_layer_load(ck, prefix, "conv2", r->c_out, 3, &r->conv2);
+    if (s == SDC_OK)
+        s = sdc_vae_check_out(ck, prefix, "conv2", &r->conv2, r->c_out);
+    r->has_skip = c_in != r->c_out;
+    if (s == SDC_OK && r->has_skip)
+        s = sdc_vae_layer_load(ck, prefix, "nin_shortcut", c_in, 1, &r->skip);
+    if (s == SDC_OK && r->has_skip)
+        s = sdc_vae_check_out(ck, prefix, "nin_shortcut", &r->skip, r->c_out);
+    if (s != SDC_OK)
+        sdc_vae_resnet_free(r);
+    return s;
+}
+
+void sdc_vae_resnet_free(sdc_vae_resnet *r)
+{
+    sdc_vae_norm_free(&r->norm1);
+    sdc_vae_layer_free(&r->conv1);
+    sdc_vae_norm_free(&r->norm2);
+    sdc_vae_layer_free(&r->conv2);
+    sdc_vae_layer_free(&r->skip);
+}
+
+size_t sdc_vae_resnet_scratch(const sdc_vae_resnet *r, int B, int HW)
+{
+    return (size_t)B * HW * ((size_t)r->c_in + r->c_out);
+}
+
+sdc_status sdc_vae_resnet_forward(const sdc_vae_resnet *r, const sdc_vae_pass *p, float *y,
+                                  const float *x, int H, int W)
+{
+    int B = p->B, HW = H * W;
+    size_t mark = sdc_arena_mark(p->arena);
+    size_t n_out = (size_t)B * r->c_out * HW;
+    float *a = sdc_arena_floats(p->arena, (size_t)B * r->c_in * HW);
+    float *h = sdc_arena_floats(p->arena, n_out);
+    if (!a || !h)
+        return sdc_vae_nomem(p, mark, "resnet");
+    /* h [B, c_out, H, W] = conv1(SiLU(GN(x))) */
+    sdc_vae_group_norm(p, a, x, r->c_in, HW, &r->norm1, 1);
+    sdc_status s = sdc_vae_conv(&r->conv1, p, h, a, H, W, 1, 1);
+    /* y [B, c_out, H, W] = conv2(SiLU(GN(h))) + skip(x) */
+    if (s == SDC_OK) {
+        sdc_vae_group_norm(p, h, h, r->c_out, HW, &r->norm2, 1);
+        s = sdc_vae_conv(&r->conv2, p, y, h, H, W, 1, 1);
+    }
+    const float *skip = x;
+    if (s == SDC_OK && r->has_skip) {
+        s = sdc_vae_conv(&r->skip, p, h, x, H, W, 1, 0); // [B, c_out, H, W]
+        skip = h;
+    }
+    if (s == SDC_OK)
+        sdc_add(y, y, skip, n_out);
+    sdc_arena_release(p->arena, mark);
+    return s;
+}
