@@ -57,6 +57,14 @@ static double peak_rss_mib(void)
     return ru.ru_maxrss / 1024.0;
 }
 
+static int mask_is_empty(const sdc_image *mask)
+{
+    for (size_t i = 0; i < (size_t)mask->width * mask->height; i++)
+        if (mask->pixels[i] >= 128)
+            return 0;
+    return 1;
+}
+
 static sdc_status load_init_images(const sdc_cli_options *o, sdc_generate_params *g,
                                    sdc_image *init, sdc_image *mask)
 {
@@ -73,8 +81,11 @@ static sdc_status load_init_images(const sdc_cli_options *o, sdc_generate_params
     if (!o->mask)
         return SDC_OK;
     s = sdc_mask_load(o->mask, o->invert_mask, 0.0f, init->width, init->height, mask);
-    g->mask_blur = o->mask_blur;
     g->mask = mask->pixels;
+    g->mask_blur = o->mask_blur;
+    if (s == SDC_OK && !o->quiet && mask_is_empty(mask))
+        fprintf(stderr, "sdc: warning: %s marks nothing to repaint (no pixel >= 128%s); the "
+                "output is the init image\n", o->mask, o->invert_mask ? " after --invert-mask" : "");
     return s;
 }
 
@@ -117,7 +128,7 @@ int sdc_cmd_generate(int argc, char **argv)
     }
     sdc_signals_install();
     sdc_progress progress;
-    sdc_progress_init(&progress, o.quiet);
+    sdc_progress_init(&progress, o.quiet, o.verbose);
     progress.image_count = o.batch_count;
     o.gen.progress = sdc_progress_update;
     o.gen.user_data = &progress;
@@ -139,8 +150,10 @@ int sdc_cmd_generate(int argc, char **argv)
                 sdc_now_seconds() - t0);
     if (s == SDC_OK)
         s = render_all(model, &o, &progress);
-    if (o.verbose)
+    if (o.verbose) {
+        sdc_progress_print_totals(&progress, o.gen.steps * o.batch_count);
         fprintf(stderr, "total %.2fs, peak RSS %.0f MiB\n", sdc_now_seconds() - t0, peak_rss_mib());
+    }
     sdc_model_free(model);
     sdc_image_free(&init);
     sdc_image_free(&mask);

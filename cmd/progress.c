@@ -28,10 +28,21 @@ double sdc_now_seconds(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-void sdc_progress_init(sdc_progress *p, int quiet)
+static const char *const stage_names[SDC_STAGE_COUNT] = {"text", "sampling", "decoding"};
+
+static int stage_index(const char *stage)
+{
+    for (int i = 0; i < SDC_STAGE_COUNT; i++)
+        if (strcmp(stage, stage_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void sdc_progress_init(sdc_progress *p, int quiet, int verbose)
 {
     memset(p, 0, sizeof *p);
     p->quiet = quiet;
+    p->verbose = verbose && !quiet;
     p->is_tty = isatty(STDERR_FILENO);
     p->image_count = 1;
 }
@@ -67,7 +78,23 @@ int sdc_progress_update(const char *stage, int step, int steps, void *user_data)
         snprintf(p->stage, sizeof p->stage, "%s", stage);
         p->stage_start = sdc_now_seconds();
     }
-    if (!p->quiet && steps > 0)
-        draw(p, step, steps, sdc_now_seconds() - p->stage_start);
+    double elapsed = sdc_now_seconds() - p->stage_start;
+    int index = stage_index(stage);
+    if (step == steps && index >= 0)
+        p->stage_seconds[index] += elapsed;
+    if (index == SDC_STAGE_SAMPLING) { /* the only stage long enough for a bar */
+        if (!p->quiet && steps > 0)
+            draw(p, step, steps, elapsed);
+    } else if (p->verbose && step == steps && steps > 0) {
+        fprintf(stderr, "%s %.2fs\n", stage, elapsed);
+    }
     return received_signal != 0;
+}
+
+void sdc_progress_print_totals(const sdc_progress *p, int steps_done)
+{
+    double sampling = p->stage_seconds[SDC_STAGE_SAMPLING];
+    fprintf(stderr, "time: text %.2fs, sampling %.2fs (%.3fs/step), decoding %.2fs\n",
+            p->stage_seconds[SDC_STAGE_TEXT], sampling,
+            steps_done > 0 ? sampling / steps_done : 0.0, p->stage_seconds[SDC_STAGE_DECODING]);
 }

@@ -5,15 +5,22 @@
 
 #include <signal.h>
 
+/* Stages the library reports, in order; their times add up over a run. */
+enum { SDC_STAGE_TEXT, SDC_STAGE_SAMPLING, SDC_STAGE_DECODING, SDC_STAGE_COUNT };
+
 typedef struct sdc_progress {
     int quiet;
+    int verbose;        /* print each stage's time when it ends */
     int is_tty;
     int image_index, image_count;
     double stage_start; /* seconds, monotonic */
     char stage[32];
+    double stage_seconds[SDC_STAGE_COUNT]; /* totals over all images so far */
 } sdc_progress;
 
-void sdc_progress_init(sdc_progress *p, int quiet);
+void sdc_progress_init(sdc_progress *p, int quiet, int verbose);
+/* "text 0.12s, sampling 3.40s (0.17s/step), decoding 0.50s" totals, for -v. */
+void sdc_progress_print_totals(const sdc_progress *p, int steps_done);
 /* An sdc_progress_fn: user_data is the sdc_progress. Returns non-zero after a signal. */
 int sdc_progress_update(const char *stage, int step, int steps, void *user_data);
 

@@ -69,6 +69,10 @@ typedef enum sdc_rng_type { SDC_RNG_TYPE_CPU, SDC_RNG_TYPE_CUDA } sdc_rng_type;
  * SDC_ERR_INTERRUPTED). stage is "sampling", "decoding", ... */
 typedef int (*sdc_progress_fn)(const char *stage, int step, int steps, void *user_data);
 
+/* What an inpainting run renders at the output size: the whole picture, or only a padded
+ * box around the mask (small repairs on big pictures get the model's full resolution). */
+typedef enum sdc_inpaint_area { SDC_INPAINT_WHOLE, SDC_INPAINT_MASKED } sdc_inpaint_area;
+
 typedef struct sdc_generate_params {
     const char *prompt;
     const char *negative_prompt;
@@ -92,13 +96,17 @@ typedef struct sdc_generate_params {
     float strength;
     const uint8_t *mask;         /* gray8 [init_height, init_width], >= 128 repaints, or NULL */
     float mask_blur;             /* sigma in pixels of the feathered edge of the composite */
+    sdc_inpaint_area inpaint_area; /* SDC_INPAINT_MASKED: the result has the init image's
+                                      size; width x height is the working resolution */
+    int inpaint_padding;         /* pixels around the mask's box for SDC_INPAINT_MASKED */
     sdc_progress_fn progress;
     void *user_data;
 } sdc_generate_params;
 
 sdc_generate_params sdc_generate_default_params(void);
 
-/* Renders one image into rgb (RGB8 [height, width, 3], caller-allocated). */
+/* Renders one image into rgb (RGB8 [height, width, 3], caller-allocated; with
+ * SDC_INPAINT_MASKED [init_height, init_width, 3]). */
 sdc_status sdc_generate(sdc_model *model, const sdc_generate_params *params, uint8_t *rgb);
 
 #ifdef __cplusplus

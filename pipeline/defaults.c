@@ -26,5 +26,7 @@ sdc_generate_params sdc_generate_default_params(void)
     p.rng = SDC_RNG_TYPE_CUDA;
     p.emphasis = 1;
     p.strength = 0.75f;
+    p.mask_blur = 4.0f;
+    p.inpaint_padding = 32;
     return p;
 }

@@ -271,6 +271,8 @@ static int unchanged(const run *r)
 
 sdc_status sdc_generate(sdc_model *m, const sdc_generate_params *p, uint8_t *rgb)
 {
+    if (p && p->inpaint_area == SDC_INPAINT_MASKED && m && rgb)
+        return sdc_pipeline_generate_masked_area(m, p, rgb);
     return sdc_pipeline_generate(m, p, rgb, NULL);
 }
 

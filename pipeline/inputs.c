@@ -78,15 +78,14 @@ static void convert(sdc_pipeline_inputs *in)
             in->mask_latent[y * w + x] = in->mask_pixels[(size_t)y * 8 * in->width + x * 8];
 }
 
-/* Blurs the composite's alpha so the repainted region fades into the original. */
-static sdc_status feather(sdc_pipeline_inputs *in, float blur)
+sdc_status sdc_pipeline_feather(uint8_t *alpha, int width, int height, float blur)
 {
     if (!(blur >= 0.0f && blur <= 1000.0f))
         return sdc_fail(SDC_ERR_ARG, "mask blur %g is outside [0, 1000]", (double)blur);
     if (blur == 0.0f)
         return SDC_OK;
-    sdc_image alpha = {in->width, in->height, 1, in->mask};
-    return sdc_mask_blur(&alpha, blur);
+    sdc_image image = {width, height, 1, alpha};
+    return sdc_mask_blur(&image, blur);
 }
 
 sdc_status sdc_pipeline_inputs_prepare(const sdc_generate_params *p, sdc_pipeline_inputs *in)
@@ -119,20 +118,24 @@ sdc_status sdc_pipeline_inputs_prepare(const sdc_generate_params *p, sdc_pipelin
         return s;
     }
     convert(in);
-    s = in->mask ? feather(in, p->mask_blur) : SDC_OK;
+    s = in->mask ? sdc_pipeline_feather(in->mask, in->width, in->height, p->mask_blur) : SDC_OK;
     if (s != SDC_OK)
         sdc_pipeline_inputs_free(in);
     return s;
 }
 
-void sdc_pipeline_composite(const sdc_pipeline_inputs *in, uint8_t *rgb)
+void sdc_pipeline_blend(const uint8_t *keep, const uint8_t *alpha, size_t pixels, uint8_t *rgb)
 {
-    size_t n = (size_t)in->width * in->height;
-    for (size_t i = 0; i < n; i++) {
-        unsigned m = in->mask[i];
+    for (size_t i = 0; i < pixels; i++) {
+        unsigned m = alpha[i];
         for (int c = 0; c < 3; c++) {
-            unsigned keep = in->init_rgb[i * 3 + c], gen = rgb[i * 3 + c];
-            rgb[i * 3 + c] = (uint8_t)((keep * (255 - m) + gen * m + 127) / 255);
+            unsigned k = keep[i * 3 + c], gen = rgb[i * 3 + c];
+            rgb[i * 3 + c] = (uint8_t)((k * (255 - m) + gen * m + 127) / 255);
         }
     }
+}
+
+void sdc_pipeline_composite(const sdc_pipeline_inputs *in, uint8_t *rgb)
+{
+    sdc_pipeline_blend(in->init_rgb, in->mask, (size_t)in->width * in->height, rgb);
 }

@@ -54,6 +54,14 @@ typedef struct sdc_pipeline_inputs {
 
 sdc_status sdc_pipeline_inputs_prepare(const sdc_generate_params *p, sdc_pipeline_inputs *in);
 void sdc_pipeline_inputs_free(sdc_pipeline_inputs *in);
+/* Feathers a 0/255 alpha with a Gaussian of sigma `blur` pixels (0: unchanged). */
+sdc_status sdc_pipeline_feather(uint8_t *alpha, int width, int height, float blur);
+/* rgb = keep * (1 - alpha) + rgb * alpha per pixel, alpha in 0..255; exact at 0 and 255. */
+void sdc_pipeline_blend(const uint8_t *keep, const uint8_t *alpha, size_t pixels, uint8_t *rgb);
+/* "Only masked" inpainting (sdc_generate_params.inpaint_area): the padded box around the
+ * mask is inpainted at width x height and pasted back; rgb has the init image's size. */
+sdc_status sdc_pipeline_generate_masked_area(sdc_model *m, const sdc_generate_params *p,
+                                             uint8_t *rgb);
 /* rgb = init where the mask is 0, the generated pixels where it is 255, blended between. */
 void sdc_pipeline_composite(const sdc_pipeline_inputs *in, uint8_t *rgb);
 
