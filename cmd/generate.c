@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include "cmd/commands.h"
+#include "cmd/inputs.h"
 #include "cmd/options.h"
 #include "cmd/progress.h"
 #include "image/image.h"
-#include "image/mask.h"
 #include "pipeline/parameters.h"
 
 static uint64_t random_seed(void)
@@ -57,43 +57,12 @@ static double peak_rss_mib(void)
     return ru.ru_maxrss / 1024.0;
 }
 
-static int mask_is_empty(const sdc_image *mask)
-{
-    for (size_t i = 0; i < (size_t)mask->width * mask->height; i++)
-        if (mask->pixels[i] >= 128)
-            return 0;
-    return 1;
-}
-
-static sdc_status load_init_images(const sdc_cli_options *o, sdc_generate_params *g,
-                                   sdc_image *init, sdc_image *mask)
-{
-    memset(init, 0, sizeof *init);
-    memset(mask, 0, sizeof *mask);
-    if (!o->init_img)
-        return SDC_OK;
-    sdc_status s = sdc_image_load(o->init_img, init, NULL);
-    if (s != SDC_OK)
-        return s;
-    g->init_rgb = init->pixels;
-    g->init_width = init->width;
-    g->init_height = init->height;
-    if (!o->mask)
-        return SDC_OK;
-    s = sdc_mask_load(o->mask, o->invert_mask, 0.0f, init->width, init->height, mask);
-    g->mask = mask->pixels;
-    g->mask_blur = o->mask_blur;
-    if (s == SDC_OK && !o->quiet && mask_is_empty(mask))
-        fprintf(stderr, "sdc: warning: %s marks nothing to repaint (no pixel >= 128%s); the "
-                "output is the init image\n", o->mask, o->invert_mask ? " after --invert-mask" : "");
-    return s;
-}
-
 static sdc_status render_all(sdc_model *model, sdc_cli_options *o, sdc_progress *progress)
 {
     sdc_generate_params *g = &o->gen;
-    size_t bytes = (size_t)g->width * g->height * 3;
-    sdc_image img = {g->width, g->height, 3, malloc(bytes)};
+    int width, height;
+    sdc_cli_output_size(g, &width, &height);
+    sdc_image img = {width, height, 3, malloc((size_t)width * height * 3)};
     char hash[11] = "";
     sdc_status s = img.pixels ? sdc_model_short_hash(model, hash) : SDC_ERR_NOMEM;
     uint64_t seed0 = g->seed;
@@ -141,8 +110,8 @@ int sdc_cmd_generate(int argc, char **argv)
     mp.threads = o.threads;
     double t0 = sdc_now_seconds();
     sdc_model *model = NULL;
-    sdc_image init, mask;
-    sdc_status s = load_init_images(&o, &o.gen, &init, &mask);
+    sdc_cli_inputs inputs;
+    sdc_status s = sdc_cli_inputs_load(&o, &o.gen, &inputs);
     if (s == SDC_OK)
         s = sdc_model_load(&mp, &model);
     if (s == SDC_OK && o.verbose)
@@ -155,8 +124,7 @@ int sdc_cmd_generate(int argc, char **argv)
         fprintf(stderr, "total %.2fs, peak RSS %.0f MiB\n", sdc_now_seconds() - t0, peak_rss_mib());
     }
     sdc_model_free(model);
-    sdc_image_free(&init);
-    sdc_image_free(&mask);
+    sdc_cli_inputs_free(&inputs);
     if (s != SDC_OK) {
         if (s == SDC_ERR_INTERRUPTED)
             fprintf(stderr, "\nsdc: interrupted, no partial output written\n");

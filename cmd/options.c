@@ -13,6 +13,7 @@ enum {
     OPT_STEPS = 1000, OPT_CFG, OPT_SAMPLER, OPT_SCHEDULER, OPT_RNG, OPT_CLIP_SKIP, OPT_PREDICTION,
     OPT_VAE, OPT_VAE_TILING, OPT_FREEU, OPT_VOCAB, OPT_STRENGTH, OPT_MASK, OPT_MASK_BLUR,
     OPT_INVERT_MASK, OPT_ETA, OPT_OVERWRITE, OPT_QUIET, OPT_VERSION, OPT_NO_EMPHASIS,
+    OPT_INPAINT_AREA, OPT_PADDING, OPT_OUTPAINT, OPT_OUTPAINT_FILL,
 };
 
 static const struct option long_options[] = {
@@ -43,6 +44,10 @@ static const struct option long_options[] = {
     {"mask", required_argument, 0, OPT_MASK},
     {"mask-blur", required_argument, 0, OPT_MASK_BLUR},
     {"invert-mask", no_argument, 0, OPT_INVERT_MASK},
+    {"inpaint-area", required_argument, 0, OPT_INPAINT_AREA},
+    {"padding", required_argument, 0, OPT_PADDING},
+    {"outpaint", required_argument, 0, OPT_OUTPAINT},
+    {"outpaint-fill", required_argument, 0, OPT_OUTPAINT_FILL},
     {"eta", required_argument, 0, OPT_ETA},
     {"overwrite", no_argument, 0, OPT_OVERWRITE},
     {"quiet", no_argument, 0, OPT_QUIET},
@@ -77,8 +82,10 @@ void sdc_cli_print_help(FILE *out)
         "      --clip-skip N         1 = last text layer, 2 = penultimate (default: model's)\n"
         "\n"
         "Sampling:\n"
-        "  -W, --width N             image width, multiple of 8 (default 512)\n"
-        "  -H, --height N            image height, multiple of 8 (default 512)\n"
+        "  -W, --width N             image width, multiple of 8 (default 512, or the init\n"
+        "                            image's width rounded down to a multiple of 8)\n"
+        "  -H, --height N            image height, multiple of 8 (default 512, or the init\n"
+        "                            image's height rounded down to a multiple of 8)\n"
         "      --steps N             sampling steps (default 20)\n"
         "      --cfg-scale X         classifier-free guidance; 1 = none (default 7.0)\n"
         "      --sampling-method M   euler_a (default), euler, heun, dpm++2m, ddim, ddpm, lcm\n"
@@ -98,6 +105,12 @@ void sdc_cli_print_help(FILE *out)
         "      --mask FILE           white = repaint, black = keep\n"
         "      --invert-mask         swap white and black in the mask\n"
         "      --mask-blur PX        feather the mask edge (default 4)\n"
+        "      --inpaint-area A      whole (default): render the whole picture at -W x -H;\n"
+        "                            masked: render only the box around the mask at -W x -H\n"
+        "                            and paste it back (full detail for small repairs)\n"
+        "      --padding PX          pixels around the mask's box for masked (default 32)\n"
+        "      --outpaint L,T,R,B    grow the canvas by these borders and paint them\n"
+        "      --outpaint-fill F     edge (default): extend the edge pixels; noise\n"
         "\n"
         "Output:\n"
         "  -o, --output FILE         .png (with generation parameters), .jpg or .bmp\n"
@@ -174,6 +187,17 @@ static int parse_freeu(const char *s, sdc_generate_params *g)
     return 0;
 }
 
+static int parse_borders(const char *s, int pad[4])
+{
+    char extra;
+    if (sscanf(s, "%d,%d,%d,%d%c", &pad[0], &pad[1], &pad[2], &pad[3], &extra) != 4)
+        return -1;
+    for (int i = 0; i < 4; i++)
+        if (pad[i] < 0 || pad[i] > 4096)
+            return -1;
+    return 0;
+}
+
 static int one_of(const char *s, const char *const *names)
 {
     for (; *names; names++)
@@ -209,10 +233,12 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
     case 'W':
         if (parse_int(arg, 8, 16384, &g->width) || g->width % 8)
             return usage_error("--width must be a multiple of 8 between 8 and 16384, not '%s'", arg);
+        o->width_given = 1;
         return 0;
     case 'H':
         if (parse_int(arg, 8, 16384, &g->height) || g->height % 8)
             return usage_error("--height must be a multiple of 8 between 8 and 16384, not '%s'", arg);
+        o->height_given = 1;
         return 0;
     case 's':
         return parse_seed(arg, o) ? usage_error("--seed must be -1 or a number 0..2^64-1, not '%s'", arg) : 0;
@@ -230,6 +256,20 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
         return parse_float(arg, 0, 1, &g->strength) ? usage_error("--strength must be 0..1, not '%s'", arg) : 0;
     case OPT_MASK_BLUR:
         return parse_float(arg, 0, 256, &o->mask_blur) ? usage_error("--mask-blur must be 0..256, not '%s'", arg) : 0;
+    case OPT_INPAINT_AREA:
+        if (strcmp(arg, "whole") && strcmp(arg, "masked"))
+            return usage_error("--inpaint-area must be whole or masked, not '%s'", arg);
+        g->inpaint_area = strcmp(arg, "masked") == 0 ? SDC_INPAINT_MASKED : SDC_INPAINT_WHOLE;
+        return 0;
+    case OPT_PADDING:
+        return parse_int(arg, 0, 4096, &g->inpaint_padding) ? usage_error("--padding must be 0..4096, not '%s'", arg) : 0;
+    case OPT_OUTPAINT:
+        return parse_borders(arg, o->outpaint) ? usage_error("--outpaint takes four borders L,T,R,B of 0..4096 pixels, not '%s'", arg) : 0;
+    case OPT_OUTPAINT_FILL:
+        if (strcmp(arg, "edge") && strcmp(arg, "noise"))
+            return usage_error("--outpaint-fill must be edge or noise, not '%s'", arg);
+        o->outpaint_noise = strcmp(arg, "noise") == 0;
+        return 0;
     case OPT_ETA:
         return parse_float(arg, 0, 10, &g->eta) ? usage_error("--eta must be 0..10, not '%s'", arg) : 0;
     case OPT_FREEU:
@@ -262,6 +302,7 @@ void sdc_cli_defaults(sdc_cli_options *o)
 {
     memset(o, 0, sizeof *o);
     o->gen = sdc_generate_default_params();
+    o->gen.prompt = NULL; /* required: -p, or a job's "prompt" */
     o->output = "output.png";
     o->prediction = SDC_PREDICTION_AUTO;
     o->batch_count = 1;
@@ -317,6 +358,11 @@ static int parse_args(int argc, char **argv, sdc_cli_options *o)
         return usage_error("%s", "no prompt given (-p PROMPT)");
     if (o->mask && !o->init_img)
         return usage_error("%s", "--mask needs an init image (-i FILE)");
+    int outpaint = o->outpaint[0] || o->outpaint[1] || o->outpaint[2] || o->outpaint[3];
+    if (outpaint && !o->init_img)
+        return usage_error("%s", "--outpaint needs an init image (-i FILE)");
+    if (o->gen.inpaint_area == SDC_INPAINT_MASKED && !o->mask && !outpaint)
+        return usage_error("%s", "--inpaint-area masked needs a mask (--mask FILE)");
     return 0;
 }
 

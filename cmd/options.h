@@ -24,6 +24,9 @@ typedef struct sdc_cli_options {
     int verbose;
     int invert_mask;
     float mask_blur;
+    int outpaint[4];     /* --outpaint L,T,R,B */
+    int outpaint_noise;  /* --outpaint-fill noise */
+    int width_given, height_given;
     sdc_generate_params gen;
 } sdc_cli_options;
 

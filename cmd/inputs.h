@@ -1,0 +1,25 @@
+/* The pictures a generation starts from (-i, --mask, --outpaint), shared by `sdc` and
+ * `sdc batch`. */
+#ifndef SDC_CMD_INPUTS_H
+#define SDC_CMD_INPUTS_H
+
+#include "cmd/options.h"
+#include "image/image.h"
+
+typedef struct sdc_cli_inputs {
+    sdc_image init; /* pixels NULL for txt2img */
+    sdc_image mask; /* pixels NULL without a mask */
+} sdc_cli_inputs;
+
+/* Loads the init image and mask (resized to the image, not yet blurred), grows the canvas for
+ * --outpaint, takes the output size from the picture when -W / -H were not given (rounded to
+ * multiples of 8), and points g's init / mask fields at the result. Warns on stderr (unless
+ * quiet) when the mask repaints nothing. */
+sdc_status sdc_cli_inputs_load(const sdc_cli_options *o, sdc_generate_params *g,
+                               sdc_cli_inputs *in);
+void sdc_cli_inputs_free(sdc_cli_inputs *in);
+
+/* Width and height of the picture sdc_generate writes for g. */
+void sdc_cli_output_size(const sdc_generate_params *g, int *width, int *height);
+
+#endif

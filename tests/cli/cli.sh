@@ -1,0 +1,94 @@
+#!/bin/sh
+# The sdc command line: exit statuses, one-line errors that name the file, no output left
+# behind on failure or interruption, --help / --version, metadata round trip, img2img and
+# inpainting flags. Runs the built program on the golden tiny model at 64x64.
+set -u
+SDC="$SDC_BUILD_DIR/cmd/sdc"
+MODEL="$SDC_GOLDEN/models/tiny-sd1/model.safetensors"
+TRAJ="$SDC_GOLDEN/trajectories"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# expect STATUS PATTERN -- command...: exit status and a stderr line matching PATTERN
+expect() {
+    want=$1 pattern=$2
+    shift 3
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    got=$?
+    [ "$got" = "$want" ] || fail "status $got (want $want): $*: $(cat "$TMP/err")"
+    if [ -n "$pattern" ] && ! grep -q -- "$pattern" "$TMP/err"; then
+        fail "stderr lacks '$pattern': $*: $(cat "$TMP/err")"
+    fi
+}
+
+small="-m $MODEL -W 64 -H 64 --steps 2 --quiet"
+
+expect 0 "" -- "$SDC" --help
+grep -q -- "--sampling-method" "$TMP/out" || fail "--help lacks --sampling-method"
+expect 0 "" -- "$SDC" --version
+grep -q "^sdc [0-9]" "$TMP/out" || fail "--version prints '$(cat "$TMP/out")'"
+
+# usage errors: status 2
+expect 2 "multiple of 8" -- "$SDC" $small -p x -W 100 -o "$TMP/a.png"
+expect 2 "unknown option" -- "$SDC" $small -p x --no-such-flag
+expect 2 "sampling-method" -- "$SDC" $small -p x --sampling-method nope
+expect 2 "init image" -- "$SDC" $small -p x --mask "$TRAJ/inpaint.tiny-sd1.ddim.mask.png"
+expect 2 "strength" -- "$SDC" $small -p x --strength 1.5
+expect 2 "no prompt" -- "$SDC" -m "$MODEL"
+expect 2 "outpaint" -- "$SDC" $small -p x --outpaint 1,2,3
+
+# runtime errors: status 1, the file named, nothing written
+expect 1 "$TMP/missing.safetensors" -- "$SDC" -m "$TMP/missing.safetensors" -p x -o "$TMP/b.png"
+printf 'not a checkpoint' >"$TMP/bad.safetensors"
+expect 1 "$TMP/bad.safetensors" -- "$SDC" -m "$TMP/bad.safetensors" -p x -o "$TMP/b.png"
+printf 'not an image' >"$TMP/bad.png"
+expect 1 "$TMP/bad.png" -- "$SDC" $small -p x -i "$TMP/bad.png" -o "$TMP/b.png"
+: >"$TMP/empty.png"
+expect 1 "$TMP/empty.png" -- "$SDC" $small -p x -i "$TRAJ/img2img.tiny-sd1.init.png" --mask "$TMP/empty.png" -o "$TMP/b.png"
+[ -e "$TMP/b.png" ] && fail "a failed run left $TMP/b.png"
+
+# success, metadata round trip, no overwrite without --overwrite
+expect 0 "" -- "$SDC" $small -p "a red (apple:1.2)" -n "blurry" -s 7 -o "$TMP/c.png"
+expect 0 "" -- "$SDC" metadata "$TMP/c.png"
+grep -q "Seed: 7" "$TMP/out" || fail "metadata lacks the seed: $(cat "$TMP/out")"
+grep -q "Negative prompt: blurry" "$TMP/out" || fail "metadata lacks the negative prompt"
+expect 1 "exists" -- "$SDC" $small -p x -o "$TMP/c.png"
+expect 0 "" -- "$SDC" $small -p x -o "$TMP/c.png" --overwrite
+
+# same seed, same bytes; batch naming
+expect 0 "" -- "$SDC" $small -p "a red (apple:1.2)" -n "blurry" -s 7 -o "$TMP/d.png"
+expect 0 "" -- "$SDC" $small -p "a red (apple:1.2)" -n "blurry" -s 7 -o "$TMP/e.png"
+cmp -s "$TMP/d.png" "$TMP/e.png" || fail "the same seed gave different files"
+expect 0 "" -- "$SDC" $small -p x -b 2 -o "$TMP/batch.png"
+[ -s "$TMP/batch_1.png" ] && [ -s "$TMP/batch_2.png" ] || fail "-b 2 did not write batch_1/2.png"
+
+# img2img, inpainting (all-black mask warns and returns the input), outpainting, masked area
+expect 0 "" -- "$SDC" -m "$MODEL" --steps 2 --quiet -p x -i "$TRAJ/img2img.tiny-sd1.init.png" --strength 0.5 -o "$TMP/i2i.png"
+expect 0 "" -- "$SDC" metadata "$TMP/i2i.png"
+grep -q "Size: 128x128" "$TMP/out" || fail "img2img did not take the init image's size"
+"$SDC" -m "$MODEL" --steps 2 -p x -i "$TRAJ/img2img.tiny-sd1.init.png" --mask "$TRAJ/img2img.tiny-sd1.init.png" --invert-mask -o "$TMP/inv.png" 2>"$TMP/err" || fail "inverted mask run failed"
+expect 0 "" -- "$SDC" -m "$MODEL" --steps 2 --quiet -p x -i "$TRAJ/inpaint.tiny-sd1.ddim.init.png" --outpaint 8,0,5,0 -o "$TMP/out.png"
+expect 0 "" -- "$SDC" metadata "$TMP/out.png"
+grep -q "Size: 144x128" "$TMP/out" || fail "outpainting canvas is not 144x128: $(cat "$TMP/out")"
+expect 0 "" -- "$SDC" $small -p x -i "$TRAJ/inpaint.tiny-sd1.ddim.init.png" --mask "$TRAJ/inpaint.tiny-sd1.ddim.mask.png" --inpaint-area masked --padding 8 -o "$TMP/masked.png"
+
+# Ctrl-C / SIGTERM: status 130 / 143, no output file
+for sig in INT TERM; do
+    "$SDC" -m "$MODEL" -W 256 -H 256 --steps 1000 --quiet -p x -o "$TMP/int.png" 2>/dev/null &
+    pid=$!
+    sleep 2
+    kill -$sig $pid
+    wait $pid
+    status=$?
+    want=130
+    [ $sig = TERM ] && want=143
+    [ $status = $want ] || fail "SIG$sig gave status $status (want $want)"
+    [ -e "$TMP/int.png" ] && fail "SIG$sig left $TMP/int.png"
+    ls "$TMP" | grep -q '^\.int' && fail "SIG$sig left a temporary file"
+done
+
+[ $failures = 0 ] && echo "cli: all checks passed"
+exit $((failures > 0))
