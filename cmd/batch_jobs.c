@@ -1,8 +1,8 @@
 #include "cmd/batch_jobs.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +13,6 @@
 #include "cmd/batch_template.h"
 #include "ops/error.h"
 
-/* Keys that change which model is loaded (the runner reloads when they differ). */
-static const char *const model_keys[] = {"model", "vae", "vocab", "prediction", "threads", NULL};
 /* Options of the whole run, not of one job. */
 static const char *const run_keys[] = {"quiet", "verbose", NULL};
 
@@ -127,7 +125,6 @@ static void apply_key(sdc_batch_job *job, const char *key, const json_t *v)
     }
     if (sdc_cli_set(&job->opt, key, text) != 0)
         job_error(job, "%s", sdc_last_error());
-    job->model_key |= in_list(key, model_keys);
 }
 
 static void parse_json_line(sdc_batch_job *job, const char *line, size_t len)
@@ -235,8 +232,8 @@ static void finish_job(sdc_batch_job *job, const char *output_dir)
         job_error(job, "no prompt (a \"prompt\" key, or -p on the command line)");
     if (!o->model)
         job_error(job, "no model (a \"model\" key, or -m on the command line)");
-    if (o->mask && !o->init_img)
-        job_error(job, "a mask needs an init image (\"init-img\")");
+    if (!job->error && sdc_cli_check(o) != 0)
+        job_error(job, "%s", sdc_last_error());
     check_file(job, "model", o->model);
     check_file(job, "init-img", o->init_img);
     check_file(job, "mask", o->mask);

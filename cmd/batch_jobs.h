@@ -22,7 +22,6 @@ typedef struct sdc_batch_job {
     int line;            /* 1-based line of the file */
     char *error;         /* why the job cannot run (owned), NULL when it can */
     sdc_cli_options opt; /* the defaults overridden by the job's keys; seed resolved */
-    int model_key;       /* the job names its own model, vae, vocab, prediction or threads */
     char **outputs;      /* [opt.batch_count] paths (owned); only valid when error is NULL */
     /* What opt's strings point into: */
     json_t *json;        /* the parsed line (JSON Lines) */

@@ -68,6 +68,17 @@ static void add_image_params(json_t *o, const sdc_cli_options *c)
         if (c->invert_mask)
             set(o, "invert-mask", json_true());
     }
+    if (g->inpaint_area == SDC_INPAINT_MASKED) {
+        set_string(o, "inpaint-area", "masked");
+        set(o, "padding", json_integer(g->inpaint_padding));
+    }
+    if (c->outpaint[0] || c->outpaint[1] || c->outpaint[2] || c->outpaint[3]) {
+        char borders[64];
+        snprintf(borders, sizeof borders, "%d,%d,%d,%d", c->outpaint[0], c->outpaint[1],
+                 c->outpaint[2], c->outpaint[3]);
+        set_string(o, "outpaint", borders);
+        set_string(o, "outpaint-fill", c->outpaint_noise ? "noise" : "edge");
+    }
 }
 
 static void add_model_params(json_t *o, const sdc_cli_options *c)
@@ -89,8 +100,10 @@ json_t *sdc_batch_params_json(const sdc_cli_options *c, uint64_t seed)
     if (g->negative_prompt && *g->negative_prompt)
         set_string(o, "negative-prompt", g->negative_prompt);
     set(o, "seed", seed_json(seed));
-    set(o, "width", json_integer(g->width));
-    set(o, "height", json_integer(g->height));
+    if (c->width_given || !c->init_img) /* else the init image's size */
+        set(o, "width", json_integer(g->width));
+    if (c->height_given || !c->init_img)
+        set(o, "height", json_integer(g->height));
     set(o, "steps", json_integer(g->steps));
     set(o, "cfg-scale", real(g->cfg_scale));
     set_string(o, "sampling-method", g->sampler);

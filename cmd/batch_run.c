@@ -7,9 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd/inputs.h"
 #include "cmd/progress.h"
 #include "image/image.h"
-#include "image/mask.h"
 #include "ops/error.h"
 #include "pipeline/parameters.h"
 
@@ -179,22 +179,6 @@ static void add_to_grid(sdc_batch_run *r, const sdc_batch_job *job, int image)
         r->grid[r->grid_count++] = (sdc_batch_grid_item){job->outputs[image], params};
 }
 
-typedef struct job_inputs {
-    sdc_image init, mask;
-} job_inputs;
-
-static sdc_status load_inputs(const sdc_cli_options *o, job_inputs *in)
-{
-    memset(in, 0, sizeof *in);
-    if (!o->init_img)
-        return SDC_OK;
-    sdc_status s = sdc_image_load(o->init_img, &in->init, NULL);
-    if (s == SDC_OK && o->mask)
-        s = sdc_mask_load(o->mask, o->invert_mask, o->mask_blur, in->init.width,
-                          in->init.height, &in->mask);
-    return s;
-}
-
 static sdc_status ensure_pixels(sdc_batch_run *r, size_t bytes)
 {
     if (bytes <= r->pixels_size)
@@ -207,23 +191,19 @@ static sdc_status ensure_pixels(sdc_batch_run *r, size_t bytes)
     return SDC_OK;
 }
 
-/* Renders image `i` of the job and writes it; t receives the timings. */
+/* Renders image `i` of the job and writes it; t receives the timings. `base` holds the
+ * job's parameters with its init image and mask. */
 static sdc_status render(sdc_batch_run *r, const sdc_batch_job *job, int i,
-                         const job_inputs *in, int overwrite, sdc_batch_timings *t)
+                         const sdc_generate_params *base, int overwrite, sdc_batch_timings *t)
 {
     const sdc_cli_options *o = &job->opt;
-    sdc_generate_params g = o->gen;
-    g.seed = o->gen.seed + (uint64_t)i;
+    sdc_generate_params g = *base;
+    g.seed = base->seed + (uint64_t)i;
     g.progress = sdc_batch_progress_update;
     g.user_data = &r->progress;
-    if (in->init.pixels) {
-        g.init_rgb = in->init.pixels;
-        g.init_width = in->init.width;
-        g.init_height = in->init.height;
-        g.mask = in->mask.pixels;
-    }
-    sdc_image img = {g.width, g.height, 3, NULL};
-    sdc_status s = ensure_pixels(r, (size_t)g.width * g.height * 3);
+    sdc_image img = {0, 0, 3, NULL};
+    sdc_cli_output_size(&g, &img.width, &img.height);
+    sdc_status s = ensure_pixels(r, (size_t)img.width * img.height * 3);
     double t0 = sdc_now_seconds();
     sdc_batch_progress_begin(&r->progress, t);
     if (s == SDC_OK)
@@ -244,7 +224,7 @@ static sdc_status render(sdc_batch_run *r, const sdc_batch_job *job, int i,
 
 /* One image: skipped when --resume finds it finished, else rendered. */
 static sdc_status run_image(sdc_batch_run *r, const sdc_batch_job *job, int i,
-                            job_inputs *in, int *inputs_loaded)
+                            sdc_cli_inputs *in, sdc_generate_params *base, int *inputs_loaded)
 {
     const char *path = job->outputs[i];
     uint64_t seed = job->opt.gen.seed + (uint64_t)i;
@@ -269,12 +249,12 @@ static sdc_status run_image(sdc_batch_run *r, const sdc_batch_job *job, int i,
         s = ensure_model(r, &job->opt);
     t.model_load = r->unreported_load;
     r->unreported_load = 0;
-    if (s == SDC_OK && !*inputs_loaded) {
-        s = load_inputs(&job->opt, in);
-        *inputs_loaded = 1;
+    if (s == SDC_OK && !*inputs_loaded) { /* once per job, as `sdc` does */
+        s = sdc_cli_inputs_load(&job->opt, base, in);
+        *inputs_loaded = s == SDC_OK;
     }
     if (s == SDC_OK)
-        s = render(r, job, i, in, overwrite, &t);
+        s = render(r, job, i, base, overwrite, &t);
     t.total = sdc_now_seconds() - t0;
     if (s == SDC_ERR_INTERRUPTED) {
         sdc_batch_record rec = {job, i, "interrupted", path, seed, NULL, &t};
@@ -296,8 +276,9 @@ static sdc_status run_image(sdc_batch_run *r, const sdc_batch_job *job, int i,
 
 sdc_status sdc_batch_run_job(sdc_batch_run *r, const sdc_batch_job *job)
 {
-    job_inputs in;
+    sdc_cli_inputs in;
     memset(&in, 0, sizeof in);
+    sdc_generate_params base = job->opt.gen;
     int inputs_loaded = 0;
     sdc_status s = SDC_OK;
     int i = 0;
@@ -305,11 +286,10 @@ sdc_status sdc_batch_run_job(sdc_batch_run *r, const sdc_batch_job *job)
         if (sdc_signal_received())
             s = sdc_fail(SDC_ERR_INTERRUPTED, "interrupted");
         else
-            s = run_image(r, job, i, &in, &inputs_loaded);
+            s = run_image(r, job, i, &in, &base, &inputs_loaded);
     }
     if (s != SDC_OK && s != SDC_ERR_INTERRUPTED) /* the rest of a failed job is not tried */
         r->progress.finished += job->opt.batch_count - i;
-    sdc_image_free(&in.init);
-    sdc_image_free(&in.mask);
+    sdc_cli_inputs_free(&in);
     return s;
 }

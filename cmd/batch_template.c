@@ -16,21 +16,25 @@ void sdc_batch_slug(const char *text, size_t max, char *out, size_t size)
         max = size - 1;
     size_t n = 0;
     int dash = 0;
-    for (const unsigned char *p = (const unsigned char *)text; *p && n < max; p++) {
-        if (p[0] < 128 && isalnum(p[0])) {
-            if (dash && n > 0) {
-                if (n + 1 >= max)
-                    break; /* no word cut in half after a dash */
-                out[n++] = '-';
-            }
-            out[n++] = (char)tolower(p[0]);
-            dash = 0;
-        } else {
-            dash = 1;
+    for (const unsigned char *p = (const unsigned char *)text; *p && n + 2 < size; p++) {
+        if (p[0] >= 128 || !isalnum(p[0])) {
+            dash = n > 0;
+            continue;
         }
+        if (dash)
+            out[n++] = '-';
+        out[n++] = (char)tolower(p[0]);
+        dash = 0;
     }
     out[n] = '\0';
-    if (n == 0)
+    if (n > max) { /* cut after the last word that fits whole, if there is one */
+        char next = out[max];
+        out[max] = '\0';
+        char *last = strrchr(out, '-');
+        if (next != '-' && last)
+            *last = '\0';
+    }
+    if (out[0] == '\0')
         snprintf(out, size, "%.*s", (int)max, "prompt");
 }
 

@@ -59,7 +59,7 @@ static const struct option long_options[] = {
 void sdc_cli_print_help(FILE *out)
 {
     fputs(
-        "usage: sdc [generate] -m MODEL -p PROMPT [options]\n"
+        "usage: sdc [generate] [-m MODEL] -p PROMPT [options]\n"
         "       sdc batch JOBFILE [options]   (see sdc batch --help)\n"
         "       sdc info MODEL\n"
         "       sdc metadata IMAGE.png\n"
@@ -68,6 +68,7 @@ void sdc_cli_print_help(FILE *out)
         "\n"
         "Model:\n"
         "  -m, --model PATH          .safetensors single file or diffusers folder\n"
+        "                            (default, or -m demo: the built-in demo model, 64x64)\n"
         "      --vae PATH            replacement VAE (single file or diffusers vae folder)\n"
         "      --vocab PATH          CLIP vocabulary: bpe_simple_vocab_16e6.txt.gz, or a folder\n"
         "                            with vocab.json + merges.txt (default: the model's own,\n"
@@ -327,6 +328,20 @@ int sdc_cli_set(sdc_cli_options *o, const char *name, const char *value)
     return apply_option(opt->val, value, o);
 }
 
+int sdc_cli_check(const sdc_cli_options *o)
+{
+    if (!o->gen.prompt)
+        return usage_error("%s", "no prompt given (-p PROMPT)");
+    if (o->mask && !o->init_img)
+        return usage_error("%s", "--mask needs an init image (-i FILE)");
+    int outpaint = o->outpaint[0] || o->outpaint[1] || o->outpaint[2] || o->outpaint[3];
+    if (outpaint && !o->init_img)
+        return usage_error("%s", "--outpaint needs an init image (-i FILE)");
+    if (o->gen.inpaint_area == SDC_INPAINT_MASKED && !o->mask && !outpaint)
+        return usage_error("%s", "--inpaint-area masked needs a mask (--mask FILE)");
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, sdc_cli_options *o)
 {
     sdc_cli_defaults(o);
@@ -352,18 +367,8 @@ static int parse_args(int argc, char **argv, sdc_cli_options *o)
     }
     if (optind < argc)
         return usage_error("unexpected argument '%s'", argv[optind]);
-    if (!o->model)
-        return usage_error("%s", "no model given (-m MODEL)");
-    if (!o->gen.prompt)
-        return usage_error("%s", "no prompt given (-p PROMPT)");
-    if (o->mask && !o->init_img)
-        return usage_error("%s", "--mask needs an init image (-i FILE)");
-    int outpaint = o->outpaint[0] || o->outpaint[1] || o->outpaint[2] || o->outpaint[3];
-    if (outpaint && !o->init_img)
-        return usage_error("%s", "--outpaint needs an init image (-i FILE)");
-    if (o->gen.inpaint_area == SDC_INPAINT_MASKED && !o->mask && !outpaint)
-        return usage_error("%s", "--inpaint-area masked needs a mask (--mask FILE)");
-    return 0;
+    /* no -m: the built-in demo model (cmd/demo_model.h) */
+    return sdc_cli_check(o);
 }
 
 int sdc_cli_parse(int argc, char **argv, sdc_cli_options *o)

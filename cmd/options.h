@@ -40,6 +40,9 @@ void sdc_cli_print_help(FILE *out);
  * "true" or "false" for flags. Returns 0, or 2 with the message in sdc_last_error(). */
 void sdc_cli_defaults(sdc_cli_options *opt);
 int sdc_cli_set(sdc_cli_options *opt, const char *name, const char *value);
+/* The checks of a whole option set (a prompt, an init image for --mask ...): 0, or 2 with the
+ * message in sdc_last_error(). */
+int sdc_cli_check(const sdc_cli_options *opt);
 const struct option *sdc_cli_option_table(void); /* getopt_long table, zero entry last */
 const char *sdc_cli_short_options(void);         /* getopt short options, e.g. "m:p:" */
 
