@@ -28,12 +28,12 @@ static void blur_pass(const float *in, float *out, int w, int h, const float *ke
 
 sdc_status sdc_mask_blur(sdc_image *mask, float sigma)
 {
-    if (sigma <= 0)
+    int w = mask->width, h = mask->height;
+    if (sigma <= 0 || w <= 0 || h <= 0)
         return SDC_OK;
     int r = (int)(2.5f * sigma + 0.5f);
-    int w = mask->width, h = mask->height;
     float *kernel = malloc(sizeof(float) * (2 * r + 1));
-    float *a = malloc(sizeof(float) * w * h), *b = malloc(sizeof(float) * w * h);
+    float *a = calloc((size_t)w * h, sizeof(float)), *b = calloc((size_t)w * h, sizeof(float));
     if (!kernel || !a || !b) {
         free(kernel), free(a), free(b);
         return sdc_fail(SDC_ERR_NOMEM, "out of memory blurring the mask");

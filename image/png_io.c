@@ -43,17 +43,46 @@ static void set_transforms(png_structp png, png_infop info)
     png_read_update_info(png, info);
 }
 
+/* libpng allocates a text chunk's declared length before reading it (whatever
+ * png_set_chunk_malloc_max says), so a 200-byte file declaring a 2 GB iTXt takes 2 GB.
+ * Walks the chunk headers first: no chunk may claim more bytes than the file has left.
+ * Leaves f at the start. */
+static sdc_status check_chunk_lengths(const char *path, FILE *f)
+{
+    if (fseek(f, 0, SEEK_END) != 0)
+        return sdc_fail(SDC_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    long size = ftell(f);
+    long at = 8; /* after the signature */
+    sdc_status s = SDC_OK;
+    while (s == SDC_OK && at + 8 <= size) {
+        uint8_t head[8];
+        if (fseek(f, at, SEEK_SET) != 0 || fread(head, 1, 8, f) != 8)
+            break;
+        uint32_t len = (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 |
+                       (uint32_t)head[2] << 8 | head[3];
+        if ((long)len > size - at - 12)
+            s = sdc_fail(SDC_ERR_FORMAT, "%s: bad PNG: chunk '%.4s' claims %u bytes, more than "
+                         "the file holds", path, (const char *)head + 4, len);
+        if (memcmp(head + 4, "IEND", 4) == 0)
+            break;
+        at += 12 + (long)len;
+    }
+    rewind(f);
+    return s;
+}
+
 sdc_status sdc_png_read_raw(const char *path, FILE *f, sdc_raw_image *out)
 {
     png_err_ctx ctx;
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_png_error,
                                              on_png_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
-    png_bytep *rows = NULL;
+    png_bytep *volatile rows = NULL; /* volatile: still valid after png_error longjmps */
     memset(out, 0, sizeof *out);
-    if (!info) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
+    sdc_status s = check_chunk_lengths(path, f);
+    if (s != SDC_OK || !info) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return s != SDC_OK ? s : sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
     }
     if (setjmp(ctx.jump)) {
         png_destroy_read_struct(&png, &info, NULL);
@@ -132,10 +161,11 @@ sdc_status sdc_png_read_text(const char *path, const char *key, char **value)
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_png_error,
                                              on_png_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!info) {
-        png_destroy_read_struct(&png, NULL, NULL);
+    sdc_status s = check_chunk_lengths(path, f);
+    if (s != SDC_OK || !info) {
+        png_destroy_read_struct(&png, &info, NULL);
         fclose(f);
-        return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
+        return s != SDC_OK ? s : sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
     }
     if (setjmp(ctx.jump)) {
         png_destroy_read_struct(&png, &info, NULL);

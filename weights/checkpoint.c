@@ -10,6 +10,7 @@
 
 #include "ops/error.h"
 #include "weights/checkpoint_impl.h"
+#include "weights/ckpt.h"
 #include "weights/sha256.h"
 
 static const char *const family_names[SDC_FAMILY_COUNT] = {
@@ -74,7 +75,9 @@ sdc_status sdc_ck_add_file(sdc_checkpoint *ck, const char *path, sdc_safetensors
         ck->files = grown;
         ck->file_capacity = cap;
     }
-    sdc_status s = sdc_safetensors_open(path, st);
+    /* PyTorch .ckpt files come through the same tensor-table interface */
+    sdc_status s = sdc_ckpt_sniff(path) ? sdc_ckpt_open(path, st)
+                                        : sdc_safetensors_open(path, st);
     if (s == SDC_OK)
         ck->files[ck->file_count++] = *st;
     return s;

@@ -61,7 +61,8 @@ sdc_status sdc_ck_table_add(sdc_ck_table *t, const char *name, const sdc_tensor 
 const sdc_ck_entry *sdc_ck_table_find(const sdc_ck_table *t, const char *name);
 
 /* --- bookkeeping (checkpoint.c) --- */
-/* Opens `path` as safetensors and keeps it in ck->files; *st is the opened file. */
+/* Opens `path` (safetensors, or a PyTorch .ckpt through weights/ckpt.h) and keeps it in
+ * ck->files; *st is the opened file. */
 sdc_status sdc_ck_add_file(sdc_checkpoint *ck, const char *path, sdc_safetensors **st);
 /* Closes the files opened after the first `count` (undoing a failed replacement). */
 void sdc_ck_drop_files(sdc_checkpoint *ck, size_t count);
@@ -72,6 +73,9 @@ sdc_status sdc_ck_note_unused(sdc_checkpoint *ck, const char *name);
 sdc_status sdc_ck_load_single(sdc_checkpoint *ck);
 /* layout_diffusers.c: opens a diffusers folder's components and configs. */
 sdc_status sdc_ck_load_diffusers(sdc_checkpoint *ck);
+/* layout_diffusers.c: when `dir` holds vocab.json + merges.txt, makes it the model's tokenizer
+ * folder and takes the pad token from its special_tokens_map.json (if any). */
+sdc_status sdc_ck_find_tokenizer(sdc_checkpoint *ck, const char *dir);
 /* layout_diffusers.c: opens the weights of one diffusers component folder (a safetensors file
  * or the shards of an index, .fp16. variants too) into ck->files[*first ..]. Sets *found 0
  * (and returns OK) when the folder holds no weights file. */

@@ -1,6 +1,8 @@
-/* Single-file LDM / CompVis checkpoints: each component sits under a fixed prefix; the SD
- * 2.x text encoder is in OpenCLIP naming and gets Hugging Face names, its fused q/k/v
- * projection split into three views of the mapped data. */
+/* Single-file LDM / CompVis checkpoints (.safetensors, or .ckpt through weights/ckpt.h):
+ * each component sits under a fixed prefix; the SD 2.x text encoder is in OpenCLIP naming
+ * and gets Hugging Face names, its fused q/k/v projection split into three views of the
+ * mapped data. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,21 +87,19 @@ static sdc_status map_entry(sdc_checkpoint *ck, const sdc_st_entry *e)
     return sdc_ck_note_unused(ck, n);
 }
 
-/* A file that is no safetensors may be a PyTorch pickle: say so instead of "bad header". */
-static sdc_status explain_format(const char *path, sdc_status s)
+/* A single file with its own vocabulary (vocab.json + merges.txt in the same folder, as the
+ * built-in demo model has) uses it, like a diffusers folder's tokenizer/. */
+static sdc_status find_tokenizer_beside(sdc_checkpoint *ck)
 {
-    unsigned char magic[4] = {0};
-    FILE *f = fopen(path, "rb");
-    size_t got = f ? fread(magic, 1, sizeof magic, f) : 0;
-    if (f)
-        fclose(f);
-    int zip = got == 4 && memcmp(magic, "PK\3\4", 4) == 0;
-    int pickle = got >= 1 && magic[0] == 0x80;
-    if (zip || pickle)
-        return sdc_fail(SDC_ERR_UNSUPPORTED,
-                        "%s: a PyTorch pickle checkpoint (.ckpt/.pt); sdc reads .safetensors "
-                        "files and diffusers folders only", path);
-    return s;
+    char dir[PATH_MAX];
+    const char *slash = strrchr(ck->path, '/');
+    int len = slash ? (int)(slash - ck->path) : 0;
+    int n = !slash ? snprintf(dir, sizeof dir, ".")
+            : len == 0 ? snprintf(dir, sizeof dir, "/")
+                       : snprintf(dir, sizeof dir, "%.*s", len, ck->path);
+    if (n < 0 || (size_t)n >= sizeof dir)
+        return sdc_fail(SDC_ERR_ARG, "%s: path too long", ck->path);
+    return sdc_ck_find_tokenizer(ck, dir);
 }
 
 sdc_status sdc_ck_load_single(sdc_checkpoint *ck)
@@ -107,7 +107,7 @@ sdc_status sdc_ck_load_single(sdc_checkpoint *ck)
     sdc_safetensors *st;
     sdc_status s = sdc_ck_add_file(ck, ck->path, &st);
     if (s != SDC_OK)
-        return s == SDC_ERR_FORMAT ? explain_format(ck->path, s) : s;
+        return s;
     ck->hash_path = strdup(ck->path);
     ck->vae_path = strdup(ck->path);
     if (!ck->hash_path || !ck->vae_path)
@@ -122,5 +122,5 @@ sdc_status sdc_ck_load_single(sdc_checkpoint *ck)
         if (s != SDC_OK)
             return s;
     }
-    return SDC_OK;
+    return find_tokenizer_beside(ck);
 }

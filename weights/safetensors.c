@@ -23,6 +23,8 @@ struct sdc_safetensors {
     sdc_name_map index;    /* name -> entry index */
     void **copies;         /* aligned copies of misaligned tensors */
     size_t copy_count;
+    void (*release)(void *owner); /* wrapped tables: what owns names and data */
+    void *owner;
 };
 
 static int read_u64_le(const uint8_t *p, uint64_t *v)
@@ -238,8 +240,45 @@ void sdc_safetensors_close(sdc_safetensors *st)
     sdc_name_map_free(&st->index);
     free(st->entries);
     json_decref(st->header);
+    if (st->release)
+        st->release(st->owner);
     free(st->path);
     free(st);
+}
+
+sdc_status sdc_safetensors_wrap(const char *path, size_t file_size, const sdc_st_entry *entries,
+                                size_t count, void (*release)(void *owner), void *owner,
+                                sdc_safetensors **out)
+{
+    *out = NULL;
+    sdc_safetensors *st = calloc(1, sizeof *st);
+    if (!st) {
+        release(owner);
+        return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
+    }
+    st->release = release;
+    st->owner = owner;
+    st->file_size = file_size;
+    st->path = strdup(path);
+    st->entries = malloc((count ? count : 1) * sizeof *st->entries);
+    sdc_status s = st->path && st->entries && sdc_name_map_init(&st->index, count) == 0
+                       ? SDC_OK
+                       : sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
+    for (size_t i = 0; s == SDC_OK && i < count; i++) {
+        size_t dup;
+        if (sdc_name_map_get(&st->index, entries[i].name, &dup))
+            s = sdc_fail(SDC_ERR_FORMAT, "%s: two tensors are named '%s'", path, entries[i].name);
+        else if (sdc_name_map_put(&st->index, entries[i].name, i) != 0)
+            s = sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
+        else
+            st->entries[st->count++] = entries[i];
+    }
+    if (s != SDC_OK) {
+        sdc_safetensors_close(st);
+        return s;
+    }
+    *out = st;
+    return SDC_OK;
 }
 
 const char *sdc_safetensors_path(const sdc_safetensors *st) { return st->path; }

@@ -36,4 +36,12 @@ const char *sdc_safetensors_metadata(const sdc_safetensors *st, const char *key)
 /* Size of the whole file in bytes. */
 size_t sdc_safetensors_file_size(const sdc_safetensors *st);
 
+/* A table over tensors another reader found (weights/ckpt.c): `entries` are copied and
+ * indexed (names must be unique), their names and data stay owned by `owner`, which
+ * sdc_safetensors_close hands to release(). Takes `owner` even when it fails. Such a table
+ * has no metadata. */
+sdc_status sdc_safetensors_wrap(const char *path, size_t file_size, const sdc_st_entry *entries,
+                                size_t count, void (*release)(void *owner), void *owner,
+                                sdc_safetensors **out);
+
 #endif

@@ -1,0 +1,351 @@
+/* Writes the seed corpora of tests/fuzz/corpus/<target>/ (run from the repository root:
+ * build-x/tests/fuzz/make_corpus tests/fuzz/corpus). Seeds are small and valid, or nearly
+ * so, so the fuzzer starts from inputs that reach deep into each reader. */
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image/image.h"
+#include "tests/fuzz/ckpt_build.h"
+
+static const char *root;
+
+static const char *path_of(const char *target, const char *name)
+{
+    static char buf[512];
+    snprintf(buf, sizeof buf, "%s/%s", root, target);
+    mkdir(buf, 0755);
+    snprintf(buf, sizeof buf, "%s/%s/%s", root, target, name);
+    return buf;
+}
+
+static void write_file(const char *target, const char *name, const void *data, size_t n)
+{
+    FILE *f = fopen(path_of(target, name), "wb");
+    if (!f || (n && fwrite(data, 1, n, f) != n) || fclose(f) != 0) {
+        perror(name);
+        exit(1);
+    }
+}
+
+static void write_text(const char *target, const char *name, const char *text)
+{
+    write_file(target, name, text, strlen(text));
+}
+
+/* Reads back a file, for seeds that wrap another seed. */
+static uint8_t *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        exit(1);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    rewind(f);
+    uint8_t *data = malloc(*n + 1);
+    if (!data || fread(data, 1, *n, f) != *n)
+        exit(1);
+    fclose(f);
+    return data;
+}
+
+/* ---- safetensors ---------------------------------------------------------------------- */
+
+static void safetensors_seed(const char *name, const char *header, const void *data, size_t n)
+{
+    size_t hlen = strlen(header);
+    uint8_t *buf = malloc(8 + hlen + n);
+    for (int i = 0; i < 8; i++)
+        buf[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+    memcpy(buf + 8, header, hlen);
+    memcpy(buf + 8 + hlen, data, n);
+    write_file("safetensors", name, buf, 8 + hlen + n);
+    free(buf);
+}
+
+static void safetensors_seeds(void)
+{
+    static const uint8_t data[64] = {0, 0, 128, 63, 0, 0, 0, 64};
+    safetensors_seed("ldm.safetensors",
+                     "{\"__metadata__\":{\"modelspec.prediction_type\":\"v\"},"
+                     "\"model.diffusion_model.input_blocks.0.0.weight\":{\"dtype\":\"F32\","
+                     "\"shape\":[1,2,1,1],\"data_offsets\":[0,8]},"
+                     "\"first_stage_model.decoder.conv_in.weight\":{\"dtype\":\"F16\","
+                     "\"shape\":[2,2],\"data_offsets\":[8,16]},"
+                     "\"cond_stage_model.transformer.text_model.final_layer_norm.weight\":"
+                     "{\"dtype\":\"BF16\",\"shape\":[4],\"data_offsets\":[16,24]}}  ",
+                     data, 24);
+    safetensors_seed("openclip.safetensors",
+                     "{\"cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight\":"
+                     "{\"dtype\":\"F16\",\"shape\":[6,2],\"data_offsets\":[0,24]},"
+                     "\"cond_stage_model.model.transformer.resblocks.0.attn.in_proj_bias\":"
+                     "{\"dtype\":\"F32\",\"shape\":[6],\"data_offsets\":[24,48]},"
+                     "\"model.diffusion_model.input_blocks.1.1.proj_in.weight\":"
+                     "{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[48,64]}}",
+                     data, 64);
+    safetensors_seed("misaligned.safetensors",
+                     "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+                     "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[1,9]}}",
+                     data, 9);
+}
+
+/* ---- pickles and checkpoints ---------------------------------------------------------- */
+
+static float storage0[8] = {1, -2, 3.5f, 4, 5, 6, 7, 8};
+static uint16_t storage1[4] = {0x3c00, 0xc000, 0x3800, 0};
+
+static void state_dict(ckb_pickle *p)
+{
+    ckb_op(p, '(');
+    ckb_str(p, "model.diffusion_model.a.weight");
+    ckb_tensor(p, "FloatStorage", "0", 8, 0, 2, (int64_t[]){2, 3}, NULL);
+    ckb_str(p, "first_stage_model.b.bias");
+    ckb_global(p, "torch._utils", "_rebuild_parameter");
+    ckb_op(p, '(');
+    ckb_tensor(p, "HalfStorage", "1", 4, 0, 1, (int64_t[]){4}, NULL);
+    ckb_op(p, 0x88);
+    ckb_ordered_dict(p);
+    ckb_op(p, 't');
+    ckb_op(p, 'R');
+    ckb_op(p, 'u');
+}
+
+static void lightning(ckb_pickle *p)
+{
+    ckb_op(p, 0x80);
+    ckb_op(p, 2);
+    ckb_op(p, '}');
+    ckb_op(p, 'q');
+    ckb_op(p, 0);
+    ckb_op(p, '(');
+    ckb_str(p, "global_step");
+    ckb_int(p, 470000);
+    ckb_str(p, "epoch");
+    ckb_int(p, 6);
+    ckb_str(p, "callbacks");
+    ckb_global(p, "pytorch_lightning.callbacks.model_checkpoint", "ModelCheckpoint");
+    ckb_op(p, ')');
+    ckb_op(p, 0x81);
+    ckb_op(p, '}');
+    ckb_str(p, "best_model_score");
+    ckb_op(p, 'G');
+    ckb_bytes(p, "\x3f\xf0\0\0\0\0\0\0", 8);
+    ckb_op(p, 's');
+    ckb_op(p, 'b');
+    ckb_str(p, "state_dict");
+    ckb_ordered_dict(p);
+    ckb_op(p, 'q');
+    ckb_op(p, 1);
+    state_dict(p);
+    ckb_op(p, 'u');
+    ckb_op(p, '.');
+}
+
+/* Protocol 4: FRAME, MEMOIZE, STACK_GLOBAL, SHORT_BINUNICODE, BINGET. */
+static void protocol4(ckb_pickle *p)
+{
+    ckb_op(p, 0x80);
+    ckb_op(p, 4);
+    ckb_op(p, 0x95);
+    ckb_bytes(p, "\x40\0\0\0\0\0\0\0", 8);
+    ckb_op(p, '}');
+    ckb_op(p, 0x94);
+    ckb_op(p, 0x8c);
+    ckb_op(p, 11);
+    ckb_bytes(p, "collections", 11);
+    ckb_op(p, 0x94);
+    ckb_op(p, 0x8c);
+    ckb_op(p, 11);
+    ckb_bytes(p, "OrderedDict", 11);
+    ckb_op(p, 0x94);
+    ckb_op(p, 0x93);
+    ckb_op(p, 0x94);
+    ckb_op(p, ')');
+    ckb_op(p, 'R');
+    ckb_op(p, 'h');
+    ckb_op(p, 0);
+    ckb_op(p, '(');
+    ckb_str(p, "k");
+    ckb_op(p, 0x8a);
+    ckb_op(p, 2);
+    ckb_bytes(p, "\xff\x7f", 2);
+    ckb_op(p, 0x8f);
+    ckb_op(p, '(');
+    ckb_op(p, 'K');
+    ckb_op(p, 1);
+    ckb_op(p, 0x90);
+    ckb_op(p, 'u');
+    ckb_op(p, '.');
+}
+
+static void pickle_seeds(void)
+{
+    ckb_pickle p = {0};
+    lightning(&p);
+    write_file("pickle", "lightning.pkl", p.data, p.len);
+    static const ckb_member members[] = {{"data/0", storage0, sizeof storage0, 0},
+                                         {"data/1", storage1, sizeof storage1, 0}};
+    ckb_write_zip(path_of("ckpt", "stored.ckpt"), "archive", &p, members, 2);
+    static const ckb_member deflated[] = {{"data/0", storage0, sizeof storage0, 1},
+                                          {"data/1", storage1, sizeof storage1, 1}};
+    ckb_write_zip(path_of("ckpt", "deflated.ckpt"), "model", &p, deflated, 2);
+    ckb_free(&p);
+    protocol4(&p);
+    write_file("pickle", "protocol4.pkl", p.data, p.len);
+    ckb_free(&p);
+    ckb_op(&p, 0x80);
+    ckb_op(&p, 2);
+    ckb_global(&p, "os", "system");
+    ckb_str(&p, "true");
+    ckb_op(&p, 0x85);
+    ckb_op(&p, 'R');
+    ckb_op(&p, '.');
+    write_file("pickle", "refused.pkl", p.data, p.len);
+    ckb_free(&p);
+}
+
+/* ---- images --------------------------------------------------------------------------- */
+
+/* A 6x5 PNG of `color_type` (bit depth 8 or 16) with optional text chunks. */
+static void png_seed(const char *target, const char *name, int color_type, int depth,
+                     int with_text)
+{
+    FILE *f = fopen(path_of(target, name), "wb");
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    if (!f || !png || !info || setjmp(png_jmpbuf(png)))
+        exit(1);
+    png_init_io(png, f);
+    int w = 6, h = 5;
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, depth, color_type,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (color_type == PNG_COLOR_TYPE_PALETTE) {
+        png_color palette[2] = {{0, 0, 0}, {255, 128, 0}};
+        png_set_PLTE(png, info, palette, 2);
+    }
+    if (with_text) {
+        png_text text[3] = {
+            {.compression = PNG_TEXT_COMPRESSION_NONE, .key = "parameters",
+             .text = "a fox\nNegative prompt: blurry\nSteps: 20, Sampler: Euler a, Seed: 42"},
+            {.compression = PNG_TEXT_COMPRESSION_zTXt, .key = "Comment", .text = "zipped"},
+            {.compression = PNG_ITXT_COMPRESSION_NONE, .key = "Title", .text = "\xc3\xa9t\xc3\xa9"},
+        };
+        png_set_text(png, info, text, 3);
+    }
+    png_write_info(png, info);
+    int channels = png_get_channels(png, info);
+    uint8_t row[6 * 4 * 2];
+    for (int y = 0; y < h; y++) {
+        for (size_t i = 0; i < sizeof row; i++)
+            row[i] = (uint8_t)(color_type == PNG_COLOR_TYPE_PALETTE ? (i + y) & 1 : i * 37 + y * 11);
+        (void)channels;
+        png_write_row(png, row);
+    }
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    fclose(f);
+}
+
+static void image_seeds(void)
+{
+    uint8_t px[6 * 5 * 3];
+    for (size_t i = 0; i < sizeof px; i++)
+        px[i] = (uint8_t)(i * 29);
+    sdc_image rgb = {6, 5, 3, px}, gray = {6, 5, 1, px};
+    sdc_image_write(path_of("image", "rgb.jpg"), &rgb, NULL, 1);
+    sdc_image_write(path_of("image", "gray.jpg"), &gray, NULL, 1);
+    sdc_image_write(path_of("image", "rgb.bmp"), &rgb, NULL, 1);
+    png_seed("image", "rgba.png", PNG_COLOR_TYPE_RGB_ALPHA, 8, 0);
+    png_seed("image", "gray_alpha16.png", PNG_COLOR_TYPE_GRAY_ALPHA, 16, 0);
+    png_seed("image", "palette.png", PNG_COLOR_TYPE_PALETTE, 8, 0);
+    png_seed("image", "rgb16.png", PNG_COLOR_TYPE_RGB, 16, 0);
+    png_seed("metadata", "parameters.png", PNG_COLOR_TYPE_RGB, 8, 1);
+    sdc_image_write(path_of("metadata", "written.png"), &rgb, "a cat\nSteps: 4, Seed: 1", 1);
+
+    /* masks: 4 bytes of size / blur / invert, then the image */
+    static const char *const sources[] = {"rgba.png", "gray_alpha16.png", "gray.jpg"};
+    for (int i = 0; i < 3; i++) {
+        size_t n;
+        char src[512];
+        snprintf(src, sizeof src, "%s/image/%s", root, sources[i]);
+        uint8_t *data = slurp(src, &n);
+        uint8_t *seed = malloc(n + 4);
+        seed[0] = (uint8_t)(7 + i * 20);
+        seed[1] = (uint8_t)(4 + i * 9);
+        seed[2] = (uint8_t)(i * 3);
+        seed[3] = (uint8_t)i;
+        memcpy(seed + 4, data, n);
+        char name[64];
+        snprintf(name, sizeof name, "mask_%s", sources[i]);
+        write_file("mask", name, seed, n + 4);
+        free(seed);
+        free(data);
+    }
+}
+
+/* ---- text inputs ---------------------------------------------------------------------- */
+
+static void text_seeds(void)
+{
+    static const char *const prompts[] = {
+        "a (red:1.3) fox, [blurry], ((masterpiece)) BREAK castle \\(detail\\)",
+        "(((nested [mixed (0.5:2)]))) (unclosed [also",
+        "(x:1.2.3) weight that is no number",
+        "caf\xc3\xa9 na\xc3\xafve \xe6\x97\xa5\xe6\x9c\xac &amp; &lt;tag&gt; \xf0\x9f\xa6\x8a",
+        "   spaces\tand\nnewlines  don't 'quote' it's 1,234.5  ",
+    };
+    for (int i = 0; i < 5; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "prompt%d.txt", i);
+        write_text("prompt_attention", name, prompts[i]);
+        write_text("tokenizer", name, prompts[i]);
+    }
+    write_text("jobfile", "jobs.jsonl",
+               "# comment\n{\"prompt\": \"a fox\", \"seed\": 7, \"cfg-scale\": 5}\n\n"
+               "{\"prompt\": \"a cat\", \"steps\": 4, \"width\": 64, \"height\": 64, "
+               "\"output\": \"cat_{index}.png\", \"batch-count\": 2}\n");
+    write_text("jobfile", "prompts.txt", "a fox in the snow\n# skipped\nan owl, (detailed:1.2)\n");
+    write_text("jobfile", "bad.jsonl", "{\"prompt\": 3}\n{\"seed\": \"x\"}\n{broken\n");
+}
+
+/* Selector byte (which JSON file of the folder) + the file. */
+static void diffusers_seeds(void)
+{
+    static const char *const texts[] = {
+        "{\"_class_name\": \"StableDiffusionPipeline\", \"unet\": [\"diffusers\", "
+        "\"UNet2DConditionModel\"], \"vae\": [\"diffusers\", \"AutoencoderKL\"]}",
+        "{\"prediction_type\": \"epsilon\", \"steps_offset\": 1}",
+        "{\"hidden_act\": \"quick_gelu\"}",
+        "{\"pad_token\": \"<|endoftext|>\"}",
+        "{\"!\": 0, \"<|endoftext|>\": 49407}",
+        "{\"weight_map\": {\"decoder.conv_in.weight\": "
+        "\"diffusion_pytorch_model-00001-of-00001.safetensors\", \"x\": \"../../etc/passwd\"}}",
+    };
+    for (int i = 0; i < 6; i++) {
+        char name[32], buf[512];
+        snprintf(name, sizeof name, "file%d.json", i);
+        buf[0] = (char)i;
+        size_t n = strlen(texts[i]);
+        memcpy(buf + 1, texts[i], n);
+        write_file("diffusers_config", name, buf, n + 1);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: make_corpus DIR\n");
+        return 2;
+    }
+    root = argv[1];
+    mkdir(root, 0755);
+    safetensors_seeds();
+    pickle_seeds();
+    image_seeds();
+    text_seeds();
+    diffusers_seeds();
+    return 0;
+}
