@@ -66,8 +66,8 @@ sdc_status sdc_vae_conv(const sdc_vae_layer *l, const sdc_vae_pass *p, float *y,
 /* The one out-of-memory error of a forward pass; releases the arena to `mark` first. */
 sdc_status sdc_vae_nomem(const sdc_vae_pass *p, size_t mark, const char *what);
 
-#endif
-
 /* y [B, C, HW] = GroupNorm(x) with n's affine (SiLU after when silu); y may equal x. */
 void sdc_vae_group_norm(const sdc_vae_pass *p, float *y, const float *x, int C, int HW,
                         const sdc_vae_norm *n, int silu);
+
+#endif

@@ -9,9 +9,11 @@
  * "scaling_factor").
  *
  * Tiling (--vae-tiling): decode and encode in overlapping latent tiles (default 64 with
- * overlap 16, i.e. 512-pixel tiles) blended linearly across the overlaps, so memory stays
- * bounded by the tile size however large the image. Tiles see only their own pixels
- * (GroupNorm statistics included), so results differ slightly from an untiled pass.
+ * overlap 16, i.e. 512-pixel tiles) blended linearly across the overlaps (vae/tile_plan.h),
+ * so memory stays bounded by the tile size however large the image. Tiles see only their
+ * own pixels (GroupNorm statistics and mid-block attention included), so results differ from
+ * an untiled pass, the less the larger the tiles are against the decoder's reach (an output
+ * pixel depends on latent cells up to about 17 cells away).
  *
  * Thread safety: an sdc_vae owns its activation arena, so it runs one decode / encode at a
  * time; its kernels use OpenMP inside. Different sdc_vae objects may run concurrently. */
@@ -25,8 +27,9 @@
 
 typedef struct sdc_vae sdc_vae;
 
-/* Builds the VAE from `ck` (weights converted to f32; the checkpoint may be closed
- * afterwards). The encoder is optional: without encoder.* tensors only decoding works. */
+/* Builds the VAE from `ck`. Weight matrices stay views of the checkpoint's mapping (see
+ * ops/weight.h): close the checkpoint only after sdc_vae_free. The encoder is optional:
+ * without encoder.* tensors only decoding works. */
 sdc_status sdc_vae_load(const sdc_checkpoint *ck, sdc_vae **out);
 void sdc_vae_free(sdc_vae *vae);
 
