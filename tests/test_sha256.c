@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "weights/hash_cache.h"
 #include "weights/sha256.h"
 
 static const char *hex_of(const void *data, size_t n)
@@ -82,4 +83,46 @@ Test(sha256, file_digest)
     cr_expect_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     unlink(path);
     cr_expect_neq(sdc_sha256_file(path, digest), SDC_OK);
+}
+
+/* Replaces the hash recorded in the cache file with `fake` (same size / mtime / path). */
+static void tamper_cache(const char *cache, const char *fake)
+{
+    FILE *f = fopen(cache, "r+");
+    cr_assert(f, "no cache file %s", cache);
+    cr_assert_eq(fwrite(fake, 1, 64, f), 64);
+    fclose(f);
+}
+
+Test(sha256, cache_is_used_until_the_file_changes)
+{
+    char dir[] = "/tmp/sdc_test_cache_XXXXXX", path[64], cache[96];
+    cr_assert(mkdtemp(dir));
+    setenv("SDC_CACHE_DIR", dir, 1);
+    snprintf(path, sizeof path, "%s/model.bin", dir);
+    snprintf(cache, sizeof cache, "%s/hashes.tsv", dir);
+    FILE *f = fopen(path, "w");
+    fputs("abc", f);
+    fclose(f);
+    char hex[65];
+    cr_assert_eq(sdc_file_sha256_cached(path, hex), SDC_OK);
+    cr_expect_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    /* a second call answers from the cache: a tampered entry shows through */
+    const char *fake = "0000000000000000000000000000000000000000000000000000000000000000";
+    tamper_cache(cache, fake);
+    cr_assert_eq(sdc_file_sha256_cached(path, hex), SDC_OK);
+    cr_expect_str_eq(hex, fake);
+    /* a changed file (size and mtime) is hashed again */
+    f = fopen(path, "a");
+    fputs("d", f);
+    fclose(f);
+    cr_assert_eq(sdc_file_sha256_cached(path, hex), SDC_OK);
+    cr_expect_str_eq(hex, "88d4266fd4e6338d13b845fcf289579d209c897823b9217da3e161936f031589");
+    /* an unwritable cache folder is no error */
+    setenv("SDC_CACHE_DIR", "/proc/sdc-no-such-dir", 1);
+    cr_assert_eq(sdc_file_sha256_cached(path, hex), SDC_OK);
+    cr_expect_str_eq(hex, "88d4266fd4e6338d13b845fcf289579d209c897823b9217da3e161936f031589");
+    unlink(path);
+    unlink(cache);
+    rmdir(dir);
 }

@@ -11,7 +11,8 @@
 #include "ops/error.h"
 #include "weights/checkpoint_impl.h"
 #include "weights/ckpt.h"
-#include "weights/sha256.h"
+#include "weights/hash_cache.h"
+#include "weights/hash_cache.h"
 
 static const char *const family_names[SDC_FAMILY_COUNT] = {
     [SDC_FAMILY_UNKNOWN] = "unknown",
@@ -257,12 +258,10 @@ void sdc_checkpoint_set_prediction(sdc_checkpoint *ck, sdc_prediction prediction
 
 sdc_status sdc_checkpoint_short_hash(const sdc_checkpoint *ck, char hash[11])
 {
-    uint8_t digest[32];
     char hex[65];
-    sdc_status s = sdc_sha256_file(ck->hash_path, digest);
+    sdc_status s = sdc_file_sha256_cached(ck->hash_path, hex);
     if (s != SDC_OK)
         return s;
-    sdc_sha256_hex(digest, hex);
     memcpy(hash, hex, 10);
     hash[10] = '\0';
     return SDC_OK;
