@@ -18,7 +18,8 @@
  *
  * Thread safety: a text encoder owns its activation arena, so one sdc_text_encoder runs one
  * forward at a time (kernels are OpenMP-parallel inside); separate objects are independent.
- * After load it no longer refers to the checkpoint, which may be closed. */
+ * Weight matrices stay views of the checkpoint's mapping (see ops/weight.h): close the
+ * checkpoint only after sdc_text_encoder_free. */
 #ifndef SDC_CLIP_TEXT_ENCODER_H
 #define SDC_CLIP_TEXT_ENCODER_H
 

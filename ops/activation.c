@@ -1,31 +1,50 @@
 #include <math.h>
 
+#include "ops/avx512.h"
+#include "ops/cpu.h"
 #include "ops/nn.h"
+#include "ops/parallel.h"
 
 void sdc_silu(float *x, size_t n)
 {
-#pragma omp parallel for schedule(static)
+    if (sdc_cpu_level_get() == SDC_CPU_AVX512) {
+        sdc_silu_avx512(x, n);
+        return;
+    }
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth(n))
     for (size_t i = 0; i < n; i++)
         x[i] = x[i] / (1.0f + expf(-x[i]));
 }
 
 void sdc_gelu(float *x, size_t n)
 {
-#pragma omp parallel for schedule(static)
+    if (sdc_cpu_level_get() == SDC_CPU_AVX512) {
+        sdc_gelu_avx512(x, n);
+        return;
+    }
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth(n))
     for (size_t i = 0; i < n; i++)
         x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
 }
 
 void sdc_quick_gelu(float *x, size_t n)
 {
-#pragma omp parallel for schedule(static)
+    if (sdc_cpu_level_get() == SDC_CPU_AVX512) {
+        sdc_quick_gelu_avx512(x, n);
+        return;
+    }
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth(n))
     for (size_t i = 0; i < n; i++)
         x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
 }
 
 void sdc_softmax_rows(float *x, int rows, int n)
 {
-#pragma omp parallel for schedule(static)
+    if (sdc_cpu_level_get() == SDC_CPU_AVX512) {
+        sdc_softmax_rows_avx512(x, rows, n);
+        return;
+    }
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth((size_t)rows * n))
     for (int r = 0; r < rows; r++) {
         float *row = x + (size_t)r * n;
         float m = -INFINITY;

@@ -1,10 +1,13 @@
 #include <math.h>
 
+#include "ops/attention_impl.h"
+#include "ops/cpu.h"
+#include "ops/parallel.h"
 #include "ops/nn.h"
 
 /* Keys are visited in tiles of KEY_TILE with an online softmax (running max and sum), so the
  * memory per query row is one tile of scores plus the d-wide accumulator. */
-enum { KEY_TILE = 128, MAX_HEAD_DIM = 256 };
+enum { KEY_TILE = 128, MAX_HEAD_DIM = SDC_ATTENTION_MAX_HEAD_DIM };
 
 static void attend_row(float *out, const float *q, const float *k, const float *v,
                        int kv_stride, int Tk, int d, float scale)
@@ -45,12 +48,13 @@ static void attend_row(float *out, const float *q, const float *k, const float *
         out[c] = acc[c] * inv;
 }
 
-void sdc_attention(float *out, const float *q, int q_stride, const float *k, const float *v,
-                   int kv_stride, int B, int heads, int Tq, int Tk, int d, float scale,
-                   int causal)
+void sdc_attention_scalar(float *out, const float *q, int q_stride, const float *k,
+                          const float *v, int kv_stride, int B, int heads, int Tq, int Tk, int d,
+                          float scale, int causal)
 {
     int out_stride = heads * d;
-#pragma omp parallel for schedule(static) collapse(3)
+    size_t work = (size_t)B * heads * Tq * Tk * d;
+#pragma omp parallel for schedule(static) collapse(3) if (sdc_parallel_worth(work))
     for (int b = 0; b < B; b++)
         for (int h = 0; h < heads; h++)
             for (int i = 0; i < Tq; i++) {
@@ -60,4 +64,17 @@ void sdc_attention(float *out, const float *q, int q_stride, const float *k, con
                 float *o = out + ((size_t)b * Tq + i) * out_stride + (size_t)h * d;
                 attend_row(o, qi, kb, vb, kv_stride, causal ? i + 1 : Tk, d, scale);
             }
+}
+
+void sdc_attention(float *out, const float *q, int q_stride, const float *k, const float *v,
+                   int kv_stride, int B, int heads, int Tq, int Tk, int d, float scale,
+                   int causal)
+{
+    if (B <= 0 || heads <= 0 || Tq <= 0 || Tk <= 0 || d <= 0)
+        return;
+    if (sdc_cpu_level_get() == SDC_CPU_AVX512 &&
+        sdc_attention_avx512(out, q, q_stride, k, v, kv_stride, B, heads, Tq, Tk, d, scale,
+                             causal) == 0)
+        return;
+    sdc_attention_scalar(out, q, q_stride, k, v, kv_stride, B, heads, Tq, Tk, d, scale, causal);
 }

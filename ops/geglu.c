@@ -3,9 +3,17 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "ops/avx512.h"
+#include "ops/cpu.h"
+#include "ops/parallel.h"
+
 void sdc_geglu(float *y, const float *x, int rows, int n)
 {
-#pragma omp parallel for schedule(static)
+    if (sdc_cpu_level_get() == SDC_CPU_AVX512) {
+        sdc_geglu_avx512(y, x, rows, n);
+        return;
+    }
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth((size_t)rows * n))
     for (int r = 0; r < rows; r++) {
         const float *value = x + (size_t)r * 2 * n;
         const float *gate = value + n;

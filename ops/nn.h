@@ -13,8 +13,9 @@
 void sdc_linear(float *y, const float *x, int M, const sdc_weight *w, const float *bias);
 
 /* 2-D convolution, NCHW. w: [Cout, Cin * k * k]; bias may be NULL. Output size
- * Ho = (H + 2 pad - k) / stride + 1 (likewise Wo). Scratch comes from `scratch` and is
- * released before returning. Returns 0, or -1 when scratch memory ran out. */
+ * Ho = (H + 2 pad - k) / stride + 1 (likewise Wo). The input is read in place (implicit
+ * im2col); any scratch comes from `scratch` and is released before returning. Returns 0, or
+ * -1 when scratch memory ran out. */
 int sdc_conv2d(float *y, const float *x, int B, int Cin, int H, int W, const sdc_weight *w,
                const float *bias, int k, int stride, int pad, sdc_arena *scratch);
 static inline int sdc_conv_out_size(int in, int k, int stride, int pad)

@@ -1,15 +1,22 @@
 #include <math.h>
 
+#include "ops/avx512.h"
+#include "ops/cpu.h"
 #include "ops/nn.h"
+#include "ops/parallel.h"
 
 static inline float silu1(float v) { return v / (1.0f + expf(-v)); }
 
 void sdc_group_norm(float *y, const float *x, int B, int C, int HW, int groups,
                     const float *gamma, const float *beta, float eps, int silu)
 {
+    if (sdc_cpu_level_get() == SDC_CPU_AVX512) {
+        sdc_group_norm_avx512(y, x, B, C, HW, groups, gamma, beta, eps, silu);
+        return;
+    }
     int cpg = C / groups;
     size_t n = (size_t)cpg * HW;
-#pragma omp parallel for schedule(static) collapse(2)
+#pragma omp parallel for schedule(static) collapse(2) if (sdc_parallel_worth((size_t)B * C * HW))
     for (int b = 0; b < B; b++) {
         for (int g = 0; g < groups; g++) {
             const float *xg = x + ((size_t)b * C + (size_t)g * cpg) * HW;
@@ -40,7 +47,11 @@ void sdc_group_norm(float *y, const float *x, int B, int C, int HW, int groups,
 void sdc_layer_norm(float *y, const float *x, int rows, int dim, const float *gamma,
                     const float *beta, float eps)
 {
-#pragma omp parallel for schedule(static)
+    if (sdc_cpu_level_get() == SDC_CPU_AVX512) {
+        sdc_layer_norm_avx512(y, x, rows, dim, gamma, beta, eps);
+        return;
+    }
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth((size_t)rows * dim))
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * dim;
         float *yr = y + (size_t)r * dim;

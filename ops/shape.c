@@ -1,12 +1,13 @@
 #include <string.h>
 
+#include "ops/parallel.h"
 #include "ops/nn.h"
 
 void sdc_upsample_nearest(float *y, const float *x, int B, int C, int H, int W, int Ho, int Wo)
 {
     /* PyTorch 'nearest': src = min(floor(dst * (in / out)), in - 1), scale in float */
     float sy = (float)H / Ho, sx = (float)W / Wo;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth((size_t)B * C * Ho * Wo))
     for (int bc = 0; bc < B * C; bc++) {
         const float *xc = x + (size_t)bc * H * W;
         float *yc = y + (size_t)bc * Ho * Wo;
@@ -24,14 +25,14 @@ void sdc_upsample_nearest(float *y, const float *x, int B, int C, int H, int W, 
 
 void sdc_add(float *y, const float *a, const float *b, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth(n))
     for (size_t i = 0; i < n; i++)
         y[i] = a[i] + b[i];
 }
 
 void sdc_add_channel_bias(float *y, const float *bias, int B, int C, int HW)
 {
-#pragma omp parallel for schedule(static) collapse(2)
+#pragma omp parallel for schedule(static) collapse(2) if (sdc_parallel_worth((size_t)B * C * HW))
     for (int b = 0; b < B; b++)
         for (int c = 0; c < C; c++) {
             float *yc = y + ((size_t)b * C + c) * HW;
@@ -51,7 +52,7 @@ void sdc_concat_channels(float *y, const float *a, int Ca, const float *b, int C
 
 void sdc_nchw_to_nhwc(float *y, const float *x, int B, int C, int HW)
 {
-#pragma omp parallel for schedule(static) collapse(2)
+#pragma omp parallel for schedule(static) collapse(2) if (sdc_parallel_worth((size_t)B * C * HW))
     for (int b = 0; b < B; b++)
         for (int p = 0; p < HW; p++)
             for (int c = 0; c < C; c++)
@@ -60,7 +61,7 @@ void sdc_nchw_to_nhwc(float *y, const float *x, int B, int C, int HW)
 
 void sdc_nhwc_to_nchw(float *y, const float *x, int B, int C, int HW)
 {
-#pragma omp parallel for schedule(static) collapse(2)
+#pragma omp parallel for schedule(static) collapse(2) if (sdc_parallel_worth((size_t)B * C * HW))
     for (int b = 0; b < B; b++)
         for (int c = 0; c < C; c++)
             for (int p = 0; p < HW; p++)

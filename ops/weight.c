@@ -26,12 +26,8 @@ sdc_status sdc_weight_load_rows(sdc_weight *w, const sdc_tensor *t, int row0, in
         (int64_t)(row0 + rows) * cols > total)
         return sdc_fail(SDC_ERR_FORMAT, "tensor '%s' has %lld elements, expected rows %d..%d of %d",
                         name, (long long)total, row0, row0 + rows, cols);
-    size_t n = (size_t)rows * cols;
-    w->data = aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63);
-    if (!w->data)
-        return sdc_fail(SDC_ERR_NOMEM, "out of memory loading '%s'", name);
-    const unsigned char *src = t->data;
-    sdc_convert_to_f32(w->data, src + (size_t)row0 * cols * sdc_dtype_size(t->dtype), t->dtype, n);
+    w->data = (const unsigned char *)t->data + (size_t)row0 * cols * sdc_dtype_size(t->dtype);
+    w->dtype = t->dtype;
     w->rows = rows;
     w->cols = cols;
     return SDC_OK;
@@ -51,7 +47,6 @@ sdc_status sdc_weight_load(sdc_weight *w, const sdc_tensor *t, int rows, int col
 
 void sdc_weight_free(sdc_weight *w)
 {
-    free(w->data);
     w->data = NULL;
 }
 

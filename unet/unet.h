@@ -24,8 +24,8 @@
 
 typedef struct sdc_unet sdc_unet;
 
-/* Builds the UNet from `ck` (weights converted to the kernels' format; the checkpoint may be
- * closed afterwards). */
+/* Builds the UNet from `ck`. Weight matrices stay views of the checkpoint's mapping (see
+ * ops/weight.h): close the checkpoint only after sdc_unet_free. */
 sdc_status sdc_unet_load(const sdc_checkpoint *ck, sdc_unet **out);
 void sdc_unet_free(sdc_unet *u);
 

@@ -1,0 +1,364 @@
+/* bench_sd: speed and memory of each Stable Diffusion stage at real model sizes.
+ *
+ *   bench_sd [--model FILE] [--size PX] [--batch B] [--runs N] [--threads T]
+ *            [--cpu scalar|avx2|avx512] [--stages text,unet,vae,micro] [--vae-tiling]
+ *            [--peak GFLOPS]
+ *   bench_sd --smoke      (seconds: the golden tiny model, small shapes; for CI)
+ *
+ * For each stage: the first (cold) call, the median of N more, GFLOP/s from the FLOPs the
+ * checkpoint's shapes imply (bench/flops.h), the share of the measured fp32 FMA peak
+ * (ops/cpu.h), and the peak resident memory during the stage (anonymous = activations and
+ * copies; file = mapped checkpoint pages). Full-size checkpoints with random weights come
+ * from make-random-checkpoint (docs/PERFORMANCE.md). */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/flops.h"
+#include "bench/measure.h"
+#include "bench/micro.h"
+#include "clip/text_encoder.h"
+#include "ops/cpu.h"
+#include "unet/unet.h"
+#include "vae/vae.h"
+
+typedef struct options {
+    const char *model;
+    int size, batch, runs, threads, smoke, tiling;
+    int cpu;     /* -1: as detected */
+    double peak; /* 0: measure */
+    char stages[64];
+} options;
+
+typedef struct models {
+    sdc_checkpoint *ck;
+    sdc_text_encoder *te;
+    sdc_unet *unet;
+    sdc_vae *vae;
+} models;
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: bench_sd [--model FILE] [--size PX] [--batch B] [--runs N] [--threads T]\n"
+            "                [--cpu scalar|avx2|avx512] [--stages text,unet,vae,micro]\n"
+            "                [--vae-tiling] [--peak GFLOPS] [--smoke]\n");
+}
+
+static int parse_level(const char *s)
+{
+    for (int l = SDC_CPU_SCALAR; l <= SDC_CPU_AVX512; l++)
+        if (strcmp(s, sdc_cpu_level_name((sdc_cpu_level)l)) == 0)
+            return l;
+    return -2;
+}
+
+static int parse(int argc, char **argv, options *o)
+{
+    *o = (options){"/tmp/fullsize/sd15-f16.safetensors", 512, 2, 3, 0, 0, 0, -1, 0,
+                   "text,unet,vae,micro"};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        if (strcmp(a, "--smoke") == 0)
+            o->smoke = 1, takes = 0;
+        else if (strcmp(a, "--vae-tiling") == 0)
+            o->tiling = 1, takes = 0;
+        else if (!v)
+            return -1;
+        else if (strcmp(a, "--model") == 0)
+            o->model = v;
+        else if (strcmp(a, "--size") == 0)
+            o->size = atoi(v);
+        else if (strcmp(a, "--batch") == 0)
+            o->batch = atoi(v);
+        else if (strcmp(a, "--runs") == 0)
+            o->runs = atoi(v);
+        else if (strcmp(a, "--threads") == 0)
+            o->threads = atoi(v);
+        else if (strcmp(a, "--cpu") == 0)
+            o->cpu = parse_level(v);
+        else if (strcmp(a, "--peak") == 0)
+            o->peak = atof(v);
+        else if (strcmp(a, "--stages") == 0)
+            snprintf(o->stages, sizeof o->stages, "%s", v);
+        else
+            return -1;
+        i += takes;
+    }
+    if (o->smoke) {
+        static char tiny[4096];
+        const char *g = getenv("SDC_GOLDEN");
+        snprintf(tiny, sizeof tiny, "%s/models/tiny-sd1/model.safetensors",
+                 g ? g : "../shared/golden");
+        o->model = tiny;
+        o->size = 128;
+        o->runs = 1;
+    }
+    return o->size >= 8 && o->size % 8 == 0 && o->batch >= 1 && o->runs >= 1 && o->cpu >= -1
+               ? 0
+               : -1;
+}
+
+static int wants(const options *o, const char *stage)
+{
+    return strstr(o->stages, stage) != NULL;
+}
+
+static float *random_floats(size_t n, unsigned seed, float scale)
+{
+    float *p = malloc(n * sizeof *p);
+    for (size_t i = 0; p && i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        p[i] = ((float)((seed >> 9) & 0xffff) / 32768.0f - 1.0f) * scale;
+    }
+    return p;
+}
+
+/* One stage's figures. */
+typedef struct result {
+    double first, median, cpu, flops; /* cpu: CPU seconds of the median call */
+    sdc_bench_mem mem;
+} result;
+
+static double peak_gflops = 1;
+static int threads_used = 1;
+static double whole_peak_mib;
+
+/* "% peak": wall-clock GFLOP/s over the peak of all threads. "% cpu": FLOP per CPU-second
+ * over one core's peak, i.e. the efficiency of the cycles the process got (equal to % peak
+ * when nothing else runs; higher when other processes take time slices). */
+static void print_header(void)
+{
+    printf("\n%-26s %8s %9s %8s %8s %9s %7s %7s %9s %8s %8s\n", "stage", "first s",
+           "median s", "cpu s", "GFLOP", "GFLOP/s", "% peak", "% cpu", "peak MiB", "anon MiB",
+           "file MiB");
+}
+
+static void print_result(const char *name, const result *r)
+{
+    double gflops = r->flops / r->median * 1e-9, per_cpu = r->flops / r->cpu * 1e-9;
+    printf("%-26s %8.3f %9.3f %8.2f %8.1f %9.1f %6.1f%% %6.1f%% %9.0f %8.0f %8.0f\n", name,
+           r->first, r->median, r->cpu, r->flops * 1e-9, gflops, 100 * gflops / peak_gflops,
+           100 * per_cpu / (peak_gflops / threads_used), r->mem.peak, r->mem.anon, r->mem.file);
+    if (r->mem.peak > whole_peak_mib)
+        whole_peak_mib = r->mem.peak;
+}
+
+/* Calls fn(ctx) once cold and `runs` times more; fills times and memory. */
+typedef sdc_status (*stage_fn)(void *ctx);
+
+static sdc_status time_stage(stage_fn fn, void *ctx, int runs, result *r)
+{
+    sdc_bench_reset_peak();
+    double t[64], cpu[64], t0 = sdc_bench_now();
+    sdc_status s = fn(ctx);
+    r->first = sdc_bench_now() - t0;
+    int n = runs < 64 ? runs : 64;
+    for (int i = 0; i < n && s == SDC_OK; i++) {
+        double c0 = sdc_bench_cpu_now();
+        t0 = sdc_bench_now();
+        s = fn(ctx);
+        t[i] = sdc_bench_now() - t0;
+        cpu[i] = sdc_bench_cpu_now() - c0;
+    }
+    r->median = sdc_bench_median(t, n);
+    r->cpu = sdc_bench_median(cpu, n);
+    r->mem = sdc_bench_memory();
+    if (s != SDC_OK)
+        fprintf(stderr, "bench_sd: %s\n", sdc_last_error());
+    return s;
+}
+
+typedef struct text_ctx {
+    sdc_text_encoder *te;
+    int32_t *ids;
+    int B, T;
+    sdc_text_request req;
+} text_ctx;
+
+static sdc_status text_call(void *p)
+{
+    text_ctx *c = p;
+    return sdc_text_encoder_forward(c->te, c->ids, c->B, c->T, &c->req, 1);
+}
+
+typedef struct unet_ctx {
+    sdc_unet *u;
+    float *x, *context, *out;
+    int B, h, w, T;
+} unet_ctx;
+
+static sdc_status unet_call(void *p)
+{
+    unet_ctx *c = p;
+    return sdc_unet_forward(c->u, c->x, c->B, c->h, c->w, 500.0f, c->context, c->T, c->out);
+}
+
+typedef struct vae_ctx {
+    sdc_vae *v;
+    float *latent, *image;
+    int h, w, tiled;
+} vae_ctx;
+
+static sdc_status vae_call(void *p)
+{
+    vae_ctx *c = p;
+    return sdc_vae_decode(c->v, c->latent, 1, c->h, c->w, c->image, c->tiled);
+}
+
+/* Text encoder on B prompts of 77 tokens; the conditioning goes to *context. */
+static int bench_text(const options *o, models *m, float **context)
+{
+    int B = o->batch, T = sdc_text_encoder_positions(m->te), W = sdc_text_encoder_width(m->te);
+    text_ctx c = {m->te, malloc(sizeof(int32_t) * B * T), B, T, {0, 1, NULL, NULL}};
+    *context = malloc(sizeof(float) * B * T * W);
+    if (!c.ids || !*context) {
+        free(c.ids);
+        return -1;
+    }
+    for (int i = 0; i < B * T; i++) /* BOS, words, EOS, padding */
+        c.ids[i] = i % T == 0 ? 49406 : i % T < 12 ? 320 + 37 * (i % T) : 49407;
+    c.req.layer = sdc_text_encoder_cond_layers(m->te);
+    c.req.hidden = *context;
+    result r;
+    r.flops = sdc_bench_text_flops(m->ck, B, T, c.req.layer);
+    sdc_status s = time_stage(text_call, &c, o->runs, &r);
+    free(c.ids);
+    if (s != SDC_OK)
+        return -1;
+    char name[64];
+    snprintf(name, sizeof name, "text encoder B=%d T=%d", B, T);
+    print_result(name, &r);
+    return 0;
+}
+
+static int bench_unet(const options *o, models *m, const float *context)
+{
+    int B = o->batch, h = o->size / 8, w = o->size / 8, T = 77;
+    int D = sdc_unet_context_dim(m->unet), Cin = sdc_unet_in_channels(m->unet);
+    unet_ctx c = {m->unet, random_floats((size_t)B * Cin * h * w, 11, 1.0f),
+                  context && D == sdc_text_encoder_width(m->te)
+                      ? (float *)context
+                      : random_floats((size_t)B * T * (D ? D : 1), 12, 1.0f),
+                  malloc(sizeof(float) * B * sdc_unet_out_channels(m->unet) * h * w), B, h, w,
+                  T};
+    int ok = c.x && c.context && c.out;
+    result r;
+    r.flops = sdc_bench_unet_flops(m->ck, B, h, w, T);
+    if (ok)
+        ok = time_stage(unet_call, &c, o->runs, &r) == SDC_OK;
+    if (c.context != context)
+        free(c.context);
+    free(c.x);
+    free(c.out);
+    if (!ok)
+        return -1;
+    char name[64];
+    snprintf(name, sizeof name, "unet step B=%d %dx%d", B, h, w);
+    print_result(name, &r);
+    return 0;
+}
+
+static int bench_vae(const options *o, models *m)
+{
+    int h = o->size / 8, w = o->size / 8, f = sdc_vae_downscale(m->vae);
+    vae_ctx c = {m->vae,
+                 random_floats((size_t)sdc_vae_latent_channels(m->vae) * h * w, 13, 1.0f),
+                 malloc(sizeof(float) * 3 * (size_t)h * f * w * f), h, w, o->tiling};
+    int ok = c.latent && c.image;
+    result r;
+    r.flops = sdc_bench_vae_decode_flops(m->ck, 1, h, w);
+    if (ok)
+        ok = time_stage(vae_call, &c, o->runs, &r) == SDC_OK;
+    free(c.latent);
+    free(c.image);
+    if (!ok)
+        return -1;
+    char name[64];
+    snprintf(name, sizeof name, "vae decode %dx%d%s", h * f, w * f, o->tiling ? " tiled" : "");
+    print_result(name, &r);
+    return 0;
+}
+
+static sdc_status load(const options *o, models *m)
+{
+    double t0 = sdc_bench_now();
+    sdc_status s = sdc_checkpoint_open(o->model, &m->ck);
+    if (s == SDC_OK && (wants(o, "text") || wants(o, "unet")))
+        s = sdc_text_encoder_load(m->ck, &m->te);
+    if (s == SDC_OK && wants(o, "unet"))
+        s = sdc_unet_load(m->ck, &m->unet);
+    if (s == SDC_OK && wants(o, "vae"))
+        s = sdc_vae_load(m->ck, &m->vae);
+    if (s != SDC_OK)
+        return s;
+    sdc_bench_mem mem = sdc_bench_memory();
+    printf("model: %s (%s); load %.2f s, RSS after load %.0f MiB (anon %.0f, file %.0f)\n",
+           o->model, sdc_family_name(sdc_checkpoint_family(m->ck)), sdc_bench_now() - t0, mem.rss,
+           mem.anon, mem.file);
+    return SDC_OK;
+}
+
+static void unload(models *m)
+{
+    sdc_vae_free(m->vae);
+    sdc_unet_free(m->unet);
+    sdc_text_encoder_free(m->te);
+    sdc_checkpoint_close(m->ck);
+}
+
+/* fp32 FMA peak: the best of five short measurements, as other processes only lower it. */
+static void measure_peak(int threads)
+{
+    for (int i = 0; i < 5; i++) {
+        double p = sdc_cpu_peak_gflops(threads);
+        peak_gflops = p > peak_gflops ? p : peak_gflops;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    if (parse(argc, argv, &o) != 0) {
+        usage();
+        return 2;
+    }
+    if (o.threads > 0)
+        omp_set_num_threads(o.threads);
+    if (o.cpu >= 0)
+        sdc_cpu_set_max_level((sdc_cpu_level)o.cpu);
+    threads_used = omp_get_max_threads();
+    if (o.peak > 0)
+        peak_gflops = o.peak;
+    else
+        measure_peak(threads_used);
+    printf("kernels: %s, %d threads; fp32 FMA peak %.1f GFLOP/s (%.1f per core, %s)\n",
+           sdc_cpu_level_name(sdc_cpu_level_get()), threads_used, peak_gflops,
+           peak_gflops / threads_used, o.peak > 0 ? "given" : "measured");
+    models m = {0};
+    int rc = 0;
+    if (wants(&o, "text") || wants(&o, "unet") || wants(&o, "vae")) {
+        if (load(&o, &m) != SDC_OK) {
+            fprintf(stderr, "bench_sd: %s\n", sdc_last_error());
+            unload(&m);
+            return 1;
+        }
+        print_header();
+        float *context = NULL;
+        if (wants(&o, "text") && bench_text(&o, &m, &context) != 0)
+            rc = 1;
+        if (rc == 0 && wants(&o, "unet") && bench_unet(&o, &m, context) != 0)
+            rc = 1;
+        if (rc == 0 && wants(&o, "vae") && bench_vae(&o, &m) != 0)
+            rc = 1;
+        free(context);
+        if (rc == 0)
+            printf("peak RSS over the stages: %.0f MiB\n", whole_peak_mib);
+    }
+    unload(&m);
+    if (rc == 0 && wants(&o, "micro"))
+        rc = sdc_bench_micro(peak_gflops, threads_used, o.runs, o.smoke) != 0;
+    return rc;
+}

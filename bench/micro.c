@@ -1,0 +1,191 @@
+#include "bench/micro.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bench/measure.h"
+#include "ops/dtype.h"
+#include "ops/nn.h"
+
+typedef enum kind { CONV, LINEAR, ATTENTION } kind;
+
+/* conv: B, Cin, Cout, H(=W), k, stride; linear: M, N, K; attention: B, heads, Tq, Tk, d */
+typedef struct shape {
+    const char *name;
+    kind kind;
+    int a, b, c, d, e, f;
+} shape;
+
+static const shape shapes[] = {
+    {"conv3x3 320->320 64x64", CONV, 2, 320, 320, 64, 3, 1},
+    {"conv3x3 640->640 32x32", CONV, 2, 640, 640, 32, 3, 1},
+    {"conv3x3 1280->1280 16x16", CONV, 2, 1280, 1280, 16, 3, 1},
+    {"conv3x3 1280->1280 8x8", CONV, 2, 1280, 1280, 8, 3, 1},
+    {"conv3x3 640->640 s2 32x32", CONV, 2, 640, 640, 32, 3, 2},
+    {"conv3x3 960->320 64x64", CONV, 2, 960, 320, 64, 3, 1},
+    {"conv1x1 960->320 64x64", CONV, 2, 960, 320, 64, 1, 1},
+    {"linear 8192x320 <- 320", LINEAR, 8192, 320, 320, 0, 0, 0},
+    {"linear 8192x2560 <- 320", LINEAR, 8192, 2560, 320, 0, 0, 0},
+    {"linear 8192x320 <- 1280", LINEAR, 8192, 320, 1280, 0, 0, 0},
+    {"linear 2048x5120 <- 640", LINEAR, 2048, 5120, 640, 0, 0, 0},
+    {"linear 154x320 <- 768", LINEAR, 154, 320, 768, 0, 0, 0},
+    {"attention self 4096 d40", ATTENTION, 2, 8, 4096, 4096, 40, 0},
+    {"attention cross 4096x77 d40", ATTENTION, 2, 8, 4096, 77, 40, 0},
+    {"attention self 1024 d80", ATTENTION, 2, 8, 1024, 1024, 80, 0},
+};
+
+static float *random_floats(size_t n, unsigned seed)
+{
+    float *p = malloc(n * sizeof *p);
+    for (size_t i = 0; p && i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        p[i] = ((float)((seed >> 9) & 0xffff) / 32768.0f - 1.0f) * 0.1f;
+    }
+    return p;
+}
+
+/* An f16 [rows, cols] weight like a checkpoint's (caller frees w->data). */
+static int random_weight(sdc_weight *w, int rows, int cols)
+{
+    size_t n = (size_t)rows * cols;
+    float *f = random_floats(n, 7);
+    uint16_t *h = malloc(n * sizeof *h);
+    if (!f || !h) {
+        free(f);
+        free(h);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        h[i] = sdc_f32_to_f16(f[i]);
+    free(f);
+    *w = (sdc_weight){rows, cols, SDC_DTYPE_F16, h};
+    return 0;
+}
+
+/* One timed call of the kernel; buffers prepared by the caller. */
+typedef struct bufs {
+    float *x, *y, *q, *k, *v;
+    sdc_weight w;
+    sdc_arena arena;
+} bufs;
+
+static void run_once(const shape *s, bufs *b)
+{
+    switch (s->kind) {
+    case CONV:
+        sdc_conv2d(b->y, b->x, s->a, s->b, s->d, s->d, &b->w, NULL, s->e, s->f, s->e / 2,
+                   &b->arena);
+        break;
+    case LINEAR:
+        sdc_linear(b->y, b->x, s->a, &b->w, NULL);
+        break;
+    case ATTENTION:
+        sdc_attention(b->y, b->q, s->b * s->e, b->k, b->v, s->b * s->e, s->a, s->b, s->c, s->d,
+                      s->e, 1.0f / sqrtf((float)s->e), 0);
+        break;
+    }
+}
+
+static double shape_flops(const shape *s)
+{
+    switch (s->kind) {
+    case CONV: {
+        double o = (s->d + 2 * (s->e / 2) - s->e) / s->f + 1;
+        return 2.0 * s->a * s->c * s->b * s->e * s->e * o * o;
+    }
+    case LINEAR:
+        return 2.0 * s->a * s->b * s->c;
+    default:
+        return 4.0 * s->a * s->b * (double)s->c * s->d * s->e;
+    }
+}
+
+/* Shrinks a shape for the smoke run (keeps it valid). */
+static shape smoke_shape(shape s)
+{
+    switch (s.kind) {
+    case CONV:
+        s.b = (s.b + 7) / 8, s.c = (s.c + 7) / 8, s.d = (s.d + 7) / 8;
+        break;
+    case LINEAR:
+        s.a = (s.a + 7) / 8, s.b = (s.b + 7) / 8, s.c = (s.c + 7) / 8;
+        break;
+    case ATTENTION:
+        s.c = (s.c + 7) / 8, s.d = (s.d + 7) / 8;
+        break;
+    }
+    return s;
+}
+
+static int alloc_bufs(const shape *s, bufs *b)
+{
+    size_t nx = 0, ny = 0, nqkv = 0;
+    int rows = 0, cols = 0;
+    if (s->kind == CONV) {
+        int o = (s->d + 2 * (s->e / 2) - s->e) / s->f + 1;
+        nx = (size_t)s->a * s->b * s->d * s->d;
+        ny = (size_t)s->a * s->c * o * o;
+        rows = s->c, cols = s->b * s->e * s->e;
+    } else if (s->kind == LINEAR) {
+        nx = (size_t)s->a * s->c;
+        ny = (size_t)s->a * s->b;
+        rows = s->b, cols = s->c;
+    } else {
+        nqkv = (size_t)s->a * (s->c > s->d ? s->c : s->d) * s->b * s->e;
+        ny = (size_t)s->a * s->c * s->b * s->e;
+    }
+    *b = (bufs){0};
+    sdc_arena_init(&b->arena);
+    b->y = malloc(ny * sizeof(float));
+    if (nx)
+        b->x = random_floats(nx, 1);
+    if (nqkv) {
+        b->q = random_floats(nqkv, 2);
+        b->k = random_floats(nqkv, 3);
+        b->v = random_floats(nqkv, 4);
+    }
+    int ok = b->y && (!nx || b->x) && (!nqkv || (b->q && b->k && b->v));
+    return ok && (!rows || random_weight(&b->w, rows, cols) == 0) ? 0 : -1;
+}
+
+static void free_bufs(bufs *b)
+{
+    free(b->x);
+    free(b->y);
+    free(b->q);
+    free(b->k);
+    free(b->v);
+    free((void *)b->w.data);
+    sdc_arena_free(&b->arena);
+}
+
+int sdc_bench_micro(double peak_gflops, int threads, int runs, int smoke)
+{
+    printf("\n%-30s %10s %10s %8s %8s\n", "kernel (f16 weights, f32 math)", "median ms",
+           "GFLOP/s", "% peak", "% cpu");
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        shape s = smoke ? smoke_shape(shapes[i]) : shapes[i];
+        bufs b;
+        if (alloc_bufs(&s, &b) != 0) {
+            free_bufs(&b);
+            fprintf(stderr, "bench_sd: out of memory for %s\n", s.name);
+            return -1;
+        }
+        run_once(&s, &b); /* warm-up: page faults, packing buffers */
+        double t[64], cpu[64];
+        int n = runs < 64 ? runs : 64;
+        for (int r = 0; r < n; r++) {
+            double c0 = sdc_bench_cpu_now(), t0 = sdc_bench_now();
+            run_once(&s, &b);
+            t[r] = sdc_bench_now() - t0;
+            cpu[r] = sdc_bench_cpu_now() - c0;
+        }
+        double med = sdc_bench_median(t, n), gflops = shape_flops(&s) / med * 1e-9;
+        double per_cpu = shape_flops(&s) / sdc_bench_median(cpu, n) * 1e-9;
+        printf("%-30s %10.2f %10.1f %7.1f%% %7.1f%%\n", s.name, med * 1e3, gflops,
+               100 * gflops / peak_gflops, 100 * per_cpu / (peak_gflops / threads));
+        free_bufs(&b);
+    }
+    return 0;
+}

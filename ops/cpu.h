@@ -1,0 +1,31 @@
+/* Runtime CPU dispatch. One sdc binary runs on any x86-64: kernels for wider ISAs live in
+ * their own files, compiled for that ISA, and are only called when the CPU supports it.
+ * The level can be capped (sdc_cpu_set_max_level) so tests and benchmarks can compare the
+ * fast paths with the portable one. */
+#ifndef SDC_OPS_CPU_H
+#define SDC_OPS_CPU_H
+
+typedef enum sdc_cpu_level {
+    SDC_CPU_SCALAR, /* portable C (whatever the compiler's baseline x86-64 gives) */
+    SDC_CPU_AVX2,   /* AVX2 + FMA + F16C */
+    SDC_CPU_AVX512, /* AVX-512 F/BW/DQ/VL + FMA + F16C */
+} sdc_cpu_level;
+
+/* The best level the CPU supports (ignores the cap). */
+sdc_cpu_level sdc_cpu_detect(void);
+/* The level kernels use: the detected one, lowered by the cap. */
+sdc_cpu_level sdc_cpu_level_get(void);
+/* Caps the level (never raises it above what the CPU supports). Not thread-safe: call it
+ * before kernels run. */
+void sdc_cpu_set_max_level(sdc_cpu_level cap);
+/* Whether AVX512_BF16 (vdpbf16ps) is usable at the current level. */
+int sdc_cpu_has_bf16(void);
+/* "scalar", "avx2", "avx512". */
+const char *sdc_cpu_level_name(sdc_cpu_level level);
+
+/* Measured fp32 FMA throughput of this machine at the current level, in GFLOP/s (an FMA
+ * counts 2 FLOP), over `threads` threads, each timed by its own CPU clock (so the figure is
+ * what the cores give when the process has them): the ceiling benchmarks compare with. */
+double sdc_cpu_peak_gflops(int threads);
+
+#endif

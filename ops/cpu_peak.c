@@ -1,0 +1,83 @@
+/* sdc_cpu_peak_gflops: independent FMA chains, enough of them to cover the FMA latency on
+ * every port, run on each thread at once. Each thread is timed by its own CPU clock, so
+ * other processes sharing the cores lower the figure only by their cache and frequency
+ * effects, not by the time slices they take. */
+#include <immintrin.h>
+#include <omp.h>
+#include <time.h>
+
+#include "ops/cpu.h"
+
+enum { CHAINS = 12, ITERS = 20000000 };
+
+__attribute__((target("avx512f,fma"))) static double fma_flops_avx512(void)
+{
+    __m512 acc[CHAINS];
+    const __m512 mul = _mm512_set1_ps(0.999999f), add = _mm512_set1_ps(1e-7f);
+    for (int i = 0; i < CHAINS; i++)
+        acc[i] = _mm512_set1_ps((float)i);
+    for (long n = 0; n < ITERS; n++)
+        for (int i = 0; i < CHAINS; i++)
+            acc[i] = _mm512_fmadd_ps(acc[i], mul, add);
+    __m512 s = acc[0];
+    for (int i = 1; i < CHAINS; i++)
+        s = _mm512_add_ps(s, acc[i]);
+    volatile float sink = _mm512_reduce_add_ps(s); /* keeps the loop alive */
+    (void)sink;
+    return 2.0 * 16 * CHAINS * (double)ITERS;
+}
+
+__attribute__((target("avx2,fma"))) static double fma_flops_avx2(void)
+{
+    __m256 acc[CHAINS];
+    const __m256 mul = _mm256_set1_ps(0.999999f), add = _mm256_set1_ps(1e-7f);
+    for (int i = 0; i < CHAINS; i++)
+        acc[i] = _mm256_set1_ps((float)i);
+    for (long n = 0; n < ITERS; n++)
+        for (int i = 0; i < CHAINS; i++)
+            acc[i] = _mm256_fmadd_ps(acc[i], mul, add);
+    float out[8];
+    __m256 s = acc[0];
+    for (int i = 1; i < CHAINS; i++)
+        s = _mm256_add_ps(s, acc[i]);
+    _mm256_storeu_ps(out, s);
+    volatile float sink = out[0];
+    (void)sink;
+    return 2.0 * 8 * CHAINS * (double)ITERS;
+}
+
+static double fma_flops_scalar(void)
+{
+    float acc[CHAINS];
+    for (int i = 0; i < CHAINS; i++)
+        acc[i] = (float)i;
+    for (long n = 0; n < ITERS / 4; n++)
+        for (int i = 0; i < CHAINS; i++)
+            acc[i] = acc[i] * 0.999999f + 1e-7f;
+    volatile float sink = acc[0] + acc[CHAINS - 1];
+    (void)sink;
+    return 2.0 * CHAINS * (double)(ITERS / 4);
+}
+
+static double thread_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double sdc_cpu_peak_gflops(int threads)
+{
+    sdc_cpu_level level = sdc_cpu_level_get();
+    double rate = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : rate)
+    {
+        double t0 = thread_seconds();
+        double flops = level == SDC_CPU_AVX512 ? fma_flops_avx512()
+                       : level == SDC_CPU_AVX2 ? fma_flops_avx2()
+                                               : fma_flops_scalar();
+        double seconds = thread_seconds() - t0;
+        rate += seconds > 0 ? flops / seconds : 0;
+    }
+    return rate * 1e-9;
+}

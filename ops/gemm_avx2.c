@@ -1,0 +1,214 @@
+/* AVX2 micro-kernels and operand copies for the packed GEMM (see gemm_driver.h), for x86-64
+ * CPUs without AVX-512. The whole file is compiled for AVX2 + FMA + F16C; nothing here may
+ * run before sdc_cpu_level_get() has said AVX2 or better. Register budget: an mr x nr tile
+ * needs mr * nr / 8 accumulators plus nr / 8 B vectors and one broadcast out of 16 ymm. */
+#pragma GCC target("avx2,fma,f16c")
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "ops/gemm_driver.h"
+
+enum { MAX_MR = 8, MAX_NV = 3 };
+
+enum { ROWS_MR = 6, ROWS_NV = 2, ROWS_KC = 256, ROWS_MC = 96, ROWS_NC = 2048,
+       A_STRIDE = ROWS_KC + 8 };
+enum { K16_MR = 4, K16_NV = 3, K16_KC = 256, K16_MC = 128, K16_NC = 1536 };
+
+/* Lanes j < n - 8 v of vector v as an AVX2 mask (all ones = use the lane). */
+static inline __m256i tail_mask(int n, int v)
+{
+    int left = n - v * 8;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
+}
+
+static inline __attribute__((always_inline)) void
+store_tile(const int MR, const int NV, __m256 acc[MAX_MR][MAX_NV], float *restrict c, size_t ldc,
+           int m, int n, const sdc_epilogue *ep)
+{
+    __m256 va = _mm256_set1_ps(ep->alpha);
+    __m256i mask[MAX_NV];
+    __m256 col[MAX_NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+        mask[v] = tail_mask(n, v);
+        col[v] = ep->col_bias ? _mm256_maskload_ps(ep->col_bias + v * 8, mask[v])
+                              : _mm256_setzero_ps();
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) {
+        if (i < m) {
+            float *ci = c + (size_t)i * ldc;
+            __m256 row = _mm256_set1_ps(ep->row_bias ? ep->row_bias[i] : 0.0f);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                if (n <= v * 8)
+                    continue;
+                __m256 old = ep->accumulate ? _mm256_maskload_ps(ci + v * 8, mask[v])
+                                            : _mm256_setzero_ps();
+                old = _mm256_add_ps(old, _mm256_add_ps(row, col[v]));
+                _mm256_maskstore_ps(ci + v * 8, mask[v], _mm256_fmadd_ps(acc[i][v], va, old));
+            }
+        }
+    }
+}
+
+/* The tile loop for compile-time MR, NV and A strides (A(i, k) at a[i * AIS + k * AKS]). */
+static inline __attribute__((always_inline)) void
+micro_tile(const int MR, const int NV, const int AIS, const int AKS, int kc,
+           const float *restrict a, const float *restrict b, float *restrict c, size_t ldc, int m,
+           int n, const sdc_epilogue *ep)
+{
+    __m256 acc[MAX_MR][MAX_NV];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = _mm256_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m256 bv[MAX_NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            bv[v] = _mm256_load_ps(b + (size_t)k * NV * 8 + v * 8);
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + (size_t)i * AIS + (size_t)k * AKS);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+        }
+    }
+    store_tile(MR, NV, acc, c, ldc, m, n, ep);
+}
+
+static void micro_rows(int kc, const float *a, const float *b, float *c, size_t ldc, int m, int n,
+                       const sdc_epilogue *ep)
+{
+    micro_tile(ROWS_MR, ROWS_NV, A_STRIDE, 1, kc, a, b, c, ldc, m, n, ep);
+}
+
+static void micro_k16(int kc, const float *a, const float *b, float *c, size_t ldc, int m, int n,
+                      const sdc_epilogue *ep)
+{
+    micro_tile(K16_MR, K16_NV, 1, 16, kc, a, b, c, ldc, m, n, ep);
+}
+
+/* `count` (<= 8) values of a weight dtype as f32, the rest zero; never reads past them. */
+static inline __m256 load8(const char *src, sdc_dtype dtype, int count)
+{
+    if (count >= 8) {
+        if (dtype == SDC_DTYPE_F32)
+            return _mm256_loadu_ps((const float *)(const void *)src);
+        __m128i h = _mm_loadu_si128((const __m128i *)(const void *)src);
+        if (dtype == SDC_DTYPE_F16)
+            return _mm256_cvtph_ps(h);
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+    char tmp[32] = {0};
+    memcpy(tmp, src, (size_t)count * sdc_dtype_size(dtype));
+    return load8(tmp, dtype, 8);
+}
+
+static inline void store8(float *dst, __m256 v, int count)
+{
+    if (count >= 8)
+        _mm256_storeu_ps(dst, v);
+    else
+        _mm256_maskstore_ps(dst, tail_mask(count, 0), v);
+}
+
+static const char *batch_base(const sdc_operand *op, size_t batch)
+{
+    return (const char *)op->data + batch * op->batch_stride * sdc_dtype_size(op->dtype);
+}
+
+static void copy_rows_along_k(const sdc_operand *op, const char *base, int i0, int n, int k0,
+                              int kc, float *dst, size_t dst_i)
+{
+    size_t es = sdc_dtype_size(op->dtype);
+    for (int r = 0; r < n; r++) {
+        const char *src = base + ((size_t)(i0 + r) * op->ld + k0) * es;
+        for (int k = 0; k < kc; k += 8)
+            store8(dst + r * dst_i + k, load8(src + k * es, op->dtype, kc - k), kc - k);
+    }
+}
+
+/* r[i] lane j becomes r[j] lane i. */
+static inline void transpose8(__m256 r[8])
+{
+    __m256 t[8], s[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int g = 0; g < 2; g++) {
+        s[4 * g] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        s[4 * g + 1] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        s[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        s[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int j = 0; j < 4; j++) {
+        r[j] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x20);
+        r[4 + j] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x31);
+    }
+}
+
+static void copy_rows_along_i(const sdc_operand *op, const char *base, int i0, int n, int k0,
+                              int kc, float *dst, size_t dst_k)
+{
+    size_t es = sdc_dtype_size(op->dtype);
+    for (int r = 0; r < n; r += 8) {
+        int rows = n - r < 8 ? n - r : 8;
+        for (int k = 0; k < kc; k += 8) {
+            int cols = kc - k < 8 ? kc - k : 8;
+            __m256 v[8];
+            for (int q = 0; q < 8; q++)
+                v[q] = q < rows ? load8(base + ((size_t)(i0 + r + q) * op->ld + k0 + k) * es,
+                                        op->dtype, cols)
+                                : _mm256_setzero_ps();
+            transpose8(v);
+            for (int c = 0; c < cols; c++)
+                store8(dst + (size_t)(k + c) * dst_k + r, v[c], rows);
+        }
+    }
+}
+
+static void copy_cols_along_i(const sdc_operand *op, const char *base, int i0, int n, int k0,
+                              int kc, float *dst, size_t dst_k)
+{
+    size_t es = sdc_dtype_size(op->dtype);
+    for (int k = 0; k < kc; k++) {
+        const char *src = base + ((size_t)(k0 + k) * op->ld + i0) * es;
+        for (int r = 0; r < n; r += 8)
+            store8(dst + k * dst_k + r, load8(src + r * es, op->dtype, n - r), n - r);
+    }
+}
+
+static void copy_avx2(const sdc_operand *op, size_t batch, int i0, int n, int k0, int kc,
+                      float *dst, size_t dst_i, size_t dst_k)
+{
+    const char *base = batch_base(op, batch);
+    if (op->kind == SDC_OPERAND_ROWS && dst_k == 1)
+        copy_rows_along_k(op, base, i0, n, k0, kc, dst, dst_i);
+    else if (op->kind == SDC_OPERAND_ROWS && dst_i == 1)
+        copy_rows_along_i(op, base, i0, n, k0, kc, dst, dst_k);
+    else if (op->kind == SDC_OPERAND_COLS && dst_i == 1)
+        copy_cols_along_i(op, base, i0, n, k0, kc, dst, dst_k);
+    else
+        sdc_copy_generic(op, batch, i0, n, k0, kc, dst, dst_i, dst_k);
+}
+
+static const sdc_gemm_kernel avx2_rows = {
+    "avx2-6x16", SDC_A_ROWS, ROWS_MR, ROWS_NV * 8, ROWS_MC, ROWS_KC, ROWS_NC, A_STRIDE,
+    micro_rows, copy_avx2, NULL,
+};
+static const sdc_gemm_kernel avx2_k16 = {
+    "avx2-4x24", SDC_A_K16, K16_MR, K16_NV * 8, K16_MC, K16_KC, K16_NC, 0,
+    micro_k16, copy_avx2, NULL,
+};
+
+const sdc_gemm_kernel *sdc_gemm_kernel_avx2(sdc_a_layout layout)
+{
+    return layout == SDC_A_ROWS ? &avx2_rows : &avx2_k16;
+}

@@ -1,0 +1,241 @@
+#include "ops/gemm_driver.h"
+
+#include <omp.h>
+#include <string.h>
+
+#include "ops/cpu.h"
+#include "ops/scratch.h"
+
+/* Below this many FLOP a GEMM runs on one thread: waking the team costs more than it saves
+ * (and far more when other processes hold the cores). */
+#define SERIAL_FLOPS 4.0e6
+
+sdc_a_layout sdc_gemm_a_layout_for(const sdc_operand *A)
+{
+    return A->kind == SDC_OPERAND_ROWS ? SDC_A_ROWS : SDC_A_K16;
+}
+
+const sdc_gemm_kernel *sdc_gemm_kernel_best(sdc_a_layout layout)
+{
+    switch (sdc_cpu_level_get()) {
+    case SDC_CPU_AVX512:
+        return sdc_gemm_kernel_avx512(layout);
+    case SDC_CPU_AVX2:
+        return sdc_gemm_kernel_avx2(layout);
+    default:
+        return sdc_gemm_kernel_generic(layout);
+    }
+}
+
+static int round_up(int x, int to) { return (x + to - 1) / to * to; }
+static int min_int(int a, int b) { return a < b ? a : b; }
+
+/* Rows the A layout packs together: zero padding fills each group. */
+static int a_group(const sdc_gemm_kernel *kern)
+{
+    return kern->a_layout == SDC_A_K16 ? 16 : kern->mr;
+}
+
+/* Floats of A block row `row` (a multiple of mr) from the block start. */
+static size_t a_offset(const sdc_gemm_kernel *kern, int row, int kc)
+{
+    if (kern->a_layout == SDC_A_ROWS)
+        return (size_t)row * kern->a_stride;
+    return (size_t)(row / 16) * kc * 16 + row % 16;
+}
+
+/* The problem as the threads see it. */
+typedef struct gemm_job {
+    const sdc_gemm_kernel *kern;
+    int M, N, K, MC, NC, KC;
+    float alpha;
+    const sdc_operand *A, *B;
+    float *C;
+    size_t ldc, c_batch_stride;
+    int accumulate;
+    const float *row_bias, *col_bias;
+} gemm_job;
+
+/* Packs B columns [j0, j0 + nc) x [k0, k0 + kc) as [nc / nr][kc][nr]. */
+static void pack_b_block(const gemm_job *g, size_t b, float *dst, int j0, int nc, int k0, int kc)
+{
+    int nr = g->kern->nr;
+    if (g->kern->pack_b && g->kern->pack_b(g->B, b, j0, nc, k0, kc, dst, nr))
+        return;
+    for (int p = 0; p * nr < nc; p++) {
+        float *d = dst + (size_t)p * kc * nr;
+        int n = min_int(nr, nc - p * nr);
+        g->kern->copy(g->B, b, j0 + p * nr, n, k0, kc, d, 1, nr);
+        if (n < nr)
+            for (int k = 0; k < kc; k++)
+                memset(d + (size_t)k * nr + n, 0, sizeof(float) * (nr - n));
+    }
+}
+
+/* Packs A rows [i0, i0 + mc) x [k0, k0 + kc) in the kernel's A layout. */
+static void pack_a_block(const gemm_job *g, size_t b, float *dst, int i0, int mc, int k0, int kc)
+{
+    const sdc_gemm_kernel *kern = g->kern;
+    int grp = a_group(kern);
+    for (int p = 0; p * grp < mc; p++) {
+        int m = min_int(grp, mc - p * grp);
+        float *d = dst + a_offset(kern, p * grp, kc);
+        if (kern->a_layout == SDC_A_ROWS) {
+            kern->copy(g->A, b, i0 + p * grp, m, k0, kc, d, kern->a_stride, 1);
+            for (int r = m; r < grp; r++)
+                memset(d + (size_t)r * kern->a_stride, 0, sizeof(float) * kc);
+        } else {
+            kern->copy(g->A, b, i0 + p * grp, m, k0, kc, d, 1, 16);
+            if (m < 16)
+                for (int k = 0; k < kc; k++)
+                    memset(d + (size_t)k * 16 + m, 0, sizeof(float) * (16 - m));
+        }
+    }
+}
+
+/* All micro-tiles of one (A block, B block) pair: each B micro-panel stays in L1 while the
+ * A block (in L2) streams past it. */
+static void run_tiles(const sdc_gemm_kernel *kern, const float *abuf, const float *bbuf,
+                      float *c, size_t ldc, int mc, int nc, int kc, const sdc_epilogue *ep)
+{
+    int mr = kern->mr, nr = kern->nr;
+    for (int jr = 0; jr * nr < nc; jr++)
+        for (int ir = 0; ir * mr < mc; ir++) {
+            sdc_epilogue tile_ep = *ep;
+            tile_ep.row_bias = ep->row_bias ? ep->row_bias + ir * mr : NULL;
+            tile_ep.col_bias = ep->col_bias ? ep->col_bias + jr * nr : NULL;
+            kern->micro(kc, abuf + a_offset(kern, ir * mr, kc), bbuf + (size_t)jr * kc * nr,
+                        c + (size_t)ir * mr * ldc + (size_t)jr * nr, ldc,
+                        min_int(mr, mc - ir * mr), min_int(nr, nc - jr * nr), &tile_ep);
+        }
+}
+
+/* One work item: C rows [m0, m1) x columns [n0, n1) of batch item b, with the calling
+ * thread's private packing buffers (threads never wait for each other inside a GEMM). */
+static void gemm_rect(const gemm_job *g, size_t b, int m0, int m1, int n0, int n1, float *abuf,
+                      float *bbuf)
+{
+    for (int jc = n0; jc < n1; jc += g->NC) {
+        int nc = min_int(g->NC, n1 - jc);
+        for (int pc = 0; pc < g->K; pc += g->KC) {
+            int kc = min_int(g->KC, g->K - pc);
+            pack_b_block(g, b, bbuf, jc, nc, pc, kc);
+            for (int ic = m0; ic < m1; ic += g->MC) {
+                int mc = min_int(g->MC, m1 - ic);
+                sdc_epilogue ep = {g->alpha, g->accumulate || pc > 0,
+                                   g->row_bias && pc == 0 ? g->row_bias + ic : NULL,
+                                   g->col_bias && pc == 0 ? g->col_bias + jc : NULL};
+                pack_a_block(g, b, abuf, ic, mc, pc, kc);
+                run_tiles(g->kern, abuf, bbuf,
+                          g->C + b * g->c_batch_stride + (size_t)ic * g->ldc + jc, g->ldc, mc,
+                          nc, kc, &ep);
+            }
+        }
+    }
+}
+
+/* Start of chunk t of n chunks over [0, size), on multiples of `unit`. */
+static int chunk_start(int size, int unit, int n, int t)
+{
+    int units = (size + unit - 1) / unit;
+    return min_int(size, (int)((long)units * t / n) * unit);
+}
+
+/* K = 0: C = (C if accumulate) + biases. */
+static void gemm_empty(int batch, int M, int N, float *C, size_t ldc, size_t c_batch_stride,
+                       int accumulate, const float *row_bias, const float *col_bias)
+{
+    for (int b = 0; b < batch; b++)
+        for (int i = 0; i < M; i++) {
+            float *c = C + b * c_batch_stride + (size_t)i * ldc;
+            for (int j = 0; j < N; j++)
+                c[j] = (accumulate ? c[j] : 0.0f) + (row_bias ? row_bias[i] : 0.0f) +
+                       (col_bias ? col_bias[j] : 0.0f);
+        }
+}
+
+/* Last resort when no packing memory is left: slow, but needs only the stack. */
+static void gemm_unpacked(const gemm_job *g, int batch)
+{
+    enum { CHUNK = 64 };
+    for (int b = 0; b < batch; b++)
+        for (int i = 0; i < g->M; i++) {
+            float arow[CHUNK], bcol[CHUNK];
+            float *c = g->C + b * g->c_batch_stride + (size_t)i * g->ldc;
+            for (int j = 0; j < g->N; j++) {
+                double acc = 0;
+                for (int k0 = 0; k0 < g->K; k0 += CHUNK) {
+                    int kc = min_int(CHUNK, g->K - k0);
+                    sdc_copy_generic(g->A, b, i, 1, k0, kc, arow, 1, 1);
+                    sdc_copy_generic(g->B, b, j, 1, k0, kc, bcol, 1, 1);
+                    for (int k = 0; k < kc; k++)
+                        acc += (double)arow[k] * bcol[k];
+                }
+                c[j] = g->alpha * (float)acc + (g->accumulate ? c[j] : 0.0f) +
+                       (g->row_bias ? g->row_bias[i] : 0.0f) +
+                       (g->col_bias ? g->col_bias[j] : 0.0f);
+            }
+        }
+}
+
+/* Work items: a grid of M x N chunks per batch item, a few per thread so that a thread
+ * slowed down by other processes holds up the rest for one item at most. Chunks stay large
+ * (>= MIN_COLS columns, >= MIN_ROWS rows) because each item packs its own blocks. */
+enum { ITEMS_PER_THREAD = 3, MIN_COLS = 256, MIN_ROWS = 64 };
+
+static void plan_items(const gemm_job *g, int batch, int threads, int *m_chunks, int *n_chunks)
+{
+    int target = threads > 1 ? ITEMS_PER_THREAD * threads : 1;
+    int per_batch = (target + batch - 1) / batch;
+    int nch = g->N / MIN_COLS, mch;
+    nch = nch < 1 ? 1 : nch > per_batch ? per_batch : nch;
+    mch = (per_batch + nch - 1) / nch;
+    mch = min_int(mch, g->M / MIN_ROWS);
+    *n_chunks = nch;
+    *m_chunks = mch < 1 ? 1 : mch;
+}
+
+void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, float alpha,
+                  const sdc_operand *A, const sdc_operand *B, float *C, size_t ldc,
+                  size_t c_batch_stride, int accumulate, const float *row_bias,
+                  const float *col_bias)
+{
+    if (M <= 0 || N <= 0 || batch <= 0)
+        return;
+    if (K <= 0) {
+        gemm_empty(batch, M, N, C, ldc, c_batch_stride, accumulate, row_bias, col_bias);
+        return;
+    }
+    gemm_job g = {kern, M, N, K, 0, 0, 0, alpha, A, B, C, ldc, c_batch_stride, accumulate,
+                  row_bias, col_bias};
+    double flops = 2.0 * batch * M * N * (double)K;
+    int threads = omp_in_parallel() || flops < SERIAL_FLOPS ? 1 : omp_get_max_threads();
+    int m_chunks, n_chunks;
+    plan_items(&g, batch, threads, &m_chunks, &n_chunks);
+    int items = batch * m_chunks * n_chunks;
+    threads = min_int(threads, items);
+    g.KC = min_int(kern->kc, K);
+    g.NC = min_int(kern->nc, round_up((N + n_chunks - 1) / n_chunks, kern->nr));
+    g.MC = min_int(kern->mc, round_up((M + m_chunks - 1) / m_chunks, a_group(kern)));
+    size_t a_floats = kern->a_layout == SDC_A_ROWS ? (size_t)g.MC * kern->a_stride
+                                                   : (size_t)round_up(g.MC, 16) * g.KC;
+    size_t b_floats = (size_t)round_up(g.NC, kern->nr) * g.KC;
+    size_t per_thread = a_floats + b_floats;
+    sdc_scratch scratch = sdc_scratch_take(per_thread * threads);
+    if (!scratch.data) {
+        gemm_unpacked(&g, batch);
+        return;
+    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
+    for (int it = 0; it < items; it++) {
+        int b = it / (m_chunks * n_chunks), mi = it / n_chunks % m_chunks, ni = it % n_chunks;
+        int m0 = chunk_start(M, kern->mr, m_chunks, mi);
+        int m1 = chunk_start(M, kern->mr, m_chunks, mi + 1);
+        int n0 = chunk_start(N, kern->nr, n_chunks, ni);
+        int n1 = chunk_start(N, kern->nr, n_chunks, ni + 1);
+        float *abuf = scratch.data + per_thread * omp_get_thread_num();
+        if (m1 > m0 && n1 > n0)
+            gemm_rect(&g, (size_t)b, m0, m1, n0, n1, abuf, abuf + a_floats);
+    }
+    sdc_scratch_give(scratch);
+}

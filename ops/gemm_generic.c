@@ -1,0 +1,49 @@
+/* Portable micro-kernels: plain C the compiler vectorises for the baseline ISA. They are the
+ * scalar path of the dispatch and what the fast kernels are tested against. */
+#include "ops/gemm_driver.h"
+
+enum { MR = 4, NR = 16, KC = 256, MC = 64, NC = 1024, A_STRIDE = KC + 16 };
+
+/* A(i, k) at a[i * ais + k * aks]. */
+static inline void micro_generic(int ais, int aks, int kc, const float *a, const float *b,
+                                 float *c, size_t ldc, int m, int n, const sdc_epilogue *ep)
+{
+    float t[MR][NR] = {{0}};
+    for (int k = 0; k < kc; k++)
+        for (int i = 0; i < MR; i++) {
+            float ai = a[i * ais + k * aks];
+            for (int j = 0; j < NR; j++)
+                t[i][j] += ai * b[k * NR + j];
+        }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            float *cij = c + (size_t)i * ldc + j;
+            float v = ep->alpha * t[i][j] + (ep->accumulate ? *cij : 0.0f);
+            v += ep->row_bias ? ep->row_bias[i] : 0.0f;
+            *cij = v + (ep->col_bias ? ep->col_bias[j] : 0.0f);
+        }
+}
+
+static void micro_rows(int kc, const float *a, const float *b, float *c, size_t ldc, int m, int n,
+                       const sdc_epilogue *ep)
+{
+    micro_generic(A_STRIDE, 1, kc, a, b, c, ldc, m, n, ep);
+}
+
+static void micro_k16(int kc, const float *a, const float *b, float *c, size_t ldc, int m, int n,
+                      const sdc_epilogue *ep)
+{
+    micro_generic(1, 16, kc, a, b, c, ldc, m, n, ep);
+}
+
+static const sdc_gemm_kernel generic_rows = {
+    "generic-rows", SDC_A_ROWS, MR, NR, MC, KC, NC, A_STRIDE, micro_rows, sdc_copy_generic, NULL,
+};
+static const sdc_gemm_kernel generic_k16 = {
+    "generic-k16", SDC_A_K16, MR, NR, MC, KC, NC, 0, micro_k16, sdc_copy_generic, NULL,
+};
+
+const sdc_gemm_kernel *sdc_gemm_kernel_generic(sdc_a_layout layout)
+{
+    return layout == SDC_A_ROWS ? &generic_rows : &generic_k16;
+}

@@ -1,0 +1,499 @@
+/* Every kernel at every CPU level this machine has (scalar, AVX2, AVX-512), against plain
+ * double-precision loops written here, on random data with odd sizes so that every tail and
+ * edge case of the blocked paths runs. Bounds are the worst case of f32 summation, so a
+ * wrong element fails and rounding never does. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/arena.h"
+#include "ops/cpu.h"
+#include "ops/geglu.h"
+#include "ops/gemm.h"
+#include "ops/nn.h"
+
+#define F32_EPS 5.96e-8 /* unit roundoff */
+
+static unsigned rng_state = 12345;
+
+static float frand(void)
+{
+    rng_state = rng_state * 1103515245u + 12345u;
+    return (float)((rng_state >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static float *random_floats(size_t n)
+{
+    float *p = malloc(n * sizeof(float));
+    cr_assert(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = frand();
+    return p;
+}
+
+static void restore_level(void) { sdc_cpu_set_max_level(SDC_CPU_AVX512); }
+
+/* Runs `body` once per CPU level the machine supports. */
+#define FOR_EACH_LEVEL(lv)                                                                  \
+    for (int lv = SDC_CPU_SCALAR; lv <= (int)sdc_cpu_detect() &&                            \
+                                  (sdc_cpu_set_max_level((sdc_cpu_level)lv), 1);            \
+         lv++)
+
+/* |got - want| <= bound, with a message naming the case. */
+static int close_to(double got, double want, double bound)
+{
+    return fabs(got - want) <= bound && !isnan(got);
+}
+
+/* ---- GEMM ---------------------------------------------------------------------------- */
+
+static void check_sgemm(int ta, int tb, int M, int N, int K, float alpha, float beta)
+{
+    int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
+    float *A = random_floats((size_t)(ta ? K : M) * lda);
+    float *B = random_floats((size_t)(tb ? N : K) * ldb);
+    float *C0 = random_floats((size_t)M * ldc);
+    float *C = malloc((size_t)M * ldc * sizeof(float));
+    FOR_EACH_LEVEL(lv)
+    {
+        memcpy(C, C0, (size_t)M * ldc * sizeof(float));
+        sdc_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                double want = 0, mag = 0;
+                for (int k = 0; k < K; k++) {
+                    double a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+                    double b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+                    want += a * b;
+                    mag += fabs(a * b);
+                }
+                double c0 = C0[(size_t)i * ldc + j];
+                want = alpha * want + beta * c0;
+                double bound = (K + 4) * F32_EPS * (fabs(alpha) * mag + fabs(beta * c0)) + 1e-30;
+                double got = C[(size_t)i * ldc + j];
+                if (!close_to(got, want, bound))
+                    cr_assert_fail("%s sgemm(%d,%d) %dx%dx%d C[%d,%d] = %g, want %g",
+                             sdc_cpu_level_name((sdc_cpu_level)lv), ta, tb, M, N, K, i, j, got,
+                             want);
+            }
+        /* the padding between rows is never written */
+        for (int i = 0; i < M; i++)
+            cr_assert(memcmp(C + (size_t)i * ldc + N, C0 + (size_t)i * ldc + N,
+                             2 * sizeof(float)) == 0);
+    }
+    free(A);
+    free(B);
+    free(C0);
+    free(C);
+}
+
+Test(ops, sgemm_all_transposes_odd_sizes, .fini = restore_level)
+{
+    static const int sizes[][3] = {{1, 1, 1},   {3, 5, 7},     {17, 33, 9},  {31, 65, 300},
+                                   {130, 47, 261}, {15, 129, 1}, {200, 3, 513}, {29, 100, 0}};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+        for (int t = 0; t < 4; t++)
+            check_sgemm(t & 1, t >> 1, sizes[s][0], sizes[s][1], sizes[s][2], 1.0f, 0.0f);
+}
+
+Test(ops, sgemm_alpha_beta, .fini = restore_level)
+{
+    check_sgemm(0, 0, 37, 41, 77, 0.5f, 1.0f);
+    check_sgemm(1, 0, 37, 41, 77, -2.0f, 0.25f);
+    check_sgemm(0, 1, 64, 96, 520, 1.0f, 1.0f);
+}
+
+/* Large enough that the driver splits the work between threads, both ways. */
+Test(ops, sgemm_threaded_shapes, .fini = restore_level)
+{
+    check_sgemm(0, 1, 300, 37, 200, 1.0f, 0.0f);
+    check_sgemm(0, 0, 45, 700, 130, 1.0f, 0.0f);
+}
+
+/* ---- weights in checkpoint dtypes ---------------------------------------------------- */
+
+/* Weight [rows, cols] of `dtype`, stored `offset` bytes into a buffer (mapped tensors need
+ * not be aligned); `ref` receives the values it holds as f32. */
+static void *make_weight(sdc_weight *w, float *ref, int rows, int cols, sdc_dtype dtype,
+                         size_t offset)
+{
+    size_t n = (size_t)rows * cols, es = sdc_dtype_size(dtype);
+    unsigned char *buf = malloc(n * es + offset + 1);
+    cr_assert(buf);
+    for (size_t i = 0; i < n; i++) {
+        float v = frand() * 0.5f;
+        uint16_t h;
+        if (dtype == SDC_DTYPE_F16) {
+            h = sdc_f32_to_f16(v);
+            ref[i] = sdc_f16_to_f32(h);
+            memcpy(buf + offset + 2 * i, &h, 2);
+        } else if (dtype == SDC_DTYPE_BF16) {
+            h = sdc_f32_to_bf16(v);
+            ref[i] = sdc_bf16_to_f32(h);
+            memcpy(buf + offset + 2 * i, &h, 2);
+        } else {
+            ref[i] = v;
+            memcpy(buf + offset + 4 * i, &v, 4);
+        }
+    }
+    *w = (sdc_weight){rows, cols, dtype, buf + offset};
+    return buf;
+}
+
+static const sdc_dtype weight_types[] = {SDC_DTYPE_F32, SDC_DTYPE_F16, SDC_DTYPE_BF16};
+
+static void check_linear(int M, int N, int K, sdc_dtype dtype, size_t offset, int with_bias)
+{
+    float *x = random_floats((size_t)M * K), *bias = random_floats(N);
+    float *wref = malloc((size_t)N * K * sizeof(float));
+    float *y = malloc((size_t)M * N * sizeof(float));
+    sdc_weight w;
+    void *buf = make_weight(&w, wref, N, K, dtype, offset);
+    FOR_EACH_LEVEL(lv)
+    {
+        sdc_linear(y, x, M, &w, with_bias ? bias : NULL);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                double want = with_bias ? bias[j] : 0, mag = fabs(want);
+                for (int k = 0; k < K; k++) {
+                    want += (double)x[(size_t)i * K + k] * wref[(size_t)j * K + k];
+                    mag += fabs((double)x[(size_t)i * K + k] * wref[(size_t)j * K + k]);
+                }
+                double got = y[(size_t)i * N + j];
+                if (!close_to(got, want, (K + 4) * F32_EPS * mag + 1e-30))
+                    cr_assert_fail("%s linear %s %dx%dx%d y[%d,%d] = %g, want %g",
+                             sdc_cpu_level_name((sdc_cpu_level)lv), sdc_dtype_name(dtype), M, N,
+                             K, i, j, got, want);
+            }
+    }
+    free(buf);
+    free(x);
+    free(bias);
+    free(wref);
+    free(y);
+}
+
+Test(ops, linear_weight_dtypes, .fini = restore_level)
+{
+    for (int t = 0; t < 3; t++) {
+        check_linear(1, 77, 45, weight_types[t], 0, 1);
+        check_linear(19, 50, 33, weight_types[t], 2, 0);
+        check_linear(154, 130, 301, weight_types[t], 6, 1);
+        check_linear(400, 20, 70, weight_types[t], 2, 1);
+    }
+}
+
+/* ---- convolution --------------------------------------------------------------------- */
+
+static void check_conv(int B, int Cin, int Cout, int H, int W, int k, int stride, int pad,
+                       sdc_dtype dtype)
+{
+    int Ho = sdc_conv_out_size(H, k, stride, pad), Wo = sdc_conv_out_size(W, k, stride, pad);
+    int K = Cin * k * k;
+    float *x = random_floats((size_t)B * Cin * H * W), *bias = random_floats(Cout);
+    float *wref = malloc((size_t)Cout * K * sizeof(float));
+    float *y = malloc((size_t)B * Cout * Ho * Wo * sizeof(float));
+    sdc_weight w;
+    void *buf = make_weight(&w, wref, Cout, K, dtype, 2);
+    sdc_arena arena;
+    sdc_arena_init(&arena);
+    FOR_EACH_LEVEL(lv)
+    {
+        cr_assert_eq(sdc_conv2d(y, x, B, Cin, H, W, &w, bias, k, stride, pad, &arena), 0);
+        for (int b = 0; b < B; b++)
+            for (int co = 0; co < Cout; co++)
+                for (int oy = 0; oy < Ho; oy++)
+                    for (int ox = 0; ox < Wo; ox++) {
+                        double want = bias[co], mag = fabs(want);
+                        for (int ci = 0; ci < Cin; ci++)
+                            for (int ky = 0; ky < k; ky++)
+                                for (int kx = 0; kx < k; kx++) {
+                                    int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+                                    if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+                                        continue;
+                                    double w = wref[(size_t)co * K + (ci * k + ky) * k + kx];
+                                    double p = w * x[(((size_t)b * Cin + ci) * H + iy) * W + ix];
+                                    want += p;
+                                    mag += fabs(p);
+                                }
+                        double got = y[(((size_t)b * Cout + co) * Ho + oy) * Wo + ox];
+                        if (!close_to(got, want, (K + 4) * F32_EPS * mag + 1e-30))
+                            cr_assert_fail("%s conv k%d s%d %s: y[%d,%d,%d,%d] = %g, want %g",
+                                     sdc_cpu_level_name((sdc_cpu_level)lv), k, stride,
+                                     sdc_dtype_name(dtype), b, co, oy, ox, got, want);
+                    }
+    }
+    sdc_arena_free(&arena);
+    free(buf);
+    free(x);
+    free(bias);
+    free(wref);
+    free(y);
+}
+
+Test(ops, conv3x3_stride1, .fini = restore_level)
+{
+    check_conv(2, 5, 17, 13, 11, 3, 1, 1, SDC_DTYPE_F16);
+    check_conv(1, 33, 40, 37, 35, 3, 1, 1, SDC_DTYPE_F32);
+    check_conv(1, 4, 3, 1, 1, 3, 1, 1, SDC_DTYPE_BF16);
+}
+
+Test(ops, conv3x3_stride2, .fini = restore_level)
+{
+    check_conv(2, 7, 9, 13, 11, 3, 2, 1, SDC_DTYPE_F16);
+    check_conv(1, 3, 20, 40, 38, 3, 2, 1, SDC_DTYPE_F32);
+    check_conv(1, 3, 5, 40, 38, 3, 2, 0, SDC_DTYPE_F32);
+}
+
+Test(ops, conv1x1, .fini = restore_level)
+{
+    check_conv(2, 19, 21, 9, 7, 1, 1, 0, SDC_DTYPE_F16);
+    check_conv(1, 64, 3, 33, 31, 1, 1, 0, SDC_DTYPE_BF16);
+    check_conv(2, 5, 6, 9, 8, 1, 2, 0, SDC_DTYPE_F32);
+}
+
+Test(ops, conv_other_kernels, .fini = restore_level)
+{
+    check_conv(1, 3, 4, 12, 10, 5, 1, 2, SDC_DTYPE_F32);
+    check_conv(1, 2, 3, 11, 10, 3, 3, 1, SDC_DTYPE_F16);
+}
+
+/* ---- attention ----------------------------------------------------------------------- */
+
+/* Attention of q [B, Tq, heads * d] (row stride qs) against k, v (row stride kvs). Values are
+ * scaled up so the softmax is far from uniform and masking mistakes show. */
+static void check_attention(int B, int heads, int Tq, int Tk, int d, int causal, int qs, int kvs)
+{
+    size_t nq = (size_t)B * Tq * qs, nkv = (size_t)B * Tk * kvs;
+    float *q = random_floats(nq), *k = random_floats(nkv), *v = random_floats(nkv);
+    float *out = malloc((size_t)B * Tq * heads * d * sizeof(float));
+    double *score = malloc((size_t)Tk * sizeof(double));
+    for (size_t i = 0; i < nq; i++)
+        q[i] *= 3;
+    float scale = 1.0f / sqrtf((float)d);
+    FOR_EACH_LEVEL(lv)
+    {
+        sdc_attention(out, q, qs, k, v, kvs, B, heads, Tq, Tk, d, scale, causal);
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < heads; h++)
+                for (int i = 0; i < Tq; i++) {
+                    const float *qi = q + ((size_t)b * Tq + i) * qs + h * d;
+                    int keys = causal ? (i + 1 < Tk ? i + 1 : Tk) : Tk;
+                    double mx = -INFINITY, sum = 0;
+                    for (int j = 0; j < keys; j++) {
+                        const float *kj = k + ((size_t)b * Tk + j) * kvs + h * d;
+                        double s = 0;
+                        for (int c = 0; c < d; c++)
+                            s += (double)qi[c] * kj[c];
+                        score[j] = s * scale;
+                        mx = score[j] > mx ? score[j] : mx;
+                    }
+                    for (int j = 0; j < keys; j++)
+                        sum += score[j] = exp(score[j] - mx);
+                    for (int c = 0; c < d; c++) {
+                        double want = 0;
+                        for (int j = 0; j < keys; j++)
+                            want += score[j] / sum * v[((size_t)b * Tk + j) * kvs + h * d + c];
+                        double got = out[((size_t)b * Tq + i) * heads * d + h * d + c];
+                        if (!close_to(got, want, 1e-5 * (1 + d / 16.0)))
+                            cr_assert_fail("%s attention B%d H%d %dx%d d%d%s: out[%d,%d,%d,%d] "
+                                           "= %g, want %g",
+                                           sdc_cpu_level_name((sdc_cpu_level)lv), B, heads, Tq,
+                                           Tk, d, causal ? " causal" : "", b, i, h, c, got, want);
+                    }
+                }
+    }
+    free(q);
+    free(k);
+    free(v);
+    free(out);
+    free(score);
+}
+
+Test(ops, attention_self_and_cross, .fini = restore_level)
+{
+    check_attention(2, 3, 37, 77, 40, 0, 3 * 40, 3 * 40);
+    check_attention(1, 2, 70, 70, 64, 0, 2 * 64 + 5, 3 * 64);
+    check_attention(2, 1, 5, 300, 160, 0, 160, 160);
+    check_attention(1, 1, 130, 129, 80, 0, 80, 81);
+    check_attention(1, 2, 3, 1, 8, 0, 16, 16);
+}
+
+Test(ops, attention_causal, .fini = restore_level)
+{
+    check_attention(2, 2, 77, 77, 64, 1, 128, 128);
+    check_attention(1, 1, 33, 33, 8, 1, 8, 8);
+    check_attention(1, 3, 9, 20, 24, 1, 3 * 24 + 1, 3 * 24 + 2);
+}
+
+Test(ops, attention_wide_heads, .fini = restore_level)
+{
+    check_attention(1, 1, 9, 70, 512, 0, 512, 512);
+}
+
+/* ---- norms and activations ------------------------------------------------------------ */
+
+static double gelu_ref(double x) { return 0.5 * x * erfc(-x / sqrt(2.0)); }
+
+/* |got - want| within `ulps` f32 roundings of `mag`, the size of the terms that made it (at
+ * least |want|; more where they cancel). */
+static void expect_near(const char *what, int lv, size_t i, double got, double want, double mag,
+                        double ulps)
+{
+    double bound = ulps * F32_EPS * (fabs(want) + mag) + 1e-37;
+    if (!close_to(got, want, bound))
+        cr_assert_fail("%s %s [%zu] = %.9g, want %.9g", sdc_cpu_level_name((sdc_cpu_level)lv),
+                       what, i, got, want);
+}
+
+Test(ops, group_norm_with_and_without_silu, .fini = restore_level)
+{
+    enum { B = 2, C = 12, HW = 37, G = 3 };
+    size_t n = (size_t)B * C * HW;
+    float *x = random_floats(n), *gamma = random_floats(C), *beta = random_floats(C);
+    float *y = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        x[i] = 3 * x[i] + 0.5f; /* a mean away from 0 */
+    for (int silu = 0; silu <= 1; silu++)
+        FOR_EACH_LEVEL(lv)
+        {
+            sdc_group_norm(y, x, B, C, HW, G, gamma, beta, 1e-5f, silu);
+            int cpg = C / G;
+            for (int b = 0; b < B; b++)
+                for (int g = 0; g < G; g++) {
+                    const float *xg = x + ((size_t)b * C + g * cpg) * HW;
+                    double sum = 0, sq = 0, m = cpg * HW;
+                    for (int i = 0; i < cpg * HW; i++)
+                        sum += xg[i];
+                    for (int i = 0; i < cpg * HW; i++)
+                        sq += (xg[i] - sum / m) * (xg[i] - sum / m);
+                    double inv = 1 / sqrt(sq / m + 1e-5);
+                    for (int i = 0; i < cpg * HW; i++) {
+                        int c = g * cpg + i / HW;
+                        double v = (xg[i] - sum / m) * inv * gamma[c] + beta[c];
+                        double mag = fabs((xg[i] - sum / m) * inv * gamma[c]) + fabs(beta[c]);
+                        if (silu)
+                            v = v / (1 + exp(-v));
+                        size_t at = ((size_t)b * C + g * cpg) * HW + i;
+                        expect_near(silu ? "group_norm+silu" : "group_norm", lv, at, y[at], v,
+                                    mag, 64);
+                    }
+                }
+        }
+    free(x);
+    free(gamma);
+    free(beta);
+    free(y);
+}
+
+Test(ops, layer_norm, .fini = restore_level)
+{
+    enum { ROWS = 9, DIM = 77 };
+    float *x = random_floats(ROWS * DIM), *gamma = random_floats(DIM), *beta = random_floats(DIM);
+    float *y = malloc(ROWS * DIM * sizeof(float));
+    FOR_EACH_LEVEL(lv)
+    {
+        sdc_layer_norm(y, x, ROWS, DIM, gamma, beta, 1e-5f);
+        for (int r = 0; r < ROWS; r++) {
+            double sum = 0, sq = 0;
+            for (int i = 0; i < DIM; i++)
+                sum += x[r * DIM + i];
+            for (int i = 0; i < DIM; i++)
+                sq += (x[r * DIM + i] - sum / DIM) * (x[r * DIM + i] - sum / DIM);
+            for (int i = 0; i < DIM; i++) {
+                double t = (x[r * DIM + i] - sum / DIM) / sqrt(sq / DIM + 1e-5) * gamma[i];
+                expect_near("layer_norm", lv, (size_t)r * DIM + i, y[r * DIM + i], t + beta[i],
+                            fabs(t) + fabs(beta[i]), 64);
+            }
+        }
+    }
+    free(x);
+    free(gamma);
+    free(beta);
+    free(y);
+}
+
+/* Inputs over [-12, 12] plus the extremes, so every branch of the approximations runs. */
+static float *activation_inputs(size_t n)
+{
+    float *x = random_floats(n);
+    for (size_t i = 0; i < n; i++)
+        x[i] *= 12;
+    x[0] = 0, x[1] = -90, x[2] = 90, x[3] = -1e-6f;
+    return x;
+}
+
+Test(ops, activations, .fini = restore_level)
+{
+    enum { N = 1001 };
+    float *x = activation_inputs(N), *y = malloc(N * sizeof(float));
+    FOR_EACH_LEVEL(lv)
+    {
+        memcpy(y, x, sizeof(float) * N);
+        sdc_silu(y, N);
+        for (size_t i = 0; i < N; i++)
+            expect_near("silu", lv, i, y[i], x[i] / (1 + exp(-(double)x[i])), 0, 8);
+        /* the rounding of 1.702 x shows as a relative error of up to |1.702 x| ulps */
+        memcpy(y, x, sizeof(float) * N);
+        sdc_quick_gelu(y, N);
+        for (size_t i = 0; i < N; i++) {
+            double want = x[i] / (1 + exp(-1.702 * x[i]));
+            expect_near("quick_gelu", lv, i, y[i], want, fabs(want * 1.702 * x[i]), 8);
+        }
+        memcpy(y, x, sizeof(float) * N);
+        sdc_gelu(y, N);
+        for (size_t i = 0; i < N; i++) /* erf is good to 1.5e-7 absolute */
+            cr_assert(close_to(y[i], gelu_ref(x[i]), 8 * F32_EPS * fabs(gelu_ref(x[i])) +
+                                                         2e-7 * fabs(x[i]) + 1e-30),
+                      "%s gelu(%g) = %g", sdc_cpu_level_name((sdc_cpu_level)lv), x[i], y[i]);
+    }
+    free(x);
+    free(y);
+}
+
+Test(ops, geglu, .fini = restore_level)
+{
+    enum { ROWS = 7, N = 45 };
+    float *x = activation_inputs(ROWS * 2 * N), *y = malloc(ROWS * N * sizeof(float));
+    FOR_EACH_LEVEL(lv)
+    {
+        sdc_geglu(y, x, ROWS, N);
+        for (int r = 0; r < ROWS; r++)
+            for (int i = 0; i < N; i++) {
+                double a = x[r * 2 * N + i], g = x[r * 2 * N + N + i], want = a * gelu_ref(g);
+                cr_assert(close_to(y[r * N + i], want, 8 * F32_EPS * fabs(want) +
+                                                           2e-7 * fabs(a * g) + 1e-30),
+                          "%s geglu[%d,%d] = %g, want %g", sdc_cpu_level_name((sdc_cpu_level)lv),
+                          r, i, y[r * N + i], want);
+            }
+    }
+    free(x);
+    free(y);
+}
+
+Test(ops, softmax_rows, .fini = restore_level)
+{
+    enum { ROWS = 5, N = 133 };
+    float *x = random_floats(ROWS * N), *y = malloc(ROWS * N * sizeof(float));
+    for (int i = 0; i < ROWS * N; i++)
+        x[i] *= 20;
+    FOR_EACH_LEVEL(lv)
+    {
+        memcpy(y, x, sizeof(float) * ROWS * N);
+        sdc_softmax_rows(y, ROWS, N);
+        for (int r = 0; r < ROWS; r++) {
+            double mx = -INFINITY, sum = 0;
+            for (int i = 0; i < N; i++)
+                mx = x[r * N + i] > mx ? x[r * N + i] : mx;
+            for (int i = 0; i < N; i++)
+                sum += exp(x[r * N + i] - mx);
+            for (int i = 0; i < N; i++)
+                expect_near("softmax", lv, (size_t)r * N + i, y[r * N + i],
+                            exp(x[r * N + i] - mx) / sum, 0, 16);
+        }
+    }
+    free(x);
+    free(y);
+}
