@@ -1,9 +1,11 @@
 /* bench_sd: speed and memory of each Stable Diffusion stage at real model sizes.
  *
  *   bench_sd [--model FILE] [--size PX] [--batch B] [--runs N] [--threads T]
- *            [--cpu scalar|avx2|avx512] [--stages text,unet,vae,micro] [--vae-tiling]
- *            [--peak GFLOPS]
+ *            [--cpu scalar|avx2|avx512] [--stages text,unet,vae,micro]
+ *            [--vae-tiling] [--vae-tile CELLS]
+ *            [--precision fp32|bf16] [--peak GFLOPS]
  *   bench_sd --smoke      (seconds: the golden tiny model, small shapes; for CI)
+ *   bench_sd --stages psnr [--steps N] [--vocab FILE]   (bf16 against fp32, whole txt2img)
  *
  * For each stage: the first (cold) call, the median of N more, GFLOP/s from the FLOPs the
  * checkpoint's shapes imply (bench/flops.h), the share of the measured fp32 FMA peak
@@ -18,15 +20,19 @@
 #include "bench/flops.h"
 #include "bench/measure.h"
 #include "bench/micro.h"
+#include "bench/psnr.h"
 #include "clip/text_encoder.h"
 #include "ops/cpu.h"
 #include "unet/unet.h"
+#include "vae/tile_plan.h"
 #include "vae/vae.h"
 
 typedef struct options {
     const char *model;
-    int size, batch, runs, threads, smoke, tiling;
+    int size, batch, runs, threads, smoke, tiling, tile, steps;
+    const char *vocab;
     int cpu;     /* -1: as detected */
+    int precision;
     double peak; /* 0: measure */
     char stages[64];
 } options;
@@ -43,7 +49,9 @@ static void usage(void)
     fprintf(stderr,
             "usage: bench_sd [--model FILE] [--size PX] [--batch B] [--runs N] [--threads T]\n"
             "                [--cpu scalar|avx2|avx512] [--stages text,unet,vae,micro]\n"
-            "                [--vae-tiling] [--peak GFLOPS] [--smoke]\n");
+            "                [--vae-tiling] [--vae-tile CELLS] [--precision fp32|bf16]\n"
+            "                [--peak GFLOPS] [--smoke]\n"
+            "       bench_sd --stages psnr [--model FILE] [--size PX] [--steps N] [--vocab FILE]\n");
 }
 
 static int parse_level(const char *s)
@@ -56,8 +64,8 @@ static int parse_level(const char *s)
 
 static int parse(int argc, char **argv, options *o)
 {
-    *o = (options){"/tmp/fullsize/sd15-f16.safetensors", 512, 2, 3, 0, 0, 0, -1, 0,
-                   "text,unet,vae,micro"};
+    *o = (options){"/tmp/fullsize/sd15-f16.safetensors", 512, 2, 3, 0, 0, 0, 64, 4, NULL, -1,
+                   SDC_PRECISION_FP32, 0, "text,unet,vae,micro"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
@@ -79,6 +87,14 @@ static int parse(int argc, char **argv, options *o)
             o->threads = atoi(v);
         else if (strcmp(a, "--cpu") == 0)
             o->cpu = parse_level(v);
+        else if (strcmp(a, "--vae-tile") == 0)
+            o->tile = atoi(v);
+        else if (strcmp(a, "--steps") == 0)
+            o->steps = atoi(v);
+        else if (strcmp(a, "--vocab") == 0)
+            o->vocab = v;
+        else if (strcmp(a, "--precision") == 0)
+            o->precision = sdc_precision_from_name(v);
         else if (strcmp(a, "--peak") == 0)
             o->peak = atof(v);
         else if (strcmp(a, "--stages") == 0)
@@ -96,7 +112,8 @@ static int parse(int argc, char **argv, options *o)
         o->size = 128;
         o->runs = 1;
     }
-    return o->size >= 8 && o->size % 8 == 0 && o->batch >= 1 && o->runs >= 1 && o->cpu >= -1
+    return o->size >= 8 && o->size % 8 == 0 && o->batch >= 1 && o->runs >= 1 &&
+                   o->cpu >= -1 && o->precision >= 0 && o->tile >= 2
                ? 0
                : -1;
 }
@@ -270,6 +287,13 @@ static int bench_vae(const options *o, models *m)
     int ok = c.latent && c.image;
     result r;
     r.flops = sdc_bench_vae_decode_flops(m->ck, 1, h, w);
+    if (o->tiling) { /* every tile is a whole decode; overlaps are decoded twice */
+        int overlap = o->tile / 4;
+        ok = ok && sdc_vae_set_tiling(m->vae, o->tile, overlap) == SDC_OK;
+        sdc_vae_tile_axis ay = sdc_vae_tile_plan(h, o->tile, overlap);
+        sdc_vae_tile_axis ax = sdc_vae_tile_plan(w, o->tile, overlap);
+        r.flops = ay.count * ax.count * sdc_bench_vae_decode_flops(m->ck, 1, ay.size, ax.size);
+    }
     if (ok)
         ok = time_stage(vae_call, &c, o->runs, &r) == SDC_OK;
     free(c.latent);
@@ -277,7 +301,10 @@ static int bench_vae(const options *o, models *m)
     if (!ok)
         return -1;
     char name[64];
-    snprintf(name, sizeof name, "vae decode %dx%d%s", h * f, w * f, o->tiling ? " tiled" : "");
+    if (o->tiling)
+        snprintf(name, sizeof name, "vae decode %dx%d tile %d", h * f, w * f, o->tile * f);
+    else
+        snprintf(name, sizeof name, "vae decode %dx%d", h * f, w * f);
     print_result(name, &r);
     return 0;
 }
@@ -329,13 +356,17 @@ int main(int argc, char **argv)
         omp_set_num_threads(o.threads);
     if (o.cpu >= 0)
         sdc_cpu_set_max_level((sdc_cpu_level)o.cpu);
+    sdc_precision_set((sdc_precision)o.precision);
     threads_used = omp_get_max_threads();
     if (o.peak > 0)
         peak_gflops = o.peak;
     else
         measure_peak(threads_used);
-    printf("kernels: %s, %d threads; fp32 FMA peak %.1f GFLOP/s (%.1f per core, %s)\n",
-           sdc_cpu_level_name(sdc_cpu_level_get()), threads_used, peak_gflops,
+    int bf16 = o.precision == SDC_PRECISION_BF16 && sdc_cpu_has_bf16();
+    printf("kernels: %s, %s products (%s), %d threads; fp32 FMA peak %.1f GFLOP/s "
+           "(%.1f per core, %s)\n",
+           sdc_cpu_level_name(sdc_cpu_level_get()), bf16 ? "bf16" : "fp32",
+           bf16 ? "linear layers and convolutions" : "everywhere", threads_used, peak_gflops,
            peak_gflops / threads_used, o.peak > 0 ? "given" : "measured");
     models m = {0};
     int rc = 0;
@@ -358,6 +389,8 @@ int main(int argc, char **argv)
             printf("peak RSS over the stages: %.0f MiB\n", whole_peak_mib);
     }
     unload(&m);
+    if (rc == 0 && wants(&o, "psnr"))
+        rc = sdc_bench_psnr(o.model, o.vocab, o.size, o.steps, "euler") != 0;
     if (rc == 0 && wants(&o, "micro"))
         rc = sdc_bench_micro(peak_gflops, threads_used, o.runs, o.smoke) != 0;
     return rc;

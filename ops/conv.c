@@ -19,7 +19,7 @@ int sdc_conv2d(float *y, const float *x, int B, int Cin, int H, int W, const sdc
         b.kind = SDC_OPERAND_COLS; /* (p, c) at x_b[c * HW + p] */
         b.ld = P;
     }
-    sdc_gemm_run(sdc_gemm_kernel_best(SDC_A_ROWS), B, Cout, (int)P, K, 1.0f, &a, &b, y, P,
+    sdc_gemm_run(sdc_gemm_kernel_for_weights(), B, Cout, (int)P, K, 1.0f, &a, &b, y, P,
                  (size_t)Cout * P, 0, bias, NULL);
     return 0;
 }

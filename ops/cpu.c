@@ -1,7 +1,10 @@
 #include "ops/cpu.h"
 
+#include <string.h>
+
 /* Callers may lower the level (tests, benchmarks); by default it is what the CPU has. */
 static int level_cap = SDC_CPU_AVX512;
+static sdc_precision precision = SDC_PRECISION_FP32;
 
 sdc_cpu_level sdc_cpu_detect(void)
 {
@@ -51,4 +54,27 @@ const char *sdc_cpu_level_name(sdc_cpu_level level)
     default:
         return "scalar";
     }
+}
+
+void sdc_precision_set(sdc_precision p)
+{
+    precision = p;
+}
+
+sdc_precision sdc_precision_get(void)
+{
+    return precision;
+}
+
+const char *sdc_precision_name(sdc_precision p)
+{
+    return p == SDC_PRECISION_BF16 ? "bf16" : "fp32";
+}
+
+int sdc_precision_from_name(const char *name)
+{
+    for (int p = SDC_PRECISION_FP32; p <= SDC_PRECISION_BF16; p++)
+        if (strcmp(name, sdc_precision_name((sdc_precision)p)) == 0)
+            return p;
+    return -1;
 }

@@ -23,6 +23,22 @@ int sdc_cpu_has_bf16(void);
 /* "scalar", "avx2", "avx512". */
 const char *sdc_cpu_level_name(sdc_cpu_level level);
 
+/* Arithmetic of linear layers and convolutions. BF16 rounds weights and activations to
+ * bfloat16 as the GEMM packs them and multiplies with AVX512_BF16 (sums stay f32): about
+ * twice the FLOP rate, about 3 significant digits per product. It applies only where
+ * sdc_cpu_has_bf16(); elsewhere, and for everything else (attention, norms, sdc_sgemm), the
+ * math is fp32. Process-wide and not thread-safe: set it before kernels run. */
+typedef enum sdc_precision {
+    SDC_PRECISION_FP32,
+    SDC_PRECISION_BF16,
+} sdc_precision;
+
+void sdc_precision_set(sdc_precision precision);
+sdc_precision sdc_precision_get(void);
+/* "fp32", "bf16"; sdc_precision_from_name returns -1 for other names. */
+const char *sdc_precision_name(sdc_precision precision);
+int sdc_precision_from_name(const char *name);
+
 /* Measured fp32 FMA throughput of this machine at the current level, in GFLOP/s (an FMA
  * counts 2 FLOP), over `threads` threads, each timed by its own CPU clock (so the figure is
  * what the cores give when the process has them): the ceiling benchmarks compare with. */

@@ -200,12 +200,13 @@ static void copy_avx2(const sdc_operand *op, size_t batch, int i0, int n, int k0
 }
 
 static const sdc_gemm_kernel avx2_rows = {
-    "avx2-6x16", SDC_A_ROWS, ROWS_MR, ROWS_NV * 8, ROWS_MC, ROWS_KC, ROWS_NC, A_STRIDE,
-    micro_rows, copy_avx2, NULL,
+    .name = "avx2-6x16", .a_layout = SDC_A_ROWS, .mr = ROWS_MR, .nr = ROWS_NV * 8,
+    .mc = ROWS_MC, .kc = ROWS_KC, .nc = ROWS_NC, .a_stride = A_STRIDE, .k_pack = 1,
+    .micro = micro_rows, .copy = copy_avx2,
 };
 static const sdc_gemm_kernel avx2_k16 = {
-    "avx2-4x24", SDC_A_K16, K16_MR, K16_NV * 8, K16_MC, K16_KC, K16_NC, 0,
-    micro_k16, copy_avx2, NULL,
+    .name = "avx2-4x24", .a_layout = SDC_A_K16, .mr = K16_MR, .nr = K16_NV * 8, .mc = K16_MC,
+    .kc = K16_KC, .nc = K16_NC, .k_pack = 1, .micro = micro_k16, .copy = copy_avx2,
 };
 
 const sdc_gemm_kernel *sdc_gemm_kernel_avx2(sdc_a_layout layout)

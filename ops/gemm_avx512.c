@@ -7,52 +7,13 @@
 #include <immintrin.h>
 #include <string.h>
 
-#include "ops/gemm_driver.h"
-#include "ops/simd_avx512.h"
-
-enum { MAX_MR = 16, MAX_NV = 4 };
+#include "ops/gemm_avx512.h"
 
 /* ROWS layout: rows of the packed A block are A_STRIDE floats apart. The pad keeps the mr
  * rows of a tile out of a handful of L1 sets. */
 enum { ROWS_MR = 14, ROWS_NV = 2, ROWS_KC = 384, ROWS_MC = 112, ROWS_NC = 2048,
        A_STRIDE = ROWS_KC + 16 };
 enum { K16_MR = 8, K16_NV = 3, K16_KC = 384, K16_MC = 128, K16_NC = 1536 };
-
-/* Lanes of vector v (of 16) that hold one of the first n elements. */
-static inline __mmask16 tail_mask(int n, int v)
-{
-    return sdc_lanes16(n - v * 16);
-}
-
-/* C = alpha * T (+ C) (+ biases) for the m x n corner of the tile (see sdc_epilogue). */
-static inline __attribute__((always_inline)) void
-store_tile(const int MR, const int NV, __m512 acc[MAX_MR][MAX_NV], float *restrict c, size_t ldc,
-           int m, int n, const sdc_epilogue *ep)
-{
-    __m512 va = _mm512_set1_ps(ep->alpha);
-    __mmask16 mask[MAX_NV];
-    __m512 col[MAX_NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) {
-        mask[v] = tail_mask(n, v);
-        col[v] = ep->col_bias ? _mm512_maskz_loadu_ps(mask[v], ep->col_bias + v * 16)
-                              : _mm512_setzero_ps();
-    }
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) {
-        if (i < m) {
-            float *ci = c + (size_t)i * ldc;
-            __m512 row = _mm512_set1_ps(ep->row_bias ? ep->row_bias[i] : 0.0f);
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) {
-                __m512 old = ep->accumulate ? _mm512_maskz_loadu_ps(mask[v], ci + v * 16)
-                                            : _mm512_setzero_ps();
-                old = _mm512_add_ps(old, _mm512_add_ps(row, col[v]));
-                _mm512_mask_storeu_ps(ci + v * 16, mask[v], _mm512_fmadd_ps(acc[i][v], va, old));
-            }
-        }
-    }
-}
 
 /* The tile loop for compile-time MR, NV and A strides (A(i, k) at a[i * AIS + k * AKS]);
  * inlined into each instantiation so the accumulators live in registers. */
@@ -67,12 +28,7 @@ micro_tile(const int MR, const int NV, const int AIS, const int AKS, int kc,
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
             acc[i][v] = _mm512_setzero_ps();
-    /* the tile of C the epilogue reads is usually out of cache: fetch it during the loop */
-    if (ep->accumulate)
-        for (int i = 0; i < m; i++)
-            for (int v = 0; v <= NV; v++)
-                _mm_prefetch((const char *)(c + (size_t)i * ldc + (v < NV ? 16 * v : 16 * NV - 1)),
-                             _MM_HINT_T0);
+    prefetch_tile(NV, c, ldc, m, ep);
     for (int k = 0; k < kc; k++) {
         __m512 bv[MAX_NV];
 #pragma GCC unroll 4
@@ -99,25 +55,6 @@ static void micro_k16(int kc, const float *a, const float *b, float *c, size_t l
                       const sdc_epilogue *ep)
 {
     micro_tile(K16_MR, K16_NV, 1, 16, kc, a, b, c, ldc, m, n, ep);
-}
-
-/* 16 values (lanes in `m`) of a weight dtype as f32; masked-off lanes are not read. */
-static inline __m512 load16(const void *src, sdc_dtype dtype, __mmask16 m)
-{
-    switch (dtype) {
-    case SDC_DTYPE_F16:
-        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, src));
-    case SDC_DTYPE_BF16:
-        return _mm512_castsi512_ps(
-            _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, src)), 16));
-    default:
-        return _mm512_maskz_loadu_ps(m, src);
-    }
-}
-
-static const char *batch_base(const sdc_operand *op, size_t batch)
-{
-    return (const char *)op->data + batch * op->batch_stride * sdc_dtype_size(op->dtype);
 }
 
 /* ROWS source into k-contiguous rows (dst_k == 1): each row segment converted 16 at a time. */
@@ -177,27 +114,6 @@ static void copy_cols_along_i(const sdc_operand *op, const char *base, int i0, i
             _mm512_mask_storeu_ps(dst + k * dst_k + r, m, load16(src + r * es, op->dtype, m));
         }
     }
-}
-
-/* Lanes [lo, hi) of a 16-lane mask (empty when hi <= lo). */
-static inline __mmask16 lane_range(int lo, int hi)
-{
-    lo = lo < 0 ? 0 : lo;
-    hi = hi > 16 ? 16 : hi;
-    return hi > lo ? (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1)) : 0;
-}
-
-/* Where a B block's pixel columns land: pixel q of the block, row k, at
- * dst[(q / nr) * kc * nr + k * nr + q % nr]. Groups of 16 aligned pixels never straddle
- * two panels (nr is a multiple of 16). */
-typedef struct panel_dst {
-    float *dst;
-    int kc, nr;
-} panel_dst;
-
-static inline float *panel_at(const panel_dst *pd, int k, int q)
-{
-    return pd->dst + ((size_t)(q / pd->nr) * pd->kc + k) * pd->nr + q % pd->nr;
 }
 
 /* Kernel taps packed together: consecutive rows k of one panel are adjacent in memory, so a
@@ -305,12 +221,14 @@ static void copy_avx512(const sdc_operand *op, size_t batch, int i0, int n, int 
 }
 
 static const sdc_gemm_kernel avx512_rows = {
-    "avx512-14x32", SDC_A_ROWS, ROWS_MR, ROWS_NV * 16, ROWS_MC, ROWS_KC, ROWS_NC, A_STRIDE,
-    micro_rows, copy_avx512, pack_b_avx512,
+    .name = "avx512-14x32", .a_layout = SDC_A_ROWS, .mr = ROWS_MR, .nr = ROWS_NV * 16,
+    .mc = ROWS_MC, .kc = ROWS_KC, .nc = ROWS_NC, .a_stride = A_STRIDE, .k_pack = 1,
+    .micro = micro_rows, .copy = copy_avx512, .pack_b = pack_b_avx512,
 };
 static const sdc_gemm_kernel avx512_k16 = {
-    "avx512-8x48", SDC_A_K16, K16_MR, K16_NV * 16, K16_MC, K16_KC, K16_NC, 0,
-    micro_k16, copy_avx512, pack_b_avx512,
+    .name = "avx512-8x48", .a_layout = SDC_A_K16, .mr = K16_MR, .nr = K16_NV * 16,
+    .mc = K16_MC, .kc = K16_KC, .nc = K16_NC, .k_pack = 1, .micro = micro_k16,
+    .copy = copy_avx512, .pack_b = pack_b_avx512,
 };
 
 const sdc_gemm_kernel *sdc_gemm_kernel_avx512(sdc_a_layout layout)

@@ -27,6 +27,13 @@ const sdc_gemm_kernel *sdc_gemm_kernel_best(sdc_a_layout layout)
     }
 }
 
+const sdc_gemm_kernel *sdc_gemm_kernel_for_weights(void)
+{
+    if (sdc_precision_get() == SDC_PRECISION_BF16 && sdc_cpu_has_bf16())
+        return sdc_gemm_kernel_bf16();
+    return sdc_gemm_kernel_best(SDC_A_ROWS);
+}
+
 static int round_up(int x, int to) { return (x + to - 1) / to * to; }
 static int min_int(int a, int b) { return a < b ? a : b; }
 
@@ -34,6 +41,12 @@ static int min_int(int a, int b) { return a < b ? a : b; }
 static int a_group(const sdc_gemm_kernel *kern)
 {
     return kern->a_layout == SDC_A_K16 ? 16 : kern->mr;
+}
+
+/* Packed slots holding kc values of k. */
+static int k_slots(const sdc_gemm_kernel *kern, int kc)
+{
+    return (kc + kern->k_pack - 1) / kern->k_pack;
 }
 
 /* Floats of A block row `row` (a multiple of mr) from the block start. */
@@ -61,7 +74,7 @@ static void pack_b_block(const gemm_job *g, size_t b, float *dst, int j0, int nc
 {
     int nr = g->kern->nr;
     if (g->kern->pack_b && g->kern->pack_b(g->B, b, j0, nc, k0, kc, dst, nr))
-        return;
+        return; /* (kernels with k_pack > 1 always pack their own B) */
     for (int p = 0; p * nr < nc; p++) {
         float *d = dst + (size_t)p * kc * nr;
         int n = min_int(nr, nc - p * nr);
@@ -83,7 +96,7 @@ static void pack_a_block(const gemm_job *g, size_t b, float *dst, int i0, int mc
         if (kern->a_layout == SDC_A_ROWS) {
             kern->copy(g->A, b, i0 + p * grp, m, k0, kc, d, kern->a_stride, 1);
             for (int r = m; r < grp; r++)
-                memset(d + (size_t)r * kern->a_stride, 0, sizeof(float) * kc);
+                memset(d + (size_t)r * kern->a_stride, 0, sizeof(float) * k_slots(kern, kc));
         } else {
             kern->copy(g->A, b, i0 + p * grp, m, k0, kc, d, 1, 16);
             if (m < 16)
@@ -104,7 +117,8 @@ static void run_tiles(const sdc_gemm_kernel *kern, const float *abuf, const floa
             sdc_epilogue tile_ep = *ep;
             tile_ep.row_bias = ep->row_bias ? ep->row_bias + ir * mr : NULL;
             tile_ep.col_bias = ep->col_bias ? ep->col_bias + jr * nr : NULL;
-            kern->micro(kc, abuf + a_offset(kern, ir * mr, kc), bbuf + (size_t)jr * kc * nr,
+            kern->micro(kc, abuf + a_offset(kern, ir * mr, kc),
+                        bbuf + (size_t)jr * k_slots(kern, kc) * nr,
                         c + (size_t)ir * mr * ldc + (size_t)jr * nr, ldc,
                         min_int(mr, mc - ir * mr), min_int(nr, nc - jr * nr), &tile_ep);
         }
@@ -219,7 +233,7 @@ void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, f
     g.MC = min_int(kern->mc, round_up((M + m_chunks - 1) / m_chunks, a_group(kern)));
     size_t a_floats = kern->a_layout == SDC_A_ROWS ? (size_t)g.MC * kern->a_stride
                                                    : (size_t)round_up(g.MC, 16) * g.KC;
-    size_t b_floats = (size_t)round_up(g.NC, kern->nr) * g.KC;
+    size_t b_floats = (size_t)round_up(g.NC, kern->nr) * k_slots(kern, g.KC);
     size_t per_thread = a_floats + b_floats;
     sdc_scratch scratch = sdc_scratch_take(per_thread * threads);
     if (!scratch.data) {

@@ -70,19 +70,25 @@ typedef struct sdc_gemm_kernel {
     const char *name;
     sdc_a_layout a_layout;
     int mr, nr;     /* register tile */
-    int mc, kc, nc; /* cache blocks; mc a multiple of mr and 16, nc of nr */
-    int a_stride;   /* SDC_A_ROWS: floats between packed rows, >= kc */
+    int mc, kc, nc; /* cache blocks; mc a multiple of mr and 16, nc of nr, kc of k_pack */
+    int a_stride;   /* SDC_A_ROWS: packed slots between rows, >= kc / k_pack */
+    int k_pack;     /* k values per packed 32-bit slot: 1 (f32), or 2 (a bf16 pair) */
     sdc_micro_fn micro;
     sdc_copy_fn copy;
-    sdc_pack_fn pack_b; /* NULL: always panel by panel */
+    sdc_pack_fn pack_b; /* NULL: always panel by panel (k_pack 1 only) */
 } sdc_gemm_kernel;
 
 /* Kernel sets by A layout; the AVX2 / AVX-512 ones may only be used when the CPU has them. */
 const sdc_gemm_kernel *sdc_gemm_kernel_generic(sdc_a_layout layout);
 const sdc_gemm_kernel *sdc_gemm_kernel_avx2(sdc_a_layout layout);
 const sdc_gemm_kernel *sdc_gemm_kernel_avx512(sdc_a_layout layout);
+/* The bf16 kernel (SDC_A_ROWS); only when sdc_cpu_has_bf16(). */
+const sdc_gemm_kernel *sdc_gemm_kernel_bf16(void);
 /* The kernel for the current sdc_cpu_level_get(). */
 const sdc_gemm_kernel *sdc_gemm_kernel_best(sdc_a_layout layout);
+/* The kernel for weights x activations (linear layers, convolutions; A in rows): bf16 when
+ * sdc_precision_get() asks for it and the CPU has it, else sdc_gemm_kernel_best. */
+const sdc_gemm_kernel *sdc_gemm_kernel_for_weights(void);
 /* The A layout that packs `A` cheaply. */
 sdc_a_layout sdc_gemm_a_layout_for(const sdc_operand *A);
 

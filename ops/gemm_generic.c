@@ -37,10 +37,12 @@ static void micro_k16(int kc, const float *a, const float *b, float *c, size_t l
 }
 
 static const sdc_gemm_kernel generic_rows = {
-    "generic-rows", SDC_A_ROWS, MR, NR, MC, KC, NC, A_STRIDE, micro_rows, sdc_copy_generic, NULL,
+    .name = "generic-rows", .a_layout = SDC_A_ROWS, .mr = MR, .nr = NR, .mc = MC, .kc = KC,
+    .nc = NC, .a_stride = A_STRIDE, .k_pack = 1, .micro = micro_rows, .copy = sdc_copy_generic,
 };
 static const sdc_gemm_kernel generic_k16 = {
-    "generic-k16", SDC_A_K16, MR, NR, MC, KC, NC, 0, micro_k16, sdc_copy_generic, NULL,
+    .name = "generic-k16", .a_layout = SDC_A_K16, .mr = MR, .nr = NR, .mc = MC, .kc = KC,
+    .nc = NC, .k_pack = 1, .micro = micro_k16, .copy = sdc_copy_generic,
 };
 
 const sdc_gemm_kernel *sdc_gemm_kernel_generic(sdc_a_layout layout)

@@ -33,13 +33,31 @@ static float *random_floats(size_t n)
     return p;
 }
 
-static void restore_level(void) { sdc_cpu_set_max_level(SDC_CPU_AVX512); }
+/* bf16 runs (sdc_precision_set(SDC_PRECISION_BF16)) compare with references built from
+ * inputs rounded to bf16, at the AVX-512 level only; the other runs at every level. */
+static int bf16_run;
+
+static double in(float v) { return bf16_run ? sdc_bf16_to_f32(sdc_f32_to_bf16(v)) : v; }
+
+static void restore_level(void)
+{
+    sdc_cpu_set_max_level(SDC_CPU_AVX512);
+    sdc_precision_set(SDC_PRECISION_FP32);
+    bf16_run = 0;
+}
+
+static void start_bf16_run(void)
+{
+    if (!sdc_cpu_has_bf16())
+        cr_skip_test("this CPU has no AVX512_BF16");
+    sdc_precision_set(SDC_PRECISION_BF16);
+    bf16_run = 1;
+}
 
 /* Runs `body` once per CPU level the machine supports. */
 #define FOR_EACH_LEVEL(lv)                                                                  \
-    for (int lv = SDC_CPU_SCALAR; lv <= (int)sdc_cpu_detect() &&                            \
-                                  (sdc_cpu_set_max_level((sdc_cpu_level)lv), 1);            \
-         lv++)
+    for (int lv = bf16_run ? SDC_CPU_AVX512 : SDC_CPU_SCALAR;                               \
+         lv <= (int)sdc_cpu_detect() && (sdc_cpu_set_max_level((sdc_cpu_level)lv), 1); lv++)
 
 /* |got - want| <= bound, with a message naming the case. */
 static int close_to(double got, double want, double bound)
@@ -158,8 +176,9 @@ static void check_linear(int M, int N, int K, sdc_dtype dtype, size_t offset, in
             for (int j = 0; j < N; j++) {
                 double want = with_bias ? bias[j] : 0, mag = fabs(want);
                 for (int k = 0; k < K; k++) {
-                    want += (double)x[(size_t)i * K + k] * wref[(size_t)j * K + k];
-                    mag += fabs((double)x[(size_t)i * K + k] * wref[(size_t)j * K + k]);
+                    double p = in(x[(size_t)i * K + k]) * in(wref[(size_t)j * K + k]);
+                    want += p;
+                    mag += fabs(p);
                 }
                 double got = y[(size_t)i * N + j];
                 if (!close_to(got, want, (K + 4) * F32_EPS * mag + 1e-30))
@@ -213,8 +232,9 @@ static void check_conv(int B, int Cin, int Cout, int H, int W, int k, int stride
                                     int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
                                     if (iy < 0 || iy >= H || ix < 0 || ix >= W)
                                         continue;
-                                    double w = wref[(size_t)co * K + (ci * k + ky) * k + kx];
-                                    double p = w * x[(((size_t)b * Cin + ci) * H + iy) * W + ix];
+                                    size_t xi = (((size_t)b * Cin + ci) * H + iy) * W + ix;
+                                    double w = in(wref[(size_t)co * K + (ci * k + ky) * k + kx]);
+                                    double p = w * in(x[xi]);
                                     want += p;
                                     mag += fabs(p);
                                 }
@@ -258,6 +278,29 @@ Test(ops, conv_other_kernels, .fini = restore_level)
 {
     check_conv(1, 3, 4, 12, 10, 5, 1, 2, SDC_DTYPE_F32);
     check_conv(1, 2, 3, 11, 10, 3, 3, 1, SDC_DTYPE_F16);
+}
+
+/* bf16 products: every packing path (weight rows, im2col with strides 1/2/3, 1x1 columns),
+ * odd K so the last pair is half zero, and blocks past one KC. */
+Test(ops, linear_bf16, .fini = restore_level)
+{
+    start_bf16_run();
+    for (int t = 0; t < 3; t++) {
+        check_linear(1, 77, 45, weight_types[t], 2, 1);
+        check_linear(154, 130, 301, weight_types[t], 0, 1);
+        check_linear(40, 33, 1601, weight_types[t], 6, 0);
+    }
+}
+
+Test(ops, conv_bf16, .fini = restore_level)
+{
+    start_bf16_run();
+    check_conv(2, 5, 17, 13, 11, 3, 1, 1, SDC_DTYPE_F16);
+    check_conv(1, 33, 40, 37, 35, 3, 1, 1, SDC_DTYPE_F32);
+    check_conv(2, 7, 9, 13, 11, 3, 2, 1, SDC_DTYPE_F16);
+    check_conv(1, 2, 3, 11, 10, 3, 3, 1, SDC_DTYPE_BF16);
+    check_conv(2, 19, 21, 9, 7, 1, 1, 0, SDC_DTYPE_F16);
+    check_conv(1, 90, 16, 6, 5, 3, 1, 1, SDC_DTYPE_F16);
 }
 
 /* ---- attention ----------------------------------------------------------------------- */
