@@ -69,7 +69,7 @@ static int same_model(const sdc_cli_options *a, const sdc_cli_options *b)
 {
     return same_string(a->model, b->model) && same_string(a->vae, b->vae) &&
            same_string(a->vocab, b->vocab) && a->prediction == b->prediction &&
-           a->threads == b->threads;
+           a->threads == b->threads && a->bf16 == b->bf16;
 }
 
 /* Makes the job's model the loaded one: frees the previous model first, so at most one is
@@ -88,6 +88,7 @@ static sdc_status ensure_model(sdc_batch_run *r, const sdc_cli_options *o)
     mp.vocab_path = o->vocab;
     mp.prediction = o->prediction;
     mp.threads = o->threads;
+    mp.bf16 = o->bf16;
     double t0 = sdc_now_seconds();
     sdc_status s = sdc_model_load(&mp, &r->model);
     if (s == SDC_OK)

@@ -13,7 +13,7 @@ enum {
     OPT_STEPS = 1000, OPT_CFG, OPT_SAMPLER, OPT_SCHEDULER, OPT_RNG, OPT_CLIP_SKIP, OPT_PREDICTION,
     OPT_VAE, OPT_VAE_TILING, OPT_FREEU, OPT_VOCAB, OPT_STRENGTH, OPT_MASK, OPT_MASK_BLUR,
     OPT_INVERT_MASK, OPT_ETA, OPT_OVERWRITE, OPT_QUIET, OPT_VERSION, OPT_NO_EMPHASIS,
-    OPT_INPAINT_AREA, OPT_PADDING, OPT_OUTPAINT, OPT_OUTPAINT_FILL,
+    OPT_INPAINT_AREA, OPT_PADDING, OPT_OUTPAINT, OPT_OUTPAINT_FILL, OPT_PRECISION,
 };
 
 static const struct option long_options[] = {
@@ -45,6 +45,7 @@ static const struct option long_options[] = {
     {"mask-blur", required_argument, 0, OPT_MASK_BLUR},
     {"invert-mask", no_argument, 0, OPT_INVERT_MASK},
     {"inpaint-area", required_argument, 0, OPT_INPAINT_AREA},
+    {"precision", required_argument, 0, OPT_PRECISION},
     {"padding", required_argument, 0, OPT_PADDING},
     {"outpaint", required_argument, 0, OPT_OUTPAINT},
     {"outpaint-fill", required_argument, 0, OPT_OUTPAINT_FILL},
@@ -119,6 +120,8 @@ void sdc_cli_print_help(FILE *out)
         "      --overwrite           replace an existing output file\n"
         "      --vae-tiling          decode in tiles (bounded memory for large images)\n"
         "  -t, --threads N           worker threads (default: all cores)\n"
+        "      --precision P         fp32 (default) or bf16: linear layers and convolutions\n"
+        "                            in bfloat16 on AVX512_BF16 CPUs (faster, ~3 digits)\n"
         "  -v, --verbose             per-stage timings and peak memory\n"
         "      --quiet               no progress output\n"
         "  -h, --help                this text\n"
@@ -257,6 +260,11 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
         return parse_float(arg, 0, 1, &g->strength) ? usage_error("--strength must be 0..1, not '%s'", arg) : 0;
     case OPT_MASK_BLUR:
         return parse_float(arg, 0, 256, &o->mask_blur) ? usage_error("--mask-blur must be 0..256, not '%s'", arg) : 0;
+    case OPT_PRECISION:
+        if (strcmp(arg, "fp32") && strcmp(arg, "bf16"))
+            return usage_error("--precision must be fp32 or bf16, not '%s'", arg);
+        o->bf16 = strcmp(arg, "bf16") == 0;
+        return 0;
     case OPT_INPAINT_AREA:
         if (strcmp(arg, "whole") && strcmp(arg, "masked"))
             return usage_error("--inpaint-area must be whole or masked, not '%s'", arg);

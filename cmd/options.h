@@ -17,6 +17,7 @@ typedef struct sdc_cli_options {
     const char *mask;
     sdc_prediction_override prediction;
     int threads;
+    int bf16;            /* --precision bf16 */
     int batch_count;
     int seed_random;     /* -s -1 */
     int overwrite;

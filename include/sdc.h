@@ -52,6 +52,8 @@ typedef struct sdc_model_params {
     const char *vocab_path; /* optional CLIP vocabulary (file or folder) */
     sdc_prediction_override prediction;
     int threads;            /* 0 = one per physical core */
+    int bf16;               /* linear layers and convolutions in bfloat16 (AVX512_BF16 CPUs;
+                               process-wide, see docs/PERFORMANCE.md); 0 = fp32 */
 } sdc_model_params;
 
 sdc_model_params sdc_model_default_params(void);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/cpu.h"
 #include "ops/error.h"
 #include "pipeline/pipeline_impl.h"
 #include "weights/json_file.h"
@@ -51,6 +52,7 @@ sdc_status sdc_model_load(const sdc_model_params *params, sdc_model **out)
         return sdc_fail(SDC_ERR_ARG, "no model path given");
     if (params->threads > 0)
         omp_set_num_threads(params->threads);
+    sdc_precision_set(params->bf16 ? SDC_PRECISION_BF16 : SDC_PRECISION_FP32);
     sdc_model *m = calloc(1, sizeof *m);
     if (!m)
         return sdc_fail(SDC_ERR_NOMEM, "out of memory loading %s", params->model_path);

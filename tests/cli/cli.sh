@@ -39,6 +39,7 @@ expect 2 "init image" -- "$SDC" $small -p x --mask "$TRAJ/inpaint.tiny-sd1.ddim.
 expect 2 "strength" -- "$SDC" $small -p x --strength 1.5
 expect 2 "no prompt" -- "$SDC" -m "$MODEL"
 expect 2 "outpaint" -- "$SDC" $small -p x --outpaint 1,2,3
+expect 2 "precision" -- "$SDC" $small -p x --precision fp16
 
 # runtime errors: status 1, the file named, nothing written
 expect 1 "$TMP/missing.safetensors" -- "$SDC" -m "$TMP/missing.safetensors" -p x -o "$TMP/b.png"
@@ -64,6 +65,14 @@ expect 0 "" -- "$SDC" $small -p "a red (apple:1.2)" -n "blurry" -s 7 -o "$TMP/e.
 cmp -s "$TMP/d.png" "$TMP/e.png" || fail "the same seed gave different files"
 expect 0 "" -- "$SDC" $small -p x -b 2 -o "$TMP/batch.png"
 [ -s "$TMP/batch_1.png" ] && [ -s "$TMP/batch_2.png" ] || fail "-b 2 did not write batch_1/2.png"
+
+# --precision bf16 runs (on CPUs without AVX512_BF16 it is fp32)
+expect 0 "" -- "$SDC" $small -p x --precision bf16 -o "$TMP/bf16.png"
+
+# --vae: the same weights from the diffusers vae/ folder give the same picture
+expect 0 "" -- "$SDC" $small -p "a red (apple:1.2)" -n "blurry" -s 7 --vae "$SDC_GOLDEN/models/tiny-sd1/diffusers/vae" -o "$TMP/vae.png"
+cmp -s "$TMP/d.png" "$TMP/vae.png" || fail "--vae with identical weights changed the picture"
+expect 1 "$TMP/bad.safetensors" -- "$SDC" $small -p x --vae "$TMP/bad.safetensors" -o "$TMP/f.png"
 
 # img2img, inpainting (all-black mask warns and returns the input), outpainting, masked area
 expect 0 "" -- "$SDC" -m "$MODEL" --steps 2 --quiet -p x -i "$TRAJ/img2img.tiny-sd1.init.png" --strength 0.5 -o "$TMP/i2i.png"
