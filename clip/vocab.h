@@ -9,7 +9,8 @@
  *     merges.txt (a "#version" line, then the merges).
  *
  * Where sdc looks, in order (sdc_vocab_find):
- *   1. the model's own tokenizer folder (diffusers tokenizer/), when there is one;
+ *   1. the model's own tokenizer folder (diffusers tokenizer/, or the folder of a single
+ *      file that holds vocab.json + merges.txt beside it), when there is one;
  *   2. an explicit path (--vocab): the .gz file, or a folder with vocab.json + merges.txt
  *      (or with bpe_simple_vocab_16e6.txt.gz);
  *   3. $SDC_VOCAB, the same kinds of path;

@@ -114,7 +114,10 @@ int sdc_checkpoint_text_quick_gelu(const sdc_checkpoint *ck);
 /* Token that pads prompts to 77: 49407 for SD 1.x, 0 for SD 2.x (the tokenizer's
  * special_tokens_map.json decides in diffusers folders). */
 int sdc_checkpoint_pad_token(const sdc_checkpoint *ck);
-/* The diffusers folder's tokenizer directory (holding vocab.json + merges.txt), or NULL. */
+/* The model's own tokenizer directory (holding vocab.json + merges.txt), or NULL: a diffusers
+ * folder's tokenizer/, or for a single file the folder it sits in when that folder holds
+ * vocab.json + merges.txt (as models/demo/ does). Its special_tokens_map.json, if any, sets
+ * the pad token. */
 const char *sdc_checkpoint_tokenizer_dir(const sdc_checkpoint *ck);
 
 /* Replaces the VAE with the one in `vae_path`: a VAE-only single file (LDM names with or

@@ -152,11 +152,10 @@ static sdc_status read_pad_token(sdc_checkpoint *ck, const char *tokenizer)
     return s;
 }
 
-static sdc_status read_tokenizer(sdc_checkpoint *ck)
+sdc_status sdc_ck_find_tokenizer(sdc_checkpoint *ck, const char *dir)
 {
-    char dir[PATH_MAX], vocab[PATH_MAX], merges[PATH_MAX];
-    if (!sdc_path_join(dir, sizeof dir, ck->path, "tokenizer") ||
-        !sdc_path_join(vocab, sizeof vocab, dir, "vocab.json") ||
+    char vocab[PATH_MAX], merges[PATH_MAX];
+    if (!sdc_path_join(vocab, sizeof vocab, dir, "vocab.json") ||
         !sdc_path_join(merges, sizeof merges, dir, "merges.txt"))
         return sdc_fail(SDC_ERR_ARG, "%s: path too long", ck->path);
     if (!sdc_is_file(vocab) || !sdc_is_file(merges))
@@ -165,6 +164,14 @@ static sdc_status read_tokenizer(sdc_checkpoint *ck)
     if (!ck->tokenizer_dir)
         return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", ck->path);
     return read_pad_token(ck, dir);
+}
+
+static sdc_status read_tokenizer(sdc_checkpoint *ck)
+{
+    char dir[PATH_MAX];
+    if (!sdc_path_join(dir, sizeof dir, ck->path, "tokenizer"))
+        return sdc_fail(SDC_ERR_ARG, "%s: path too long", ck->path);
+    return sdc_ck_find_tokenizer(ck, dir);
 }
 
 static sdc_status read_model_index(sdc_checkpoint *ck, json_t **index)
