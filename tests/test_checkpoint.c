@@ -563,3 +563,34 @@ Test(checkpoint, short_hash_is_the_sha256_prefix)
     cr_expect_str_eq(hash, expect);
     sdc_checkpoint_close(ck);
 }
+
+/* A single file with vocab.json + merges.txt beside it carries its own tokenizer; its
+ * special_tokens_map.json sets the pad token. Without them there is none. */
+Test(checkpoint, tokenizer_beside_a_single_file)
+{
+    char dir[] = "/tmp/sdc_test_tok_XXXXXX", path[256], link[256];
+    cr_assert(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    cr_assert_eq(symlink(golden_path("models/tiny-sd2v/model.safetensors"), path), 0);
+    sdc_checkpoint *ck;
+    cr_assert_eq(sdc_checkpoint_open(path, &ck), SDC_OK, "%s", sdc_last_error());
+    cr_expect_null(sdc_checkpoint_tokenizer_dir(ck));
+    sdc_checkpoint_close(ck);
+    const char *files[] = {"vocab.json", "merges.txt", "special_tokens_map.json"};
+    for (int i = 0; i < 3; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "models/tiny-sd1/diffusers/tokenizer/%s", files[i]);
+        snprintf(link, sizeof link, "%s/%s", dir, files[i]);
+        cr_assert_eq(symlink(golden_path(rel), link), 0);
+    }
+    cr_assert_eq(sdc_checkpoint_open(path, &ck), SDC_OK, "%s", sdc_last_error());
+    cr_expect_str_eq(sdc_checkpoint_tokenizer_dir(ck), dir);
+    cr_expect_eq(sdc_checkpoint_pad_token(ck), 49407, "the folder's special tokens decide");
+    sdc_checkpoint_close(ck);
+    for (int i = 0; i < 3; i++) {
+        snprintf(link, sizeof link, "%s/%s", dir, files[i]);
+        unlink(link);
+    }
+    unlink(path);
+    rmdir(dir);
+}
