@@ -8,7 +8,8 @@
  *   bench_sd --stages psnr [--steps N] [--vocab FILE]   (bf16 against fp32, whole txt2img)
  *
  * For each stage: the first (cold) call, the median of N more, GFLOP/s from the FLOPs the
- * checkpoint's shapes imply (bench/flops.h), the share of the measured fp32 FMA peak
+ * checkpoint's shapes imply (bench/flops.h), the share of the measured peak (fp32 FMA, or
+ * bf16 dot products with --precision bf16)
  * (ops/cpu.h), and the peak resident memory during the stage (anonymous = activations and
  * copies; file = mapped checkpoint pages). Full-size checkpoints with random weights come
  * from make-random-checkpoint (docs/PERFORMANCE.md). */
@@ -336,11 +337,12 @@ static void unload(models *m)
     sdc_checkpoint_close(m->ck);
 }
 
-/* fp32 FMA peak: the best of five short measurements, as other processes only lower it. */
-static void measure_peak(int threads)
+/* The peak of the arithmetic the GEMMs use: the best of five short measurements, as other
+ * processes only lower it. */
+static void measure_peak(int threads, int bf16)
 {
     for (int i = 0; i < 5; i++) {
-        double p = sdc_cpu_peak_gflops(threads);
+        double p = bf16 ? sdc_cpu_peak_bf16_gflops(threads) : sdc_cpu_peak_gflops(threads);
         peak_gflops = p > peak_gflops ? p : peak_gflops;
     }
 }
@@ -358,16 +360,16 @@ int main(int argc, char **argv)
         sdc_cpu_set_max_level((sdc_cpu_level)o.cpu);
     sdc_precision_set((sdc_precision)o.precision);
     threads_used = omp_get_max_threads();
+    int bf16 = o.precision == SDC_PRECISION_BF16 && sdc_cpu_has_bf16();
     if (o.peak > 0)
         peak_gflops = o.peak;
     else
-        measure_peak(threads_used);
-    int bf16 = o.precision == SDC_PRECISION_BF16 && sdc_cpu_has_bf16();
-    printf("kernels: %s, %s products (%s), %d threads; fp32 FMA peak %.1f GFLOP/s "
-           "(%.1f per core, %s)\n",
-           sdc_cpu_level_name(sdc_cpu_level_get()), bf16 ? "bf16" : "fp32",
-           bf16 ? "linear layers and convolutions" : "everywhere", threads_used, peak_gflops,
-           peak_gflops / threads_used, o.peak > 0 ? "given" : "measured");
+        measure_peak(threads_used, bf16);
+    printf("kernels: %s, %s products in linear layers and convolutions, %d threads; "
+           "%s peak %.1f GFLOP/s (%.1f per core, %s)\n",
+           sdc_cpu_level_name(sdc_cpu_level_get()), bf16 ? "bf16" : "fp32", threads_used,
+           bf16 ? "bf16 dot-product" : "fp32 FMA", peak_gflops, peak_gflops / threads_used,
+           o.peak > 0 ? "given" : "measured");
     models m = {0};
     int rc = 0;
     if (wants(&o, "text") || wants(&o, "unet") || wants(&o, "vae")) {

@@ -60,7 +60,7 @@ static const struct option long_options[] = {
 void sdc_cli_print_help(FILE *out)
 {
     fputs(
-        "usage: sdc [generate] [-m MODEL] -p PROMPT [options]\n"
+        "usage: sdc [generate] -m MODEL -p PROMPT [options]\n"
         "       sdc batch JOBFILE [options]   (see sdc batch --help)\n"
         "       sdc info MODEL\n"
         "       sdc metadata IMAGE.png\n"
@@ -69,7 +69,6 @@ void sdc_cli_print_help(FILE *out)
         "\n"
         "Model:\n"
         "  -m, --model PATH          .safetensors single file or diffusers folder\n"
-        "                            (default, or -m demo: the built-in demo model, 64x64)\n"
         "      --vae PATH            replacement VAE (single file or diffusers vae folder)\n"
         "      --vocab PATH          CLIP vocabulary: bpe_simple_vocab_16e6.txt.gz, or a folder\n"
         "                            with vocab.json + merges.txt (default: the model's own,\n"
@@ -375,7 +374,8 @@ static int parse_args(int argc, char **argv, sdc_cli_options *o)
     }
     if (optind < argc)
         return usage_error("unexpected argument '%s'", argv[optind]);
-    /* no -m: the built-in demo model (cmd/demo_model.h) */
+    if (!o->model)
+        return usage_error("%s", "no model given (-m MODEL)");
     return sdc_cli_check(o);
 }
 

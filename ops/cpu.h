@@ -43,5 +43,8 @@ int sdc_precision_from_name(const char *name);
  * counts 2 FLOP), over `threads` threads, each timed by its own CPU clock (so the figure is
  * what the cores give when the process has them): the ceiling benchmarks compare with. */
 double sdc_cpu_peak_gflops(int threads);
+/* The same for vdpbf16ps (a bf16 pair product added to f32 counts 4 FLOP per lane); 0 without
+ * AVX512_BF16. */
+double sdc_cpu_peak_bf16_gflops(int threads);
 
 #endif

@@ -31,6 +31,16 @@ grep -q -- "--sampling-method" "$TMP/out" || fail "--help lacks --sampling-metho
 expect 0 "" -- "$SDC" --version
 grep -q "^sdc [0-9]" "$TMP/out" || fail "--version prints '$(cat "$TMP/out")'"
 
+# docs/cli.md carries the help texts verbatim
+"$SDC" --help >"$TMP/help"
+"$SDC" batch --help >>"$TMP/help"
+help_in_docs() { # every help line appears in docs/cli.md
+    while IFS= read -r line; do
+        grep -qxF -- "$line" "$SDC_SOURCE_DIR/docs/cli.md" || { fail "docs/cli.md lacks: $line"; return; }
+    done <"$1"
+}
+help_in_docs "$TMP/help"
+
 # usage errors: status 2
 expect 2 "multiple of 8" -- "$SDC" $small -p x -W 100 -o "$TMP/a.png"
 expect 2 "unknown option" -- "$SDC" $small -p x --no-such-flag
