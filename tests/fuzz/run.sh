@@ -22,7 +22,7 @@ if [ ! -d "$dir" ]; then
     CC=clang meson setup "$dir" -Dfuzz=true -Dbuildtype=debugoptimized \
         -Db_sanitize=address,undefined -Db_lundef=false \
         "-Dc_args=['-fsanitize=fuzzer-no-link', '-Wno-unknown-pragmas', '-mavx2', '-mfma',
-                   '-mf16c', '-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512dq',
+                   '-mf16c', '-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512dq', '-mavx512bf16',
                    '-D__builtin_cpu_supports(feature)=0']"
 fi
 ninja -C "$dir" $(for t in $targets; do printf 'tests/fuzz/fuzz_%s ' "$t"; done)
