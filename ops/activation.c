@@ -1,5 +1,6 @@
 #include <math.h>
 
+#include "ops/avx2.h"
 #include "ops/avx512.h"
 #include "ops/cpu.h"
 #include "ops/nn.h"
@@ -40,6 +41,10 @@ void sdc_quick_gelu(float *x, size_t n)
 
 void sdc_softmax_rows(float *x, int rows, int n)
 {
+    if (sdc_cpu_level_get() == SDC_CPU_AVX2) {
+        sdc_softmax_rows_avx2(x, rows, n);
+        return;
+    }
     if (sdc_cpu_level_get() == SDC_CPU_AVX512) {
         sdc_softmax_rows_avx512(x, rows, n);
         return;

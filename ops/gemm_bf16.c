@@ -4,7 +4,12 @@
  * (ops/gemm_avx512.c). Packed layouts hold one pair (k even in the low half, k + 1 in the
  * high half) per 32-bit slot: A rows of kc / 2 slots, B panels [kc / 2][nr]. An odd last
  * k is paired with zero. Only for CPUs with AVX512_BF16 (sdc_cpu_has_bf16). */
+#ifdef __clang__ /* clang's spelling of the gcc pragma below (popped at the end) */
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,\
+avx512bf16,fma,f16c"))), apply_to = function)
+#else
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma,f16c")
+#endif
 
 #include <string.h>
 
@@ -244,3 +249,7 @@ const sdc_gemm_kernel *sdc_gemm_kernel_bf16(void)
 {
     return &bf16_rows;
 }
+
+#ifdef __clang__
+#pragma clang attribute pop
+#endif

@@ -1,12 +1,15 @@
 #include "ops/scratch.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 
-/* The shared buffer lives until the process exits; it only grows. */
-static float *cache;
-static size_t cache_floats;
-static atomic_flag cache_busy = ATOMIC_FLAG_INIT;
+enum { LEVELS = 3 };
+
+/* Per thread, per nesting level: a buffer that only grows and lives until the process ends. */
+static _Thread_local struct {
+    float *data;
+    size_t floats;
+    int busy;
+} cache[LEVELS];
 
 static float *alloc_floats(size_t floats)
 {
@@ -15,32 +18,29 @@ static float *alloc_floats(size_t floats)
 
 sdc_scratch sdc_scratch_take(size_t floats)
 {
-    sdc_scratch s = {NULL, 0};
     if (floats == 0)
         floats = 1;
-    if (atomic_flag_test_and_set(&cache_busy)) {
-        s.data = alloc_floats(floats);
-        return s;
-    }
-    if (cache_floats < floats) {
-        float *p = alloc_floats(floats);
-        if (!p) {
-            atomic_flag_clear(&cache_busy);
-            return s;
+    for (int l = 0; l < LEVELS; l++) {
+        if (cache[l].busy)
+            continue;
+        if (cache[l].floats < floats) {
+            float *p = alloc_floats(floats);
+            if (!p)
+                return (sdc_scratch){NULL, -1};
+            free(cache[l].data);
+            cache[l].data = p;
+            cache[l].floats = floats;
         }
-        free(cache);
-        cache = p;
-        cache_floats = floats;
+        cache[l].busy = 1;
+        return (sdc_scratch){cache[l].data, l};
     }
-    s.data = cache;
-    s.cached = 1;
-    return s;
+    return (sdc_scratch){alloc_floats(floats), -1};
 }
 
 void sdc_scratch_give(sdc_scratch s)
 {
-    if (s.cached)
-        atomic_flag_clear(&cache_busy);
+    if (s.level >= 0)
+        cache[s.level].busy = 0;
     else
         free(s.data);
 }
