@@ -302,10 +302,14 @@ sdc_status sdc_pipeline_generate(sdc_model *m, const sdc_generate_params *p, uin
         s = allocate(&r);
     if (s == SDC_OK)
         s = text(&r);
+    /* Each stage's weights leave the resident set when it is over (they stay in the page
+     * cache): the decoder's activations then take the UNet's place instead of adding to it. */
+    sdc_checkpoint_release(m->ck, SDC_COMPONENT_TEXT);
     if (s == SDC_OK)
         s = start(&r);
     if (s == SDC_OK)
         s = sample(&r);
+    sdc_checkpoint_release(m->ck, SDC_COMPONENT_UNET);
     if (s == SDC_OK && final_latent)
         memcpy(final_latent, r.latent, r.n * sizeof(float));
     if (s == SDC_OK)

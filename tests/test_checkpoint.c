@@ -594,3 +594,46 @@ Test(checkpoint, tokenizer_beside_a_single_file)
     unlink(path);
     rmdir(dir);
 }
+
+/* ---- releasing a stage's pages ---------------------------------------------------- */
+
+/* Resident pages of this process (/proc/self/statm). */
+static long resident_pages(void)
+{
+    long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    cr_assert(f);
+    cr_assert_eq(fscanf(f, "%ld %ld", &size, &resident), 2);
+    fclose(f);
+    return resident;
+}
+
+/* Reads every byte of the component's tensors (bringing their pages in); returns a sum. */
+static uint64_t touch_component(const sdc_checkpoint *ck, sdc_component c)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < sdc_checkpoint_count(ck, c); i++) {
+        const sdc_tensor *t;
+        sdc_checkpoint_name_at(ck, c, i, &t);
+        const uint8_t *p = t->data;
+        size_t n = (size_t)sdc_tensor_numel(t) * sdc_dtype_size(t->dtype);
+        for (size_t k = 0; k < n; k++)
+            sum = sum * 31 + p[k];
+    }
+    return sum;
+}
+
+Test(checkpoint, released_pages_leave_the_resident_set_and_read_back_unchanged)
+{
+    sdc_checkpoint *ck = open_golden("models/tiny-sd1/model.safetensors");
+    uint64_t before = touch_component(ck, SDC_COMPONENT_UNET);
+    long resident = resident_pages();
+    size_t released = sdc_checkpoint_release(ck, SDC_COMPONENT_UNET);
+    long dropped = resident - resident_pages();
+    long page = sysconf(_SC_PAGESIZE);
+    cr_assert_gt(released, 0);
+    cr_expect_geq(dropped * page, (long)released / 2, "released %zu bytes, RSS fell by %ld",
+                  released, dropped * page);
+    cr_expect_eq(touch_component(ck, SDC_COMPONENT_UNET), before);
+    sdc_checkpoint_close(ck);
+}

@@ -217,6 +217,18 @@ const char *sdc_checkpoint_name_at(const sdc_checkpoint *ck, sdc_component compo
     return e->name;
 }
 
+size_t sdc_checkpoint_release(const sdc_checkpoint *ck, sdc_component component)
+{
+    size_t released = 0;
+    for (size_t i = 0; i < sdc_checkpoint_count(ck, component); i++) {
+        const sdc_tensor *t = &ck->tables[component].entries[i].tensor;
+        size_t nbytes = (size_t)sdc_tensor_numel(t) * sdc_dtype_size(t->dtype);
+        for (size_t f = 0; f < ck->file_count; f++)
+            released += sdc_safetensors_release(ck->files[f], t->data, nbytes);
+    }
+    return released;
+}
+
 size_t sdc_checkpoint_unused_count(const sdc_checkpoint *ck) { return ck->unused_count; }
 
 const char *sdc_checkpoint_unused_name(const sdc_checkpoint *ck, size_t index)

@@ -70,6 +70,11 @@ size_t sdc_checkpoint_count(const sdc_checkpoint *ck, sdc_component component);
 /* Internal name of tensor `index` (< count), its tensor in *tensor when non-NULL. */
 const char *sdc_checkpoint_name_at(const sdc_checkpoint *ck, sdc_component component,
                                    size_t index, const sdc_tensor **tensor);
+/* Drops the component's mapped weight pages from the resident set until they are read again
+ * (sdc_safetensors_release): the pipeline calls it when a stage is over, so that the UNet's
+ * pages and the VAE decoder's activations are not resident at the same time. Returns the
+ * bytes released; weights held in memory (converted .ckpt tensors) stay. */
+size_t sdc_checkpoint_release(const sdc_checkpoint *ck, sdc_component component);
 /* Tensors of the file(s) that belong to no component (schedule buffers, EMA counters,
  * position_ids, OpenCLIP text_projection / logit_scale, SDXL's second text encoder, ...). */
 size_t sdc_checkpoint_unused_count(const sdc_checkpoint *ck);

@@ -285,6 +285,19 @@ const char *sdc_safetensors_path(const sdc_safetensors *st) { return st->path; }
 size_t sdc_safetensors_count(const sdc_safetensors *st) { return st->count; }
 size_t sdc_safetensors_file_size(const sdc_safetensors *st) { return st->file_size; }
 
+size_t sdc_safetensors_release(const sdc_safetensors *st, const void *data, size_t nbytes)
+{
+    uintptr_t lo = (uintptr_t)data, map = (uintptr_t)st->map;
+    if (!st->map || lo < map || lo - map >= st->file_size || nbytes > st->file_size - (lo - map))
+        return 0;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t first = (lo + page - 1) / page * page, end = (lo + nbytes) / page * page;
+    if (end <= first)
+        return 0;
+    /* The mapping is read-only and private: no page can hold changes that this would lose. */
+    return madvise((void *)first, end - first, MADV_DONTNEED) == 0 ? end - first : 0;
+}
+
 const sdc_st_entry *sdc_safetensors_entry(const sdc_safetensors *st, size_t index)
 {
     return index < st->count ? &st->entries[index] : NULL;

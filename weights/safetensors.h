@@ -35,6 +35,11 @@ const sdc_st_entry *sdc_safetensors_find(const sdc_safetensors *st, const char *
 const char *sdc_safetensors_metadata(const sdc_safetensors *st, const char *key);
 /* Size of the whole file in bytes. */
 size_t sdc_safetensors_file_size(const sdc_safetensors *st);
+/* Tells the kernel that the pages wholly inside [data, data + nbytes) of this file's mapping
+ * are not needed for a while: they leave the process's resident set (the page cache keeps
+ * them; the next read maps them again, so the data never changes). Ranges outside the
+ * mapping are ignored. Returns the bytes released. */
+size_t sdc_safetensors_release(const sdc_safetensors *st, const void *data, size_t nbytes);
 
 /* A table over tensors another reader found (weights/ckpt.c): `entries` are copied and
  * indexed (names must be unique), their names and data stay owned by `owner`, which
