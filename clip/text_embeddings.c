@@ -10,7 +10,7 @@
 #define TOKEN_NAME "text_model.embeddings.token_embedding.weight"
 #define POSITION_NAME "text_model.embeddings.position_embedding.weight"
 
-/* Copies the [V, W] token table in its own dtype. */
+/* The [V, W] token table, used where it is mapped: a prompt reads only its own rows. */
 static sdc_status load_tokens(sdc_text_embeddings *e, const sdc_checkpoint *ck,
                               const sdc_tensor *t)
 {
@@ -26,11 +26,7 @@ static sdc_status load_tokens(sdc_text_embeddings *e, const sdc_checkpoint *ck,
     e->vocab = (int)t->shape[0];
     e->width = (int)t->shape[1];
     e->dtype = t->dtype;
-    size_t bytes = (size_t)e->vocab * e->width * sdc_dtype_size(t->dtype);
-    if (!(e->tokens = malloc(bytes)))
-        return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory for the token embeddings",
-                        sdc_checkpoint_path(ck));
-    memcpy(e->tokens, t->data, bytes);
+    e->tokens = t->data;
     return SDC_OK;
 }
 
@@ -68,7 +64,6 @@ sdc_status sdc_text_embeddings_load(sdc_text_embeddings *e, const sdc_checkpoint
 
 void sdc_text_embeddings_free(sdc_text_embeddings *e)
 {
-    free(e->tokens);
     free(e->position);
     e->tokens = NULL;
     e->position = NULL;

@@ -21,7 +21,7 @@ typedef struct sdc_text_embeddings {
     int width;       /* W */
     int positions;   /* P */
     sdc_dtype dtype; /* of `tokens` (F32, F16 or BF16) */
-    void *tokens;    /* [V, W] token_embedding.weight */
+    const void *tokens; /* [V, W] token_embedding.weight: a view of the checkpoint */
     float *position; /* [P, W] position_embedding.weight */
 } sdc_text_embeddings;
 
