@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmd/batch_template.h"
+#include "cmd/demo_model.h"
 #include "ops/error.h"
 
 /* Options of the whole run, not of one job. */
@@ -224,14 +225,23 @@ static void check_file(sdc_batch_job *job, const char *what, const char *path)
         job_error(job, "%s '%s': %s", what, path, strerror(errno));
 }
 
+/* A job without a model, or with model "demo", uses the built-in demo model (said once). */
+static void use_demo_model(sdc_batch_job *job)
+{
+    static char path[4096];
+    static int announced;
+    if (sdc_demo_model_apply(&job->opt, path, sizeof path, !announced) != SDC_OK)
+        job_error(job, "%s", sdc_last_error());
+    announced |= job->opt.model == path;
+}
+
 /* Whole-job checks once every key is applied: what sdc_cli_parse checks, plus the files. */
 static void finish_job(sdc_batch_job *job, const char *output_dir)
 {
     sdc_cli_options *o = &job->opt;
     if (!o->gen.prompt)
         job_error(job, "no prompt (a \"prompt\" key, or -p on the command line)");
-    if (!o->model)
-        job_error(job, "no model (a \"model\" key, or -m on the command line)");
+    use_demo_model(job);
     if (!job->error && sdc_cli_check(o) != 0)
         job_error(job, "%s", sdc_last_error());
     check_file(job, "model", o->model);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cmd/commands.h"
+#include "cmd/demo_model.h"
 #include "cmd/inputs.h"
 #include "cmd/options.h"
 #include "cmd/progress.h"
@@ -91,6 +92,11 @@ int sdc_cmd_generate(int argc, char **argv)
     int rc = sdc_cli_parse(argc, argv, &o);
     if (rc)
         return rc == 1 ? 0 : 2;
+    char demo_path[4096];
+    if (sdc_demo_model_apply(&o, demo_path, sizeof demo_path, 1) != SDC_OK) {
+        fprintf(stderr, "sdc: %s\n", sdc_last_error());
+        return 1;
+    }
     if (o.seed_random) {
         o.gen.seed = random_seed();
         fprintf(stderr, "seed: %llu\n", (unsigned long long)o.gen.seed);

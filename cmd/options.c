@@ -60,7 +60,7 @@ static const struct option long_options[] = {
 void sdc_cli_print_help(FILE *out)
 {
     fputs(
-        "usage: sdc [generate] -m MODEL -p PROMPT [options]\n"
+        "usage: sdc [generate] [-m MODEL] -p PROMPT [options]\n"
         "       sdc batch JOBFILE [options]   (see sdc batch --help)\n"
         "       sdc info MODEL\n"
         "       sdc metadata IMAGE.png\n"
@@ -69,6 +69,7 @@ void sdc_cli_print_help(FILE *out)
         "\n"
         "Model:\n"
         "  -m, --model PATH          .safetensors single file or diffusers folder\n"
+        "                            (default, or -m demo: the built-in demo model, 64x64)\n"
         "      --vae PATH            replacement VAE (single file or diffusers vae folder)\n"
         "      --vocab PATH          CLIP vocabulary: bpe_simple_vocab_16e6.txt.gz, or a folder\n"
         "                            with vocab.json + merges.txt (default: the model's own,\n"
@@ -83,10 +84,10 @@ void sdc_cli_print_help(FILE *out)
         "      --clip-skip N         1 = last text layer, 2 = penultimate (default: model's)\n"
         "\n"
         "Sampling:\n"
-        "  -W, --width N             image width, multiple of 8 (default 512, or the init\n"
-        "                            image's width rounded down to a multiple of 8)\n"
-        "  -H, --height N            image height, multiple of 8 (default 512, or the init\n"
-        "                            image's height rounded down to a multiple of 8)\n"
+        "  -W, --width N             image width, multiple of 8 (default 512, 64 with the demo\n"
+        "                            model, or the init image's width rounded down to 8)\n"
+        "  -H, --height N            image height, multiple of 8 (default 512, 64 with the demo\n"
+        "                            model, or the init image's height rounded down to 8)\n"
         "      --steps N             sampling steps (default 20)\n"
         "      --cfg-scale X         classifier-free guidance; 1 = none (default 7.0)\n"
         "      --sampling-method M   euler_a (default), euler, heun, dpm++2m, ddim, ddpm, lcm\n"
@@ -374,8 +375,7 @@ static int parse_args(int argc, char **argv, sdc_cli_options *o)
     }
     if (optind < argc)
         return usage_error("unexpected argument '%s'", argv[optind]);
-    if (!o->model)
-        return usage_error("%s", "no model given (-m MODEL)");
+    /* no -m: the built-in demo model (cmd/demo_model.h) */
     return sdc_cli_check(o);
 }
 
