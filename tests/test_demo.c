@@ -251,3 +251,23 @@ Test(demo, batch_without_a_model)
         sdc_image_free(&img);
     }
 }
+
+/* A missing demo model: one line naming the folder, status 1, no output file. */
+Test(demo, missing_demo_model_is_an_error)
+{
+    char out[1100], err[1100], line[4096] = "";
+    snprintf(out, sizeof out, "%s/missing.png", output_dir());
+    snprintf(err, sizeof err, "%s/missing.stderr", output_dir());
+    unlink(out);
+    setenv("SDC_DEMO_DIR", "/nonexistent-sdc-demo", 1);
+    char *argv[] = {(char *)sdc_program(), "-p", "a red circle", "-o", out, NULL};
+    int rc = run(argv, err);
+    unsetenv("SDC_DEMO_DIR");
+    cr_expect_eq(rc, 1);
+    FILE *f = fopen(err, "r");
+    cr_assert(f);
+    cr_expect(fgets(line, sizeof line, f) && strstr(line, "/nonexistent-sdc-demo"), "stderr: %s",
+              line);
+    fclose(f);
+    cr_expect_neq(access(out, F_OK), 0, "%s was written", out);
+}
