@@ -1,10 +1,28 @@
 #include "ops/gemm_driver.h"
 #include "ops/nn.h"
+#include "ops/winograd.h"
+
+/* Whether this convolution goes through Winograd F(4x4, 3x3) (ops/winograd.h). */
+static int use_winograd(int B, int Cin, int Cout, int H, int W, int k, int stride, int pad)
+{
+    if (k != 3 || stride != 1 || pad != 1)
+        return 0;
+    switch (sdc_conv_algo_get()) {
+    case SDC_CONV_WINOGRAD:
+        return 1;
+    case SDC_CONV_IMPLICIT_GEMM:
+        return 0;
+    default:
+        return sdc_winograd_pays(B, Cin, Cout, H, W);
+    }
+}
 
 int sdc_conv2d(float *y, const float *x, int B, int Cin, int H, int W, const sdc_weight *w,
                const float *bias, int k, int stride, int pad, sdc_arena *scratch)
 {
-    (void)scratch; /* the implicit im2col packs straight from x: no scratch needed */
+    if (use_winograd(B, Cin, w->rows, H, W, k, stride, pad))
+        return sdc_conv3x3_winograd(y, x, B, Cin, H, W, w, bias, scratch);
+    /* The implicit im2col packs straight from x: no scratch needed. */
     int Cout = w->rows, K = Cin * k * k;
     int Ho = sdc_conv_out_size(H, k, stride, pad), Wo = sdc_conv_out_size(W, k, stride, pad);
     size_t P = (size_t)Ho * Wo;

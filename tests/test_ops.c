@@ -13,6 +13,7 @@
 #include "ops/geglu.h"
 #include "ops/gemm.h"
 #include "ops/nn.h"
+#include "ops/winograd.h"
 
 #define F32_EPS 5.96e-8 /* unit roundoff */
 
@@ -43,6 +44,7 @@ static void restore_level(void)
 {
     sdc_cpu_set_max_level(SDC_CPU_AVX512);
     sdc_precision_set(SDC_PRECISION_FP32);
+    sdc_conv_algo_set(SDC_CONV_AUTO);
     bf16_run = 0;
 }
 
@@ -301,6 +303,207 @@ Test(ops, conv_bf16, .fini = restore_level)
     check_conv(1, 2, 3, 11, 10, 3, 3, 1, SDC_DTYPE_BF16);
     check_conv(2, 19, 21, 9, 7, 1, 1, 0, SDC_DTYPE_F16);
     check_conv(1, 90, 16, 6, 5, 3, 1, 1, SDC_DTYPE_F16);
+}
+
+/* ---- Winograd F(4x4, 3x3) ------------------------------------------------------------ */
+
+/* The transform matrices, written out again here so the test does not trust the kernel's. */
+static const double wino_bt[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0},
+                                     {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0},
+                                     {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+static const double wino_g[6][3] = {{1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                    {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                    {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+static const double wino_at[4][6] = {
+    {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+
+/* out[r][r] = |L| |X| |L|^T for L [r][n] (row stride 6 or 3 = n), X [n][n]. */
+static void abs_sandwich(double *out, const double *L, int r, int n, const double *X)
+{
+    double t[6 * 6];
+    for (int i = 0; i < r; i++)
+        for (int j = 0; j < n; j++) {
+            t[i * n + j] = 0;
+            for (int k = 0; k < n; k++)
+                t[i * n + j] += fabs(L[i * n + k]) * fabs(X[k * n + j]);
+        }
+    for (int i = 0; i < r; i++)
+        for (int j = 0; j < r; j++) {
+            out[i * r + j] = 0;
+            for (int k = 0; k < n; k++)
+                out[i * r + j] += t[i * n + k] * fabs(L[j * n + k]);
+        }
+}
+
+/* What the rounding error of one Winograd output tile scales with:
+ * |A^T| (sum_c |G||g_c||G^T| .* |B^T||d_c||B|) |A|, for output channel co, tile (ty, tx). */
+static void winograd_magnitude(double *mag16, const float *x, const float *wref, int C, int H,
+                               int W, int co, int ty, int tx)
+{
+    double sum[36] = {0};
+    for (int c = 0; c < C; c++) {
+        double g[9], d[36], u[36], v[36], gt[6 * 3];
+        for (int i = 0; i < 9; i++)
+            g[i] = wref[((size_t)co * C + c) * 9 + i];
+        for (int i = 0; i < 36; i++) {
+            int yy = ty * 4 - 1 + i / 6, xx = tx * 4 - 1 + i % 6;
+            d[i] = yy >= 0 && yy < H && xx >= 0 && xx < W ? x[((size_t)c * H + yy) * W + xx] : 0;
+        }
+        for (int i = 0; i < 6; i++) /* |G| |g| as [6][3], then |G|^T by hand (G is 6x3) */
+            for (int j = 0; j < 3; j++) {
+                gt[i * 3 + j] = 0;
+                for (int k = 0; k < 3; k++)
+                    gt[i * 3 + j] += fabs(wino_g[i][k]) * fabs(g[k * 3 + j]);
+            }
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 6; j++) {
+                u[i * 6 + j] = 0;
+                for (int k = 0; k < 3; k++)
+                    u[i * 6 + j] += gt[i * 3 + k] * fabs(wino_g[j][k]);
+            }
+        abs_sandwich(v, &wino_bt[0][0], 6, 6, d);
+        for (int e = 0; e < 36; e++)
+            sum[e] += u[e] * v[e];
+    }
+    double t[4 * 6];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 6; j++) {
+            t[i * 6 + j] = 0;
+            for (int k = 0; k < 6; k++)
+                t[i * 6 + j] += fabs(wino_at[i][k]) * sum[k * 6 + j];
+        }
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) {
+            mag16[i * 4 + j] = 0;
+            for (int k = 0; k < 6; k++)
+                mag16[i * 4 + j] += t[i * 6 + k] * fabs(wino_at[j][k]);
+        }
+}
+
+/* Winograd against the direct double sum, `chunk` tiles and `kb` output channels at a time
+ * (0: the kernel's choice). The bound: f32 rounding of the transforms and the channel sums,
+ * relative to the tile magnitude, also when the precision setting is bf16 (Winograd keeps
+ * fp32 products then). */
+static void check_winograd(int B, int C, int K, int H, int W, sdc_dtype dtype, int chunk, int kb)
+{
+    float *x = random_floats((size_t)B * C * H * W), *bias = random_floats(K);
+    float *wref = malloc((size_t)K * C * 9 * sizeof(float));
+    float *y = malloc((size_t)B * K * H * W * sizeof(float));
+    sdc_weight w;
+    void *buf = make_weight(&w, wref, K, C * 9, dtype, 2);
+    sdc_arena arena;
+    sdc_arena_init(&arena);
+    int th = (H + 3) / 4, tw = (W + 3) / 4;
+    double *mag = malloc(sizeof(double) * 16 * th * tw); /* per tile of the current (b, co) */
+    cr_assert(mag);
+    double rel = (C * 9 + 64) * F32_EPS;
+    FOR_EACH_LEVEL(lv)
+    {
+        int r = chunk ? sdc_conv3x3_winograd_blocked(y, x, B, C, H, W, &w, bias, &arena, chunk, kb)
+                      : sdc_conv3x3_winograd(y, x, B, C, H, W, &w, bias, &arena);
+        cr_assert_eq(r, 0);
+        for (int b = 0; b < B; b++)
+            for (int co = 0; co < K; co++) {
+                const float *xb = x + (size_t)b * C * H * W;
+                for (int t = 0; t < th * tw; t++)
+                    winograd_magnitude(mag + 16 * t, xb, wref, C, H, W, co, t / tw, t % tw);
+                for (int oy = 0; oy < H; oy++)
+                    for (int ox = 0; ox < W; ox++) {
+                        double want = bias[co];
+                        for (int ci = 0; ci < C; ci++)
+                            for (int t = 0; t < 9; t++) {
+                                int iy = oy - 1 + t / 3, ix = ox - 1 + t % 3;
+                                if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                                    want += (double)wref[((size_t)co * C + ci) * 9 + t] *
+                                            xb[((size_t)ci * H + iy) * W + ix];
+                            }
+                        double tile_mag = mag[16 * (oy / 4 * tw + ox / 4) + oy % 4 * 4 + ox % 4];
+                        double bound = rel * tile_mag + F32_EPS * fabs(want);
+                        double got = y[(((size_t)b * K + co) * H + oy) * W + ox];
+                        if (!close_to(got, want, bound))
+                            cr_assert_fail("%s winograd %s C%d K%d %dx%d: y[%d,%d,%d,%d] = %.9g, "
+                                           "want %.9g (bound %.3g)",
+                                           sdc_cpu_level_name((sdc_cpu_level)lv),
+                                           sdc_dtype_name(dtype), C, K, H, W, b, co, oy, ox, got,
+                                           want, bound);
+                    }
+            }
+    }
+    sdc_arena_free(&arena);
+    free(mag);
+    free(buf);
+    free(x);
+    free(bias);
+    free(wref);
+    free(y);
+}
+
+/* Sizes that are not multiples of 4 (clipped edge tiles), a 1x1 image (all padding), batch
+ * items sharing chunks, chunks that end mid-image, blocks of output channels (transformed
+ * once, or again for every chunk), more than 16 channels (vector tails), and the three
+ * weight dtypes. */
+Test(ops, winograd_conv3x3, .fini = restore_level)
+{
+    check_winograd(2, 5, 17, 13, 11, SDC_DTYPE_F16, 0, 0);
+    check_winograd(1, 33, 40, 37, 35, SDC_DTYPE_F32, 0, 0);
+    check_winograd(1, 4, 3, 1, 1, SDC_DTYPE_BF16, 0, 0);
+    check_winograd(3, 7, 9, 10, 9, SDC_DTYPE_F16, 5, 9);
+    check_winograd(2, 19, 8, 8, 8, SDC_DTYPE_F32, 3, 3);
+    check_winograd(1, 21, 37, 18, 21, SDC_DTYPE_F16, 1000, 16);
+}
+
+/* bf16 precision leaves Winograd's products fp32: the fp32 bound holds. */
+Test(ops, winograd_conv3x3_bf16, .fini = restore_level)
+{
+    start_bf16_run();
+    check_winograd(2, 5, 17, 13, 11, SDC_DTYPE_F16, 0, 0);
+    check_winograd(1, 90, 16, 6, 5, SDC_DTYPE_F16, 0, 0);
+    check_winograd(3, 7, 9, 10, 9, SDC_DTYPE_BF16, 5, 4);
+}
+
+/* y of sdc_conv2d for one 3x3 convolution (random data, fixed seed) under `algo`. */
+static float *conv_under(sdc_conv_algo algo, int stride, const float *x, const sdc_weight *w,
+                         sdc_arena *arena)
+{
+    int Ho = sdc_conv_out_size(13, 3, stride, 1), Wo = sdc_conv_out_size(11, 3, stride, 1);
+    float *y = malloc((size_t)2 * w->rows * Ho * Wo * sizeof(float));
+    cr_assert(y);
+    sdc_conv_algo_set(algo);
+    cr_assert_eq(sdc_conv2d(y, x, 2, 5, 13, 11, w, NULL, 3, stride, 1, arena), 0);
+    return y;
+}
+
+/* sdc_conv2d takes the Winograd path exactly when the setting (or, on auto, the cost rule)
+ * says so: its results are then bit-identical to the kernel called directly. */
+Test(ops, conv_algo_setting, .fini = restore_level)
+{
+    cr_assert_eq(sdc_conv_algo_from_name("winograd"), SDC_CONV_WINOGRAD);
+    cr_assert_eq(sdc_conv_algo_from_name("implicit"), SDC_CONV_IMPLICIT_GEMM);
+    cr_assert_eq(sdc_conv_algo_from_name("fft"), -1);
+    cr_assert(!sdc_winograd_pays(2, 1280, 1280, 8, 8), "8x8 maps are too few tiles");
+    cr_assert(sdc_winograd_pays(2, 320, 320, 64, 64));
+    float *x = random_floats(2 * 5 * 13 * 11), wref[17 * 45];
+    sdc_weight w;
+    void *buf = make_weight(&w, wref, 17, 45, SDC_DTYPE_F16, 0);
+    sdc_arena arena;
+    sdc_arena_init(&arena);
+    float *direct = malloc(sizeof(float) * 2 * 17 * 13 * 11);
+    cr_assert(direct);
+    cr_assert_eq(sdc_conv3x3_winograd(direct, x, 2, 5, 13, 11, &w, NULL, &arena), 0);
+    float *wino = conv_under(SDC_CONV_WINOGRAD, 1, x, &w, &arena);
+    float *gemm = conv_under(SDC_CONV_IMPLICIT_GEMM, 1, x, &w, &arena);
+    float *auto_small = conv_under(SDC_CONV_AUTO, 1, x, &w, &arena); /* too few tiles */
+    cr_assert(memcmp(wino, direct, sizeof(float) * 2 * 17 * 13 * 11) == 0);
+    cr_assert(memcmp(auto_small, gemm, sizeof(float) * 2 * 17 * 13 * 11) == 0);
+    cr_assert(memcmp(wino, gemm, sizeof(float) * 2 * 17 * 13 * 11) != 0,
+              "the two algorithms round differently, so equal results mean one path ran twice");
+    float *s2_wino = conv_under(SDC_CONV_WINOGRAD, 2, x, &w, &arena); /* stride 2: never */
+    float *s2_gemm = conv_under(SDC_CONV_IMPLICIT_GEMM, 2, x, &w, &arena);
+    cr_assert(memcmp(s2_wino, s2_gemm, sizeof(float) * 2 * 17 * 7 * 6) == 0);
+    free(s2_wino), free(s2_gemm), free(auto_small), free(gemm), free(wino), free(direct);
+    sdc_arena_free(&arena);
+    free(buf);
+    free(x);
 }
 
 /* ---- attention ----------------------------------------------------------------------- */

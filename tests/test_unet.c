@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ops/winograd.h"
 #include "tests/golden.h"
 #include "unet/unet.h"
 
@@ -158,6 +159,28 @@ Test(unet, tiny_sd2v) { check_model("tiny-sd2v", "model.safetensors"); }
 Test(unet, tiny_sd1_diffusers) { check_model("tiny-sd1", "diffusers"); }
 Test(unet, tiny_sd1_inpaint_diffusers) { check_model("tiny-sd1-inpaint", "diffusers"); }
 Test(unet, tiny_sd2v_diffusers) { check_model("tiny-sd2v", "diffusers"); }
+
+/* These latents are too small for the automatic choice to take Winograd for the UNet's 3x3
+ * convolutions (ops/winograd.h): the same goldens with it forced on every one. */
+static void restore_conv_algo(void) { sdc_conv_algo_set(SDC_CONV_AUTO); }
+
+Test(unet, tiny_sd1_winograd, .fini = restore_conv_algo)
+{
+    sdc_conv_algo_set(SDC_CONV_WINOGRAD);
+    check_model("tiny-sd1", "model.safetensors");
+}
+
+Test(unet, tiny_sd2v_winograd, .fini = restore_conv_algo)
+{
+    sdc_conv_algo_set(SDC_CONV_WINOGRAD);
+    check_model("tiny-sd2v", "model.safetensors");
+}
+
+Test(unet, tiny_sd1_inpaint_winograd, .fini = restore_conv_algo)
+{
+    sdc_conv_algo_set(SDC_CONV_WINOGRAD);
+    check_model("tiny-sd1-inpaint", "model.safetensors");
+}
 
 /* Every UNet call of a trajectory: unet<i>.input / .t -> unet<i>.output with `context`. */
 static void check_trajectory(const char *case_id, const char *model)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "image/image.h"
+#include "ops/winograd.h"
 #include "tests/golden.h"
 #include "tests/st_write.h"
 #include "vae/tile_plan.h"
@@ -195,6 +196,22 @@ Test(vae, tiny_sd2v_single_file)
 Test(vae, tiny_sd2v_diffusers)
 {
     check_vae_case("tiny-sd2v", "models/tiny-sd2v/diffusers", NULL);
+}
+
+/* The automatic choice runs most of these VAEs' 3x3 convolutions through Winograd; the same
+ * goldens with implicit GEMM everywhere, and with Winograd everywhere. */
+static void restore_conv_algo(void) { sdc_conv_algo_set(SDC_CONV_AUTO); }
+
+Test(vae, tiny_sd1_implicit_gemm, .fini = restore_conv_algo)
+{
+    sdc_conv_algo_set(SDC_CONV_IMPLICIT_GEMM);
+    check_vae_case("tiny-sd1", "models/tiny-sd1/model.safetensors", NULL);
+}
+
+Test(vae, tiny_sd2v_winograd, .fini = restore_conv_algo)
+{
+    sdc_conv_algo_set(SDC_CONV_WINOGRAD);
+    check_vae_case("tiny-sd2v", "models/tiny-sd2v/model.safetensors", NULL);
 }
 
 /* tiny-sd1's VAE given separately (--vae) to tiny-sd2v, whose own VAE differs: as a diffusers

@@ -1,0 +1,182 @@
+#include "ops/winograd.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include "ops/cpu.h"
+#include "ops/dtype.h"
+#include "ops/gemm_driver.h"
+#include "ops/parallel.h"
+#include "ops/winograd_impl.h"
+
+#define WINO_T float
+#include "ops/winograd_math.h"
+
+enum { TILE = SDC_WINO_TILE, PATCH = SDC_WINO_PATCH, POINTS = SDC_WINO_POINTS };
+
+/* Scratch budgets: the transformed filters of one block of output channels, and the
+ * transform-domain inputs and outputs of one chunk of tiles. */
+#define FILTER_BYTES ((size_t)48 << 20)
+#define CHUNK_BYTES ((size_t)48 << 20)
+
+static sdc_conv_algo conv_algo = SDC_CONV_AUTO;
+
+void sdc_conv_algo_set(sdc_conv_algo algo) { conv_algo = algo; }
+sdc_conv_algo sdc_conv_algo_get(void) { return conv_algo; }
+
+static const char *const algo_names[] = {"auto", "implicit", "winograd"};
+
+const char *sdc_conv_algo_name(sdc_conv_algo algo)
+{
+    return (unsigned)algo < 3 ? algo_names[algo] : "?";
+}
+
+int sdc_conv_algo_from_name(const char *name)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, algo_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+int sdc_winograd_pays(int B, int C, int K, int H, int W)
+{
+    /* Each filter is transformed once per call and reused by every tile: with few tiles the
+     * transform and the short GEMMs eat the saving (bench_sd --stages micro). */
+    size_t tiles = (size_t)B * ((H + TILE - 1) / TILE) * ((W + TILE - 1) / TILE);
+    return tiles >= 128 && C >= 32 && K >= 32;
+}
+
+/* ---- portable transforms (the reference for the AVX-512 ones) ---- */
+
+void sdc_wino_filters(float *U, const sdc_weight *w, int k0, int kb, int C)
+{
+    size_t dsize = sdc_dtype_size(w->dtype), plane = (size_t)kb * C;
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth(plane * 9))
+    for (int k = 0; k < kb; k++) {
+        const unsigned char *row =
+            (const unsigned char *)w->data + (size_t)(k0 + k) * C * 9 * dsize;
+        for (int c = 0; c < C; c++) {
+            float g[9], u[POINTS];
+            sdc_convert_to_f32(g, row + (size_t)c * 9 * dsize, w->dtype, 9);
+            wino_filter_2d(u, g);
+            for (int e = 0; e < POINTS; e++)
+                U[e * plane + (size_t)k * C + c] = u[e];
+        }
+    }
+}
+
+/* The 6x6 input patch of tile (ty, tx) of image plane x [H, W], zeros outside. */
+static void gather_patch(float *d, const float *x, const sdc_wino_tiling *g, int ty, int tx)
+{
+    int y0 = ty * TILE - 1, x0 = tx * TILE - 1;
+    for (int i = 0; i < PATCH; i++)
+        for (int j = 0; j < PATCH; j++) {
+            int yy = y0 + i, xx = x0 + j;
+            d[i * PATCH + j] =
+                yy >= 0 && yy < g->H && xx >= 0 && xx < g->W ? x[(size_t)yy * g->W + xx] : 0.0f;
+        }
+}
+
+void sdc_wino_inputs(float *V, const float *x, const sdc_wino_tiling *g, size_t p0, int n)
+{
+    size_t plane = (size_t)g->C * n, per_image = (size_t)g->th * g->tw;
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth(plane * POINTS))
+    for (int c = 0; c < g->C; c++)
+        for (int q = 0; q < n; q++) {
+            size_t p = p0 + q, b = p / per_image, t = p % per_image;
+            float d[POINTS], v[POINTS];
+            gather_patch(d, x + (b * g->C + c) * (size_t)g->H * g->W, g, (int)(t / g->tw),
+                         (int)(t % g->tw));
+            wino_input_2d(v, d);
+            for (int e = 0; e < POINTS; e++)
+                V[e * plane + (size_t)c * n + q] = v[e];
+        }
+}
+
+void sdc_wino_outputs(float *y, const float *M, const float *bias, const sdc_wino_tiling *g,
+                      size_t p0, int n, int k0, int kb)
+{
+    size_t plane = (size_t)kb * n, per_image = (size_t)g->th * g->tw;
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth(plane * POINTS))
+    for (int k = 0; k < kb; k++) {
+        float b = bias ? bias[k0 + k] : 0.0f;
+        for (int q = 0; q < n; q++) {
+            size_t p = p0 + q, img = p / per_image, t = p % per_image;
+            int oy = (int)(t / g->tw) * TILE, ox = (int)(t % g->tw) * TILE;
+            float m[POINTS], o[TILE * TILE];
+            for (int e = 0; e < POINTS; e++)
+                m[e] = M[e * plane + (size_t)k * n + q];
+            wino_output_2d(o, m);
+            float *dst = y + (img * g->K + k0 + k) * (size_t)g->H * g->W;
+            for (int i = 0; i < TILE && oy + i < g->H; i++)
+                for (int j = 0; j < TILE && ox + j < g->W; j++)
+                    dst[(size_t)(oy + i) * g->W + ox + j] = o[i * TILE + j] + b;
+        }
+    }
+}
+
+static int round_down(size_t n, int to, int at_least, int at_most)
+{
+    n = n / to * to;
+    return n < (size_t)at_least ? at_least : n > (size_t)at_most ? at_most : (int)n;
+}
+
+int sdc_conv3x3_winograd(float *y, const float *x, int B, int C, int H, int W,
+                         const sdc_weight *w, const float *bias, sdc_arena *scratch)
+{
+    int K = w->rows;
+    size_t tiles = (size_t)B * ((H + TILE - 1) / TILE) * ((W + TILE - 1) / TILE);
+    int kb = round_down(FILTER_BYTES / (sizeof(float) * POINTS * C), 16, 16, K);
+    size_t per_tile = sizeof(float) * POINTS * ((size_t)C + kb);
+    int chunk = round_down(CHUNK_BYTES / per_tile, 64, 64, tiles < INT_MAX ? (int)tiles : INT_MAX);
+    return sdc_conv3x3_winograd_blocked(y, x, B, C, H, W, w, bias, scratch, chunk, kb);
+}
+
+int sdc_conv3x3_winograd_blocked(float *y, const float *x, int B, int C, int H, int W,
+                                 const sdc_weight *w, const float *bias, sdc_arena *scratch,
+                                 int chunk, int kb)
+{
+    int K = w->rows;
+    sdc_wino_tiling g = {B, C, K, H, W, (H + TILE - 1) / TILE, (W + TILE - 1) / TILE};
+    size_t tiles = (size_t)B * g.th * g.tw;
+    chunk = (size_t)chunk < tiles ? chunk : (int)tiles;
+    kb = kb < K ? kb : K;
+    size_t mark = sdc_arena_mark(scratch);
+    float *U = sdc_arena_floats(scratch, (size_t)POINTS * kb * C);
+    float *V = sdc_arena_floats(scratch, (size_t)POINTS * C * chunk);
+    float *M = sdc_arena_floats(scratch, (size_t)POINTS * kb * chunk);
+    if (!U || !V || !M) {
+        sdc_arena_release(scratch, mark);
+        return -1;
+    }
+    int vector = sdc_cpu_level_get() == SDC_CPU_AVX512 &&
+                 (size_t)B * (C > K ? C : K) * H * W < ((size_t)1 << 31);
+    /* fp32 products at either precision: rounding the transformed operands to bf16 costs far
+     * more than rounding weights and activations does (docs/PERFORMANCE.md: 27.7 dB instead
+     * of 40.9 dB on a whole picture). */
+    const sdc_gemm_kernel *kern = sdc_gemm_kernel_best(SDC_A_ROWS);
+    /* With one block of filters they are transformed once; with several, once per chunk. */
+    if (kb == K)
+        (vector ? sdc_wino_filters_avx512 : sdc_wino_filters)(U, w, 0, K, C);
+    for (size_t p0 = 0; p0 < tiles; p0 += (size_t)chunk) {
+        int n = (int)(tiles - p0 < (size_t)chunk ? tiles - p0 : (size_t)chunk);
+        (vector ? sdc_wino_inputs_avx512 : sdc_wino_inputs)(V, x, &g, p0, n);
+        for (int k0 = 0; k0 < K; k0 += kb) {
+            int nk = K - k0 < kb ? K - k0 : kb;
+            if (kb < K)
+                (vector ? sdc_wino_filters_avx512 : sdc_wino_filters)(U, w, k0, nk, C);
+            /* For each of the 36 points: M_e[nk, n] = U_e[nk, C] * V_e[C, n]. */
+            sdc_operand a = {.kind = SDC_OPERAND_ROWS, .dtype = SDC_DTYPE_F32, .data = U,
+                             .ld = (size_t)C, .batch_stride = (size_t)nk * C};
+            sdc_operand b = {.kind = SDC_OPERAND_COLS, .dtype = SDC_DTYPE_F32, .data = V,
+                             .ld = (size_t)n, .batch_stride = (size_t)C * n};
+            sdc_gemm_run(kern, POINTS, nk, n, C, 1.0f, &a, &b, M, (size_t)n, (size_t)nk * n, 0,
+                         NULL, NULL);
+            (vector ? sdc_wino_outputs_avx512 : sdc_wino_outputs)(y, M, bias, &g, p0, n, k0,
+                                                                  nk);
+        }
+    }
+    sdc_arena_release(scratch, mark);
+    return 0;
+}

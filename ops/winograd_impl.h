@@ -1,0 +1,35 @@
+/* The three transforms of ops/winograd.c, in a portable and an AVX-512 version (private to
+ * ops/). Tiles are numbered image by image, row by row; a chunk is tiles p0 .. p0 + n - 1.
+ * Output channels k0 .. k0 + kb - 1 form a block.
+ *   filters: U[e][k][c] = (G g_{k0+k,c} G^T)[e]             for the block's filters
+ *   inputs:  V[e][c][q] = (B^T d_c B)[e] of tile p0 + q     (zeros outside the image)
+ *   outputs: tile p0 + q of y[b][k0 + k] = A^T M[.][k][q] A + bias[k0 + k], clipped to the
+ *            image */
+#ifndef SDC_OPS_WINOGRAD_IMPL_H
+#define SDC_OPS_WINOGRAD_IMPL_H
+
+#include <stddef.h>
+
+#include "ops/weight.h"
+
+enum { SDC_WINO_TILE = 4, SDC_WINO_PATCH = 6, SDC_WINO_POINTS = 36 };
+
+typedef struct sdc_wino_tiling {
+    int B, C, K, H, W;
+    int th, tw; /* tiles per column / per row */
+} sdc_wino_tiling;
+
+void sdc_wino_filters(float *U, const sdc_weight *w, int k0, int kb, int C);
+void sdc_wino_inputs(float *V, const float *x, const sdc_wino_tiling *g, size_t p0, int n);
+void sdc_wino_outputs(float *y, const float *M, const float *bias, const sdc_wino_tiling *g,
+                      size_t p0, int n, int k0, int kb);
+
+/* AVX-512 versions: only when sdc_cpu_level_get() is AVX512, and (they address the tensors
+ * with 32-bit offsets) x and y hold fewer than 2^31 elements. */
+void sdc_wino_filters_avx512(float *U, const sdc_weight *w, int k0, int kb, int C);
+void sdc_wino_inputs_avx512(float *V, const float *x, const sdc_wino_tiling *g, size_t p0,
+                            int n);
+void sdc_wino_outputs_avx512(float *y, const float *M, const float *bias,
+                             const sdc_wino_tiling *g, size_t p0, int n, int k0, int kb);
+
+#endif
