@@ -3,9 +3,10 @@
  *   bench_sd [--model FILE] [--size PX] [--batch B] [--runs N] [--threads T]
  *            [--cpu scalar|avx2|avx512] [--stages text,unet,vae,micro]
  *            [--vae-tiling] [--vae-tile CELLS]
- *            [--precision fp32|bf16] [--peak GFLOPS]
+ *            [--precision fp32|bf16] [--conv auto|implicit|winograd] [--peak GFLOPS]
  *   bench_sd --smoke      (seconds: the golden tiny model, small shapes; for CI)
- *   bench_sd --stages psnr [--steps N] [--vocab FILE]   (bf16 against fp32, whole txt2img)
+ *   bench_sd --stages psnr [--steps N] [--vocab FILE]
+ *            (bf16 and Winograd against fp32 with implicit GEMM, whole txt2img)
  *
  * For each stage: the first (cold) call, the median of N more, GFLOP/s from the FLOPs the
  * checkpoint's shapes imply (bench/flops.h), the share of the measured peak (fp32 FMA, or
@@ -24,6 +25,7 @@
 #include "bench/psnr.h"
 #include "clip/text_encoder.h"
 #include "ops/cpu.h"
+#include "ops/winograd.h"
 #include "unet/unet.h"
 #include "vae/tile_plan.h"
 #include "vae/vae.h"
@@ -34,6 +36,7 @@ typedef struct options {
     const char *vocab;
     int cpu;     /* -1: as detected */
     int precision;
+    int conv; /* sdc_conv_algo */
     double peak; /* 0: measure */
     char stages[64];
 } options;
@@ -51,7 +54,7 @@ static void usage(void)
             "usage: bench_sd [--model FILE] [--size PX] [--batch B] [--runs N] [--threads T]\n"
             "                [--cpu scalar|avx2|avx512] [--stages text,unet,vae,micro]\n"
             "                [--vae-tiling] [--vae-tile CELLS] [--precision fp32|bf16]\n"
-            "                [--peak GFLOPS] [--smoke]\n"
+            "                [--conv auto|implicit|winograd] [--peak GFLOPS] [--smoke]\n"
             "       bench_sd --stages psnr [--model FILE] [--size PX] [--steps N] [--vocab FILE]\n");
 }
 
@@ -66,7 +69,7 @@ static int parse_level(const char *s)
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){"/tmp/fullsize/sd15-f16.safetensors", 512, 2, 3, 0, 0, 0, 64, 4, NULL, -1,
-                   SDC_PRECISION_FP32, 0, "text,unet,vae,micro"};
+                   SDC_PRECISION_FP32, SDC_CONV_AUTO, 0, "text,unet,vae,micro"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
@@ -96,6 +99,8 @@ static int parse(int argc, char **argv, options *o)
             o->vocab = v;
         else if (strcmp(a, "--precision") == 0)
             o->precision = sdc_precision_from_name(v);
+        else if (strcmp(a, "--conv") == 0)
+            o->conv = sdc_conv_algo_from_name(v);
         else if (strcmp(a, "--peak") == 0)
             o->peak = atof(v);
         else if (strcmp(a, "--stages") == 0)
@@ -114,7 +119,7 @@ static int parse(int argc, char **argv, options *o)
         o->runs = 1;
     }
     return o->size >= 8 && o->size % 8 == 0 && o->batch >= 1 && o->runs >= 1 &&
-                   o->cpu >= -1 && o->precision >= 0 && o->tile >= 2
+                   o->cpu >= -1 && o->precision >= 0 && o->conv >= 0 && o->tile >= 2
                ? 0
                : -1;
 }
@@ -359,15 +364,17 @@ int main(int argc, char **argv)
     if (o.cpu >= 0)
         sdc_cpu_set_max_level((sdc_cpu_level)o.cpu);
     sdc_precision_set((sdc_precision)o.precision);
+    sdc_conv_algo_set((sdc_conv_algo)o.conv);
     threads_used = omp_get_max_threads();
     int bf16 = o.precision == SDC_PRECISION_BF16 && sdc_cpu_has_bf16();
     if (o.peak > 0)
         peak_gflops = o.peak;
     else
         measure_peak(threads_used, bf16);
-    printf("kernels: %s, %s products in linear layers and convolutions, %d threads; "
-           "%s peak %.1f GFLOP/s (%.1f per core, %s)\n",
-           sdc_cpu_level_name(sdc_cpu_level_get()), bf16 ? "bf16" : "fp32", threads_used,
+    printf("kernels: %s, %s products in linear layers and convolutions, 3x3 convolutions %s, "
+           "%d threads; %s peak %.1f GFLOP/s (%.1f per core, %s)\n",
+           sdc_cpu_level_name(sdc_cpu_level_get()), bf16 ? "bf16" : "fp32",
+           sdc_conv_algo_name(sdc_conv_algo_get()), threads_used,
            bf16 ? "bf16 dot-product" : "fp32 FMA", peak_gflops, peak_gflops / threads_used,
            o.peak > 0 ? "given" : "measured");
     models m = {0};

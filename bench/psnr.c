@@ -5,16 +5,35 @@
 #include <stdlib.h>
 
 #include "ops/cpu.h"
+#include "ops/winograd.h"
 #include "sdc.h"
 
-static int generate(sdc_model *m, const sdc_generate_params *gp, sdc_precision p, uint8_t *rgb)
+static int generate(sdc_model *m, const sdc_generate_params *gp, sdc_precision p,
+                    sdc_conv_algo conv, uint8_t *rgb)
 {
+    sdc_precision saved_p = sdc_precision_get();
+    sdc_conv_algo saved_conv = sdc_conv_algo_get();
     sdc_precision_set(p);
+    sdc_conv_algo_set(conv);
     sdc_status s = sdc_generate(m, gp, rgb);
-    sdc_precision_set(SDC_PRECISION_FP32);
+    sdc_precision_set(saved_p);
+    sdc_conv_algo_set(saved_conv);
     if (s != SDC_OK)
         fprintf(stderr, "bench_sd: %s\n", sdc_last_error());
     return s == SDC_OK ? 0 : -1;
+}
+
+static void compare(const char *what, const uint8_t *a, const uint8_t *b, size_t n)
+{
+    double se = 0;
+    int worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        int d = abs((int)a[i] - (int)b[i]);
+        se += (double)d * d;
+        worst = d > worst ? d : worst;
+    }
+    double psnr = se > 0 ? 10 * log10(255.0 * 255.0 * (double)n / se) : INFINITY;
+    printf("%-44s PSNR %6.2f dB, largest difference %d/255\n", what, psnr, worst);
 }
 
 int sdc_bench_psnr(const char *model, const char *vocab, int size, int steps,
@@ -35,26 +54,28 @@ int sdc_bench_psnr(const char *model, const char *vocab, int size, int steps,
     gp.seed = 42;
     gp.sampler = sampler;
     size_t n = (size_t)size * size * 3;
-    uint8_t *a = malloc(n), *b = malloc(n);
-    int rc = a && b ? 0 : -1;
+    uint8_t *ref = malloc(n), *other = malloc(n);
+    int rc = ref && other ? 0 : -1;
+    printf("%dx%d, %d %s steps, against fp32 products with implicit-GEMM convolutions:\n", size,
+           size, steps, sampler);
     if (rc == 0)
-        rc = generate(m, &gp, SDC_PRECISION_FP32, a);
-    if (rc == 0)
-        rc = generate(m, &gp, SDC_PRECISION_BF16, b);
-    if (rc == 0) {
-        double se = 0;
-        int worst = 0;
-        for (size_t i = 0; i < n; i++) {
-            int d = abs((int)a[i] - (int)b[i]);
-            se += (double)d * d;
-            worst = d > worst ? d : worst;
-        }
-        double psnr = se > 0 ? 10 * log10(255.0 * 255.0 * (double)n / se) : INFINITY;
-        printf("bf16 vs fp32, %dx%d, %d %s steps: PSNR %.2f dB, largest difference %d/255\n",
-               size, size, steps, sampler, psnr, worst);
+        rc = generate(m, &gp, SDC_PRECISION_FP32, SDC_CONV_IMPLICIT_GEMM, ref);
+    static const struct {
+        const char *what;
+        sdc_precision p;
+        sdc_conv_algo conv;
+    } variants[] = {
+        {"fp32, Winograd where it pays (the default)", SDC_PRECISION_FP32, SDC_CONV_AUTO},
+        {"bf16, implicit GEMM", SDC_PRECISION_BF16, SDC_CONV_IMPLICIT_GEMM},
+        {"bf16, Winograd where it pays", SDC_PRECISION_BF16, SDC_CONV_AUTO},
+    };
+    for (size_t v = 0; rc == 0 && v < sizeof variants / sizeof *variants; v++) {
+        rc = generate(m, &gp, variants[v].p, variants[v].conv, other);
+        if (rc == 0)
+            compare(variants[v].what, ref, other, n);
     }
-    free(a);
-    free(b);
+    free(ref);
+    free(other);
     sdc_model_free(m);
     return rc;
 }
