@@ -6,6 +6,7 @@
 
 #include "ops/error.h"
 #include "ops/nn.h"
+#include "weights/layer_load.h"
 
 void sdc_vae_name(char *buf, const char *fmt, ...)
 {
@@ -15,77 +16,27 @@ void sdc_vae_name(char *buf, const char *fmt, ...)
     va_end(ap);
 }
 
-/* "<prefix>.<suffix>.<leaf>"; 0 when it does not fit. */
-static int full_name(char *buf, size_t size, const char *prefix, const char *suffix,
-                     const char *leaf)
+static sdc_layer_source vae_source(const sdc_checkpoint *ck)
 {
-    int n = snprintf(buf, size, "%s%s%s.%s", prefix, suffix ? "." : "", suffix ? suffix : "",
-                     leaf);
-    return n > 0 && (size_t)n < size;
-}
-
-static sdc_status require(const sdc_checkpoint *ck, const char *prefix, const char *suffix,
-                          const char *leaf, char *name, size_t size, const sdc_tensor **t)
-{
-    if (!full_name(name, size, prefix, suffix, leaf))
-        return sdc_fail(SDC_ERR_ARG, "%s: vae tensor name too long: %s.%s",
-                        sdc_checkpoint_path(ck), prefix, suffix ? suffix : "");
-    return sdc_checkpoint_require(ck, SDC_COMPONENT_VAE, name, t);
+    return (sdc_layer_source){ck, SDC_COMPONENT_VAE, "vae", SDC_VAE_MAX_DIM};
 }
 
 int sdc_vae_has(const sdc_checkpoint *ck, const char *prefix, const char *suffix)
 {
-    char name[256];
-    if (!full_name(name, sizeof name, prefix, suffix, "weight"))
-        return 0;
-    return sdc_checkpoint_get(ck, SDC_COMPONENT_VAE, name) != NULL;
-}
-
-/* The ops/ loaders name the tensor but not the file. */
-static sdc_status with_path(const sdc_checkpoint *ck, sdc_status s)
-{
-    if (s != SDC_OK)
-        sdc_error_prefix("%s", sdc_checkpoint_path(ck));
-    return s;
-}
-
-static int dim_ok(int64_t d) { return d >= 1 && d <= SDC_VAE_MAX_DIM; }
-
-/* [out, in, k, k], or [out, in] when k == 1; in < 0 matches any width. */
-static int layer_shape_ok(const sdc_tensor *t, int in, int k)
-{
-    int linear = t->ndim == 2 && k == 1;
-    if (!(t->ndim == 4 && t->shape[2] == k && t->shape[3] == k) && !linear)
-        return 0;
-    return dim_ok(t->shape[0]) && dim_ok(t->shape[1]) && (in < 0 || t->shape[1] == in);
+    sdc_layer_source src = vae_source(ck);
+    return sdc_layer_find(&src, prefix, suffix, "weight") != NULL;
 }
 
 sdc_status sdc_vae_layer_load(const sdc_checkpoint *ck, const char *prefix, const char *suffix,
                               int in, int k, sdc_vae_layer *l)
 {
-    char name[256];
-    const sdc_tensor *t;
-    l->w.data = NULL;
+    sdc_layer_source src = vae_source(ck);
     l->bias = NULL;
-    sdc_status s = require(ck, prefix, suffix, "weight", name, sizeof name, &t);
-    if (s != SDC_OK)
-        return s;
-    if (!layer_shape_ok(t, in, k)) {
-        char want[32] = "in";
-        if (in >= 0)
-            snprintf(want, sizeof want, "%d", in);
-        return sdc_fail(SDC_ERR_FORMAT,
-                        "%s: vae tensor '%s' has an unexpected shape (want [out, %s, %d, %d])",
-                        sdc_checkpoint_path(ck), name, want, k, k);
-    }
-    l->out = (int)t->shape[0];
-    l->in = (int)t->shape[1];
     l->k = k;
-    s = with_path(ck, sdc_weight_load(&l->w, t, l->out, l->in * k * k, name));
+    sdc_status s = sdc_layer_weight_load(&src, prefix, suffix, in, k, &l->w, &l->in);
+    l->out = l->w.rows;
     if (s == SDC_OK)
-        s = require(ck, prefix, suffix, "bias", name, sizeof name, &t);
-    if (s == SDC_OK)
-        s = with_path(ck, sdc_vector_load(&l->bias, t, l->out, name));
+        s = sdc_layer_vector_load(&src, prefix, suffix, "bias", l->out, &l->bias);
     if (s != SDC_OK)
         sdc_vae_layer_free(l);
     return s;
@@ -111,20 +62,15 @@ sdc_status sdc_vae_check_out(const sdc_checkpoint *ck, const char *prefix, const
 sdc_status sdc_vae_norm_load(const sdc_checkpoint *ck, const char *prefix, const char *suffix,
                              int channels, sdc_vae_norm *n)
 {
-    char name[256];
-    const sdc_tensor *t;
+    sdc_layer_source src = vae_source(ck);
     n->gamma = n->beta = NULL;
     if (channels % SDC_VAE_GROUPS != 0)
         return sdc_fail(SDC_ERR_UNSUPPORTED,
                         "%s: vae norm '%s.%s' has %d channels, not a multiple of %d groups",
                         sdc_checkpoint_path(ck), prefix, suffix, channels, SDC_VAE_GROUPS);
-    sdc_status s = require(ck, prefix, suffix, "weight", name, sizeof name, &t);
+    sdc_status s = sdc_layer_vector_load(&src, prefix, suffix, "weight", channels, &n->gamma);
     if (s == SDC_OK)
-        s = with_path(ck, sdc_vector_load(&n->gamma, t, channels, name));
-    if (s == SDC_OK)
-        s = require(ck, prefix, suffix, "bias", name, sizeof name, &t);
-    if (s == SDC_OK)
-        s = with_path(ck, sdc_vector_load(&n->beta, t, channels, name));
+        s = sdc_layer_vector_load(&src, prefix, suffix, "bias", channels, &n->beta);
     if (s != SDC_OK)
         sdc_vae_norm_free(n);
     return s;
