@@ -108,6 +108,8 @@ json_t *sdc_batch_params_json(const sdc_cli_options *c, uint64_t seed)
     set(o, "cfg-scale", real(g->cfg_scale));
     set_string(o, "sampling-method", g->sampler);
     set_string(o, "scheduler", g->scheduler);
+    if (g->karras_sigmas)
+        set(o, "karras-sigmas", json_true());
     set_string(o, "rng", g->rng == SDC_RNG_TYPE_CPU ? "cpu" : "cuda");
     if (g->clip_skip > 0)
         set(o, "clip-skip", json_integer(g->clip_skip));

@@ -14,6 +14,7 @@ enum {
     OPT_VAE, OPT_VAE_TILING, OPT_FREEU, OPT_VOCAB, OPT_STRENGTH, OPT_MASK, OPT_MASK_BLUR,
     OPT_INVERT_MASK, OPT_ETA, OPT_OVERWRITE, OPT_QUIET, OPT_VERSION, OPT_NO_EMPHASIS,
     OPT_INPAINT_AREA, OPT_PADDING, OPT_OUTPAINT, OPT_OUTPAINT_FILL, OPT_PRECISION,
+    OPT_KARRAS_SIGMAS,
 };
 
 static const struct option long_options[] = {
@@ -33,6 +34,7 @@ static const struct option long_options[] = {
     {"cfg-scale", required_argument, 0, OPT_CFG},
     {"sampling-method", required_argument, 0, OPT_SAMPLER},
     {"scheduler", required_argument, 0, OPT_SCHEDULER},
+    {"karras-sigmas", no_argument, 0, OPT_KARRAS_SIGMAS},
     {"rng", required_argument, 0, OPT_RNG},
     {"clip-skip", required_argument, 0, OPT_CLIP_SKIP},
     {"prediction", required_argument, 0, OPT_PREDICTION},
@@ -94,6 +96,8 @@ void sdc_cli_print_help(FILE *out)
         "      --scheduler S         discrete (default), karras, exponential: k-diffusion sigmas;\n"
         "                            linspace, leading, trailing: diffusers timestep spacing;\n"
         "                            ddim, ddpm and lcm default to leading\n"
+        "      --karras-sigmas       with linspace, leading or trailing: Karras sigmas as\n"
+        "                            diffusers' use_karras_sigmas (euler, heun, dpm++2m)\n"
         "      --eta X               DDIM eta (default 0)\n"
         "  -s, --seed N              seed; -1 picks a random one (default 42)\n"
         "      --rng cuda|cpu        cuda (default): Philox as AUTOMATIC1111 'GPU' seeds and\n"
@@ -230,6 +234,7 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
     case OPT_VOCAB: o->vocab = arg; return 0;
     case OPT_MASK: o->mask = arg; return 0;
     case OPT_VAE_TILING: g->vae_tiling = flag_on(arg); return 0;
+    case OPT_KARRAS_SIGMAS: g->karras_sigmas = flag_on(arg); return 0;
     case OPT_INVERT_MASK: o->invert_mask = flag_on(arg); return 0;
     case OPT_OVERWRITE: o->overwrite = flag_on(arg); return 0;
     case OPT_QUIET: o->quiet = flag_on(arg); return 0;

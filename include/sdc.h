@@ -85,6 +85,8 @@ typedef struct sdc_generate_params {
     const char *sampler;         /* "euler_a", "euler", "heun", "dpm++2m", "ddim", "ddpm", "lcm" */
     const char *scheduler;       /* "discrete", "karras", "exponential", "linspace", "leading",
                                     "trailing", or NULL for the sampler's default */
+    int karras_sigmas;           /* with linspace / leading / trailing: diffusers'
+                                    use_karras_sigmas (euler, heun, dpm++2m) */
     sdc_rng_type rng;
     int clip_skip;               /* 0 = the family's default */
     int emphasis;                /* AUTOMATIC1111 (attention:1.2) syntax and long prompts */

@@ -85,6 +85,7 @@ static sdc_status make_sampler(run *r)
     sp.steps = p->steps;
     sp.strength = r->in.init_rgb ? p->strength : 1.0f;
     sp.eta = p->eta;
+    sp.karras_sigmas = p->karras_sigmas;
     sp.train = r->m->train;
     sp.latent_size = r->n;
     return sdc_sampler_create(&sp, &r->sampler);

@@ -78,6 +78,8 @@ char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
         fprintf(f, ", FreeU: %g,%g,%g,%g", g->freeu_b1, g->freeu_b2, g->freeu_s1, g->freeu_s2);
     if (g->scheduler && !sched)
         fprintf(f, ", Scheduler: %s", g->scheduler);
+    if (g->karras_sigmas)
+        fprintf(f, ", Karras sigmas: on");
     fprintf(f, ", Version: sdc %s", SDC_VERSION);
     if (fclose(f) != 0) {
         free(text);

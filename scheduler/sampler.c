@@ -103,6 +103,10 @@ static sdc_status choose_algo(const sdc_sampler_params *p, sdc_sampler_algo *alg
         return SDC_OK;
     }
     if (is_kdiff_schedule(p->schedule)) {
+        if (p->karras_sigmas)
+            return sdc_fail(SDC_ERR_ARG, "karras sigmas go with the diffusers schedulers "
+                            "(linspace, leading, trailing); for k-diffusion use scheduler "
+                            "'karras'");
         *algo = kdiff[p->kind];
         return SDC_OK;
     }

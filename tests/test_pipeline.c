@@ -56,15 +56,20 @@ static const char *text_of(const golden_case *g, const char *key)
     return s ? s : "";
 }
 
-/* The contract's sampler flags: {sampling method, scheduler or NULL}. */
-static void sampler_flags(const golden_case *g, const char **method, const char **scheduler)
+/* The contract's sampler flags: {sampling method, scheduler or NULL, --karras-sigmas}.
+ * diffusers' DPM++ 2M with use_karras_sigmas (txt2img.*.dpmpp_2m_karras, not in the
+ * contract's table) is `--scheduler linspace --karras-sigmas`. */
+static void sampler_flags(const golden_case *g, const char **method, const char **scheduler,
+                          int *karras_sigmas)
 {
     int kdiff = strcmp(g->kind, "kdiffusion") == 0;
     const char *s = g->sampler;
     *scheduler = NULL;
+    *karras_sigmas = 0;
     if (strcmp(s, "dpmpp_2m_karras") == 0) {
         *method = "dpm++2m";
-        *scheduler = "karras";
+        *scheduler = kdiff ? "karras" : "linspace";
+        *karras_sigmas = !kdiff;
         return;
     }
     *method = strcmp(s, "dpmpp_2m") == 0 ? "dpm++2m" : s;
@@ -134,7 +139,7 @@ static void run_library(const golden_case *g)
     p.cfg_scale = (float)g->cfg;
     p.seed = (uint64_t)g->seed;
     p.rng = SDC_RNG_TYPE_CPU;
-    sampler_flags(g, &p.sampler, &p.scheduler);
+    sampler_flags(g, &p.sampler, &p.scheduler, &p.karras_sigmas);
     sdc_image init = {0}, mask = {0};
     if (strcmp(g->kind, "img2img") == 0 || strcmp(g->kind, "inpaint") == 0) {
         cr_assert_eq(sdc_image_load(golden_path(text_of(g, "init_image")), &init, NULL), SDC_OK);
@@ -178,7 +183,8 @@ static void run_cli(const golden_case *g)
     snprintf(h, sizeof h, "%d", g->height);
     snprintf(strength, sizeof strength, "%g", g->strength);
     const char *method, *scheduler;
-    sampler_flags(g, &method, &scheduler);
+    int karras_sigmas;
+    sampler_flags(g, &method, &scheduler, &karras_sigmas);
     const char *argv[48] = {sdc, "-m", model_path(g), "-p", text_of(g, "prompt"), "-s", seed,
                             "--steps", steps, "--cfg-scale", cfg, "-W", w, "-H", h,
                             "--rng", "cpu", "--sampling-method", method, "-o", out,
@@ -186,6 +192,8 @@ static void run_cli(const golden_case *g)
     int argc = 23;
     if (scheduler)
         argv[argc++] = "--scheduler", argv[argc++] = scheduler;
+    if (karras_sigmas)
+        argv[argc++] = "--karras-sigmas";
     if (*text_of(g, "negative_prompt"))
         argv[argc++] = "-n", argv[argc++] = text_of(g, "negative_prompt");
     if (g->v_prediction)
@@ -231,6 +239,7 @@ GOLDEN_CASE(txt2img_sd1_euler, "txt2img.tiny-sd1.euler")
 GOLDEN_CASE(txt2img_sd1_euler_a, "txt2img.tiny-sd1.euler_a")
 GOLDEN_CASE(txt2img_sd1_heun, "txt2img.tiny-sd1.heun")
 GOLDEN_CASE(txt2img_sd1_dpmpp_2m, "txt2img.tiny-sd1.dpmpp_2m")
+GOLDEN_CASE(txt2img_sd1_dpmpp_2m_karras, "txt2img.tiny-sd1.dpmpp_2m_karras")
 GOLDEN_CASE(txt2img_sd2v_ddim, "txt2img.tiny-sd2v.ddim")
 GOLDEN_CASE(txt2img_sd2v_euler, "txt2img.tiny-sd2v.euler")
 GOLDEN_CASE(kdiffusion_sd1_euler, "kdiffusion.tiny-sd1.euler")

@@ -59,6 +59,7 @@ printf 'not an image' >"$TMP/bad.png"
 expect 1 "$TMP/bad.png" -- "$SDC" $small -p x -i "$TMP/bad.png" -o "$TMP/b.png"
 : >"$TMP/empty.png"
 expect 1 "$TMP/empty.png" -- "$SDC" $small -p x -i "$TRAJ/img2img.tiny-sd1.init.png" --mask "$TMP/empty.png" -o "$TMP/b.png"
+expect 1 "karras sigmas" -- "$SDC" $small -p x --karras-sigmas -o "$TMP/b.png"
 [ -e "$TMP/b.png" ] && fail "a failed run left $TMP/b.png"
 
 # success, metadata round trip, no overwrite without --overwrite
@@ -66,6 +67,9 @@ expect 0 "" -- "$SDC" $small -p "a red (apple:1.2)" -n "blurry" -s 7 -o "$TMP/c.
 expect 0 "" -- "$SDC" metadata "$TMP/c.png"
 grep -q "Seed: 7" "$TMP/out" || fail "metadata lacks the seed: $(cat "$TMP/out")"
 grep -q "Negative prompt: blurry" "$TMP/out" || fail "metadata lacks the negative prompt"
+expect 0 "" -- "$SDC" $small -p x --sampling-method dpm++2m --scheduler linspace --karras-sigmas -o "$TMP/k.png"
+expect 0 "" -- "$SDC" metadata "$TMP/k.png"
+grep -q "Scheduler: linspace, Karras sigmas: on" "$TMP/out" || fail "metadata lacks the karras sigmas: $(cat "$TMP/out")"
 expect 1 "exists" -- "$SDC" $small -p x -o "$TMP/c.png"
 expect 0 "" -- "$SDC" $small -p x -o "$TMP/c.png" --overwrite
 
