@@ -258,9 +258,23 @@ static void expect_same_model(sdc_checkpoint *a, sdc_checkpoint *b)
         expect_same_component(a, b, (sdc_component)c);
 }
 
-Test(ckpt, golden_model_as_ckpt_gives_the_same_model)
+/* {...} of body's items at the top, as torch.save(model.state_dict()) writes (diffusers
+ * and transformers .bin files). */
+static void plain_pickle(ckb_pickle *p, void (*body)(ckb_pickle *))
 {
-    sdc_safetensors *src = golden_open("models/tiny-sd1/model.safetensors");
+    ckb_op(p, 0x80);
+    ckb_op(p, 2);
+    ckb_ordered_dict(p);
+    ckb_op(p, '(');
+    body(p);
+    ckb_op(p, 'u');
+    ckb_op(p, '.');
+}
+
+/* Writes every tensor of src to `path` as a torch.save zip, state dict at the top level or
+ * (lightning) nested as training checkpoints have it. */
+static void write_torch_zip(const sdc_safetensors *src, const char *path, int lightning)
+{
     golden_src = src;
     size_t n = sdc_safetensors_count(src);
     ckb_member *members = calloc(n, sizeof *members);
@@ -272,12 +286,17 @@ Test(ckpt, golden_model_as_ckpt_gives_the_same_model)
         members[i] = (ckb_member){names[i], e->tensor.data, e->nbytes, 0};
     }
     ckb_pickle p = {0};
-    lightning_pickle(&p, golden_state_dict);
-    cr_assert_eq(ckb_write_zip(tmp("tiny.ckpt"), "tiny", &p, members, n), 0);
+    (lightning ? lightning_pickle : plain_pickle)(&p, golden_state_dict);
+    cr_assert_eq(ckb_write_zip(path, "archive", &p, members, n), 0);
     ckb_free(&p);
     free(members);
     free(names);
+}
 
+Test(ckpt, golden_model_as_ckpt_gives_the_same_model)
+{
+    sdc_safetensors *src = golden_open("models/tiny-sd1/model.safetensors");
+    write_torch_zip(src, tmp("tiny.ckpt"), 1);
     sdc_checkpoint *a, *b;
     cr_assert_eq(sdc_checkpoint_open(tmp("tiny.ckpt"), &a), SDC_OK, "%s", sdc_last_error());
     cr_assert_eq(sdc_checkpoint_open(golden_path("models/tiny-sd1/model.safetensors"), &b),
@@ -290,6 +309,40 @@ Test(ckpt, golden_model_as_ckpt_gives_the_same_model)
     sdc_checkpoint_close(a);
     sdc_checkpoint_close(b);
     sdc_safetensors_close(src);
+}
+
+/* A diffusers folder from before safetensors: every component's weights in a .bin
+ * (torch.save of its state dict) give the model the .safetensors folder gives. */
+Test(ckpt, diffusers_folder_with_bin_weights_gives_the_same_model)
+{
+    static const char *const parts[][2] = {
+        {"unet", "diffusion_pytorch_model"},
+        {"vae", "diffusion_pytorch_model"},
+        {"text_encoder", "model"},
+    };
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", golden_path("models/tiny-sd1/diffusers"),
+             tmp("old"));
+    cr_assert_eq(system(cmd), 0);
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        char rel[256], st_path[256], bin_path[256];
+        snprintf(rel, sizeof rel, "models/tiny-sd1/diffusers/%s/%s.safetensors", parts[i][0],
+                 parts[i][1]);
+        sdc_safetensors *src = golden_open(rel);
+        snprintf(st_path, sizeof st_path, "%s/%s/%s.safetensors", tmp("old"), parts[i][0],
+                 parts[i][1]);
+        snprintf(bin_path, sizeof bin_path, "%s/%s/%s.bin", tmp("old"), parts[i][0],
+                 i == 2 ? "pytorch_model" : parts[i][1]);
+        write_torch_zip(src, bin_path, 0);
+        cr_assert_eq(remove(st_path), 0);
+        sdc_safetensors_close(src);
+    }
+    sdc_checkpoint *a, *b;
+    cr_assert_eq(sdc_checkpoint_open(tmp("old"), &a), SDC_OK, "%s", sdc_last_error());
+    cr_assert_eq(sdc_checkpoint_open(golden_path("models/tiny-sd1/diffusers"), &b), SDC_OK);
+    expect_same_model(a, b);
+    sdc_checkpoint_close(a);
+    sdc_checkpoint_close(b);
 }
 
 /* ---- malicious and broken checkpoints --------------------------------------------- */

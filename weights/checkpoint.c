@@ -66,7 +66,8 @@ int sdc_prediction_from_name(const char *name)
     return -1;
 }
 
-sdc_status sdc_ck_add_file(sdc_checkpoint *ck, const char *path, sdc_safetensors **st)
+static sdc_status add_file(sdc_checkpoint *ck, const char *path, int torch_only,
+                           sdc_safetensors **st)
 {
     if (ck->file_count == ck->file_capacity) {
         size_t cap = ck->file_capacity ? 2 * ck->file_capacity : 4;
@@ -77,11 +78,21 @@ sdc_status sdc_ck_add_file(sdc_checkpoint *ck, const char *path, sdc_safetensors
         ck->file_capacity = cap;
     }
     /* PyTorch .ckpt files come through the same tensor-table interface */
-    sdc_status s = sdc_ckpt_sniff(path) ? sdc_ckpt_open(path, st)
-                                        : sdc_safetensors_open(path, st);
+    sdc_status s = torch_only || sdc_ckpt_sniff(path) ? sdc_ckpt_open(path, st)
+                                                      : sdc_safetensors_open(path, st);
     if (s == SDC_OK)
         ck->files[ck->file_count++] = *st;
     return s;
+}
+
+sdc_status sdc_ck_add_file(sdc_checkpoint *ck, const char *path, sdc_safetensors **st)
+{
+    return add_file(ck, path, 0, st);
+}
+
+sdc_status sdc_ck_add_torch_file(sdc_checkpoint *ck, const char *path, sdc_safetensors **st)
+{
+    return add_file(ck, path, 1, st);
 }
 
 void sdc_ck_drop_files(sdc_checkpoint *ck, size_t count)

@@ -64,6 +64,9 @@ const sdc_ck_entry *sdc_ck_table_find(const sdc_ck_table *t, const char *name);
 /* Opens `path` (safetensors, or a PyTorch .ckpt through weights/ckpt.h) and keeps it in
  * ck->files; *st is the opened file. */
 sdc_status sdc_ck_add_file(sdc_checkpoint *ck, const char *path, sdc_safetensors **st);
+/* Like sdc_ck_add_file for a file that can only be a PyTorch checkpoint (a diffusers .bin):
+ * anything else is refused as such. */
+sdc_status sdc_ck_add_torch_file(sdc_checkpoint *ck, const char *path, sdc_safetensors **st);
 /* Closes the files opened after the first `count` (undoing a failed replacement). */
 void sdc_ck_drop_files(sdc_checkpoint *ck, size_t count);
 sdc_status sdc_ck_note_unused(sdc_checkpoint *ck, const char *name);

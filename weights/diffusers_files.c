@@ -1,5 +1,6 @@
 /* The weights file(s) of one diffusers component folder: diffusers and transformers names,
- * the .fp16. variant, and sharded checkpoints described by a *.safetensors.index.json. */
+ * the .fp16. variant, sharded checkpoints described by an index json, and (when a folder has
+ * no .safetensors) PyTorch .bin weights, read by the restricted reader of weights/ckpt.h. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,20 +13,26 @@
 static const struct {
     const char *name;
     int is_index;
+    int torch; /* PyTorch weights (the index's shards too) */
 } candidates[] = {
-    {"diffusion_pytorch_model.safetensors", 0},
-    {"model.safetensors", 0},
-    {"diffusion_pytorch_model.safetensors.index.json", 1},
-    {"model.safetensors.index.json", 1},
-    {"diffusion_pytorch_model.fp16.safetensors", 0},
-    {"model.fp16.safetensors", 0},
-    {"diffusion_pytorch_model.safetensors.index.fp16.json", 1},
-    {"model.safetensors.index.fp16.json", 1},
-    {"diffusion_pytorch_model.fp16.safetensors.index.json", 1},
-    {"model.fp16.safetensors.index.json", 1},
+    {"diffusion_pytorch_model.safetensors", 0, 0},
+    {"model.safetensors", 0, 0},
+    {"diffusion_pytorch_model.safetensors.index.json", 1, 0},
+    {"model.safetensors.index.json", 1, 0},
+    {"diffusion_pytorch_model.fp16.safetensors", 0, 0},
+    {"model.fp16.safetensors", 0, 0},
+    {"diffusion_pytorch_model.safetensors.index.fp16.json", 1, 0},
+    {"model.safetensors.index.fp16.json", 1, 0},
+    {"diffusion_pytorch_model.fp16.safetensors.index.json", 1, 0},
+    {"model.fp16.safetensors.index.json", 1, 0},
+    /* older folders: torch.save zip archives */
+    {"diffusion_pytorch_model.bin", 0, 1},
+    {"pytorch_model.bin", 0, 1},
+    {"diffusion_pytorch_model.bin.index.json", 1, 1},
+    {"pytorch_model.bin.index.json", 1, 1},
+    {"diffusion_pytorch_model.fp16.bin", 0, 1},
+    {"pytorch_model.fp16.bin", 0, 1},
 };
-
-static const char *const pickle_names[] = {"diffusion_pytorch_model.bin", "pytorch_model.bin"};
 
 /* A shard name from an index must stay inside the component folder. */
 static int safe_file_name(const char *name)
@@ -83,7 +90,15 @@ static sdc_status check_weight_map(sdc_checkpoint *ck, const char *index_path, j
     return SDC_OK;
 }
 
-static sdc_status open_shards(sdc_checkpoint *ck, const char *dir, const char *index_path)
+/* Opens a weights file as a PyTorch checkpoint when `torch`, else by its content. */
+static sdc_status add_weights(sdc_checkpoint *ck, const char *path, int torch)
+{
+    sdc_safetensors *st;
+    return torch ? sdc_ck_add_torch_file(ck, path, &st) : sdc_ck_add_file(ck, path, &st);
+}
+
+static sdc_status open_shards(sdc_checkpoint *ck, const char *dir, const char *index_path,
+                              int torch)
 {
     json_t *root;
     sdc_status s = sdc_json_load_object(index_path, &root);
@@ -98,11 +113,10 @@ static sdc_status open_shards(sdc_checkpoint *ck, const char *dir, const char *i
         s = shard_names(index_path, map, &names, &count);
     for (size_t i = 0; s == SDC_OK && i < count; i++) {
         char path[PATH_MAX];
-        sdc_safetensors *st;
         if (!sdc_path_join(path, sizeof path, dir, names[i]))
             s = sdc_fail(SDC_ERR_ARG, "%s: path too long", dir);
         else
-            s = sdc_ck_add_file(ck, path, &st);
+            s = add_weights(ck, path, torch);
     }
     if (s == SDC_OK)
         s = check_weight_map(ck, index_path, map, names, count, first);
@@ -124,13 +138,8 @@ sdc_status sdc_ck_open_component_dir(sdc_checkpoint *ck, const char *dir, size_t
             continue;
         *found = 1;
         if (candidates[i].is_index)
-            return open_shards(ck, dir, path);
-        sdc_safetensors *st;
-        return sdc_ck_add_file(ck, path, &st);
+            return open_shards(ck, dir, path, candidates[i].torch);
+        return add_weights(ck, path, candidates[i].torch);
     }
-    for (size_t i = 0; i < sizeof pickle_names / sizeof pickle_names[0]; i++)
-        if (sdc_path_join(path, sizeof path, dir, pickle_names[i]) && sdc_is_file(path))
-            return sdc_fail(SDC_ERR_UNSUPPORTED, "%s: PyTorch pickle weights; sdc reads "
-                            ".safetensors only", path);
     return SDC_OK;
 }
