@@ -23,6 +23,16 @@ const char *golden_path(const char *rel)
     return b;
 }
 
+const char *source_path(const char *rel)
+{
+    static char buf[4][4096];
+    static int next;
+    char *b = buf[next++ % 4];
+    const char *dir = getenv("SDC_SOURCE_DIR");
+    snprintf(b, sizeof buf[0], "%s/%s", dir ? dir : ".", rel);
+    return b;
+}
+
 sdc_safetensors *golden_open(const char *rel)
 {
     sdc_safetensors *st = NULL;

@@ -12,6 +12,8 @@
 const char *golden_dir(void);
 /* golden_dir() + "/" + rel, in a static buffer rotated among 4 calls. */
 const char *golden_path(const char *rel);
+/* $SDC_SOURCE_DIR + "/" + rel (a file of the project's tree), rotated the same way. */
+const char *source_path(const char *rel);
 /* Opens a golden safetensors file (fails the test when it cannot). Caller closes. */
 sdc_safetensors *golden_open(const char *rel);
 /* Entry `name` in `st` (fails the test when absent). */

@@ -18,20 +18,12 @@
 #include <unistd.h>
 
 #include "demo_scene.h"
+#include "golden.h"
 #include "image/image.h"
 
 extern char **environ;
 
 #define PASS_BAR 0.90
-
-static const char *source_file(const char *rel)
-{
-    static char buf[4][1024];
-    static int next;
-    char *b = buf[next++ % 4];
-    snprintf(b, sizeof buf[0], "%s/%s", getenv("SDC_SOURCE_DIR"), rel);
-    return b;
-}
 
 static const char *sdc_program(void)
 {
@@ -67,7 +59,7 @@ static const char *output_dir(void)
 static demo_score render_set(const char *set)
 {
     demo_scene *rows;
-    int n = demo_scene_read(source_file("tests/demo/prompts.tsv"), &rows);
+    int n = demo_scene_read(source_path("tests/demo/prompts.tsv"), &rows);
     cr_assert_gt(n, 0, "cannot read tests/demo/prompts.tsv");
     demo_score score = {0};
     for (int i = 0; i < n; i++) {
@@ -101,10 +93,10 @@ Test(demo, analysis_ceiling)
         "analysis of the renderer's pictures of the seen test scenes (ceiling)",
         "analysis of training pictures (ceiling)"};
     demo_scene *rows;
-    int n = demo_scene_read(source_file("tests/demo/renders.tsv"), &rows);
+    int n = demo_scene_read(source_path("tests/demo/renders.tsv"), &rows);
     cr_assert_gt(n, 0, "cannot read tests/demo/renders.tsv");
     sdc_image sheet;
-    cr_assert_eq(sdc_image_load(source_file("tests/demo/renders.png"), &sheet, NULL), SDC_OK,
+    cr_assert_eq(sdc_image_load(source_path("tests/demo/renders.png"), &sheet, NULL), SDC_OK,
                  "%s", sdc_last_error());
     int per_row = sheet.width / DEMO_SIDE;
     demo_score score[3];
@@ -190,14 +182,14 @@ Test(demo, inpainting_repaints_the_object)
                     first, "--overwrite", "--quiet", NULL};
     cr_assert_eq(run(make, NULL), 0);
     char *repaint[] = {(char *)sdc_program(), "-i", first, "--mask",
-                       (char *)source_file("docs/demo-mask.png"), "--strength", "1", "-p",
+                       (char *)source_path("docs/demo-mask.png"), "--strength", "1", "-p",
                        "a large blue circle in the center on a white background", "-s", "3",
                        "-o", second, "--overwrite", "--quiet", NULL};
     cr_assert_eq(run(repaint, NULL), 0);
     sdc_image a, b, mask;
     cr_assert_eq(sdc_image_load(first, &a, NULL), SDC_OK, "%s", sdc_last_error());
     cr_assert_eq(sdc_image_load(second, &b, NULL), SDC_OK, "%s", sdc_last_error());
-    cr_assert_eq(sdc_image_load(source_file("docs/demo-mask.png"), &mask, NULL), SDC_OK);
+    cr_assert_eq(sdc_image_load(source_path("docs/demo-mask.png"), &mask, NULL), SDC_OK);
     cr_assert(a.width == DEMO_SIDE && b.width == DEMO_SIDE && mask.width == DEMO_SIDE);
     demo_scene before, after;
     demo_scene_analyse(a.pixels, DEMO_SIDE, &before);

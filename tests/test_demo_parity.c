@@ -20,15 +20,6 @@
 #include "golden.h"
 #include "pipeline/pipeline_impl.h"
 
-static const char *source_file(const char *rel)
-{
-    static char buf[2][1024];
-    static int next;
-    char *b = buf[next++ % 2];
-    snprintf(b, sizeof buf[0], "%s/%s", getenv("SDC_SOURCE_DIR"), rel);
-    return b;
-}
-
 static const char *text(json_t *c, const char *key)
 {
     const char *s = json_string_value(json_object_get(c, key));
@@ -44,13 +35,13 @@ static int integer(json_t *c, const char *key)
 Test(demo_parity, ddim_cpu_seed)
 {
     json_error_t err;
-    json_t *c = json_load_file(source_file("tests/demo/reference.json"), 0, &err);
+    json_t *c = json_load_file(source_path("tests/demo/reference.json"), 0, &err);
     cr_assert(c, "reference.json: %s", err.text);
     cr_assert_str_eq(text(c, "sampler"), "ddim");
     cr_assert_str_eq(text(c, "rng"), "cpu");
 
     sdc_model_params mp = sdc_model_default_params();
-    mp.model_path = source_file("models/demo/model.safetensors");
+    mp.model_path = source_path("models/demo/model.safetensors");
     sdc_model *m = NULL;
     cr_assert_eq(sdc_model_load(&mp, &m), SDC_OK, "%s", sdc_last_error());
     sdc_generate_params p = sdc_generate_default_params();
@@ -70,7 +61,7 @@ Test(demo_parity, ddim_cpu_seed)
     cr_assert_eq(sdc_pipeline_generate(m, &p, rgb, latent), SDC_OK, "%s", sdc_last_error());
 
     sdc_safetensors *st;
-    cr_assert_eq(sdc_safetensors_open(source_file("tests/demo/reference.safetensors"), &st),
+    cr_assert_eq(sdc_safetensors_open(source_path("tests/demo/reference.safetensors"), &st),
                  SDC_OK, "%s", sdc_last_error());
     const sdc_st_entry *want = sdc_safetensors_find(st, "final_latent");
     const sdc_st_entry *want_u8 = sdc_safetensors_find(st, "image_u8");
@@ -98,11 +89,11 @@ Test(demo_parity, ddim_cpu_seed)
 Test(demo_parity, tokenizer)
 {
     sdc_tokenizer *tok;
-    cr_assert_eq(sdc_tokenizer_load(source_file("models/demo"), NULL, &tok), SDC_OK, "%s",
+    cr_assert_eq(sdc_tokenizer_load(source_path("models/demo"), NULL, &tok), SDC_OK, "%s",
                  sdc_last_error());
     cr_expect_eq(sdc_tokenizer_eos(tok), sdc_tokenizer_bos(tok) + 1);
     demo_scene *rows;
-    int n = demo_scene_read(source_file("tests/demo/prompts.tsv"), &rows);
+    int n = demo_scene_read(source_path("tests/demo/prompts.tsv"), &rows);
     cr_assert_gt(n, 0);
     for (int r = 0; r < n; r++) {
         int32_t *ids;
