@@ -17,6 +17,18 @@
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
+static const char *jstr(json_t *o, const char *key);
+
+/* A model of a family that no resolved issue covers: logged as skipped, with the issue. */
+static int pending_model(const char *model, json_t *m)
+{
+    const char *why = golden_pending_family(jstr(m, "family"));
+    if (why)
+        cr_log_info("skipped: golden model %s (family %s) waits for %s", model,
+                    jstr(m, "family"), why);
+    return why != NULL;
+}
+
 static json_t *manifest_models(void)
 {
     json_t *models = json_object_get(golden_manifest(), "models");
@@ -153,6 +165,8 @@ Test(checkpoint, golden_models_open_in_both_layouts)
     const char *model;
     json_t *m;
     json_object_foreach(manifest_models(), model, m) {
+        if (pending_model(model, m))
+            continue;
         sdc_checkpoint *ck = open_golden(jstr(m, "ldm_file"));
         expect_properties(ck, model, m, 0);
         for (int c = 0; c < SDC_COMPONENT_COUNT; c++)
@@ -209,7 +223,7 @@ Test(checkpoint, layouts_hold_identical_tensors)
     const char *model;
     json_t *m;
     json_object_foreach(manifest_models(), model, m) {
-        if (json_is_null(json_object_get(m, "diffusers_folder")))
+        if (pending_model(model, m) || json_is_null(json_object_get(m, "diffusers_folder")))
             continue;
         cr_assert(json_is_true(json_object_get(json_object_get(m, "layout_check"),
                                                "layouts_bitwise_equal")));

@@ -350,6 +350,19 @@ REPLAY(img2img_sd1_ddim, "img2img.tiny-sd1.ddim")
 REPLAY(inpaint_sd1_inpaint_ddim, "inpaint.tiny-sd1-inpaint.ddim")
 REPLAY(inpaint_sd1_ddim_blend, "inpaint.tiny-sd1.ddim")
 
+/* The manifest's kind of case `id`. */
+static const char *manifest_kind(const char *id)
+{
+    json_t *cases = json_object_get(golden_manifest(), "cases"), *c;
+    size_t i;
+    json_array_foreach(cases, i, c) {
+        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0)
+            return json_string_value(json_object_get(c, "kind"));
+    }
+    cr_assert_fail("trajectory %s is not a case of the golden manifest", id);
+    return NULL;
+}
+
 Test(samplers, every_trajectory_file_is_replayed)
 {
     DIR *dir = opendir(golden_path("trajectories"));
@@ -362,6 +375,11 @@ Test(samplers, every_trajectory_file_is_replayed)
             continue;
         char id[256];
         snprintf(id, sizeof id, "%.*s", (int)(len - strlen(ext)), d->d_name);
+        const char *why = golden_pending_kind("", manifest_kind(id));
+        if (why) {
+            cr_log_info("skipped: golden trajectory %s waits for %s", id, why);
+            continue;
+        }
         find_case(id);
         files++;
     }

@@ -1,0 +1,91 @@
+/* Every case of every golden set is either checked by a test program here or waits for a
+ * named issue (tests/golden.c's pending table). A new kind of case that nobody has looked at
+ * fails this test instead of being ignored; the pending ones are reported as skipped. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tests/golden.h"
+
+static const char *const sets[] = {"", "lora", "controlnet", "taesd", "samplers", "prompts",
+                                   "gguf"};
+
+/* Case kinds of the main set and the test programs that check them. */
+static const struct {
+    const char *kind, *tests;
+} covered[] = {
+    {"tokenizer", "tokenizer"},
+    {"prompt_attention", "prompt_attention"},
+    {"text_encoder", "text_encoder, bf16"},
+    {"unet", "unet, bf16"},
+    {"vae", "vae, bf16"},
+    {"freeu", "freeu"},
+    {"scheduler", "scheduler"},
+    {"rng", "rng"},
+    {"txt2img", "samplers, pipeline"},
+    {"kdiffusion", "samplers, pipeline"},
+    {"img2img", "samplers, pipeline"},
+    {"inpaint", "samplers, pipeline, inpaint"},
+};
+
+static const char *covering_tests(const char *set, const char *kind)
+{
+    if (*set)
+        return NULL;
+    for (size_t i = 0; i < sizeof covered / sizeof *covered; i++)
+        if (strcmp(covered[i].kind, kind) == 0)
+            return covered[i].tests;
+    return NULL;
+}
+
+Test(golden_coverage, every_case_is_checked_or_waits_for_an_issue)
+{
+    for (size_t s = 0; s < sizeof sets / sizeof *sets; s++) {
+        json_t *m = golden_set_manifest(sets[s]), *c;
+        json_t *cases = json_object_get(m, "cases");
+        cr_assert(json_array_size(cases) > 0, "golden set '%s' has no cases", sets[s]);
+        size_t i;
+        json_array_foreach(cases, i, c) {
+            const char *id = json_string_value(json_object_get(c, "id"));
+            const char *kind = json_string_value(json_object_get(c, "kind"));
+            cr_assert(id && kind, "golden set '%s': case %zu has no id or kind", sets[s], i);
+            cr_expect(covering_tests(sets[s], kind) || golden_pending_kind(sets[s], kind),
+                      "golden case %s%s%s (kind %s) is neither tested nor listed as pending",
+                      sets[s], *sets[s] ? "/" : "", id, kind);
+        }
+        json_decref(m);
+    }
+}
+
+/* One line per issue: how many golden cases wait for it. */
+Test(golden_coverage, cases_waiting_for_issues)
+{
+    char report[4096] = "";
+    size_t used = 0, total = 0;
+    const char *last = NULL;
+    size_t count = 0;
+    for (size_t s = 0; s <= sizeof sets / sizeof *sets; s++) {
+        json_t *m = s < sizeof sets / sizeof *sets ? golden_set_manifest(sets[s]) : NULL, *c;
+        size_t i;
+        json_array_foreach(json_object_get(m, "cases"), i, c) {
+            const char *why = golden_pending_kind(sets[s],
+                                                  json_string_value(json_object_get(c, "kind")));
+            if (!why)
+                continue;
+            if (last && strcmp(last, why) != 0) {
+                used += (size_t)snprintf(report + used, sizeof report - used, "%s%zu for %s",
+                                         used ? "; " : "", count, last);
+                count = 0;
+            }
+            last = why;
+            count++;
+            total++;
+        }
+        json_decref(m);
+    }
+    if (last)
+        snprintf(report + used, sizeof report - used, "%s%zu for %s", used ? "; " : "", count,
+                 last);
+    cr_assert_gt(total, 0, "no golden case waits for an issue: remove this test's skip");
+    cr_skip_test("%zu golden cases wait for open issues: %s", total, report);
+}
