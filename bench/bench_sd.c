@@ -216,7 +216,8 @@ typedef struct unet_ctx {
 static sdc_status unet_call(void *p)
 {
     unet_ctx *c = p;
-    return sdc_unet_forward(c->u, c->x, c->B, c->h, c->w, 500.0f, c->context, c->T, c->out);
+    return sdc_unet_forward(c->u, c->x, c->B, c->h, c->w, 500.0f,
+                            &(sdc_unet_cond){.context = c->context, .tokens = c->T}, c->out);
 }
 
 typedef struct vae_ctx {

@@ -29,8 +29,9 @@ typedef struct run {
     int tokens;
     float *buf;       /* one allocation for everything below */
     float *latent, *x0, *noise, *scaled, *unet_in, *unet_out, *guided, *known;
-    float *cond_latent; /* inpainting models: masked-image latent [4, h, w] */
-    float *cond_mask;   /* inpainting models: latent mask [h, w] */
+    /* inpainting models' extra UNet input per row [rows, 5, h, w]: the latent mask [h, w]
+     * then the masked-image latent [4, h, w] */
+    float *extra;
 } run;
 
 static void run_free(run *r)
@@ -94,8 +95,9 @@ static sdc_status make_sampler(run *r)
 static sdc_status allocate(run *r)
 {
     size_t n = r->n, hw = (size_t)r->h * r->w;
-    size_t unet_in = (size_t)r->rows * r->in_ch * hw, unet_out = (size_t)r->rows * n;
-    size_t total = 6 * n + unet_in + unet_out + 5 * hw;
+    size_t unet_in = (size_t)r->rows * n, unet_out = (size_t)r->rows * n;
+    size_t extra = (size_t)r->rows * (r->in_ch - 4) * hw;
+    size_t total = 6 * n + unet_in + unet_out + extra;
     r->buf = calloc(total, sizeof(float));
     if (!r->buf)
         return sdc_fail(SDC_ERR_NOMEM, "out of memory for %dx%d latents", r->w, r->h);
@@ -108,8 +110,7 @@ static sdc_status allocate(run *r)
     r->known = q, q += n;
     r->unet_in = q, q += unet_in;
     r->unet_out = q, q += unet_out;
-    r->cond_latent = q, q += 4 * hw;
-    r->cond_mask = q;
+    r->extra = q;
     return SDC_OK;
 }
 
@@ -157,37 +158,33 @@ static sdc_status start(run *r)
     else
         sdc_sampler_start_img2img(r->sampler, r->x0, r->noise, r->latent);
     size_t hw = (size_t)r->h * r->w;
+    float *mask = r->extra, *masked_latent = r->extra + hw;
+    float *scratch = r->in_ch == 9 ? masked_latent : r->guided; /* guided: free until the loop */
     if (inpainting) /* drawn for 4-channel UNets too, which do not use it */
-        s = encode(r, in->masked_image, 1, r->cond_latent);
-    if (s == SDC_OK && inpainting)
-        memcpy(r->cond_mask, in->mask_latent, hw * sizeof(float));
+        s = encode(r, in->masked_image, 1, scratch);
+    if (s == SDC_OK && inpainting && r->in_ch == 9)
+        memcpy(mask, in->mask_latent, hw * sizeof(float));
     if (s == SDC_OK && !inpainting && r->in_ch == 9) {
         /* an inpainting model without a mask repaints everything (AUTOMATIC1111): mask 1,
          * masked image 0, encoded without a draw so the seed gives the usual stream */
         float *zero = calloc(3 * (size_t)r->p->width * r->p->height, sizeof(float));
-        s = zero ? encode(r, zero, 0, r->cond_latent)
+        s = zero ? encode(r, zero, 0, masked_latent)
                  : sdc_fail(SDC_ERR_NOMEM, "out of memory for the inpainting condition");
         free(zero);
         for (size_t i = 0; i < hw; i++)
-            r->cond_mask[i] = 1.0f;
+            mask[i] = 1.0f;
     }
+    for (int b = 1; b < r->rows && r->in_ch == 9; b++) /* the same condition for every row */
+        memcpy(r->extra + b * 5 * hw, r->extra, 5 * hw * sizeof(float));
     return s;
 }
 
-/* The UNet batch: [uncond; cond] rows of the scaled latent, plus mask and masked-image
- * latent for inpainting models. */
+/* The UNet batch: [uncond; cond] rows of the scaled latent. */
 static void unet_input(run *r)
 {
-    size_t hw = (size_t)r->h * r->w;
     sdc_sampler_model_input(r->sampler, r->latent, r->scaled);
-    for (int b = 0; b < r->rows; b++) {
-        float *row = r->unet_in + (size_t)b * r->in_ch * hw;
-        memcpy(row, r->scaled, r->n * sizeof(float));
-        if (r->in_ch == 9) {
-            memcpy(row + 4 * hw, r->cond_mask, hw * sizeof(float));
-            memcpy(row + 5 * hw, r->cond_latent, 4 * hw * sizeof(float));
-        }
-    }
+    for (int b = 0; b < r->rows; b++)
+        memcpy(r->unet_in + (size_t)b * r->n, r->scaled, r->n * sizeof(float));
 }
 
 /* Ordinary UNets inpaint by putting the known region back, noised to the next call's
@@ -214,8 +211,11 @@ static sdc_status sample(run *r)
     while (sdc_sampler_call_index(r->sampler) < calls) {
         float t = (float)sdc_sampler_timestep(r->sampler);
         unet_input(r);
-        sdc_status s = sdc_unet_forward(r->m->unet, r->unet_in, r->rows, r->h, r->w, t,
-                                        r->context, r->tokens, r->unet_out);
+        sdc_unet_cond c = {.context = r->context, .tokens = r->tokens};
+        if (r->in_ch == 9)
+            c.extra = r->extra, c.extra_channels = 5;
+        sdc_status s = sdc_unet_forward(r->m->unet, r->unet_in, r->rows, r->h, r->w, t, &c,
+                                        r->unet_out);
         if (s != SDC_OK)
             return s;
         const float *uncond = r->rows == 2 ? r->unet_out : NULL;

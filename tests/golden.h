@@ -37,6 +37,8 @@ const char *golden_model_family(const char *model);
 json_t *golden_set_manifest(const char *set);
 /* tol_max_abs of tensor `name` in case `case_id` from the manifest; 0 for exact entries. */
 double golden_tol(const char *case_id, const char *name);
+/* The same for a case of golden set `set` ("" = the main one). */
+double golden_set_tol(const char *set, const char *case_id, const char *name);
 /* Largest |a - b| over n elements. */
 double max_abs_diff(const float *a, const float *b, size_t n);
 /* Expects max|actual - expected| <= tol, with a message naming `what`. Returns the max diff. */

@@ -78,7 +78,8 @@ static void check_unet(const char *model)
     sdc_unet *u;
     cr_assert_eq(sdc_unet_load(ck, &u), SDC_OK, "%s", sdc_last_error());
     cr_assert_eq(sdc_unet_forward(u, x2, 2, (int)x->tensor.shape[2], (int)x->tensor.shape[3],
-                                  250.0f, ctx, (int)cond->tensor.shape[1], out),
+                                  250.0f,
+                                  &(sdc_unet_cond){.context = ctx, .tokens = (int)cond->tensor.shape[1]}, out),
                  SDC_OK, "%s", sdc_last_error());
     expect_bf16(out, want, model);
     sdc_unet_free(u);

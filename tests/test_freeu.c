@@ -101,24 +101,25 @@ Test(freeu, tiny_sd1_golden)
     float *x = golden_f32(x_e), *ctx = golden_f32(ctx_e), *out = malloc(n * sizeof *out);
     float *out_plain = golden_f32(plain);
     cr_assert(out);
+    const sdc_unet_cond cond = {.context = ctx, .tokens = T};
     const sdc_freeu_params params = {.b1 = 1.2f, .b2 = 1.4f, .s1 = 0.9f, .s2 = 0.2f};
 
-    cr_assert_eq(sdc_unet_forward(u, x, B, h, w, 250.0f, ctx, T, out), SDC_OK);
+    cr_assert_eq(sdc_unet_forward(u, x, B, h, w, 250.0f, &cond, out), SDC_OK);
     expect_close(out, plain, golden_tol(CASE, "out_plain"), "without FreeU");
     sdc_unet_set_freeu(u, &params);
     for (int pass = 0; pass < 2; pass++) { /* the second pass reuses the plans */
-        cr_assert_eq(sdc_unet_forward(u, x, B, h, w, 250.0f, ctx, T, out), SDC_OK);
+        cr_assert_eq(sdc_unet_forward(u, x, B, h, w, 250.0f, &cond, out), SDC_OK);
         double d = expect_close(out, with, golden_tol(CASE, "out_freeu"), "with FreeU");
         cr_log_info("freeu pass %d: max |diff| %.3g", pass, d);
     }
     /* FreeU must actually change the output, far beyond the tolerance */
     cr_expect_gt(max_abs_diff(out, out_plain, n), 100 * golden_tol(CASE, "out_freeu"));
     sdc_unet_set_freeu(u, NULL);
-    cr_assert_eq(sdc_unet_forward(u, x, B, h, w, 250.0f, ctx, T, out), SDC_OK);
+    cr_assert_eq(sdc_unet_forward(u, x, B, h, w, 250.0f, &cond, out), SDC_OK);
     expect_close(out, plain, golden_tol(CASE, "out_plain"), "FreeU disabled again");
     const sdc_freeu_params zero_s2 = {.b1 = 1.2f, .b2 = 1.4f, .s1 = 0.9f, .s2 = 0.0f};
     sdc_unet_set_freeu(u, &zero_s2);
-    cr_assert_eq(sdc_unet_forward(u, x, B, h, w, 250.0f, ctx, T, out), SDC_OK);
+    cr_assert_eq(sdc_unet_forward(u, x, B, h, w, 250.0f, &cond, out), SDC_OK);
     expect_close(out, plain, golden_tol(CASE, "out_plain"), "a zero factor disables FreeU");
 
     free(x), free(ctx), free(out), free(out_plain);

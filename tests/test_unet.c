@@ -57,7 +57,8 @@ static void check_forward(sdc_unet *u, const char *case_id, const float *x, int 
     cr_assert_eq(n, numel(want), "%s: output size %zu, golden %zu", want->name, n, numel(want));
     float *out = malloc(n * sizeof *out);
     cr_assert(out);
-    sdc_status s = sdc_unet_forward(u, x, B, h, w, t, context, T, out);
+    sdc_status s = sdc_unet_forward(u, x, B, h, w, t,
+                                    &(sdc_unet_cond){.context = context, .tokens = T}, out);
     cr_assert_eq(s, SDC_OK, "%s forward: %s", want->name, sdc_last_error());
     double d = expect_close(out, want, golden_tol(case_id, want->name), case_id);
     cr_log_info("%s %s: max |diff| %.3g", case_id, want->name, d);
@@ -228,11 +229,11 @@ Test(unet, rejects_bad_arguments)
 {
     loaded m = load_model("models/tiny-sd1/model.safetensors");
     float x[4 * 8 * 8] = {0}, out[4 * 8 * 8], ctx[77 * 64] = {0};
-    cr_expect_eq(sdc_unet_forward(m.unet, x, 0, 8, 8, 1.0f, ctx, 77, out), SDC_ERR_ARG);
-    cr_expect_eq(sdc_unet_forward(m.unet, x, 1, 8, 8, 1.0f, NULL, 77, out), SDC_ERR_ARG);
-    cr_expect_eq(sdc_unet_forward(m.unet, x, 1, 0, 8, 1.0f, ctx, 77, out), SDC_ERR_ARG);
+    cr_expect_eq(sdc_unet_forward(m.unet, x, 0, 8, 8, 1.0f, &(sdc_unet_cond){.context = ctx, .tokens = 77}, out), SDC_ERR_ARG);
+    cr_expect_eq(sdc_unet_forward(m.unet, x, 1, 8, 8, 1.0f, &(sdc_unet_cond){.context = NULL, .tokens = 77}, out), SDC_ERR_ARG);
+    cr_expect_eq(sdc_unet_forward(m.unet, x, 1, 0, 8, 1.0f, &(sdc_unet_cond){.context = ctx, .tokens = 77}, out), SDC_ERR_ARG);
     cr_expect(strlen(sdc_last_error()) > 0);
-    cr_expect_eq(sdc_unet_forward(m.unet, x, 1, 8, 8, 1.0f, ctx, 77, out), SDC_OK);
+    cr_expect_eq(sdc_unet_forward(m.unet, x, 1, 8, 8, 1.0f, &(sdc_unet_cond){.context = ctx, .tokens = 77}, out), SDC_OK);
     unload(&m);
 }
 

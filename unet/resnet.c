@@ -67,7 +67,7 @@ sdc_status sdc_unet_resnet_forward(const sdc_unet_resnet *r, const sdc_unet_pass
     size_t n_in = (size_t)B * r->c_in * HW, n_out = (size_t)B * r->c_out * HW;
     float *a = sdc_arena_floats(p->arena, n_in);
     float *h = sdc_arena_floats(p->arena, n_out);
-    float *e = sdc_arena_floats(p->arena, (size_t)r->c_out);
+    float *e = sdc_arena_floats(p->arena, (size_t)p->temb_rows * r->c_out);
     if (!a || !h || !e)
         return nomem(p->arena, mark);
     /* h [B, c_out, H, W] = conv1(SiLU(GN(x))) + proj(temb) */
@@ -75,8 +75,13 @@ sdc_status sdc_unet_resnet_forward(const sdc_unet_resnet *r, const sdc_unet_pass
                    RESNET_EPS, 1);
     if (sdc_conv2d(h, a, B, r->c_in, H, W, &r->conv1.w, r->conv1.bias, 3, 1, 1, p->arena))
         return nomem(p->arena, mark);
-    sdc_linear(e, p->temb, 1, &r->emb.w, r->emb.bias); // [c_out]
-    sdc_add_channel_bias(h, e, B, r->c_out, HW);
+    sdc_linear(e, p->temb, p->temb_rows, &r->emb.w, r->emb.bias); // [temb_rows, c_out]
+    if (p->temb_rows == 1)
+        sdc_add_channel_bias(h, e, B, r->c_out, HW);
+    else
+        for (int b = 0; b < B; b++)
+            sdc_add_channel_bias(h + (size_t)b * r->c_out * HW, e + (size_t)b * r->c_out, 1,
+                                 r->c_out, HW);
     /* y [B, c_out, H, W] = conv2(SiLU(GN(h))) + skip(x) */
     sdc_group_norm(h, h, B, r->c_out, HW, SDC_UNET_GROUPS, r->norm2.gamma, r->norm2.beta,
                    RESNET_EPS, 1);

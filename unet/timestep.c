@@ -43,6 +43,12 @@ void sdc_unet_timestep_sinusoid(float *emb, int n, float t)
         emb[n - 1] = 0.0f;
 }
 
+void sdc_unet_time_ids_embed(float *emb, const float *ids, int n_ids, int D)
+{
+    for (int i = 0; i < n_ids; i++)
+        sdc_unet_timestep_sinusoid(emb + (size_t)i * D, D, ids[i]);
+}
+
 void sdc_unet_time_embed_forward(const sdc_unet_time_embed *te, float t, float *out,
                                  float *scratch)
 {

@@ -20,6 +20,11 @@ void sdc_unet_time_embed_free(sdc_unet_time_embed *te);
  * n is odd) with h = n / 2 and f_i = exp(-ln(10000) i / h), in float32 as torch computes it. */
 void sdc_unet_timestep_sinusoid(float *emb, int n, float t);
 
+/* SDXL's size conditioning: emb [n_ids * D] = the sinusoid of each id (D channels each,
+ * as sdc_unet_timestep_sinusoid), in order. The ids are [original_h, original_w, crop_top,
+ * crop_left, target_h, target_w] (base) and D is the model's addition_time_embed_dim. */
+void sdc_unet_time_ids_embed(float *emb, const float *ids, int n_ids, int D);
+
 /* out [te->dim] = linear2(SiLU(linear1(sinusoid(t)))); scratch holds freq_dim + dim floats. */
 void sdc_unet_time_embed_forward(const sdc_unet_time_embed *te, float t, float *out,
                                  float *scratch);

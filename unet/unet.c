@@ -37,15 +37,12 @@ static sdc_status too_many(const sdc_checkpoint *ck, const char *what)
 static sdc_status arrays_alloc(sdc_unet *u, const sdc_checkpoint *ck)
 {
     int n = SDC_UNET_MAX_BLOCKS + 1;
-    u->skip = calloc((size_t)n, sizeof *u->skip);
     u->skip_c = calloc((size_t)n, sizeof(int));
-    u->skip_h = calloc((size_t)n, sizeof(int));
-    u->skip_w = calloc((size_t)n, sizeof(int));
     u->skip_level = calloc((size_t)n, sizeof(int));
     u->input = calloc(SDC_UNET_MAX_BLOCKS, sizeof *u->input);
     u->output = calloc(SDC_UNET_MAX_BLOCKS, sizeof *u->output);
     u->output_level = calloc(SDC_UNET_MAX_BLOCKS, sizeof(int));
-    if (!u->skip || !u->skip_c || !u->skip_h || !u->skip_w || !u->skip_level || !u->input ||
+    if (!u->skip_c || !u->skip_level || !u->input ||
         !u->output || !u->output_level)
         return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory loading the unet",
                         sdc_checkpoint_path(ck));
@@ -157,15 +154,32 @@ static sdc_status head_load(sdc_unet *u, const sdc_checkpoint *ck, int C)
     return s;
 }
 
-/* SDXL adds a class / size conditioning (label_emb) this UNet does not compute: refuse it
- * rather than ignore it. */
-static sdc_status check_supported(const sdc_checkpoint *ck)
+/* label_emb: SDXL's MLP (label_emb.0.0, SiLU, label_emb.0.2) on the label vector, or the
+ * x4 upscaler's class table (label_emb.weight [classes, time.dim]); most UNets have none. */
+static sdc_status label_load(sdc_unet *u, const sdc_checkpoint *ck)
 {
-    if (sdc_checkpoint_family(ck) == SDC_FAMILY_SDXL ||
-        sdc_unet_tensor(ck, "label_emb", "0.0.weight"))
-        return sdc_fail(SDC_ERR_UNSUPPORTED, "%s: SDXL UNets (label_emb conditioning) are not "
-                        "supported", sdc_checkpoint_path(ck));
-    return SDC_OK;
+    const sdc_tensor *table = sdc_unet_tensor(ck, "label_emb", "weight");
+    if (table) {
+        if (table->ndim != 2 || table->shape[1] != u->time.dim || table->shape[0] < 1 ||
+            table->shape[0] > SDC_UNET_MAX_DIM || !sdc_dtype_is_weight(table->dtype))
+            return sdc_fail(SDC_ERR_FORMAT, "%s: unet label_emb.weight is not a [classes, %d] "
+                            "float table", sdc_checkpoint_path(ck), u->time.dim);
+        u->classes = table;
+        u->label_dim = 1;
+        return SDC_OK;
+    }
+    if (!sdc_unet_tensor(ck, "label_emb", "0.0.weight"))
+        return SDC_OK;
+    sdc_status s = sdc_unet_layer_load(ck, "label_emb", "0.0", -1, 1, 1, &u->label1);
+    if (s == SDC_OK)
+        s = sdc_unet_check_rows(ck, "label_emb", "0.0", &u->label1, u->time.dim);
+    if (s == SDC_OK)
+        s = sdc_unet_layer_load(ck, "label_emb", "0.2", u->time.dim, 1, 1, &u->label2);
+    if (s == SDC_OK)
+        s = sdc_unet_check_rows(ck, "label_emb", "0.2", &u->label2, u->time.dim);
+    if (s == SDC_OK)
+        u->label_dim = u->label1.in;
+    return s;
 }
 
 static sdc_status unet_load(sdc_unet *u, const sdc_checkpoint *ck)
@@ -173,11 +187,11 @@ static sdc_status unet_load(sdc_unet *u, const sdc_checkpoint *ck)
     int C = 0;
     u->context_dim = -1;
     pick_head_rule(u, ck);
-    sdc_status s = check_supported(ck);
-    if (s == SDC_OK)
-        s = arrays_alloc(u, ck);
+    sdc_status s = arrays_alloc(u, ck);
     if (s == SDC_OK)
         s = sdc_unet_time_embed_load(&u->time, ck);
+    if (s == SDC_OK)
+        s = label_load(u, ck);
     if (s == SDC_OK)
         s = encoder_load(u, ck, &C);
     if (s == SDC_OK)
@@ -213,6 +227,8 @@ void sdc_unet_free(sdc_unet *u)
     if (!u)
         return;
     sdc_unet_time_embed_free(&u->time);
+    sdc_unet_layer_free(&u->label1);
+    sdc_unet_layer_free(&u->label2);
     sdc_unet_layer_free(&u->conv_in);
     for (int i = 0; u->input && i < u->n_input; i++)
         sdc_unet_block_free(&u->input[i]);
@@ -226,10 +242,7 @@ void sdc_unet_free(sdc_unet *u)
     free(u->input);
     free(u->output);
     free(u->output_level);
-    free(u->skip);
     free(u->skip_c);
-    free(u->skip_h);
-    free(u->skip_w);
     free(u->skip_level);
     sdc_freeu_free(&u->freeu);
     sdc_arena_free(&u->arena);
@@ -248,4 +261,16 @@ void sdc_unet_set_freeu(sdc_unet *u, const sdc_freeu_params *params)
 int sdc_unet_in_channels(const sdc_unet *u) { return u->in_channels; }
 int sdc_unet_out_channels(const sdc_unet *u) { return u->out_channels; }
 int sdc_unet_context_dim(const sdc_unet *u) { return u->context_dim; }
+int sdc_unet_label_dim(const sdc_unet *u) { return u->label_dim; }
+int sdc_unet_skip_count(const sdc_unet *u) { return u->n_skip; }
+
+void sdc_unet_skip_shape(const sdc_unet *u, int i, int h, int w, int *c, int *sh, int *sw)
+{
+    /* each downsampler (3x3, stride 2, pad 1) gives ceil(n / 2) */
+    for (int l = 0; l < u->skip_level[i]; l++)
+        h = (h + 1) / 2, w = (w + 1) / 2;
+    *c = u->skip_c[i];
+    *sh = h;
+    *sw = w;
+}
 size_t sdc_unet_arena_peak(const sdc_unet *u) { return u->arena.peak; }

@@ -29,11 +29,36 @@ typedef struct sdc_unet sdc_unet;
 sdc_status sdc_unet_load(const sdc_checkpoint *ck, sdc_unet **out);
 void sdc_unet_free(sdc_unet *u);
 
-/* out [B, out_channels, h, w] = unet(x [B, in_channels, h, w], t, context [B, T, D]).
- * t is the (possibly fractional) training timestep shared by the batch. The first call at a
- * new size grows the arena; later calls of at most that size allocate nothing. */
+/* What conditions one UNet call besides the latent and the timestep: the conditioning seam
+ * every model family plugs into. Only the context is required (for UNets with attention). */
+typedef struct sdc_unet_cond {
+    const float *context; /* [B, T, context_dim] cross-attention context, a row per batch entry */
+    int tokens;           /* T = 77 * k */
+    /* label_emb input, or NULL: SDXL's vector [B, sdc_unet_label_dim] (pooled text and the
+     * size / crop embedding), or a class-table UNet's class index per row [B] (the x4
+     * upscaler's noise level) as floats. Required exactly when the UNet has label_emb. */
+    const float *label;
+    /* Input channels after the latent's, or NULL: [B, extra_channels, h, w] (inpainting:
+     * mask + masked-image latent; depth map; low-res image). x then holds in_channels -
+     * extra_channels channels; without them x holds all in_channels. */
+    const float *extra;
+    int extra_channels;
+    /* ControlNet: [sdc_unet_skip_count + 1] residuals or NULL; entry i [B, C_i, h_i, w_i] is
+     * added to skip tensor i after the encoder (before the decoder reads any), the last one
+     * to the middle block's output. Entries may be NULL. */
+    const float *const *residuals;
+} sdc_unet_cond;
+
+/* out [B, out_channels, h, w] = unet(x [B, C, h, w], t, cond). t is the (possibly
+ * fractional) training timestep shared by the batch. The first call at a new size grows the
+ * arena; later calls of at most that size allocate nothing. */
 sdc_status sdc_unet_forward(sdc_unet *u, const float *x, int B, int h, int w, float t,
-                            const float *context, int T, float *out);
+                            const sdc_unet_cond *cond, float *out);
+
+/* Skip tensors of a pass (conv_in's output, then every input block's): the ControlNet
+ * residuals' count is this plus one. Channels and size of skip i for an h x w latent. */
+int sdc_unet_skip_count(const sdc_unet *u);
+void sdc_unet_skip_shape(const sdc_unet *u, int i, int h, int w, int *c, int *sh, int *sw);
 
 /* Enables FreeU with `params` for later forwards; NULL disables it, and so does a zero
  * factor (as in diffusers, whose up blocks require all four to be non-zero). */
@@ -42,6 +67,8 @@ void sdc_unet_set_freeu(sdc_unet *u, const sdc_freeu_params *params);
 int sdc_unet_in_channels(const sdc_unet *u);  /* 4, or 9 for inpainting models */
 int sdc_unet_out_channels(const sdc_unet *u); /* 4 */
 int sdc_unet_context_dim(const sdc_unet *u);  /* 768 SD 1.x, 1024 SD 2.x; 0 without attention */
+/* label_emb: the vector width (SDXL's 2816), 1 for a class table, 0 without one. */
+int sdc_unet_label_dim(const sdc_unet *u);
 /* Peak activation memory of the forwards so far, in bytes. */
 size_t sdc_unet_arena_peak(const sdc_unet *u);
 

@@ -28,11 +28,17 @@ struct sdc_unet {
     sdc_unet_norm norm_out;          /* [C0]  out.0 */
     sdc_unet_layer conv_out;         /* [out_channels, C0 * 3 * 3]  out.2 */
 
-    /* Skip tensors of the current pass: conv_in's output, then every input block's. */
+    /* Skip tensors: conv_in's output, then every input block's (the tensors themselves
+     * belong to the pass, sdc_unet_pass). */
     int n_skip;                      /* 1 + n_input == n_output */
-    float **skip;                    /* [n_skip] into the arena */
-    int *skip_c, *skip_h, *skip_w;   /* [n_skip] */
-    int *skip_level;                 /* [n_skip] downsamplers before it (fixed at load) */
+    int *skip_c;                     /* [n_skip] channels */
+    int *skip_level;                 /* [n_skip] downsamplers before it */
+
+    /* label_emb (optional): SDXL's MLP on a label vector, or a table of class embeddings. */
+    int label_dim;                   /* vector width; 1 for a class table; 0 without */
+    sdc_unet_layer label1;           /* [time.dim, label_dim]  label_emb.0.0 */
+    sdc_unet_layer label2;           /* [time.dim, time.dim]   label_emb.0.2 */
+    const sdc_tensor *classes;       /* [n_classes, time.dim]  label_emb.weight, a view */
 
     sdc_freeu freeu;
     sdc_arena arena;
