@@ -18,6 +18,7 @@ sdc_status sdc_weight_load_rows(sdc_weight *w, const sdc_tensor *t, int row0, in
                                 const char *name)
 {
     w->data = NULL;
+    w->owned = NULL;
     sdc_status s = check_float(t, name);
     if (s != SDC_OK)
         return s;
@@ -45,8 +46,23 @@ sdc_status sdc_weight_load(sdc_weight *w, const sdc_tensor *t, int rows, int col
     return sdc_weight_load_rows(w, t, 0, rows, cols, name);
 }
 
+sdc_status sdc_weight_own_f32(sdc_weight *w, const sdc_weight *src)
+{
+    size_t n = (size_t)src->rows * src->cols;
+    float *copy = malloc((n ? n : 1) * sizeof *copy);
+    if (!copy)
+        return sdc_fail(SDC_ERR_NOMEM, "out of memory copying a %d x %d weight", src->rows,
+                        src->cols);
+    sdc_convert_to_f32(copy, src->data, src->dtype, n);
+    *w = (sdc_weight){.rows = src->rows, .cols = src->cols, .dtype = SDC_DTYPE_F32,
+                      .data = copy, .owned = copy};
+    return SDC_OK;
+}
+
 void sdc_weight_free(sdc_weight *w)
 {
+    free(w->owned);
+    w->owned = NULL;
     w->data = NULL;
 }
 

@@ -1,8 +1,9 @@
 /* Model parameters in the kernels' format. Weights of linear layers and convolutions are
- * sdc_weight views of the mapped checkpoint: row-major [rows = outputs, cols = inputs * kh *
- * kw] in the file's dtype (F32, F16 or BF16), never copied; the GEMM converts blocks to f32
- * while packing them. The checkpoint must therefore outlive the model that loaded them.
- * Vectors (biases, norm scales) are small and become plain f32 arrays. */
+ * sdc_weight matrices, row-major [rows = outputs, cols = inputs * kh * kw] in F32, F16 or
+ * BF16 (the GEMM converts blocks to f32 while packing them). A weight is either a view of the
+ * mapped checkpoint (never copied: the checkpoint must outlive the model that loaded it) or
+ * owns its buffer (a merged or repacked copy; sdc_weight_free releases it). Vectors (biases,
+ * norm scales) are small and become plain f32 arrays. */
 #ifndef SDC_OPS_WEIGHT_H
 #define SDC_OPS_WEIGHT_H
 
@@ -13,7 +14,8 @@ typedef struct sdc_weight {
     int rows;         /* output features / channels */
     int cols;         /* input features (x kernel area) */
     sdc_dtype dtype;  /* F32, F16 or BF16 */
-    const void *data; /* [rows, cols], borrowed from the checkpoint's mapping */
+    const void *data; /* [rows, cols]: a view of the mapping, or `owned` */
+    void *owned;      /* the weight's own buffer (malloc'd), NULL for a view */
 } sdc_weight;
 
 /* Makes w a view of `t` (F32/F16/BF16); its element count must be rows * cols.
@@ -23,7 +25,10 @@ sdc_status sdc_weight_load(sdc_weight *w, const sdc_tensor *t, int rows, int col
 /* Like sdc_weight_load for a sub-range of rows [row0, row0 + rows) of a [R, cols] tensor. */
 sdc_status sdc_weight_load_rows(sdc_weight *w, const sdc_tensor *t, int row0, int rows, int cols,
                                 const char *name);
-/* Forgets the view (the weight owns no memory). */
+/* w = a new owned f32 [rows, cols] copy of `src` (any weight dtype): the form a weight takes
+ * when it is changed (merged adapters). */
+sdc_status sdc_weight_own_f32(sdc_weight *w, const sdc_weight *src);
+/* Releases an owned buffer and forgets the view. */
 void sdc_weight_free(sdc_weight *w);
 
 /* Converts a vector of n elements (checked) into a new f32 array in *out (caller frees). */

@@ -9,7 +9,7 @@
 /* Largest head size sdc_attention accepts. */
 #define MAX_HEAD_DIM 256
 
-static sdc_status split_heads(sdc_unet_attention *a, const sdc_checkpoint *ck,
+static sdc_status split_heads(sdc_unet_attention *a, const sdc_layer_source *src,
                               const char *prefix, const sdc_unet_heads *rule)
 {
     a->heads = rule->count ? rule->count : a->inner / rule->size;
@@ -18,36 +18,36 @@ static sdc_status split_heads(sdc_unet_attention *a, const sdc_checkpoint *ck,
         return sdc_fail(SDC_ERR_UNSUPPORTED,
                         "%s: unet attention '%s' of width %d does not split into heads "
                         "(count %d / size %d, head size at most %d)",
-                        sdc_checkpoint_path(ck), prefix, a->inner, rule->count, rule->size,
+                        sdc_checkpoint_path(src->ck), prefix, a->inner, rule->count, rule->size,
                         MAX_HEAD_DIM);
     return SDC_OK;
 }
 
-sdc_status sdc_unet_attention_load(sdc_unet_attention *a, const sdc_checkpoint *ck,
+sdc_status sdc_unet_attention_load(sdc_unet_attention *a, const sdc_layer_source *src,
                                    const char *prefix, int dim, int context_dim,
                                    const sdc_unet_heads *rule)
 {
     memset(a, 0, sizeof *a);
     a->dim = dim;
-    sdc_status s = sdc_unet_layer_load(ck, prefix, "to_q", dim, 1, 0, &a->q);
+    sdc_status s = sdc_layer_load(src, prefix, "to_q", dim, 1, 0, &a->q);
     if (s == SDC_OK) {
         a->inner = a->q.w.rows;
-        s = sdc_unet_layer_load(ck, prefix, "to_k", context_dim, 1, 0, &a->k);
+        s = sdc_layer_load(src, prefix, "to_k", context_dim, 1, 0, &a->k);
     }
     if (s == SDC_OK) {
         a->context_dim = a->k.in;
-        s = sdc_unet_check_rows(ck, prefix, "to_k", &a->k, a->inner);
+        s = sdc_layer_check_out(src, prefix, "to_k", &a->k, a->inner);
     }
     if (s == SDC_OK)
-        s = sdc_unet_layer_load(ck, prefix, "to_v", a->context_dim, 1, 0, &a->v);
+        s = sdc_layer_load(src, prefix, "to_v", a->context_dim, 1, 0, &a->v);
     if (s == SDC_OK)
-        s = sdc_unet_check_rows(ck, prefix, "to_v", &a->v, a->inner);
+        s = sdc_layer_check_out(src, prefix, "to_v", &a->v, a->inner);
     if (s == SDC_OK)
-        s = sdc_unet_layer_load(ck, prefix, "to_out.0", a->inner, 1, 1, &a->out);
+        s = sdc_layer_load(src, prefix, "to_out.0", a->inner, 1, 1, &a->out);
     if (s == SDC_OK)
-        s = sdc_unet_check_rows(ck, prefix, "to_out.0", &a->out, dim);
+        s = sdc_layer_check_out(src, prefix, "to_out.0", &a->out, dim);
     if (s == SDC_OK)
-        s = split_heads(a, ck, prefix, rule);
+        s = split_heads(a, src, prefix, rule);
     if (s != SDC_OK)
         sdc_unet_attention_free(a);
     return s;
@@ -55,10 +55,10 @@ sdc_status sdc_unet_attention_load(sdc_unet_attention *a, const sdc_checkpoint *
 
 void sdc_unet_attention_free(sdc_unet_attention *a)
 {
-    sdc_unet_layer_free(&a->q);
-    sdc_unet_layer_free(&a->k);
-    sdc_unet_layer_free(&a->v);
-    sdc_unet_layer_free(&a->out);
+    sdc_layer_free(&a->q);
+    sdc_layer_free(&a->k);
+    sdc_layer_free(&a->v);
+    sdc_layer_free(&a->out);
 }
 
 sdc_status sdc_unet_attention_forward(const sdc_unet_attention *a, sdc_arena *arena, float *y,
@@ -74,12 +74,14 @@ sdc_status sdc_unet_attention_forward(const sdc_unet_attention *a, sdc_arena *ar
         sdc_arena_release(arena, mark);
         return sdc_fail(SDC_ERR_NOMEM, "unet: out of memory for attention activations");
     }
-    sdc_linear(q, x, B * Tq, &a->q.w, NULL); // [B, Tq, inner]
-    sdc_linear(k, c, B * Tk, &a->k.w, NULL); // [B, Tk, inner]
-    sdc_linear(v, c, B * Tk, &a->v.w, NULL); // [B, Tk, inner]
-    sdc_attention(o, q, a->inner, k, v, a->inner, B, a->heads, Tq, Tk, a->head_dim,
-                  1.0f / sqrtf((float)a->head_dim), 0); // [B, Tq, inner]
-    sdc_linear(y, o, B * Tq, &a->out.w, a->out.bias); // [B, Tq, dim]
+    int bad = sdc_layer_linear(&a->q, q, x, B * Tq, arena) || // [B, Tq, inner]
+              sdc_layer_linear(&a->k, k, c, B * Tk, arena) || // [B, Tk, inner]
+              sdc_layer_linear(&a->v, v, c, B * Tk, arena);   // [B, Tk, inner]
+    if (!bad) {
+        sdc_attention(o, q, a->inner, k, v, a->inner, B, a->heads, Tq, Tk, a->head_dim,
+                      1.0f / sqrtf((float)a->head_dim), 0); // [B, Tq, inner]
+        bad = sdc_layer_linear(&a->out, y, o, B * Tq, arena); // [B, Tq, dim]
+    }
     sdc_arena_release(arena, mark);
-    return SDC_OK;
+    return bad ? sdc_fail(SDC_ERR_NOMEM, "unet: out of memory for attention adapters") : SDC_OK;
 }

@@ -19,14 +19,14 @@ typedef struct sdc_unet_attention {
     int context_dim;    /* key / value source width */
     int inner;          /* heads * head_dim */
     int heads, head_dim;
-    sdc_unet_layer q;   /* [inner, dim]          to_q */
-    sdc_unet_layer k;   /* [inner, context_dim]  to_k */
-    sdc_unet_layer v;   /* [inner, context_dim]  to_v */
-    sdc_unet_layer out; /* [dim, inner] + bias   to_out.0 */
+    sdc_layer q;   /* [inner, dim]          to_q */
+    sdc_layer k;   /* [inner, context_dim]  to_k */
+    sdc_layer v;   /* [inner, context_dim]  to_v */
+    sdc_layer out; /* [dim, inner] + bias   to_out.0 */
 } sdc_unet_attention;
 
 /* Loads "<prefix>.to_q" etc. context_dim < 0 takes the width from to_k. */
-sdc_status sdc_unet_attention_load(sdc_unet_attention *a, const sdc_checkpoint *ck,
+sdc_status sdc_unet_attention_load(sdc_unet_attention *a, const sdc_layer_source *src,
                                    const char *prefix, int dim, int context_dim,
                                    const sdc_unet_heads *rule);
 void sdc_unet_attention_free(sdc_unet_attention *a);

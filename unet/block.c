@@ -6,79 +6,79 @@
 #include "ops/error.h"
 #include "ops/nn.h"
 
-static int has(const sdc_checkpoint *ck, const char *prefix, int index, const char *leaf)
+static int has(const sdc_layer_source *src, const char *prefix, int index, const char *leaf)
 {
     char p[SDC_UNET_PREFIX_MAX];
     sdc_unet_prefix(p, "%s.%d", prefix, index);
-    return sdc_unet_tensor(ck, p, leaf) != NULL;
+    return sdc_unet_tensor(src, p, leaf) != NULL;
 }
 
-int sdc_unet_block_present(const sdc_checkpoint *ck, const char *prefix)
+int sdc_unet_block_present(const sdc_layer_source *src, const char *prefix)
 {
-    return has(ck, prefix, 0, "in_layers.0.weight") || has(ck, prefix, 0, "op.weight");
+    return has(src, prefix, 0, "in_layers.0.weight") || has(src, prefix, 0, "op.weight");
 }
 
-static sdc_status resample_load(sdc_unet_layer *l, const sdc_checkpoint *ck, const char *prefix,
+static sdc_status resample_load(sdc_layer *l, const sdc_layer_source *src, const char *prefix,
                                 int index, const char *name, int c)
 {
     char p[SDC_UNET_PREFIX_MAX];
     sdc_unet_prefix(p, "%s.%d", prefix, index);
-    sdc_status s = sdc_unet_layer_load(ck, p, name, c, 3, 1, l);
+    sdc_status s = sdc_layer_load(src, p, name, c, 3, 1, l);
     if (s == SDC_OK && l->w.rows != c)
         s = sdc_fail(SDC_ERR_UNSUPPORTED, "%s: unet resampler '%s.%s' changes channels %d -> %d",
-                     sdc_checkpoint_path(ck), p, name, c, l->w.rows);
+                     sdc_checkpoint_path(src->ck), p, name, c, l->w.rows);
     return s;
 }
 
 /* resnet [+ transformer] [+ upsampler] */
-static sdc_status resnet_block_load(sdc_unet_block *b, const sdc_checkpoint *ck,
+static sdc_status resnet_block_load(sdc_unet_block *b, const sdc_layer_source *src,
                                     const char *prefix, int temb_dim, int *context_dim,
                                     const sdc_unet_heads *rule)
 {
     char p[SDC_UNET_PREFIX_MAX];
     sdc_unet_prefix(p, "%s.0", prefix);
-    sdc_status s = sdc_unet_resnet_load(&b->resnet, ck, p, b->c_in, temb_dim);
+    sdc_status s = sdc_unet_resnet_load(&b->resnet, src, p, b->c_in, temb_dim);
     if (s != SDC_OK)
         return s;
     b->has_resnet = 1;
     b->c_out = b->resnet.c_out;
     int next = 1;
     sdc_unet_prefix(p, "%s.1", prefix);
-    if (sdc_unet_transformer_present(ck, p)) {
-        s = sdc_unet_transformer_load(&b->attn, ck, p, b->c_out, context_dim, rule);
+    if (sdc_unet_transformer_present(src, p)) {
+        s = sdc_unet_transformer_load(&b->attn, src, p, b->c_out, context_dim, rule);
         if (s != SDC_OK)
             return s;
         b->has_attn = 1;
         next = 2;
     }
-    if (has(ck, prefix, next, "conv.weight")) {
-        s = resample_load(&b->up, ck, prefix, next, "conv", b->c_out);
+    if (has(src, prefix, next, "conv.weight")) {
+        s = resample_load(&b->up, src, prefix, next, "conv", b->c_out);
         b->has_up = s == SDC_OK;
         next++;
     }
-    if (s == SDC_OK && (has(ck, prefix, next, "in_layers.0.weight") ||
-                        has(ck, prefix, next, "proj_in.weight") ||
-                        has(ck, prefix, next, "conv.weight")))
+    if (s == SDC_OK && (has(src, prefix, next, "in_layers.0.weight") ||
+                        has(src, prefix, next, "proj_in.weight") ||
+                        has(src, prefix, next, "conv.weight")))
         s = sdc_fail(SDC_ERR_UNSUPPORTED, "%s: unet block '%s' has an unexpected layer %d",
-                     sdc_checkpoint_path(ck), prefix, next);
+                     sdc_checkpoint_path(src->ck), prefix, next);
     return s;
 }
 
-sdc_status sdc_unet_block_load(sdc_unet_block *b, const sdc_checkpoint *ck, const char *prefix,
+sdc_status sdc_unet_block_load(sdc_unet_block *b, const sdc_layer_source *src, const char *prefix,
                                int c_in, int temb_dim, int *context_dim,
                                const sdc_unet_heads *rule)
 {
     memset(b, 0, sizeof *b);
     b->c_in = b->c_out = c_in;
     sdc_status s;
-    if (has(ck, prefix, 0, "op.weight")) {
-        s = resample_load(&b->down, ck, prefix, 0, "op", c_in);
+    if (has(src, prefix, 0, "op.weight")) {
+        s = resample_load(&b->down, src, prefix, 0, "op", c_in);
         b->has_down = s == SDC_OK;
-    } else if (has(ck, prefix, 0, "in_layers.0.weight")) {
-        s = resnet_block_load(b, ck, prefix, temb_dim, context_dim, rule);
+    } else if (has(src, prefix, 0, "in_layers.0.weight")) {
+        s = resnet_block_load(b, src, prefix, temb_dim, context_dim, rule);
     } else {
         s = sdc_fail(SDC_ERR_UNSUPPORTED, "%s: unet block '%s' is neither a resnet nor a "
-                     "downsampler", sdc_checkpoint_path(ck), prefix);
+                     "downsampler", sdc_checkpoint_path(src->ck), prefix);
     }
     if (s != SDC_OK)
         sdc_unet_block_free(b);
@@ -91,8 +91,8 @@ void sdc_unet_block_free(sdc_unet_block *b)
         sdc_unet_resnet_free(&b->resnet);
     if (b->has_attn)
         sdc_unet_transformer_free(&b->attn);
-    sdc_unet_layer_free(&b->down);
-    sdc_unet_layer_free(&b->up);
+    sdc_layer_free(&b->down);
+    sdc_layer_free(&b->up);
     memset(b, 0, sizeof *b);
 }
 
@@ -119,7 +119,7 @@ static sdc_status upsample(const sdc_unet_block *b, const sdc_unet_pass *p, floa
     if (!big)
         return sdc_fail(SDC_ERR_NOMEM, "unet: out of memory for upsampling");
     sdc_upsample_nearest(big, x, p->B, b->c_out, H, W, Ho, Wo);
-    int bad = sdc_conv2d(y, big, p->B, b->c_out, Ho, Wo, &b->up.w, b->up.bias, 3, 1, 1, p->arena);
+    int bad = sdc_layer_conv(&b->up, y, big, p->B, Ho, Wo, 1, 1, p->arena);
     sdc_arena_release(p->arena, mark);
     return bad ? sdc_fail(SDC_ERR_NOMEM, "unet: out of memory for upsampling") : SDC_OK;
 }
@@ -128,7 +128,7 @@ sdc_status sdc_unet_block_forward(const sdc_unet_block *b, const sdc_unet_pass *
                                   const float *x, int H, int W, int up_h, int up_w)
 {
     if (b->has_down) {
-        if (sdc_conv2d(y, x, p->B, b->c_in, H, W, &b->down.w, b->down.bias, 3, 2, 1, p->arena))
+        if (sdc_layer_conv(&b->down, y, x, p->B, H, W, 2, 1, p->arena))
             return sdc_fail(SDC_ERR_NOMEM, "unet: out of memory for downsampling");
         return SDC_OK;
     }

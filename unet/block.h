@@ -17,18 +17,18 @@ typedef struct sdc_unet_block {
     int has_attn;
     sdc_unet_transformer attn; /* <prefix>.1 */
     int has_down;
-    sdc_unet_layer down;       /* [c_out, c_in * 3 * 3]   <prefix>.0.op */
+    sdc_layer down;       /* [c_out, c_in * 3 * 3]   <prefix>.0.op */
     int has_up;
-    sdc_unet_layer up;         /* [c_out, c_out * 3 * 3]  <prefix>.<1|2>.conv */
+    sdc_layer up;         /* [c_out, c_out * 3 * 3]  <prefix>.<1|2>.conv */
 } sdc_unet_block;
 
 /* Loads the block at "<prefix>" (e.g. "input_blocks.4") taking c_in channels. */
-sdc_status sdc_unet_block_load(sdc_unet_block *b, const sdc_checkpoint *ck, const char *prefix,
+sdc_status sdc_unet_block_load(sdc_unet_block *b, const sdc_layer_source *src, const char *prefix,
                                int c_in, int temb_dim, int *context_dim,
                                const sdc_unet_heads *rule);
 void sdc_unet_block_free(sdc_unet_block *b);
 /* Whether "<prefix>" holds a block at all. */
-int sdc_unet_block_present(const sdc_checkpoint *ck, const char *prefix);
+int sdc_unet_block_present(const sdc_layer_source *src, const char *prefix);
 
 /* Spatial size of the block's output for an input of H x W (up_h x up_w: the upsampler's
  * target). */

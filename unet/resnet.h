@@ -10,17 +10,17 @@
 
 typedef struct sdc_unet_resnet {
     int c_in, c_out;
-    sdc_unet_norm norm1;  /* [c_in]                     in_layers.0 */
-    sdc_unet_layer conv1; /* [c_out, c_in * 3 * 3]      in_layers.2 */
-    sdc_unet_layer emb;   /* [c_out, temb_dim]          emb_layers.1 */
-    sdc_unet_norm norm2;  /* [c_out]                    out_layers.0 */
-    sdc_unet_layer conv2; /* [c_out, c_out * 3 * 3]     out_layers.3 */
+    sdc_norm norm1;  /* [c_in]                     in_layers.0 */
+    sdc_layer conv1; /* [c_out, c_in * 3 * 3]      in_layers.2 */
+    sdc_layer emb;   /* [c_out, temb_dim]          emb_layers.1 */
+    sdc_norm norm2;  /* [c_out]                    out_layers.0 */
+    sdc_layer conv2; /* [c_out, c_out * 3 * 3]     out_layers.3 */
     int has_skip;
-    sdc_unet_layer skip;  /* [c_out, c_in], when c_in != c_out   skip_connection */
+    sdc_layer skip;  /* [c_out, c_in], when c_in != c_out   skip_connection */
 } sdc_unet_resnet;
 
 /* Loads "<prefix>.*" for c_in input channels and a temb_dim-wide time embedding. */
-sdc_status sdc_unet_resnet_load(sdc_unet_resnet *r, const sdc_checkpoint *ck, const char *prefix,
+sdc_status sdc_unet_resnet_load(sdc_unet_resnet *r, const sdc_layer_source *src, const char *prefix,
                                 int c_in, int temb_dim);
 void sdc_unet_resnet_free(sdc_unet_resnet *r);
 

@@ -15,122 +15,122 @@
  * width, which at 1024x1024 would otherwise need several hundred MB. */
 #define FF_ROWS 1024
 
-int sdc_unet_transformer_present(const sdc_checkpoint *ck, const char *prefix)
+int sdc_unet_transformer_present(const sdc_layer_source *src, const char *prefix)
 {
-    return sdc_unet_tensor(ck, prefix, "proj_in.weight") != NULL;
+    return sdc_unet_tensor(src, prefix, "proj_in.weight") != NULL;
 }
 
-int sdc_unet_transformer_linear(const sdc_checkpoint *ck, const char *prefix)
+int sdc_unet_transformer_linear(const sdc_layer_source *src, const char *prefix)
 {
-    const sdc_tensor *t = sdc_unet_tensor(ck, prefix, "proj_in.weight");
+    const sdc_tensor *t = sdc_unet_tensor(src, prefix, "proj_in.weight");
     return t && t->ndim == 2;
 }
 
-static sdc_status feed_forward_load(sdc_unet_transformer_block *b, const sdc_checkpoint *ck,
+static sdc_status feed_forward_load(sdc_unet_transformer_block *b, const sdc_layer_source *src,
                                     const char *prefix, int inner)
 {
-    sdc_status s = sdc_unet_layer_load(ck, prefix, "ff.net.0.proj", inner, 1, 1, &b->ff_in);
+    sdc_status s = sdc_layer_load(src, prefix, "ff.net.0.proj", inner, 1, 1, &b->ff_in);
     if (s == SDC_OK && b->ff_in.w.rows % 2 != 0)
         s = sdc_fail(SDC_ERR_FORMAT, "%s: unet tensor '%s.ff.net.0.proj.weight' has an odd row "
-                     "count %d (GEGLU needs value and gate halves)", sdc_checkpoint_path(ck),
+                     "count %d (GEGLU needs value and gate halves)", sdc_checkpoint_path(src->ck),
                      prefix, b->ff_in.w.rows);
     if (s == SDC_OK)
-        s = sdc_unet_layer_load(ck, prefix, "ff.net.2", b->ff_in.w.rows / 2, 1, 1, &b->ff_out);
+        s = sdc_layer_load(src, prefix, "ff.net.2", b->ff_in.w.rows / 2, 1, 1, &b->ff_out);
     if (s == SDC_OK)
-        s = sdc_unet_check_rows(ck, prefix, "ff.net.2", &b->ff_out, inner);
+        s = sdc_layer_check_out(src, prefix, "ff.net.2", &b->ff_out, inner);
     return s;
 }
 
 static void block_free(sdc_unet_transformer_block *b)
 {
-    sdc_unet_norm_free(&b->norm1);
+    sdc_norm_free(&b->norm1);
     sdc_unet_attention_free(&b->attn1);
-    sdc_unet_norm_free(&b->norm2);
+    sdc_norm_free(&b->norm2);
     sdc_unet_attention_free(&b->attn2);
-    sdc_unet_norm_free(&b->norm3);
-    sdc_unet_layer_free(&b->ff_in);
-    sdc_unet_layer_free(&b->ff_out);
+    sdc_norm_free(&b->norm3);
+    sdc_layer_free(&b->ff_in);
+    sdc_layer_free(&b->ff_out);
 }
 
 /* On failure the caller frees the (calloc-zeroed) block. */
-static sdc_status block_load(sdc_unet_transformer_block *b, const sdc_checkpoint *ck,
+static sdc_status block_load(sdc_unet_transformer_block *b, const sdc_layer_source *src,
                              const char *prefix, int inner, int *context_dim,
                              const sdc_unet_heads *rule)
 {
     char p[SDC_UNET_PREFIX_MAX];
-    sdc_status s = sdc_unet_norm_load(ck, prefix, "norm1", inner, &b->norm1);
+    sdc_status s = sdc_norm_load(src, prefix, "norm1", inner, &b->norm1);
     sdc_unet_prefix(p, "%s.attn1", prefix);
     if (s == SDC_OK)
-        s = sdc_unet_attention_load(&b->attn1, ck, p, inner, inner, rule);
+        s = sdc_unet_attention_load(&b->attn1, src, p, inner, inner, rule);
     if (s == SDC_OK)
-        s = sdc_unet_norm_load(ck, prefix, "norm2", inner, &b->norm2);
+        s = sdc_norm_load(src, prefix, "norm2", inner, &b->norm2);
     sdc_unet_prefix(p, "%s.attn2", prefix);
     if (s == SDC_OK)
-        s = sdc_unet_attention_load(&b->attn2, ck, p, inner, *context_dim, rule);
+        s = sdc_unet_attention_load(&b->attn2, src, p, inner, *context_dim, rule);
     if (s == SDC_OK)
         *context_dim = b->attn2.context_dim;
     if (s == SDC_OK)
-        s = sdc_unet_norm_load(ck, prefix, "norm3", inner, &b->norm3);
+        s = sdc_norm_load(src, prefix, "norm3", inner, &b->norm3);
     if (s == SDC_OK)
-        s = feed_forward_load(b, ck, prefix, inner);
+        s = feed_forward_load(b, src, prefix, inner);
     return s;
 }
 
-static int count_blocks(const sdc_checkpoint *ck, const char *prefix)
+static int count_blocks(const sdc_layer_source *src, const char *prefix)
 {
     char p[SDC_UNET_PREFIX_MAX];
     int n = 0;
     while (n <= MAX_DEPTH) {
         sdc_unet_prefix(p, "%s.transformer_blocks.%d", prefix, n);
-        if (!sdc_unet_tensor(ck, p, "norm1.weight"))
+        if (!sdc_unet_tensor(src, p, "norm1.weight"))
             break;
         n++;
     }
     return n;
 }
 
-static sdc_status blocks_load(sdc_unet_transformer *t, const sdc_checkpoint *ck,
+static sdc_status blocks_load(sdc_unet_transformer *t, const sdc_layer_source *src,
                               const char *prefix, int *context_dim, const sdc_unet_heads *rule)
 {
-    t->depth = count_blocks(ck, prefix);
+    t->depth = count_blocks(src, prefix);
     if (t->depth < 1 || t->depth > MAX_DEPTH)
         return sdc_fail(SDC_ERR_FORMAT, "%s: unet transformer '%s' has %d blocks (want 1..%d)",
-                        sdc_checkpoint_path(ck), prefix, t->depth, MAX_DEPTH);
+                        sdc_checkpoint_path(src->ck), prefix, t->depth, MAX_DEPTH);
     t->blocks = calloc((size_t)t->depth, sizeof *t->blocks);
     if (!t->blocks)
-        return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory loading '%s'", sdc_checkpoint_path(ck),
+        return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory loading '%s'", sdc_checkpoint_path(src->ck),
                         prefix);
     char p[SDC_UNET_PREFIX_MAX];
     sdc_status s = SDC_OK;
     for (int i = 0; i < t->depth && s == SDC_OK; i++) {
         sdc_unet_prefix(p, "%s.transformer_blocks.%d", prefix, i);
-        s = block_load(&t->blocks[i], ck, p, t->inner, context_dim, rule);
+        s = block_load(&t->blocks[i], src, p, t->inner, context_dim, rule);
     }
     return s;
 }
 
-sdc_status sdc_unet_transformer_load(sdc_unet_transformer *t, const sdc_checkpoint *ck,
+sdc_status sdc_unet_transformer_load(sdc_unet_transformer *t, const sdc_layer_source *src,
                                      const char *prefix, int channels, int *context_dim,
                                      const sdc_unet_heads *rule)
 {
     t->channels = channels;
     t->blocks = NULL;
     t->depth = 0;
-    t->norm = (sdc_unet_norm){0};
-    t->proj_in = t->proj_out = (sdc_unet_layer){0};
-    sdc_status s = sdc_unet_check_groups(ck, prefix, channels);
+    t->norm = (sdc_norm){0};
+    t->proj_in = t->proj_out = (sdc_layer){0};
+    sdc_status s = sdc_unet_check_groups(src, prefix, channels);
     if (s == SDC_OK)
-        s = sdc_unet_norm_load(ck, prefix, "norm", channels, &t->norm);
+        s = sdc_norm_load(src, prefix, "norm", channels, &t->norm);
     if (s == SDC_OK)
-        s = sdc_unet_layer_load(ck, prefix, "proj_in", channels, 1, 1, &t->proj_in);
+        s = sdc_layer_load(src, prefix, "proj_in", channels, 1, 1, &t->proj_in);
     if (s == SDC_OK) {
         t->inner = t->proj_in.w.rows;
-        s = blocks_load(t, ck, prefix, context_dim, rule);
+        s = blocks_load(t, src, prefix, context_dim, rule);
     }
     if (s == SDC_OK)
-        s = sdc_unet_layer_load(ck, prefix, "proj_out", t->inner, 1, 1, &t->proj_out);
+        s = sdc_layer_load(src, prefix, "proj_out", t->inner, 1, 1, &t->proj_out);
     if (s == SDC_OK)
-        s = sdc_unet_check_rows(ck, prefix, "proj_out", &t->proj_out, channels);
+        s = sdc_layer_check_out(src, prefix, "proj_out", &t->proj_out, channels);
     if (s != SDC_OK)
         sdc_unet_transformer_free(t);
     return s;
@@ -142,9 +142,9 @@ void sdc_unet_transformer_free(sdc_unet_transformer *t)
         block_free(&t->blocks[i]);
     free(t->blocks);
     t->blocks = NULL;
-    sdc_unet_norm_free(&t->norm);
-    sdc_unet_layer_free(&t->proj_in);
-    sdc_unet_layer_free(&t->proj_out);
+    sdc_norm_free(&t->norm);
+    sdc_layer_free(&t->proj_in);
+    sdc_layer_free(&t->proj_out);
 }
 
 static sdc_status nomem(sdc_arena *arena, size_t mark)
@@ -170,9 +170,11 @@ static sdc_status feed_forward(const sdc_unet_transformer_block *b, sdc_arena *a
         int nr = M - r0 < rows ? M - r0 : rows;
         float *hr = h + (size_t)r0 * inner;
         sdc_layer_norm(n, hr, nr, inner, b->norm3.gamma, b->norm3.beta, LAYER_NORM_EPS);
-        sdc_linear(proj, n, nr, &b->ff_in.w, b->ff_in.bias); // [nr, 2 ff]
-        sdc_geglu(gated, proj, nr, ff);                       // [nr, ff]
-        sdc_linear(o, gated, nr, &b->ff_out.w, b->ff_out.bias); // [nr, inner]
+        if (sdc_layer_linear(&b->ff_in, proj, n, nr, arena)) // [nr, 2 ff]
+            return nomem(arena, mark);
+        sdc_geglu(gated, proj, nr, ff); // [nr, ff]
+        if (sdc_layer_linear(&b->ff_out, o, gated, nr, arena)) // [nr, inner]
+            return nomem(arena, mark);
         sdc_add(hr, hr, o, (size_t)nr * inner);
     }
     sdc_arena_release(arena, mark);
@@ -218,7 +220,8 @@ static sdc_status tokens_in(const sdc_unet_transformer *t, const sdc_unet_pass *
     sdc_group_norm(a, x, B, C, HW, SDC_UNET_GROUPS, t->norm.gamma, t->norm.beta, GROUP_NORM_EPS,
                    0);
     sdc_nchw_to_nhwc(tok, a, B, C, HW);                        // [B, HW, C]
-    sdc_linear(h, tok, B * HW, &t->proj_in.w, t->proj_in.bias); // [B, HW, inner]
+    if (sdc_layer_linear(&t->proj_in, h, tok, B * HW, p->arena)) // [B, HW, inner]
+        return nomem(p->arena, mark);
     sdc_arena_release(p->arena, mark);
     return SDC_OK;
 }
@@ -233,8 +236,9 @@ static sdc_status tokens_out(const sdc_unet_transformer *t, const sdc_unet_pass 
     float *a = sdc_arena_floats(p->arena, n);
     if (!a || !tok)
         return nomem(p->arena, mark);
-    sdc_linear(tok, h, B * HW, &t->proj_out.w, t->proj_out.bias); // [B, HW, C]
-    sdc_nhwc_to_nchw(a, tok, B, C, HW);                           // [B, C, HW]
+    if (sdc_layer_linear(&t->proj_out, tok, h, B * HW, p->arena)) // [B, HW, C]
+        return nomem(p->arena, mark);
+    sdc_nhwc_to_nchw(a, tok, B, C, HW); // [B, C, HW]
     sdc_add(x, x, a, n);
     sdc_arena_release(p->arena, mark);
     return SDC_OK;

@@ -13,28 +13,28 @@
 #include "unet/pass.h"
 
 typedef struct sdc_unet_transformer_block {
-    sdc_unet_norm norm1;      /* [inner]                 norm1 */
+    sdc_norm norm1;      /* [inner]                 norm1 */
     sdc_unet_attention attn1; /* self-attention          attn1 */
-    sdc_unet_norm norm2;      /* [inner]                 norm2 */
+    sdc_norm norm2;      /* [inner]                 norm2 */
     sdc_unet_attention attn2; /* cross-attention         attn2 */
-    sdc_unet_norm norm3;      /* [inner]                 norm3 */
-    sdc_unet_layer ff_in;     /* [2 * ff_dim, inner]     ff.net.0.proj */
-    sdc_unet_layer ff_out;    /* [inner, ff_dim]         ff.net.2 */
+    sdc_norm norm3;      /* [inner]                 norm3 */
+    sdc_layer ff_in;     /* [2 * ff_dim, inner]     ff.net.0.proj */
+    sdc_layer ff_out;    /* [inner, ff_dim]         ff.net.2 */
 } sdc_unet_transformer_block;
 
 typedef struct sdc_unet_transformer {
     int channels;                       /* C of the feature map */
     int inner;                          /* token width */
     int depth;                          /* number of blocks */
-    sdc_unet_norm norm;                 /* [C]              norm */
-    sdc_unet_layer proj_in;             /* [inner, C]       proj_in */
+    sdc_norm norm;                 /* [C]              norm */
+    sdc_layer proj_in;             /* [inner, C]       proj_in */
     sdc_unet_transformer_block *blocks; /* [depth]          transformer_blocks.<i> */
-    sdc_unet_layer proj_out;            /* [C, inner]       proj_out */
+    sdc_layer proj_out;            /* [C, inner]       proj_out */
 } sdc_unet_transformer;
 
 /* Loads "<prefix>.*" for a C-channel feature map. *context_dim < 0 takes the width from the
  * checkpoint and stores it; otherwise the checkpoint must agree with it. */
-sdc_status sdc_unet_transformer_load(sdc_unet_transformer *t, const sdc_checkpoint *ck,
+sdc_status sdc_unet_transformer_load(sdc_unet_transformer *t, const sdc_layer_source *src,
                                      const char *prefix, int channels, int *context_dim,
                                      const sdc_unet_heads *rule);
 void sdc_unet_transformer_free(sdc_unet_transformer *t);
@@ -45,7 +45,7 @@ sdc_status sdc_unet_transformer_forward(const sdc_unet_transformer *t, const sdc
 
 /* Whether "<prefix>" holds a spatial transformer, and whether it projects linearly (SD 2.x
  * style) rather than with 1x1 convolutions. */
-int sdc_unet_transformer_present(const sdc_checkpoint *ck, const char *prefix);
-int sdc_unet_transformer_linear(const sdc_checkpoint *ck, const char *prefix);
+int sdc_unet_transformer_present(const sdc_layer_source *src, const char *prefix);
+int sdc_unet_transformer_linear(const sdc_layer_source *src, const char *prefix);
 
 #endif

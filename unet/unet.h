@@ -21,6 +21,7 @@
 
 #include "unet/freeu.h"
 #include "weights/checkpoint.h"
+#include "weights/layer_table.h"
 
 typedef struct sdc_unet sdc_unet;
 
@@ -69,6 +70,9 @@ int sdc_unet_out_channels(const sdc_unet *u); /* 4 */
 int sdc_unet_context_dim(const sdc_unet *u);  /* 768 SD 1.x, 1024 SD 2.x; 0 without attention */
 /* label_emb: the vector width (SDXL's 2816), 1 for a class table, 0 without one. */
 int sdc_unet_label_dim(const sdc_unet *u);
+/* Every linear / convolution layer by its LDM name ("input_blocks.1.1.proj_in"): where
+ * adapters attach. */
+sdc_layer_table *sdc_unet_layers(sdc_unet *u);
 /* Peak activation memory of the forwards so far, in bytes. */
 size_t sdc_unet_arena_peak(const sdc_unet *u);
 

@@ -66,9 +66,11 @@ static sdc_status label_embedding(const sdc_unet *u, sdc_unet_pass *p, const flo
         }
     } else {
         float *hidden = a + (size_t)B * D;
-        sdc_linear(hidden, label, B, &u->label1.w, u->label1.bias); // [B, D]
+        if (sdc_layer_linear(&u->label1, hidden, label, B, p->arena)) // [B, D]
+            return nomem();
         sdc_silu(hidden, (size_t)B * D);
-        sdc_linear(a, hidden, B, &u->label2.w, u->label2.bias); // [B, D]
+        if (sdc_layer_linear(&u->label2, a, hidden, B, p->arena)) // [B, D]
+            return nomem();
     }
     sdc_add(emb, emb, a, (size_t)B * D);
     sdc_arena_release(p->arena, mark);
@@ -85,8 +87,10 @@ static sdc_status time_embedding(sdc_unet *u, sdc_unet_pass *p, float t, const f
     float *scratch = sdc_arena_floats(p->arena, (size_t)u->time.freq_dim + D);
     if (!temb || !scratch)
         return nomem();
-    sdc_unet_time_embed_forward(&u->time, t, temb, scratch);
+    int bad = sdc_unet_time_embed_forward(&u->time, t, temb, scratch, p->arena);
     sdc_arena_release(p->arena, mark);
+    if (bad)
+        return nomem();
     for (int b = 1; b < rows; b++)
         memcpy(temb + (size_t)b * D, temb, (size_t)D * sizeof(float));
     if (label) {
@@ -136,8 +140,8 @@ static sdc_status encoder(const sdc_unet *u, const sdc_unet_pass *p, const float
     p->skip_h[0] = h;
     p->skip_w[0] = w;
     p->skip[0] = sdc_arena_floats(p->arena, (size_t)B * u->skip_c[0] * h * w);
-    if (!x || !p->skip[0] || sdc_conv2d(p->skip[0], x, B, u->in_channels, h, w, &u->conv_in.w,
-                                        u->conv_in.bias, 3, 1, 1, p->arena))
+    if (!x || !p->skip[0] || sdc_layer_conv(&u->conv_in, p->skip[0], x, B, h, w, 1, 1,
+                                            p->arena))
         return nomem();
     for (int i = 0; i < u->n_input; i++) {
         const sdc_unet_block *b = &u->input[i];
@@ -240,8 +244,7 @@ static sdc_status head(const sdc_unet *u, const sdc_unet_pass *p, float *out, co
         return nomem();
     sdc_group_norm(a, h, p->B, C, H * W, SDC_UNET_GROUPS, u->norm_out.gamma, u->norm_out.beta,
                    OUT_NORM_EPS, 1);
-    int bad = sdc_conv2d(out, a, p->B, C, H, W, &u->conv_out.w, u->conv_out.bias, 3, 1, 1,
-                         p->arena);
+    int bad = sdc_layer_conv(&u->conv_out, out, a, p->B, H, W, 1, 1, p->arena);
     sdc_arena_release(p->arena, mark);
     return bad ? nomem() : SDC_OK;
 }

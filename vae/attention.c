@@ -10,18 +10,18 @@
  * decode (65536 tokens) never holds the full T x T matrix. */
 enum { SCORE_TILE_FLOATS = 1 << 22, MIN_QUERY_TILE = 16 };
 
-sdc_status sdc_vae_attention_load(sdc_vae_attention *a, const sdc_checkpoint *ck,
+sdc_status sdc_vae_attention_load(sdc_vae_attention *a, const sdc_layer_source *src,
                                   const char *prefix, int c)
 {
     memset(a, 0, sizeof *a);
     a->c = c;
-    sdc_status s = sdc_vae_norm_load(ck, prefix, "norm", c, &a->norm);
+    sdc_status s = sdc_vae_norm_load(src, prefix, "norm", c, &a->norm);
     const char *names[] = {"q", "k", "v", "proj_out"};
-    sdc_vae_layer *layers[] = {&a->q, &a->k, &a->v, &a->proj_out};
+    sdc_layer *layers[] = {&a->q, &a->k, &a->v, &a->proj_out};
     for (int i = 0; i < 4 && s == SDC_OK; i++) {
-        s = sdc_vae_layer_load(ck, prefix, names[i], c, 1, layers[i]);
+        s = sdc_layer_load(src, prefix, names[i], c, 1, 1, layers[i]);
         if (s == SDC_OK)
-            s = sdc_vae_check_out(ck, prefix, names[i], layers[i], c);
+            s = sdc_layer_check_out(src, prefix, names[i], layers[i], c);
     }
     if (s != SDC_OK)
         sdc_vae_attention_free(a);
@@ -30,11 +30,11 @@ sdc_status sdc_vae_attention_load(sdc_vae_attention *a, const sdc_checkpoint *ck
 
 void sdc_vae_attention_free(sdc_vae_attention *a)
 {
-    sdc_vae_norm_free(&a->norm);
-    sdc_vae_layer_free(&a->q);
-    sdc_vae_layer_free(&a->k);
-    sdc_vae_layer_free(&a->v);
-    sdc_vae_layer_free(&a->proj_out);
+    sdc_norm_free(&a->norm);
+    sdc_layer_free(&a->q);
+    sdc_layer_free(&a->k);
+    sdc_layer_free(&a->v);
+    sdc_layer_free(&a->proj_out);
 }
 
 /* o [C, T] = v [C, T] softmax(scale q^T k)^T for one image, channel-major throughout so no

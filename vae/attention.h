@@ -11,15 +11,15 @@
 
 typedef struct sdc_vae_attention {
     int c;
-    sdc_vae_norm norm;      /* [c] */
-    sdc_vae_layer q;        /* [c, c] */
-    sdc_vae_layer k;        /* [c, c] */
-    sdc_vae_layer v;        /* [c, c] */
-    sdc_vae_layer proj_out; /* [c, c] */
+    sdc_norm norm;      /* [c] */
+    sdc_layer q;        /* [c, c] */
+    sdc_layer k;        /* [c, c] */
+    sdc_layer v;        /* [c, c] */
+    sdc_layer proj_out; /* [c, c] */
 } sdc_vae_attention;
 
 /* Loads "<prefix>.{norm,q,k,v,proj_out}" for c channels. */
-sdc_status sdc_vae_attention_load(sdc_vae_attention *a, const sdc_checkpoint *ck,
+sdc_status sdc_vae_attention_load(sdc_vae_attention *a, const sdc_layer_source *src,
                                   const char *prefix, int c);
 void sdc_vae_attention_free(sdc_vae_attention *a);
 

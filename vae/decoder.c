@@ -5,21 +5,21 @@
 #include "ops/error.h"
 #include "ops/nn.h"
 
-static sdc_status load_levels(sdc_vae_decoder *d, const sdc_checkpoint *ck, int c)
+static sdc_status load_levels(sdc_vae_decoder *d, const sdc_layer_source *src, int c)
 {
     char name[SDC_VAE_NAME_MAX];
     while (d->n_levels <= SDC_VAE_MAX_LEVELS) {
         sdc_vae_name(name, "decoder.up.%d.block.0", d->n_levels);
-        if (!sdc_vae_has(ck, name, "conv1"))
+        if (!sdc_vae_has(src, name, "conv1"))
             break;
         d->n_levels++;
     }
     if (d->n_levels == 0 || d->n_levels > SDC_VAE_MAX_LEVELS)
         return sdc_fail(SDC_ERR_FORMAT, "%s: vae decoder has %s up levels (decoder.up.N)",
-                        sdc_checkpoint_path(ck), d->n_levels ? "too many" : "no");
+                        sdc_checkpoint_path(src->ck), d->n_levels ? "too many" : "no");
     for (int i = d->n_levels - 1; i >= 0; i--) {
         sdc_vae_name(name, "decoder.up.%d", i);
-        sdc_status s = sdc_vae_level_load(&d->up[i], ck, name, c, SDC_VAE_RESAMPLE_UP);
+        sdc_status s = sdc_vae_level_load(&d->up[i], src, name, c, SDC_VAE_RESAMPLE_UP);
         if (s != SDC_OK) {
             for (int j = d->n_levels - 1; j > i; j--)
                 sdc_vae_level_free(&d->up[j]);
@@ -31,23 +31,23 @@ static sdc_status load_levels(sdc_vae_decoder *d, const sdc_checkpoint *ck, int 
     return SDC_OK;
 }
 
-sdc_status sdc_vae_decoder_load(sdc_vae_decoder *d, const sdc_checkpoint *ck)
+sdc_status sdc_vae_decoder_load(sdc_vae_decoder *d, const sdc_layer_source *src)
 {
     memset(d, 0, sizeof *d);
-    sdc_status s = sdc_vae_layer_load(ck, "decoder", "conv_in", -1, 3, &d->conv_in);
+    sdc_status s = sdc_layer_load(src, "decoder", "conv_in", -1, 3, 1, &d->conv_in);
     if (s != SDC_OK)
         return s;
     d->z_channels = d->conv_in.in;
-    int c_top = d->conv_in.out;
-    s = sdc_vae_mid_load(&d->mid, ck, "decoder.mid", c_top);
+    int c_top = d->conv_in.w.rows;
+    s = sdc_vae_mid_load(&d->mid, src, "decoder.mid", c_top);
     if (s == SDC_OK)
-        s = load_levels(d, ck, c_top);
+        s = load_levels(d, src, c_top);
     int c_last = d->n_levels ? d->up[0].c_out : 0;
     if (s == SDC_OK)
-        s = sdc_vae_norm_load(ck, "decoder", "norm_out", c_last, &d->norm_out);
+        s = sdc_vae_norm_load(src, "decoder", "norm_out", c_last, &d->norm_out);
     if (s == SDC_OK)
-        s = sdc_vae_layer_load(ck, "decoder", "conv_out", c_last, 3, &d->conv_out);
-    d->out_channels = d->conv_out.out;
+        s = sdc_layer_load(src, "decoder", "conv_out", c_last, 3, 1, &d->conv_out);
+    d->out_channels = d->conv_out.w.rows;
     if (s != SDC_OK)
         sdc_vae_decoder_free(d);
     return s;
@@ -55,13 +55,13 @@ sdc_status sdc_vae_decoder_load(sdc_vae_decoder *d, const sdc_checkpoint *ck)
 
 void sdc_vae_decoder_free(sdc_vae_decoder *d)
 {
-    sdc_vae_layer_free(&d->conv_in);
+    sdc_layer_free(&d->conv_in);
     sdc_vae_mid_free(&d->mid);
     for (int i = 0; i < d->n_levels; i++)
         sdc_vae_level_free(&d->up[i]);
     d->n_levels = 0;
-    sdc_vae_norm_free(&d->norm_out);
-    sdc_vae_layer_free(&d->conv_out);
+    sdc_norm_free(&d->norm_out);
+    sdc_layer_free(&d->conv_out);
 }
 
 void sdc_vae_decoder_out_size(const sdc_vae_decoder *d, int h, int w, int *H, int *W)
@@ -75,7 +75,7 @@ void sdc_vae_decoder_out_size(const sdc_vae_decoder *d, int h, int w, int *H, in
 /* Floats each ping-pong buffer needs: the largest activation of the pass. */
 static size_t buffer_floats(const sdc_vae_decoder *d, int B, int h, int w)
 {
-    size_t most = (size_t)B * d->conv_in.out * h * w;
+    size_t most = (size_t)B * d->conv_in.w.rows * h * w;
     for (int i = d->n_levels - 1; i >= 0; i--) {
         size_t n = sdc_vae_level_max_floats(&d->up[i], B, h, w);
         most = n > most ? n : most;

@@ -16,14 +16,14 @@ typedef struct sdc_vae_decoder {
     int z_channels;                       /* latent channels (4) */
     int out_channels;                     /* image channels (3) */
     int n_levels;
-    sdc_vae_layer conv_in;                /* [c_top, zc * 3 * 3] */
+    sdc_layer conv_in;                /* [c_top, zc * 3 * 3] */
     sdc_vae_mid mid;                      /* [c_top] */
     sdc_vae_level up[SDC_VAE_MAX_LEVELS]; /* up[n_levels - 1] runs first */
-    sdc_vae_norm norm_out;                /* [c_last] */
-    sdc_vae_layer conv_out;               /* [out_channels, c_last * 3 * 3] */
+    sdc_norm norm_out;                /* [c_last] */
+    sdc_layer conv_out;               /* [out_channels, c_last * 3 * 3] */
 } sdc_vae_decoder;
 
-sdc_status sdc_vae_decoder_load(sdc_vae_decoder *d, const sdc_checkpoint *ck);
+sdc_status sdc_vae_decoder_load(sdc_vae_decoder *d, const sdc_layer_source *src);
 void sdc_vae_decoder_free(sdc_vae_decoder *d);
 
 /* Image size for a latent of h x w (8h x 8w for SD VAEs). */

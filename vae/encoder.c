@@ -5,18 +5,18 @@
 #include "ops/error.h"
 #include "ops/nn.h"
 
-static sdc_status load_levels(sdc_vae_encoder *e, const sdc_checkpoint *ck, int c)
+static sdc_status load_levels(sdc_vae_encoder *e, const sdc_layer_source *src, int c)
 {
     char name[SDC_VAE_NAME_MAX];
     for (;; e->n_levels++) {
         sdc_vae_name(name, "encoder.down.%d.block.0", e->n_levels);
-        if (!sdc_vae_has(ck, name, "conv1"))
+        if (!sdc_vae_has(src, name, "conv1"))
             break;
         if (e->n_levels == SDC_VAE_MAX_LEVELS)
             return sdc_fail(SDC_ERR_UNSUPPORTED, "%s: vae encoder has more than %d levels",
-                            sdc_checkpoint_path(ck), SDC_VAE_MAX_LEVELS);
+                            sdc_checkpoint_path(src->ck), SDC_VAE_MAX_LEVELS);
         sdc_vae_name(name, "encoder.down.%d", e->n_levels);
-        sdc_status s = sdc_vae_level_load(&e->down[e->n_levels], ck, name, c,
+        sdc_status s = sdc_vae_level_load(&e->down[e->n_levels], src, name, c,
                                           SDC_VAE_RESAMPLE_DOWN);
         if (s != SDC_OK)
             return s;
@@ -24,26 +24,26 @@ static sdc_status load_levels(sdc_vae_encoder *e, const sdc_checkpoint *ck, int 
     }
     if (e->n_levels == 0)
         return sdc_fail(SDC_ERR_FORMAT, "%s: vae encoder has no down levels (encoder.down.N)",
-                        sdc_checkpoint_path(ck));
+                        sdc_checkpoint_path(src->ck));
     return SDC_OK;
 }
 
-sdc_status sdc_vae_encoder_load(sdc_vae_encoder *e, const sdc_checkpoint *ck)
+sdc_status sdc_vae_encoder_load(sdc_vae_encoder *e, const sdc_layer_source *src)
 {
     memset(e, 0, sizeof *e);
-    sdc_status s = sdc_vae_layer_load(ck, "encoder", "conv_in", -1, 3, &e->conv_in);
+    sdc_status s = sdc_layer_load(src, "encoder", "conv_in", -1, 3, 1, &e->conv_in);
     if (s != SDC_OK)
         return s;
     e->in_channels = e->conv_in.in;
-    s = load_levels(e, ck, e->conv_in.out);
+    s = load_levels(e, src, e->conv_in.w.rows);
     int c_top = e->n_levels ? e->down[e->n_levels - 1].c_out : 0;
     if (s == SDC_OK)
-        s = sdc_vae_mid_load(&e->mid, ck, "encoder.mid", c_top);
+        s = sdc_vae_mid_load(&e->mid, src, "encoder.mid", c_top);
     if (s == SDC_OK)
-        s = sdc_vae_norm_load(ck, "encoder", "norm_out", c_top, &e->norm_out);
+        s = sdc_vae_norm_load(src, "encoder", "norm_out", c_top, &e->norm_out);
     if (s == SDC_OK)
-        s = sdc_vae_layer_load(ck, "encoder", "conv_out", c_top, 3, &e->conv_out);
-    e->out_channels = e->conv_out.out;
+        s = sdc_layer_load(src, "encoder", "conv_out", c_top, 3, 1, &e->conv_out);
+    e->out_channels = e->conv_out.w.rows;
     if (s != SDC_OK)
         sdc_vae_encoder_free(e);
     return s;
@@ -51,13 +51,13 @@ sdc_status sdc_vae_encoder_load(sdc_vae_encoder *e, const sdc_checkpoint *ck)
 
 void sdc_vae_encoder_free(sdc_vae_encoder *e)
 {
-    sdc_vae_layer_free(&e->conv_in);
+    sdc_layer_free(&e->conv_in);
     for (int i = 0; i < e->n_levels; i++)
         sdc_vae_level_free(&e->down[i]);
     e->n_levels = 0;
     sdc_vae_mid_free(&e->mid);
-    sdc_vae_norm_free(&e->norm_out);
-    sdc_vae_layer_free(&e->conv_out);
+    sdc_norm_free(&e->norm_out);
+    sdc_layer_free(&e->conv_out);
 }
 
 int sdc_vae_encoder_out_size(const sdc_vae_encoder *e, int H, int W, int *h, int *w)
@@ -73,7 +73,7 @@ int sdc_vae_encoder_out_size(const sdc_vae_encoder *e, int H, int W, int *h, int
 /* Floats each ping-pong buffer needs: the largest activation of the pass. */
 static size_t buffer_floats(const sdc_vae_encoder *e, int B, int H, int W)
 {
-    size_t most = (size_t)B * e->conv_in.out * H * W;
+    size_t most = (size_t)B * e->conv_in.w.rows * H * W;
     for (int i = 0; i < e->n_levels; i++) {
         size_t n = sdc_vae_level_max_floats(&e->down[i], B, H, W);
         most = n > most ? n : most;

@@ -12,14 +12,14 @@ typedef struct sdc_vae_encoder {
     int in_channels;                        /* image channels (3) */
     int out_channels;                       /* 2 * latent channels (mean, logvar) */
     int n_levels;
-    sdc_vae_layer conv_in;                  /* [c_0, in_channels * 3 * 3] */
+    sdc_layer conv_in;                  /* [c_0, in_channels * 3 * 3] */
     sdc_vae_level down[SDC_VAE_MAX_LEVELS]; /* down[0] runs first */
     sdc_vae_mid mid;                        /* [c_top] */
-    sdc_vae_norm norm_out;                  /* [c_top] */
-    sdc_vae_layer conv_out;                 /* [2 zc, c_top * 3 * 3] */
+    sdc_norm norm_out;                  /* [c_top] */
+    sdc_layer conv_out;                 /* [2 zc, c_top * 3 * 3] */
 } sdc_vae_encoder;
 
-sdc_status sdc_vae_encoder_load(sdc_vae_encoder *e, const sdc_checkpoint *ck);
+sdc_status sdc_vae_encoder_load(sdc_vae_encoder *e, const sdc_layer_source *src);
 void sdc_vae_encoder_free(sdc_vae_encoder *e);
 
 /* Latent size for an image of H x W; 0 when the image is too small to encode. */

@@ -5,18 +5,18 @@
 #include "ops/error.h"
 #include "ops/nn.h"
 
-static sdc_status load_resnets(sdc_vae_level *l, const sdc_checkpoint *ck, const char *prefix)
+static sdc_status load_resnets(sdc_vae_level *l, const sdc_layer_source *src, const char *prefix)
 {
     char name[SDC_VAE_NAME_MAX];
     int c = l->c_in;
     for (int m = 0;; m++) {
         sdc_vae_name(name, "%s.block.%d", prefix, m);
-        if (!sdc_vae_has(ck, name, "conv1"))
+        if (!sdc_vae_has(src, name, "conv1"))
             break;
         if (m == SDC_VAE_MAX_RESNETS)
             return sdc_fail(SDC_ERR_UNSUPPORTED, "%s: vae level '%s' has more than %d resnets",
-                            sdc_checkpoint_path(ck), prefix, SDC_VAE_MAX_RESNETS);
-        sdc_status s = sdc_vae_resnet_load(&l->resnets[m], ck, name, c);
+                            sdc_checkpoint_path(src->ck), prefix, SDC_VAE_MAX_RESNETS);
+        sdc_status s = sdc_vae_resnet_load(&l->resnets[m], src, name, c);
         if (s != SDC_OK)
             return s;
         l->n_resnets = m + 1;
@@ -24,24 +24,24 @@ static sdc_status load_resnets(sdc_vae_level *l, const sdc_checkpoint *ck, const
     }
     if (l->n_resnets == 0)
         return sdc_fail(SDC_ERR_FORMAT, "%s: vae level '%s' has no resnets ('%s.block.0.conv1."
-                        "weight' missing)", sdc_checkpoint_path(ck), prefix, prefix);
+                        "weight' missing)", sdc_checkpoint_path(src->ck), prefix, prefix);
     l->c_out = c;
     return SDC_OK;
 }
 
-sdc_status sdc_vae_level_load(sdc_vae_level *l, const sdc_checkpoint *ck, const char *prefix,
+sdc_status sdc_vae_level_load(sdc_vae_level *l, const sdc_layer_source *src, const char *prefix,
                               int c_in, sdc_vae_resample kind)
 {
     char name[SDC_VAE_NAME_MAX];
     memset(l, 0, sizeof *l);
     l->c_in = c_in;
-    sdc_status s = load_resnets(l, ck, prefix);
+    sdc_status s = load_resnets(l, src, prefix);
     sdc_vae_name(name, "%s.%s", prefix, kind == SDC_VAE_RESAMPLE_DOWN ? "downsample" : "upsample");
-    if (s == SDC_OK && kind != SDC_VAE_RESAMPLE_NONE && sdc_vae_has(ck, name, "conv")) {
+    if (s == SDC_OK && kind != SDC_VAE_RESAMPLE_NONE && sdc_vae_has(src, name, "conv")) {
         l->resample = kind;
-        s = sdc_vae_layer_load(ck, name, "conv", l->c_out, 3, &l->conv);
+        s = sdc_layer_load(src, name, "conv", l->c_out, 3, 1, &l->conv);
         if (s == SDC_OK)
-            s = sdc_vae_check_out(ck, name, "conv", &l->conv, l->c_out);
+            s = sdc_layer_check_out(src, name, "conv", &l->conv, l->c_out);
     }
     if (s != SDC_OK)
         sdc_vae_level_free(l);
@@ -52,7 +52,7 @@ void sdc_vae_level_free(sdc_vae_level *l)
 {
     for (int m = 0; m < l->n_resnets; m++)
         sdc_vae_resnet_free(&l->resnets[m]);
-    sdc_vae_layer_free(&l->conv);
+    sdc_layer_free(&l->conv);
     l->n_resnets = 0;
 }
 

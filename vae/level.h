@@ -22,12 +22,12 @@ typedef struct sdc_vae_level {
     int n_resnets;
     sdc_vae_resnet resnets[SDC_VAE_MAX_RESNETS]; /* block.M: [c_in or c_out] -> [c_out] */
     sdc_vae_resample resample;                   /* NONE when the level has no sampler */
-    sdc_vae_layer conv;                          /* [c_out, c_out * 3 * 3]  *sample.conv */
+    sdc_layer conv;                          /* [c_out, c_out * 3 * 3]  *sample.conv */
 } sdc_vae_level;
 
 /* Loads "<prefix>.block.M" (as many as exist) and, when present, "<prefix>.downsample.conv"
  * (kind DOWN) or "<prefix>.upsample.conv" (kind UP). */
-sdc_status sdc_vae_level_load(sdc_vae_level *l, const sdc_checkpoint *ck, const char *prefix,
+sdc_status sdc_vae_level_load(sdc_vae_level *l, const sdc_layer_source *src, const char *prefix,
                               int c_in, sdc_vae_resample kind);
 void sdc_vae_level_free(sdc_vae_level *l);
 

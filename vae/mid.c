@@ -4,26 +4,26 @@
 
 #include "ops/error.h"
 
-sdc_status sdc_vae_mid_load(sdc_vae_mid *m, const sdc_checkpoint *ck, const char *prefix, int c)
+sdc_status sdc_vae_mid_load(sdc_vae_mid *m, const sdc_layer_source *src, const char *prefix, int c)
 {
     char name[SDC_VAE_NAME_MAX];
     memset(m, 0, sizeof *m);
     sdc_vae_name(name, "%s.block_1", prefix);
-    sdc_status s = sdc_vae_resnet_load(&m->block_1, ck, name, c);
+    sdc_status s = sdc_vae_resnet_load(&m->block_1, src, name, c);
     if (s == SDC_OK && m->block_1.c_out != c)
         s = sdc_fail(SDC_ERR_FORMAT, "%s: vae block '%s' maps %d channels to %d, want %d",
-                     sdc_checkpoint_path(ck), name, c, m->block_1.c_out, c);
+                     sdc_checkpoint_path(src->ck), name, c, m->block_1.c_out, c);
     if (s == SDC_OK) {
         sdc_vae_name(name, "%s.attn_1", prefix);
-        s = sdc_vae_attention_load(&m->attn, ck, name, c);
+        s = sdc_vae_attention_load(&m->attn, src, name, c);
     }
     if (s == SDC_OK) {
         sdc_vae_name(name, "%s.block_2", prefix);
-        s = sdc_vae_resnet_load(&m->block_2, ck, name, c);
+        s = sdc_vae_resnet_load(&m->block_2, src, name, c);
     }
     if (s == SDC_OK && m->block_2.c_out != c)
         s = sdc_fail(SDC_ERR_FORMAT, "%s: vae block '%s' maps %d channels to %d, want %d",
-                     sdc_checkpoint_path(ck), name, c, m->block_2.c_out, c);
+                     sdc_checkpoint_path(src->ck), name, c, m->block_2.c_out, c);
     if (s != SDC_OK)
         sdc_vae_mid_free(m);
     return s;

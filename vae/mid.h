@@ -13,7 +13,7 @@ typedef struct sdc_vae_mid {
 } sdc_vae_mid;
 
 /* Loads "<prefix>.{block_1,attn_1,block_2}" (prefix "encoder.mid" / "decoder.mid"). */
-sdc_status sdc_vae_mid_load(sdc_vae_mid *m, const sdc_checkpoint *ck, const char *prefix, int c);
+sdc_status sdc_vae_mid_load(sdc_vae_mid *m, const sdc_layer_source *src, const char *prefix, int c);
 void sdc_vae_mid_free(sdc_vae_mid *m);
 
 /* x [B, c, H, W] = mid(x), in place; tmp holds [B, c, H, W]. */

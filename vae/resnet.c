@@ -4,29 +4,29 @@
 
 #include "ops/nn.h"
 
-sdc_status sdc_vae_resnet_load(sdc_vae_resnet *r, const sdc_checkpoint *ck, const char *prefix,
+sdc_status sdc_vae_resnet_load(sdc_vae_resnet *r, const sdc_layer_source *src, const char *prefix,
                                int c_in)
 {
     memset(r, 0, sizeof *r);
     r->c_in = c_in;
-    sdc_status s = sdc_vae_norm_load(ck, prefix, "norm1", c_in, &r->norm1);
+    sdc_status s = sdc_vae_norm_load(src, prefix, "norm1", c_in, &r->norm1);
     if (s == SDC_OK)
-        s = sdc_vae_layer_load(ck, prefix, "conv1", c_in, 3, &r->conv1);
+        s = sdc_layer_load(src, prefix, "conv1", c_in, 3, 1, &r->conv1);
     if (s != SDC_OK) {
         sdc_vae_resnet_free(r);
         return s;
     }
-    r->c_out = r->conv1.out;
-    s = sdc_vae_norm_load(ck, prefix, "norm2", r->c_out, &r->norm2);
+    r->c_out = r->conv1.w.rows;
+    s = sdc_vae_norm_load(src, prefix, "norm2", r->c_out, &r->norm2);
     if (s == SDC_OK)
-        s = sdc_vae_layer_load(ck, prefix, "conv2", r->c_out, 3, &r->conv2);
+        s = sdc_layer_load(src, prefix, "conv2", r->c_out, 3, 1, &r->conv2);
     if (s == SDC_OK)
-        s = sdc_vae_check_out(ck, prefix, "conv2", &r->conv2, r->c_out);
+        s = sdc_layer_check_out(src, prefix, "conv2", &r->conv2, r->c_out);
     r->has_skip = c_in != r->c_out;
     if (s == SDC_OK && r->has_skip)
-        s = sdc_vae_layer_load(ck, prefix, "nin_shortcut", c_in, 1, &r->skip);
+        s = sdc_layer_load(src, prefix, "nin_shortcut", c_in, 1, 1, &r->skip);
     if (s == SDC_OK && r->has_skip)
-        s = sdc_vae_check_out(ck, prefix, "nin_shortcut", &r->skip, r->c_out);
+        s = sdc_layer_check_out(src, prefix, "nin_shortcut", &r->skip, r->c_out);
     if (s != SDC_OK)
         sdc_vae_resnet_free(r);
     return s;
@@ -34,11 +34,11 @@ sdc_status sdc_vae_resnet_load(sdc_vae_resnet *r, const sdc_checkpoint *ck, cons
 
 void sdc_vae_resnet_free(sdc_vae_resnet *r)
 {
-    sdc_vae_norm_free(&r->norm1);
-    sdc_vae_layer_free(&r->conv1);
-    sdc_vae_norm_free(&r->norm2);
-    sdc_vae_layer_free(&r->conv2);
-    sdc_vae_layer_free(&r->skip);
+    sdc_norm_free(&r->norm1);
+    sdc_layer_free(&r->conv1);
+    sdc_norm_free(&r->norm2);
+    sdc_layer_free(&r->conv2);
+    sdc_layer_free(&r->skip);
 }
 
 size_t sdc_vae_resnet_scratch(const sdc_vae_resnet *r, int B, int HW)

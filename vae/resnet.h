@@ -10,16 +10,16 @@
 
 typedef struct sdc_vae_resnet {
     int c_in, c_out;
-    sdc_vae_norm norm1;  /* [c_in] */
-    sdc_vae_layer conv1; /* [c_out, c_in * 3 * 3] */
-    sdc_vae_norm norm2;  /* [c_out] */
-    sdc_vae_layer conv2; /* [c_out, c_out * 3 * 3] */
+    sdc_norm norm1;  /* [c_in] */
+    sdc_layer conv1; /* [c_out, c_in * 3 * 3] */
+    sdc_norm norm2;  /* [c_out] */
+    sdc_layer conv2; /* [c_out, c_out * 3 * 3] */
     int has_skip;
-    sdc_vae_layer skip;  /* [c_out, c_in], when c_in != c_out   nin_shortcut */
+    sdc_layer skip;  /* [c_out, c_in], when c_in != c_out   nin_shortcut */
 } sdc_vae_resnet;
 
 /* Loads "<prefix>.*" for c_in input channels; c_out comes from conv1's shape. */
-sdc_status sdc_vae_resnet_load(sdc_vae_resnet *r, const sdc_checkpoint *ck, const char *prefix,
+sdc_status sdc_vae_resnet_load(sdc_vae_resnet *r, const sdc_layer_source *src, const char *prefix,
                                int c_in);
 void sdc_vae_resnet_free(sdc_vae_resnet *r);
 

@@ -8,10 +8,10 @@
 /* Largest batch accepted (keeps every size product far from overflow). */
 #define MAX_BATCH 4096
 
-static sdc_status load_encoder(sdc_vae *v, const sdc_checkpoint *ck)
+static sdc_status load_encoder(sdc_vae *v, const sdc_layer_source *src)
 {
-    const char *path = sdc_checkpoint_path(ck);
-    sdc_status s = sdc_vae_encoder_load(&v->enc, ck);
+    const char *path = sdc_checkpoint_path(src->ck);
+    sdc_status s = sdc_vae_encoder_load(&v->enc, src);
     if (s != SDC_OK)
         return s;
     v->has_encoder = 1;
@@ -19,9 +19,9 @@ static sdc_status load_encoder(sdc_vae *v, const sdc_checkpoint *ck)
         return sdc_fail(SDC_ERR_FORMAT, "%s: vae encoder maps %d channels to %d, want %d to %d",
                         path, v->enc.in_channels, v->enc.out_channels, v->dec.out_channels,
                         2 * v->z_channels);
-    s = sdc_vae_layer_load(ck, "quant_conv", NULL, 2 * v->z_channels, 1, &v->quant_conv);
+    s = sdc_layer_load(src, "quant_conv", NULL, 2 * v->z_channels, 1, 1, &v->quant_conv);
     if (s == SDC_OK)
-        s = sdc_vae_check_out(ck, "quant_conv", NULL, &v->quant_conv, 2 * v->z_channels);
+        s = sdc_layer_check_out(src, "quant_conv", NULL, &v->quant_conv, 2 * v->z_channels);
     int h, w;
     if (s == SDC_OK && (!sdc_vae_encoder_out_size(&v->enc, 8 * v->scale, 8 * v->scale, &h, &w) ||
                         h != 8 || w != 8))
@@ -29,10 +29,10 @@ static sdc_status load_encoder(sdc_vae *v, const sdc_checkpoint *ck)
     return s;
 }
 
-static sdc_status load_parts(sdc_vae *v, const sdc_checkpoint *ck)
+static sdc_status load_parts(sdc_vae *v, const sdc_layer_source *src)
 {
-    const char *path = sdc_checkpoint_path(ck);
-    sdc_status s = sdc_vae_decoder_load(&v->dec, ck);
+    const char *path = sdc_checkpoint_path(src->ck);
+    sdc_status s = sdc_vae_decoder_load(&v->dec, src);
     if (s != SDC_OK)
         return s;
     v->z_channels = v->dec.z_channels;
@@ -44,13 +44,13 @@ static sdc_status load_parts(sdc_vae *v, const sdc_checkpoint *ck)
     v->scale = H;
     if (H != W || H < 1 || H > 64)
         return sdc_fail(SDC_ERR_UNSUPPORTED, "%s: vae decoder up-samples by %d x %d", path, H, W);
-    s = sdc_vae_layer_load(ck, "post_quant_conv", NULL, v->z_channels, 1, &v->post_quant_conv);
+    s = sdc_layer_load(src, "post_quant_conv", NULL, v->z_channels, 1, 1, &v->post_quant_conv);
     if (s == SDC_OK)
-        s = sdc_vae_check_out(ck, "post_quant_conv", NULL, &v->post_quant_conv, v->z_channels);
-    if (s == SDC_OK && sdc_vae_has(ck, "encoder", "conv_in"))
-        s = load_encoder(v, ck);
+        s = sdc_layer_check_out(src, "post_quant_conv", NULL, &v->post_quant_conv, v->z_channels);
+    if (s == SDC_OK && sdc_vae_has(src, "encoder", "conv_in"))
+        s = load_encoder(v, src);
     if (s == SDC_OK)
-        s = sdc_vae_find_scaling_factor(ck, &v->scaling_factor);
+        s = sdc_vae_find_scaling_factor(src->ck, &v->scaling_factor);
     return s;
 }
 
@@ -64,7 +64,8 @@ sdc_status sdc_vae_load(const sdc_checkpoint *ck, sdc_vae **out)
     sdc_arena_init(&v->arena);
     v->tile = SDC_VAE_TILE_DEFAULT;
     v->overlap = SDC_VAE_OVERLAP_DEFAULT;
-    sdc_status s = load_parts(v, ck);
+    sdc_layer_source src = sdc_vae_source(ck, &v->layers);
+    sdc_status s = load_parts(v, &src);
     if (s != SDC_OK) {
         sdc_vae_free(v);
         return s;
@@ -79,9 +80,10 @@ void sdc_vae_free(sdc_vae *vae)
         return;
     sdc_vae_decoder_free(&vae->dec);
     sdc_vae_encoder_free(&vae->enc);
-    sdc_vae_layer_free(&vae->quant_conv);
-    sdc_vae_layer_free(&vae->post_quant_conv);
+    sdc_layer_free(&vae->quant_conv);
+    sdc_layer_free(&vae->post_quant_conv);
     sdc_arena_free(&vae->arena);
+    sdc_layer_table_free(&vae->layers);
     free(vae);
 }
 
@@ -247,3 +249,4 @@ void sdc_vae_sample(const sdc_vae *vae, const float *mean, const float *logvar,
         latent[i] = vae->scaling_factor * sample;
     }
 }
+sdc_layer_table *sdc_vae_layers(sdc_vae *vae) { return &vae->layers; }

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "weights/checkpoint.h"
+#include "weights/layer_table.h"
 
 typedef struct sdc_vae sdc_vae;
 
@@ -31,6 +32,8 @@ typedef struct sdc_vae sdc_vae;
  * ops/weight.h): close the checkpoint only after sdc_vae_free. The encoder is optional:
  * without encoder.* tensors only decoding works. */
 sdc_status sdc_vae_load(const sdc_checkpoint *ck, sdc_vae **out);
+/* Every convolution by its LDM name without "first_stage_model." ("decoder.up.3.block.2.conv1"). */
+sdc_layer_table *sdc_vae_layers(sdc_vae *vae);
 void sdc_vae_free(sdc_vae *vae);
 
 float sdc_vae_scaling_factor(const sdc_vae *vae);

@@ -19,13 +19,14 @@ struct sdc_vae {
     sdc_vae_decoder dec;
     int has_encoder;
     sdc_vae_encoder enc;            /* when has_encoder */
-    sdc_vae_layer quant_conv;       /* [2 zc, 2 zc], when has_encoder */
-    sdc_vae_layer post_quant_conv;  /* [zc, zc] */
+    sdc_layer quant_conv;       /* [2 zc, 2 zc], when has_encoder */
+    sdc_layer post_quant_conv;  /* [zc, zc] */
     int z_channels;                 /* latent channels (4) */
     int scale;                      /* pixels per latent cell (8) */
     float scaling_factor;
     int tile, overlap;              /* tiled passes, in latent cells */
     sdc_arena arena;
+    sdc_layer_table layers;         /* every convolution by checkpoint name */
 };
 
 /* image [B, 3, th * scale, tw * scale] = decode of the latent window

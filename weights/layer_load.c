@@ -1,6 +1,7 @@
 #include "weights/layer_load.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "ops/error.h"
 
@@ -82,5 +83,55 @@ sdc_status sdc_layer_vector_load(const sdc_layer_source *src, const char *prefix
     sdc_status s = require(src, prefix, suffix, leaf, name, sizeof name, &t);
     if (s == SDC_OK)
         s = with_path(src, sdc_vector_load(out, t, n, name));
+    return s;
+}
+
+/* Registers l under "<prefix>[.<suffix>]" when the source keeps a table. */
+static sdc_status register_layer(const sdc_layer_source *src, const char *prefix,
+                                 const char *suffix, sdc_layer *l)
+{
+    char name[256];
+    if (!src->table)
+        return SDC_OK;
+    if (!sdc_layer_name(name, sizeof name, prefix, suffix, NULL))
+        return sdc_fail(SDC_ERR_ARG, "%s: %s layer name too long: %s", sdc_checkpoint_path(src->ck),
+                        src->what, prefix);
+    return sdc_layer_table_add(src->table, name, l);
+}
+
+sdc_status sdc_layer_load(const sdc_layer_source *src, const char *prefix, const char *suffix,
+                          int in, int k, int with_bias, sdc_layer *l)
+{
+    memset(l, 0, sizeof *l);
+    l->k = k;
+    sdc_status s = sdc_layer_weight_load(src, prefix, suffix, in, k, &l->w, &l->in);
+    if (s == SDC_OK && with_bias)
+        s = sdc_layer_vector_load(src, prefix, suffix, "bias", l->w.rows, &l->bias);
+    if (s == SDC_OK)
+        s = register_layer(src, prefix, suffix, l);
+    if (s != SDC_OK)
+        sdc_layer_free(l);
+    return s;
+}
+
+sdc_status sdc_layer_check_out(const sdc_layer_source *src, const char *prefix,
+                               const char *suffix, const sdc_layer *l, int want)
+{
+    if (l->w.rows == want)
+        return SDC_OK;
+    return sdc_fail(SDC_ERR_FORMAT, "%s: %s layer '%s%s%s' has %d outputs, expected %d",
+                    sdc_checkpoint_path(src->ck), src->what, prefix, suffix ? "." : "",
+                    suffix ? suffix : "", l->w.rows, want);
+}
+
+sdc_status sdc_norm_load(const sdc_layer_source *src, const char *prefix, const char *suffix,
+                         int channels, sdc_norm *n)
+{
+    n->beta = NULL;
+    sdc_status s = sdc_layer_vector_load(src, prefix, suffix, "weight", channels, &n->gamma);
+    if (s == SDC_OK)
+        s = sdc_layer_vector_load(src, prefix, suffix, "bias", channels, &n->beta);
+    if (s != SDC_OK)
+        sdc_norm_free(n);
     return s;
 }
