@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "weights/checkpoint.h"
+#include "weights/layer_load.h"
 
 /* Longest sequence accepted from a checkpoint's position table (CLIP: 77). */
 #define SDC_TEXT_MAX_POSITIONS 4096
@@ -26,7 +26,7 @@ typedef struct sdc_text_embeddings {
 } sdc_text_embeddings;
 
 /* Loads both tables; V, W and P come from their shapes. */
-sdc_status sdc_text_embeddings_load(sdc_text_embeddings *e, const sdc_checkpoint *ck);
+sdc_status sdc_text_embeddings_load(sdc_text_embeddings *e, const sdc_layer_source *src);
 void sdc_text_embeddings_free(sdc_text_embeddings *e);
 
 /* x [S, P, W] from ids [S, P], every id already checked to lie in [0, V). */

@@ -18,18 +18,19 @@ struct sdc_text_encoder {
     int cond_layers;          /* layers the family's conditioning runs (<= L) */
     sdc_text_embeddings embed; /* token [V, W], position [P, W] */
     sdc_text_layer *layer;    /* [L] */
-    sdc_text_norm final_norm; /* [W] final_layer_norm */
+    sdc_norm final_norm; /* [W] final_layer_norm */
     sdc_arena arena;          /* activations of one forward */
+    sdc_layer_table table;    /* every linear layer by its Hugging Face CLIP name */
 };
 
 /* Layer counts and activation, as the checkpoint layer reports them for this family and
  * layout. */
-static sdc_status read_structure(sdc_text_encoder *te, const sdc_checkpoint *ck)
+static sdc_status read_structure(sdc_text_encoder *te, const sdc_layer_source *src)
 {
-    const char *path = sdc_checkpoint_path(ck);
-    te->layers = sdc_checkpoint_text_layers(ck);
-    te->cond_layers = sdc_checkpoint_text_cond_layers(ck);
-    te->dims.quick_gelu = sdc_checkpoint_text_quick_gelu(ck) ? 1 : 0;
+    const char *path = sdc_checkpoint_path(src->ck);
+    te->layers = sdc_checkpoint_text_layers(src->ck);
+    te->cond_layers = sdc_checkpoint_text_cond_layers(src->ck);
+    te->dims.quick_gelu = sdc_checkpoint_text_quick_gelu(src->ck) ? 1 : 0;
     if (te->layers < 1 || te->layers > MAX_LAYERS)
         return sdc_fail(SDC_ERR_FORMAT, "%s: text encoder has %d layers (need 1..%d)", path,
                         te->layers, MAX_LAYERS);
@@ -46,18 +47,18 @@ static sdc_status read_structure(sdc_text_encoder *te, const sdc_checkpoint *ck)
     return SDC_OK;
 }
 
-static sdc_status load_layers(sdc_text_encoder *te, const sdc_checkpoint *ck)
+static sdc_status load_layers(sdc_text_encoder *te, const sdc_layer_source *src)
 {
     te->layer = calloc((size_t)te->layers, sizeof *te->layer);
     if (!te->layer)
         return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory for the text encoder",
-                        sdc_checkpoint_path(ck));
+                        sdc_checkpoint_path(src->ck));
     for (int i = 0; i < te->layers; i++) {
-        sdc_status s = sdc_text_layer_load(&te->layer[i], ck, i, &te->dims);
+        sdc_status s = sdc_text_layer_load(&te->layer[i], src, i, &te->dims);
         if (s != SDC_OK)
             return s;
     }
-    return sdc_text_norm_load(ck, "text_model.final_layer_norm", te->dims.width,
+    return sdc_text_norm_load(src, "text_model.final_layer_norm", te->dims.width,
                               &te->final_norm);
 }
 
@@ -69,11 +70,12 @@ sdc_status sdc_text_encoder_load(const sdc_checkpoint *ck, sdc_text_encoder **ou
         return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory for the text encoder",
                         sdc_checkpoint_path(ck));
     sdc_arena_init(&te->arena);
-    sdc_status s = sdc_text_embeddings_load(&te->embed, ck);
+    sdc_layer_source src = sdc_text_source(ck, SDC_COMPONENT_TEXT, &te->table);
+    sdc_status s = sdc_text_embeddings_load(&te->embed, &src);
     if (s == SDC_OK)
-        s = read_structure(te, ck);
+        s = read_structure(te, &src);
     if (s == SDC_OK)
-        s = load_layers(te, ck);
+        s = load_layers(te, &src);
     if (s != SDC_OK) {
         sdc_text_encoder_free(te);
         return s;
@@ -90,9 +92,10 @@ void sdc_text_encoder_free(sdc_text_encoder *te)
         for (int i = 0; i < te->layers; i++)
             sdc_text_layer_free(&te->layer[i]);
     free(te->layer);
-    sdc_text_norm_free(&te->final_norm);
+    sdc_norm_free(&te->final_norm);
     sdc_text_embeddings_free(&te->embed);
     sdc_arena_free(&te->arena);
+    sdc_layer_table_free(&te->table);
     free(te);
 }
 
@@ -189,6 +192,7 @@ sdc_status sdc_text_encoder_skip_layer(const sdc_text_encoder *te, int clip_skip
     return SDC_OK;
 }
 
+sdc_layer_table *sdc_text_encoder_layer_table(sdc_text_encoder *te) { return &te->table; }
 int sdc_text_encoder_width(const sdc_text_encoder *te) { return te->dims.width; }
 int sdc_text_encoder_positions(const sdc_text_encoder *te) { return te->dims.positions; }
 int sdc_text_encoder_vocab(const sdc_text_encoder *te) { return te->embed.vocab; }

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "weights/checkpoint.h"
+#include "weights/layer_table.h"
 
 typedef struct sdc_text_encoder sdc_text_encoder;
 
@@ -40,6 +41,8 @@ typedef struct sdc_text_request {
 } sdc_text_request;
 
 sdc_status sdc_text_encoder_load(const sdc_checkpoint *ck, sdc_text_encoder **out);
+/* Every linear layer by its Hugging Face CLIP name ("text_model.encoder.layers.0.mlp.fc1"). */
+sdc_layer_table *sdc_text_encoder_layer_table(sdc_text_encoder *te);
 void sdc_text_encoder_free(sdc_text_encoder *te);
 
 /* Runs ids [B, T] (T a multiple of P, every id below the vocabulary size) through as many

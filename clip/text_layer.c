@@ -14,29 +14,29 @@ static const char *layer_name(char *name, int index, const char *part)
     return name;
 }
 
-sdc_status sdc_text_layer_load(sdc_text_layer *l, const sdc_checkpoint *ck, int index,
+sdc_status sdc_text_layer_load(sdc_text_layer *l, const sdc_layer_source *src, int index,
                                sdc_text_dims *dims)
 {
     memset(l, 0, sizeof *l);
     int W = dims->width;
     char n[SDC_TEXT_NAME_MAX];
-    sdc_status s = sdc_text_norm_load(ck, layer_name(n, index, "layer_norm1"), W, &l->ln1);
+    sdc_status s = sdc_text_norm_load(src, layer_name(n, index, "layer_norm1"), W, &l->ln1);
     if (s == SDC_OK)
-        s = sdc_text_linear_load(ck, layer_name(n, index, "self_attn.q_proj"), W, W, &l->q);
+        s = sdc_text_linear_load(src, layer_name(n, index, "self_attn.q_proj"), W, W, &l->q);
     if (s == SDC_OK)
-        s = sdc_text_linear_load(ck, layer_name(n, index, "self_attn.k_proj"), W, W, &l->k);
+        s = sdc_text_linear_load(src, layer_name(n, index, "self_attn.k_proj"), W, W, &l->k);
     if (s == SDC_OK)
-        s = sdc_text_linear_load(ck, layer_name(n, index, "self_attn.v_proj"), W, W, &l->v);
+        s = sdc_text_linear_load(src, layer_name(n, index, "self_attn.v_proj"), W, W, &l->v);
     if (s == SDC_OK)
-        s = sdc_text_linear_load(ck, layer_name(n, index, "self_attn.out_proj"), W, W, &l->out);
+        s = sdc_text_linear_load(src, layer_name(n, index, "self_attn.out_proj"), W, W, &l->out);
     if (s == SDC_OK)
-        s = sdc_text_norm_load(ck, layer_name(n, index, "layer_norm2"), W, &l->ln2);
+        s = sdc_text_norm_load(src, layer_name(n, index, "layer_norm2"), W, &l->ln2);
     if (s == SDC_OK)
-        s = sdc_text_linear_load(ck, layer_name(n, index, "mlp.fc1"), dims->mlp, W, &l->fc1);
+        s = sdc_text_linear_load(src, layer_name(n, index, "mlp.fc1"), dims->mlp, W, &l->fc1);
     if (s == SDC_OK && dims->mlp == 0)
         dims->mlp = l->fc1.w.rows;
     if (s == SDC_OK)
-        s = sdc_text_linear_load(ck, layer_name(n, index, "mlp.fc2"), W, dims->mlp, &l->fc2);
+        s = sdc_text_linear_load(src, layer_name(n, index, "mlp.fc2"), W, dims->mlp, &l->fc2);
     if (s != SDC_OK)
         sdc_text_layer_free(l);
     return s;
@@ -44,46 +44,51 @@ sdc_status sdc_text_layer_load(sdc_text_layer *l, const sdc_checkpoint *ck, int 
 
 void sdc_text_layer_free(sdc_text_layer *l)
 {
-    sdc_text_norm_free(&l->ln1);
-    sdc_text_linear_free(&l->q);
-    sdc_text_linear_free(&l->k);
-    sdc_text_linear_free(&l->v);
-    sdc_text_linear_free(&l->out);
-    sdc_text_norm_free(&l->ln2);
-    sdc_text_linear_free(&l->fc1);
-    sdc_text_linear_free(&l->fc2);
+    sdc_norm_free(&l->ln1);
+    sdc_layer_free(&l->q);
+    sdc_layer_free(&l->k);
+    sdc_layer_free(&l->v);
+    sdc_layer_free(&l->out);
+    sdc_norm_free(&l->ln2);
+    sdc_layer_free(&l->fc1);
+    sdc_layer_free(&l->fc2);
 }
 
 /* x [N, W] += out_proj(attention(ln1(x))), each of the S sequences attending causally to
  * its own P tokens. */
-static void attention_block(const sdc_text_layer *l, const sdc_text_dims *d, float *x, int S,
-                            float *h, float *q, float *k, float *v, float *o)
+static int attention_block(const sdc_text_layer *l, const sdc_text_dims *d, sdc_arena *arena,
+                           float *x, int S, float *h, float *q, float *k, float *v, float *o)
 {
     int W = d->width, N = S * d->positions;
     int head_dim = W / d->heads;
     sdc_layer_norm(h, x, N, W, l->ln1.gamma, l->ln1.beta, SDC_TEXT_LN_EPS); // [N, W]
-    sdc_linear(q, h, N, &l->q.w, l->q.bias);                                 // [N, W]
-    sdc_linear(k, h, N, &l->k.w, l->k.bias);                                 // [N, W]
-    sdc_linear(v, h, N, &l->v.w, l->v.bias);                                 // [N, W]
+    if (sdc_layer_linear(&l->q, q, h, N, arena) || sdc_layer_linear(&l->k, k, h, N, arena) ||
+        sdc_layer_linear(&l->v, v, h, N, arena)) // [N, W] each
+        return -1;
     sdc_attention(o, q, W, k, v, W, S, d->heads, d->positions, d->positions, head_dim,
                   1.0f / sqrtf((float)head_dim), 1); // [S, P, W]
-    sdc_linear(h, o, N, &l->out.w, l->out.bias);     // [N, W]
+    if (sdc_layer_linear(&l->out, h, o, N, arena)) // [N, W]
+        return -1;
     sdc_add(x, x, h, (size_t)N * W);
+    return 0;
 }
 
 /* x [N, W] += fc2(act(fc1(ln2(x)))); m is [N, F] scratch. */
-static void mlp_block(const sdc_text_layer *l, const sdc_text_dims *d, float *x, int N,
-                      float *h, float *m)
+static int mlp_block(const sdc_text_layer *l, const sdc_text_dims *d, sdc_arena *arena,
+                     float *x, int N, float *h, float *m)
 {
     int W = d->width;
     sdc_layer_norm(h, x, N, W, l->ln2.gamma, l->ln2.beta, SDC_TEXT_LN_EPS); // [N, W]
-    sdc_linear(m, h, N, &l->fc1.w, l->fc1.bias);                             // [N, F]
+    if (sdc_layer_linear(&l->fc1, m, h, N, arena)) // [N, F]
+        return -1;
     if (d->quick_gelu)
         sdc_quick_gelu(m, (size_t)N * d->mlp);
     else
         sdc_gelu(m, (size_t)N * d->mlp);
-    sdc_linear(h, m, N, &l->fc2.w, l->fc2.bias); // [N, W]
+    if (sdc_layer_linear(&l->fc2, h, m, N, arena)) // [N, W]
+        return -1;
     sdc_add(x, x, h, (size_t)N * W);
+    return 0;
 }
 
 sdc_status sdc_text_layer_forward(const sdc_text_layer *l, const sdc_text_dims *d,
@@ -102,8 +107,8 @@ sdc_status sdc_text_layer_forward(const sdc_text_layer *l, const sdc_text_dims *
         sdc_arena_release(arena, mark);
         return sdc_fail(SDC_ERR_NOMEM, "text encoder: out of memory for %d tokens", N);
     }
-    attention_block(l, d, x, S, h, q, k, v, o);
-    mlp_block(l, d, x, N, h, m);
+    int bad = attention_block(l, d, arena, x, S, h, q, k, v, o) ||
+              mlp_block(l, d, arena, x, N, h, m);
     sdc_arena_release(arena, mark);
-    return SDC_OK;
+    return bad ? sdc_fail(SDC_ERR_NOMEM, "text encoder: out of memory for adapters") : SDC_OK;
 }

@@ -25,18 +25,18 @@ typedef struct sdc_text_dims {
 } sdc_text_dims;
 
 typedef struct sdc_text_layer {
-    sdc_text_norm ln1;   /* [W]     layer_norm1 */
-    sdc_text_linear q;   /* [W, W]  self_attn.q_proj */
-    sdc_text_linear k;   /* [W, W]  self_attn.k_proj */
-    sdc_text_linear v;   /* [W, W]  self_attn.v_proj */
-    sdc_text_linear out; /* [W, W]  self_attn.out_proj */
-    sdc_text_norm ln2;   /* [W]     layer_norm2 */
-    sdc_text_linear fc1; /* [F, W]  mlp.fc1 */
-    sdc_text_linear fc2; /* [W, F]  mlp.fc2 */
+    sdc_norm ln1;   /* [W]     layer_norm1 */
+    sdc_layer q;   /* [W, W]  self_attn.q_proj */
+    sdc_layer k;   /* [W, W]  self_attn.k_proj */
+    sdc_layer v;   /* [W, W]  self_attn.v_proj */
+    sdc_layer out; /* [W, W]  self_attn.out_proj */
+    sdc_norm ln2;   /* [W]     layer_norm2 */
+    sdc_layer fc1; /* [F, W]  mlp.fc1 */
+    sdc_layer fc2; /* [W, F]  mlp.fc2 */
 } sdc_text_layer;
 
 /* Loads layer `index`. When dims->mlp is 0 it is taken from fc1's shape and stored there. */
-sdc_status sdc_text_layer_load(sdc_text_layer *l, const sdc_checkpoint *ck, int index,
+sdc_status sdc_text_layer_load(sdc_text_layer *l, const sdc_layer_source *src, int index,
                                sdc_text_dims *dims);
 void sdc_text_layer_free(sdc_text_layer *l);
 

@@ -1,24 +1,27 @@
 #include "clip/text_load.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "ops/error.h"
 
-sdc_status sdc_text_tensor(const sdc_checkpoint *ck, const char *prefix, const char *suffix,
+sdc_layer_source sdc_text_source(const sdc_checkpoint *ck, sdc_component component,
+                                 sdc_layer_table *table)
+{
+    return (sdc_layer_source){ck, component, "text encoder", SDC_TEXT_MAX_DIM, table};
+}
+
+sdc_status sdc_text_tensor(const sdc_layer_source *src, const char *prefix, const char *suffix,
                            const sdc_tensor **out)
 {
     char name[SDC_TEXT_NAME_MAX];
-    int n = suffix ? snprintf(name, sizeof name, "%s.%s", prefix, suffix)
-                   : snprintf(name, sizeof name, "%s", prefix);
     *out = NULL;
-    if (n < 0 || n >= (int)sizeof name)
+    if (!sdc_layer_name(name, sizeof name, prefix, suffix, NULL))
         return sdc_fail(SDC_ERR_ARG, "%s: text encoder tensor name '%s.%s' is too long",
-                        sdc_checkpoint_path(ck), prefix, suffix ? suffix : "");
-    return sdc_checkpoint_require(ck, SDC_COMPONENT_TEXT, name, out);
+                        sdc_checkpoint_path(src->ck), prefix, suffix ? suffix : "");
+    return sdc_checkpoint_require(src->ck, src->component, name, out);
 }
 
-sdc_status sdc_text_check_matrix(const sdc_checkpoint *ck, const char *name,
+sdc_status sdc_text_check_matrix(const sdc_layer_source *src, const char *name,
                                  const sdc_tensor *t, int rows, int cols)
 {
     int ok = t->ndim == 2 && t->shape[1] == cols &&
@@ -30,67 +33,25 @@ sdc_status sdc_text_check_matrix(const sdc_checkpoint *ck, const char *name,
         snprintf(want, sizeof want, "%d", rows);
     return sdc_fail(SDC_ERR_FORMAT,
                     "%s: text encoder tensor '%s' has %d dims [%lld, %lld, ...], expected [%s, %d]",
-                    sdc_checkpoint_path(ck), name, t->ndim,
+                    sdc_checkpoint_path(src->ck), name, t->ndim,
                     (long long)(t->ndim > 0 ? t->shape[0] : 0),
                     (long long)(t->ndim > 1 ? t->shape[1] : 0), want, cols);
 }
 
-/* Converts the vector "<prefix>.<suffix>" of n elements. */
-static sdc_status load_vector(const sdc_checkpoint *ck, const char *prefix, const char *suffix,
-                              int n, float **out)
+sdc_status sdc_text_linear_load(const sdc_layer_source *src, const char *prefix, int out,
+                                int in, sdc_layer *l)
 {
-    *out = NULL;
     char name[SDC_TEXT_NAME_MAX];
-    snprintf(name, sizeof name, "%s.%s", prefix, suffix);
-    const sdc_tensor *t;
-    sdc_status s = sdc_text_tensor(ck, prefix, suffix, &t);
-    if (s == SDC_OK && (s = sdc_vector_load(out, t, n, name)) != SDC_OK)
-        sdc_error_prefix("%s: text encoder", sdc_checkpoint_path(ck));
-    return s;
-}
-
-sdc_status sdc_text_linear_load(const sdc_checkpoint *ck, const char *prefix, int out, int in,
-                                sdc_text_linear *l)
-{
-    l->w.data = NULL;
-    l->bias = NULL;
-    char name[SDC_TEXT_NAME_MAX];
-    snprintf(name, sizeof name, "%s.weight", prefix);
     const sdc_tensor *w;
-    sdc_status s = sdc_text_tensor(ck, prefix, "weight", &w);
-    if (s == SDC_OK)
-        s = sdc_text_check_matrix(ck, name, w, out, in);
-    if (s == SDC_OK && (s = sdc_weight_load(&l->w, w, (int)w->shape[0], in, name)) != SDC_OK)
-        sdc_error_prefix("%s: text encoder", sdc_checkpoint_path(ck));
-    if (s == SDC_OK)
-        s = load_vector(ck, prefix, "bias", l->w.rows, &l->bias);
-    if (s != SDC_OK)
-        sdc_text_linear_free(l);
-    return s;
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    sdc_status s = sdc_text_tensor(src, prefix, "weight", &w);
+    if (s == SDC_OK) /* text encoders store linear maps as plain [out, in] matrices */
+        s = sdc_text_check_matrix(src, name, w, out, in);
+    return s == SDC_OK ? sdc_layer_load(src, prefix, NULL, in, 1, 1, l) : s;
 }
 
-void sdc_text_linear_free(sdc_text_linear *l)
+sdc_status sdc_text_norm_load(const sdc_layer_source *src, const char *prefix, int dim,
+                              sdc_norm *n)
 {
-    sdc_weight_free(&l->w);
-    free(l->bias);
-    l->bias = NULL;
-}
-
-sdc_status sdc_text_norm_load(const sdc_checkpoint *ck, const char *prefix, int dim,
-                              sdc_text_norm *n)
-{
-    n->beta = NULL;
-    sdc_status s = load_vector(ck, prefix, "weight", dim, &n->gamma);
-    if (s == SDC_OK)
-        s = load_vector(ck, prefix, "bias", dim, &n->beta);
-    if (s != SDC_OK)
-        sdc_text_norm_free(n);
-    return s;
-}
-
-void sdc_text_norm_free(sdc_text_norm *n)
-{
-    free(n->gamma);
-    free(n->beta);
-    n->gamma = n->beta = NULL;
+    return sdc_norm_load(src, prefix, NULL, dim, n);
 }
