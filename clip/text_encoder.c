@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "clip/text_embeddings.h"
+#include "clip/text_family.h"
 #include "clip/text_layer.h"
 #include "ops/error.h"
 #include "ops/nn.h"
@@ -23,14 +24,14 @@ struct sdc_text_encoder {
     sdc_layer_table table;    /* every linear layer by its Hugging Face CLIP name */
 };
 
-/* Layer counts and activation, as the checkpoint layer reports them for this family and
- * layout. */
+/* Layer counts and activation by the family rules (clip/text_family.h). */
 static sdc_status read_structure(sdc_text_encoder *te, const sdc_layer_source *src)
 {
     const char *path = sdc_checkpoint_path(src->ck);
-    te->layers = sdc_checkpoint_text_layers(src->ck);
-    te->cond_layers = sdc_checkpoint_text_cond_layers(src->ck);
-    te->dims.quick_gelu = sdc_checkpoint_text_quick_gelu(src->ck) ? 1 : 0;
+    sdc_text_family f = sdc_text_family_of(src->ck);
+    te->layers = f.layers;
+    te->cond_layers = f.cond_layers;
+    te->dims.quick_gelu = f.quick_gelu ? 1 : 0;
     if (te->layers < 1 || te->layers > MAX_LAYERS)
         return sdc_fail(SDC_ERR_FORMAT, "%s: text encoder has %d layers (need 1..%d)", path,
                         te->layers, MAX_LAYERS);

@@ -5,6 +5,7 @@
 
 #include "ops/cpu.h"
 #include "ops/error.h"
+#include "clip/text_family.h"
 #include "pipeline/pipeline_impl.h"
 #include "weights/json_file.h"
 
@@ -151,7 +152,7 @@ static sdc_status conditioner_for(sdc_model *m, const sdc_generate_params *p,
     sdc_conditioning_params cp = {
         .emphasis = p->emphasis != 0,
         .clip_skip = p->clip_skip > 0 ? p->clip_skip : 1,
-        .pad_id = sdc_checkpoint_pad_token(m->ck),
+        .pad_id = sdc_text_family_of(m->ck).pad_token,
     };
     if (!m->cond || memcmp(&cp, &m->cond_params, sizeof cp) != 0) {
         sdc_conditioner_free(m->cond);

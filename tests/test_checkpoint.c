@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clip/text_family.h"
 #include "tests/golden.h"
 #include "tests/st_write.h"
 #include "weights/checkpoint.h"
@@ -151,11 +152,11 @@ static void expect_properties(sdc_checkpoint *ck, const char *model, json_t *m, 
                  jint(te, folder ? "layers_in_diffusers_folder" : "layers_in_ldm_file"), "%s %s",
                  model, where);
     /* both layouts condition on the layers the diffusers folder keeps */
-    cr_expect_eq(sdc_checkpoint_text_cond_layers(ck), jint(te, "layers_in_diffusers_folder"),
+    cr_expect_eq(sdc_text_family_of(ck).cond_layers, jint(te, "layers_in_diffusers_folder"),
                  "%s %s", model, where);
-    cr_expect_eq(sdc_checkpoint_text_quick_gelu(ck),
+    cr_expect_eq(sdc_text_family_of(ck).quick_gelu,
                  strcmp(jstr(te, "activation"), "quick_gelu") == 0, "%s %s", model, where);
-    cr_expect_eq(sdc_checkpoint_pad_token(ck), jint(te, "pad_token"), "%s %s", model, where);
+    cr_expect_eq(sdc_text_family_of(ck).pad_token, jint(te, "pad_token"), "%s %s", model, where);
     cr_expect_eq(sdc_checkpoint_context_dim(ck),
                  jint(json_object_get(m, "unet"), "cross_attention_dim"), "%s %s", model, where);
 }
@@ -600,7 +601,7 @@ Test(checkpoint, tokenizer_beside_a_single_file)
     }
     cr_assert_eq(sdc_checkpoint_open(path, &ck), SDC_OK, "%s", sdc_last_error());
     cr_expect_str_eq(sdc_checkpoint_tokenizer_dir(ck), dir);
-    cr_expect_eq(sdc_checkpoint_pad_token(ck), 49407, "the folder's special tokens decide");
+    cr_expect_eq(sdc_text_family_of(ck).pad_token, 49407, "the folder's special tokens decide");
     sdc_checkpoint_close(ck);
     for (int i = 0; i < 3; i++) {
         snprintf(link, sizeof link, "%s/%s", dir, files[i]);

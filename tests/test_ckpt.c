@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clip/text_family.h"
 #include "tests/fuzz/ckpt_build.h"
 #include "tests/golden.h"
 #include "tests/st_write.h"
@@ -249,9 +250,9 @@ static void expect_same_component(sdc_checkpoint *a, sdc_checkpoint *b, sdc_comp
 static void expect_same_model(sdc_checkpoint *a, sdc_checkpoint *b)
 {
     cr_expect_eq(sdc_checkpoint_family(a), sdc_checkpoint_family(b));
-    cr_expect_eq(sdc_checkpoint_text_cond_layers(a), sdc_checkpoint_text_cond_layers(b));
-    cr_expect_eq(sdc_checkpoint_text_quick_gelu(a), sdc_checkpoint_text_quick_gelu(b));
-    cr_expect_eq(sdc_checkpoint_pad_token(a), sdc_checkpoint_pad_token(b));
+    cr_expect_eq(sdc_text_family_of(a).cond_layers, sdc_text_family_of(b).cond_layers);
+    cr_expect_eq(sdc_text_family_of(a).quick_gelu, sdc_text_family_of(b).quick_gelu);
+    cr_expect_eq(sdc_text_family_of(a).pad_token, sdc_text_family_of(b).pad_token);
     cr_expect_eq(sdc_checkpoint_prediction(a), sdc_checkpoint_prediction(b));
     cr_expect_eq(sdc_checkpoint_unet_in_channels(a), sdc_checkpoint_unet_in_channels(b));
     for (int c = 0; c < SDC_COMPONENT_COUNT; c++)

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clip/text_family.h"
 #include "tests/golden.h"
 #include "weights/checkpoint.h"
 
@@ -204,7 +205,7 @@ static void check_model(const full_model *m, sdc_checkpoint *ck, int folder)
                                                         : m->text_layers_single,
                  "%s %s", m->name, where);
     if (folder || m->text_layers_single)
-        cr_expect_eq(sdc_checkpoint_text_cond_layers(ck), m->text_cond_layers, "%s %s",
+        cr_expect_eq(sdc_text_family_of(ck).cond_layers, m->text_cond_layers, "%s %s",
                      m->name, where);
     /* folders without a scheduler config default to eps */
     cr_expect_eq(sdc_checkpoint_prediction(ck), folder ? SDC_PREDICTION_EPS

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clip/text_family.h"
 #include "clip/conditioning.h"
 #include "clip/prompt_chunks.h"
 #include "clip/text_encoder.h"
@@ -285,7 +286,7 @@ static conditioning open_conditioning(const char *model, int folder, int emphasi
     sdc_status s = sdc_tokenizer_load(dir, dir ? NULL : getenv("SDC_VOCAB"), &c.tok);
     cr_assert_eq(s, SDC_OK, "tokenizer: %s", sdc_last_error());
     sdc_conditioning_params p = {
-        .emphasis = emphasis, .clip_skip = 1, .pad_id = sdc_checkpoint_pad_token(c.m.ck)};
+        .emphasis = emphasis, .clip_skip = 1, .pad_id = sdc_text_family_of(c.m.ck).pad_token};
     s = sdc_conditioner_create(c.tok, c.m.te, &p, &c.cond);
     cr_assert_eq(s, SDC_OK, "conditioner: %s", sdc_last_error());
     c.W = sdc_text_encoder_width(c.m.te);

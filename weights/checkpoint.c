@@ -303,7 +303,8 @@ const char *sdc_checkpoint_prediction_source(const sdc_checkpoint *ck)
 int sdc_checkpoint_unet_in_channels(const sdc_checkpoint *ck) { return ck->unet_in_channels; }
 int sdc_checkpoint_context_dim(const sdc_checkpoint *ck) { return ck->context_dim; }
 int sdc_checkpoint_text_layers(const sdc_checkpoint *ck) { return ck->text_layers; }
-int sdc_checkpoint_text_cond_layers(const sdc_checkpoint *ck) { return ck->text_cond_layers; }
-int sdc_checkpoint_text_quick_gelu(const sdc_checkpoint *ck) { return ck->text_quick_gelu; }
-int sdc_checkpoint_pad_token(const sdc_checkpoint *ck) { return ck->pad_token; }
+sdc_text_said sdc_checkpoint_text_said(const sdc_checkpoint *ck)
+{
+    return (sdc_text_said){ck->facts.openclip_text, ck->facts.quick_gelu, ck->facts.pad_token};
+}
 const char *sdc_checkpoint_tokenizer_dir(const sdc_checkpoint *ck) { return ck->tokenizer_dir; }

@@ -108,17 +108,14 @@ int sdc_checkpoint_context_dim(const sdc_checkpoint *ck);
 
 /* Transformer layers stored for the text encoder (text_model.encoder.layers.N). */
 int sdc_checkpoint_text_layers(const sdc_checkpoint *ck);
-/* Layers the family's conditioning runs before final_layer_norm: all stored layers for SD
- * 1.x and for diffusers folders (whose SD 2.x text encoder already lacks the last layer);
- * one fewer for SD 2.x single files, which hold every OpenCLIP layer. Clip skip counts back
- * from here. */
-int sdc_checkpoint_text_cond_layers(const sdc_checkpoint *ck);
-/* 1: quick_gelu (OpenAI CLIP, SD 1.x); 0: exact gelu (OpenCLIP, SD 2.x). From config.json's
- * hidden_act in diffusers folders, from the family for single files. */
-int sdc_checkpoint_text_quick_gelu(const sdc_checkpoint *ck);
-/* Token that pads prompts to 77: 49407 for SD 1.x, 0 for SD 2.x (the tokenizer's
- * special_tokens_map.json decides in diffusers folders). */
-int sdc_checkpoint_pad_token(const sdc_checkpoint *ck);
+/* What the files say about the text encoder (-1: nothing); the family rules that turn this
+ * into layers, activation and pad token live with the text encoders (clip/text_family.h). */
+typedef struct sdc_text_said {
+    int openclip_naming; /* 1: it came in OpenCLIP names (a single file holding every layer) */
+    int quick_gelu;      /* config.json hidden_act: 1 quick_gelu, 0 gelu */
+    int pad_token;       /* the tokenizer's special_tokens_map.json pad_token */
+} sdc_text_said;
+sdc_text_said sdc_checkpoint_text_said(const sdc_checkpoint *ck);
 /* The model's own tokenizer directory (holding vocab.json + merges.txt), or NULL: a diffusers
  * folder's tokenizer/, or for a single file the folder it sits in when that folder holds
  * vocab.json + merges.txt (as models/demo/ does). Its special_tokens_map.json, if any, sets

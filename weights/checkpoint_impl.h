@@ -44,7 +44,7 @@ struct sdc_checkpoint {
     sdc_prediction prediction;
     const char *prediction_source;
     int unet_in_channels, context_dim;
-    int text_layers, text_cond_layers, text_quick_gelu, pad_token;
+    int text_layers;
     sdc_ck_facts facts;
     sdc_safetensors **files; /* every mapped file, owned */
     size_t file_count, file_capacity;

@@ -1,11 +1,11 @@
-/* Model family, prediction type and text-encoder properties, from names, shapes and what
- * the layout readers found. The rules are documented in checkpoint.h and docs/formats.md. */
+/* Model family, prediction type and stored text layers, from names, shapes and what the
+ * layout readers found (the text encoders' family rules are in clip/text_family.c). The rules are documented in checkpoint.h and docs/formats.md. */
 #include <string.h>
 
 #include "weights/checkpoint_impl.h"
 #include "weights/name_rules.h"
 
-enum { SD1_PAD = 49407, SD2_PAD = 0, SD2_CONTEXT = 1024, SDXL_CONTEXT = 2048 };
+enum { SD2_CONTEXT = 1024, SDXL_CONTEXT = 2048 };
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -89,12 +89,4 @@ void sdc_ck_detect(sdc_checkpoint *ck)
     ck->family = detect_family(ck);
     detect_prediction(ck);
     ck->text_layers = text_layers(&ck->tables[SDC_COMPONENT_TEXT]);
-    /* SD 2.x conditions on the penultimate OpenCLIP layer; diffusers' conversion already
-     * dropped the last layer, single files still hold it */
-    ck->text_cond_layers = ck->text_layers - (ck->facts.openclip_text && ck->text_layers > 0);
-    ck->text_quick_gelu = ck->facts.quick_gelu >= 0 ? ck->facts.quick_gelu
-                                                    : ck->family != SDC_FAMILY_SD2;
-    ck->pad_token = ck->facts.pad_token >= 0 ? ck->facts.pad_token
-                    : ck->family == SDC_FAMILY_SD2 ? SD2_PAD
-                                                   : SD1_PAD;
 }

@@ -3,6 +3,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "clip/text_family.h"
+
 /* 1234567 -> "1,234,567". */
 static const char *grouped(int64_t v, char buf[32])
 {
@@ -64,10 +66,9 @@ static void print_text(const sdc_checkpoint *ck, FILE *out)
 {
     if (!sdc_checkpoint_count(ck, SDC_COMPONENT_TEXT))
         return;
+    sdc_text_family f = sdc_text_family_of(ck);
     fprintf(out, "text layers:  %d stored, %d used for conditioning, %s, pad token %d\n",
-            sdc_checkpoint_text_layers(ck), sdc_checkpoint_text_cond_layers(ck),
-            sdc_checkpoint_text_quick_gelu(ck) ? "quick_gelu" : "gelu",
-            sdc_checkpoint_pad_token(ck));
+            f.layers, f.cond_layers, f.quick_gelu ? "quick_gelu" : "gelu", f.pad_token);
 }
 
 sdc_status sdc_checkpoint_info_print(const sdc_checkpoint *ck, FILE *out, int with_hash)
