@@ -9,45 +9,82 @@
 /* One encoded prompt. */
 typedef struct cache_entry {
     char *prompt;   /* NULL when the slot is free */
-    float *context; /* [1, tokens, W] */
+    float *context; /* [1, tokens, width] */
     int tokens;     /* 77 k */
+    float *pooled;  /* [pooled_dim], NULL without a pooled component */
 } cache_entry;
 
 struct sdc_conditioner {
-    const sdc_tokenizer *tok; /* borrowed */
-    sdc_text_encoder *te;     /* borrowed */
+    int count;                                             /* encoders */
+    sdc_text_component enc[SDC_CONDITIONER_MAX_ENCODERS];  /* borrowed encoders and rules */
+    int layer[SDC_CONDITIONER_MAX_ENCODERS];  /* hidden states taken after this many layers */
+    int offset[SDC_CONDITIONER_MAX_ENCODERS]; /* first context column of each encoder */
+    int width;                                /* context row width: the widths summed */
+    int positions;                            /* P, tokens per chunk (77) */
+    int pooled_dim;                           /* 0 without a pooled component */
     sdc_conditioning_params params;
-    int layer;                /* hidden states taken after this many layers */
     cache_entry cache[SDC_CONDITIONING_CACHE];
-    int next_slot;            /* replaced next (oldest first) */
+    int next_slot;                            /* replaced next (oldest first) */
 };
 
-sdc_status sdc_conditioner_create(const sdc_tokenizer *tok, sdc_text_encoder *te,
+/* Checks component k and records its layer, columns and pooled width in c. */
+static sdc_status add_component(sdc_conditioner *c, int k)
+{
+    const sdc_text_component *e = &c->enc[k];
+    if (!e->te)
+        return sdc_fail(SDC_ERR_ARG, "conditioning: text encoder %d is missing", k + 1);
+    sdc_status s = sdc_text_encoder_skip_layer(e->te, c->params.clip_skip, &c->layer[k]);
+    if (s != SDC_OK)
+        return s;
+    if (e->pad_id < 0 || e->pad_id >= sdc_text_encoder_vocab(e->te))
+        return sdc_fail(SDC_ERR_ARG, "conditioning: pad token %d is outside the vocabulary of %d",
+                        e->pad_id, sdc_text_encoder_vocab(e->te));
+    int P = sdc_text_encoder_positions(e->te);
+    if (k > 0 && P != c->positions)
+        return sdc_fail(SDC_ERR_ARG, "conditioning: text encoders of %d and %d positions",
+                        c->positions, P);
+    if (e->pooled && c->pooled_dim)
+        return sdc_fail(SDC_ERR_ARG, "conditioning: two text encoders give the pooled vector");
+    c->positions = P;
+    c->offset[k] = c->width;
+    c->width += sdc_text_encoder_width(e->te);
+    if (e->pooled)
+        c->pooled_dim = sdc_text_encoder_width(e->te);
+    return SDC_OK;
+}
+
+sdc_status sdc_conditioner_create(const sdc_text_component *encoders, int count,
                                   const sdc_conditioning_params *params, sdc_conditioner **out)
 {
     *out = NULL;
-    int layer;
-    sdc_status s = sdc_text_encoder_skip_layer(te, params->clip_skip, &layer);
-    if (s != SDC_OK)
-        return s;
-    if (params->pad_id < 0 || params->pad_id >= sdc_text_encoder_vocab(te))
-        return sdc_fail(SDC_ERR_ARG, "conditioning: pad token %d is outside the vocabulary of %d",
-                        params->pad_id, sdc_text_encoder_vocab(te));
+    if (count < 1 || count > SDC_CONDITIONER_MAX_ENCODERS)
+        return sdc_fail(SDC_ERR_ARG, "conditioning: %d text encoders (1..%d)", count,
+                        SDC_CONDITIONER_MAX_ENCODERS);
     sdc_conditioner *c = calloc(1, sizeof *c);
     if (!c)
         return sdc_fail(SDC_ERR_NOMEM, "conditioning: out of memory");
-    c->tok = tok;
-    c->te = te;
+    c->count = count;
     c->params = *params;
-    c->layer = layer;
+    memcpy(c->enc, encoders, (size_t)count * sizeof *encoders);
+    sdc_status s = SDC_OK;
+    for (int k = 0; k < count && s == SDC_OK; k++)
+        s = add_component(c, k);
+    if (s != SDC_OK) {
+        free(c);
+        return s;
+    }
     *out = c;
     return SDC_OK;
 }
+
+int sdc_conditioner_width(const sdc_conditioner *c) { return c->width; }
+int sdc_conditioner_pooled_dim(const sdc_conditioner *c) { return c->pooled_dim; }
 
 static void entry_clear(cache_entry *e)
 {
     free(e->prompt);
     free(e->context);
+    free(e->pooled);
     memset(e, 0, sizeof *e);
 }
 
@@ -84,51 +121,89 @@ static void apply_emphasis(float *z, const float *weights, int P, int W)
         z[i] *= scale;
 }
 
-/* context [count, P, W] of the chunks, weighted in emphasis mode. */
-static sdc_status encode_chunks(sdc_conditioner *c, const sdc_token_chunk *chunks, int count,
-                                float *context)
+/* out [count, P, W] of encoder k for the chunks, weighted in emphasis mode; pooled [W] (or
+ * NULL) its first chunk's EOS row after the last layer and final_layer_norm. */
+static sdc_status encode_chunks(sdc_conditioner *c, int k, const sdc_token_chunk *chunks,
+                                int count, float *out, float *pooled)
 {
-    int P = sdc_text_encoder_positions(c->te), W = sdc_text_encoder_width(c->te);
+    const sdc_text_component *e = &c->enc[k];
+    int P = c->positions, W = sdc_text_encoder_width(e->te);
     int32_t *ids = malloc((size_t)count * P * sizeof *ids);
-    if (!ids)
+    float *rows = pooled ? malloc((size_t)count * W * sizeof *rows) : NULL;
+    if (!ids || (pooled && !rows)) {
+        free(ids);
+        free(rows);
         return sdc_fail(SDC_ERR_NOMEM, "conditioning: out of memory for %d chunks", count);
-    for (int k = 0; k < count; k++)
-        memcpy(ids + (size_t)k * P, chunks[k].ids, (size_t)P * sizeof *ids);
-    sdc_text_request req = {.layer = c->layer, .final_norm = 1, .hidden = context};
+    }
+    for (int i = 0; i < count; i++)
+        memcpy(ids + (size_t)i * P, chunks[i].ids, (size_t)P * sizeof *ids);
+    sdc_text_request req[2] = {
+        {.layer = c->layer[k], .final_norm = e->final_norm, .hidden = out},
+        {.layer = sdc_text_encoder_layers(e->te), .final_norm = 1, .pooled = rows},
+    };
     // one row of 77 k tokens: the encoder runs each 77-token chunk as its own sequence
-    sdc_status s = sdc_text_encoder_forward(c->te, ids, 1, count * P, &req, 1);
+    sdc_status s = sdc_text_encoder_forward(e->te, ids, 1, count * P, req, pooled ? 2 : 1);
     free(ids);
+    if (s == SDC_OK && pooled)
+        memcpy(pooled, rows, (size_t)W * sizeof *pooled);
+    free(rows);
     if (s == SDC_OK && c->params.emphasis)
-        for (int k = 0; k < count; k++)
-            apply_emphasis(context + (size_t)k * P * W, chunks[k].weights, P, W);
+        for (int i = 0; i < count; i++)
+            apply_emphasis(out + (size_t)i * P * W, chunks[i].weights, P, W);
+    return s;
+}
+
+/* Encoder k's part of entry e: its chunks of the prompt, encoded into its context columns. */
+static sdc_status encode_part(sdc_conditioner *c, int k, const char *prompt, cache_entry *e)
+{
+    const sdc_text_component *enc = &c->enc[k];
+    int P = c->positions, W = sdc_text_encoder_width(enc->te);
+    sdc_token_chunk *chunks = NULL;
+    size_t count = 0;
+    sdc_status s = sdc_prompt_to_chunks(enc->tok, prompt, enc->pad_id, c->params.emphasis,
+                                        &chunks, &count);
+    if (s != SDC_OK)
+        return s;
+    if (count > (size_t)(INT32_MAX / P / c->width))
+        s = sdc_fail(SDC_ERR_ARG, "conditioning: prompt of %zu chunks is too long", count);
+    else if (k > 0 && (int)count * P != e->tokens)
+        s = sdc_fail(SDC_ERR_ARG, "conditioning: the text encoders' tokenizers split the prompt "
+                     "into %d and %zu chunks", e->tokens / P, count);
+    if (s == SDC_OK && k == 0) {
+        e->tokens = (int)count * P;
+        e->context = malloc((size_t)e->tokens * c->width * sizeof *e->context);
+        if (!e->context)
+            s = sdc_fail(SDC_ERR_NOMEM, "conditioning: out of memory for %zu chunks", count);
+    }
+    /* a single encoder writes the context itself; several each fill their columns */
+    float *part = c->count == 1 ? e->context : malloc((size_t)e->tokens * W * sizeof *part);
+    if (s == SDC_OK && !part)
+        s = sdc_fail(SDC_ERR_NOMEM, "conditioning: out of memory for %zu chunks", count);
+    if (s == SDC_OK)
+        s = encode_chunks(c, k, chunks, (int)count, part, enc->pooled ? e->pooled : NULL);
+    for (int t = 0; s == SDC_OK && part != e->context && t < e->tokens; t++)
+        memcpy(e->context + (size_t)t * c->width + c->offset[k], part + (size_t)t * W,
+               (size_t)W * sizeof *part);
+    if (part != e->context)
+        free(part);
+    free(chunks);
     return s;
 }
 
 /* Tokenizes and encodes `prompt` into a new cache entry *e (its slot already cleared). */
 static sdc_status encode_prompt(sdc_conditioner *c, const char *prompt, cache_entry *e)
 {
-    int P = sdc_text_encoder_positions(c->te), W = sdc_text_encoder_width(c->te);
-    if (P != SDC_CLIP_CONTEXT)
+    if (c->positions != SDC_CLIP_CONTEXT)
         return sdc_fail(SDC_ERR_UNSUPPORTED, "conditioning: the text encoder has %d positions, "
-                        "the tokenizer makes %d", P, SDC_CLIP_CONTEXT);
-    sdc_token_chunk *chunks = NULL;
-    size_t count = 0;
-    sdc_status s = sdc_prompt_to_chunks(c->tok, prompt, c->params.pad_id, c->params.emphasis,
-                                        &chunks, &count);
-    if (s != SDC_OK)
-        return s;
-    if (count > (size_t)(INT32_MAX / P / W)) {
-        free(chunks);
-        return sdc_fail(SDC_ERR_ARG, "conditioning: prompt of %zu chunks is too long", count);
-    }
-    e->tokens = (int)count * P;
-    e->context = malloc((size_t)e->tokens * W * sizeof *e->context);
+                        "the tokenizer makes %d", c->positions, SDC_CLIP_CONTEXT);
+    sdc_status s = SDC_OK;
     e->prompt = strdup(prompt);
-    if (!e->context || !e->prompt)
-        s = sdc_fail(SDC_ERR_NOMEM, "conditioning: out of memory for %zu chunks", count);
-    else
-        s = encode_chunks(c, chunks, (int)count, e->context);
-    free(chunks);
+    if (c->pooled_dim)
+        e->pooled = malloc((size_t)c->pooled_dim * sizeof *e->pooled);
+    if (!e->prompt || (c->pooled_dim && !e->pooled))
+        s = sdc_fail(SDC_ERR_NOMEM, "conditioning: out of memory");
+    for (int k = 0; k < c->count && s == SDC_OK; k++)
+        s = encode_part(c, k, prompt, e);
     if (s != SDC_OK)
         entry_clear(e);
     return s;
@@ -161,7 +236,7 @@ sdc_status sdc_conditioner_encode(sdc_conditioner *c, const char *prompt, float 
     sdc_status s = lookup(c, prompt, &e);
     if (s != SDC_OK)
         return s;
-    size_t n = (size_t)e->tokens * sdc_text_encoder_width(c->te);
+    size_t n = (size_t)e->tokens * c->width;
     if (!(*context = malloc(n * sizeof **context)))
         return sdc_fail(SDC_ERR_NOMEM, "conditioning: out of memory for %d tokens", e->tokens);
     memcpy(*context, e->context, n * sizeof **context);
@@ -175,8 +250,8 @@ static sdc_status pad_to(const sdc_conditioner *c, float **context, int have, co
 {
     if (have == want)
         return SDC_OK;
-    int P = sdc_text_encoder_positions(c->te);
-    size_t row = (size_t)sdc_text_encoder_width(c->te);
+    int P = c->positions;
+    size_t row = (size_t)c->width;
     float *grown = realloc(*context, (size_t)want * row * sizeof *grown);
     if (!grown)
         return sdc_fail(SDC_ERR_NOMEM, "conditioning: out of memory for %d tokens", want);
@@ -199,7 +274,7 @@ sdc_status sdc_conditioner_encode_pair(sdc_conditioner *c, const char *prompt,
         s = sdc_conditioner_encode(c, negative, uncond, &n_neg);
     if (s == SDC_OK && n_pos != n_neg)
         s = sdc_conditioner_encode(c, "", &pad, &n_pad);
-    if (s == SDC_OK && n_pos != n_neg && n_pad != sdc_text_encoder_positions(c->te))
+    if (s == SDC_OK && n_pos != n_neg && n_pad != c->positions)
         s = sdc_fail(SDC_ERR_ARG, "conditioning: the empty prompt gave %d tokens", n_pad);
     int n = n_pos > n_neg ? n_pos : n_neg;
     if (s == SDC_OK)
@@ -215,4 +290,15 @@ sdc_status sdc_conditioner_encode_pair(sdc_conditioner *c, const char *prompt,
     }
     *tokens = n;
     return SDC_OK;
+}
+
+sdc_status sdc_conditioner_pooled(sdc_conditioner *c, const char *prompt, float *pooled)
+{
+    if (!c->pooled_dim)
+        return sdc_fail(SDC_ERR_ARG, "conditioning: no text encoder gives a pooled vector");
+    const cache_entry *e;
+    sdc_status s = lookup(c, prompt, &e);
+    if (s == SDC_OK)
+        memcpy(pooled, e->pooled, (size_t)c->pooled_dim * sizeof *pooled);
+    return s;
 }

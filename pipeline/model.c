@@ -152,12 +152,13 @@ static sdc_status conditioner_for(sdc_model *m, const sdc_generate_params *p,
     sdc_conditioning_params cp = {
         .emphasis = p->emphasis != 0,
         .clip_skip = p->clip_skip > 0 ? p->clip_skip : 1,
-        .pad_id = sdc_text_family_of(m->ck).pad_token,
     };
     if (!m->cond || memcmp(&cp, &m->cond_params, sizeof cp) != 0) {
         sdc_conditioner_free(m->cond);
         m->cond = NULL;
-        sdc_status s = sdc_conditioner_create(m->tok, m->te, &cp, &m->cond);
+        sdc_text_component text = {.tok = m->tok, .te = m->te, .final_norm = 1,
+                                   .pad_id = sdc_text_family_of(m->ck).pad_token};
+        sdc_status s = sdc_conditioner_create(&text, 1, &cp, &m->cond);
         if (s != SDC_OK)
             return s;
         m->cond_params = cp;
@@ -182,7 +183,7 @@ sdc_status sdc_pipeline_encode_prompts(sdc_model *m, const sdc_generate_params *
                                     &cond, &uncond, tokens);
     if (s != SDC_OK)
         return s;
-    size_t row = (size_t)*tokens * sdc_text_encoder_width(m->te);
+    size_t row = (size_t)*tokens * sdc_conditioner_width(c);
     *context = malloc(2 * row * sizeof(float));
     if (*context) {
         memcpy(*context, uncond, row * sizeof(float));

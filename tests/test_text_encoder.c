@@ -285,9 +285,10 @@ static conditioning open_conditioning(const char *model, int folder, int emphasi
     const char *dir = sdc_checkpoint_tokenizer_dir(c.m.ck);
     sdc_status s = sdc_tokenizer_load(dir, dir ? NULL : getenv("SDC_VOCAB"), &c.tok);
     cr_assert_eq(s, SDC_OK, "tokenizer: %s", sdc_last_error());
-    sdc_conditioning_params p = {
-        .emphasis = emphasis, .clip_skip = 1, .pad_id = sdc_text_family_of(c.m.ck).pad_token};
-    s = sdc_conditioner_create(c.tok, c.m.te, &p, &c.cond);
+    sdc_conditioning_params p = {.emphasis = emphasis, .clip_skip = 1};
+    sdc_text_component text = {.tok = c.tok, .te = c.m.te, .final_norm = 1,
+                               .pad_id = sdc_text_family_of(c.m.ck).pad_token};
+    s = sdc_conditioner_create(&text, 1, &p, &c.cond);
     cr_assert_eq(s, SDC_OK, "conditioner: %s", sdc_last_error());
     c.W = sdc_text_encoder_width(c.m.te);
     return c;
@@ -497,11 +498,90 @@ Test(conditioning, bad_params)
 {
     loaded m = load_model(model_rel("tiny-sd1", 0));
     sdc_conditioner *c = NULL;
-    sdc_conditioning_params p = {.emphasis = 1, .clip_skip = 4, .pad_id = 49407};
-    cr_expect_eq(sdc_conditioner_create(NULL, m.te, &p, &c), SDC_ERR_ARG);
+    sdc_conditioning_params p = {.emphasis = 1, .clip_skip = 4};
+    sdc_text_component text = {.te = m.te, .final_norm = 1, .pad_id = 49407};
+    cr_expect_eq(sdc_conditioner_create(&text, 1, &p, &c), SDC_ERR_ARG);
     p.clip_skip = 1;
-    p.pad_id = 49408;
-    cr_expect_eq(sdc_conditioner_create(NULL, m.te, &p, &c), SDC_ERR_ARG);
+    text.pad_id = 49408;
+    cr_expect_eq(sdc_conditioner_create(&text, 1, &p, &c), SDC_ERR_ARG);
+    text.pad_id = 49407;
+    text.pooled = 1;
+    sdc_text_component two[2] = {text, text};
+    cr_expect_eq(sdc_conditioner_create(two, 2, &p, &c), SDC_ERR_ARG, "two pooled encoders");
+    cr_expect_eq(sdc_conditioner_create(&text, 0, &p, &c), SDC_ERR_ARG);
     cr_expect_null(c);
     unload(&m);
+}
+
+/* ---- several text encoders in one conditioner (SDXL's shape) ---------------------------- */
+
+/* A conditioner over one component of c with the given rules. */
+static sdc_conditioner *single(const conditioning *c, int final_norm, int emphasis)
+{
+    sdc_conditioning_params p = {.emphasis = emphasis, .clip_skip = 1};
+    sdc_text_component text = {.tok = c->tok, .te = c->m.te, .final_norm = final_norm,
+                               .pad_id = sdc_text_family_of(c->m.ck).pad_token};
+    sdc_conditioner *out;
+    cr_assert_eq(sdc_conditioner_create(&text, 1, &p, &out), SDC_OK, "%s", sdc_last_error());
+    return out;
+}
+
+Test(conditioning, two_encoders_side_by_side_and_a_pooled_vector)
+{
+    conditioning a = open_conditioning("tiny-sd1", 0, 1), b = open_conditioning("tiny-sd2v", 0, 1);
+    sdc_text_component enc[2] = {
+        {.tok = a.tok, .te = a.m.te, .final_norm = 1, .pad_id = sdc_text_family_of(a.m.ck).pad_token},
+        {.tok = b.tok, .te = b.m.te, .final_norm = 0, .pooled = 1,
+         .pad_id = sdc_text_family_of(b.m.ck).pad_token},
+    };
+    sdc_conditioning_params p = {.emphasis = 1, .clip_skip = 1};
+    sdc_conditioner *both, *only_b = single(&b, 0, 1);
+    cr_assert_eq(sdc_conditioner_create(enc, 2, &p, &both), SDC_OK, "%s", sdc_last_error());
+    cr_assert_eq(sdc_conditioner_width(both), a.W + b.W);
+    cr_assert_eq(sdc_conditioner_pooled_dim(both), b.W);
+    /* long enough for two chunks, with emphasis */
+    const char *prompt = "a (red:1.3) cube on a [blue] table, BREAK a photograph of an astronaut "
+                         "riding a horse on the moon, highly detailed, sharp focus";
+    float *ctx, *ref_a, *ref_b;
+    int T, Ta, Tb;
+    cr_assert_eq(sdc_conditioner_encode(both, prompt, &ctx, &T), SDC_OK, "%s", sdc_last_error());
+    cr_assert_eq(sdc_conditioner_encode(a.cond, prompt, &ref_a, &Ta), SDC_OK);
+    cr_assert_eq(sdc_conditioner_encode(only_b, prompt, &ref_b, &Tb), SDC_OK);
+    cr_assert(T == 2 * P && Ta == T && Tb == T, "tokens %d %d %d", T, Ta, Tb);
+    int W = a.W + b.W;
+    for (int t = 0; t < T; t++) {
+        cr_expect_eq(memcmp(ctx + (size_t)t * W, ref_a + (size_t)t * a.W, a.W * sizeof *ctx), 0,
+                     "token %d: first encoder's columns", t);
+        cr_expect_eq(memcmp(ctx + (size_t)t * W + a.W, ref_b + (size_t)t * b.W,
+                            b.W * sizeof *ctx),
+                     0, "token %d: second encoder's columns", t);
+    }
+    /* pooled: the second encoder's first-chunk EOS row after every layer and final norm */
+    sdc_token_chunk *chunks;
+    size_t count;
+    cr_assert_eq(sdc_prompt_to_chunks(b.tok, prompt, enc[1].pad_id, 1, &chunks, &count), SDC_OK);
+    float *want = malloc(count * b.W * sizeof *want), *pooled = malloc(b.W * sizeof *pooled);
+    sdc_text_request req = {.layer = sdc_text_encoder_layers(b.m.te), .final_norm = 1,
+                            .pooled = want};
+    cr_assert_eq(sdc_text_encoder_forward(b.m.te, chunks[0].ids, 1, P, &req, 1), SDC_OK);
+    cr_assert_eq(sdc_conditioner_pooled(both, prompt, pooled), SDC_OK, "%s", sdc_last_error());
+    cr_expect_eq(memcmp(pooled, want, b.W * sizeof *pooled), 0);
+    cr_expect_eq(sdc_conditioner_pooled(a.cond, prompt, pooled), SDC_ERR_ARG);
+    /* the pair pads the shorter prompt with the empty prompt's chunk in every column */
+    float *cond, *uncond;
+    cr_assert_eq(sdc_conditioner_encode_pair(both, prompt, "", &cond, &uncond, &T), SDC_OK);
+    cr_expect_eq(T, 2 * P);
+    cr_expect_eq(memcmp(uncond + (size_t)P * W, uncond, (size_t)P * W * sizeof *uncond), 0);
+    free(chunks);
+    free(want);
+    free(pooled);
+    free(cond);
+    free(uncond);
+    free(ctx);
+    free(ref_a);
+    free(ref_b);
+    sdc_conditioner_free(both);
+    sdc_conditioner_free(only_b);
+    close_conditioning(&a);
+    close_conditioning(&b);
 }
