@@ -49,7 +49,7 @@ static sdc_status add_component(sdc_conditioner *c, int k)
     c->offset[k] = c->width;
     c->width += sdc_text_encoder_width(e->te);
     if (e->pooled)
-        c->pooled_dim = sdc_text_encoder_width(e->te);
+        c->pooled_dim = sdc_text_encoder_pooled_dim(e->te);
     return SDC_OK;
 }
 
@@ -129,7 +129,8 @@ static sdc_status encode_chunks(sdc_conditioner *c, int k, const sdc_token_chunk
     const sdc_text_component *e = &c->enc[k];
     int P = c->positions, W = sdc_text_encoder_width(e->te);
     int32_t *ids = malloc((size_t)count * P * sizeof *ids);
-    float *rows = pooled ? malloc((size_t)count * W * sizeof *rows) : NULL;
+    int PW = sdc_text_encoder_pooled_dim(e->te);
+    float *rows = pooled ? malloc((size_t)count * PW * sizeof *rows) : NULL;
     if (!ids || (pooled && !rows)) {
         free(ids);
         free(rows);
@@ -145,7 +146,7 @@ static sdc_status encode_chunks(sdc_conditioner *c, int k, const sdc_token_chunk
     sdc_status s = sdc_text_encoder_forward(e->te, ids, 1, count * P, req, pooled ? 2 : 1);
     free(ids);
     if (s == SDC_OK && pooled)
-        memcpy(pooled, rows, (size_t)W * sizeof *pooled);
+        memcpy(pooled, rows, (size_t)PW * sizeof *pooled);
     free(rows);
     if (s == SDC_OK && c->params.emphasis)
         for (int i = 0; i < count; i++)

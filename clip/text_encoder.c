@@ -20,6 +20,8 @@ struct sdc_text_encoder {
     sdc_text_embeddings embed; /* token [V, W], position [P, W] */
     sdc_text_layer *layer;    /* [L] */
     sdc_norm final_norm; /* [W] final_layer_norm */
+    int has_projection;       /* pooled rows go through `projection` */
+    sdc_layer projection;     /* [P, W] text_projection (no bias) */
     sdc_arena arena;          /* activations of one forward */
     sdc_layer_table table;    /* every linear layer by its Hugging Face CLIP name */
 };
@@ -28,7 +30,7 @@ struct sdc_text_encoder {
 static sdc_status read_structure(sdc_text_encoder *te, const sdc_layer_source *src)
 {
     const char *path = sdc_checkpoint_path(src->ck);
-    sdc_text_family f = sdc_text_family_of(src->ck);
+    sdc_text_family f = sdc_text_family_of(src->ck, src->component);
     te->layers = f.layers;
     te->cond_layers = f.cond_layers;
     te->dims.quick_gelu = f.quick_gelu ? 1 : 0;
@@ -63,7 +65,40 @@ static sdc_status load_layers(sdc_text_encoder *te, const sdc_layer_source *src)
                               &te->final_norm);
 }
 
+/* The pooled output's projection: Hugging Face "text_projection.weight" [P, W], or
+ * OpenCLIP's "text_projection" [W, P] (x @ P), kept as an owned transposed copy. */
+static sdc_status load_projection(sdc_text_encoder *te, const sdc_layer_source *src)
+{
+    int W = te->dims.width;
+    const sdc_tensor *t;
+    if ((t = sdc_layer_find(src, "text_projection", NULL, "weight"))) {
+        sdc_status s = sdc_text_check_matrix(src, "text_projection.weight", t, -1, W);
+        if (s == SDC_OK) /* CLIPTextModelWithProjection's has no bias */
+            s = sdc_layer_load(src, "text_projection", NULL, W, 1, 0, &te->projection);
+        te->has_projection = s == SDC_OK;
+        return s;
+    }
+    if (!(t = sdc_layer_find(src, "text_projection", NULL, NULL)))
+        return SDC_OK;
+    sdc_status s = sdc_text_check_matrix(src, "text_projection", t, W, (int)(t->ndim == 2 ? t->shape[1] : 0));
+    sdc_weight view;
+    if (s == SDC_OK)
+        s = sdc_weight_load(&view, t, W, (int)t->shape[1], "text_projection");
+    if (s == SDC_OK)
+        s = sdc_weight_transpose_f32(&te->projection.w, &view);
+    te->projection.in = W;
+    te->projection.k = 1;
+    te->has_projection = s == SDC_OK;
+    return s;
+}
+
 sdc_status sdc_text_encoder_load(const sdc_checkpoint *ck, sdc_text_encoder **out)
+{
+    return sdc_text_encoder_load_component(ck, SDC_COMPONENT_TEXT, out);
+}
+
+sdc_status sdc_text_encoder_load_component(const sdc_checkpoint *ck, sdc_component component,
+                                           sdc_text_encoder **out)
 {
     *out = NULL;
     sdc_text_encoder *te = calloc(1, sizeof *te);
@@ -71,12 +106,14 @@ sdc_status sdc_text_encoder_load(const sdc_checkpoint *ck, sdc_text_encoder **ou
         return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory for the text encoder",
                         sdc_checkpoint_path(ck));
     sdc_arena_init(&te->arena);
-    sdc_layer_source src = sdc_text_source(ck, SDC_COMPONENT_TEXT, &te->table);
+    sdc_layer_source src = sdc_text_source(ck, component, &te->table);
     sdc_status s = sdc_text_embeddings_load(&te->embed, &src);
     if (s == SDC_OK)
         s = read_structure(te, &src);
     if (s == SDC_OK)
         s = load_layers(te, &src);
+    if (s == SDC_OK)
+        s = load_projection(te, &src);
     if (s != SDC_OK) {
         sdc_text_encoder_free(te);
         return s;
@@ -94,6 +131,7 @@ void sdc_text_encoder_free(sdc_text_encoder *te)
             sdc_text_layer_free(&te->layer[i]);
     free(te->layer);
     sdc_norm_free(&te->final_norm);
+    sdc_layer_free(&te->projection);
     sdc_text_embeddings_free(&te->embed);
     sdc_arena_free(&te->arena);
     sdc_layer_table_free(&te->table);
@@ -146,18 +184,29 @@ static void emit_rows(const sdc_text_encoder *te, float *dst, const float *x, in
         memcpy(dst, x, (size_t)rows * W * sizeof *dst);
 }
 
-/* Fills request r from the residual stream x [S, P, W] after its layer. */
-static void emit(const sdc_text_encoder *te, const sdc_text_request *r, const float *x,
-                 const int32_t *ids, int S)
+/* Fills request r from the residual stream x [S, P, W] after its layer; pooled rows go
+ * through the projection when the encoder has one. */
+static sdc_status emit(sdc_text_encoder *te, const sdc_text_request *r, const float *x,
+                       const int32_t *ids, int S)
 {
     int P = te->dims.positions, W = te->dims.width;
     if (r->hidden)
         emit_rows(te, r->hidden, x, S * P, r->final_norm); // [S, P, W]
-    if (r->pooled)
-        for (int s = 0; s < S; s++) {
-            int row = s * P + eos_position(ids + (size_t)s * P, P);
-            emit_rows(te, r->pooled + (size_t)s * W, x + (size_t)row * W, 1, r->final_norm);
-        }
+    if (!r->pooled)
+        return SDC_OK;
+    size_t mark = sdc_arena_mark(&te->arena);
+    float *rows = te->has_projection ? sdc_arena_floats(&te->arena, (size_t)S * W) : r->pooled;
+    if (!rows)
+        return sdc_fail(SDC_ERR_NOMEM, "text encoder: out of memory for pooled rows");
+    for (int s = 0; s < S; s++) {
+        int row = s * P + eos_position(ids + (size_t)s * P, P);
+        emit_rows(te, rows + (size_t)s * W, x + (size_t)row * W, 1, r->final_norm); // [S, W]
+    }
+    int bad = te->has_projection &&
+              sdc_layer_linear(&te->projection, r->pooled, rows, S, &te->arena); // [S, P]
+    sdc_arena_release(&te->arena, mark);
+    return bad ? sdc_fail(SDC_ERR_NOMEM, "text encoder: out of memory for the projection")
+               : SDC_OK;
 }
 
 sdc_status sdc_text_encoder_forward(sdc_text_encoder *te, const int32_t *ids, int B, int T,
@@ -176,9 +225,11 @@ sdc_status sdc_text_encoder_forward(sdc_text_encoder *te, const int32_t *ids, in
     for (int l = 1; l <= deepest; l++) {
         if ((s = sdc_text_layer_forward(&te->layer[l - 1], &te->dims, &te->arena, x, S)) != SDC_OK)
             return s;
-        for (int r = 0; r < count; r++)
+        for (int r = 0; r < count && s == SDC_OK; r++)
             if (requests[r].layer == l)
-                emit(te, &requests[r], x, ids, S);
+                s = emit(te, &requests[r], x, ids, S);
+        if (s != SDC_OK)
+            return s;
     }
     return SDC_OK;
 }
@@ -195,6 +246,10 @@ sdc_status sdc_text_encoder_skip_layer(const sdc_text_encoder *te, int clip_skip
 
 sdc_layer_table *sdc_text_encoder_layer_table(sdc_text_encoder *te) { return &te->table; }
 int sdc_text_encoder_width(const sdc_text_encoder *te) { return te->dims.width; }
+int sdc_text_encoder_pooled_dim(const sdc_text_encoder *te)
+{
+    return te->has_projection ? te->projection.w.rows : te->dims.width;
+}
 int sdc_text_encoder_positions(const sdc_text_encoder *te) { return te->dims.positions; }
 int sdc_text_encoder_vocab(const sdc_text_encoder *te) { return te->embed.vocab; }
 int sdc_text_encoder_layers(const sdc_text_encoder *te) { return te->layers; }

@@ -36,11 +36,15 @@ typedef struct sdc_text_request {
     int layer;      /* the hidden states after this many layers, 1..layers */
     int final_norm; /* non-zero: passed through final_layer_norm */
     float *hidden;  /* [B, T, W] receives them, or NULL */
-    float *pooled;  /* [B * T / P, W] receives each chunk's row at its EOS token (the first
-                       position of its largest id, as CLIP's pooler), or NULL */
+    float *pooled;  /* [B * T / P, sdc_text_encoder_pooled_dim] receives each chunk's row at
+                       its EOS token (the first position of its largest id, as CLIP's pooler),
+                       through text_projection when the encoder has one, or NULL */
 } sdc_text_request;
 
 sdc_status sdc_text_encoder_load(const sdc_checkpoint *ck, sdc_text_encoder **out);
+/* The text encoder of `component` (SDC_COMPONENT_TEXT, or SDXL's SDC_COMPONENT_TEXT2). */
+sdc_status sdc_text_encoder_load_component(const sdc_checkpoint *ck, sdc_component component,
+                                           sdc_text_encoder **out);
 /* Every linear layer by its Hugging Face CLIP name ("text_model.encoder.layers.0.mlp.fc1"). */
 sdc_layer_table *sdc_text_encoder_layer_table(sdc_text_encoder *te);
 void sdc_text_encoder_free(sdc_text_encoder *te);
@@ -56,7 +60,9 @@ sdc_status sdc_text_encoder_forward(sdc_text_encoder *te, const int32_t *ids, in
  * skip leaves no layer. */
 sdc_status sdc_text_encoder_skip_layer(const sdc_text_encoder *te, int clip_skip, int *layer);
 
-int sdc_text_encoder_width(const sdc_text_encoder *te);       /* W: 768 SD 1.x, 1024 SD 2.x */
+int sdc_text_encoder_width(const sdc_text_encoder *te);
+/* Width of the pooled rows: the projection's (SDXL's bigG: 1280) or W. */
+int sdc_text_encoder_pooled_dim(const sdc_text_encoder *te);       /* W: 768 SD 1.x, 1024 SD 2.x */
 int sdc_text_encoder_positions(const sdc_text_encoder *te);   /* P: 77 */
 int sdc_text_encoder_vocab(const sdc_text_encoder *te);       /* 49408 */
 int sdc_text_encoder_layers(const sdc_text_encoder *te);      /* stored layers */

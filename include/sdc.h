@@ -83,6 +83,8 @@ typedef struct sdc_generate_params {
     float cfg_scale;             /* <= 1: no unconditional pass */
     uint64_t seed;
     const char *sampler;         /* "euler_a", "euler", "heun", "dpm++2m", "ddim", "ddpm", "lcm" */
+                                 /* (SDXL: an empty negative prompt is the all-zero
+                                    conditioning, as diffusers and AUTOMATIC1111 use) */
     const char *scheduler;       /* "discrete", "karras", "exponential", "linspace", "leading",
                                     "trailing", or NULL for the sampler's default */
     int karras_sigmas;           /* with linspace / leading / trailing: diffusers'
@@ -103,6 +105,12 @@ typedef struct sdc_generate_params {
     sdc_inpaint_area inpaint_area; /* SDC_INPAINT_MASKED: the result has the init image's
                                       size; width x height is the working resolution */
     int inpaint_padding;         /* pixels around the mask's box for SDC_INPAINT_MASKED */
+    /* SDXL size conditioning, in pixels (0 = the output size; crop 0 = none), and the SDXL
+     * refiner's aesthetic scores (0 = 6 and 2.5) */
+    int original_width, original_height;
+    int crop_top, crop_left;
+    int target_width, target_height;
+    float aesthetic_score, negative_aesthetic_score;
     sdc_progress_fn progress;
     void *user_data;
 } sdc_generate_params;

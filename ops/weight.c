@@ -59,6 +59,26 @@ sdc_status sdc_weight_own_f32(sdc_weight *w, const sdc_weight *src)
     return SDC_OK;
 }
 
+sdc_status sdc_weight_transpose_f32(sdc_weight *w, const sdc_weight *src)
+{
+    sdc_weight plain;
+    sdc_status s = sdc_weight_own_f32(&plain, src);
+    if (s != SDC_OK)
+        return s;
+    s = sdc_weight_own_f32(w, &plain); /* a buffer of the same size to transpose into */
+    if (s == SDC_OK) {
+        const float *a = plain.data;
+        float *t = w->owned;
+        for (int r = 0; r < src->rows; r++)
+            for (int c = 0; c < src->cols; c++)
+                t[(size_t)c * src->rows + r] = a[(size_t)r * src->cols + c];
+        w->rows = src->cols;
+        w->cols = src->rows;
+    }
+    sdc_weight_free(&plain);
+    return s;
+}
+
 void sdc_weight_free(sdc_weight *w)
 {
     free(w->owned);

@@ -28,6 +28,8 @@ sdc_status sdc_weight_load_rows(sdc_weight *w, const sdc_tensor *t, int row0, in
 /* w = a new owned f32 [rows, cols] copy of `src` (any weight dtype): the form a weight takes
  * when it is changed (merged adapters). */
 sdc_status sdc_weight_own_f32(sdc_weight *w, const sdc_weight *src);
+/* w = a new owned f32 [src->cols, src->rows] transpose of `src` (weights stored as x @ W). */
+sdc_status sdc_weight_transpose_f32(sdc_weight *w, const sdc_weight *src);
 /* Releases an owned buffer and forgets the view. */
 void sdc_weight_free(sdc_weight *w);
 

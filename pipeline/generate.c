@@ -27,6 +27,8 @@ typedef struct run {
     size_t n;         /* floats in one latent [4, h, w] */
     float *context;
     int tokens;
+    float *pooled;    /* [rows, P] SDXL's pooled text, else NULL */
+    float *label;     /* [rows, label_dim] the UNet's label rows, else NULL */
     float *buf;       /* one allocation for everything below */
     float *latent, *x0, *noise, *scaled, *unet_in, *unet_out, *guided, *known;
     /* inpainting models' extra UNet input per row [rows, 5, h, w]: the latent mask [h, w]
@@ -39,6 +41,8 @@ static void run_free(run *r)
     sdc_sampler_free(r->sampler);
     sdc_pipeline_inputs_free(&r->in);
     free(r->context);
+    free(r->pooled);
+    free(r->label);
     free(r->buf);
 }
 
@@ -211,7 +215,7 @@ static sdc_status sample(run *r)
     while (sdc_sampler_call_index(r->sampler) < calls) {
         float t = (float)sdc_sampler_timestep(r->sampler);
         unet_input(r);
-        sdc_unet_cond c = {.context = r->context, .tokens = r->tokens};
+        sdc_unet_cond c = {.context = r->context, .tokens = r->tokens, .label = r->label};
         if (r->in_ch == 9)
             c.extra = r->extra, c.extra_channels = 5;
         sdc_status s = sdc_unet_forward(r->m->unet, r->unet_in, r->rows, r->h, r->w, t, &c,
@@ -258,7 +262,9 @@ static sdc_status text(run *r)
     if (report(r, "text", 0, 1))
         return interrupted();
     sdc_status s = sdc_pipeline_encode_prompts(r->m, r->p, r->rows == 2, &r->context,
-                                               &r->tokens);
+                                               &r->tokens, &r->pooled);
+    if (s == SDC_OK)
+        s = sdc_pipeline_labels(r->m, r->p, r->rows, r->pooled, &r->label);
     if (s == SDC_OK && report(r, "text", 1, 1))
         return interrupted();
     return s;
@@ -306,6 +312,7 @@ sdc_status sdc_pipeline_generate(sdc_model *m, const sdc_generate_params *p, uin
     /* Each stage's weights leave the resident set when it is over (they stay in the page
      * cache): the decoder's activations then take the UNet's place instead of adding to it. */
     sdc_checkpoint_release(m->ck, SDC_COMPONENT_TEXT);
+    sdc_checkpoint_release(m->ck, SDC_COMPONENT_TEXT2);
     if (s == SDC_OK)
         s = start(&r);
     if (s == SDC_OK)

@@ -17,6 +17,7 @@ void sdc_model_free(sdc_model *m)
     sdc_vae_free(m->vae);
     sdc_unet_free(m->unet);
     sdc_text_encoder_free(m->te);
+    sdc_text_encoder_free(m->te2);
     sdc_tokenizer_free(m->tok);
     sdc_checkpoint_close(m->ck);
     free(m);
@@ -26,9 +27,6 @@ static sdc_status check_runnable(const sdc_checkpoint *ck)
 {
     const char *path = sdc_checkpoint_path(ck);
     sdc_family family = sdc_checkpoint_family(ck);
-    if (family == SDC_FAMILY_SDXL)
-        return sdc_fail(SDC_ERR_UNSUPPORTED, "%s: SDXL checkpoints are recognised but sdc "
-                        "cannot run them yet", path);
     if (family == SDC_FAMILY_UNKNOWN)
         return sdc_fail(SDC_ERR_FORMAT, "%s: no Stable Diffusion UNet, VAE or text encoder "
                         "tensors found (is this a model checkpoint?)", path);
@@ -68,8 +66,11 @@ sdc_status sdc_model_load(const sdc_model_params *params, sdc_model **out)
         s = sdc_pipeline_train_schedule(m->ck, &m->train);
     if (s == SDC_OK)
         s = sdc_tokenizer_load(sdc_checkpoint_tokenizer_dir(m->ck), params->vocab_path, &m->tok);
-    if (s == SDC_OK)
+    if (s == SDC_OK && (sdc_checkpoint_count(m->ck, SDC_COMPONENT_TEXT) ||
+                        !sdc_checkpoint_count(m->ck, SDC_COMPONENT_TEXT2)))
         s = sdc_text_encoder_load(m->ck, &m->te);
+    if (s == SDC_OK && sdc_checkpoint_count(m->ck, SDC_COMPONENT_TEXT2))
+        s = sdc_text_encoder_load_component(m->ck, SDC_COMPONENT_TEXT2, &m->te2);
     if (s == SDC_OK)
         s = sdc_unet_load(m->ck, &m->unet);
     if (s == SDC_OK)
@@ -146,6 +147,14 @@ sdc_status sdc_pipeline_train_schedule(const sdc_checkpoint *ck, sdc_noise_sched
     return sdc_is_file(path) ? read_schedule_config(path, out) : SDC_OK;
 }
 
+static sdc_text_component component(const sdc_model *m, sdc_text_encoder *te, sdc_component c,
+                                    int pooled)
+{
+    sdc_text_family f = sdc_text_family_of(m->ck, c);
+    return (sdc_text_component){.tok = m->tok, .te = te, .pad_id = f.pad_token,
+                                .final_norm = f.final_norm, .pooled = pooled};
+}
+
 static sdc_status conditioner_for(sdc_model *m, const sdc_generate_params *p,
                                   sdc_conditioner **out)
 {
@@ -156,9 +165,13 @@ static sdc_status conditioner_for(sdc_model *m, const sdc_generate_params *p,
     if (!m->cond || memcmp(&cp, &m->cond_params, sizeof cp) != 0) {
         sdc_conditioner_free(m->cond);
         m->cond = NULL;
-        sdc_text_component text = {.tok = m->tok, .te = m->te, .final_norm = 1,
-                                   .pad_id = sdc_text_family_of(m->ck).pad_token};
-        sdc_status s = sdc_conditioner_create(&text, 1, &cp, &m->cond);
+        sdc_text_component text[2];
+        int n = 0;
+        if (m->te)
+            text[n++] = component(m, m->te, SDC_COMPONENT_TEXT, 0);
+        if (m->te2) /* SDXL: the pooled vector is the second encoder's */
+            text[n++] = component(m, m->te2, SDC_COMPONENT_TEXT2, 1);
+        sdc_status s = sdc_conditioner_create(text, n, &cp, &m->cond);
         if (s != SDC_OK)
             return s;
         m->cond_params = cp;
@@ -167,31 +180,70 @@ static sdc_status conditioner_for(sdc_model *m, const sdc_generate_params *p,
     return SDC_OK;
 }
 
+int sdc_pipeline_pooled_dim(sdc_model *m)
+{
+    sdc_text_encoder *te = m->te2 ? m->te2 : NULL; /* only SDXL's conditioner pools */
+    return te ? sdc_text_encoder_pooled_dim(te) : 0;
+}
+
+/* [uncond; cond] rows of `width` into a new buffer; uncond NULL = zeros. */
+static float *two_rows(const float *uncond, const float *cond, size_t width)
+{
+    float *both = calloc(2 * width, sizeof *both);
+    if (both && uncond)
+        memcpy(both, uncond, width * sizeof *both);
+    if (both)
+        memcpy(both + width, cond, width * sizeof *both);
+    return both;
+}
+
+/* The prompt's pooled vector [1, P] (and the negative's, or zeros, before it when guided). */
+static sdc_status encode_pooled(sdc_conditioner *c, const char *prompt, const char *negative,
+                                int guided, float **pooled)
+{
+    size_t P = (size_t)sdc_conditioner_pooled_dim(c);
+    float *rows = calloc((guided ? 2 : 1) * P, sizeof *rows);
+    if (!rows)
+        return sdc_fail(SDC_ERR_NOMEM, "out of memory for the pooled text vector");
+    sdc_status s = sdc_conditioner_pooled(c, prompt, rows + (guided ? P : 0));
+    if (s == SDC_OK && guided && negative)
+        s = sdc_conditioner_pooled(c, negative, rows);
+    if (s != SDC_OK)
+        free(rows);
+    *pooled = s == SDC_OK ? rows : NULL;
+    return s;
+}
+
 sdc_status sdc_pipeline_encode_prompts(sdc_model *m, const sdc_generate_params *p, int guided,
-                                       float **context, int *tokens)
+                                       float **context, int *tokens, float **pooled)
 {
     *context = NULL;
+    *pooled = NULL;
     sdc_conditioner *c;
     sdc_status s = conditioner_for(m, p, &c);
     if (s != SDC_OK)
         return s;
     const char *prompt = p->prompt ? p->prompt : "";
-    if (!guided)
-        return sdc_conditioner_encode(c, prompt, context, tokens);
-    float *cond, *uncond;
-    s = sdc_conditioner_encode_pair(c, prompt, p->negative_prompt ? p->negative_prompt : "",
-                                    &cond, &uncond, tokens);
-    if (s != SDC_OK)
-        return s;
+    const char *negative = p->negative_prompt ? p->negative_prompt : "";
+    /* SDXL: no negative prompt means zeros, not the empty prompt's encoding */
+    int zero_negative = sdc_checkpoint_family(m->ck) == SDC_FAMILY_SDXL && !*negative;
+    float *cond = NULL, *uncond = NULL;
+    if (!guided || zero_negative)
+        s = sdc_conditioner_encode(c, prompt, &cond, tokens);
+    else
+        s = sdc_conditioner_encode_pair(c, prompt, negative, &cond, &uncond, tokens);
     size_t row = (size_t)*tokens * sdc_conditioner_width(c);
-    *context = malloc(2 * row * sizeof(float));
-    if (*context) {
-        memcpy(*context, uncond, row * sizeof(float));
-        memcpy(*context + row, cond, row * sizeof(float));
-    } else {
+    if (s == SDC_OK && guided && !(*context = two_rows(uncond, cond, row)))
         s = sdc_fail(SDC_ERR_NOMEM, "out of memory for the text context");
-    }
+    else if (s == SDC_OK && !guided)
+        *context = cond, cond = NULL;
+    if (s == SDC_OK && sdc_conditioner_pooled_dim(c))
+        s = encode_pooled(c, prompt, zero_negative ? NULL : negative, guided, pooled);
     free(cond);
     free(uncond);
+    if (s != SDC_OK) {
+        free(*context);
+        *context = NULL;
+    }
     return s;
 }

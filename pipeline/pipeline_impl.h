@@ -16,7 +16,8 @@
 struct sdc_model {
     sdc_checkpoint *ck; /* stays open: model code may keep views into its mapping */
     sdc_tokenizer *tok;
-    sdc_text_encoder *te;
+    sdc_text_encoder *te;  /* the text encoder, or NULL (SDXL refiner: bigG only) */
+    sdc_text_encoder *te2; /* SDXL's second text encoder (OpenCLIP bigG), or NULL */
     sdc_unet *unet;
     sdc_vae *vae;
     sdc_noise_schedule train;
@@ -36,9 +37,17 @@ sdc_status sdc_pipeline_generate(sdc_model *m, const sdc_generate_params *p, uin
 sdc_status sdc_pipeline_train_schedule(const sdc_checkpoint *ck, sdc_noise_schedule *out);
 
 /* Contexts for the UNet: [uncond; cond] rows when guided, else [cond]; *context is
- * malloc'd [rows, *tokens, width]. */
+ * malloc'd [rows, *tokens, width]. When the model's conditioner gives a pooled vector (SDXL)
+ * *pooled is malloc'd [rows, pooled_dim], else NULL. SDXL: an empty negative prompt is the
+ * all-zero context and pooled row (diffusers' force_zeros_for_empty_prompt, AUTOMATIC1111). */
 sdc_status sdc_pipeline_encode_prompts(sdc_model *m, const sdc_generate_params *p, int guided,
-                                       float **context, int *tokens);
+                                       float **context, int *tokens, float **pooled);
+/* Width of the pooled vector (0 without one). */
+int sdc_pipeline_pooled_dim(sdc_model *m);
+/* The UNet's label rows [rows, label_dim] (SDXL: pooled [rows, P] and the size ids of p;
+ * pipeline/added_cond.c), malloc'd; NULL when the UNet takes no label. */
+sdc_status sdc_pipeline_labels(sdc_model *m, const sdc_generate_params *p, int rows,
+                               const float *pooled, float **label);
 
 /* Inputs of img2img and inpainting at the output size. */
 typedef struct sdc_pipeline_inputs {

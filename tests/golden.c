@@ -211,7 +211,6 @@ typedef struct pending {
 #define SD2_EXTRA "issue 19 (SD 2 x4 upscaler, depth-to-image)"
 
 static const pending pending_families[] = {
-    {"", "sdxl", SDXL},
     {"", "sd2-x4-upscaler", SD2_EXTRA},
 };
 

@@ -135,6 +135,27 @@ static const char *const model_index_text =
 
 /* ---- families, channels, prediction, text properties ------------------------------ */
 
+/* A text encoder component against the manifest: SD 1.x / 2.x records give the layers of
+ * each layout and condition on the layers the diffusers folder keeps (through the final
+ * norm); SDXL records give one count and condition on layer L-1 without the final norm. */
+static void expect_text(const sdc_checkpoint *ck, sdc_component c, json_t *te, const char *model,
+                        int folder)
+{
+    const char *where = folder ? "diffusers" : "single file";
+    int xl = json_object_get(te, "layers") != NULL;
+    int layers = xl ? jint(te, "layers")
+                    : jint(te, folder ? "layers_in_diffusers_folder" : "layers_in_ldm_file");
+    sdc_text_family f = sdc_text_family_of(ck, c);
+    cr_expect_eq(f.layers, layers, "%s %s %s", model, where, sdc_component_name(c));
+    cr_expect_eq(f.cond_layers, xl ? layers - 1 : jint(te, "layers_in_diffusers_folder"),
+                 "%s %s %s", model, where, sdc_component_name(c));
+    cr_expect_eq(f.final_norm, !xl, "%s %s", model, sdc_component_name(c));
+    cr_expect_eq(f.quick_gelu, strcmp(jstr(te, "activation"), "quick_gelu") == 0, "%s %s %s",
+                 model, where, sdc_component_name(c));
+    cr_expect_eq(f.pad_token, jint(te, "pad_token"), "%s %s %s", model, where,
+                 sdc_component_name(c));
+}
+
 static void expect_properties(sdc_checkpoint *ck, const char *model, json_t *m, int folder)
 {
     json_t *te = json_object_get(m, "text_encoder");
@@ -148,15 +169,12 @@ static void expect_properties(sdc_checkpoint *ck, const char *model, json_t *m, 
                  sdc_prediction_name(sdc_checkpoint_prediction(ck)),
                  sdc_checkpoint_prediction_source(ck));
     cr_expect_eq(sdc_checkpoint_layout(ck), folder ? SDC_LAYOUT_DIFFUSERS : SDC_LAYOUT_SINGLE_FILE);
-    cr_expect_eq(sdc_checkpoint_text_layers(ck),
-                 jint(te, folder ? "layers_in_diffusers_folder" : "layers_in_ldm_file"), "%s %s",
-                 model, where);
-    /* both layouts condition on the layers the diffusers folder keeps */
-    cr_expect_eq(sdc_text_family_of(ck).cond_layers, jint(te, "layers_in_diffusers_folder"),
-                 "%s %s", model, where);
-    cr_expect_eq(sdc_text_family_of(ck).quick_gelu,
-                 strcmp(jstr(te, "activation"), "quick_gelu") == 0, "%s %s", model, where);
-    cr_expect_eq(sdc_text_family_of(ck).pad_token, jint(te, "pad_token"), "%s %s", model, where);
+    expect_text(ck, SDC_COMPONENT_TEXT, te, model, folder);
+    json_t *te2 = json_object_get(m, "text_encoder_2");
+    if (te2)
+        expect_text(ck, SDC_COMPONENT_TEXT2, te2, model, folder);
+    else
+        cr_expect_eq(sdc_checkpoint_count(ck, SDC_COMPONENT_TEXT2), 0);
     cr_expect_eq(sdc_checkpoint_context_dim(ck),
                  jint(json_object_get(m, "unet"), "cross_attention_dim"), "%s %s", model, where);
 }
@@ -171,9 +189,10 @@ Test(checkpoint, golden_models_open_in_both_layouts)
         sdc_checkpoint *ck = open_golden(jstr(m, "ldm_file"));
         expect_properties(ck, model, m, 0);
         for (int c = 0; c < SDC_COMPONENT_COUNT; c++)
-            cr_expect_str_eq(sdc_dtype_name(sdc_checkpoint_dtype(ck, (sdc_component)c)),
-                             jstr(m, "ldm_dtype"), "%s %s", model,
-                             sdc_component_name((sdc_component)c));
+            if (sdc_checkpoint_count(ck, (sdc_component)c))
+                cr_expect_str_eq(sdc_dtype_name(sdc_checkpoint_dtype(ck, (sdc_component)c)),
+                                 jstr(m, "ldm_dtype"), "%s %s", model,
+                                 sdc_component_name((sdc_component)c));
         cr_expect_null(sdc_checkpoint_tokenizer_dir(ck));
         sdc_checkpoint_close(ck);
 
@@ -182,10 +201,12 @@ Test(checkpoint, golden_models_open_in_both_layouts)
         ck = open_golden(jstr(m, "diffusers_folder"));
         expect_properties(ck, model, m, 1);
         json_t *dtypes = json_object_get(m, "diffusers_dtypes");
-        static const char *const keys[SDC_COMPONENT_COUNT] = {"unet", "vae", "text_encoder"};
+        static const char *const keys[SDC_COMPONENT_COUNT] = {"unet", "vae", "text_encoder",
+                                                               "text_encoder_2"};
         for (int c = 0; c < SDC_COMPONENT_COUNT; c++)
-            cr_expect_str_eq(sdc_dtype_name(sdc_checkpoint_dtype(ck, (sdc_component)c)),
-                             jstr(dtypes, keys[c]), "%s %s", model, keys[c]);
+            if (sdc_checkpoint_count(ck, (sdc_component)c))
+                cr_expect_str_eq(sdc_dtype_name(sdc_checkpoint_dtype(ck, (sdc_component)c)),
+                                 jstr(dtypes, keys[c]), "%s %s", model, keys[c]);
         cr_expect_not_null(sdc_checkpoint_tokenizer_dir(ck));
         cr_expect_eq(sdc_checkpoint_unused_count(ck), 0);
         sdc_checkpoint_close(ck);
@@ -194,14 +215,36 @@ Test(checkpoint, golden_models_open_in_both_layouts)
 
 /* ---- both layouts hold the same tensors ------------------------------------------- */
 
+/* The folder's text_projection.weight [P, W] is the single file's OpenCLIP [W, P] transposed. */
+static void expect_transposed(const sdc_tensor *a, const sdc_tensor *b, const char *model)
+{
+    cr_assert_not_null(b, "%s: the single file has no text_projection", model);
+    cr_assert(a->ndim == 2 && b->ndim == 2 && a->shape[0] == b->shape[1] &&
+              a->shape[1] == b->shape[0], "%s: text_projection shapes", model);
+    float *fa = to_f32(a), *fb = to_f32(b);
+    int rows = (int)a->shape[0], cols = (int)a->shape[1], bad = 0;
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            bad += fa[r * cols + c] != fb[c * rows + r];
+    cr_expect_eq(bad, 0, "%s: text_projection values differ", model);
+    free(fa);
+    free(fb);
+}
+
 static void expect_component_equal(sdc_checkpoint *folder, sdc_checkpoint *single,
                                    sdc_component c, const char *model)
 {
     size_t n = sdc_checkpoint_count(folder, c);
+    if (!n && !sdc_checkpoint_count(single, c))
+        return; /* a second text encoder only SDXL has */
     cr_expect_gt(n, 0, "%s: diffusers %s is empty", model, sdc_component_name(c));
     for (size_t i = 0; i < n; i++) {
         const sdc_tensor *a, *b;
         const char *name = sdc_checkpoint_name_at(folder, c, i, &a);
+        if (strcmp(name, "text_projection.weight") == 0) {
+            expect_transposed(a, sdc_checkpoint_get(single, c, "text_projection"), model);
+            continue;
+        }
         b = sdc_checkpoint_get(single, c, name);
         cr_expect_not_null(b, "%s: %s '%s' not in the single file", model,
                            sdc_component_name(c), name);
@@ -212,8 +255,9 @@ static void expect_component_equal(sdc_checkpoint *folder, sdc_checkpoint *singl
         cr_expect(same_values(a, b), "%s: %s '%s' values differ", model, sdc_component_name(c),
                   name);
     }
-    /* UNet and VAE map one to one; the SD 2.x single file has one more text layer */
-    if (c != SDC_COMPONENT_TEXT) {
+    /* UNet and VAE map one to one; the SD 2.x single file has one more text layer and the
+     * projection the folder's text encoder lacks */
+    if (c == SDC_COMPONENT_UNET || c == SDC_COMPONENT_VAE) {
         cr_expect_eq(sdc_checkpoint_count(single, c), n, "%s %s", model, sdc_component_name(c));
         cr_expect_eq(sdc_checkpoint_param_count(single, c), sdc_checkpoint_param_count(folder, c));
     }
@@ -310,8 +354,8 @@ Test(checkpoint, openclip_in_proj_is_split_into_views)
 
 Test(checkpoint, extra_tensors_are_counted_as_unused)
 {
-    /* 12 schedule buffers + 2 EMA counters, plus position_ids (SD 1.x) or text_projection
-     * and logit_scale (SD 2.x) */
+    /* 12 schedule buffers + 2 EMA counters, plus position_ids (SD 1.x) or logit_scale
+     * (SD 2.x, whose text_projection is the text encoder's) */
     sdc_checkpoint *ck = open_golden("models/tiny-sd1/model.safetensors");
     cr_expect_eq(sdc_checkpoint_unused_count(ck), 15);
     int found = 0;
@@ -320,7 +364,7 @@ Test(checkpoint, extra_tensors_are_counted_as_unused)
     cr_expect_eq(found, 1);
     sdc_checkpoint_close(ck);
     ck = open_golden("models/tiny-sd2v/model.safetensors");
-    cr_expect_eq(sdc_checkpoint_unused_count(ck), 16);
+    cr_expect_eq(sdc_checkpoint_unused_count(ck), 15);
     sdc_checkpoint_close(ck);
 }
 
@@ -554,7 +598,8 @@ Test(checkpoint, sdxl_is_recognised)
     cr_assert_eq(sdc_checkpoint_open(join(dir, "xl.safetensors"), &ck), SDC_OK);
     cr_expect_eq(sdc_checkpoint_family(ck), SDC_FAMILY_SDXL);
     cr_expect_str_eq(sdc_family_name(sdc_checkpoint_family(ck)), "sdxl");
-    cr_expect_eq(sdc_checkpoint_unused_count(ck), 1);
+    cr_expect_eq(sdc_checkpoint_unused_count(ck), 0); /* ln_final is text encoder 2's */
+    cr_expect_eq(sdc_checkpoint_count(ck, SDC_COMPONENT_TEXT2), 1);
     sdc_checkpoint_close(ck);
     remove_tree(dir);
 }
@@ -601,7 +646,7 @@ Test(checkpoint, tokenizer_beside_a_single_file)
     }
     cr_assert_eq(sdc_checkpoint_open(path, &ck), SDC_OK, "%s", sdc_last_error());
     cr_expect_str_eq(sdc_checkpoint_tokenizer_dir(ck), dir);
-    cr_expect_eq(sdc_text_family_of(ck).pad_token, 49407, "the folder's special tokens decide");
+    cr_expect_eq(sdc_text_family_of(ck, SDC_COMPONENT_TEXT).pad_token, 49407, "the folder's special tokens decide");
     sdc_checkpoint_close(ck);
     for (int i = 0; i < 3; i++) {
         snprintf(link, sizeof link, "%s/%s", dir, files[i]);

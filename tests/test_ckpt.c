@@ -250,9 +250,9 @@ static void expect_same_component(sdc_checkpoint *a, sdc_checkpoint *b, sdc_comp
 static void expect_same_model(sdc_checkpoint *a, sdc_checkpoint *b)
 {
     cr_expect_eq(sdc_checkpoint_family(a), sdc_checkpoint_family(b));
-    cr_expect_eq(sdc_text_family_of(a).cond_layers, sdc_text_family_of(b).cond_layers);
-    cr_expect_eq(sdc_text_family_of(a).quick_gelu, sdc_text_family_of(b).quick_gelu);
-    cr_expect_eq(sdc_text_family_of(a).pad_token, sdc_text_family_of(b).pad_token);
+    cr_expect_eq(sdc_text_family_of(a, SDC_COMPONENT_TEXT).cond_layers, sdc_text_family_of(b, SDC_COMPONENT_TEXT).cond_layers);
+    cr_expect_eq(sdc_text_family_of(a, SDC_COMPONENT_TEXT).quick_gelu, sdc_text_family_of(b, SDC_COMPONENT_TEXT).quick_gelu);
+    cr_expect_eq(sdc_text_family_of(a, SDC_COMPONENT_TEXT).pad_token, sdc_text_family_of(b, SDC_COMPONENT_TEXT).pad_token);
     cr_expect_eq(sdc_checkpoint_prediction(a), sdc_checkpoint_prediction(b));
     cr_expect_eq(sdc_checkpoint_unet_in_channels(a), sdc_checkpoint_unet_in_channels(b));
     for (int c = 0; c < SDC_COMPONENT_COUNT; c++)

@@ -287,7 +287,7 @@ static conditioning open_conditioning(const char *model, int folder, int emphasi
     cr_assert_eq(s, SDC_OK, "tokenizer: %s", sdc_last_error());
     sdc_conditioning_params p = {.emphasis = emphasis, .clip_skip = 1};
     sdc_text_component text = {.tok = c.tok, .te = c.m.te, .final_norm = 1,
-                               .pad_id = sdc_text_family_of(c.m.ck).pad_token};
+                               .pad_id = sdc_text_family_of(c.m.ck, SDC_COMPONENT_TEXT).pad_token};
     s = sdc_conditioner_create(&text, 1, &p, &c.cond);
     cr_assert_eq(s, SDC_OK, "conditioner: %s", sdc_last_error());
     c.W = sdc_text_encoder_width(c.m.te);
@@ -520,7 +520,7 @@ static sdc_conditioner *single(const conditioning *c, int final_norm, int emphas
 {
     sdc_conditioning_params p = {.emphasis = emphasis, .clip_skip = 1};
     sdc_text_component text = {.tok = c->tok, .te = c->m.te, .final_norm = final_norm,
-                               .pad_id = sdc_text_family_of(c->m.ck).pad_token};
+                               .pad_id = sdc_text_family_of(c->m.ck, SDC_COMPONENT_TEXT).pad_token};
     sdc_conditioner *out;
     cr_assert_eq(sdc_conditioner_create(&text, 1, &p, &out), SDC_OK, "%s", sdc_last_error());
     return out;
@@ -530,9 +530,9 @@ Test(conditioning, two_encoders_side_by_side_and_a_pooled_vector)
 {
     conditioning a = open_conditioning("tiny-sd1", 0, 1), b = open_conditioning("tiny-sd2v", 0, 1);
     sdc_text_component enc[2] = {
-        {.tok = a.tok, .te = a.m.te, .final_norm = 1, .pad_id = sdc_text_family_of(a.m.ck).pad_token},
+        {.tok = a.tok, .te = a.m.te, .final_norm = 1, .pad_id = sdc_text_family_of(a.m.ck, SDC_COMPONENT_TEXT).pad_token},
         {.tok = b.tok, .te = b.m.te, .final_norm = 0, .pooled = 1,
-         .pad_id = sdc_text_family_of(b.m.ck).pad_token},
+         .pad_id = sdc_text_family_of(b.m.ck, SDC_COMPONENT_TEXT).pad_token},
     };
     sdc_conditioning_params p = {.emphasis = 1, .clip_skip = 1};
     sdc_conditioner *both, *only_b = single(&b, 0, 1);

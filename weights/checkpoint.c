@@ -25,6 +25,7 @@ static const char *const component_names[SDC_COMPONENT_COUNT] = {
     [SDC_COMPONENT_UNET] = "unet",
     [SDC_COMPONENT_VAE] = "vae",
     [SDC_COMPONENT_TEXT] = "text encoder",
+    [SDC_COMPONENT_TEXT2] = "text encoder 2",
 };
 
 static const char *const layout_names[SDC_LAYOUT_COUNT] = {
@@ -121,7 +122,9 @@ static sdc_checkpoint *checkpoint_new(const char *path)
     if (!ck)
         return NULL;
     ck->path = strdup(path);
-    ck->facts = (sdc_ck_facts){.quick_gelu = -1, .pad_token = -1, .prediction = -1};
+    ck->facts = (sdc_ck_facts){.prediction = -1};
+    for (int i = 0; i < 2; i++)
+        ck->facts.text[i] = (sdc_text_said){0, -1, -1};
     if (!ck->path) {
         free(ck);
         return NULL;
@@ -303,8 +306,8 @@ const char *sdc_checkpoint_prediction_source(const sdc_checkpoint *ck)
 int sdc_checkpoint_unet_in_channels(const sdc_checkpoint *ck) { return ck->unet_in_channels; }
 int sdc_checkpoint_context_dim(const sdc_checkpoint *ck) { return ck->context_dim; }
 int sdc_checkpoint_text_layers(const sdc_checkpoint *ck) { return ck->text_layers; }
-sdc_text_said sdc_checkpoint_text_said(const sdc_checkpoint *ck)
+sdc_text_said sdc_checkpoint_text_said(const sdc_checkpoint *ck, sdc_component text)
 {
-    return (sdc_text_said){ck->facts.openclip_text, ck->facts.quick_gelu, ck->facts.pad_token};
+    return ck->facts.text[text == SDC_COMPONENT_TEXT2];
 }
 const char *sdc_checkpoint_tokenizer_dir(const sdc_checkpoint *ck) { return ck->tokenizer_dir; }

@@ -8,7 +8,11 @@
  *   SDC_COMPONENT_TEXT  Hugging Face CLIP names without a prefix
  *                       (e.g. "text_model.encoder.layers.0.self_attn.q_proj.weight"),
  *                       also for OpenCLIP single files, whose fused in_proj is split into
- *                       views without copying.
+ *                       views without copying. A projection of the pooled output is
+ *                       "text_projection.weight" [P, W] (Hugging Face) or "text_projection"
+ *                       [W, P] (OpenCLIP, used as x @ text_projection).
+ *   SDC_COMPONENT_TEXT2 SDXL's second text encoder (OpenCLIP ViT-bigG; the refiner's only
+ *                       one), named as SDC_COMPONENT_TEXT.
  *
  * Model code asks for tensors by these names and never sees the file layout. Layouts:
  * single-file LDM/CompVis .safetensors and diffusers folders (unet/, vae/, text_encoder/,
@@ -29,6 +33,7 @@ typedef enum sdc_component {
     SDC_COMPONENT_UNET,
     SDC_COMPONENT_VAE,
     SDC_COMPONENT_TEXT,
+    SDC_COMPONENT_TEXT2,
     SDC_COMPONENT_COUNT
 } sdc_component;
 
@@ -36,7 +41,7 @@ typedef enum sdc_family {
     SDC_FAMILY_UNKNOWN,
     SDC_FAMILY_SD1,
     SDC_FAMILY_SD2,
-    SDC_FAMILY_SDXL, /* recognised and reported; sdc cannot run it */
+    SDC_FAMILY_SDXL, /* base, refiner (bigG only), inpainting (9 channels) */
     SDC_FAMILY_COUNT
 } sdc_family;
 
@@ -108,14 +113,15 @@ int sdc_checkpoint_context_dim(const sdc_checkpoint *ck);
 
 /* Transformer layers stored for the text encoder (text_model.encoder.layers.N). */
 int sdc_checkpoint_text_layers(const sdc_checkpoint *ck);
-/* What the files say about the text encoder (-1: nothing); the family rules that turn this
- * into layers, activation and pad token live with the text encoders (clip/text_family.h). */
+/* What the files say about a text encoder component (-1: nothing); the family rules that turn
+ * this into layers, activation and pad token live with the text encoders
+ * (clip/text_family.h). */
 typedef struct sdc_text_said {
     int openclip_naming; /* 1: it came in OpenCLIP names (a single file holding every layer) */
     int quick_gelu;      /* config.json hidden_act: 1 quick_gelu, 0 gelu */
     int pad_token;       /* the tokenizer's special_tokens_map.json pad_token */
 } sdc_text_said;
-sdc_text_said sdc_checkpoint_text_said(const sdc_checkpoint *ck);
+sdc_text_said sdc_checkpoint_text_said(const sdc_checkpoint *ck, sdc_component text);
 /* The model's own tokenizer directory (holding vocab.json + merges.txt), or NULL: a diffusers
  * folder's tokenizer/, or for a single file the folder it sits in when that folder holds
  * vocab.json + merges.txt (as models/demo/ does). Its special_tokens_map.json, if any, sets

@@ -27,9 +27,7 @@ typedef struct sdc_ck_table {
 /* What the layout readers found besides tensors; -1 = not said. */
 typedef struct sdc_ck_facts {
     int sdxl_marker;     /* conditioner.* keys, text_encoder_2, an XL pipeline class */
-    int openclip_text;   /* the text encoder came in OpenCLIP naming */
-    int quick_gelu;      /* text_encoder/config.json hidden_act */
-    int pad_token;       /* tokenizer/special_tokens_map.json pad_token */
+    sdc_text_said text[2]; /* SDC_COMPONENT_TEXT, SDC_COMPONENT_TEXT2 */
     int prediction;      /* scheduler config or file metadata, an sdc_prediction */
     const char *prediction_source;
 } sdc_ck_facts;

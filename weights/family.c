@@ -54,7 +54,8 @@ static sdc_family detect_family(const sdc_checkpoint *ck)
     if (ck->facts.sdxl_marker || sdc_ck_table_find(unet, "label_emb.0.0.weight") ||
         ck->context_dim == SDXL_CONTEXT)
         return SDC_FAMILY_SDXL;
-    if (ck->facts.openclip_text || ck->facts.quick_gelu == 0 || linear_proj_in(unet) ||
+    if (ck->facts.text[0].openclip_naming || ck->facts.text[0].quick_gelu == 0 ||
+        linear_proj_in(unet) ||
         ck->context_dim == SD2_CONTEXT)
         return SDC_FAMILY_SD2;
     if (unet->count || ck->tables[SDC_COMPONENT_TEXT].count)

@@ -66,7 +66,7 @@ static void print_text(const sdc_checkpoint *ck, FILE *out)
 {
     if (!sdc_checkpoint_count(ck, SDC_COMPONENT_TEXT))
         return;
-    sdc_text_family f = sdc_text_family_of(ck);
+    sdc_text_family f = sdc_text_family_of(ck, SDC_COMPONENT_TEXT);
     fprintf(out, "text layers:  %d stored, %d used for conditioning, %s, pad token %d\n",
             f.layers, f.cond_layers, f.quick_gelu ? "quick_gelu" : "gelu", f.pad_token);
 }

@@ -43,7 +43,7 @@ static sdc_status map_unet(sdc_checkpoint *ck, size_t first)
     return SDC_OK;
 }
 
-static sdc_status map_text(sdc_checkpoint *ck, size_t first)
+static sdc_status map_text(sdc_checkpoint *ck, size_t first, sdc_component c)
 {
     for (size_t f = first; f < ck->file_count; f++) {
         const char *file = sdc_safetensors_path(ck->files[f]);
@@ -51,8 +51,7 @@ static sdc_status map_text(sdc_checkpoint *ck, size_t first)
             const sdc_st_entry *e = sdc_safetensors_entry(ck->files[f], i);
             char name[SDC_CK_NAME_MAX];
             sdc_status s = sdc_clip_text_name(e->name, name, sizeof name) == 1
-                               ? sdc_ck_table_add(&ck->tables[SDC_COMPONENT_TEXT], name,
-                                                  &e->tensor, file)
+                               ? sdc_ck_table_add(&ck->tables[c], name, &e->tensor, file)
                                : sdc_ck_note_unused(ck, e->name);
             if (s != SDC_OK)
                 return s;
@@ -97,7 +96,7 @@ static sdc_status load_component(sdc_checkpoint *ck, json_t *index, const char *
             return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", ck->path);
         return sdc_ck_map_vae(ck, first, &ck->tables[SDC_COMPONENT_VAE], 1);
     }
-    return map_text(ck, first);
+    return map_text(ck, first, c);
 }
 
 static const char *string_of(json_t *object, const char *key)
@@ -122,19 +121,21 @@ static sdc_status read_scheduler(sdc_checkpoint *ck)
     return s;
 }
 
-static sdc_status read_text_config(sdc_checkpoint *ck)
+/* hidden_act of text encoder `which` (0: text_encoder/, 1: text_encoder_2/). */
+static sdc_status read_text_config(sdc_checkpoint *ck, int which)
 {
     json_t *cfg;
-    sdc_status s = load_optional_json(ck->path, "text_encoder/config.json", &cfg);
+    sdc_status s = load_optional_json(ck->path, which ? "text_encoder_2/config.json"
+                                                      : "text_encoder/config.json", &cfg);
     const char *act = s == SDC_OK && cfg ? string_of(cfg, "hidden_act") : NULL;
     if (act)
-        ck->facts.quick_gelu = strcmp(act, "quick_gelu") == 0;
+        ck->facts.text[which].quick_gelu = strcmp(act, "quick_gelu") == 0;
     json_decref(cfg);
     return s;
 }
 
 /* pad_token is a string or {"content": string}; the id comes from vocab.json. */
-static sdc_status read_pad_token(sdc_checkpoint *ck, const char *tokenizer)
+static sdc_status read_pad_token(sdc_checkpoint *ck, const char *tokenizer, int which)
 {
     json_t *map, *vocab = NULL;
     sdc_status s = load_optional_json(tokenizer, "special_tokens_map.json", &map);
@@ -146,7 +147,7 @@ static sdc_status read_pad_token(sdc_checkpoint *ck, const char *tokenizer)
         s = load_optional_json(tokenizer, "vocab.json", &vocab);
     json_t *id = vocab ? json_object_get(vocab, text) : NULL;
     if (json_is_integer(id))
-        ck->facts.pad_token = (int)json_integer_value(id);
+        ck->facts.text[which].pad_token = (int)json_integer_value(id);
     json_decref(vocab);
     json_decref(map);
     return s;
@@ -163,15 +164,22 @@ sdc_status sdc_ck_find_tokenizer(sdc_checkpoint *ck, const char *dir)
     ck->tokenizer_dir = strdup(dir);
     if (!ck->tokenizer_dir)
         return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", ck->path);
-    return read_pad_token(ck, dir);
+    return read_pad_token(ck, dir, 0);
 }
 
-static sdc_status read_tokenizer(sdc_checkpoint *ck)
+/* tokenizer/ (the model's vocabulary) and tokenizer_2/ (SDXL: the same vocabulary, its own
+ * pad token). */
+static sdc_status read_tokenizers(sdc_checkpoint *ck)
 {
     char dir[PATH_MAX];
     if (!sdc_path_join(dir, sizeof dir, ck->path, "tokenizer"))
         return sdc_fail(SDC_ERR_ARG, "%s: path too long", ck->path);
-    return sdc_ck_find_tokenizer(ck, dir);
+    sdc_status s = sdc_ck_find_tokenizer(ck, dir);
+    if (s == SDC_OK && !sdc_path_join(dir, sizeof dir, ck->path, "tokenizer_2"))
+        s = sdc_fail(SDC_ERR_ARG, "%s: path too long", ck->path);
+    if (s == SDC_OK) /* special_tokens_map.json is optional, as is the folder */
+        s = read_pad_token(ck, dir, 1);
+    return s;
 }
 
 static sdc_status read_model_index(sdc_checkpoint *ck, json_t **index)
@@ -201,12 +209,16 @@ sdc_status sdc_ck_load_diffusers(sdc_checkpoint *ck)
         s = load_component(ck, index, "vae", SDC_COMPONENT_VAE);
     if (s == SDC_OK)
         s = load_component(ck, index, "text_encoder", SDC_COMPONENT_TEXT);
+    if (s == SDC_OK)
+        s = load_component(ck, index, "text_encoder_2", SDC_COMPONENT_TEXT2);
     json_decref(index);
     if (s == SDC_OK)
         s = read_scheduler(ck);
     if (s == SDC_OK)
-        s = read_text_config(ck);
+        s = read_text_config(ck, 0);
     if (s == SDC_OK)
-        s = read_tokenizer(ck);
+        s = read_text_config(ck, 1);
+    if (s == SDC_OK)
+        s = read_tokenizers(ck);
     return s;
 }

@@ -29,8 +29,8 @@ static sdc_status add(sdc_checkpoint *ck, sdc_component c, const char *name,
 }
 
 /* in_proj_weight [3W, W] / in_proj_bias [3W] -> q_proj, k_proj, v_proj views [W, W] / [W]. */
-static sdc_status split_qkv(sdc_checkpoint *ck, const sdc_st_entry *e, const char *prefix,
-                            int is_weight)
+static sdc_status split_qkv(sdc_checkpoint *ck, sdc_component c, const sdc_st_entry *e,
+                            const char *prefix, int is_weight)
 {
     static const char *const parts[3] = {"q_proj", "k_proj", "v_proj"};
     const sdc_tensor *t = &e->tensor;
@@ -49,23 +49,43 @@ static sdc_status split_qkv(sdc_checkpoint *ck, const sdc_st_entry *e, const cha
         sdc_tensor view = *t;
         view.shape[0] = t->shape[0] / 3;
         view.data = (const uint8_t *)t->data + i * part_bytes;
-        sdc_status s = add(ck, SDC_COMPONENT_TEXT, name, &view);
+        sdc_status s = add(ck, c, name, &view);
         if (s != SDC_OK)
             return s;
     }
     return SDC_OK;
 }
 
-static sdc_status map_openclip(sdc_checkpoint *ck, const sdc_st_entry *e, const char *rest)
+static sdc_status map_openclip(sdc_checkpoint *ck, sdc_component c, const sdc_st_entry *e,
+                               const char *rest)
 {
     char name[SDC_CK_NAME_MAX];
     sdc_openclip_kind kind = sdc_openclip_name(rest, name, sizeof name);
     if (kind == SDC_OPENCLIP_NONE || kind == SDC_OPENCLIP_TOO_LONG)
         return sdc_ck_note_unused(ck, e->name);
-    ck->facts.openclip_text = 1;
+    ck->facts.text[c == SDC_COMPONENT_TEXT2].openclip_naming = 1;
     if (kind == SDC_OPENCLIP_RENAME)
+        return add(ck, c, name, &e->tensor);
+    return split_qkv(ck, c, e, name, kind == SDC_OPENCLIP_QKV_WEIGHT);
+}
+
+/* SDXL's conditioner.embedders.N.*: "transformer." holds CLIP ViT-L in Hugging Face names
+ * (the base's first encoder), "model." OpenCLIP ViT-bigG (the base's second encoder, the
+ * refiner's only one). */
+static sdc_status map_sdxl_text(sdc_checkpoint *ck, const sdc_st_entry *e, const char *rest)
+{
+    char name[SDC_CK_NAME_MAX];
+    ck->facts.sdxl_marker = 1;
+    int index;
+    const char *inner;
+    if (!sdc_name_match(rest, "#.", &index, &inner))
+        return sdc_ck_note_unused(ck, e->name);
+    if (starts(inner, "transformer.") &&
+        sdc_clip_text_name(inner + strlen("transformer."), name, sizeof name) == 1)
         return add(ck, SDC_COMPONENT_TEXT, name, &e->tensor);
-    return split_qkv(ck, e, name, kind == SDC_OPENCLIP_QKV_WEIGHT);
+    if (starts(inner, "model."))
+        return map_openclip(ck, SDC_COMPONENT_TEXT2, e, inner + strlen("model."));
+    return sdc_ck_note_unused(ck, e->name);
 }
 
 static sdc_status map_entry(sdc_checkpoint *ck, const sdc_st_entry *e)
@@ -80,9 +100,9 @@ static sdc_status map_entry(sdc_checkpoint *ck, const sdc_st_entry *e)
         if (sdc_clip_text_name(n + strlen(clip_prefix), name, sizeof name) == 1)
             return add(ck, SDC_COMPONENT_TEXT, name, &e->tensor);
     } else if (starts(n, openclip_prefix)) {
-        return map_openclip(ck, e, n + strlen(openclip_prefix));
+        return map_openclip(ck, SDC_COMPONENT_TEXT, e, n + strlen(openclip_prefix));
     } else if (starts(n, sdxl_prefix)) {
-        ck->facts.sdxl_marker = 1;
+        return map_sdxl_text(ck, e, n + strlen(sdxl_prefix));
     }
     return sdc_ck_note_unused(ck, n);
 }

@@ -11,6 +11,7 @@
 static const sdc_name_rename openclip_top[] = {
     {"token_embedding.weight", "text_model.embeddings.token_embedding.weight"},
     {"positional_embedding", "text_model.embeddings.position_embedding.weight"},
+    {"text_projection", "text_projection"}, /* [W, P], used as x @ text_projection */
 };
 
 /* Parts inside "transformer.resblocks.N."; the fused in_proj is handled separately. */
@@ -55,6 +56,8 @@ sdc_openclip_kind sdc_openclip_name(const char *name, char *dst, size_t cap)
 
 int sdc_clip_text_name(const char *name, char *dst, size_t cap)
 {
+    if (strcmp(name, "text_projection.weight") == 0) /* CLIPTextModelWithProjection [P, W] */
+        return sdc_name_compose(dst, cap, name, "", NULL, 0);
     const char *inner = strncmp(name, "text_model.", 11) == 0 ? name + 11 : name;
     /* transformers < 4.31 stored position_ids, an index buffer rather than a weight */
     if (strcmp(inner, "embeddings.position_ids") == 0)
