@@ -29,6 +29,52 @@ const char *sdc_last_error(void);
 /* Human name of a status code ("ok", "i/o error", ...). */
 const char *sdc_status_name(sdc_status status);
 
+/* ---- Names: one table per concept ------------------------------------------------------
+ *
+ * Samplers, schedulers, random number generators, prediction types and model families are
+ * each numbered 0 .. count - 1 in one table, the single source of their names:
+ *   _name(i)          the spelling of the command line, job files and reports ("dpm++2m")
+ *   _display_name(i)  AUTOMATIC1111's text in PNG metadata ("DPM++ 2M"), or NULL
+ *   _description(i)   one line for --help
+ *   _from_name(s)     the index of a name or accepted alias ("dpmpp_2m"), -1 if unknown
+ * Out-of-range indexes give NULL. Indexes of rngs and prediction types are the sdc_rng_type
+ * and sdc_prediction values; sdc_generate_params takes samplers and schedulers by name. */
+int sdc_sampler_count(void);
+const char *sdc_sampler_name(int i);
+const char *sdc_sampler_display_name(int i);
+const char *sdc_sampler_description(int i);
+int sdc_sampler_from_name(const char *name);
+
+/* Scheduler 0 is "default": the sampler's own (what a NULL sdc_generate_params.scheduler
+ * selects). */
+int sdc_scheduler_count(void);
+const char *sdc_scheduler_name(int i);
+const char *sdc_scheduler_display_name(int i);
+const char *sdc_scheduler_description(int i);
+int sdc_scheduler_from_name(const char *name);
+
+int sdc_rng_count(void);
+const char *sdc_rng_name(int i);
+const char *sdc_rng_display_name(int i);
+const char *sdc_rng_description(int i);
+int sdc_rng_from_name(const char *name);
+
+int sdc_prediction_count(void);
+const char *sdc_prediction_name(int i);
+const char *sdc_prediction_display_name(int i);
+const char *sdc_prediction_description(int i);
+int sdc_prediction_from_name(const char *name);
+
+int sdc_family_count(void);
+const char *sdc_family_name(int i);
+const char *sdc_family_display_name(int i);
+const char *sdc_family_description(int i);
+int sdc_family_from_name(const char *name);
+
+/* The names of one table joined by ", " into buf ("euler_a, euler, ..."), truncated to
+ * fit size bytes, for messages such as "choose one of ...": pass sdc_sampler_name, ... */
+void sdc_names_join(const char *(*name)(int i), char *buf, size_t size);
+
 /* ---- Models ------------------------------------------------------------------------- */
 
 typedef struct sdc_model sdc_model; /* a loaded checkpoint: text encoder, UNet, VAE */
@@ -82,9 +128,9 @@ typedef struct sdc_generate_params {
     int steps;
     float cfg_scale;             /* <= 1: no unconditional pass */
     uint64_t seed;
-    const char *sampler;         /* "euler_a", "euler", "heun", "dpm++2m", "ddim", "ddpm", "lcm" */
-    const char *scheduler;       /* "discrete", "karras", "exponential", "linspace", "leading",
-                                    "trailing", or NULL for the sampler's default */
+    const char *sampler;         /* a name of the sampler table (sdc_sampler_name) */
+    const char *scheduler;       /* a name of the scheduler table (sdc_scheduler_name), or
+                                    NULL for the sampler's default */
     int karras_sigmas;           /* with linspace / leading / trailing: diffusers'
                                     use_karras_sigmas (euler, heun, dpm++2m) */
     sdc_rng_type rng;
