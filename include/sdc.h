@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -92,10 +93,17 @@ typedef enum sdc_prediction_override {
     SDC_PREDICTION_FORCE_V = 1,
 } sdc_prediction_override;
 
+/* Parameter structs grow at their end, group by group: a program built against an older
+ * sdc.h passes its smaller struct, and the fields it does not know take their defaults.
+ * struct_size is the caller's sizeof, set by the *_default_params() functions; a struct_size
+ * of 0 or one that ends inside the first group is refused (SDC_ERR_ARG). */
 typedef struct sdc_model_params {
+    size_t struct_size;     /* sizeof(sdc_model_params) of the caller's header */
+    /* -- files (the first group) -- */
     const char *model_path; /* single file or diffusers folder */
     const char *vae_path;   /* optional replacement VAE */
     const char *vocab_path; /* optional CLIP vocabulary (file or folder) */
+    /* -- how to run it -- */
     sdc_prediction_override prediction;
     int threads;            /* 0 = one per physical core */
     int bf16;               /* linear layers and convolutions in bfloat16 (AVX512_BF16 CPUs;
@@ -122,6 +130,8 @@ typedef int (*sdc_progress_fn)(const char *stage, int step, int steps, void *use
 typedef enum sdc_inpaint_area { SDC_INPAINT_WHOLE, SDC_INPAINT_MASKED } sdc_inpaint_area;
 
 typedef struct sdc_generate_params {
+    size_t struct_size;          /* sizeof(sdc_generate_params) of the caller's header */
+    /* -- sampling (the first group) -- */
     const char *prompt;
     const char *negative_prompt;
     int width, height;           /* multiples of 8 */
@@ -137,10 +147,10 @@ typedef struct sdc_generate_params {
     int clip_skip;               /* 0 = the family's default */
     int emphasis;                /* AUTOMATIC1111 (attention:1.2) syntax and long prompts */
     float eta;                   /* DDIM eta */
-    int vae_tiling;
-    int freeu;                   /* apply freeu_b1, b2, s1, s2 */
-    float freeu_b1, freeu_b2, freeu_s1, freeu_s2;
-    /* img2img / inpainting: RGB8 pixels [init_height, init_width, 3] (NULL for txt2img) */
+    sdc_progress_fn progress;
+    void *user_data;
+    /* -- init image and mask: img2img / inpainting -- */
+    /* RGB8 pixels [init_height, init_width, 3] (NULL for txt2img) */
     const uint8_t *init_rgb;
     int init_width, init_height;
     float strength;
@@ -149,8 +159,10 @@ typedef struct sdc_generate_params {
     sdc_inpaint_area inpaint_area; /* SDC_INPAINT_MASKED: the result has the init image's
                                       size; width x height is the working resolution */
     int inpaint_padding;         /* pixels around the mask's box for SDC_INPAINT_MASKED */
-    sdc_progress_fn progress;
-    void *user_data;
+    /* -- extensions -- */
+    int vae_tiling;
+    int freeu;                   /* apply freeu_b1, b2, s1, s2 */
+    float freeu_b1, freeu_b2, freeu_s1, freeu_s2;
 } sdc_generate_params;
 
 sdc_generate_params sdc_generate_default_params(void);
@@ -158,6 +170,35 @@ sdc_generate_params sdc_generate_default_params(void);
 /* Renders one image into rgb (RGB8 [height, width, 3], caller-allocated; with
  * SDC_INPAINT_MASKED [init_height, init_width, 3]). */
 sdc_status sdc_generate(sdc_model *model, const sdc_generate_params *params, uint8_t *rgb);
+
+/* ---- Files: what the sdc program writes and reads, for any program --------------------- */
+
+/* The AUTOMATIC1111 'parameters' text sdc stores in its PNGs for an image of `model` made
+ * with `params` (prompt, "Steps: 20, Sampler: Euler a, ..., Model hash: ..., Version: sdc
+ * x"): *text is malloc'd (free() it). Reads the model file once for its hash. */
+sdc_status sdc_generate_parameters_text(sdc_model *model, const sdc_generate_params *params,
+                                        char **text);
+
+/* Writes rgb (RGB8 [height, width, 3]) as the extension of path says: .png, with
+ * `parameters` (may be NULL) as its 'parameters' text chunk; .jpg / .jpeg; .bmp. Refuses to
+ * replace an existing file unless `overwrite`; the file appears complete or not at all. */
+sdc_status sdc_image_save(const char *path, const uint8_t *rgb, int width, int height,
+                          const char *parameters, int overwrite);
+/* Reads a PNG, JPEG or BMP as RGB8: *rgb is malloc'd [*height, *width, 3] (free() it). */
+sdc_status sdc_image_read(const char *path, uint8_t **rgb, int *width, int *height);
+/* The 'parameters' text of a PNG into *text: malloc'd, or NULL when the file has none. */
+sdc_status sdc_png_read_parameters(const char *path, char **text);
+
+/* `sdc info`: family, layout, prediction, dtypes and parameters per component, unused
+ * tensors and the AUTOMATIC1111 short hash of the checkpoint at path, as text to out. */
+sdc_status sdc_model_info_print(const char *path, FILE *out);
+
+/* `sdc convert`: any checkpoint sdc opens (single .safetensors, .ckpt, diffusers folder) as
+ * one LDM-named .safetensors at out, written atomically. dtype "f32", "f16" or "bf16" stores
+ * the float tensors in that type, NULL keeps each one's; progress (stage "converting", step =
+ * tensors written) may stop it; *tensors (may be NULL) receives the number written. */
+sdc_status sdc_convert(const char *in, const char *out, const char *dtype, int overwrite,
+                       sdc_progress_fn progress, void *user_data, size_t *tensors);
 
 #ifdef __cplusplus
 }

@@ -278,11 +278,17 @@ static int unchanged(const run *r)
     return r->in.init_rgb && (r->p->strength <= 0.0f || (r->in.mask && r->in.mask_empty));
 }
 
-sdc_status sdc_generate(sdc_model *m, const sdc_generate_params *p, uint8_t *rgb)
+sdc_status sdc_generate(sdc_model *m, const sdc_generate_params *params, uint8_t *rgb)
 {
-    if (p && p->inpaint_area == SDC_INPAINT_MASKED && m && rgb)
-        return sdc_pipeline_generate_masked_area(m, p, rgb);
-    return sdc_pipeline_generate(m, p, rgb, NULL);
+    if (!m || !params || !rgb)
+        return sdc_fail(SDC_ERR_ARG, "sdc_generate: missing model, parameters or output");
+    sdc_generate_params p;
+    sdc_status s = sdc_generate_params_upgrade(params, &p);
+    if (s != SDC_OK)
+        return s;
+    if (p.inpaint_area == SDC_INPAINT_MASKED)
+        return sdc_pipeline_generate_masked_area(m, &p, rgb);
+    return sdc_pipeline_generate(m, &p, rgb, NULL);
 }
 
 sdc_status sdc_pipeline_generate(sdc_model *m, const sdc_generate_params *p, uint8_t *rgb,

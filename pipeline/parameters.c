@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/error.h"
+#include "pipeline/pipeline_impl.h"
+
 /* AUTOMATIC1111's name of a sampler given by name ("euler_a" -> "Euler a"); a name sdc
  * does not know is recorded as given. */
 static const char *sampler_display(const char *sampler)
@@ -81,4 +84,19 @@ char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
         return NULL;
     }
     return text;
+}
+
+sdc_status sdc_generate_parameters_text(sdc_model *model, const sdc_generate_params *params,
+                                        char **text)
+{
+    *text = NULL;
+    sdc_generate_params p;
+    char hash[11];
+    sdc_status s = sdc_generate_params_upgrade(params, &p);
+    if (s == SDC_OK)
+        s = sdc_model_short_hash(model, hash);
+    if (s != SDC_OK)
+        return s;
+    *text = sdc_parameters_text(&p, model->path, hash);
+    return *text ? SDC_OK : sdc_fail(SDC_ERR_NOMEM, "out of memory for the parameters text");
 }
