@@ -87,7 +87,7 @@ static void add_model_params(json_t *o, const sdc_cli_options *c)
     set_string(o, "vae", c->vae);
     set_string(o, "vocab", c->vocab);
     if (c->prediction != SDC_PREDICTION_AUTO)
-        set_string(o, "prediction", c->prediction == SDC_PREDICTION_FORCE_V ? "v" : "eps");
+        set_string(o, "prediction", sdc_prediction_name((int)c->prediction));
 }
 
 json_t *sdc_batch_params_json(const sdc_cli_options *c, uint64_t seed)
@@ -110,7 +110,7 @@ json_t *sdc_batch_params_json(const sdc_cli_options *c, uint64_t seed)
     set_string(o, "scheduler", g->scheduler);
     if (g->karras_sigmas)
         set(o, "karras-sigmas", json_true());
-    set_string(o, "rng", g->rng == SDC_RNG_TYPE_CPU ? "cpu" : "cuda");
+    set_string(o, "rng", sdc_rng_name((int)g->rng));
     if (g->clip_skip > 0)
         set(o, "clip-skip", json_integer(g->clip_skip));
     if (g->eta != 0)

@@ -9,9 +9,8 @@
 
 #include "cmd/inputs.h"
 #include "cmd/progress.h"
-#include "image/image.h"
+#include "cmd/render.h"
 #include "ops/error.h"
-#include "pipeline/parameters.h"
 
 void sdc_batch_run_init(sdc_batch_run *r, const char *job_file, int quiet, int total_images)
 {
@@ -24,7 +23,6 @@ void sdc_batch_run_free(sdc_batch_run *r)
 {
     sdc_model_free(r->model);
     free(r->failed_error);
-    free(r->pixels);
     for (int i = 0; i < r->grid_count; i++)
         json_decref(r->grid[i].params);
     free(r->grid);
@@ -115,9 +113,10 @@ static int complete(const char *path)
 {
     if (access(path, F_OK) != 0)
         return 0;
-    sdc_image img;
-    int ok = sdc_image_load(path, &img, NULL) == SDC_OK;
-    sdc_image_free(&img);
+    uint8_t *rgb;
+    int width, height;
+    int ok = sdc_image_read(path, &rgb, &width, &height) == SDC_OK;
+    free(rgb);
     return ok;
 }
 
@@ -180,117 +179,112 @@ static void add_to_grid(sdc_batch_run *r, const sdc_batch_job *job, int image)
         r->grid[r->grid_count++] = (sdc_batch_grid_item){job->outputs[image], params};
 }
 
-static sdc_status ensure_pixels(sdc_batch_run *r, size_t bytes)
+/* One job's list of images for the render loop (cmd/render.h). */
+typedef struct job_images {
+    sdc_batch_run *r;
+    const sdc_batch_job *job;
+    sdc_generate_params base; /* the job's parameters with its init image and mask */
+    sdc_cli_inputs in;
+    int inputs_loaded;
+    sdc_batch_timings t;      /* the current image's */
+    double t0;
+} job_images;
+
+/* --resume found image i finished: reported, counted and shown as skipped. */
+static void skip_image(job_images *c, int i)
 {
-    if (bytes <= r->pixels_size)
-        return SDC_OK;
-    uint8_t *px = realloc(r->pixels, bytes);
-    if (!px)
-        return sdc_fail(SDC_ERR_NOMEM, "out of memory for a %zu-byte image", bytes);
-    r->pixels = px;
-    r->pixels_size = bytes;
-    return SDC_OK;
+    sdc_batch_run *r = c->r;
+    const char *path = c->job->outputs[i];
+    uint64_t seed = c->job->opt.gen.seed + (uint64_t)i;
+    c->t.total = sdc_now_seconds() - c->t0;
+    sdc_batch_record rec = {c->job, i, "skipped", path, seed, NULL, &c->t};
+    report(r, &rec);
+    r->summary.skipped++;
+    add_to_grid(r, c->job, i);
+    sdc_batch_progress_finish(&r->progress, "skipped", path, seed, c->t.total, 0);
 }
 
-/* Renders image `i` of the job and writes it; t receives the timings. `base` holds the
- * job's parameters with its init image and mask. */
-static sdc_status render(sdc_batch_run *r, const sdc_batch_job *job, int i,
-                         const sdc_generate_params *base, int overwrite, sdc_batch_timings *t)
+/* The render loop's prepare hook: skips finished images on --resume, else makes the output
+ * folder, loads the job's model and (once per job, as `sdc` does) its init image and mask. */
+static sdc_status prepare_image(void *ctx, int i, sdc_render_item *item)
 {
-    const sdc_cli_options *o = &job->opt;
-    sdc_generate_params g = *base;
-    g.seed = base->seed + (uint64_t)i;
-    g.progress = sdc_batch_progress_update;
-    g.user_data = &r->progress;
-    sdc_image img = {0, 0, 3, NULL};
-    sdc_cli_output_size(&g, &img.width, &img.height);
-    sdc_status s = ensure_pixels(r, (size_t)img.width * img.height * 3);
-    double t0 = sdc_now_seconds();
-    sdc_batch_progress_begin(&r->progress, t);
-    if (s == SDC_OK)
-        s = sdc_generate(r->model, &g, r->pixels);
-    sdc_batch_progress_end_generate(&r->progress);
-    double t1 = sdc_now_seconds();
-    t->generate = t1 - t0;
-    char *params = s == SDC_OK ? sdc_parameters_text(&g, o->model, r->model_hash) : NULL;
-    if (s == SDC_OK && !params)
-        s = sdc_fail(SDC_ERR_NOMEM, "out of memory");
-    img.pixels = r->pixels;
-    if (s == SDC_OK)
-        s = sdc_image_write(job->outputs[i], &img, params, overwrite);
-    t->write = sdc_now_seconds() - t1;
-    free(params);
-    return s;
-}
-
-/* One image: skipped when --resume finds it finished, else rendered. */
-static sdc_status run_image(sdc_batch_run *r, const sdc_batch_job *job, int i,
-                            sdc_cli_inputs *in, sdc_generate_params *base, int *inputs_loaded)
-{
-    const char *path = job->outputs[i];
-    uint64_t seed = job->opt.gen.seed + (uint64_t)i;
-    double t0 = sdc_now_seconds();
-    sdc_batch_timings t;
-    memset(&t, 0, sizeof t);
+    job_images *c = ctx;
+    sdc_batch_run *r = c->r;
+    const char *path = c->job->outputs[i];
+    c->t0 = sdc_now_seconds();
+    memset(&c->t, 0, sizeof c->t);
     if (r->resume && complete(path)) {
-        t.total = sdc_now_seconds() - t0;
-        sdc_batch_record rec = {job, i, "skipped", path, seed, NULL, &t};
-        report(r, &rec);
-        r->summary.skipped++;
-        add_to_grid(r, job, i);
-        sdc_batch_progress_finish(&r->progress, "skipped", path, seed, t.total, 0);
+        skip_image(c, i);
+        item->skip = 1;
         return SDC_OK;
     }
     /* without --resume an existing file is an error (no silent overwrite) unless asked */
-    int overwrite = job->opt.overwrite || (r->resume && access(path, F_OK) == 0);
+    item->overwrite = c->job->opt.overwrite || (r->resume && access(path, F_OK) == 0);
+    item->path = path;
     if (r->resume)
         remove_stale_temporaries(path);
     sdc_status s = make_parents(path);
     if (s == SDC_OK)
-        s = ensure_model(r, &job->opt);
-    t.model_load = r->unreported_load;
+        s = ensure_model(r, &c->job->opt);
+    item->model = r->model;
+    c->t.model_load = r->unreported_load;
     r->unreported_load = 0;
-    if (s == SDC_OK && !*inputs_loaded) { /* once per job, as `sdc` does */
-        s = sdc_cli_inputs_load(&job->opt, base, in);
-        *inputs_loaded = s == SDC_OK;
+    if (s == SDC_OK && !c->inputs_loaded) {
+        s = sdc_cli_inputs_load(&c->job->opt, &c->base, &c->in);
+        c->inputs_loaded = s == SDC_OK;
     }
     if (s == SDC_OK)
-        s = render(r, job, i, base, overwrite, &t);
-    t.total = sdc_now_seconds() - t0;
-    if (s == SDC_ERR_INTERRUPTED) {
-        sdc_batch_record rec = {job, i, "interrupted", path, seed, NULL, &t};
-        report(r, &rec);
-        return s;
+        sdc_batch_progress_begin(&r->progress, &c->t);
+    return s;
+}
+
+static void image_generated(void *ctx)
+{
+    job_images *c = ctx;
+    sdc_batch_progress_end_generate(&c->r->progress);
+}
+
+/* The render loop's finish hook: reports the image done, failed or interrupted. */
+static void finish_image(void *ctx, int i, const sdc_render_item *item, sdc_status s,
+                         double generate_seconds, double write_seconds)
+{
+    job_images *c = ctx;
+    sdc_batch_run *r = c->r;
+    const char *path = c->job->outputs[i];
+    uint64_t seed = item->params.seed;
+    c->t.generate = generate_seconds;
+    c->t.write = write_seconds;
+    c->t.total = sdc_now_seconds() - c->t0;
+    const char *status = s == SDC_OK ? "done" : "interrupted";
+    if (s != SDC_OK && s != SDC_ERR_INTERRUPTED) {
+        fail(r, c->job, i, sdc_last_error(), &c->t);
+        sdc_batch_progress_finish(&r->progress, "failed", path, seed, c->t.total, 0);
+        return;
     }
-    if (s != SDC_OK) {
-        fail(r, job, i, sdc_last_error(), &t);
-        sdc_batch_progress_finish(&r->progress, "failed", path, seed, t.total, 0);
-        return s;
-    }
-    sdc_batch_record rec = {job, i, "done", path, seed, NULL, &t};
+    sdc_batch_record rec = {c->job, i, status, path, seed, NULL, &c->t};
     report(r, &rec);
+    if (s != SDC_OK)
+        return;
     r->summary.done++;
-    add_to_grid(r, job, i);
-    sdc_batch_progress_finish(&r->progress, "done", path, seed, t.total, 1);
-    return SDC_OK;
+    add_to_grid(r, c->job, i);
+    sdc_batch_progress_finish(&r->progress, "done", path, seed, c->t.total, 1);
 }
 
 sdc_status sdc_batch_run_job(sdc_batch_run *r, const sdc_batch_job *job)
 {
-    sdc_cli_inputs in;
-    memset(&in, 0, sizeof in);
-    sdc_generate_params base = job->opt.gen;
-    int inputs_loaded = 0;
-    sdc_status s = SDC_OK;
-    int i = 0;
-    for (; s == SDC_OK && i < job->opt.batch_count; i++) {
-        if (sdc_signal_received())
-            s = sdc_fail(SDC_ERR_INTERRUPTED, "interrupted");
-        else
-            s = run_image(r, job, i, &in, &base, &inputs_loaded);
-    }
+    job_images c;
+    memset(&c, 0, sizeof c);
+    c.r = r;
+    c.job = job;
+    c.base = job->opt.gen;
+    c.base.progress = sdc_batch_progress_update;
+    c.base.user_data = &r->progress;
+    sdc_render_list list = {job->opt.batch_count, &c.base, prepare_image, image_generated,
+                            finish_image, &c};
+    int reached = 0;
+    sdc_status s = sdc_render_list_run(&list, &reached);
     if (s != SDC_OK && s != SDC_ERR_INTERRUPTED) /* the rest of a failed job is not tried */
-        r->progress.finished += job->opt.batch_count - i;
-    sdc_cli_inputs_free(&in);
+        r->progress.finished += job->opt.batch_count - reached;
+    sdc_cli_inputs_free(&c.in);
     return s;
 }

@@ -23,12 +23,11 @@ typedef struct sdc_batch_run {
     sdc_batch_summary summary;
     sdc_model *model;
     const sdc_cli_options *model_opt; /* the options the loaded model came from */
-    char model_hash[11];
+    char model_hash[11];              /* computed at load: a file that cannot be hashed
+                                         fails as its load */
     double unreported_load;           /* load seconds, reported with the next image */
     const sdc_cli_options *failed_opt; /* the last model that failed to load, and why */
     char *failed_error;
-    uint8_t *pixels;
-    size_t pixels_size;
     sdc_batch_grid_item *grid;        /* done and skipped images (params owned) */
     int grid_count, grid_cap;
     int report_failed;

@@ -1,13 +1,12 @@
 /* `sdc convert IN OUT.safetensors [--type f16|f32|bf16] [--overwrite]`: rewrites a single
- * file, a .ckpt or a diffusers folder as one LDM-named .safetensors (weights/ckpt_convert.h).
+ * file, a .ckpt or a diffusers folder as one LDM-named .safetensors (sdc_convert, sdc.h).
  * Exit status: 0 done, 1 failed (no output left behind), 2 usage, 130/143 interrupted. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cmd/commands.h"
 #include "cmd/progress.h"
-#include "ops/dtype.h"
-#include "weights/ckpt_convert.h"
+#include "sdc.h"
 
 static void usage(FILE *out)
 {
@@ -17,27 +16,21 @@ static void usage(FILE *out)
                  "  --overwrite  replace OUT if it exists\n");
 }
 
-static int parse_type(const char *name)
-{
-    static const struct {
-        const char *name;
-        sdc_dtype dtype;
-    } types[] = {{"f32", SDC_DTYPE_F32}, {"f16", SDC_DTYPE_F16}, {"bf16", SDC_DTYPE_BF16}};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (strcmp(name, types[i].name) == 0)
-            return (int)types[i].dtype;
-    return -2;
-}
-
 static int stop_on_signal(const char *stage, int step, int steps, void *user_data)
 {
     (void)stage, (void)step, (void)steps, (void)user_data;
     return sdc_signal_received() != 0;
 }
 
-/* Fills in/out/params from argv; 0 on success, 1 after --help, 2 on a usage error. */
-static int parse(int argc, char **argv, const char **in, const char **out,
-                 sdc_convert_params *params)
+/* What the command line asks for. */
+typedef struct convert_args {
+    const char *in, *out;
+    const char *dtype; /* NULL: keep each tensor's */
+    int overwrite;
+} convert_args;
+
+/* Fills a from argv; 0 on success, 1 after --help, 2 on a usage error. */
+static int parse(int argc, char **argv, convert_args *a)
 {
     const char *paths[2];
     int npaths = 0;
@@ -47,14 +40,9 @@ static int parse(int argc, char **argv, const char **in, const char **out,
             return 1;
         }
         if (strcmp(argv[i], "--overwrite") == 0) {
-            params->overwrite = 1;
+            a->overwrite = 1;
         } else if (strcmp(argv[i], "--type") == 0 && i + 1 < argc) {
-            params->dtype = parse_type(argv[++i]);
-            if (params->dtype == -2) {
-                fprintf(stderr, "sdc convert: --type must be f16, f32 or bf16, not '%s'\n",
-                        argv[i]);
-                return 2;
-            }
+            a->dtype = argv[++i]; /* checked by sdc_convert before it opens anything */
         } else if (argv[i][0] == '-' || npaths == 2) {
             usage(stderr);
             return 2;
@@ -66,28 +54,30 @@ static int parse(int argc, char **argv, const char **in, const char **out,
         usage(stderr);
         return 2;
     }
-    *in = paths[0];
-    *out = paths[1];
+    a->in = paths[0];
+    a->out = paths[1];
     return 0;
 }
 
 int sdc_cmd_convert(int argc, char **argv)
 {
-    const char *in = NULL, *out = NULL;
-    sdc_convert_params params = sdc_convert_default_params();
-    int r = parse(argc, argv, &in, &out, &params);
+    convert_args a = {NULL, NULL, NULL, 0};
+    int r = parse(argc, argv, &a);
     if (r)
         return r == 1 ? 0 : 2;
     sdc_signals_install();
-    params.progress = stop_on_signal;
     size_t count = 0;
-    sdc_status s = sdc_checkpoint_convert(in, out, &params, &count);
+    sdc_status s = sdc_convert(a.in, a.out, a.dtype, a.overwrite, stop_on_signal, NULL, &count);
+    if (s == SDC_ERR_ARG) { /* only --type is refused as an argument */
+        fprintf(stderr, "sdc convert: --type: %s\n", sdc_last_error());
+        return 2;
+    }
     if (s != SDC_OK) {
         fprintf(stderr, "sdc: %s\n", sdc_last_error());
         if (s == SDC_ERR_INTERRUPTED)
             return sdc_signal_received() == 15 ? 143 : 130;
         return 1;
     }
-    fprintf(stderr, "sdc: wrote %zu tensors to %s\n", count, out);
+    fprintf(stderr, "sdc: wrote %zu tensors to %s\n", count, a.out);
     return 0;
 }

@@ -11,8 +11,8 @@
 #include "cmd/inputs.h"
 #include "cmd/options.h"
 #include "cmd/progress.h"
-#include "image/image.h"
-#include "pipeline/parameters.h"
+#include "cmd/render.h"
+#include "ops/error.h"
 
 static uint64_t random_seed(void)
 {
@@ -58,32 +58,47 @@ static double peak_rss_mib(void)
     return ru.ru_maxrss / 1024.0;
 }
 
-static sdc_status render_all(sdc_model *model, sdc_cli_options *o, sdc_progress *progress)
+/* The -b images for the render loop (cmd/render.h). */
+typedef struct batch_images {
+    sdc_model *model;
+    const sdc_cli_options *o;
+    sdc_progress *progress;
+    char *name; /* the current image's output name */
+} batch_images;
+
+static sdc_status prepare_image(void *ctx, int i, sdc_render_item *item)
 {
-    sdc_generate_params *g = &o->gen;
-    int width, height;
-    sdc_cli_output_size(g, &width, &height);
-    sdc_image img = {width, height, 3, malloc((size_t)width * height * 3)};
-    char hash[11] = "";
-    sdc_status s = img.pixels ? sdc_model_short_hash(model, hash) : SDC_ERR_NOMEM;
-    uint64_t seed0 = g->seed;
-    for (int i = 0; s == SDC_OK && i < o->batch_count; i++) {
-        g->seed = seed0 + (uint64_t)i;
-        progress->image_index = i;
-        s = sdc_generate(model, g, img.pixels);
-        char *name = s == SDC_OK ? output_name(o->output, i, o->batch_count) : NULL;
-        char *params = name ? sdc_parameters_text(g, o->model, hash) : NULL;
-        if (s == SDC_OK && !params)
-            s = SDC_ERR_NOMEM;
-        if (s == SDC_OK)
-            s = sdc_image_write(name, &img, params, o->overwrite);
-        if (s == SDC_OK && !o->quiet)
-            fprintf(stderr, "wrote %s (seed %llu)\n", name, (unsigned long long)g->seed);
-        free(params);
-        free(name);
-    }
-    sdc_image_free(&img);
-    return s;
+    batch_images *b = ctx;
+    b->progress->image_index = i;
+    b->name = output_name(b->o->output, i, b->o->batch_count);
+    if (!b->name)
+        return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", b->o->output);
+    item->model = b->model;
+    item->path = b->name;
+    item->overwrite = b->o->overwrite;
+    return SDC_OK;
+}
+
+static void finish_image(void *ctx, int i, const sdc_render_item *item, sdc_status s,
+                         double generate_seconds, double write_seconds)
+{
+    batch_images *b = ctx;
+    (void)i, (void)generate_seconds, (void)write_seconds;
+    if (s == SDC_OK && !b->o->quiet)
+        fprintf(stderr, "wrote %s (seed %llu)\n", item->path,
+                (unsigned long long)item->params.seed);
+    free(b->name);
+    b->name = NULL;
+}
+
+static sdc_status render_all(sdc_model *model, const sdc_cli_options *o, sdc_progress *progress)
+{
+    /* the hash is read before the first image, so an unreadable file costs no render */
+    char hash[11];
+    sdc_status s = sdc_model_short_hash(model, hash);
+    batch_images b = {model, o, progress, NULL};
+    sdc_render_list list = {o->batch_count, &o->gen, prepare_image, NULL, finish_image, &b};
+    return s == SDC_OK ? sdc_render_list_run(&list, NULL) : s;
 }
 
 int sdc_cmd_generate(int argc, char **argv)

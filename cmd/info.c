@@ -2,7 +2,7 @@
 #include <stdio.h>
 
 #include "cmd/commands.h"
-#include "weights/info.h"
+#include "sdc.h"
 
 int sdc_cmd_info(int argc, char **argv)
 {

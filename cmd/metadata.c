@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cmd/commands.h"
-#include "image/image.h"
+#include "sdc.h"
 
 int sdc_cmd_metadata(int argc, char **argv)
 {
@@ -13,7 +13,7 @@ int sdc_cmd_metadata(int argc, char **argv)
         return 2;
     }
     char *text;
-    if (sdc_png_read_text(argv[1], "parameters", &text) != SDC_OK) {
+    if (sdc_png_read_parameters(argv[1], &text) != SDC_OK) {
         fprintf(stderr, "sdc: %s\n", sdc_last_error());
         return 1;
     }

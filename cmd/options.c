@@ -59,7 +59,17 @@ static const struct option long_options[] = {
     {0, 0, 0, 0},
 };
 
-void sdc_cli_print_help(FILE *out)
+/* One line per row of a name table (include/sdc.h), the default marked: the list of
+ * choices can never disagree with what the parser accepts. */
+static void print_choices(FILE *out, const char *(*name)(int), const char *(*description)(int),
+                          int default_index)
+{
+    for (int i = 0; name(i); i++)
+        fprintf(out, "%30s%-12s %s%s\n", "", name(i), description(i),
+                i == default_index ? " (default)" : "");
+}
+
+static void print_help_model(FILE *out)
 {
     fputs(
         "usage: sdc [generate] [-m MODEL] -p PROMPT [options]\n"
@@ -76,7 +86,15 @@ void sdc_cli_print_help(FILE *out)
         "      --vocab PATH          CLIP vocabulary: bpe_simple_vocab_16e6.txt.gz, or a folder\n"
         "                            with vocab.json + merges.txt (default: the model's own,\n"
         "                            then $SDC_VOCAB, then ~/.local/share/sdc)\n"
-        "      --prediction eps|v    override the model's prediction type\n"
+        "      --prediction P        override the model's prediction type:\n",
+        out);
+    print_choices(out, sdc_prediction_name, sdc_prediction_description, -1);
+}
+
+static void print_help_sampling(FILE *out)
+{
+    sdc_generate_params d = sdc_generate_default_params();
+    fputs(
         "\n"
         "Prompt:\n"
         "  -p, --prompt TEXT         what to draw; (word:1.2), (word), [word] and BREAK\n"
@@ -92,16 +110,25 @@ void sdc_cli_print_help(FILE *out)
         "                            model, or the init image's height rounded down to 8)\n"
         "      --steps N             sampling steps (default 20)\n"
         "      --cfg-scale X         classifier-free guidance; 1 = none (default 7.0)\n"
-        "      --sampling-method M   euler_a (default), euler, heun, dpm++2m, ddim, ddpm, lcm\n"
-        "      --scheduler S         discrete (default), karras, exponential: k-diffusion sigmas;\n"
-        "                            linspace, leading, trailing: diffusers timestep spacing;\n"
-        "                            ddim, ddpm and lcm default to leading\n"
+        "      --sampling-method M   the sampler:\n",
+        out);
+    print_choices(out, sdc_sampler_name, sdc_sampler_description,
+                  sdc_sampler_from_name(d.sampler));
+    fputs("      --scheduler S         k-diffusion sigmas or diffusers timestep spacing:\n", out);
+    print_choices(out, sdc_scheduler_name, sdc_scheduler_description, 0);
+    fputs(
         "      --karras-sigmas       with linspace, leading or trailing: Karras sigmas as\n"
         "                            diffusers' use_karras_sigmas (euler, heun, dpm++2m)\n"
         "      --eta X               DDIM eta (default 0)\n"
         "  -s, --seed N              seed; -1 picks a random one (default 42)\n"
-        "      --rng cuda|cpu        cuda (default): Philox as AUTOMATIC1111 'GPU' seeds and\n"
-        "                            stable-diffusion.cpp; cpu: PyTorch CPU generator (diffusers)\n"
+        "      --rng R               the noise generator:\n",
+        out);
+    print_choices(out, sdc_rng_name, sdc_rng_description, (int)d.rng);
+}
+
+static void print_help_output(FILE *out)
+{
+    fputs(
         "  -b, --batch-count N       images to render, seeds s, s+1, ... (default 1)\n"
         "      --freeu B1,B2,S1,S2   FreeU backbone / skip factors (e.g. 1.5,1.6,0.9,0.2)\n"
         "\n"
@@ -133,6 +160,13 @@ void sdc_cli_print_help(FILE *out)
         "\n"
         "Exit status: 0 success, 1 runtime failure, 2 usage error, 130/143 interrupted.\n",
         out);
+}
+
+void sdc_cli_print_help(FILE *out)
+{
+    print_help_model(out);
+    print_help_sampling(out);
+    print_help_output(out);
 }
 
 /* Records the message (sdc_last_error) for the caller to print with its own context: the
@@ -206,18 +240,49 @@ static int parse_borders(const char *s, int pad[4])
     return 0;
 }
 
-static int one_of(const char *s, const char *const *names)
+/* The index of arg in a name table (include/sdc.h), or -1 after recording "unknown
+ * --rng 'x'; choose one of cpu, cuda". */
+static int choice(const char *option, const char *arg, const char *(*name)(int),
+                  int (*from_name)(const char *))
 {
-    for (; *names; names++)
-        if (strcmp(s, *names) == 0)
-            return 1;
-    return 0;
+    int i = from_name(arg);
+    if (i < 0) {
+        char choices[256], msg[512];
+        sdc_names_join(name, choices, sizeof choices);
+        snprintf(msg, sizeof msg, "unknown %s '%s'; choose one of %s", option, arg, choices);
+        usage_error("%s", msg);
+    }
+    return i;
 }
 
-static const char *const sampler_names[] = {"euler_a", "euler", "heun", "dpm++2m", "ddim",
-                                            "ddpm", "lcm", NULL};
-static const char *const scheduler_names[] = {"discrete", "karras", "exponential", "linspace",
-                                              "leading", "trailing", NULL};
+/* The options whose values are rows of a name table; 0, or 2 with the message recorded. */
+static int apply_choice(int c, const char *arg, sdc_cli_options *o)
+{
+    sdc_generate_params *g = &o->gen;
+    int i;
+    switch (c) {
+    case OPT_SAMPLER:
+        if ((i = choice("--sampling-method", arg, sdc_sampler_name, sdc_sampler_from_name)) < 0)
+            return 2;
+        g->sampler = sdc_sampler_name(i);
+        return 0;
+    case OPT_SCHEDULER: /* row 0, "default", is what no --scheduler selects */
+        if ((i = choice("--scheduler", arg, sdc_scheduler_name, sdc_scheduler_from_name)) < 0)
+            return 2;
+        g->scheduler = i ? sdc_scheduler_name(i) : NULL;
+        return 0;
+    case OPT_RNG:
+        if ((i = choice("--rng", arg, sdc_rng_name, sdc_rng_from_name)) < 0)
+            return 2;
+        g->rng = (sdc_rng_type)i;
+        return 0;
+    default: /* OPT_PREDICTION: an sdc_prediction index is the matching override */
+        if ((i = choice("--prediction", arg, sdc_prediction_name, sdc_prediction_from_name)) < 0)
+            return 2;
+        o->prediction = (sdc_prediction_override)i;
+        return 0;
+    }
+}
 
 /* Applies one option; returns 0, or 2 after printing a usage error. */
 static int apply_option(int c, const char *arg, sdc_cli_options *o)
@@ -289,25 +354,10 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
     case OPT_FREEU:
         return parse_freeu(arg, g) ? usage_error("--freeu takes four numbers B1,B2,S1,S2, not '%s'", arg) : 0;
     case OPT_SAMPLER:
-        if (!one_of(arg, sampler_names))
-            return usage_error("unknown --sampling-method '%s' (euler_a, euler, heun, dpm++2m, ddim, ddpm, lcm)", arg);
-        g->sampler = arg;
-        return 0;
     case OPT_SCHEDULER:
-        if (!one_of(arg, scheduler_names))
-            return usage_error("unknown --scheduler '%s' (discrete, karras, exponential, linspace, leading, trailing)", arg);
-        g->scheduler = arg;
-        return 0;
     case OPT_RNG:
-        if (strcmp(arg, "cpu") && strcmp(arg, "cuda"))
-            return usage_error("--rng must be cpu or cuda, not '%s'", arg);
-        g->rng = strcmp(arg, "cpu") == 0 ? SDC_RNG_TYPE_CPU : SDC_RNG_TYPE_CUDA;
-        return 0;
     case OPT_PREDICTION:
-        if (strcmp(arg, "eps") && strcmp(arg, "v"))
-            return usage_error("--prediction must be eps or v, not '%s'", arg);
-        o->prediction = strcmp(arg, "v") == 0 ? SDC_PREDICTION_FORCE_V : SDC_PREDICTION_FORCE_EPS;
-        return 0;
+        return apply_choice(c, arg, o);
     }
     return usage_error("%s", "unknown option");
 }

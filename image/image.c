@@ -214,3 +214,26 @@ sdc_status sdc_image_write(const char *path, const sdc_image *img, const char *p
     free(tmp);
     return s;
 }
+
+sdc_status sdc_image_save(const char *path, const uint8_t *rgb, int width, int height,
+                          const char *parameters, int overwrite)
+{
+    /* the image is only read: the cast lends the caller's pixels to the internal type */
+    sdc_image img = {width, height, 3, (uint8_t *)rgb};
+    return sdc_image_write(path, &img, parameters, overwrite);
+}
+
+sdc_status sdc_image_read(const char *path, uint8_t **rgb, int *width, int *height)
+{
+    sdc_image img;
+    sdc_status s = sdc_image_load(path, &img, NULL);
+    *rgb = s == SDC_OK ? img.pixels : NULL;
+    *width = s == SDC_OK ? img.width : 0;
+    *height = s == SDC_OK ? img.height : 0;
+    return s;
+}
+
+sdc_status sdc_png_read_parameters(const char *path, char **text)
+{
+    return sdc_png_read_text(path, "parameters", text);
+}

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,6 +30,52 @@ const char *sdc_last_error(void);
 /* Human name of a status code ("ok", "i/o error", ...). */
 const char *sdc_status_name(sdc_status status);
 
+/* ---- Names: one table per concept ------------------------------------------------------
+ *
+ * Samplers, schedulers, random number generators, prediction types and model families are
+ * each numbered 0 .. count - 1 in one table, the single source of their names:
+ *   _name(i)          the spelling of the command line, job files and reports ("dpm++2m")
+ *   _display_name(i)  AUTOMATIC1111's text in PNG metadata ("DPM++ 2M"), or NULL
+ *   _description(i)   one line for --help
+ *   _from_name(s)     the index of a name or accepted alias ("dpmpp_2m"), -1 if unknown
+ * Out-of-range indexes give NULL. Indexes of rngs and prediction types are the sdc_rng_type
+ * and sdc_prediction values; sdc_generate_params takes samplers and schedulers by name. */
+int sdc_sampler_count(void);
+const char *sdc_sampler_name(int i);
+const char *sdc_sampler_display_name(int i);
+const char *sdc_sampler_description(int i);
+int sdc_sampler_from_name(const char *name);
+
+/* Scheduler 0 is "default": the sampler's own (what a NULL sdc_generate_params.scheduler
+ * selects). */
+int sdc_scheduler_count(void);
+const char *sdc_scheduler_name(int i);
+const char *sdc_scheduler_display_name(int i);
+const char *sdc_scheduler_description(int i);
+int sdc_scheduler_from_name(const char *name);
+
+int sdc_rng_count(void);
+const char *sdc_rng_name(int i);
+const char *sdc_rng_display_name(int i);
+const char *sdc_rng_description(int i);
+int sdc_rng_from_name(const char *name);
+
+int sdc_prediction_count(void);
+const char *sdc_prediction_name(int i);
+const char *sdc_prediction_display_name(int i);
+const char *sdc_prediction_description(int i);
+int sdc_prediction_from_name(const char *name);
+
+int sdc_family_count(void);
+const char *sdc_family_name(int i);
+const char *sdc_family_display_name(int i);
+const char *sdc_family_description(int i);
+int sdc_family_from_name(const char *name);
+
+/* The names of one table joined by ", " into buf ("euler_a, euler, ..."), truncated to
+ * fit size bytes, for messages such as "choose one of ...": pass sdc_sampler_name, ... */
+void sdc_names_join(const char *(*name)(int i), char *buf, size_t size);
+
 /* ---- Models ------------------------------------------------------------------------- */
 
 typedef struct sdc_model sdc_model; /* a loaded checkpoint: text encoder, UNet, VAE */
@@ -46,10 +93,17 @@ typedef enum sdc_prediction_override {
     SDC_PREDICTION_FORCE_V = 1,
 } sdc_prediction_override;
 
+/* Parameter structs grow at their end, group by group: a program built against an older
+ * sdc.h passes its smaller struct, and the fields it does not know take their defaults.
+ * struct_size is the caller's sizeof, set by the *_default_params() functions; a struct_size
+ * of 0 or one that ends inside the first group is refused (SDC_ERR_ARG). */
 typedef struct sdc_model_params {
+    size_t struct_size;     /* sizeof(sdc_model_params) of the caller's header */
+    /* -- files (the first group) -- */
     const char *model_path; /* single file or diffusers folder */
     const char *vae_path;   /* optional replacement VAE */
     const char *vocab_path; /* optional CLIP vocabulary (file or folder) */
+    /* -- how to run it -- */
     sdc_prediction_override prediction;
     int threads;            /* 0 = one per physical core */
     int bf16;               /* linear layers and convolutions in bfloat16 (AVX512_BF16 CPUs;
@@ -76,27 +130,27 @@ typedef int (*sdc_progress_fn)(const char *stage, int step, int steps, void *use
 typedef enum sdc_inpaint_area { SDC_INPAINT_WHOLE, SDC_INPAINT_MASKED } sdc_inpaint_area;
 
 typedef struct sdc_generate_params {
+    size_t struct_size;          /* sizeof(sdc_generate_params) of the caller's header */
+    /* -- sampling (the first group) -- */
     const char *prompt;
     const char *negative_prompt;
     int width, height;           /* multiples of 8 */
     int steps;
     float cfg_scale;             /* <= 1: no unconditional pass */
     uint64_t seed;
-    const char *sampler;         /* "euler_a", "euler", "heun", "dpm++2m", "ddim", "ddpm", "lcm" */
-                                 /* (SDXL: an empty negative prompt is the all-zero
-                                    conditioning, as diffusers and AUTOMATIC1111 use) */
-    const char *scheduler;       /* "discrete", "karras", "exponential", "linspace", "leading",
-                                    "trailing", or NULL for the sampler's default */
+    const char *sampler;         /* a name of the sampler table (sdc_sampler_name) */
+    const char *scheduler;       /* a name of the scheduler table (sdc_scheduler_name), or
+                                    NULL for the sampler's default */
     int karras_sigmas;           /* with linspace / leading / trailing: diffusers'
                                     use_karras_sigmas (euler, heun, dpm++2m) */
     sdc_rng_type rng;
     int clip_skip;               /* 0 = the family's default */
     int emphasis;                /* AUTOMATIC1111 (attention:1.2) syntax and long prompts */
     float eta;                   /* DDIM eta */
-    int vae_tiling;
-    int freeu;                   /* apply freeu_b1, b2, s1, s2 */
-    float freeu_b1, freeu_b2, freeu_s1, freeu_s2;
-    /* img2img / inpainting: RGB8 pixels [init_height, init_width, 3] (NULL for txt2img) */
+    sdc_progress_fn progress;
+    void *user_data;
+    /* -- init image and mask: img2img / inpainting -- */
+    /* RGB8 pixels [init_height, init_width, 3] (NULL for txt2img) */
     const uint8_t *init_rgb;
     int init_width, init_height;
     float strength;
@@ -105,14 +159,17 @@ typedef struct sdc_generate_params {
     sdc_inpaint_area inpaint_area; /* SDC_INPAINT_MASKED: the result has the init image's
                                       size; width x height is the working resolution */
     int inpaint_padding;         /* pixels around the mask's box for SDC_INPAINT_MASKED */
-    /* SDXL size conditioning, in pixels (0 = the output size; crop 0 = none), and the SDXL
-     * refiner's aesthetic scores (0 = 6 and 2.5) */
+    /* -- extensions -- */
+    int vae_tiling;
+    int freeu;                   /* apply freeu_b1, b2, s1, s2 */
+    float freeu_b1, freeu_b2, freeu_s1, freeu_s2;
+    /* -- SDXL: size conditioning in pixels (0 = the output size; crop 0 = none) and the
+     *    refiner's aesthetic scores (0 = 6 and 2.5). An empty negative prompt is the
+     *    all-zero conditioning on SDXL, as in diffusers and AUTOMATIC1111. -- */
     int original_width, original_height;
     int crop_top, crop_left;
     int target_width, target_height;
     float aesthetic_score, negative_aesthetic_score;
-    sdc_progress_fn progress;
-    void *user_data;
 } sdc_generate_params;
 
 sdc_generate_params sdc_generate_default_params(void);
@@ -120,6 +177,35 @@ sdc_generate_params sdc_generate_default_params(void);
 /* Renders one image into rgb (RGB8 [height, width, 3], caller-allocated; with
  * SDC_INPAINT_MASKED [init_height, init_width, 3]). */
 sdc_status sdc_generate(sdc_model *model, const sdc_generate_params *params, uint8_t *rgb);
+
+/* ---- Files: what the sdc program writes and reads, for any program --------------------- */
+
+/* The AUTOMATIC1111 'parameters' text sdc stores in its PNGs for an image of `model` made
+ * with `params` (prompt, "Steps: 20, Sampler: Euler a, ..., Model hash: ..., Version: sdc
+ * x"): *text is malloc'd (free() it). Reads the model file once for its hash. */
+sdc_status sdc_generate_parameters_text(sdc_model *model, const sdc_generate_params *params,
+                                        char **text);
+
+/* Writes rgb (RGB8 [height, width, 3]) as the extension of path says: .png, with
+ * `parameters` (may be NULL) as its 'parameters' text chunk; .jpg / .jpeg; .bmp. Refuses to
+ * replace an existing file unless `overwrite`; the file appears complete or not at all. */
+sdc_status sdc_image_save(const char *path, const uint8_t *rgb, int width, int height,
+                          const char *parameters, int overwrite);
+/* Reads a PNG, JPEG or BMP as RGB8: *rgb is malloc'd [*height, *width, 3] (free() it). */
+sdc_status sdc_image_read(const char *path, uint8_t **rgb, int *width, int *height);
+/* The 'parameters' text of a PNG into *text: malloc'd, or NULL when the file has none. */
+sdc_status sdc_png_read_parameters(const char *path, char **text);
+
+/* `sdc info`: family, layout, prediction, dtypes and parameters per component, unused
+ * tensors and the AUTOMATIC1111 short hash of the checkpoint at path, as text to out. */
+sdc_status sdc_model_info_print(const char *path, FILE *out);
+
+/* `sdc convert`: any checkpoint sdc opens (single .safetensors, .ckpt, diffusers folder) as
+ * one LDM-named .safetensors at out, written atomically. dtype "f32", "f16" or "bf16" stores
+ * the float tensors in that type, NULL keeps each one's; progress (stage "converting", step =
+ * tensors written) may stop it; *tensors (may be NULL) receives the number written. */
+sdc_status sdc_convert(const char *in, const char *out, const char *dtype, int overwrite,
+                       sdc_progress_fn progress, void *user_data, size_t *tensors);
 
 #ifdef __cplusplus
 }

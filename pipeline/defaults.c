@@ -1,12 +1,16 @@
 /* Default parameters of the public API (whisper.cpp style *_default_params()). */
+#include <stddef.h>
 #include <string.h>
 
-#include "sdc.h"
+#include "ops/error.h"
+#include "pipeline/pipeline_impl.h"
+
 
 sdc_model_params sdc_model_default_params(void)
 {
     sdc_model_params p;
     memset(&p, 0, sizeof p);
+    p.struct_size = sizeof p;
     p.prediction = SDC_PREDICTION_AUTO;
     return p;
 }
@@ -15,6 +19,7 @@ sdc_generate_params sdc_generate_default_params(void)
 {
     sdc_generate_params p;
     memset(&p, 0, sizeof p);
+    p.struct_size = sizeof p;
     p.prompt = "";
     p.negative_prompt = "";
     p.width = 512;
@@ -29,4 +34,31 @@ sdc_generate_params sdc_generate_default_params(void)
     p.mask_blur = 4.0f;
     p.inpaint_padding = 32;
     return p;
+}
+
+/* The caller's struct of struct_size bytes over the defaults of this version. */
+static sdc_status upgrade(const void *in, size_t first_group_end, const char *type,
+                          const char *defaults, void *out, size_t size)
+{
+    size_t given = *(const size_t *)in;
+    if (given < first_group_end)
+        return sdc_fail(SDC_ERR_ARG, "%s.struct_size is %zu, less than the %zu bytes every "
+                        "version has (set it with %s())", type, given, first_group_end, defaults);
+    memcpy(out, in, given < size ? given : size);
+    *(size_t *)out = size;
+    return SDC_OK;
+}
+
+sdc_status sdc_model_params_upgrade(const sdc_model_params *in, sdc_model_params *out)
+{
+    *out = sdc_model_default_params();
+    return upgrade(in, offsetof(sdc_model_params, prediction), "sdc_model_params",
+                   "sdc_model_default_params", out, sizeof *out);
+}
+
+sdc_status sdc_generate_params_upgrade(const sdc_generate_params *in, sdc_generate_params *out)
+{
+    *out = sdc_generate_default_params();
+    return upgrade(in, offsetof(sdc_generate_params, init_rgb), "sdc_generate_params",
+                   "sdc_generate_default_params", out, sizeof *out);
 }

@@ -73,17 +73,25 @@ static sdc_status interrupted(void)
     return sdc_fail(SDC_ERR_INTERRUPTED, "interrupted");
 }
 
+/* "unknown sampling method "x"; choose one of euler_a, euler, ..." from the name table. */
+static sdc_status unknown_name(const char *what, const char *name, const char *(*names)(int))
+{
+    char choices[256];
+    sdc_names_join(names, choices, sizeof choices);
+    return sdc_fail(SDC_ERR_ARG, "unknown %s \"%s\"; choose one of %s", what, name, choices);
+}
+
 static sdc_status make_sampler(run *r)
 {
     const sdc_generate_params *p = r->p;
     sdc_sampler_params sp = sdc_sampler_default_params();
     const char *name = p->sampler ? p->sampler : "euler_a";
-    int kind = sdc_sampler_kind_from_name(name);
+    int kind = sdc_sampler_from_name(name);
     if (kind < 0)
-        return sdc_fail(SDC_ERR_ARG, "unknown sampling method \"%s\"", name);
+        return unknown_name("sampling method", name, sdc_sampler_name);
     int schedule = SDC_SCHEDULE_DEFAULT;
-    if (p->scheduler && (schedule = sdc_schedule_from_name(p->scheduler)) < 0)
-        return sdc_fail(SDC_ERR_ARG, "unknown scheduler \"%s\"", p->scheduler);
+    if (p->scheduler && (schedule = sdc_scheduler_from_name(p->scheduler)) < 0)
+        return unknown_name("scheduler", p->scheduler, sdc_scheduler_name);
     sp.kind = (sdc_sampler_kind)kind;
     sp.schedule = (sdc_schedule)schedule;
     sp.prediction = sdc_checkpoint_prediction(r->m->ck);
@@ -276,11 +284,17 @@ static int unchanged(const run *r)
     return r->in.init_rgb && (r->p->strength <= 0.0f || (r->in.mask && r->in.mask_empty));
 }
 
-sdc_status sdc_generate(sdc_model *m, const sdc_generate_params *p, uint8_t *rgb)
+sdc_status sdc_generate(sdc_model *m, const sdc_generate_params *params, uint8_t *rgb)
 {
-    if (p && p->inpaint_area == SDC_INPAINT_MASKED && m && rgb)
-        return sdc_pipeline_generate_masked_area(m, p, rgb);
-    return sdc_pipeline_generate(m, p, rgb, NULL);
+    if (!m || !params || !rgb)
+        return sdc_fail(SDC_ERR_ARG, "sdc_generate: missing model, parameters or output");
+    sdc_generate_params p;
+    sdc_status s = sdc_generate_params_upgrade(params, &p);
+    if (s != SDC_OK)
+        return s;
+    if (p.inpaint_area == SDC_INPAINT_MASKED)
+        return sdc_pipeline_generate_masked_area(m, &p, rgb);
+    return sdc_pipeline_generate(m, &p, rgb, NULL);
 }
 
 sdc_status sdc_pipeline_generate(sdc_model *m, const sdc_generate_params *p, uint8_t *rgb,

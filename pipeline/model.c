@@ -20,6 +20,7 @@ void sdc_model_free(sdc_model *m)
     sdc_text_encoder_free(m->te2);
     sdc_tokenizer_free(m->tok);
     sdc_checkpoint_close(m->ck);
+    free(m->path);
     free(m);
 }
 
@@ -44,10 +45,17 @@ static sdc_status apply_prediction(sdc_checkpoint *ck, sdc_prediction_override o
     return SDC_OK;
 }
 
-sdc_status sdc_model_load(const sdc_model_params *params, sdc_model **out)
+sdc_status sdc_model_load(const sdc_model_params *given, sdc_model **out)
 {
     *out = NULL;
-    if (!params || !params->model_path)
+    sdc_model_params mp;
+    if (!given)
+        return sdc_fail(SDC_ERR_ARG, "sdc_model_load: no parameters");
+    sdc_status s = sdc_model_params_upgrade(given, &mp);
+    if (s != SDC_OK)
+        return s;
+    const sdc_model_params *params = &mp;
+    if (!params->model_path)
         return sdc_fail(SDC_ERR_ARG, "no model path given");
     if (params->threads > 0)
         omp_set_num_threads(params->threads);
@@ -55,7 +63,9 @@ sdc_status sdc_model_load(const sdc_model_params *params, sdc_model **out)
     sdc_model *m = calloc(1, sizeof *m);
     if (!m)
         return sdc_fail(SDC_ERR_NOMEM, "out of memory loading %s", params->model_path);
-    sdc_status s = sdc_checkpoint_open(params->model_path, &m->ck);
+    m->path = strdup(params->model_path);
+    s = m->path ? sdc_checkpoint_open(params->model_path, &m->ck)
+                : sdc_fail(SDC_ERR_NOMEM, "out of memory loading %s", params->model_path);
     if (s == SDC_OK)
         s = check_runnable(m->ck);
     if (s == SDC_OK)

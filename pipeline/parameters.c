@@ -4,19 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct {
-    const char *name, *display;
-} sampler_display[] = {
-    {"euler_a", "Euler a"}, {"euler", "Euler"},   {"heun", "Heun"}, {"dpm++2m", "DPM++ 2M"},
-    {"ddim", "DDIM"},       {"ddpm", "DDPM"},     {"lcm", "LCM"},
-};
+#include "ops/error.h"
+#include "pipeline/pipeline_impl.h"
 
-const char *sdc_sampler_display_name(const char *sampler)
+/* AUTOMATIC1111's name of a sampler given by name ("euler_a" -> "Euler a"); a name sdc
+ * does not know is recorded as given. */
+static const char *sampler_display(const char *sampler)
 {
-    for (size_t i = 0; i < sizeof sampler_display / sizeof *sampler_display; i++)
-        if (strcmp(sampler, sampler_display[i].name) == 0)
-            return sampler_display[i].display;
-    return sampler;
+    const char *display = sdc_sampler_display_name(sdc_sampler_from_name(sampler));
+    return display ? display : sampler;
 }
 
 /* Base name without extension, into buf. */
@@ -36,15 +32,17 @@ static void model_name(const char *path, char *buf, size_t size)
     snprintf(buf, size, "%.*s", (int)len, start);
 }
 
+/* "Schedule type: Karras" for the schedules AUTOMATIC1111 names, NULL for the others. */
 static const char *schedule_display(const char *scheduler)
 {
-    if (!scheduler)
-        return NULL;
-    if (strcmp(scheduler, "karras") == 0)
-        return "Karras";
-    if (strcmp(scheduler, "exponential") == 0)
-        return "Exponential";
-    return NULL;
+    return scheduler ? sdc_scheduler_display_name(sdc_scheduler_from_name(scheduler)) : NULL;
+}
+
+/* An id outside the table has always been recorded as "NV"; that stays. */
+static const char *rng_display(sdc_rng_type rng)
+{
+    const char *display = sdc_rng_display_name((int)rng);
+    return display ? display : sdc_rng_display_name(SDC_RNG_TYPE_CUDA);
 }
 
 char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
@@ -62,14 +60,14 @@ char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
     fprintf(f, "%s\n", g->prompt ? g->prompt : "");
     if (*neg)
         fprintf(f, "Negative prompt: %s\n", neg);
-    fprintf(f, "Steps: %d, Sampler: %s, ", g->steps, sdc_sampler_display_name(g->sampler));
+    fprintf(f, "Steps: %d, Sampler: %s, ", g->steps, sampler_display(g->sampler ? g->sampler : "euler_a"));
     if (sched)
         fprintf(f, "Schedule type: %s, ", sched);
     fprintf(f, "CFG scale: %g, Seed: %llu, Size: %dx%d, ", g->cfg_scale,
             (unsigned long long)g->seed, g->width, g->height);
     if (model_hash && *model_hash)
         fprintf(f, "Model hash: %s, ", model_hash);
-    fprintf(f, "Model: %s, RNG: %s", name, g->rng == SDC_RNG_TYPE_CPU ? "CPU" : "NV");
+    fprintf(f, "Model: %s, RNG: %s", name, rng_display(g->rng));
     if (g->clip_skip > 1)
         fprintf(f, ", Clip skip: %d", g->clip_skip);
     if (g->init_rgb)
@@ -86,4 +84,19 @@ char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
         return NULL;
     }
     return text;
+}
+
+sdc_status sdc_generate_parameters_text(sdc_model *model, const sdc_generate_params *params,
+                                        char **text)
+{
+    *text = NULL;
+    sdc_generate_params p;
+    char hash[11];
+    sdc_status s = sdc_generate_params_upgrade(params, &p);
+    if (s == SDC_OK)
+        s = sdc_model_short_hash(model, hash);
+    if (s != SDC_OK)
+        return s;
+    *text = sdc_parameters_text(&p, model->path, hash);
+    return *text ? SDC_OK : sdc_fail(SDC_ERR_NOMEM, "out of memory for the parameters text");
 }

@@ -14,7 +14,4 @@
 char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
                           const char *model_hash);
 
-/* AUTOMATIC1111's display name of an sdc sampler name ("euler_a" -> "Euler a"). */
-const char *sdc_sampler_display_name(const char *sampler);
-
 #endif

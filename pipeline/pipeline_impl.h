@@ -14,6 +14,7 @@
 #include "weights/checkpoint.h"
 
 struct sdc_model {
+    char *path;         /* model_path as given to sdc_model_load (its name goes into metadata) */
     sdc_checkpoint *ck; /* stays open: model code may keep views into its mapping */
     sdc_tokenizer *tok;
     sdc_text_encoder *te;  /* the text encoder, or NULL (SDXL refiner: bigG only) */
@@ -26,6 +27,12 @@ struct sdc_model {
     sdc_conditioning_params cond_params;
     char hash[11]; /* "" until computed */
 };
+
+/* A caller's parameters, perhaps from an older and smaller sdc.h (struct_size), as this
+ * version's struct: the missing fields take their defaults. SDC_ERR_ARG when struct_size
+ * ends before the first group. */
+sdc_status sdc_model_params_upgrade(const sdc_model_params *in, sdc_model_params *out);
+sdc_status sdc_generate_params_upgrade(const sdc_generate_params *in, sdc_generate_params *out);
 
 /* sdc_generate, also handing out the final latent [4, height / 8, width / 8] (before
  * decoding) when final_latent is not NULL; nothing is written there when the init image is

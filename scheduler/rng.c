@@ -1,7 +1,9 @@
 /* The generator interface: dispatch on the type, names for the CLI and metadata. */
+#include "scheduler/rng.h"
+
 #include <string.h>
 
-#include "scheduler/rng.h"
+#include "ops/names.h"
 
 void sdc_rng_init(sdc_rng *rng, sdc_rng_type type, uint64_t seed)
 {
@@ -22,22 +24,12 @@ void sdc_rng_randn(sdc_rng *rng, float *out, size_t n)
     sdc_rng_torch_cpu_randn(rng, out, n);
 }
 
-static const char *const rng_names[] = {
-    [SDC_RNG_TYPE_CPU] = "cpu",
-    [SDC_RNG_TYPE_CUDA] = "cuda",
+/* The generators by the names of --rng, job files and reports; the display name is
+ * AUTOMATIC1111's "RNG" in PNG metadata. */
+static const sdc_name_row rng_rows[] = {
+    [SDC_RNG_TYPE_CPU] = {"cpu", NULL, "CPU", "PyTorch CPU generator: diffusers"},
+    [SDC_RNG_TYPE_CUDA] = {"cuda", NULL, "NV", "Philox: AUTOMATIC1111, sd.cpp"},
 };
 
-const char *sdc_rng_type_name(sdc_rng_type type)
-{
-    if ((unsigned)type >= sizeof rng_names / sizeof *rng_names)
-        return "unknown";
-    return rng_names[type];
-}
-
-int sdc_rng_type_from_name(const char *name)
-{
-    for (size_t i = 0; i < sizeof rng_names / sizeof *rng_names; i++)
-        if (name && strcmp(name, rng_names[i]) == 0)
-            return (int)i;
-    return -1;
-}
+/* sdc_rng_count, _name, _display_name, _description, _from_name (include/sdc.h) */
+SDC_NAME_TABLE_API(sdc_rng, rng_rows)

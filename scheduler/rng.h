@@ -31,11 +31,6 @@ void sdc_rng_init(sdc_rng *rng, sdc_rng_type type, uint64_t seed);
 /* One torch.randn(shape) call with numel(shape) = n: n standard normal floats. */
 void sdc_rng_randn(sdc_rng *rng, float *out, size_t n);
 
-/* Short names used on the command line and in metadata: "cpu", "cuda". */
-const char *sdc_rng_type_name(sdc_rng_type type);
-/* Returns -1 for an unknown name. */
-int sdc_rng_type_from_name(const char *name);
-
 /* The generator-specific halves of sdc_rng_randn. */
 void sdc_rng_torch_cpu_randn(sdc_rng *rng, float *out, size_t n);
 void sdc_rng_philox_randn(uint64_t seed, uint64_t offset, float *out, size_t n);

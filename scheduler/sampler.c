@@ -5,55 +5,57 @@
 #include <string.h>
 
 #include "ops/error.h"
+#include "ops/names.h"
 #include "scheduler/sampler_impl.h"
 #include "scheduler/sigma_schedule.h"
 
 /* Far above any useful step count; keeps every per-call table small. */
 #define MAX_STEPS 10000
 
-static const char *const kind_names[SDC_SAMPLER_KIND_COUNT] = {
-    [SDC_SAMPLER_EULER_A] = "euler_a", [SDC_SAMPLER_EULER] = "euler",
-    [SDC_SAMPLER_HEUN] = "heun",       [SDC_SAMPLER_DPMPP_2M] = "dpm++2m",
-    [SDC_SAMPLER_DDIM] = "ddim",       [SDC_SAMPLER_DDPM] = "ddpm",
-    [SDC_SAMPLER_LCM] = "lcm",
+/* One row per sampler: the single source of its names (command line, job files, reports,
+ * PNG metadata, --help) and of the update rule each formulation runs. Adding a sampler is
+ * one file with its setup and step plus one row here. */
+typedef struct sampler_row {
+    sdc_name_row n;
+    sdc_sampler_algo diffusers; /* the rule with diffusers' timestep spacings */
+    sdc_sampler_algo kdiff;     /* the rule with k-diffusion sigmas; SDC_ALGO_NONE: an
+                                   alpha-based sampler that only diffusers defines */
+    int karras_sigmas;          /* diffusers' use_karras_sigmas applies to it */
+} sampler_row;
+
+static const sampler_row sampler_rows[SDC_SAMPLER_KIND_COUNT] = {
+    [SDC_SAMPLER_EULER_A] = {{"euler_a", NULL, "Euler a", "Euler ancestral: new noise each step"},
+                             SDC_ALGO_EULER_A, SDC_ALGO_K_EULER_A, 0},
+    [SDC_SAMPLER_EULER] = {{"euler", NULL, "Euler", "Euler"}, SDC_ALGO_EULER, SDC_ALGO_K_EULER, 1},
+    [SDC_SAMPLER_HEUN] = {{"heun", NULL, "Heun", "Heun: two model calls per step"},
+                          SDC_ALGO_HEUN, SDC_ALGO_K_HEUN, 1},
+    [SDC_SAMPLER_DPMPP_2M] = {{"dpm++2m", "dpmpp_2m", "DPM++ 2M", "DPM++ 2M (also dpmpp_2m)"},
+                              SDC_ALGO_DPMPP_2M, SDC_ALGO_K_DPMPP_2M, 1},
+    [SDC_SAMPLER_DDIM] = {{"ddim", NULL, "DDIM", "DDIM; --eta adds noise"},
+                          SDC_ALGO_DDIM, SDC_ALGO_NONE, 0},
+    [SDC_SAMPLER_DDPM] = {{"ddpm", NULL, "DDPM", "DDPM: new noise each step"},
+                          SDC_ALGO_DDPM, SDC_ALGO_NONE, 0},
+    [SDC_SAMPLER_LCM] = {{"lcm", NULL, "LCM", "latent consistency models"},
+                         SDC_ALGO_LCM, SDC_ALGO_NONE, 0},
 };
 
-static const char *const schedule_names[SDC_SCHEDULE_COUNT] = {
-    [SDC_SCHEDULE_DEFAULT] = "default",   [SDC_SCHEDULE_DISCRETE] = "discrete",
-    [SDC_SCHEDULE_KARRAS] = "karras",     [SDC_SCHEDULE_EXPONENTIAL] = "exponential",
-    [SDC_SCHEDULE_LINSPACE] = "linspace", [SDC_SCHEDULE_LEADING] = "leading",
-    [SDC_SCHEDULE_TRAILING] = "trailing",
+/* AUTOMATIC1111 names only the k-diffusion sigma schedules ("Schedule type"); the others
+ * are recorded under sdc's own name. */
+static const sdc_name_row schedule_rows[SDC_SCHEDULE_COUNT] = {
+    [SDC_SCHEDULE_DEFAULT] = {"default", NULL, NULL,
+                              "discrete; leading for ddim, ddpm, lcm"},
+    [SDC_SCHEDULE_DISCRETE] = {"discrete", NULL, NULL, "k-diffusion sigmas"},
+    [SDC_SCHEDULE_KARRAS] = {"karras", NULL, "Karras", "k-diffusion Karras sigmas"},
+    [SDC_SCHEDULE_EXPONENTIAL] = {"exponential", NULL, "Exponential",
+                                  "k-diffusion exponential sigmas"},
+    [SDC_SCHEDULE_LINSPACE] = {"linspace", NULL, NULL, "diffusers timestep spacing"},
+    [SDC_SCHEDULE_LEADING] = {"leading", NULL, NULL, "diffusers timestep spacing"},
+    [SDC_SCHEDULE_TRAILING] = {"trailing", NULL, NULL, "diffusers timestep spacing"},
 };
 
-const char *sdc_sampler_kind_name(sdc_sampler_kind kind)
-{
-    return (unsigned)kind < SDC_SAMPLER_KIND_COUNT ? kind_names[kind] : "unknown";
-}
-
-int sdc_sampler_kind_from_name(const char *name)
-{
-    if (!name)
-        return -1;
-    if (strcmp(name, "dpmpp_2m") == 0)
-        return SDC_SAMPLER_DPMPP_2M;
-    for (int i = 0; i < SDC_SAMPLER_KIND_COUNT; i++)
-        if (strcmp(name, kind_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-const char *sdc_schedule_name(sdc_schedule schedule)
-{
-    return (unsigned)schedule < SDC_SCHEDULE_COUNT ? schedule_names[schedule] : "unknown";
-}
-
-int sdc_schedule_from_name(const char *name)
-{
-    for (int i = 0; name && i < SDC_SCHEDULE_COUNT; i++)
-        if (strcmp(name, schedule_names[i]) == 0)
-            return i;
-    return -1;
-}
+/* sdc_sampler_count, _name, _display_name, _description, _from_name (include/sdc.h) */
+SDC_NAME_TABLE_API(sdc_sampler, sampler_rows)
+SDC_NAME_TABLE_API(sdc_scheduler, schedule_rows)
 
 sdc_sampler_params sdc_sampler_default_params(void)
 {
@@ -79,27 +81,15 @@ static int is_kdiff_schedule(sdc_schedule s)
 /* Picks the update rule; the k-diffusion schedules select the k-diffusion formulation. */
 static sdc_status choose_algo(const sdc_sampler_params *p, sdc_sampler_algo *algo)
 {
-    static const sdc_sampler_algo diffusers[] = {
-        [SDC_SAMPLER_EULER_A] = SDC_ALGO_EULER_A, [SDC_SAMPLER_EULER] = SDC_ALGO_EULER,
-        [SDC_SAMPLER_HEUN] = SDC_ALGO_HEUN,       [SDC_SAMPLER_DPMPP_2M] = SDC_ALGO_DPMPP_2M,
-        [SDC_SAMPLER_DDIM] = SDC_ALGO_DDIM,       [SDC_SAMPLER_DDPM] = SDC_ALGO_DDPM,
-        [SDC_SAMPLER_LCM] = SDC_ALGO_LCM,
-    };
-    static const sdc_sampler_algo kdiff[] = {
-        [SDC_SAMPLER_EULER_A] = SDC_ALGO_K_EULER_A, [SDC_SAMPLER_EULER] = SDC_ALGO_K_EULER,
-        [SDC_SAMPLER_HEUN] = SDC_ALGO_K_HEUN,       [SDC_SAMPLER_DPMPP_2M] = SDC_ALGO_K_DPMPP_2M,
-    };
-    int alpha_based = p->kind == SDC_SAMPLER_DDIM || p->kind == SDC_SAMPLER_DDPM ||
-                      p->kind == SDC_SAMPLER_LCM;
-    if (alpha_based) {
+    const sampler_row *row = &sampler_rows[p->kind];
+    const char *sampler = row->n.name, *schedule = schedule_rows[p->schedule].name;
+    if (row->kdiff == SDC_ALGO_NONE) {
         if (p->schedule != SDC_SCHEDULE_DEFAULT && is_kdiff_schedule(p->schedule))
             return sdc_fail(SDC_ERR_ARG, "scheduler '%s' does not apply to sampler '%s' (use "
-                            "linspace, leading or trailing)", sdc_schedule_name(p->schedule),
-                            sdc_sampler_kind_name(p->kind));
+                            "linspace, leading or trailing)", schedule, sampler);
         if (p->karras_sigmas)
-            return sdc_fail(SDC_ERR_ARG, "sampler '%s' has no karras sigmas",
-                            sdc_sampler_kind_name(p->kind));
-        *algo = diffusers[p->kind];
+            return sdc_fail(SDC_ERR_ARG, "sampler '%s' has no karras sigmas", sampler);
+        *algo = row->diffusers;
         return SDC_OK;
     }
     if (is_kdiff_schedule(p->schedule)) {
@@ -107,13 +97,13 @@ static sdc_status choose_algo(const sdc_sampler_params *p, sdc_sampler_algo *alg
             return sdc_fail(SDC_ERR_ARG, "karras sigmas go with the diffusers schedulers "
                             "(linspace, leading, trailing); for k-diffusion use scheduler "
                             "'karras'");
-        *algo = kdiff[p->kind];
+        *algo = row->kdiff;
         return SDC_OK;
     }
-    if (p->karras_sigmas && p->kind == SDC_SAMPLER_EULER_A)
-        return sdc_fail(SDC_ERR_ARG, "sampler 'euler_a' with scheduler '%s' has no karras "
-                        "sigmas", sdc_schedule_name(p->schedule));
-    *algo = diffusers[p->kind];
+    if (p->karras_sigmas && !row->karras_sigmas)
+        return sdc_fail(SDC_ERR_ARG, "sampler '%s' with scheduler '%s' has no karras "
+                        "sigmas", sampler, schedule);
+    *algo = row->diffusers;
     return SDC_OK;
 }
 
@@ -255,7 +245,7 @@ sdc_status sdc_sampler_check_timesteps(const sdc_sampler *s)
     for (int i = 0; i < s->n_calls; i++)
         if (!(s->t[i] >= 0 && s->t[i] <= s->num_train - 1))
             return sdc_fail(SDC_ERR_ARG, "steps: %d %s steps give timestep %g, outside [0, %d]",
-                            s->p.steps, sdc_schedule_name(s->p.schedule), s->t[i],
+                            s->p.steps, schedule_rows[s->p.schedule].name, s->t[i],
                             s->num_train - 1);
     return SDC_OK;
 }

@@ -78,13 +78,8 @@ sdc_sampler_params sdc_sampler_default_params(void);
 sdc_status sdc_sampler_create(const sdc_sampler_params *params, sdc_sampler **out);
 void sdc_sampler_free(sdc_sampler *s);
 
-/* "euler_a", "euler", "heun", "dpm++2m", "ddim", "ddpm", "lcm" (kind_from_name: -1 if
- * unknown; "dpmpp_2m" is accepted too). */
-const char *sdc_sampler_kind_name(sdc_sampler_kind kind);
-int sdc_sampler_kind_from_name(const char *name);
-/* "default", "discrete", "karras", "exponential", "linspace", "leading", "trailing". */
-const char *sdc_schedule_name(sdc_schedule schedule);
-int sdc_schedule_from_name(const char *name);
+/* The names of sdc_sampler_kind and sdc_schedule values are the public tables
+ * sdc_sampler_name / sdc_scheduler_name (include/sdc.h), indexed by these enums. */
 
 /* 1 for the k-diffusion formulation, 0 for diffusers. */
 int sdc_sampler_is_kdiffusion(const sdc_sampler *s);

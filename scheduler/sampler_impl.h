@@ -6,6 +6,7 @@
 
 /* Which update rule runs: the formulation is part of it. */
 typedef enum sdc_sampler_algo {
+    SDC_ALGO_NONE = -1,  /* no such formulation of the sampler */
     SDC_ALGO_DDIM,
     SDC_ALGO_DDPM,
     SDC_ALGO_LCM,

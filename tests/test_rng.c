@@ -92,8 +92,8 @@ Test(rng, seeds_share_low_32_bits_on_cpu)
 
 Test(rng, names_round_trip)
 {
-    cr_expect_eq(sdc_rng_type_from_name("cpu"), SDC_RNG_TYPE_CPU);
-    cr_expect_eq(sdc_rng_type_from_name("cuda"), SDC_RNG_TYPE_CUDA);
-    cr_expect_eq(sdc_rng_type_from_name("gpu"), -1);
-    cr_expect_str_eq(sdc_rng_type_name(SDC_RNG_TYPE_CUDA), "cuda");
+    cr_expect_eq(sdc_rng_from_name("cpu"), SDC_RNG_TYPE_CPU);
+    cr_expect_eq(sdc_rng_from_name("cuda"), SDC_RNG_TYPE_CUDA);
+    cr_expect_eq(sdc_rng_from_name("gpu"), -1);
+    cr_expect_str_eq(sdc_rng_name(SDC_RNG_TYPE_CUDA), "cuda");
 }

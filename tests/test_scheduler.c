@@ -239,10 +239,34 @@ Test(scheduler, bad_parameters_are_refused)
 Test(scheduler, names_round_trip)
 {
     for (int k = 0; k < SDC_SAMPLER_KIND_COUNT; k++)
-        cr_expect_eq(sdc_sampler_kind_from_name(sdc_sampler_kind_name(k)), k);
+        cr_expect_eq(sdc_sampler_from_name(sdc_sampler_name(k)), k);
     for (int k = 0; k < SDC_SCHEDULE_COUNT; k++)
-        cr_expect_eq(sdc_schedule_from_name(sdc_schedule_name(k)), k);
-    cr_expect_eq(sdc_sampler_kind_from_name("dpmpp_2m"), SDC_SAMPLER_DPMPP_2M);
-    cr_expect_eq(sdc_sampler_kind_from_name("plms"), -1);
-    cr_expect_eq(sdc_schedule_from_name(NULL), -1);
+        cr_expect_eq(sdc_scheduler_from_name(sdc_scheduler_name(k)), k);
+    cr_expect_eq(sdc_sampler_from_name("dpmpp_2m"), SDC_SAMPLER_DPMPP_2M);
+    cr_expect_eq(sdc_sampler_from_name("plms"), -1);
+    cr_expect_eq(sdc_scheduler_from_name(NULL), -1);
+}
+
+/* The public tables (include/sdc.h) cover every enum value, and nothing past it. */
+Test(scheduler, public_name_tables)
+{
+    cr_expect_eq(sdc_sampler_count(), SDC_SAMPLER_KIND_COUNT);
+    cr_expect_eq(sdc_scheduler_count(), SDC_SCHEDULE_COUNT);
+    cr_expect_null(sdc_sampler_name(SDC_SAMPLER_KIND_COUNT));
+    cr_expect_null(sdc_scheduler_name(-1));
+    cr_expect_str_eq(sdc_sampler_display_name(SDC_SAMPLER_EULER_A), "Euler a");
+    cr_expect_str_eq(sdc_sampler_display_name(sdc_sampler_from_name("dpmpp_2m")), "DPM++ 2M");
+    cr_expect_str_eq(sdc_scheduler_display_name(SDC_SCHEDULE_KARRAS), "Karras");
+    cr_expect_null(sdc_scheduler_display_name(SDC_SCHEDULE_LINSPACE));
+    for (int i = 0; i < sdc_sampler_count(); i++)
+        cr_expect_not_null(sdc_sampler_description(i));
+    cr_expect_str_eq(sdc_rng_display_name(SDC_RNG_TYPE_CPU), "CPU");
+    cr_expect_eq(sdc_prediction_from_name("v_prediction"), SDC_PREDICTION_V);
+    cr_expect_eq(sdc_family_count(), 4);
+    cr_expect_str_eq(sdc_family_name(sdc_family_from_name("sd2")), "sd2");
+    char list[64];
+    sdc_names_join(sdc_rng_name, list, sizeof list);
+    cr_expect_str_eq(list, "cpu, cuda");
+    sdc_names_join(sdc_sampler_name, list, 12);
+    cr_expect_str_eq(list, "euler_a, eu");
 }

@@ -9,17 +9,28 @@
 #include <sys/stat.h>
 
 #include "ops/error.h"
+#include "ops/names.h"
 #include "weights/checkpoint_impl.h"
 #include "weights/ckpt.h"
 #include "weights/hash_cache.h"
-#include "weights/hash_cache.h"
 
-static const char *const family_names[SDC_FAMILY_COUNT] = {
-    [SDC_FAMILY_UNKNOWN] = "unknown",
-    [SDC_FAMILY_SD1] = "sd1",
-    [SDC_FAMILY_SD2] = "sd2",
-    [SDC_FAMILY_SDXL] = "sdxl",
+/* The families by the names of `sdc info`, logs and reports. */
+static const sdc_name_row family_rows[SDC_FAMILY_COUNT] = {
+    [SDC_FAMILY_UNKNOWN] = {"unknown", NULL, NULL, "no family sdc recognises"},
+    [SDC_FAMILY_SD1] = {"sd1", NULL, NULL, "Stable Diffusion 1.x"},
+    [SDC_FAMILY_SD2] = {"sd2", NULL, NULL, "Stable Diffusion 2.x"},
+    [SDC_FAMILY_SDXL] = {"sdxl", NULL, NULL, "Stable Diffusion XL (not run yet)"},
 };
+
+/* The aliases are the prediction_type spellings of diffusers configs and file metadata. */
+static const sdc_name_row prediction_rows[SDC_PREDICTION_COUNT] = {
+    [SDC_PREDICTION_EPS] = {"eps", "epsilon", NULL, "the noise (SD 1.x, SD 2.x base)"},
+    [SDC_PREDICTION_V] = {"v", "v_prediction", NULL, "v (SD 2.x 768-v)"},
+};
+
+/* sdc_family_* and sdc_prediction_*: count, name, display_name, description, from_name */
+SDC_NAME_TABLE_API(sdc_family, family_rows)
+SDC_NAME_TABLE_API(sdc_prediction, prediction_rows)
 
 static const char *const component_names[SDC_COMPONENT_COUNT] = {
     [SDC_COMPONENT_UNET] = "unet",
@@ -33,16 +44,6 @@ static const char *const layout_names[SDC_LAYOUT_COUNT] = {
     [SDC_LAYOUT_DIFFUSERS] = "diffusers folder",
 };
 
-static const char *const prediction_names[SDC_PREDICTION_COUNT] = {
-    [SDC_PREDICTION_EPS] = "eps",
-    [SDC_PREDICTION_V] = "v",
-};
-
-const char *sdc_family_name(sdc_family f)
-{
-    return (unsigned)f < SDC_FAMILY_COUNT ? family_names[f] : "unknown";
-}
-
 const char *sdc_component_name(sdc_component c)
 {
     return (unsigned)c < SDC_COMPONENT_COUNT ? component_names[c] : "?";
@@ -51,20 +52,6 @@ const char *sdc_component_name(sdc_component c)
 const char *sdc_layout_name(sdc_layout l)
 {
     return (unsigned)l < SDC_LAYOUT_COUNT ? layout_names[l] : "?";
-}
-
-const char *sdc_prediction_name(sdc_prediction p)
-{
-    return (unsigned)p < SDC_PREDICTION_COUNT ? prediction_names[p] : "?";
-}
-
-int sdc_prediction_from_name(const char *name)
-{
-    if (strcmp(name, "eps") == 0 || strcmp(name, "epsilon") == 0)
-        return SDC_PREDICTION_EPS;
-    if (strcmp(name, "v") == 0 || strcmp(name, "v_prediction") == 0)
-        return SDC_PREDICTION_V;
-    return -1;
 }
 
 static sdc_status add_file(sdc_checkpoint *ck, const char *path, int torch_only,

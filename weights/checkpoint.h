@@ -143,11 +143,8 @@ const char *sdc_checkpoint_hash_path(const sdc_checkpoint *ck);
  * whole file (seconds for multi-GB files). */
 sdc_status sdc_checkpoint_short_hash(const sdc_checkpoint *ck, char hash[11]);
 
-const char *sdc_family_name(sdc_family family);
 const char *sdc_component_name(sdc_component component);
 const char *sdc_layout_name(sdc_layout layout);
-const char *sdc_prediction_name(sdc_prediction prediction);
-/* "eps" / "epsilon" / "v" / "v_prediction"; -1 when unknown. */
-int sdc_prediction_from_name(const char *name);
+/* Family and prediction names: sdc_family_name, sdc_prediction_from_name ... (sdc.h). */
 
 #endif

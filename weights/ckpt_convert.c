@@ -310,3 +310,29 @@ sdc_status sdc_checkpoint_convert(const char *in, const char *out,
     sdc_checkpoint_close(ck);
     return s;
 }
+
+/* The float types a checkpoint can be stored in, by the names of `sdc convert --type`. */
+static int convert_dtype(const char *name)
+{
+    static const struct {
+        const char *name;
+        sdc_dtype dtype;
+    } types[] = {{"f32", SDC_DTYPE_F32}, {"f16", SDC_DTYPE_F16}, {"bf16", SDC_DTYPE_BF16}};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(name, types[i].name) == 0)
+            return (int)types[i].dtype;
+    return -2;
+}
+
+sdc_status sdc_convert(const char *in, const char *out, const char *dtype, int overwrite,
+                       sdc_progress_fn progress, void *user_data, size_t *tensors)
+{
+    sdc_convert_params params = sdc_convert_default_params();
+    params.dtype = dtype ? convert_dtype(dtype) : -1;
+    if (params.dtype == -2)
+        return sdc_fail(SDC_ERR_ARG, "dtype '%s': choose f32, f16 or bf16", dtype);
+    params.overwrite = overwrite;
+    params.progress = progress;
+    params.user_data = user_data;
+    return sdc_checkpoint_convert(in, out, &params, tensors);
+}

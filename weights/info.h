@@ -8,8 +8,7 @@
 #include "sdc.h"
 #include "weights/checkpoint.h"
 
-/* Opens `path`, prints the summary to `out` and closes it. Hashes the whole model file. */
-sdc_status sdc_model_info_print(const char *path, FILE *out);
+/* sdc_model_info_print (sdc.h) opens `path`, prints this summary and closes it. */
 /* The same summary for an opened checkpoint; with_hash 0 skips the (slow) hash line. */
 sdc_status sdc_checkpoint_info_print(const sdc_checkpoint *ck, FILE *out, int with_hash);
 
