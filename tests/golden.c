@@ -207,7 +207,6 @@ typedef struct pending {
     const char *why;
 } pending;
 
-#define SDXL "issue 17 (SDXL)"
 #define SD2_EXTRA "issue 19 (SD 2 x4 upscaler, depth-to-image)"
 
 static const pending pending_families[] = {
@@ -215,10 +214,6 @@ static const pending pending_families[] = {
 };
 
 static const pending pending_kinds[] = {
-    {"", "text_encoder_sdxl", SDXL},
-    {"", "vae_sdxl", SDXL},
-    {"", "txt2img_sdxl", SDXL},
-    {"", "kdiffusion_sdxl", SDXL},
     {"", "depth2img", SD2_EXTRA},
     {"", "unet_upscale", SD2_EXTRA},
     {"", "upscale", SD2_EXTRA},

@@ -27,6 +27,10 @@ static const struct {
     {"", "img2img", "samplers, pipeline"},
     {"", "inpaint", "samplers, pipeline, inpaint"},
     {"", "unet_sdxl", "unet_cond (label vector)"},
+    {"", "text_encoder_sdxl", "text_sdxl"},
+    {"", "vae_sdxl", "vae"},
+    {"", "txt2img_sdxl", "samplers, pipeline"},
+    {"", "kdiffusion_sdxl", "samplers, pipeline"},
     {"", "unet_depth", "unet_cond (extra input channels)"},
     {"controlnet", "controlnet_unet", "unet_cond (per-block residuals)"},
 };

@@ -62,7 +62,13 @@ static const char *text_of(const golden_case *g, const char *key)
 static void sampler_flags(const golden_case *g, const char **method, const char **scheduler,
                           int *karras_sigmas)
 {
-    int kdiff = strcmp(g->kind, "kdiffusion") == 0;
+    int kdiff = strncmp(g->kind, "kdiffusion", 10) == 0;
+    if (strcmp(g->kind, "txt2img_sdxl") == 0) { /* SDXL's own scheduler config: leading */
+        *method = g->sampler;
+        *scheduler = "leading";
+        *karras_sigmas = 0;
+        return;
+    }
     const char *s = g->sampler;
     *scheduler = NULL;
     *karras_sigmas = 0;
@@ -80,12 +86,15 @@ static void sampler_flags(const golden_case *g, const char **method, const char 
 
 static char model_file[4][512];
 
+/* Set by the tests that run a case from the diffusers folder instead of the single file. */
+static int use_folder;
+
 static const char *model_path(const golden_case *g)
 {
     static int next;
     char *buf = model_file[next++ % 4];
-    snprintf(buf, sizeof model_file[0], "%s/models/%s/model.safetensors", golden_dir(),
-             g->model);
+    snprintf(buf, sizeof model_file[0], "%s/models/%s/%s", golden_dir(), g->model,
+             use_folder ? "diffusers" : "model.safetensors");
     return buf;
 }
 
@@ -249,3 +258,16 @@ GOLDEN_CASE(kdiffusion_sd1_dpmpp_2m_karras, "kdiffusion.tiny-sd1.dpmpp_2m_karras
 GOLDEN_CASE(img2img_sd1_ddim, "img2img.tiny-sd1.ddim")
 GOLDEN_CASE(inpaint_sd1_inpainting_model, "inpaint.tiny-sd1-inpaint.ddim")
 GOLDEN_CASE(inpaint_sd1_latent_blending, "inpaint.tiny-sd1.ddim")
+GOLDEN_CASE(txt2img_sdxl_euler, "txt2img_sdxl.tiny-sdxl.euler")
+GOLDEN_CASE(txt2img_sdxl_euler_a_zero_negative, "txt2img_sdxl.tiny-sdxl.euler_a")
+GOLDEN_CASE(kdiffusion_sdxl_euler_a, "kdiffusion_sdxl.tiny-sdxl.euler_a")
+GOLDEN_CASE(kdiffusion_sdxl_dpmpp_2m_karras, "kdiffusion_sdxl.tiny-sdxl.dpmpp_2m_karras")
+
+/* SDXL's diffusers folder: text_encoder_2/, tokenizer_2/, the VAE scale from vae/config.json
+ * and the scheduler config. */
+Test(pipeline, txt2img_sdxl_euler_diffusers_folder)
+{
+    use_folder = 1;
+    check_case("txt2img_sdxl.tiny-sdxl.euler");
+    use_folder = 0;
+}

@@ -67,6 +67,10 @@ static const traj_case cases[] = {
     {"img2img.tiny-sd1.ddim", IMG2IMG, DDIM, LEADING, 0, EPS, 5, 70, 7.5f, 0.6f},
     {"inpaint.tiny-sd1-inpaint.ddim", INPAINT9, DDIM, LEADING, 0, EPS, 5, 80, 7.5f, 1},
     {"inpaint.tiny-sd1.ddim", INPAINT4, DDIM, LEADING, 0, EPS, 5, 81, 7.5f, 1},
+    {"txt2img_sdxl.tiny-sdxl.euler", TXT2IMG, EULER, LEADING, 0, EPS, 5, 90, 6.0f, 1},
+    {"txt2img_sdxl.tiny-sdxl.euler_a", TXT2IMG, EULER_A, LEADING, 0, EPS, 5, 91, 6.0f, 1},
+    {"kdiffusion_sdxl.tiny-sdxl.euler_a", KDIFF, EULER_A, DISCRETE, 0, EPS, 5, 92, 6.0f, 1},
+    {"kdiffusion_sdxl.tiny-sdxl.dpmpp_2m_karras", KDIFF, DPM, KARRAS, 0, EPS, 6, 93, 6.0f, 1},
 };
 
 /* One replay: the case, its file, the sampler under test and the buffers of the loop. */
@@ -349,6 +353,10 @@ REPLAY(kdiffusion_heun, "kdiffusion.tiny-sd1.heun")
 REPLAY(img2img_sd1_ddim, "img2img.tiny-sd1.ddim")
 REPLAY(inpaint_sd1_inpaint_ddim, "inpaint.tiny-sd1-inpaint.ddim")
 REPLAY(inpaint_sd1_ddim_blend, "inpaint.tiny-sd1.ddim")
+REPLAY(txt2img_sdxl_euler, "txt2img_sdxl.tiny-sdxl.euler")
+REPLAY(txt2img_sdxl_euler_a, "txt2img_sdxl.tiny-sdxl.euler_a")
+REPLAY(kdiffusion_sdxl_euler_a, "kdiffusion_sdxl.tiny-sdxl.euler_a")
+REPLAY(kdiffusion_sdxl_dpmpp_2m_karras, "kdiffusion_sdxl.tiny-sdxl.dpmpp_2m_karras")
 
 /* The manifest's kind of case `id`. */
 static const char *manifest_kind(const char *id)

@@ -119,15 +119,17 @@ static void sdxl_label(const sdxl_case *c, const char *pooled_name, const char *
     free(ids);
 }
 
-static sdxl_case open_sdxl(void)
+static sdxl_case open_sdxl_from(const char *rel)
 {
     sdxl_case c = {.st = golden_open("unet/tiny-sdxl.safetensors")};
-    c.m = load_model("models/tiny-sdxl/model.safetensors");
+    c.m = load_model(rel);
     c.pooled = dim(golden_get(c.st, "text_embeds_cond"), 1);
     c.D = dim(golden_get(c.st, "time_proj"), 1) / 6;
     cr_assert_eq(sdc_unet_label_dim(c.m.unet), c.pooled + 6 * c.D);
     return c;
 }
+
+static sdxl_case open_sdxl(void) { return open_sdxl_from("models/tiny-sdxl/model.safetensors"); }
 
 Test(unet_cond, sdxl_size_embedding_matches_time_proj)
 {
@@ -169,6 +171,15 @@ Test(unet_cond, sdxl_label_conditioning)
         sdxl_single(&c, "x", "time_ids", ts[i], out);
     }
     sdxl_single(&c, "x", "time_ids_alt", 250.0f, "out_time_alt.t250");
+    sdxl_single(&c, "x_odd", "time_ids_odd", 250.0f, "out_odd.t250");
+    unload(&c.m);
+    sdc_safetensors_close(c.st);
+}
+
+Test(unet_cond, sdxl_label_conditioning_diffusers_folder)
+{
+    sdxl_case c = open_sdxl_from("models/tiny-sdxl/diffusers");
+    sdxl_single(&c, "x", "time_ids", 250.0f, "out_b1.t250");
     sdxl_single(&c, "x_odd", "time_ids_odd", 250.0f, "out_odd.t250");
     unload(&c.m);
     sdc_safetensors_close(c.st);

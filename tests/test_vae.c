@@ -157,10 +157,11 @@ static void check_encode(sdc_vae *v, const sdc_safetensors *st, const char *case
 
 /* The golden cases of `model`'s VAE, loaded from model_rel (with vae_path: that VAE put into
  * model_rel's checkpoint). */
-static void check_vae_case(const char *model, const char *model_rel, const char *vae_path)
+static void check_vae_kind(const char *kind, float scale, const char *model,
+                           const char *model_rel, const char *vae_path)
 {
     char id[64], rel[96], png[96], png_odd[96];
-    snprintf(id, sizeof id, "vae.%s", model);
+    snprintf(id, sizeof id, "%s.%s", kind, model);
     snprintf(rel, sizeof rel, "vae/%s.safetensors", model);
     snprintf(png, sizeof png, "vae/%s_encode_input.png", model);
     snprintf(png_odd, sizeof png_odd, "vae/%s_encode_input_odd.png", model);
@@ -168,7 +169,7 @@ static void check_vae_case(const char *model, const char *model_rel, const char 
     cr_expect_eq(sdc_vae_latent_channels(m.vae), 4);
     cr_expect_eq(sdc_vae_downscale(m.vae), 8);
     cr_expect(sdc_vae_has_encoder(m.vae));
-    cr_expect_eq(sdc_vae_scaling_factor(m.vae), 0.18215f);
+    cr_expect_eq(sdc_vae_scaling_factor(m.vae), scale);
     sdc_safetensors *st = golden_open(rel);
     check_decode(m.vae, st, id, "decode");
     check_decode(m.vae, st, id, "decode_odd");
@@ -176,6 +177,23 @@ static void check_vae_case(const char *model, const char *model_rel, const char 
     check_encode(m.vae, st, id, "encode_odd", png_odd);
     sdc_safetensors_close(st);
     unload(&m);
+}
+
+static void check_vae_case(const char *model, const char *model_rel, const char *vae_path)
+{
+    check_vae_kind("vae", 0.18215f, model, model_rel, vae_path);
+}
+
+/* SDXL's VAE: SD's structure, scaling factor 0.13025 from the family (single file) or the
+ * folder's vae/config.json. */
+Test(vae, tiny_sdxl_single_file)
+{
+    check_vae_kind("vae_sdxl", 0.13025f, "tiny-sdxl", "models/tiny-sdxl/model.safetensors", NULL);
+}
+
+Test(vae, tiny_sdxl_diffusers)
+{
+    check_vae_kind("vae_sdxl", 0.13025f, "tiny-sdxl", "models/tiny-sdxl/diffusers", NULL);
 }
 
 Test(vae, tiny_sd1_single_file)
