@@ -90,6 +90,30 @@ static void add_model_params(json_t *o, const sdc_cli_options *c)
         set_string(o, "prediction", sdc_prediction_name((int)c->prediction));
 }
 
+/* SDXL's size / crop / aesthetic conditioning, in the job file's option spelling. */
+static void add_sdxl_params(json_t *o, const sdc_generate_params *g)
+{
+    char pair[64];
+    if (g->original_width || g->original_height) {
+        snprintf(pair, sizeof pair, "%d,%d", g->original_width ? g->original_width : g->width,
+                 g->original_height ? g->original_height : g->height);
+        set_string(o, "original-size", pair);
+    }
+    if (g->target_width || g->target_height) {
+        snprintf(pair, sizeof pair, "%d,%d", g->target_width ? g->target_width : g->width,
+                 g->target_height ? g->target_height : g->height);
+        set_string(o, "target-size", pair);
+    }
+    if (g->crop_top || g->crop_left) {
+        snprintf(pair, sizeof pair, "%d,%d", g->crop_top, g->crop_left);
+        set_string(o, "crop", pair);
+    }
+    if (g->aesthetic_score > 0)
+        set(o, "aesthetic-score", real(g->aesthetic_score));
+    if (g->negative_aesthetic_score > 0)
+        set(o, "negative-aesthetic-score", real(g->negative_aesthetic_score));
+}
+
 json_t *sdc_batch_params_json(const sdc_cli_options *c, uint64_t seed)
 {
     const sdc_generate_params *g = &c->gen;
@@ -127,6 +151,7 @@ json_t *sdc_batch_params_json(const sdc_cli_options *c, uint64_t seed)
         json_array_append_new(f, real(g->freeu_s2));
         set(o, "freeu", f);
     }
+    add_sdxl_params(o, g);
     add_image_params(o, c);
     add_model_params(o, c);
     return o;

@@ -14,7 +14,8 @@ enum {
     OPT_VAE, OPT_VAE_TILING, OPT_FREEU, OPT_VOCAB, OPT_STRENGTH, OPT_MASK, OPT_MASK_BLUR,
     OPT_INVERT_MASK, OPT_ETA, OPT_OVERWRITE, OPT_QUIET, OPT_VERSION, OPT_NO_EMPHASIS,
     OPT_INPAINT_AREA, OPT_PADDING, OPT_OUTPAINT, OPT_OUTPAINT_FILL, OPT_PRECISION,
-    OPT_KARRAS_SIGMAS,
+    OPT_KARRAS_SIGMAS, OPT_ORIGINAL_SIZE, OPT_TARGET_SIZE, OPT_CROP, OPT_AESTHETIC,
+    OPT_NEGATIVE_AESTHETIC,
 };
 
 static const struct option long_options[] = {
@@ -52,6 +53,11 @@ static const struct option long_options[] = {
     {"outpaint", required_argument, 0, OPT_OUTPAINT},
     {"outpaint-fill", required_argument, 0, OPT_OUTPAINT_FILL},
     {"eta", required_argument, 0, OPT_ETA},
+    {"original-size", required_argument, 0, OPT_ORIGINAL_SIZE},
+    {"target-size", required_argument, 0, OPT_TARGET_SIZE},
+    {"crop", required_argument, 0, OPT_CROP},
+    {"aesthetic-score", required_argument, 0, OPT_AESTHETIC},
+    {"negative-aesthetic-score", required_argument, 0, OPT_NEGATIVE_AESTHETIC},
     {"overwrite", no_argument, 0, OPT_OVERWRITE},
     {"quiet", no_argument, 0, OPT_QUIET},
     {"no-emphasis", no_argument, 0, OPT_NO_EMPHASIS},
@@ -130,6 +136,14 @@ static void print_help_output(FILE *out)
 {
     fputs(
         "  -b, --batch-count N       images to render, seeds s, s+1, ... (default 1)\n"
+        "\n"
+        "SDXL (an empty negative prompt is the all-zero conditioning, as in diffusers and\n"
+        "AUTOMATIC1111):\n"
+        "      --original-size W,H   size conditioning (default: the output size)\n"
+        "      --target-size W,H     size conditioning (default: the output size)\n"
+        "      --crop TOP,LEFT       crop conditioning (default 0,0)\n"
+        "      --aesthetic-score X   refiner models: aesthetic score (default 6)\n"
+        "      --negative-aesthetic-score X  refiner models: for the negative row (default 2.5)\n"
         "      --freeu B1,B2,S1,S2   FreeU backbone / skip factors (e.g. 1.5,1.6,0.9,0.2)\n"
         "\n"
         "img2img and inpainting:\n"
@@ -227,6 +241,15 @@ static int parse_freeu(const char *s, sdc_generate_params *g)
         return -1;
     g->freeu = 1;
     return 0;
+}
+
+/* "A,B" with both in 0..16384 (sizes: 1..16384). */
+static int parse_pair(const char *s, int min, int *a, int *b)
+{
+    char extra;
+    if (sscanf(s, "%d,%d%c", a, b, &extra) != 2)
+        return -1;
+    return *a < min || *b < min || *a > 16384 || *b > 16384 ? -1 : 0;
 }
 
 static int parse_borders(const char *s, int pad[4])
@@ -353,6 +376,16 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
         return parse_float(arg, 0, 10, &g->eta) ? usage_error("--eta must be 0..10, not '%s'", arg) : 0;
     case OPT_FREEU:
         return parse_freeu(arg, g) ? usage_error("--freeu takes four numbers B1,B2,S1,S2, not '%s'", arg) : 0;
+    case OPT_ORIGINAL_SIZE:
+        return parse_pair(arg, 1, &g->original_width, &g->original_height) ? usage_error("--original-size takes W,H of 1..16384 pixels, not '%s'", arg) : 0;
+    case OPT_TARGET_SIZE:
+        return parse_pair(arg, 1, &g->target_width, &g->target_height) ? usage_error("--target-size takes W,H of 1..16384 pixels, not '%s'", arg) : 0;
+    case OPT_CROP:
+        return parse_pair(arg, 0, &g->crop_top, &g->crop_left) ? usage_error("--crop takes TOP,LEFT of 0..16384 pixels, not '%s'", arg) : 0;
+    case OPT_AESTHETIC:
+        return parse_float(arg, 0.01f, 100, &g->aesthetic_score) ? usage_error("--aesthetic-score must be 0.01..100, not '%s'", arg) : 0;
+    case OPT_NEGATIVE_AESTHETIC:
+        return parse_float(arg, 0.01f, 100, &g->negative_aesthetic_score) ? usage_error("--negative-aesthetic-score must be 0.01..100, not '%s'", arg) : 0;
     case OPT_SAMPLER:
     case OPT_SCHEDULER:
     case OPT_RNG:

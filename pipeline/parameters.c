@@ -45,6 +45,23 @@ static const char *rng_display(sdc_rng_type rng)
     return display ? display : sdc_rng_display_name(SDC_RNG_TYPE_CUDA);
 }
 
+/* SDXL's size, crop and aesthetic conditioning where they are not the defaults. */
+static void write_sdxl_conditioning(FILE *f, const sdc_generate_params *g)
+{
+    if (g->original_width || g->original_height)
+        fprintf(f, ", Original size: %dx%d", g->original_width ? g->original_width : g->width,
+                g->original_height ? g->original_height : g->height);
+    if (g->crop_top || g->crop_left)
+        fprintf(f, ", Crop: %d,%d", g->crop_top, g->crop_left);
+    if (g->target_width || g->target_height)
+        fprintf(f, ", Target size: %dx%d", g->target_width ? g->target_width : g->width,
+                g->target_height ? g->target_height : g->height);
+    if (g->aesthetic_score > 0)
+        fprintf(f, ", Aesthetic score: %g", g->aesthetic_score);
+    if (g->negative_aesthetic_score > 0)
+        fprintf(f, ", Negative aesthetic score: %g", g->negative_aesthetic_score);
+}
+
 char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
                           const char *model_hash)
 {
@@ -78,6 +95,7 @@ char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
         fprintf(f, ", Scheduler: %s", g->scheduler);
     if (g->karras_sigmas)
         fprintf(f, ", Karras sigmas: on");
+    write_sdxl_conditioning(f, g);
     fprintf(f, ", Version: sdc %s", SDC_VERSION);
     if (fclose(f) != 0) {
         free(text);

@@ -98,6 +98,18 @@ expect 0 "" -- "$SDC" metadata "$TMP/out.png"
 grep -q "Size: 144x128" "$TMP/out" || fail "outpainting canvas is not 144x128: $(cat "$TMP/out")"
 expect 0 "" -- "$SDC" $small -p x -i "$TRAJ/inpaint.tiny-sd1.ddim.init.png" --mask "$TRAJ/inpaint.tiny-sd1.ddim.mask.png" --inpaint-area masked --padding 8 -o "$TMP/masked.png"
 
+# SDXL: the size / crop conditioning flags change the picture and are recorded
+XL="-m $SDC_GOLDEN/models/tiny-sdxl/model.safetensors -W 64 -H 64 --steps 2 --quiet -p x"
+expect 2 "crop" -- "$SDC" $XL --crop 1
+expect 2 "original-size" -- "$SDC" $XL --original-size 0,64
+expect 0 "" -- "$SDC" $XL -o "$TMP/xl.png"
+expect 0 "" -- "$SDC" $XL --crop 32,16 --original-size 1024,768 -o "$TMP/xl-crop.png"
+cmp -s "$TMP/xl.png" "$TMP/xl-crop.png" && fail "--crop / --original-size changed nothing"
+expect 0 "" -- "$SDC" metadata "$TMP/xl-crop.png"
+grep -q "Original size: 1024x768, Crop: 32,16" "$TMP/out" || fail "metadata lacks the SDXL conditioning: $(cat "$TMP/out")"
+expect 1 "SDXL" -- "$SDC" $small -p x --crop 8,8 -o "$TMP/sd1-crop.png"
+[ -e "$TMP/sd1-crop.png" ] && fail "a refused --crop left an output file"
+
 # Ctrl-C / SIGTERM: status 130 / 143, no output file
 for sig in INT TERM; do
     "$SDC" -m "$MODEL" -W 256 -H 256 --steps 1000 --quiet -p x -o "$TMP/int.png" 2>/dev/null &
