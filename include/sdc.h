@@ -170,6 +170,12 @@ typedef struct sdc_generate_params {
     int crop_top, crop_left;
     int target_width, target_height;
     float aesthetic_score, negative_aesthetic_score;
+    /* SDXL refiner: another loaded model (NULL: none) takes over the sampling at the first
+     * step that starts at or after `refiner_switch` (0..1) of the model calls, continuing the
+     * same schedule with its own text encoder and aesthetic-score conditioning, and decodes
+     * the result with its VAE (AUTOMATIC1111's "Refiner switch at"). */
+    sdc_model *refiner;
+    float refiner_switch;
 } sdc_generate_params;
 
 sdc_generate_params sdc_generate_default_params(void);

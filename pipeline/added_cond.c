@@ -40,17 +40,18 @@ sdc_status sdc_pipeline_labels(sdc_model *m, const sdc_generate_params *p, int r
                 p->target_width || p->target_height;
     int aesthetic = p->aesthetic_score > 0 || p->negative_aesthetic_score > 0;
     if (L == 0)
-        return sized || aesthetic ? sdc_fail(SDC_ERR_ARG, "size, crop and aesthetic "
+        return (sized || aesthetic) && !p->refiner ? sdc_fail(SDC_ERR_ARG, "size, crop and aesthetic "
                                              "conditioning apply to SDXL models only")
                                   : SDC_OK;
     int rest = L - P, n = rest > 0 && rest % 6 == 0 ? 6 : rest > 0 && rest % 5 == 0 ? 5 : 0;
     if (!pooled || n == 0)
         return sdc_fail(SDC_ERR_UNSUPPORTED, "the UNet's label_emb takes %d values, which is "
                         "no SDXL pooled vector (%d) with size ids", L, P);
-    if (n == 6 && aesthetic)
+    /* with a refiner, what one model takes and the other does not is the other's */
+    if (n == 6 && aesthetic && !p->refiner)
         return sdc_fail(SDC_ERR_ARG, "aesthetic scores apply to SDXL refiner models; this one "
                         "takes a target size instead");
-    if (n == 5 && (p->target_width || p->target_height))
+    if (n == 5 && (p->target_width || p->target_height) && !p->refiner)
         return sdc_fail(SDC_ERR_ARG, "SDXL refiner models take no target size (they take an "
                         "aesthetic score)");
     float *out = malloc((size_t)rows * L * sizeof *out);

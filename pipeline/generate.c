@@ -29,6 +29,7 @@ typedef struct run {
     int tokens;
     float *pooled;    /* [rows, P] SDXL's pooled text, else NULL */
     float *label;     /* [rows, label_dim] the UNet's label rows, else NULL */
+    int refined;      /* the refiner has taken over (r->m is the refiner since) */
     float *buf;       /* one allocation for everything below */
     float *latent, *x0, *noise, *scaled, *unet_in, *unet_out, *guided, *known;
     /* inpainting models' extra UNet input per row [rows, 5, h, w]: the latent mask [h, w]
@@ -58,6 +59,26 @@ static sdc_status check_params(const sdc_generate_params *p)
         return sdc_fail(SDC_ERR_ARG, "steps must be between 1 and 1000 (got %d)", p->steps);
     if (!isfinite(p->cfg_scale))
         return sdc_fail(SDC_ERR_ARG, "cfg scale must be a finite number");
+    if (p->refiner && !(p->refiner_switch >= 0.0f && p->refiner_switch <= 1.0f))
+        return sdc_fail(SDC_ERR_ARG, "the refiner switch must be 0..1 (got %g)",
+                        p->refiner_switch);
+    return SDC_OK;
+}
+
+/* A refiner continues the base's latent with the base's schedule: it must share the latent
+ * space, the prediction type and the UNet input. */
+static sdc_status check_refiner(const sdc_model *base, const sdc_model *refiner)
+{
+    if (sdc_vae_scaling_factor(base->vae) != sdc_vae_scaling_factor(refiner->vae) ||
+        sdc_unet_in_channels(base->unet) != sdc_unet_in_channels(refiner->unet))
+        return sdc_fail(SDC_ERR_ARG, "the refiner %s does not share the model's latent space "
+                        "(VAE scale %g vs %g, UNet input %d vs %d channels)", refiner->path,
+                        sdc_vae_scaling_factor(refiner->vae), sdc_vae_scaling_factor(base->vae),
+                        sdc_unet_in_channels(refiner->unet), sdc_unet_in_channels(base->unet));
+    if (sdc_checkpoint_prediction(base->ck) != sdc_checkpoint_prediction(refiner->ck))
+        return sdc_fail(SDC_ERR_ARG, "the refiner %s predicts %s, the model %s", refiner->path,
+                        sdc_prediction_name(sdc_checkpoint_prediction(refiner->ck)),
+                        sdc_prediction_name(sdc_checkpoint_prediction(base->ck)));
     return SDC_OK;
 }
 
@@ -214,13 +235,47 @@ static void blend_known(run *r)
         }
 }
 
+static sdc_status text(run *r);
+
+/* The refiner takes over: the base's UNet pages leave memory, the refiner's text encoders
+ * condition (and leave memory in turn), the sampler and latent carry on. */
+static sdc_status hand_over(run *r)
+{
+    sdc_checkpoint_release(r->m->ck, SDC_COMPONENT_UNET);
+    free(r->context);
+    free(r->pooled);
+    free(r->label);
+    r->context = r->pooled = r->label = NULL;
+    r->m = r->p->refiner;
+    r->refined = 1;
+    sdc_status s = text(r);
+    sdc_checkpoint_release(r->m->ck, SDC_COMPONENT_TEXT);
+    sdc_checkpoint_release(r->m->ck, SDC_COMPONENT_TEXT2);
+    return s;
+}
+
+/* The first call at or after the refiner switch that starts a step, or calls (never). */
+static int refiner_call(const run *r, int calls)
+{
+    if (!r->p->refiner)
+        return calls;
+    int at = (int)((double)r->p->refiner_switch * calls);
+    return at < calls ? at : calls;
+}
+
 static sdc_status sample(run *r)
 {
-    int calls = sdc_sampler_num_calls(r->sampler);
+    int calls = sdc_sampler_num_calls(r->sampler), switch_at = refiner_call(r, calls);
     float cfg = r->p->cfg_scale;
     if (report(r, "sampling", 0, calls))
         return interrupted();
     while (sdc_sampler_call_index(r->sampler) < calls) {
+        if (!r->refined && sdc_sampler_call_index(r->sampler) >= switch_at &&
+            !sdc_sampler_mid_step(r->sampler)) {
+            sdc_status s = hand_over(r);
+            if (s != SDC_OK)
+                return s;
+        }
         float t = (float)sdc_sampler_timestep(r->sampler);
         unet_input(r);
         sdc_unet_cond c = {.context = r->context, .tokens = r->tokens, .label = r->label};
@@ -317,6 +372,8 @@ sdc_status sdc_pipeline_generate(sdc_model *m, const sdc_generate_params *p, uin
     r.rows = p->cfg_scale > 1.0f ? 2 : 1;
     r.in_ch = sdc_unet_in_channels(m->unet);
     sdc_rng_init(&r.rng, p->rng, p->seed);
+    if (s == SDC_OK && p->refiner)
+        s = check_refiner(m, p->refiner);
     if (s == SDC_OK)
         s = make_sampler(&r);
     if (s == SDC_OK)
@@ -331,7 +388,7 @@ sdc_status sdc_pipeline_generate(sdc_model *m, const sdc_generate_params *p, uin
         s = start(&r);
     if (s == SDC_OK)
         s = sample(&r);
-    sdc_checkpoint_release(m->ck, SDC_COMPONENT_UNET);
+    sdc_checkpoint_release(r.m->ck, SDC_COMPONENT_UNET); /* the refiner's, after a hand-over */
     if (s == SDC_OK && final_latent)
         memcpy(final_latent, r.latent, r.n * sizeof(float));
     if (s == SDC_OK)

@@ -96,6 +96,11 @@ char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
     if (g->karras_sigmas)
         fprintf(f, ", Karras sigmas: on");
     write_sdxl_conditioning(f, g);
+    if (g->refiner) {
+        char refiner[256];
+        model_name(g->refiner->path ? g->refiner->path : "", refiner, sizeof refiner);
+        fprintf(f, ", Refiner: %s, Refiner switch at: %g", refiner, g->refiner_switch);
+    }
     fprintf(f, ", Version: sdc %s", SDC_VERSION);
     if (fclose(f) != 0) {
         free(text);

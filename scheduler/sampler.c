@@ -292,6 +292,11 @@ int sdc_sampler_num_calls(const sdc_sampler *s)
     return s->n_calls - s->start;
 }
 
+int sdc_sampler_mid_step(const sdc_sampler *s)
+{
+    return (s->algo == SDC_ALGO_HEUN || s->algo == SDC_ALGO_K_HEUN) && s->have_saved;
+}
+
 int sdc_sampler_call_index(const sdc_sampler *s)
 {
     return s->index - s->start;

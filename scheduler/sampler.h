@@ -87,6 +87,9 @@ int sdc_sampler_is_kdiffusion(const sdc_sampler *s);
 int sdc_sampler_num_calls(const sdc_sampler *s);
 /* Calls completed so far, 0 .. num_calls. */
 int sdc_sampler_call_index(const sdc_sampler *s);
+/* 1 between the two calls of a Heun step (the next call finishes the step), else 0: where a
+ * different model may not take over. */
+int sdc_sampler_mid_step(const sdc_sampler *s);
 /* Timestep the UNet receives at the next call (fractional for some schedules). */
 double sdc_sampler_timestep(const sdc_sampler *s);
 /* Multiplier of the initial noise for txt2img. */
