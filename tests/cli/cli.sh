@@ -41,6 +41,24 @@ help_in_docs() { # every help line appears in docs/cli.md
 }
 help_in_docs "$TMP/help"
 
+# The demo model without -m, from a folder that is not the source tree and SDC_DEMO_DIR
+# unset: the built program finds models/demo above itself; a copy of it far from the tree
+# (as in a build folder outside the source tree, meson setup ~/build/sdc) finds the source
+# tree's models/demo through the path recorded at configure time (unless an installed copy,
+# which is searched before it, exists).
+mkdir "$TMP/elsewhere"
+cp "$SDC" "$TMP/elsewhere/sdc"
+demo_source=$(realpath "$SDC_SOURCE_DIR/models/demo/model.safetensors")
+for prog in "$SDC" "$TMP/elsewhere/sdc"; do
+    (cd "$TMP/elsewhere" && env -u SDC_DEMO_DIR "$prog" -p "a red circle" --steps 2 -o demo.png) \
+        >"$TMP/out" 2>"$TMP/err" || fail "$prog without -m from $TMP/elsewhere: $(cat "$TMP/err")"
+    [ -s "$TMP/elsewhere/demo.png" ] || fail "$prog without -m wrote no picture"
+    rm -f "$TMP/elsewhere/demo.png"
+done
+grep -qF "using the built-in demo model ($demo_source)" "$TMP/err" ||
+    grep -q "using the built-in demo model (.*/share/sdc/demo/" "$TMP/err" ||
+    fail "a copy of sdc outside the build tree did not use $demo_source: $(cat "$TMP/err")"
+
 # usage errors: status 2
 expect 2 "multiple of 8" -- "$SDC" $small -p x -W 100 -o "$TMP/a.png"
 expect 2 "unknown option" -- "$SDC" $small -p x --no-such-flag
