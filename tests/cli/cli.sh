@@ -59,6 +59,14 @@ grep -qF "using the built-in demo model ($demo_source)" "$TMP/err" ||
     grep -q "using the built-in demo model (.*/share/sdc/demo/" "$TMP/err" ||
     fail "a copy of sdc outside the build tree did not use $demo_source: $(cat "$TMP/err")"
 
+# A full disk (/dev/full fails every write with ENOSPC) or a missing folder: the batch
+# report's errors name the file and say what the system said (the demo model, one step).
+printf 'a red circle\n' >"$TMP/jobs.txt"
+expect 1 "/dev/full: cannot write the report: No space left on device" -- \
+    "$SDC" batch "$TMP/jobs.txt" --steps 1 --output-dir "$TMP/full" --report /dev/full --quiet
+expect 2 "$TMP/nodir/r.jsonl: cannot create the report: No such file or directory" -- \
+    "$SDC" batch "$TMP/jobs.txt" --steps 1 --output-dir "$TMP/full" --report "$TMP/nodir/r.jsonl" --quiet
+
 # usage errors: status 2
 expect 2 "multiple of 8" -- "$SDC" $small -p x -W 100 -o "$TMP/a.png"
 expect 2 "unknown option" -- "$SDC" $small -p x --no-such-flag
