@@ -4,7 +4,7 @@
  *            [--cpu scalar|avx2|avx512] [--stages text,unet,vae,micro]
  *            [--vae-tiling] [--vae-tile CELLS]
  *            [--precision fp32|bf16] [--conv auto|implicit|winograd] [--peak GFLOPS]
- *   bench_sd --smoke      (seconds: the golden tiny model, small shapes; for CI)
+ *   bench_sd --smoke      (seconds: the golden tiny model, else the demo model; for CI)
  *   bench_sd --stages psnr [--steps N] [--vocab FILE]
  *            (bf16 and Winograd against fp32 with implicit GEMM, whole txt2img)
  *
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench/flops.h"
 #include "bench/measure.h"
@@ -110,10 +111,13 @@ static int parse(int argc, char **argv, options *o)
         i += takes;
     }
     if (o->smoke) {
+        /* the golden tiny model; a clone without ../shared/golden has the demo model */
         static char tiny[4096];
-        const char *g = getenv("SDC_GOLDEN");
+        const char *g = getenv("SDC_GOLDEN"), *src = getenv("SDC_SOURCE_DIR");
         snprintf(tiny, sizeof tiny, "%s/models/tiny-sd1/model.safetensors",
                  g ? g : "../shared/golden");
+        if (access(tiny, R_OK) != 0)
+            snprintf(tiny, sizeof tiny, "%s/models/demo/model.safetensors", src ? src : ".");
         o->model = tiny;
         o->size = 128;
         o->runs = 1;
@@ -242,8 +246,11 @@ static int bench_text(const options *o, models *m, float **context)
         free(c.ids);
         return -1;
     }
-    for (int i = 0; i < B * T; i++) /* BOS, words, EOS, padding */
-        c.ids[i] = i % T == 0 ? 49406 : i % T < 12 ? 320 + 37 * (i % T) : 49407;
+    /* BOS, words, EOS, padding; CLIP's BOS / EOS are the last two ids (49406, 49407), also
+     * in the demo model's small vocabulary */
+    int V = sdc_text_encoder_vocab(m->te), bos = V - 2, eos = V - 1;
+    for (int i = 0; i < B * T; i++)
+        c.ids[i] = i % T == 0 ? bos : i % T < 12 ? (320 + 37 * (i % T)) % bos : eos;
     c.req.layer = sdc_text_encoder_cond_layers(m->te);
     c.req.hidden = *context;
     result r;

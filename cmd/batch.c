@@ -1,4 +1,5 @@
 /* `sdc batch JOBFILE [options]`: renders every job of a file with one loaded model. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,8 +229,13 @@ static int finish(sdc_batch_run *r, const batch_args *a, sdc_status s, double t0
 {
     r->summary.interrupted = s == SDC_ERR_INTERRUPTED;
     r->summary.seconds = sdc_now_seconds() - t0;
-    if (r->report && sdc_batch_report_line(r->report, sdc_batch_summary_json(&r->summary)))
+    /* a record's failure was said when it happened; the summary's is said here */
+    if (r->report && !r->report_failed &&
+        sdc_batch_report_line(r->report, sdc_batch_summary_json(&r->summary))) {
         r->report_failed = 1;
+        fprintf(stderr, "sdc batch: %s: cannot write the report: %s\n", r->report_path,
+                strerror(errno));
+    }
     int failed = r->summary.failed > 0 || r->report_failed;
     if (a->grid && r->grid_count > 0 && !r->summary.interrupted &&
         sdc_batch_grid_write(a->grid, r->grid, r->grid_count) != SDC_OK) {
@@ -283,13 +289,15 @@ int sdc_cmd_batch(int argc, char **argv)
     if (make_dir(a.output_dir))
         rc = 2;
     else if (a.report && !(report = fopen(a.report, "w"))) {
-        fprintf(stderr, "sdc batch: %s: cannot create the report\n", a.report);
+        fprintf(stderr, "sdc batch: %s: cannot create the report: %s\n", a.report,
+                strerror(errno));
         rc = 2;
     }
     if (rc == 0)
         rc = run(&a, &jobs, report);
     if (report && fclose(report) != 0 && rc == 0) {
-        fprintf(stderr, "sdc batch: %s: cannot write the report\n", a.report);
+        fprintf(stderr, "sdc batch: %s: cannot write the report: %s\n", a.report,
+                strerror(errno));
         rc = 1;
     }
     sdc_batch_jobs_free(&jobs);

@@ -71,11 +71,13 @@ sdc_status sdc_demo_model_find(char *buf, size_t cap)
             return SDC_OK;
         return sdc_fail(SDC_ERR_IO, "SDC_DEMO_DIR '%s' holds no " SDC_DEMO_FILE, env);
     }
-    if (find_near_executable(buf, cap) || try_dir(buf, cap, SDC_DEMO_INSTALL_DIR, ""))
+    if (find_near_executable(buf, cap) || try_dir(buf, cap, SDC_DEMO_INSTALL_DIR, "") ||
+        try_dir(buf, cap, SDC_DEMO_SOURCE_DIR, ""))
         return SDC_OK;
     return sdc_fail(SDC_ERR_IO, "the built-in demo model is not installed (looked in models/demo "
-                    "near the sdc executable and in " SDC_DEMO_INSTALL_DIR "; set SDC_DEMO_DIR "
-                    "to the folder holding " SDC_DEMO_FILE ", or give a model with -m)");
+                    "near the sdc executable, in " SDC_DEMO_INSTALL_DIR " and in the source "
+                    "tree sdc was built from, " SDC_DEMO_SOURCE_DIR "; set SDC_DEMO_DIR to the "
+                    "folder holding " SDC_DEMO_FILE ", or give a model with -m)");
 }
 
 sdc_status sdc_demo_model_apply(sdc_cli_options *opt, char *buf, size_t cap, int announce)

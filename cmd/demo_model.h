@@ -17,7 +17,8 @@
 /* The demo checkpoint's path into buf. Looks in $SDC_DEMO_DIR (when set, it must hold the
  * model), then in models/demo of the source tree the running program was built in (up to
  * three folders above the executable), then in <executable>/../share/sdc/demo, then in the
- * data folder `meson install` put it in. */
+ * data folder `meson install` put it in, then in models/demo of the source tree this program
+ * was configured from (SDC_DEMO_SOURCE_DIR: build folders outside the source tree). */
 sdc_status sdc_demo_model_find(char *buf, size_t cap);
 
 /* When opt->model is NULL or "demo": points it at the demo checkpoint (kept in buf), says so

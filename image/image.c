@@ -136,9 +136,21 @@ sdc_status sdc_image_load_gray(const char *path, sdc_image *gray, sdc_image *alp
     return load_as(path, 1, gray, alpha);
 }
 
+/* stb's writers cannot fail on output: the first failed write keeps its errno here, and
+ * later ones are skipped (the file is discarded anyway). */
+typedef struct stb_out {
+    FILE *f;
+    int err;
+} stb_out;
+
 static void stb_to_file(void *context, void *data, int size)
 {
-    fwrite(data, 1, (size_t)size, (FILE *)context);
+    stb_out *out = context;
+    if (out->err)
+        return;
+    errno = 0;
+    if (fwrite(data, 1, (size_t)size, out->f) != (size_t)size)
+        out->err = errno ? errno : EIO;
 }
 
 static int has_ext(const char *path, const char *ext)
@@ -147,19 +159,23 @@ static int has_ext(const char *path, const char *ext)
     return n > m && strcasecmp(path + n - m, ext) == 0;
 }
 
-static sdc_status encode(FILE *f, const char *path, const sdc_image *img, const char *params)
+sdc_status sdc_image_encode(FILE *f, const char *path, const sdc_image *img,
+                            const char *params)
 {
     if (has_ext(path, ".png"))
         return sdc_png_write_file(f, path, img, params);
     int ok;
+    stb_out out = {f, 0};
     if (has_ext(path, ".jpg") || has_ext(path, ".jpeg"))
-        ok = stbi_write_jpg_to_func(stb_to_file, f, img->width, img->height, img->channels,
+        ok = stbi_write_jpg_to_func(stb_to_file, &out, img->width, img->height, img->channels,
                                     img->pixels, 95);
     else if (has_ext(path, ".bmp"))
-        ok = stbi_write_bmp_to_func(stb_to_file, f, img->width, img->height, img->channels,
+        ok = stbi_write_bmp_to_func(stb_to_file, &out, img->width, img->height, img->channels,
                                     img->pixels);
     else
         return sdc_fail(SDC_ERR_ARG, "%s: unknown image type (use .png, .jpg or .bmp)", path);
+    if (out.err)
+        return sdc_fail(SDC_ERR_IO, "%s: cannot write: %s", path, strerror(out.err));
     return ok ? SDC_OK : sdc_fail(SDC_ERR_IO, "%s: cannot encode image", path);
 }
 
@@ -201,7 +217,7 @@ sdc_status sdc_image_write(const char *path, const sdc_image *img, const char *p
     }
     fchmod(fd, 0644);
     FILE *f = fdopen(fd, "wb");
-    sdc_status s = f ? encode(f, path, img, parameters)
+    sdc_status s = f ? sdc_image_encode(f, path, img, parameters)
                      : sdc_fail(SDC_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
     if (f && s == SDC_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
         s = sdc_fail(SDC_ERR_IO, "%s: cannot write: %s", path, strerror(errno));

@@ -15,5 +15,10 @@ typedef struct sdc_raw_image {
 sdc_status sdc_png_read_raw(const char *path, FILE *f, sdc_raw_image *out);
 sdc_status sdc_png_write_file(FILE *f, const char *path, const sdc_image *img,
                               const char *parameters);
+/* Encodes img into f as the type path's extension names (.png, .jpg, .bmp); path is for the
+ * messages: a failed write says "PATH: cannot write: " and what the system said. The caller
+ * still flushes and closes f (buffered bytes can fail there). */
+sdc_status sdc_image_encode(FILE *f, const char *path, const sdc_image *img,
+                            const char *params);
 
 #endif

@@ -12,6 +12,8 @@
 typedef struct png_err_ctx {
     jmp_buf jump;
     char message[256];
+    FILE *out;     /* writing: the file (libpng's own writer only says "Write Error") */
+    int out_errno; /* writing: what the system said when a write failed, else 0 */
 } png_err_ctx;
 
 static void on_png_error(png_structp png, png_const_charp msg)
@@ -116,10 +118,34 @@ sdc_status sdc_png_read_raw(const char *path, FILE *f, sdc_raw_image *out)
     return SDC_OK;
 }
 
+/* The system's reason is kept for the message ("No space left on device"); a short write
+ * without errno (not expected from stdio) is still an I/O error. */
+static void write_failed(png_structp png, png_err_ctx *ctx)
+{
+    ctx->out_errno = errno ? errno : EIO;
+    png_error(png, strerror(ctx->out_errno));
+}
+
+static void on_png_write(png_structp png, png_bytep data, size_t length)
+{
+    png_err_ctx *ctx = png_get_io_ptr(png);
+    errno = 0;
+    if (fwrite(data, 1, length, ctx->out) != length)
+        write_failed(png, ctx);
+}
+
+static void on_png_flush(png_structp png)
+{
+    png_err_ctx *ctx = png_get_io_ptr(png);
+    errno = 0;
+    if (fflush(ctx->out) != 0)
+        write_failed(png, ctx);
+}
+
 sdc_status sdc_png_write_file(FILE *f, const char *path, const sdc_image *img,
                               const char *parameters)
 {
-    png_err_ctx ctx;
+    png_err_ctx ctx = {.out = f};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, on_png_error,
                                               on_png_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -129,9 +155,11 @@ sdc_status sdc_png_write_file(FILE *f, const char *path, const sdc_image *img,
     }
     if (setjmp(ctx.jump)) {
         png_destroy_write_struct(&png, &info);
+        if (ctx.out_errno)
+            return sdc_fail(SDC_ERR_IO, "%s: cannot write: %s", path, strerror(ctx.out_errno));
         return sdc_fail(SDC_ERR_IO, "%s: cannot write PNG: %s", path, ctx.message);
     }
-    png_init_io(png, f);
+    png_set_write_fn(png, &ctx, on_png_write, on_png_flush);
     png_set_IHDR(png, info, (uint32_t)img->width, (uint32_t)img->height, 8,
                  img->channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);

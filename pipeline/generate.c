@@ -359,6 +359,10 @@ sdc_status sdc_pipeline_generate(sdc_model *m, const sdc_generate_params *p, uin
         return sdc_fail(SDC_ERR_ARG, "sdc_generate: missing model, parameters or output");
     run r = {.m = m, .p = p};
     sdc_status s = check_params(p);
+    /* FreeU is UNet state that outlives the call: set (or clear) it for every generation so
+     * one without --freeu on the same loaded model is not filtered by an earlier one's. */
+    sdc_freeu_params fu = {p->freeu_b1, p->freeu_b2, p->freeu_s1, p->freeu_s2};
+    sdc_unet_set_freeu(m->unet, p->freeu ? &fu : NULL);
     if (s == SDC_OK)
         s = sdc_pipeline_inputs_prepare(p, &r.in);
     if (s == SDC_OK && unchanged(&r)) {

@@ -8,8 +8,11 @@
 
 #include "weights/safetensors.h"
 
-/* Directory of the golden data ($SDC_GOLDEN, set by meson test). */
+/* Directory of the golden data ($SDC_GOLDEN, set by meson test); skips the calling test
+ * when it does not exist (a clone without ../shared/golden). */
 const char *golden_dir(void);
+/* OpenAI's CLIP vocabulary ($SDC_VOCAB, ../shared/clip); skips the test when missing. */
+const char *vocab_path(void);
 /* golden_dir() + "/" + rel, in a static buffer rotated among 4 calls. */
 const char *golden_path(const char *rel);
 /* $SDC_SOURCE_DIR + "/" + rel (a file of the project's tree), rotated the same way. */

@@ -175,7 +175,7 @@ Test(prompt_attention, huge_prompt)
 static sdc_tokenizer *load_tokenizer(void)
 {
     sdc_tokenizer *tok;
-    cr_assert_eq(sdc_tokenizer_load(NULL, getenv("SDC_VOCAB"), &tok), SDC_OK, "%s",
+    cr_assert_eq(sdc_tokenizer_load(NULL, vocab_path(), &tok), SDC_OK, "%s",
                  sdc_last_error());
     return tok;
 }

@@ -283,7 +283,7 @@ static conditioning open_conditioning(const char *model, int folder, int emphasi
 {
     conditioning c = {.m = load_model(model_rel(model, folder))};
     const char *dir = sdc_checkpoint_tokenizer_dir(c.m.ck);
-    sdc_status s = sdc_tokenizer_load(dir, dir ? NULL : getenv("SDC_VOCAB"), &c.tok);
+    sdc_status s = sdc_tokenizer_load(dir, dir ? NULL : vocab_path(), &c.tok);
     cr_assert_eq(s, SDC_OK, "tokenizer: %s", sdc_last_error());
     sdc_conditioning_params p = {.emphasis = emphasis, .clip_skip = 1};
     sdc_text_component text = {.tok = c.tok, .te = c.m.te, .final_norm = 1,

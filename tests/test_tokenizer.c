@@ -20,9 +20,7 @@
 
 static const char *gz_path(void)
 {
-    const char *p = getenv("SDC_VOCAB");
-    cr_assert(p && p[0], "SDC_VOCAB is not set");
-    return p;
+    return vocab_path();
 }
 
 /* The folder holding the .gz also holds vocab.json + merges.txt. */

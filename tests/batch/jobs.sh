@@ -51,6 +51,10 @@ tail -n 1 resume.jsonl | grep -q '"done":0,"skipped":2,"failed":0,"model_loads":
 
 # a job naming another model loads it; at most one model is held, so switching back reloads
 INPAINT="$SDC_GOLDEN/models/tiny-sd1-inpaint/model.safetensors"
+if [ ! -d "$SDC_GOLDEN" ]; then # another path to the demo model (and its tokenizer files
+    ln -s "$(dirname "$MODEL")" other # beside it) is another model to load
+    INPAINT="$WORK/other/model.safetensors"
+fi
 cat > models.jsonl <<JOBS
 {"prompt": "a"}
 {"prompt": "b", "model": "$INPAINT"}
@@ -65,6 +69,9 @@ tail -n 1 models-report.jsonl | grep -q '"done":4,"skipped":0,"failed":0,"model_
 # at the init image's size)
 INIT="$SDC_GOLDEN/trajectories/inpaint.tiny-sd1.ddim.init.png"
 MASK="$SDC_GOLDEN/trajectories/inpaint.tiny-sd1.ddim.mask.png"
+if [ ! -d "$SDC_GOLDEN" ]; then
+    INIT="$SDC_SOURCE_DIR/docs/demo.png" MASK="$SDC_SOURCE_DIR/docs/demo-mask.png"
+fi
 single() { "$SDC" -m "$MODEL" --steps 2 --rng cpu -t 1 --quiet "$@"; }
 printf '{"prompt": "a fox", "seed": 3, "cfg-scale": 5, "width": 64, "height": 64}\n{"prompt": "a fox", "seed": 4, "init-img": "%s", "mask": "%s", "strength": 0.8, "mask-blur": 2}\n' \
     "$INIT" "$MASK" | "$SDC" batch - -m "$MODEL" --steps 2 --rng cpu -t 1 --quiet --output-dir same
