@@ -86,6 +86,9 @@ static void add_model_params(json_t *o, const sdc_cli_options *c)
     set_string(o, "model", c->model);
     set_string(o, "vae", c->vae);
     set_string(o, "vocab", c->vocab);
+    set_string(o, "refiner", c->refiner);
+    if (c->refiner)
+        set(o, "refiner-switch", real(c->gen.refiner_switch));
     if (c->prediction != SDC_PREDICTION_AUTO)
         set_string(o, "prediction", sdc_prediction_name((int)c->prediction));
 }

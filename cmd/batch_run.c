@@ -22,6 +22,7 @@ void sdc_batch_run_init(sdc_batch_run *r, const char *job_file, int quiet, int t
 void sdc_batch_run_free(sdc_batch_run *r)
 {
     sdc_model_free(r->model);
+    sdc_model_free(r->refiner);
     free(r->failed_error);
     for (int i = 0; i < r->grid_count; i++)
         json_decref(r->grid[i].params);
@@ -66,8 +67,8 @@ static int same_string(const char *a, const char *b)
 static int same_model(const sdc_cli_options *a, const sdc_cli_options *b)
 {
     return same_string(a->model, b->model) && same_string(a->vae, b->vae) &&
-           same_string(a->vocab, b->vocab) && a->prediction == b->prediction &&
-           a->threads == b->threads && a->bf16 == b->bf16;
+           same_string(a->vocab, b->vocab) && same_string(a->refiner, b->refiner) &&
+           a->prediction == b->prediction && a->threads == b->threads && a->bf16 == b->bf16;
 }
 
 /* Makes the job's model the loaded one: frees the previous model first, so at most one is
@@ -79,21 +80,20 @@ static sdc_status ensure_model(sdc_batch_run *r, const sdc_cli_options *o)
     if (r->failed_opt && same_model(r->failed_opt, o))
         return sdc_fail(SDC_ERR_IO, "%s", r->failed_error);
     sdc_model_free(r->model);
-    r->model = NULL;
-    sdc_model_params mp = sdc_model_default_params();
-    mp.model_path = o->model;
-    mp.vae_path = o->vae;
-    mp.vocab_path = o->vocab;
-    mp.prediction = o->prediction;
-    mp.threads = o->threads;
-    mp.bf16 = o->bf16;
+    sdc_model_free(r->refiner);
+    r->model = r->refiner = NULL;
+    sdc_model_params mp = sdc_cli_model_params(o, o->model);
+    sdc_model_params rp = sdc_cli_model_params(o, o->refiner);
     double t0 = sdc_now_seconds();
     sdc_status s = sdc_model_load(&mp, &r->model);
+    if (s == SDC_OK && o->refiner)
+        s = sdc_model_load(&rp, &r->refiner);
     if (s == SDC_OK)
         s = sdc_model_short_hash(r->model, r->model_hash);
     if (s != SDC_OK) {
         sdc_model_free(r->model);
-        r->model = NULL;
+        sdc_model_free(r->refiner);
+        r->model = r->refiner = NULL;
         free(r->failed_error);
         r->failed_error = strdup(sdc_last_error());
         r->failed_opt = r->failed_error ? o : NULL;
@@ -227,6 +227,7 @@ static sdc_status prepare_image(void *ctx, int i, sdc_render_item *item)
     if (s == SDC_OK)
         s = ensure_model(r, &c->job->opt);
     item->model = r->model;
+    item->refiner = r->refiner;
     c->t.model_load = r->unreported_load;
     r->unreported_load = 0;
     if (s == SDC_OK && !c->inputs_loaded) {

@@ -15,7 +15,7 @@ enum {
     OPT_INVERT_MASK, OPT_ETA, OPT_OVERWRITE, OPT_QUIET, OPT_VERSION, OPT_NO_EMPHASIS,
     OPT_INPAINT_AREA, OPT_PADDING, OPT_OUTPAINT, OPT_OUTPAINT_FILL, OPT_PRECISION,
     OPT_KARRAS_SIGMAS, OPT_ORIGINAL_SIZE, OPT_TARGET_SIZE, OPT_CROP, OPT_AESTHETIC,
-    OPT_NEGATIVE_AESTHETIC,
+    OPT_NEGATIVE_AESTHETIC, OPT_REFINER, OPT_REFINER_SWITCH,
 };
 
 static const struct option long_options[] = {
@@ -53,6 +53,8 @@ static const struct option long_options[] = {
     {"outpaint", required_argument, 0, OPT_OUTPAINT},
     {"outpaint-fill", required_argument, 0, OPT_OUTPAINT_FILL},
     {"eta", required_argument, 0, OPT_ETA},
+    {"refiner", required_argument, 0, OPT_REFINER},
+    {"refiner-switch", required_argument, 0, OPT_REFINER_SWITCH},
     {"original-size", required_argument, 0, OPT_ORIGINAL_SIZE},
     {"target-size", required_argument, 0, OPT_TARGET_SIZE},
     {"crop", required_argument, 0, OPT_CROP},
@@ -139,6 +141,8 @@ static void print_help_output(FILE *out)
         "\n"
         "SDXL (an empty negative prompt is the all-zero conditioning, as in diffusers and\n"
         "AUTOMATIC1111):\n"
+        "      --refiner FILE        a refiner model takes over the sampling (SDXL refiner)\n"
+        "      --refiner-switch X    at this fraction of the steps (default 0.8)\n"
         "      --original-size W,H   size conditioning (default: the output size)\n"
         "      --target-size W,H     size conditioning (default: the output size)\n"
         "      --crop TOP,LEFT       crop conditioning (default 0,0)\n"
@@ -319,6 +323,7 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
     case 'i': o->init_img = arg; return 0;
     case 'v': o->verbose = flag_on(arg); return 0;
     case OPT_VAE: o->vae = arg; return 0;
+    case OPT_REFINER: o->refiner = arg; return 0;
     case OPT_VOCAB: o->vocab = arg; return 0;
     case OPT_MASK: o->mask = arg; return 0;
     case OPT_VAE_TILING: g->vae_tiling = flag_on(arg); return 0;
@@ -382,6 +387,8 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
         return parse_pair(arg, 1, &g->target_width, &g->target_height) ? usage_error("--target-size takes W,H of 1..16384 pixels, not '%s'", arg) : 0;
     case OPT_CROP:
         return parse_pair(arg, 0, &g->crop_top, &g->crop_left) ? usage_error("--crop takes TOP,LEFT of 0..16384 pixels, not '%s'", arg) : 0;
+    case OPT_REFINER_SWITCH:
+        return parse_float(arg, 0, 1, &g->refiner_switch) ? usage_error("--refiner-switch must be 0..1, not '%s'", arg) : 0;
     case OPT_AESTHETIC:
         return parse_float(arg, 0.01f, 100, &g->aesthetic_score) ? usage_error("--aesthetic-score must be 0.01..100, not '%s'", arg) : 0;
     case OPT_NEGATIVE_AESTHETIC:
@@ -404,6 +411,19 @@ void sdc_cli_defaults(sdc_cli_options *o)
     o->prediction = SDC_PREDICTION_AUTO;
     o->batch_count = 1;
     o->mask_blur = 4;
+    o->gen.refiner_switch = 0.8f; /* AUTOMATIC1111's default */
+}
+
+sdc_model_params sdc_cli_model_params(const sdc_cli_options *o, const char *path)
+{
+    sdc_model_params mp = sdc_model_default_params();
+    mp.model_path = path;
+    mp.vae_path = path == o->model ? o->vae : NULL; /* --vae replaces the model's own */
+    mp.vocab_path = o->vocab;
+    mp.prediction = o->prediction;
+    mp.threads = o->threads;
+    mp.bf16 = o->bf16;
+    return mp;
 }
 
 const struct option *sdc_cli_option_table(void) { return long_options; }

@@ -12,6 +12,7 @@ typedef struct sdc_cli_options {
     const char *model;
     const char *vae;
     const char *vocab;
+    const char *refiner; /* --refiner FILE (its switch is gen.refiner_switch) */
     const char *output;
     const char *init_img;
     const char *mask;
@@ -45,6 +46,8 @@ int sdc_cli_set(sdc_cli_options *opt, const char *name, const char *value);
  * message in sdc_last_error(). */
 int sdc_cli_check(const sdc_cli_options *opt);
 const struct option *sdc_cli_option_table(void); /* getopt_long table, zero entry last */
+/* The model parameters the options give for `path` (the model, or the refiner). */
+sdc_model_params sdc_cli_model_params(const sdc_cli_options *opt, const char *path);
 const char *sdc_cli_short_options(void);         /* getopt short options, e.g. "m:p:" */
 
 #endif

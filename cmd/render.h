@@ -11,6 +11,7 @@
 /* One image as the prepare hook sets it up. */
 typedef struct sdc_render_item {
     sdc_model *model;
+    sdc_model *refiner;         /* the SDXL refiner, or NULL */
     sdc_generate_params params; /* *list.params after prepare, with the image's seed */
     const char *path;           /* where it goes (.png gets the metadata) */
     int overwrite;

@@ -137,6 +137,15 @@ CHANGE(set_mask, g->mask = mask_small)
 CHANGE(set_mask_blur, g->mask_blur = 12.0f)
 CHANGE(set_inpaint_area, g->inpaint_area = SDC_INPAINT_MASKED)
 CHANGE(set_inpaint_padding, g->inpaint_padding = 8)
+CHANGE(set_struct_size, g->struct_size = sizeof *g)
+CHANGE(set_original_width, g->original_width = 1024)
+CHANGE(set_original_height, g->original_height = 1024)
+CHANGE(set_crop_top, g->crop_top = 16)
+CHANGE(set_crop_left, g->crop_left = 16)
+CHANGE(set_target_width, g->target_width = 128)
+CHANGE(set_target_height, g->target_height = 128)
+CHANGE(set_aesthetic_score, g->aesthetic_score = 3)
+CHANGE(set_negative_aesthetic_score, g->negative_aesthetic_score = 3)
 
 static int progress_count;
 static int count_progress(const char *stage, int step, int steps, void *user_data)
@@ -156,42 +165,61 @@ typedef struct field_case {
     void (*context)(sdc_generate_params *g);
     void (*change)(sdc_generate_params *g);
     const char *not_picture; /* why the field must leave the picture alone; NULL = it must not */
+    /* SDXL-only fields: the demo model (SD 1.x) refuses them, their effect is checked where
+     * this says; fields with another model as value are checked where this says too */
+    const char *elsewhere;
+    int refused;             /* the demo model refuses the field (SDC_ERR_ARG) */
 } field_case;
 
 #define FIELD(f) #f, offsetof(sdc_generate_params, f), sizeof(((sdc_generate_params *)0)->f)
 
+#define SDXL_ONLY "tests/test_pipeline.c sdxl_size_and_crop_conditioning_change_the_picture " \
+                  "and tests/test_refiner.c (golden tiny SDXL)"
+
 static const field_case cases[] = {
-    {FIELD(prompt), txt2img, set_prompt, NULL},
-    {FIELD(negative_prompt), txt2img, set_negative_prompt, NULL},
-    {FIELD(width), txt2img, set_width, NULL},
-    {FIELD(height), txt2img, set_height, NULL},
-    {FIELD(steps), txt2img, set_steps, NULL},
-    {FIELD(cfg_scale), txt2img, set_cfg_scale, NULL},
-    {FIELD(seed), txt2img, set_seed, NULL},
-    {FIELD(sampler), txt2img, set_sampler, NULL},
-    {FIELD(scheduler), txt2img, set_scheduler, NULL},
-    {FIELD(karras_sigmas), diffusers_spacing, set_karras_sigmas, NULL},
-    {FIELD(rng), txt2img, set_rng, NULL},
-    {FIELD(clip_skip), txt2img, set_clip_skip, NULL},
-    {FIELD(emphasis), emphasised, set_emphasis, NULL},
-    {FIELD(eta), ddim, set_eta, NULL},
-    {FIELD(vae_tiling), wide, set_vae_tiling, NULL},
-    {FIELD(freeu), txt2img, set_freeu, NULL},
-    {FIELD(freeu_b1), freeu_on, set_freeu_b1, NULL},
-    {FIELD(freeu_b2), freeu_on, set_freeu_b2, NULL},
-    {FIELD(freeu_s1), freeu_on, set_freeu_s1, NULL},
-    {FIELD(freeu_s2), freeu_on, set_freeu_s2, NULL},
-    {FIELD(init_rgb), img2img, set_init_rgb, NULL},
-    {FIELD(init_width), img2img, set_init_width, NULL},
-    {FIELD(init_height), img2img, set_init_height, NULL},
-    {FIELD(strength), img2img, set_strength, NULL},
-    {FIELD(mask), img2img, set_mask, NULL},
-    {FIELD(mask_blur), inpaint, set_mask_blur, NULL},
-    {FIELD(inpaint_area), inpaint_big, set_inpaint_area, NULL},
-    {FIELD(inpaint_padding), inpaint_masked_area, set_inpaint_padding, NULL},
+    {FIELD(struct_size), txt2img, set_struct_size,
+     "the caller's header size (tests/test_api.c: older sizes get the defaults)", NULL, 0},
+    {FIELD(prompt), txt2img, set_prompt, NULL, NULL, 0},
+    {FIELD(negative_prompt), txt2img, set_negative_prompt, NULL, NULL, 0},
+    {FIELD(width), txt2img, set_width, NULL, NULL, 0},
+    {FIELD(height), txt2img, set_height, NULL, NULL, 0},
+    {FIELD(steps), txt2img, set_steps, NULL, NULL, 0},
+    {FIELD(cfg_scale), txt2img, set_cfg_scale, NULL, NULL, 0},
+    {FIELD(seed), txt2img, set_seed, NULL, NULL, 0},
+    {FIELD(sampler), txt2img, set_sampler, NULL, NULL, 0},
+    {FIELD(scheduler), txt2img, set_scheduler, NULL, NULL, 0},
+    {FIELD(karras_sigmas), diffusers_spacing, set_karras_sigmas, NULL, NULL, 0},
+    {FIELD(rng), txt2img, set_rng, NULL, NULL, 0},
+    {FIELD(clip_skip), txt2img, set_clip_skip, NULL, NULL, 0},
+    {FIELD(emphasis), emphasised, set_emphasis, NULL, NULL, 0},
+    {FIELD(eta), ddim, set_eta, NULL, NULL, 0},
     {FIELD(progress), txt2img, set_progress,
-     "a callback that reports progress and can stop the run, never alters it"},
-    {FIELD(user_data), txt2img, set_user_data, "only handed to the progress callback"},
+     "a callback that reports progress and can stop the run, never alters it", NULL, 0},
+    {FIELD(user_data), txt2img, set_user_data, "only handed to the progress callback", NULL, 0},
+    {FIELD(init_rgb), img2img, set_init_rgb, NULL, NULL, 0},
+    {FIELD(init_width), img2img, set_init_width, NULL, NULL, 0},
+    {FIELD(init_height), img2img, set_init_height, NULL, NULL, 0},
+    {FIELD(strength), img2img, set_strength, NULL, NULL, 0},
+    {FIELD(mask), img2img, set_mask, NULL, NULL, 0},
+    {FIELD(mask_blur), inpaint, set_mask_blur, NULL, NULL, 0},
+    {FIELD(inpaint_area), inpaint_big, set_inpaint_area, NULL, NULL, 0},
+    {FIELD(inpaint_padding), inpaint_masked_area, set_inpaint_padding, NULL, NULL, 0},
+    {FIELD(vae_tiling), wide, set_vae_tiling, NULL, NULL, 0},
+    {FIELD(freeu), txt2img, set_freeu, NULL, NULL, 0},
+    {FIELD(freeu_b1), freeu_on, set_freeu_b1, NULL, NULL, 0},
+    {FIELD(freeu_b2), freeu_on, set_freeu_b2, NULL, NULL, 0},
+    {FIELD(freeu_s1), freeu_on, set_freeu_s1, NULL, NULL, 0},
+    {FIELD(freeu_s2), freeu_on, set_freeu_s2, NULL, NULL, 0},
+    {FIELD(original_width), txt2img, set_original_width, NULL, SDXL_ONLY, 1},
+    {FIELD(original_height), txt2img, set_original_height, NULL, SDXL_ONLY, 1},
+    {FIELD(crop_top), txt2img, set_crop_top, NULL, SDXL_ONLY, 1},
+    {FIELD(crop_left), txt2img, set_crop_left, NULL, SDXL_ONLY, 1},
+    {FIELD(target_width), txt2img, set_target_width, NULL, SDXL_ONLY, 1},
+    {FIELD(target_height), txt2img, set_target_height, NULL, SDXL_ONLY, 1},
+    {FIELD(aesthetic_score), txt2img, set_aesthetic_score, NULL, SDXL_ONLY, 1},
+    {FIELD(negative_aesthetic_score), txt2img, set_negative_aesthetic_score, NULL, SDXL_ONLY, 1},
+    {FIELD(refiner), txt2img, NULL, NULL, "tests/test_refiner.c (a second model)", 0},
+    {FIELD(refiner_switch), txt2img, NULL, NULL, "tests/test_refiner.c (with a refiner)", 0},
 };
 #define NCASES (sizeof cases / sizeof *cases)
 
@@ -239,6 +267,16 @@ static void check_field(sdc_model *m, const field_case *c)
 {
     sdc_generate_params g = sdc_generate_default_params();
     c->context(&g);
+    if (c->elsewhere) {
+        cr_log_info("%s: its effect is checked in %s", c->field, c->elsewhere);
+        if (c->refused) {
+            uint8_t rgb[SIDE * SIDE * 3];
+            c->change(&g);
+            cr_expect_eq(sdc_generate(m, &g, rgb), SDC_ERR_ARG, "%s: the demo model (SD 1.x) "
+                         "must refuse it, not ignore it", c->field);
+        }
+        return;
+    }
     picture before = render(m, &g, c->field);
     progress_count = 0;
     c->change(&g);
@@ -247,7 +285,9 @@ static void check_field(sdc_model *m, const field_case *c)
     if (c->not_picture) {
         cr_expect(d == 0.0, "%s (%s) changed the picture: mean |diff| %.3f", c->field,
                   c->not_picture, d);
-        cr_expect_gt(progress_count, 0, "%s: the progress callback was never called", c->field);
+        if (c->change == set_progress || c->change == set_user_data)
+            cr_expect_gt(progress_count, 0, "%s: the progress callback was never called",
+                         c->field);
     } else {
         cr_expect(d > 0.0, "setting %s leaves the picture unchanged", c->field);
     }

@@ -37,16 +37,24 @@ static const char *dtypes(const sdc_checkpoint *ck, sdc_component c, char buf[64
     return buf;
 }
 
+/* label padded to the 14-column value column, at least one space after it */
+static void print_label(FILE *out, const char *label)
+{
+    int len = (int)strlen(label);
+    fprintf(out, "%s%*s", label, len < 14 ? 14 - len : 1, "");
+}
+
 static void print_component(const sdc_checkpoint *ck, sdc_component c, FILE *out)
 {
     char num[32], types[64];
     size_t count = sdc_checkpoint_count(ck, c);
     if (!count) {
-        fprintf(out, "%-13s (none)\n", sdc_component_name(c));
+        if (c != SDC_COMPONENT_TEXT2) /* only SDXL has a second text encoder */
+            fprintf(out, "%-14s(none)\n", sdc_component_name(c));
         return;
     }
-    fprintf(out, "%-13s %s parameters, %s, %zu tensors\n", sdc_component_name(c),
-            grouped(sdc_checkpoint_param_count(ck, c), num), dtypes(ck, c, types), count);
+    print_label(out, sdc_component_name(c));
+    fprintf(out, "%s parameters, %s, %zu tensors\n", grouped(sdc_checkpoint_param_count(ck, c), num), dtypes(ck, c, types), count);
 }
 
 static void print_family(const sdc_checkpoint *ck, FILE *out)
@@ -56,19 +64,23 @@ static void print_family(const sdc_checkpoint *ck, FILE *out)
     if (in != 4)
         fprintf(out, " (%s, %d input channels)", in == 9 ? "inpainting" : "unusual", in);
     if (sdc_checkpoint_family(ck) == SDC_FAMILY_SDXL)
-        fprintf(out, " (recognised, not supported for generation)");
+        fprintf(out, " %s", !sdc_checkpoint_count(ck, SDC_COMPONENT_TEXT) &&
+                                    sdc_checkpoint_count(ck, SDC_COMPONENT_TEXT2)
+                                ? "refiner (OpenCLIP bigG only)"
+                                : "base");
     fprintf(out, "\n");
     if (sdc_checkpoint_context_dim(ck))
         fprintf(out, "context:      %d\n", sdc_checkpoint_context_dim(ck));
 }
 
-static void print_text(const sdc_checkpoint *ck, FILE *out)
+static void print_text(const sdc_checkpoint *ck, sdc_component c, const char *label, FILE *out)
 {
-    if (!sdc_checkpoint_count(ck, SDC_COMPONENT_TEXT))
+    if (!sdc_checkpoint_count(ck, c))
         return;
-    sdc_text_family f = sdc_text_family_of(ck, SDC_COMPONENT_TEXT);
-    fprintf(out, "text layers:  %d stored, %d used for conditioning, %s, pad token %d\n",
-            f.layers, f.cond_layers, f.quick_gelu ? "quick_gelu" : "gelu", f.pad_token);
+    sdc_text_family f = sdc_text_family_of(ck, c);
+    print_label(out, label);
+    fprintf(out, "%d stored, %d used for conditioning%s, %s, pad token %d\n", f.layers, f.cond_layers, f.final_norm ? "" : " (no final norm)",
+            f.quick_gelu ? "quick_gelu" : "gelu", f.pad_token);
 }
 
 sdc_status sdc_checkpoint_info_print(const sdc_checkpoint *ck, FILE *out, int with_hash)
@@ -80,7 +92,8 @@ sdc_status sdc_checkpoint_info_print(const sdc_checkpoint *ck, FILE *out, int wi
             sdc_checkpoint_prediction_source(ck));
     for (int c = 0; c < SDC_COMPONENT_COUNT; c++)
         print_component(ck, (sdc_component)c, out);
-    print_text(ck, out);
+    print_text(ck, SDC_COMPONENT_TEXT, "text layers:", out);
+    print_text(ck, SDC_COMPONENT_TEXT2, "text 2 layers:", out);
     if (sdc_checkpoint_tokenizer_dir(ck))
         fprintf(out, "tokenizer:    %s\n", sdc_checkpoint_tokenizer_dir(ck));
     fprintf(out, "unused:       %zu tensors\n", sdc_checkpoint_unused_count(ck));

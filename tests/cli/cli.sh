@@ -147,14 +147,23 @@ grep -q "Size: $OUTPAINT_SIZE" "$TMP/out" || fail "outpainting canvas is not $OU
 expect 0 "" -- "$SDC" $small -p x -i "$INPAINT_INIT" --mask "$INPAINT_MASK" --inpaint-area masked --padding 8 -o "$TMP/masked.png"
 
 # SDXL: the size / crop conditioning flags change the picture and are recorded
-XL="-m $SDC_GOLDEN/models/tiny-sdxl/model.safetensors -W 64 -H 64 --steps 2 --quiet -p x"
-expect 2 "crop" -- "$SDC" $XL --crop 1
-expect 2 "original-size" -- "$SDC" $XL --original-size 0,64
-expect 0 "" -- "$SDC" $XL -o "$TMP/xl.png"
-expect 0 "" -- "$SDC" $XL --crop 32,16 --original-size 1024,768 -o "$TMP/xl-crop.png"
-cmp -s "$TMP/xl.png" "$TMP/xl-crop.png" && fail "--crop / --original-size changed nothing"
-expect 0 "" -- "$SDC" metadata "$TMP/xl-crop.png"
-grep -q "Original size: 1024x768, Crop: 32,16" "$TMP/out" || fail "metadata lacks the SDXL conditioning: $(cat "$TMP/out")"
+if golden_only "SDXL size conditioning and the refiner (tiny SDXL)"; then
+    XL="-m $SDC_GOLDEN/models/tiny-sdxl/model.safetensors -W 64 -H 64 --steps 2 --quiet -p x"
+    expect 2 "crop" -- "$SDC" $XL --crop 1
+    expect 2 "original-size" -- "$SDC" $XL --original-size 0,64
+    expect 0 "" -- "$SDC" $XL -o "$TMP/xl.png"
+    expect 0 "" -- "$SDC" $XL --crop 32,16 --original-size 1024,768 -o "$TMP/xl-crop.png"
+    cmp -s "$TMP/xl.png" "$TMP/xl-crop.png" && fail "--crop / --original-size changed nothing"
+    expect 0 "" -- "$SDC" metadata "$TMP/xl-crop.png"
+    grep -q "Original size: 1024x768, Crop: 32,16" "$TMP/out" || fail "metadata lacks the SDXL conditioning: $(cat "$TMP/out")"
+    # a refiner that is a copy of the base continues exactly; metadata names it
+    expect 0 "" -- "$SDC" $XL --refiner "$SDC_GOLDEN/models/tiny-sdxl/model.safetensors" --refiner-switch 0.5 -o "$TMP/xl-ref.png"
+    expect 0 "" -- "$SDC" metadata "$TMP/xl-ref.png"
+    grep -q "Refiner: model, Refiner switch at: 0.5" "$TMP/out" || fail "metadata lacks the refiner: $(cat "$TMP/out")"
+    expect 1 "latent space" -- "$SDC" $XL --refiner "$MODEL" -o "$TMP/xl-bad.png"
+    [ -e "$TMP/xl-bad.png" ] && fail "a refused refiner left an output file"
+    expect 2 "refiner-switch" -- "$SDC" $XL --refiner "$MODEL" --refiner-switch 2
+fi
 expect 1 "SDXL" -- "$SDC" $small -p x --crop 8,8 -o "$TMP/sd1-crop.png"
 [ -e "$TMP/sd1-crop.png" ] && fail "a refused --crop left an output file"
 
