@@ -44,7 +44,8 @@ typedef struct options {
 
 typedef struct models {
     sdc_checkpoint *ck;
-    sdc_text_encoder *te;
+    sdc_text_encoder *te;  /* or NULL (SDXL refiner) */
+    sdc_text_encoder *te2; /* SDXL's second text encoder, or NULL */
     sdc_unet *unet;
     sdc_vae *vae;
 } models;
@@ -215,13 +216,14 @@ typedef struct unet_ctx {
     sdc_unet *u;
     float *x, *context, *out;
     int B, h, w, T;
+    float *label; /* [B, label_dim] (SDXL), else NULL */
 } unet_ctx;
 
 static sdc_status unet_call(void *p)
 {
     unet_ctx *c = p;
-    return sdc_unet_forward(c->u, c->x, c->B, c->h, c->w, 500.0f,
-                            &(sdc_unet_cond){.context = c->context, .tokens = c->T}, c->out);
+    sdc_unet_cond cond = {.context = c->context, .tokens = c->T, .label = c->label};
+    return sdc_unet_forward(c->u, c->x, c->B, c->h, c->w, 500.0f, &cond, c->out);
 }
 
 typedef struct vae_ctx {
@@ -236,11 +238,13 @@ static sdc_status vae_call(void *p)
     return sdc_vae_decode(c->v, c->latent, 1, c->h, c->w, c->image, c->tiled);
 }
 
-/* Text encoder on B prompts of 77 tokens; the conditioning goes to *context. */
-static int bench_text(const options *o, models *m, float **context)
+/* Text encoder `te` (checkpoint component `comp`) on B prompts of 77 tokens; the
+ * conditioning goes to *context. */
+static int bench_text(const options *o, models *m, sdc_text_encoder *te, sdc_component comp,
+                      float **context)
 {
-    int B = o->batch, T = sdc_text_encoder_positions(m->te), W = sdc_text_encoder_width(m->te);
-    text_ctx c = {m->te, malloc(sizeof(int32_t) * B * T), B, T, {0, 1, NULL, NULL}};
+    int B = o->batch, T = sdc_text_encoder_positions(te), W = sdc_text_encoder_width(te);
+    text_ctx c = {te, malloc(sizeof(int32_t) * B * T), B, T, {0, 1, NULL, NULL}};
     *context = malloc(sizeof(float) * B * T * W);
     if (!c.ids || !*context) {
         free(c.ids);
@@ -248,19 +252,19 @@ static int bench_text(const options *o, models *m, float **context)
     }
     /* BOS, words, EOS, padding; CLIP's BOS / EOS are the last two ids (49406, 49407), also
      * in the demo model's small vocabulary */
-    int V = sdc_text_encoder_vocab(m->te), bos = V - 2, eos = V - 1;
+    int V = sdc_text_encoder_vocab(te), bos = V - 2, eos = V - 1;
     for (int i = 0; i < B * T; i++)
         c.ids[i] = i % T == 0 ? bos : i % T < 12 ? (320 + 37 * (i % T)) % bos : eos;
-    c.req.layer = sdc_text_encoder_cond_layers(m->te);
+    c.req.layer = sdc_text_encoder_cond_layers(te);
     c.req.hidden = *context;
     result r;
-    r.flops = sdc_bench_text_flops(m->ck, B, T, c.req.layer);
+    r.flops = sdc_bench_text_flops(m->ck, comp, B, T, c.req.layer);
     sdc_status s = time_stage(text_call, &c, o->runs, &r);
     free(c.ids);
     if (s != SDC_OK)
         return -1;
     char name[64];
-    snprintf(name, sizeof name, "text encoder B=%d T=%d", B, T);
+    snprintf(name, sizeof name, "%s B=%d T=%d", sdc_component_name(comp), B, T);
     print_result(name, &r);
     return 0;
 }
@@ -269,13 +273,14 @@ static int bench_unet(const options *o, models *m, const float *context)
 {
     int B = o->batch, h = o->size / 8, w = o->size / 8, T = 77;
     int D = sdc_unet_context_dim(m->unet), Cin = sdc_unet_in_channels(m->unet);
+    int L = sdc_unet_label_dim(m->unet);
     unet_ctx c = {m->unet, random_floats((size_t)B * Cin * h * w, 11, 1.0f),
-                  context && D == sdc_text_encoder_width(m->te)
+                  context && m->te && D == sdc_text_encoder_width(m->te)
                       ? (float *)context
                       : random_floats((size_t)B * T * (D ? D : 1), 12, 1.0f),
                   malloc(sizeof(float) * B * sdc_unet_out_channels(m->unet) * h * w), B, h, w,
-                  T};
-    int ok = c.x && c.context && c.out;
+                  T, L ? random_floats((size_t)B * L, 14, 1.0f) : NULL};
+    int ok = c.x && c.context && c.out && (!L || c.label);
     result r;
     r.flops = sdc_bench_unet_flops(m->ck, B, h, w, T);
     if (ok)
@@ -284,6 +289,7 @@ static int bench_unet(const options *o, models *m, const float *context)
         free(c.context);
     free(c.x);
     free(c.out);
+    free(c.label);
     if (!ok)
         return -1;
     char name[64];
@@ -327,8 +333,11 @@ static sdc_status load(const options *o, models *m)
 {
     double t0 = sdc_bench_now();
     sdc_status s = sdc_checkpoint_open(o->model, &m->ck);
-    if (s == SDC_OK && (wants(o, "text") || wants(o, "unet")))
+    int text = wants(o, "text") || wants(o, "unet");
+    if (s == SDC_OK && text && sdc_checkpoint_count(m->ck, SDC_COMPONENT_TEXT))
         s = sdc_text_encoder_load(m->ck, &m->te);
+    if (s == SDC_OK && text && sdc_checkpoint_count(m->ck, SDC_COMPONENT_TEXT2))
+        s = sdc_text_encoder_load_component(m->ck, SDC_COMPONENT_TEXT2, &m->te2);
     if (s == SDC_OK && wants(o, "unet"))
         s = sdc_unet_load(m->ck, &m->unet);
     if (s == SDC_OK && wants(o, "vae"))
@@ -347,6 +356,7 @@ static void unload(models *m)
     sdc_vae_free(m->vae);
     sdc_unet_free(m->unet);
     sdc_text_encoder_free(m->te);
+    sdc_text_encoder_free(m->te2);
     sdc_checkpoint_close(m->ck);
 }
 
@@ -394,9 +404,14 @@ int main(int argc, char **argv)
             return 1;
         }
         print_header();
-        float *context = NULL;
-        if (wants(&o, "text") && bench_text(&o, &m, &context) != 0)
+        float *context = NULL, *context2 = NULL;
+        if (wants(&o, "text") && m.te &&
+            bench_text(&o, &m, m.te, SDC_COMPONENT_TEXT, &context) != 0)
             rc = 1;
+        if (rc == 0 && wants(&o, "text") && m.te2 &&
+            bench_text(&o, &m, m.te2, SDC_COMPONENT_TEXT2, &context2) != 0)
+            rc = 1;
+        free(context2);
         if (rc == 0 && wants(&o, "unet") && bench_unet(&o, &m, context) != 0)
             rc = 1;
         if (rc == 0 && wants(&o, "vae") && bench_vae(&o, &m) != 0)

@@ -140,16 +140,16 @@ double sdc_bench_vae_decode_flops(const sdc_checkpoint *ck, int B, int h, int w)
     return B * flops;
 }
 
-double sdc_bench_text_flops(const sdc_checkpoint *ck, int B, int T, int layers)
+double sdc_bench_text_flops(const sdc_checkpoint *ck, sdc_component c, int B, int T, int layers)
 {
     double flops = 0;
-    size_t n = sdc_checkpoint_count(ck, SDC_COMPONENT_TEXT);
+    size_t n = sdc_checkpoint_count(ck, c);
     for (int l = 0; l < layers; l++) {
         char prefix[96];
         int len = snprintf(prefix, sizeof prefix, "text_model.encoder.layers.%d.", l);
         for (size_t i = 0; i < n; i++) {
             const sdc_tensor *t;
-            const char *name = sdc_checkpoint_name_at(ck, SDC_COMPONENT_TEXT, i, &t);
+            const char *name = sdc_checkpoint_name_at(ck, c, i, &t);
             if (strncmp(name, prefix, (size_t)len) != 0 || !ends_with(name, ".weight") ||
                 t->ndim != 2)
                 continue;

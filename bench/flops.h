@@ -12,6 +12,6 @@ double sdc_bench_unet_flops(const sdc_checkpoint *ck, int B, int h, int w, int T
 /* VAE decode of a [B, 4, h, w] latent (post_quant_conv and decoder). */
 double sdc_bench_vae_decode_flops(const sdc_checkpoint *ck, int B, int h, int w);
 /* Text encoder on B sequences of T tokens, through `layers` layers. */
-double sdc_bench_text_flops(const sdc_checkpoint *ck, int B, int T, int layers);
+double sdc_bench_text_flops(const sdc_checkpoint *ck, sdc_component c, int B, int T, int layers);
 
 #endif

@@ -163,6 +163,11 @@ if golden_only "SDXL size conditioning and the refiner (tiny SDXL)"; then
     expect 1 "latent space" -- "$SDC" $XL --refiner "$MODEL" -o "$TMP/xl-bad.png"
     [ -e "$TMP/xl-bad.png" ] && fail "a refused refiner left an output file"
     expect 2 "refiner-switch" -- "$SDC" $XL --refiner "$MODEL" --refiner-switch 2
+    # the turbo recipe, img2img, inpainting and outpainting run on SDXL too
+    expect 0 "" -- "$SDC" $XL --cfg-scale 1 --steps 1 --sampling-method euler_a --scheduler trailing -o "$TMP/xl-turbo.png"
+    expect 0 "" -- "$SDC" $XL -i "$INIT" --strength 0.6 -o "$TMP/xl-i2i.png"
+    expect 0 "" -- "$SDC" $XL -i "$INPAINT_INIT" --mask "$INPAINT_MASK" -o "$TMP/xl-inpaint.png"
+    expect 0 "" -- "$SDC" $XL -i "$INIT" --outpaint 16,0,16,0 -o "$TMP/xl-outpaint.png"
 fi
 expect 1 "SDXL" -- "$SDC" $small -p x --crop 8,8 -o "$TMP/sd1-crop.png"
 [ -e "$TMP/sd1-crop.png" ] && fail "a refused --crop left an output file"
