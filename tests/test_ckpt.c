@@ -312,6 +312,25 @@ Test(ckpt, golden_model_as_ckpt_gives_the_same_model)
     sdc_safetensors_close(src);
 }
 
+/* SDXL as a .ckpt (both text encoders, the fused bigG projections split into views). */
+Test(ckpt, sdxl_as_ckpt_gives_the_same_model)
+{
+    sdc_safetensors *src = golden_open("models/tiny-sdxl/model.safetensors");
+    write_torch_zip(src, tmp("xl.ckpt"), 0);
+    sdc_checkpoint *a, *b;
+    cr_assert_eq(sdc_checkpoint_open(tmp("xl.ckpt"), &a), SDC_OK, "%s", sdc_last_error());
+    cr_assert_eq(sdc_checkpoint_open(golden_path("models/tiny-sdxl/model.safetensors"), &b),
+                 SDC_OK);
+    cr_expect_eq(sdc_checkpoint_family(a), SDC_FAMILY_SDXL);
+    cr_expect_gt(sdc_checkpoint_count(a, SDC_COMPONENT_TEXT2), 0);
+    expect_same_model(a, b);
+    cr_expect_eq(sdc_text_family_of(a, SDC_COMPONENT_TEXT2).cond_layers,
+                 sdc_text_family_of(b, SDC_COMPONENT_TEXT2).cond_layers);
+    sdc_checkpoint_close(a);
+    sdc_checkpoint_close(b);
+    sdc_safetensors_close(src);
+}
+
 /* A diffusers folder from before safetensors: every component's weights in a .bin
  * (torch.save of its state dict) give the model the .safetensors folder gives. */
 Test(ckpt, diffusers_folder_with_bin_weights_gives_the_same_model)
@@ -680,6 +699,13 @@ Test(ckpt, convert_diffusers_folders_to_single_files)
     expect_converted_like("models/tiny-sd2v/diffusers", "models/tiny-sd2v/diffusers");
     expect_converted_like("models/tiny-sd1-inpaint/diffusers",
                           "models/tiny-sd1-inpaint/diffusers");
+    /* an SDXL folder would need its second encoder back in OpenCLIP names: refused by name */
+    size_t tensors = 0;
+    cr_expect_eq(sdc_convert(golden_path("models/tiny-sdxl/diffusers"), tmp("xl.safetensors"),
+                             "f16", 1, NULL, NULL, &tensors),
+                 SDC_ERR_UNSUPPORTED);
+    cr_expect(strstr(sdc_last_error(), "SDXL"), "%s", sdc_last_error());
+    cr_expect_neq(access(tmp("xl.safetensors"), F_OK), 0, "a refused conversion wrote a file");
     /* the VAE attention projections are convs again, as in the LDM file */
     sdc_safetensors *st;
     cr_assert_eq(sdc_safetensors_open(tmp("conv.safetensors"), &st), SDC_OK);

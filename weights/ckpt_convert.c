@@ -77,6 +77,10 @@ static void vae_conv_shape(item *it)
 
 static sdc_status plan_diffusers(const sdc_checkpoint *ck, int dtype, plan *p)
 {
+    if (sdc_checkpoint_count(ck, SDC_COMPONENT_TEXT2))
+        return sdc_fail(SDC_ERR_UNSUPPORTED, "%s: converting an SDXL diffusers folder to a "
+                        "single file is not supported yet (its second text encoder would "
+                        "need OpenCLIP names); the folder itself loads", sdc_checkpoint_path(ck));
     static const char *const prefixes[SDC_COMPONENT_COUNT] = {
         [SDC_COMPONENT_UNET] = "model.diffusion_model.",
         [SDC_COMPONENT_VAE] = "first_stage_model.",
