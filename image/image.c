@@ -22,6 +22,15 @@ void sdc_image_free(sdc_image *img)
     img->width = img->height = img->channels = 0;
 }
 
+static uint64_t pixel_limit = SDC_IMAGE_MAX_PIXELS;
+
+uint64_t sdc_image_pixel_limit(void) { return pixel_limit; }
+
+void sdc_image_set_pixel_limit(uint64_t pixels)
+{
+    pixel_limit = pixels && pixels < SDC_IMAGE_MAX_PIXELS ? pixels : SDC_IMAGE_MAX_PIXELS;
+}
+
 static sdc_status stb_read_raw(const char *path, FILE *f, sdc_raw_image *out)
 {
     int w, h, ch;
@@ -30,9 +39,10 @@ static sdc_status stb_read_raw(const char *path, FILE *f, sdc_raw_image *out)
         return sdc_fail(SDC_ERR_FORMAT, "%s: not a PNG, JPEG or BMP image (%s)", path,
                         stbi_failure_reason());
     if (w <= 0 || h <= 0 || w > SDC_IMAGE_MAX_SIDE || h > SDC_IMAGE_MAX_SIDE ||
-        (uint64_t)w * h > SDC_IMAGE_MAX_PIXELS)
-        return sdc_fail(SDC_ERR_FORMAT, "%s: image size %dx%d is beyond the %d pixel limit",
-                        path, w, h, SDC_IMAGE_MAX_SIDE);
+        (uint64_t)w * h > sdc_image_pixel_limit())
+        return sdc_fail(SDC_ERR_FORMAT, "%s: image size %dx%d is beyond the limits (%d pixels a "
+                        "side, %llu in all)", path, w, h, SDC_IMAGE_MAX_SIDE,
+                        (unsigned long long)sdc_image_pixel_limit());
     unsigned char *px = stbi_load_from_file(f, &w, &h, &ch, 0);
     if (!px)
         return sdc_fail(SDC_ERR_FORMAT, "%s: cannot decode image: %s", path,

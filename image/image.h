@@ -12,6 +12,12 @@
 #define SDC_IMAGE_MAX_SIDE 16384
 #define SDC_IMAGE_MAX_PIXELS (64u << 20)
 
+/* The pixel count reads accept: SDC_IMAGE_MAX_PIXELS, unless lowered. The fuzz targets
+ * lower it: they explore the parsers, and decoding a picture of the full 64 Mpx under the
+ * sanitizers takes longer than their per-input time limit while teaching nothing new. */
+uint64_t sdc_image_pixel_limit(void);
+void sdc_image_set_pixel_limit(uint64_t pixels);
+
 typedef struct sdc_image {
     int width;
     int height;

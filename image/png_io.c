@@ -100,7 +100,7 @@ sdc_status sdc_png_read_raw(const char *path, FILE *f, sdc_raw_image *out)
     set_transforms(png, info);
     uint32_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     int ch = png_get_channels(png, info);
-    if ((uint64_t)w * h > SDC_IMAGE_MAX_PIXELS)
+    if ((uint64_t)w * h > sdc_image_pixel_limit())
         png_error(png, "image has too many pixels");
     out->width = (int)w;
     out->height = (int)h;
