@@ -63,6 +63,7 @@ static void add_image_params(json_t *o, const sdc_cli_options *c)
     if (c->init_img)
         set(o, "strength", real(g->strength));
     set_string(o, "mask", c->mask);
+    set_string(o, "depth-map", c->depth_map);
     if (c->mask) {
         set(o, "mask-blur", real(c->mask_blur));
         if (c->invert_mask)

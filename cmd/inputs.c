@@ -2,6 +2,7 @@
 #include "cmd/inputs.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "image/mask.h"
@@ -11,6 +12,8 @@ void sdc_cli_inputs_free(sdc_cli_inputs *in)
 {
     sdc_image_free(&in->init);
     sdc_image_free(&in->mask);
+    free(in->depth);
+    in->depth = NULL;
 }
 
 static int mask_is_empty(const sdc_image *mask)
@@ -54,6 +57,13 @@ sdc_status sdc_cli_inputs_load(const sdc_cli_options *o, sdc_generate_params *g,
                                sdc_cli_inputs *in)
 {
     memset(in, 0, sizeof *in);
+    if (o->depth_map) {
+        sdc_status s = sdc_depth_map_read(o->depth_map, &in->depth, &g->depth_width,
+                                          &g->depth_height);
+        if (s != SDC_OK)
+            return s;
+        g->depth_map = in->depth;
+    }
     if (!o->init_img)
         return SDC_OK;
     sdc_status s = sdc_image_load(o->init_img, &in->init, NULL);

@@ -9,6 +9,7 @@
 typedef struct sdc_cli_inputs {
     sdc_image init; /* pixels NULL for txt2img */
     sdc_image mask; /* pixels NULL without a mask */
+    float *depth;   /* --depth-map [depth_height, depth_width], or NULL */
 } sdc_cli_inputs;
 
 /* Loads the init image and mask (resized to the image, not yet blurred), grows the canvas for

@@ -15,7 +15,7 @@ enum {
     OPT_INVERT_MASK, OPT_ETA, OPT_OVERWRITE, OPT_QUIET, OPT_VERSION, OPT_NO_EMPHASIS,
     OPT_INPAINT_AREA, OPT_PADDING, OPT_OUTPAINT, OPT_OUTPAINT_FILL, OPT_PRECISION,
     OPT_KARRAS_SIGMAS, OPT_ORIGINAL_SIZE, OPT_TARGET_SIZE, OPT_CROP, OPT_AESTHETIC,
-    OPT_NEGATIVE_AESTHETIC, OPT_REFINER, OPT_REFINER_SWITCH,
+    OPT_NEGATIVE_AESTHETIC, OPT_REFINER, OPT_REFINER_SWITCH, OPT_DEPTH_MAP,
 };
 
 static const struct option long_options[] = {
@@ -54,6 +54,7 @@ static const struct option long_options[] = {
     {"outpaint-fill", required_argument, 0, OPT_OUTPAINT_FILL},
     {"eta", required_argument, 0, OPT_ETA},
     {"refiner", required_argument, 0, OPT_REFINER},
+    {"depth-map", required_argument, 0, OPT_DEPTH_MAP},
     {"refiner-switch", required_argument, 0, OPT_REFINER_SWITCH},
     {"original-size", required_argument, 0, OPT_ORIGINAL_SIZE},
     {"target-size", required_argument, 0, OPT_TARGET_SIZE},
@@ -162,6 +163,8 @@ static void print_help_output(FILE *out)
         "      --padding PX          pixels around the mask's box for masked (default 32)\n"
         "      --outpaint L,T,R,B    grow the canvas by these borders and paint them\n"
         "      --outpaint-fill F     edge (default): extend the edge pixels; noise\n"
+        "      --depth-map FILE      SD 2 depth models: the depth map (larger = nearer; a\n"
+        "                            16-bit gray PNG keeps its precision)\n"
         "\n"
         "Output:\n"
         "  -o, --output FILE         .png (with generation parameters), .jpg or .bmp\n"
@@ -324,6 +327,7 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
     case 'v': o->verbose = flag_on(arg); return 0;
     case OPT_VAE: o->vae = arg; return 0;
     case OPT_REFINER: o->refiner = arg; return 0;
+    case OPT_DEPTH_MAP: o->depth_map = arg; return 0;
     case OPT_VOCAB: o->vocab = arg; return 0;
     case OPT_MASK: o->mask = arg; return 0;
     case OPT_VAE_TILING: g->vae_tiling = flag_on(arg); return 0;

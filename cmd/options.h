@@ -13,6 +13,7 @@ typedef struct sdc_cli_options {
     const char *vae;
     const char *vocab;
     const char *refiner; /* --refiner FILE (its switch is gen.refiner_switch) */
+    const char *depth_map; /* --depth-map FILE */
     const char *output;
     const char *init_img;
     const char *mask;

@@ -50,6 +50,7 @@ static sdc_status stb_read_raw(const char *path, FILE *f, sdc_raw_image *out)
     out->width = w;
     out->height = h;
     out->channels = ch;
+    out->bits = 8;
     out->pixels = malloc((size_t)w * h * ch);
     if (out->pixels)
         memcpy(out->pixels, px, (size_t)w * h * ch);
@@ -57,7 +58,7 @@ static sdc_status stb_read_raw(const char *path, FILE *f, sdc_raw_image *out)
     return out->pixels ? SDC_OK : sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
 }
 
-static sdc_status read_raw(const char *path, sdc_raw_image *raw)
+sdc_status sdc_image_read_raw(const char *path, sdc_raw_image *raw, int keep16)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -70,7 +71,7 @@ static sdc_status read_raw(const char *path, sdc_raw_image *raw)
     if (got == 0)
         s = sdc_fail(SDC_ERR_FORMAT, "%s: file is empty", path);
     else if (got == 8 && memcmp(sig, png_sig, 8) == 0)
-        s = sdc_png_read_raw(path, f, raw);
+        s = sdc_png_read_raw(path, f, raw, keep16);
     else
         s = stb_read_raw(path, f, raw);
     fclose(f);
@@ -128,7 +129,7 @@ static sdc_status load_as(const char *path, int channels, sdc_image *img, sdc_im
     if (alpha)
         memset(alpha, 0, sizeof *alpha);
     sdc_raw_image raw;
-    sdc_status s = read_raw(path, &raw);
+    sdc_status s = sdc_image_read_raw(path, &raw, 0);
     if (s != SDC_OK)
         return s;
     s = convert_raw(path, &raw, channels, img, alpha);

@@ -29,12 +29,18 @@ static void on_png_warning(png_structp png, png_const_charp msg)
     (void)msg;
 }
 
-/* Normalises any PNG to 8-bit gray/gray+alpha/RGB/RGBA. */
-static void set_transforms(png_structp png, png_infop info)
+/* Normalises any PNG to gray/gray+alpha/RGB/RGBA of 8 bits (or 16 when keep16 and the file
+ * has them, in host byte order). */
+static void set_transforms(png_structp png, png_infop info, int keep16)
 {
     int color = png_get_color_type(png, info);
-    if (png_get_bit_depth(png, info) == 16)
+    if (png_get_bit_depth(png, info) == 16 && !keep16)
         png_set_strip_16(png);
+    if (png_get_bit_depth(png, info) == 16 && keep16) {
+        const uint16_t one = 1;
+        if (*(const uint8_t *)&one == 1) /* PNG samples are big-endian */
+            png_set_swap(png);
+    }
     if (color == PNG_COLOR_TYPE_PALETTE)
         png_set_palette_to_rgb(png);
     if (color == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(png, info) < 8)
@@ -73,7 +79,7 @@ static sdc_status check_chunk_lengths(const char *path, FILE *f)
     return s;
 }
 
-sdc_status sdc_png_read_raw(const char *path, FILE *f, sdc_raw_image *out)
+sdc_status sdc_png_read_raw(const char *path, FILE *f, sdc_raw_image *out, int keep16)
 {
     png_err_ctx ctx;
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_png_error,
@@ -97,20 +103,21 @@ sdc_status sdc_png_read_raw(const char *path, FILE *f, sdc_raw_image *out)
     png_set_chunk_malloc_max(png, 8u << 20);
     png_init_io(png, f);
     png_read_info(png, info);
-    set_transforms(png, info);
+    set_transforms(png, info, keep16);
     uint32_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
-    int ch = png_get_channels(png, info);
+    int ch = png_get_channels(png, info), bytes = png_get_bit_depth(png, info) == 16 ? 2 : 1;
     if ((uint64_t)w * h > sdc_image_pixel_limit())
         png_error(png, "image has too many pixels");
     out->width = (int)w;
     out->height = (int)h;
     out->channels = ch;
-    out->pixels = malloc((size_t)w * h * ch);
+    out->bits = 8 * bytes;
+    out->pixels = malloc((size_t)w * h * ch * bytes);
     rows = malloc(sizeof *rows * h);
     if (!out->pixels || !rows)
         png_error(png, "out of memory");
     for (uint32_t y = 0; y < h; y++)
-        rows[y] = out->pixels + (size_t)y * w * ch;
+        rows[y] = out->pixels + (size_t)y * w * ch * bytes;
     png_read_image(png, rows);
     png_read_end(png, NULL);
     png_destroy_read_struct(&png, &info, NULL);

@@ -176,6 +176,11 @@ typedef struct sdc_generate_params {
      * the result with its VAE (AUTOMATIC1111's "Refiner switch at"). */
     sdc_model *refiner;
     float refiner_switch;
+    /* -- SD 2 depth model (5-channel UNet): its depth map [depth_height, depth_width], larger
+     *    = nearer, any positive scale (sdc_depth_map_read); required by such a model,
+     *    refused by others -- */
+    const float *depth_map;
+    int depth_width, depth_height;
 } sdc_generate_params;
 
 sdc_generate_params sdc_generate_default_params(void);
@@ -185,6 +190,10 @@ sdc_generate_params sdc_generate_default_params(void);
 sdc_status sdc_generate(sdc_model *model, const sdc_generate_params *params, uint8_t *rgb);
 
 /* ---- Files: what the sdc program writes and reads, for any program --------------------- */
+
+/* *depth [height, width] (malloc'd) from a picture: a 16-bit gray PNG at full precision
+ * (value / 65535), any other PNG, JPEG or BMP as its gray / 255. */
+sdc_status sdc_depth_map_read(const char *path, float **depth, int *width, int *height);
 
 /* The AUTOMATIC1111 'parameters' text sdc stores in its PNGs for an image of `model` made
  * with `params` (prompt, "Steps: 20, Sampler: Euler a, ..., Model hash: ..., Version: sdc

@@ -10,10 +10,13 @@
 #include <string.h>
 
 #include "ops/error.h"
+#include "image/depth.h"
 #include "pipeline/pipeline_impl.h"
 
 /* Largest output side: 16384 pixels (a 2048 x 2048 latent). */
 #define MAX_SIDE 16384
+/* UNet input of the SD 2 depth model: the latent and the depth map. */
+#define DEPTH_CHANNELS 5
 
 typedef struct run {
     sdc_model *m;
@@ -62,6 +65,23 @@ static sdc_status check_params(const sdc_generate_params *p)
     if (p->refiner && !(p->refiner_switch >= 0.0f && p->refiner_switch <= 1.0f))
         return sdc_fail(SDC_ERR_ARG, "the refiner switch must be 0..1 (got %g)",
                         p->refiner_switch);
+    return SDC_OK;
+}
+
+/* The depth model takes a depth map and only it does. */
+static sdc_status check_depth(const sdc_model *m, const sdc_generate_params *p)
+{
+    int depth_model = sdc_unet_in_channels(m->unet) == DEPTH_CHANNELS;
+    if (depth_model && !p->depth_map)
+        return sdc_fail(SDC_ERR_ARG, "%s is a depth model: give it a depth map (--depth-map "
+                        "FILE; sdc has no depth estimator)", m->path);
+    if (!depth_model && p->depth_map)
+        return sdc_fail(SDC_ERR_ARG, "a depth map applies to depth models (5 UNet input "
+                        "channels); %s has %d", m->path, sdc_unet_in_channels(m->unet));
+    if (p->depth_map && (p->depth_width < 1 || p->depth_height < 1 ||
+                         p->depth_width > MAX_SIDE || p->depth_height > MAX_SIDE))
+        return sdc_fail(SDC_ERR_ARG, "depth map of %dx%d pixels", p->depth_width,
+                        p->depth_height);
     return SDC_OK;
 }
 
@@ -181,7 +201,7 @@ static sdc_status start(run *r)
     sdc_status s = SDC_OK;
     int inpainting = in->mask != NULL;
     int full_strength = !in->init_rgb || (inpainting && r->p->strength >= 1.0f);
-    if (in->init_rgb && (!inpainting || r->in_ch == 4 || !full_strength))
+    if (in->init_rgb && (!inpainting || r->in_ch != 9 || !full_strength))
         s = encode(r, in->init_image, 1, r->x0);
     if (s != SDC_OK)
         return s;
@@ -207,8 +227,12 @@ static sdc_status start(run *r)
         for (size_t i = 0; i < hw; i++)
             mask[i] = 1.0f;
     }
-    for (int b = 1; b < r->rows && r->in_ch == 9; b++) /* the same condition for every row */
-        memcpy(r->extra + b * 5 * hw, r->extra, 5 * hw * sizeof(float));
+    if (s == SDC_OK && r->in_ch == DEPTH_CHANNELS)
+        sdc_depth_to_latent(r->p->depth_map, r->p->depth_width, r->p->depth_height, r->w, r->h,
+                            r->extra);
+    size_t per_row = (size_t)(r->in_ch - 4) * hw;
+    for (int b = 1; b < r->rows && r->in_ch > 4; b++) /* the same condition for every row */
+        memcpy(r->extra + b * per_row, r->extra, per_row * sizeof(float));
     return s;
 }
 
@@ -279,8 +303,8 @@ static sdc_status sample(run *r)
         float t = (float)sdc_sampler_timestep(r->sampler);
         unet_input(r);
         sdc_unet_cond c = {.context = r->context, .tokens = r->tokens, .label = r->label};
-        if (r->in_ch == 9)
-            c.extra = r->extra, c.extra_channels = 5;
+        if (r->in_ch > 4) /* inpainting: mask + masked latent; depth: the depth map */
+            c.extra = r->extra, c.extra_channels = r->in_ch - 4;
         sdc_status s = sdc_unet_forward(r->m->unet, r->unet_in, r->rows, r->h, r->w, t, &c,
                                         r->unet_out);
         if (s != SDC_OK)
@@ -291,7 +315,7 @@ static sdc_status sample(run *r)
         s = sdc_sampler_step(r->sampler, r->guided, r->latent, &r->rng);
         if (s != SDC_OK)
             return s;
-        if (r->in.mask && r->in_ch == 4)
+        if (r->in.mask && r->in_ch != 9)
             blend_known(r);
         if (report(r, "sampling", sdc_sampler_call_index(r->sampler), calls))
             return interrupted();
@@ -376,6 +400,8 @@ sdc_status sdc_pipeline_generate(sdc_model *m, const sdc_generate_params *p, uin
     r.rows = p->cfg_scale > 1.0f ? 2 : 1;
     r.in_ch = sdc_unet_in_channels(m->unet);
     sdc_rng_init(&r.rng, p->rng, p->seed);
+    if (s == SDC_OK)
+        s = check_depth(m, p);
     if (s == SDC_OK && p->refiner)
         s = check_refiner(m, p->refiner);
     if (s == SDC_OK)

@@ -230,7 +230,6 @@ static const pending pending_families[] = {
 };
 
 static const pending pending_kinds[] = {
-    {"", "depth2img", SD2_EXTRA},
     {"", "unet_upscale", SD2_EXTRA},
     {"", "upscale", SD2_EXTRA},
     {"lora", NULL, "issue 18 (LoRA, LyCORIS, textual inversion)"},

@@ -138,6 +138,8 @@ CHANGE(set_mask_blur, g->mask_blur = 12.0f)
 CHANGE(set_inpaint_area, g->inpaint_area = SDC_INPAINT_MASKED)
 CHANGE(set_inpaint_padding, g->inpaint_padding = 8)
 CHANGE(set_struct_size, g->struct_size = sizeof *g)
+static float flat_depth[8 * 8];
+CHANGE(set_depth_map, (g->depth_map = flat_depth, g->depth_width = g->depth_height = 8))
 CHANGE(set_original_width, g->original_width = 1024)
 CHANGE(set_original_height, g->original_height = 1024)
 CHANGE(set_crop_top, g->crop_top = 16)
@@ -175,6 +177,8 @@ typedef struct field_case {
 
 #define SDXL_ONLY "tests/test_pipeline.c sdxl_size_and_crop_conditioning_change_the_picture " \
                   "and tests/test_refiner.c (golden tiny SDXL)"
+
+#define DEPTH_ONLY "tests/test_pipeline.c depth2img_sd2_depth_ddim (golden SD 2 depth model)"
 
 static const field_case cases[] = {
     {FIELD(struct_size), txt2img, set_struct_size,
@@ -220,6 +224,9 @@ static const field_case cases[] = {
     {FIELD(negative_aesthetic_score), txt2img, set_negative_aesthetic_score, NULL, SDXL_ONLY, 1},
     {FIELD(refiner), txt2img, NULL, NULL, "tests/test_refiner.c (a second model)", 0},
     {FIELD(refiner_switch), txt2img, NULL, NULL, "tests/test_refiner.c (with a refiner)", 0},
+    {FIELD(depth_map), txt2img, set_depth_map, NULL, DEPTH_ONLY, 1},
+    {FIELD(depth_width), txt2img, set_depth_map, NULL, DEPTH_ONLY, 1},
+    {FIELD(depth_height), txt2img, set_depth_map, NULL, DEPTH_ONLY, 1},
 };
 #define NCASES (sizeof cases / sizeof *cases)
 

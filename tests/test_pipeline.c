@@ -131,6 +131,13 @@ static void check_picture(const golden_case *g, const uint8_t *rgb, const char *
     sdc_image_free(&mask);
 }
 
+/* The kinds that start from an init image. */
+static int image_to_image(const golden_case *g)
+{
+    return !strcmp(g->kind, "img2img") || !strcmp(g->kind, "inpaint") ||
+           !strcmp(g->kind, "depth2img");
+}
+
 static void run_library(const golden_case *g)
 {
     sdc_model_params mp = sdc_model_default_params();
@@ -150,7 +157,13 @@ static void run_library(const golden_case *g)
     p.rng = SDC_RNG_TYPE_CPU;
     sampler_flags(g, &p.sampler, &p.scheduler, &p.karras_sigmas);
     sdc_image init = {0}, mask = {0};
-    if (strcmp(g->kind, "img2img") == 0 || strcmp(g->kind, "inpaint") == 0) {
+    float *depth = NULL;
+    if (strcmp(g->kind, "depth2img") == 0)
+        cr_assert_eq(sdc_depth_map_read(golden_path(text_of(g, "depth_image")), &depth,
+                                        &p.depth_width, &p.depth_height),
+                     SDC_OK, "%s", sdc_last_error());
+    p.depth_map = depth;
+    if (image_to_image(g)) {
         cr_assert_eq(sdc_image_load(golden_path(text_of(g, "init_image")), &init, NULL), SDC_OK);
         p.init_rgb = init.pixels;
         p.init_width = init.width;
@@ -177,6 +190,7 @@ static void run_library(const golden_case *g)
     free(rgb);
     sdc_image_free(&init);
     sdc_image_free(&mask);
+    free(depth);
     sdc_model_free(m);
 }
 
@@ -207,7 +221,9 @@ static void run_cli(const golden_case *g)
         argv[argc++] = "-n", argv[argc++] = text_of(g, "negative_prompt");
     if (g->v_prediction)
         argv[argc++] = "--prediction", argv[argc++] = "v";
-    if (strcmp(g->kind, "img2img") == 0 || strcmp(g->kind, "inpaint") == 0) {
+    if (strcmp(g->kind, "depth2img") == 0)
+        argv[argc++] = "--depth-map", argv[argc++] = golden_path(text_of(g, "depth_image"));
+    if (image_to_image(g)) {
         argv[argc++] = "-i", argv[argc++] = golden_path(text_of(g, "init_image"));
         argv[argc++] = "--strength", argv[argc++] = strength;
     }
@@ -258,6 +274,7 @@ GOLDEN_CASE(kdiffusion_sd1_dpmpp_2m_karras, "kdiffusion.tiny-sd1.dpmpp_2m_karras
 GOLDEN_CASE(img2img_sd1_ddim, "img2img.tiny-sd1.ddim")
 GOLDEN_CASE(inpaint_sd1_inpainting_model, "inpaint.tiny-sd1-inpaint.ddim")
 GOLDEN_CASE(inpaint_sd1_latent_blending, "inpaint.tiny-sd1.ddim")
+GOLDEN_CASE(depth2img_sd2_depth_ddim, "depth2img.tiny-sd2-depth.ddim")
 GOLDEN_CASE(txt2img_sdxl_euler, "txt2img_sdxl.tiny-sdxl.euler")
 GOLDEN_CASE(txt2img_sdxl_euler_a_zero_negative, "txt2img_sdxl.tiny-sdxl.euler_a")
 GOLDEN_CASE(kdiffusion_sdxl_euler_a, "kdiffusion_sdxl.tiny-sdxl.euler_a")

@@ -383,7 +383,10 @@ Test(samplers, every_trajectory_file_is_replayed)
             continue;
         char id[256];
         snprintf(id, sizeof id, "%.*s", (int)(len - strlen(ext)), d->d_name);
-        const char *why = golden_pending_kind("", manifest_kind(id));
+        const char *kind = manifest_kind(id);
+        if (strcmp(kind, "depth2img") == 0) /* no init_latents stored: test_pipeline runs it */
+            continue;
+        const char *why = golden_pending_kind("", kind);
         if (why) {
             cr_log_info("skipped: golden trajectory %s waits for %s", id, why);
             continue;

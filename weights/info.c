@@ -62,7 +62,8 @@ static void print_family(const sdc_checkpoint *ck, FILE *out)
     int in = sdc_checkpoint_unet_in_channels(ck);
     fprintf(out, "family:       %s", sdc_family_name(sdc_checkpoint_family(ck)));
     if (in != 4)
-        fprintf(out, " (%s, %d input channels)", in == 9 ? "inpainting" : "unusual", in);
+        fprintf(out, " (%s, %d input channels)",
+                in == 9 ? "inpainting" : in == 5 ? "depth: needs --depth-map" : "unusual", in);
     if (sdc_checkpoint_family(ck) == SDC_FAMILY_SDXL)
         fprintf(out, " %s", !sdc_checkpoint_count(ck, SDC_COMPONENT_TEXT) &&
                                     sdc_checkpoint_count(ck, SDC_COMPONENT_TEXT2)

@@ -168,6 +168,14 @@ if golden_only "SDXL size conditioning and the refiner (tiny SDXL)"; then
     expect 0 "" -- "$SDC" $XL -i "$INIT" --strength 0.6 -o "$TMP/xl-i2i.png"
     expect 0 "" -- "$SDC" $XL -i "$INPAINT_INIT" --mask "$INPAINT_MASK" -o "$TMP/xl-inpaint.png"
     expect 0 "" -- "$SDC" $XL -i "$INIT" --outpaint 16,0,16,0 -o "$TMP/xl-outpaint.png"
+    # the depth model needs its map, and only it takes one
+    DEPTH="$SDC_GOLDEN/models/tiny-sd2-depth/model.safetensors"
+    DMAP="$SDC_GOLDEN/trajectories/depth2img.tiny-sd2-depth.ddim.depth.png"
+    expect 1 "depth-map" -- "$SDC" -m "$DEPTH" -W 64 -H 64 --steps 2 --quiet -p x -o "$TMP/dm.png"
+    expect 1 "depth models" -- "$SDC" $small -p x --depth-map "$DMAP" -o "$TMP/dm.png"
+    expect 0 "" -- "$SDC" -m "$DEPTH" -W 64 -H 64 --steps 2 --quiet -p x --depth-map "$DMAP" -o "$TMP/dm.png"
+    expect 0 "" -- "$SDC" info "$DEPTH"
+    grep -q "depth" "$TMP/out" || fail "sdc info does not call the depth model one: $(cat "$TMP/out")"
 fi
 expect 1 "SDXL" -- "$SDC" $small -p x --crop 8,8 -o "$TMP/sd1-crop.png"
 [ -e "$TMP/sd1-crop.png" ] && fail "a refused --crop left an output file"
