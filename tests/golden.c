@@ -223,14 +223,13 @@ typedef struct pending {
     const char *why;
 } pending;
 
-#define SD2_EXTRA "issue 19 (SD 2 x4 upscaler, depth-to-image)"
+#define SD2_EXTRA "issue 19 (SD 2 x4 upscaler pipeline)"
 
 static const pending pending_families[] = {
     {"", "sd2-x4-upscaler", SD2_EXTRA},
 };
 
 static const pending pending_kinds[] = {
-    {"", "unet_upscale", SD2_EXTRA},
     {"", "upscale", SD2_EXTRA},
     {"lora", NULL, "issue 18 (LoRA, LyCORIS, textual inversion)"},
     {"controlnet", NULL, "issue 22 (ControlNet)"},

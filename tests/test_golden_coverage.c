@@ -33,6 +33,7 @@ static const struct {
     {"", "kdiffusion_sdxl", "samplers, pipeline"},
     {"", "unet_depth", "unet_cond (extra input channels)"},
     {"", "depth2img", "pipeline, depth"},
+    {"", "unet_upscale", "unet_cond (class label, attn1 on the context)"},
     {"controlnet", "controlnet_unet", "unet_cond (per-block residuals)"},
 };
 

@@ -267,3 +267,64 @@ Test(unet_cond, extra_channels_follow_the_latent)
     unload(&m);
     sdc_safetensors_close(st);
 }
+
+/* ---- a class label: the x4 upscaler's noise level -------------------------------------- */
+
+static void upscale_call(sdc_unet *u, sdc_safetensors *st, const char *x_name, int B, float t,
+                         int level, const char *out_name)
+{
+    const char *id = "unet_upscale.tiny-x4-upscaler";
+    const sdc_st_entry *x = golden_get(st, x_name), *cond = golden_get(st, "context_cond");
+    size_t nx = numel(x), nc = numel(cond);
+    float *xf = golden_f32(x), *cf = golden_f32(cond);
+    float *xs = malloc((size_t)B * nx * sizeof *xs), *ctx = malloc((size_t)B * nc * sizeof *ctx);
+    float labels[2] = {(float)level, (float)level};
+    cr_assert(xs && ctx);
+    for (int b = 0; b < B; b++)
+        memcpy(xs + b * nx, xf, nx * sizeof *xf);
+    if (B == 2) { /* the guidance batch: [uncond, cond] */
+        float *uf = golden_f32(golden_get(st, "context_uncond"));
+        memcpy(ctx, uf, nc * sizeof *uf);
+        memcpy(ctx + nc, cf, nc * sizeof *cf);
+        free(uf);
+    } else {
+        memcpy(ctx, cf, nc * sizeof *cf);
+    }
+    /* the low-res picture's 3 channels ride in x itself (7 input channels) */
+    sdc_unet_cond c = {.context = ctx, .tokens = dim(cond, 1), .label = labels};
+    expect_forward(u, x, xs, B, t, &c, golden_get(st, out_name), golden_tol(id, out_name));
+    free(xs);
+    free(ctx);
+    free(xf);
+    free(cf);
+}
+
+Test(unet_cond, x4_upscaler_noise_level_is_a_class_label)
+{
+    sdc_safetensors *st = golden_open("unet/tiny-x4-upscaler.safetensors");
+    for (int folder = 0; folder < 2; folder++) {
+        loaded m = load_model(folder ? "models/tiny-x4-upscaler/diffusers"
+                                     : "models/tiny-x4-upscaler/model.safetensors");
+        cr_expect_eq(sdc_unet_label_dim(m.unet), 1, "a class table");
+        upscale_call(m.unet, st, "x", 1, 1.0f, 20, "out_b1.t1.nl20");
+        upscale_call(m.unet, st, "x", 1, 250.0f, 20, "out_b1.t250.nl20");
+        upscale_call(m.unet, st, "x", 1, 999.0f, 20, "out_b1.t999.nl20");
+        upscale_call(m.unet, st, "x", 1, 499.5f, 20, "out_b1.t499p5.nl20");
+        upscale_call(m.unet, st, "x", 1, 250.0f, 0, "out_b1.t250.nl0");
+        upscale_call(m.unet, st, "x", 1, 250.0f, 350, "out_b1.t250.nl350");
+        upscale_call(m.unet, st, "x", 2, 250.0f, 20, "out_b2.t250.nl20");
+        upscale_call(m.unet, st, "x_odd", 1, 250.0f, 20, "out_odd.t250.nl20");
+        /* a label outside the table is refused */
+        const sdc_st_entry *x = golden_get(st, "x");
+        float *xf = golden_f32(x), *cf = golden_f32(golden_get(st, "context_cond"));
+        float bad = 1000.0f, *out = malloc(numel(x) * sizeof *out);
+        sdc_unet_cond c = {.context = cf, .tokens = 77, .label = &bad};
+        cr_expect_eq(sdc_unet_forward(m.unet, xf, 1, dim(x, 2), dim(x, 3), 1.0f, &c, out),
+                     SDC_ERR_ARG);
+        free(xf);
+        free(cf);
+        free(out);
+        unload(&m);
+    }
+    sdc_safetensors_close(st);
+}

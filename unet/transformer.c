@@ -60,8 +60,16 @@ static sdc_status block_load(sdc_unet_transformer_block *b, const sdc_layer_sour
     char p[SDC_UNET_PREFIX_MAX];
     sdc_status s = sdc_norm_load(src, prefix, "norm1", inner, &b->norm1);
     sdc_unet_prefix(p, "%s.attn1", prefix);
+    const sdc_tensor *k1 = sdc_unet_tensor(src, p, "to_k.weight");
+    /* keys of another width than the tokens can only read the context */
+    b->attn1_on_context = k1 && k1->ndim == 2 && k1->shape[1] != inner;
     if (s == SDC_OK)
-        s = sdc_unet_attention_load(&b->attn1, src, p, inner, inner, rule);
+        s = sdc_unet_attention_load(&b->attn1, src, p, inner,
+                                    b->attn1_on_context ? (int)k1->shape[1] : inner, rule);
+    if (s == SDC_OK && b->attn1_on_context && *context_dim >= 0 &&
+        b->attn1.context_dim != *context_dim)
+        s = sdc_fail(SDC_ERR_FORMAT, "%s: unet '%s' reads a %d-wide context, the model's is %d",
+                     sdc_checkpoint_path(src->ck), p, b->attn1.context_dim, *context_dim);
     if (s == SDC_OK)
         s = sdc_norm_load(src, prefix, "norm2", inner, &b->norm2);
     sdc_unet_prefix(p, "%s.attn2", prefix);
@@ -192,7 +200,10 @@ static sdc_status block_forward(const sdc_unet_transformer_block *b, const sdc_u
     if (!n || !o)
         return nomem(p->arena, mark);
     sdc_layer_norm(n, h, M, inner, b->norm1.gamma, b->norm1.beta, LAYER_NORM_EPS);
-    sdc_status s = sdc_unet_attention_forward(&b->attn1, p->arena, o, n, p->B, N, n, N);
+    sdc_status s = b->attn1_on_context
+                       ? sdc_unet_attention_forward(&b->attn1, p->arena, o, n, p->B, N,
+                                                    p->context, p->T)
+                       : sdc_unet_attention_forward(&b->attn1, p->arena, o, n, p->B, N, n, N);
     if (s == SDC_OK) {
         sdc_add(h, h, o, n_tok);
         sdc_layer_norm(n, h, M, inner, b->norm2.gamma, b->norm2.beta, LAYER_NORM_EPS);

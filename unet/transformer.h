@@ -1,6 +1,8 @@
 /* The UNet's spatial transformer (LDM SpatialTransformer, diffusers Transformer2DModel):
  *   t = proj_in(GN(x)) as tokens [B, H*W, inner]      GroupNorm 32 groups, eps 1e-6
  *   per block: t += attn1(LN1(t)); t += attn2(LN2(t), context); t += ff(LN3(t))
+ *   (attn1 attends to the context instead where its keys are context-wide: LDM's
+ *   disable_self_attn, diffusers' only_cross_attention)
  *   y = x + proj_out(t)
  * ff = GEGLU projection to 2 * ff_dim, then a linear map back. LayerNorm eps 1e-5.
  * proj_in / proj_out are 1x1 convolutions in SD 1.x and linear maps in SD 2.x; on tokens
@@ -14,7 +16,9 @@
 
 typedef struct sdc_unet_transformer_block {
     sdc_norm norm1;      /* [inner]                 norm1 */
-    sdc_unet_attention attn1; /* self-attention          attn1 */
+    sdc_unet_attention attn1; /* self-attention, or cross-attention when attn1_on_context */
+    int attn1_on_context;     /* LDM disable_self_attn (the x4 upscaler's levels 1-2): attn1
+                                 reads the context; seen from its key width */
     sdc_norm norm2;      /* [inner]                 norm2 */
     sdc_unet_attention attn2; /* cross-attention         attn2 */
     sdc_norm norm3;      /* [inner]                 norm3 */

@@ -10,6 +10,11 @@
 static void pick_head_rule(sdc_unet *u, const sdc_layer_source *src)
 {
     static const sdc_unet_heads sd1 = {.count = 8}, sd2 = {.size = 64};
+    /* the x4 upscaler, the one SD UNet with a class table, has 8 heads at every level */
+    if (sdc_unet_tensor(src, "label_emb", "weight")) {
+        u->heads = sd1;
+        return;
+    }
     switch (sdc_checkpoint_family(src->ck)) {
     case SDC_FAMILY_SD1: u->heads = sd1; return;
     case SDC_FAMILY_SD2: u->heads = sd2; return;

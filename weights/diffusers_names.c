@@ -17,6 +17,7 @@ static const sdc_name_rename unet_top[] = {
     {"time_embedding.linear_2.", "time_embed.2."},
     {"add_embedding.linear_1.", "label_emb.0.0."}, /* SDXL */
     {"add_embedding.linear_2.", "label_emb.0.2."},
+    {"class_embedding.", "label_emb."}, /* the x4 upscaler's noise-level table */
     {"conv_in.", "input_blocks.0.0."},
     {"conv_norm_out.", "out.0."},
     {"conv_out.", "out.2."},
