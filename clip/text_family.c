@@ -25,7 +25,8 @@ sdc_text_family sdc_text_family_of(const sdc_checkpoint *ck, sdc_component c)
     sdc_text_said said = sdc_checkpoint_text_said(ck, c);
     sdc_family family = sdc_checkpoint_family(ck);
     int sdxl = family == SDC_FAMILY_SDXL;
-    int openclip = c == SDC_COMPONENT_TEXT2 || family == SDC_FAMILY_SD2;
+    int openclip = c == SDC_COMPONENT_TEXT2 || family == SDC_FAMILY_SD2 ||
+                   family == SDC_FAMILY_SD2_X4;
     sdc_text_family f = {.layers = stored_layers(ck, c), .final_norm = !sdxl};
     f.cond_layers = f.layers - ((sdxl || said.openclip_naming) && f.layers > 0);
     f.quick_gelu = said.quick_gelu >= 0 ? said.quick_gelu : !openclip;

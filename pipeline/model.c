@@ -147,7 +147,8 @@ static sdc_status read_schedule_config(const char *path, sdc_noise_schedule *out
 
 sdc_status sdc_pipeline_train_schedule(const sdc_checkpoint *ck, sdc_noise_schedule *out)
 {
-    *out = sdc_noise_schedule_sd();
+    *out = sdc_checkpoint_family(ck) == SDC_FAMILY_SD2_X4 ? sdc_noise_schedule_x4()
+                                                          : sdc_noise_schedule_sd();
     if (sdc_checkpoint_layout(ck) != SDC_LAYOUT_DIFFUSERS)
         return SDC_OK;
     char path[4096];

@@ -19,6 +19,14 @@ sdc_noise_schedule sdc_noise_schedule_sd(void)
     };
 }
 
+sdc_noise_schedule sdc_noise_schedule_x4(void)
+{
+    sdc_noise_schedule s = sdc_noise_schedule_sd();
+    s.beta_start = 0.0001;
+    s.beta_end = 0.02;
+    return s;
+}
+
 sdc_status sdc_noise_schedule_check(const sdc_noise_schedule *s, const char *what)
 {
     if (s->num_train_timesteps < 2 || s->num_train_timesteps > MAX_TRAIN_TIMESTEPS)

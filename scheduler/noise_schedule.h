@@ -26,6 +26,9 @@ typedef struct sdc_noise_schedule {
 
 /* The schedule of every SD 1.x / 2.x model. */
 sdc_noise_schedule sdc_noise_schedule_sd(void);
+/* The SD 2 x4 upscaler's: scaled_linear 0.0001 .. 0.02 (its sampler's and its low-res
+ * image's noise; the latter with steps_offset 0, which adding noise does not use). */
+sdc_noise_schedule sdc_noise_schedule_x4(void);
 
 /* Rejects sizes and betas no schedule can have; the message names `what`. */
 sdc_status sdc_noise_schedule_check(const sdc_noise_schedule *s, const char *what);

@@ -225,9 +225,6 @@ typedef struct pending {
 
 #define SD2_EXTRA "issue 19 (SD 2 x4 upscaler pipeline)"
 
-static const pending pending_families[] = {
-    {"", "sd2-x4-upscaler", SD2_EXTRA},
-};
 
 static const pending pending_kinds[] = {
     {"", "upscale", SD2_EXTRA},
@@ -250,8 +247,8 @@ static const char *lookup_pending(const pending *table, size_t n, const char *se
 
 const char *golden_pending_family(const char *family)
 {
-    return lookup_pending(pending_families, sizeof pending_families / sizeof *pending_families,
-                          "", family);
+    (void)family; /* every model family of the golden data is covered now (2026-12-06) */
+    return NULL;
 }
 
 const char *golden_pending_kind(const char *set, const char *kind)

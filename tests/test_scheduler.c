@@ -262,7 +262,7 @@ Test(scheduler, public_name_tables)
         cr_expect_not_null(sdc_sampler_description(i));
     cr_expect_str_eq(sdc_rng_display_name(SDC_RNG_TYPE_CPU), "CPU");
     cr_expect_eq(sdc_prediction_from_name("v_prediction"), SDC_PREDICTION_V);
-    cr_expect_eq(sdc_family_count(), 4);
+    cr_expect_eq(sdc_family_count(), 5);
     cr_expect_str_eq(sdc_family_name(sdc_family_from_name("sd2")), "sd2");
     char list[64];
     sdc_names_join(sdc_rng_name, list, sizeof list);

@@ -11,6 +11,7 @@
 
 #define SCALING_SD 0.18215f
 #define SCALING_SDXL 0.13025f
+#define SCALING_X4 0.08333f
 
 static int is_dir(const char *path)
 {
@@ -64,7 +65,8 @@ static sdc_status read_config(const char *path, int beside_file, float *out)
 
 sdc_status sdc_vae_find_scaling_factor(const sdc_checkpoint *ck, float *out)
 {
-    *out = sdc_checkpoint_family(ck) == SDC_FAMILY_SDXL ? SCALING_SDXL : SCALING_SD;
+    sdc_family f = sdc_checkpoint_family(ck);
+    *out = f == SDC_FAMILY_SDXL ? SCALING_SDXL : f == SDC_FAMILY_SD2_X4 ? SCALING_X4 : SCALING_SD;
     const char *vae_path = sdc_checkpoint_vae_path(ck);
     if (!vae_path)
         vae_path = sdc_checkpoint_path(ck);

@@ -19,7 +19,8 @@ static const sdc_name_row family_rows[SDC_FAMILY_COUNT] = {
     [SDC_FAMILY_UNKNOWN] = {"unknown", NULL, NULL, "no family sdc recognises"},
     [SDC_FAMILY_SD1] = {"sd1", NULL, NULL, "Stable Diffusion 1.x"},
     [SDC_FAMILY_SD2] = {"sd2", NULL, NULL, "Stable Diffusion 2.x"},
-    [SDC_FAMILY_SDXL] = {"sdxl", NULL, NULL, "Stable Diffusion XL (not run yet)"},
+    [SDC_FAMILY_SDXL] = {"sdxl", NULL, NULL, "Stable Diffusion XL"},
+    [SDC_FAMILY_SD2_X4] = {"sd2-x4-upscaler", NULL, NULL, "Stable Diffusion 2 x4 upscaler"},
 };
 
 /* The aliases are the prediction_type spellings of diffusers configs and file metadata. */

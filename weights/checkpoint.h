@@ -42,6 +42,7 @@ typedef enum sdc_family {
     SDC_FAMILY_SD1,
     SDC_FAMILY_SD2,
     SDC_FAMILY_SDXL, /* base, refiner (bigG only), inpainting (9 channels) */
+    SDC_FAMILY_SD2_X4, /* the SD 2 x4 upscaler: 7-channel UNet, noise-level class table */
     SDC_FAMILY_COUNT
 } sdc_family;
 

@@ -51,6 +51,8 @@ static int text_layers(const sdc_ck_table *text)
 static sdc_family detect_family(const sdc_checkpoint *ck)
 {
     const sdc_ck_table *unet = &ck->tables[SDC_COMPONENT_UNET];
+    if (sdc_ck_table_find(unet, "label_emb.weight")) /* the noise level's class table */
+        return SDC_FAMILY_SD2_X4;
     if (ck->facts.sdxl_marker || sdc_ck_table_find(unet, "label_emb.0.0.weight") ||
         ck->context_dim == SDXL_CONTEXT)
         return SDC_FAMILY_SDXL;
@@ -75,6 +77,9 @@ static void detect_prediction(sdc_checkpoint *ck)
                ck->unet_in_channels == 4) {
         ck->prediction = SDC_PREDICTION_V;
         ck->prediction_source = "sd2 default";
+    } else if (ck->family == SDC_FAMILY_SD2_X4) {
+        ck->prediction = SDC_PREDICTION_V;
+        ck->prediction_source = "x4 upscaler default";
     } else {
         ck->prediction = SDC_PREDICTION_EPS;
         ck->prediction_source = "default";
