@@ -32,6 +32,7 @@ static const struct {
     {"", "txt2img_sdxl", "samplers, pipeline"},
     {"", "kdiffusion_sdxl", "samplers, pipeline"},
     {"", "unet_depth", "unet_cond (extra input channels)"},
+    {"lora", "lora", "lora"},
     {"controlnet", "controlnet_unet", "unet_cond (per-block residuals)"},
 };
 
