@@ -176,7 +176,20 @@ typedef struct sdc_generate_params {
      * the result with its VAE (AUTOMATIC1111's "Refiner switch at"). */
     sdc_model *refiner;
     float refiner_switch;
+    /* -- LoRA (docs/lora.md): `<lora:NAME:W>` and `<lora:NAME:W_TE:W_UNET>` tags in the
+     *    prompt are removed from its text and apply lora_dir/NAME.safetensors (lora_dir NULL:
+     *    a "loras" folder beside the model) to this generation only, as do the `loras`; the
+     *    model is restored afterwards. -- */
+    const char *lora_dir;
+    const struct sdc_lora_file *loras;
+    int lora_count;
 } sdc_generate_params;
+
+/* A LoRA named by path instead of a prompt tag (`sdc --lora FILE:W`). */
+typedef struct sdc_lora_file {
+    const char *path;
+    float te_weight, unet_weight;
+} sdc_lora_file;
 
 sdc_generate_params sdc_generate_default_params(void);
 

@@ -50,6 +50,9 @@ sdc_status sdc_lora_apply(sdc_lora_stack *s, const char *path, float te_multipli
 size_t sdc_lora_unmatched(const sdc_lora_stack *s, const char **first);
 /* Bytes of owned f32 weight copies the merges made. */
 size_t sdc_lora_merged_bytes(const sdc_lora_stack *s);
+/* AUTOMATIC1111's short hash of a LoRA file (PNG `Lora hashes`): the first 12 hex digits of
+ * the SHA-256 of the file after its safetensors header. */
+sdc_status sdc_lora_short_hash(const char *path, char hex[13]);
 /* Restores every changed layer and frees the stack (NULL is fine). */
 void sdc_lora_stack_free(sdc_lora_stack *s);
 

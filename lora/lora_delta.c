@@ -110,6 +110,15 @@ static sdc_status bad_shape(const sdc_lora_adapter *a, const sdc_layer *l, const
                     what, a->module, l->w.rows, l->w.cols);
 }
 
+/* The status of a delta built from factors: a shape mismatch names the parts. */
+static sdc_status factors_status(sdc_status st, const sdc_lora_adapter *a, const sdc_layer *l,
+                                 const char *path, const char *parts)
+{
+    if (st == SDC_ERR_FORMAT)
+        return bad_shape(a, l, path, parts);
+    return st == SDC_OK ? SDC_OK : sdc_fail(st, "%s: out of memory", path);
+}
+
 /* A product of two factors, p [m, n] = x [m, r] @ y [r, n], shapes checked against m, n.
  * Returns NULL (and sets *st) on a mismatch or out of memory. */
 static float *product(const sdc_tensor *x, const sdc_tensor *y, int64_t m, int64_t n,
@@ -158,7 +167,7 @@ static sdc_status delta_lora(const sdc_lora_adapter *a, const sdc_layer *l, cons
     sdc_status st;
     float *p = product(T(LORA_UP), T(LORA_DOWN), out, cols, &st);
     if (!p)
-        return st == SDC_ERR_FORMAT ? bad_shape(a, l, path, "up / down") : sdc_fail(st, "%s: out of memory", path);
+        return factors_status(st, a, l, path, "up / down");
     for (int64_t i = 0; i < out * cols; i++)
         d[i] = p[i];
     free(p);
@@ -205,9 +214,7 @@ static sdc_status delta_loha(const sdc_lora_adapter *a, const sdc_layer *l, cons
         for (int64_t i = 0; i < out * cols; i++)
             d[i] = p1[i] * p2[i];
     free(p1), free(p2);
-    if (st == SDC_ERR_FORMAT)
-        return bad_shape(a, l, path, "hada_w1 / hada_w2");
-    return st == SDC_OK ? SDC_OK : sdc_fail(st, "%s: out of memory", path);
+    return factors_status(st, a, l, path, "hada_w1 / hada_w2");
 }
 
 static sdc_status delta_lokr(const sdc_lora_adapter *a, const sdc_layer *l, const char *path,
@@ -228,9 +235,7 @@ static sdc_status delta_lokr(const sdc_lora_adapter *a, const sdc_layer *l, cons
                     for (int64_t q = 0; q < bn; q++)
                         d[(i * bm + j) * cols + p * bn + q] = w1[i * an + p] * w2[j * bn + q];
     free(w1), free(w2);
-    if (st == SDC_ERR_FORMAT)
-        return bad_shape(a, l, path, "lokr_w1 / lokr_w2");
-    return st == SDC_OK ? SDC_OK : sdc_fail(st, "%s: out of memory", path);
+    return factors_status(st, a, l, path, "lokr_w1 / lokr_w2");
 }
 
 static sdc_status delta_diff(const sdc_lora_adapter *a, const sdc_layer *l, const char *path,

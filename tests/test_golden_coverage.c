@@ -33,6 +33,7 @@ static const struct {
     {"", "kdiffusion_sdxl", "samplers, pipeline"},
     {"", "unet_depth", "unet_cond (extra input channels)"},
     {"lora", "lora", "lora"},
+    {"lora", "lora_txt2img", "pipeline"},
     {"controlnet", "controlnet_unet", "unet_cond (per-block residuals)"},
 };
 

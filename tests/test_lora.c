@@ -321,3 +321,63 @@ Test(lora, kohya_module_paths)
         cr_expect_str_eq(out, cases[i][1]);
     }
 }
+
+/* ---- one generation's LoRAs (prompt tags, sdc_generate_params.loras) -------------------- */
+
+static void render(sdc_model *m, sdc_generate_params *p, const char *prompt, uint8_t *rgb)
+{
+    p->prompt = prompt;
+    cr_assert_eq(sdc_generate(m, p, rgb), SDC_OK, "%s", sdc_last_error());
+}
+
+Test(lora, prompt_tags_change_one_generation_and_are_recorded)
+{
+    sdc_model_params mp = sdc_model_default_params();
+    mp.model_path = golden_path("models/tiny-sd1/model.safetensors");
+    sdc_model *m;
+    cr_assert_eq(sdc_model_load(&mp, &m), SDC_OK, "%s", sdc_last_error());
+    sdc_generate_params p = sdc_generate_default_params();
+    p.width = p.height = 64;
+    p.steps = 2;
+    p.negative_prompt = "blurry";
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", golden_path("lora/loras"));
+    p.lora_dir = dir;
+    enum { N = 64 * 64 * 3 };
+    static uint8_t plain[N], tagged[N], again[N], zero[N], listed[N];
+    render(m, &p, "a cat", plain);
+    render(m, &p, "a cat <lora:kohya_attn_te:0.8>", tagged);
+    cr_expect(memcmp(plain, tagged, N) != 0, "the LoRA changed nothing");
+    render(m, &p, "a cat", again);
+    cr_expect(memcmp(plain, again, N) == 0, "a generation without tags is not the original");
+    render(m, &p, "a cat <lora:kohya_attn_te:0>", zero);
+    cr_expect(memcmp(plain, zero, N) == 0, "weight 0 changed the picture");
+
+    /* the same file given by path: the same picture */
+    char path[1100];
+    snprintf(path, sizeof path, "%s/kohya_attn_te.safetensors", dir);
+    sdc_lora_file file = {path, 0.8f, 0.8f};
+    p.loras = &file;
+    p.lora_count = 1;
+    render(m, &p, "a cat", listed);
+    cr_expect(memcmp(tagged, listed, N) == 0, "--lora and the tag differ");
+    p.loras = NULL;
+    p.lora_count = 0;
+
+    /* PNG parameters keep the tag and name the file's hash (sha256 after the header, as
+     * computed independently with Python's hashlib) */
+    char *text;
+    p.prompt = "a cat <lora:kohya_attn_te:0.8>";
+    cr_assert_eq(sdc_generate_parameters_text(m, &p, &text), SDC_OK, "%s", sdc_last_error());
+    cr_expect(strstr(text, "a cat <lora:kohya_attn_te:0.8>\n"), "%s", text);
+    cr_expect(strstr(text, ", Lora hashes: \"kohya_attn_te: 46ea3bcbfb8b\""), "%s", text);
+    free(text);
+
+    p.prompt = "a cat <lora:no_such_lora:1>";
+    cr_expect_eq(sdc_generate(m, &p, plain), SDC_ERR_IO);
+    cr_expect(strstr(sdc_last_error(), "no_such_lora"), "%s", sdc_last_error());
+    p.prompt = "a cat <lora:kohya_attn_te:heavy>";
+    cr_expect_eq(sdc_generate(m, &p, plain), SDC_ERR_ARG);
+    cr_expect(strstr(sdc_last_error(), "<lora:kohya_attn_te:heavy>"), "%s", sdc_last_error());
+    sdc_model_free(m);
+}

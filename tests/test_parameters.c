@@ -176,6 +176,9 @@ typedef struct field_case {
 #define SDXL_ONLY "tests/test_pipeline.c sdxl_size_and_crop_conditioning_change_the_picture " \
                   "and tests/test_refiner.c (golden tiny SDXL)"
 
+#define LORA_FILES "tests/test_lora.c prompt_tags_change_one_generation_and_are_recorded " \
+                   "(the golden LoRA files are for tiny-sd1, not the demo model)"
+
 static const field_case cases[] = {
     {FIELD(struct_size), txt2img, set_struct_size,
      "the caller's header size (tests/test_api.c: older sizes get the defaults)", NULL, 0},
@@ -220,6 +223,9 @@ static const field_case cases[] = {
     {FIELD(negative_aesthetic_score), txt2img, set_negative_aesthetic_score, NULL, SDXL_ONLY, 1},
     {FIELD(refiner), txt2img, NULL, NULL, "tests/test_refiner.c (a second model)", 0},
     {FIELD(refiner_switch), txt2img, NULL, NULL, "tests/test_refiner.c (with a refiner)", 0},
+    {FIELD(lora_dir), txt2img, NULL, NULL, LORA_FILES, 0},
+    {FIELD(loras), txt2img, NULL, NULL, LORA_FILES, 0},
+    {FIELD(lora_count), txt2img, NULL, NULL, LORA_FILES, 0},
 };
 #define NCASES (sizeof cases / sizeof *cases)
 
