@@ -16,6 +16,7 @@ enum {
     OPT_INPAINT_AREA, OPT_PADDING, OPT_OUTPAINT, OPT_OUTPAINT_FILL, OPT_PRECISION,
     OPT_KARRAS_SIGMAS, OPT_ORIGINAL_SIZE, OPT_TARGET_SIZE, OPT_CROP, OPT_AESTHETIC,
     OPT_NEGATIVE_AESTHETIC, OPT_REFINER, OPT_REFINER_SWITCH, OPT_LORA, OPT_LORA_DIR,
+    OPT_EMBD_DIR,
 };
 
 static const struct option long_options[] = {
@@ -55,6 +56,7 @@ static const struct option long_options[] = {
     {"eta", required_argument, 0, OPT_ETA},
     {"lora", required_argument, 0, OPT_LORA},
     {"lora-model-dir", required_argument, 0, OPT_LORA_DIR},
+    {"embd-dir", required_argument, 0, OPT_EMBD_DIR},
     {"refiner", required_argument, 0, OPT_REFINER},
     {"refiner-switch", required_argument, 0, OPT_REFINER_SWITCH},
     {"original-size", required_argument, 0, OPT_ORIGINAL_SIZE},
@@ -102,7 +104,9 @@ static void print_help_model(FILE *out)
     fputs(
         "      --lora-model-dir DIR  where <lora:NAME:W> prompt tags find NAME.safetensors\n"
         "                            (default: a loras folder beside the model)\n"
-        "      --lora FILE[:W]       apply this LoRA file at weight W (default 1); repeatable\n",
+        "      --lora FILE[:W]       apply this LoRA file at weight W (default 1); repeatable\n"
+        "      --embd-dir DIR        textual-inversion embeddings: each file's name is a word\n"
+        "                            of the prompt (.safetensors, AUTOMATIC1111 .pt)\n",
         out);
 }
 
@@ -359,6 +363,7 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
     case OPT_VAE: o->vae = arg; return 0;
     case OPT_REFINER: o->refiner = arg; return 0;
     case OPT_LORA_DIR: g->lora_dir = arg; return 0;
+    case OPT_EMBD_DIR: g->embd_dir = arg; return 0;
     case OPT_LORA: return parse_lora(arg, o) ? usage_error("--lora takes FILE or FILE:WEIGHT (at most 16), not '%s'", arg) : 0;
     case OPT_VOCAB: o->vocab = arg; return 0;
     case OPT_MASK: o->mask = arg; return 0;

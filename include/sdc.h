@@ -183,6 +183,10 @@ typedef struct sdc_generate_params {
     const char *lora_dir;
     const struct sdc_lora_file *loras;
     int lora_count;
+    /* -- textual inversion (docs/lora.md): the embeddings of this folder (.safetensors
+     *    `emb_params`, AUTOMATIC1111 .pt) are words of the prompt named by their files;
+     *    NULL = none -- */
+    const char *embd_dir;
 } sdc_generate_params;
 
 /* A LoRA named by path instead of a prompt tag (`sdc --lora FILE:W`). */

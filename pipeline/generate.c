@@ -363,13 +363,18 @@ sdc_status sdc_pipeline_generate(sdc_model *m, const sdc_generate_params *p, uin
     if (!m || !p || !rgb)
         return sdc_fail(SDC_ERR_ARG, "sdc_generate: missing model, parameters or output");
     sdc_pipeline_loras loras;
-    sdc_status s = sdc_pipeline_loras_apply(m, p, &loras);
+    sdc_embedding_db embeddings;
+    sdc_status s = sdc_pipeline_embeddings_load(m, p, &embeddings);
     if (s != SDC_OK)
         return s;
-    sdc_generate_params q = *p;
-    q.prompt = loras.prompt;
-    s = generate_with_model(m, &q, rgb, final_latent);
-    sdc_pipeline_loras_release(m, &loras);
+    s = sdc_pipeline_loras_apply(m, p, &loras);
+    if (s == SDC_OK) {
+        sdc_generate_params q = *p;
+        q.prompt = loras.prompt;
+        s = generate_with_model(m, &q, rgb, final_latent);
+        sdc_pipeline_loras_release(m, &loras);
+    }
+    sdc_pipeline_embeddings_release(m, &embeddings);
     return s;
 }
 

@@ -8,6 +8,14 @@
 #include "ops/error.h"
 #include "pipeline/lora_tags.h"
 
+/* The conditioner caches encoded prompts: a change of the text encoder's weights or of the
+ * embeddings starts a new one. */
+static void drop_conditioner(sdc_model *m)
+{
+    sdc_conditioner_free(m->cond);
+    m->cond = NULL;
+}
+
 /* DIR/NAME.safetensors, DIR = p->lora_dir or the "loras" folder beside the model. */
 static sdc_status tag_path(const sdc_model *m, const sdc_generate_params *p, const char *name,
                            char *path, size_t cap)
@@ -61,8 +69,7 @@ sdc_status sdc_pipeline_loras_apply(sdc_model *m, const sdc_generate_params *p,
                           .unet = sdc_unet_layers(m->unet)};
     st = sdc_lora_stack_create(&t, SDC_LORA_MERGE, &out->stack);
     if (st == SDC_OK) {
-        sdc_conditioner_free(m->cond); /* its prompt cache holds the old text encoder's */
-        m->cond = NULL;
+        drop_conditioner(m);
         st = apply_all(m, p, out->stack, tags, count);
     }
     sdc_lora_tags_free(tags, count);
@@ -75,8 +82,7 @@ void sdc_pipeline_loras_release(sdc_model *m, sdc_pipeline_loras *l)
 {
     if (l->stack) {
         sdc_lora_stack_free(l->stack);
-        sdc_conditioner_free(m->cond);
-        m->cond = NULL;
+        drop_conditioner(m);
     }
     free(l->prompt);
     memset(l, 0, sizeof *l);
@@ -139,4 +145,28 @@ sdc_status sdc_pipeline_lora_hashes(const sdc_model *m, const sdc_generate_param
         *text = NULL;
     }
     return st;
+}
+
+
+sdc_status sdc_pipeline_embeddings_load(sdc_model *m, const sdc_generate_params *p,
+                                        sdc_embedding_db *db)
+{
+    memset(db, 0, sizeof *db);
+    if (!p->embd_dir || !m->te)
+        return SDC_OK;
+    sdc_status s = sdc_embedding_db_load(db, p->embd_dir, m->tok, sdc_text_encoder_width(m->te));
+    if (s == SDC_OK) {
+        drop_conditioner(m);
+        m->embeddings = db;
+    }
+    return s;
+}
+
+void sdc_pipeline_embeddings_release(sdc_model *m, sdc_embedding_db *db)
+{
+    if (m->embeddings) {
+        drop_conditioner(m);
+        m->embeddings = NULL;
+    }
+    sdc_embedding_db_free(db);
 }

@@ -1,6 +1,6 @@
-/* The LoRAs of one generation (prompt tags and sdc_generate_params.loras): applied to the
- * base model before it runs, taken off afterwards, and named with their hashes in the PNG
- * parameters. */
+/* The extra networks of one generation: LoRAs (prompt tags and sdc_generate_params.loras)
+ * applied to the base model before it runs, taken off afterwards, and named with their
+ * hashes in the PNG parameters; textual-inversion embeddings (embd_dir) read for it. */
 #ifndef SDC_PIPELINE_LORA_RUN_H
 #define SDC_PIPELINE_LORA_RUN_H
 
@@ -20,5 +20,11 @@ void sdc_pipeline_loras_release(sdc_model *m, sdc_pipeline_loras *l);
 /* `name: hash, name: hash` of every LoRA of p into *text (malloc'd), NULL when none. */
 sdc_status sdc_pipeline_lora_hashes(const sdc_model *m, const sdc_generate_params *p,
                                     char **text);
+
+/* The textual-inversion embeddings of p->embd_dir for this generation (into *db, which m
+ * points to until released; nothing when p->embd_dir is NULL). */
+sdc_status sdc_pipeline_embeddings_load(sdc_model *m, const sdc_generate_params *p,
+                                        sdc_embedding_db *db);
+void sdc_pipeline_embeddings_release(sdc_model *m, sdc_embedding_db *db);
 
 #endif

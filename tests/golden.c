@@ -224,7 +224,6 @@ typedef struct pending {
 } pending;
 
 #define SD2_EXTRA "issue 19 (SD 2 x4 upscaler, depth-to-image)"
-#define LORA_REST "issue 18 (textual inversion)"
 
 static const pending pending_families[] = {
     {"", "sd2-x4-upscaler", SD2_EXTRA},
@@ -234,8 +233,6 @@ static const pending pending_kinds[] = {
     {"", "depth2img", SD2_EXTRA},
     {"", "unet_upscale", SD2_EXTRA},
     {"", "upscale", SD2_EXTRA},
-    {"lora", "textual_inversion", LORA_REST},
-    {"lora", "ti_txt2img", LORA_REST},
     {"controlnet", NULL, "issue 22 (ControlNet)"},
     {"taesd", NULL, "issue 25 (TAESD)"},
     {"samplers", NULL, "issue 27 (A1111's k-diffusion samplers, UniPC)"},

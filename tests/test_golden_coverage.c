@@ -34,6 +34,8 @@ static const struct {
     {"", "unet_depth", "unet_cond (extra input channels)"},
     {"lora", "lora", "lora"},
     {"lora", "lora_txt2img", "pipeline"},
+    {"lora", "textual_inversion", "textual_inversion"},
+    {"lora", "ti_txt2img", "pipeline"},
     {"controlnet", "controlnet_unet", "unet_cond (per-block residuals)"},
 };
 

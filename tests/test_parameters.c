@@ -226,6 +226,8 @@ static const field_case cases[] = {
     {FIELD(lora_dir), txt2img, NULL, NULL, LORA_FILES, 0},
     {FIELD(loras), txt2img, NULL, NULL, LORA_FILES, 0},
     {FIELD(lora_count), txt2img, NULL, NULL, LORA_FILES, 0},
+    {FIELD(embd_dir), txt2img, NULL, NULL,
+     "tests/test_pipeline.c ti_txt2img (the golden embeddings are for tiny-sd1)", 0},
 };
 #define NCASES (sizeof cases / sizeof *cases)
 

@@ -82,6 +82,12 @@ static const char *lora_dir(const golden_case *g)
     return strcmp(g->kind, "lora_txt2img") == 0 ? golden_path("lora/loras") : NULL;
 }
 
+/* --embd-dir of the textual-inversion trajectories. */
+static const char *embd_dir(const golden_case *g)
+{
+    return strcmp(g->kind, "ti_txt2img") == 0 ? golden_path("lora/embeddings") : NULL;
+}
+
 /* The contract's sampler flags: {sampling method, scheduler or NULL, --karras-sigmas}.
  * diffusers' DPM++ 2M with use_karras_sigmas (txt2img.*.dpmpp_2m_karras, not in the
  * contract's table) is `--scheduler linspace --karras-sigmas`. */
@@ -176,6 +182,7 @@ static void run_library(const golden_case *g)
     p.rng = SDC_RNG_TYPE_CPU;
     sampler_flags(g, &p.sampler, &p.scheduler, &p.karras_sigmas);
     p.lora_dir = lora_dir(g);
+    p.embd_dir = embd_dir(g);
     sdc_image init = {0}, mask = {0};
     if (strcmp(g->kind, "img2img") == 0 || strcmp(g->kind, "inpaint") == 0) {
         cr_assert_eq(sdc_image_load(golden_path(file_of(g, "init_image")), &init, NULL), SDC_OK);
@@ -236,6 +243,8 @@ static void run_cli(const golden_case *g)
         argv[argc++] = "--prediction", argv[argc++] = "v";
     if (lora_dir(g))
         argv[argc++] = "--lora-model-dir", argv[argc++] = lora_dir(g);
+    if (embd_dir(g))
+        argv[argc++] = "--embd-dir", argv[argc++] = embd_dir(g);
     if (strcmp(g->kind, "img2img") == 0 || strcmp(g->kind, "inpaint") == 0) {
         argv[argc++] = "-i", argv[argc++] = golden_path(file_of(g, "init_image"));
         argv[argc++] = "--strength", argv[argc++] = strength;
@@ -267,7 +276,8 @@ static void check_case(const char *id)
     run_cli(&g);
 }
 
-/* The LoRA trajectories: tags in the prompt, files from --lora-model-dir. */
+/* The LoRA trajectories (tags in the prompt, files from --lora-model-dir) and the
+ * textual-inversion one (--embd-dir). */
 static void check_lora_case(const char *id)
 {
     golden_case g = find_case_in("lora", id);
@@ -309,6 +319,7 @@ Test(pipeline, lora_peft_two_weights_lokr_tucker_ddim)
 {
     check_lora_case("lora_txt2img.tiny-sd1.peft_attn+lokr_lin+locon_tucker.ddim");
 }
+Test(pipeline, textual_inversion_ddim) { check_lora_case("ti_txt2img.tiny-sd1.ddim"); }
 
 /* SDXL's diffusers folder: text_encoder_2/, tokenizer_2/, the VAE scale from vae/config.json
  * and the scheduler config. */
