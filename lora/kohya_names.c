@@ -16,6 +16,9 @@ static const char *const compounds[] = {
     "proj_out", "conv_in", "conv_out", "to_q", "to_k", "to_v", "to_out", "linear_1", "linear_2",
     "text_model", "self_attn", "q_proj", "k_proj", "v_proj", "out_proj", "layer_norm1",
     "layer_norm2",
+    /* kohya's SDXL files name the UNet's layers as the LDM checkpoint does */
+    "input_blocks", "output_blocks", "middle_block", "in_layers", "out_layers", "emb_layers",
+    "skip_connection", "time_embed", "label_emb",
 };
 
 /* Length of the compound starting at s (ending at '_' or the end), or 0. */

@@ -25,6 +25,7 @@
 typedef struct sdc_lora_targets {
     sdc_layer_table *te;   /* the text encoder's layers (HF names), or NULL */
     sdc_layer_table *unet; /* the UNet's layers (LDM names), or NULL */
+    sdc_layer_table *te2;  /* SDXL's second text encoder (HF names), or NULL */
 } sdc_lora_targets;
 
 typedef enum sdc_lora_mode {
@@ -40,7 +41,8 @@ typedef struct sdc_lora_stack sdc_lora_stack;
 sdc_status sdc_lora_stack_create(const sdc_lora_targets *targets, sdc_lora_mode mode,
                                  sdc_lora_stack **out);
 /* Adds the adapters of `path` at the given multipliers (a multiplier of 0 leaves that model
- * untouched). A file that fails half-way cannot be taken out of merged copies it shares with
+ * untouched). Adapters for layers the model lacks are skipped and counted; a file none of
+ * whose adapters names one is refused (SDC_ERR_UNSUPPORTED: another model family). A file that fails half-way cannot be taken out of merged copies it shares with
  * earlier files, so on failure the whole stack is dropped: the model is back to its original
  * weights and the stack empty. */
 sdc_status sdc_lora_apply(sdc_lora_stack *s, const char *path, float te_multiplier,

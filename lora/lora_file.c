@@ -15,7 +15,7 @@ void sdc_lora_adapters_free(sdc_lora_adapter *a, size_t count)
 }
 
 /* The adapter of (component, module), appended when new; NULL when out of memory. */
-static sdc_lora_adapter *adapter_for(sdc_name_map maps[2], sdc_lora_adapter **list,
+static sdc_lora_adapter *adapter_for(sdc_name_map maps[3], sdc_lora_adapter **list,
                                      size_t *count, sdc_lora_component c, const char *module)
 {
     size_t at;
@@ -41,8 +41,9 @@ sdc_status sdc_lora_read_adapters(const sdc_safetensors *st, sdc_lora_layout lay
                                   const char **first_unparsed)
 {
     size_t n = sdc_safetensors_count(st);
-    sdc_name_map maps[2];
-    int ok = !sdc_name_map_init(&maps[0], n) && !sdc_name_map_init(&maps[1], n);
+    sdc_name_map maps[3]; /* one per component */
+    int ok = !sdc_name_map_init(&maps[0], n) && !sdc_name_map_init(&maps[1], n) &&
+             !sdc_name_map_init(&maps[2], n);
     *out = NULL;
     *count = *unparsed = 0;
     *first_unparsed = NULL;
@@ -60,8 +61,8 @@ sdc_status sdc_lora_read_adapters(const sdc_safetensors *st, sdc_lora_layout lay
         if (!a)
             ok = 0;
         else if (a->part[slot]) {
-            sdc_name_map_free(&maps[0]);
-            sdc_name_map_free(&maps[1]);
+            for (int k = 0; k < 3; k++)
+                sdc_name_map_free(&maps[k]);
             sdc_lora_adapters_free(*out, *count);
             *out = NULL;
             return sdc_fail(SDC_ERR_FORMAT, "%s: tensor '%s' repeats a part of module '%s'",
@@ -69,8 +70,8 @@ sdc_status sdc_lora_read_adapters(const sdc_safetensors *st, sdc_lora_layout lay
         } else
             a->part[slot] = e;
     }
-    sdc_name_map_free(&maps[0]);
-    sdc_name_map_free(&maps[1]);
+    for (int k = 0; k < 3; k++)
+        sdc_name_map_free(&maps[k]);
     if (!ok) {
         sdc_lora_adapters_free(*out, *count);
         *out = NULL;

@@ -6,7 +6,11 @@
 #include "ops/layer.h"
 #include "weights/safetensors.h"
 
-typedef enum sdc_lora_component { SDC_LORA_TE, SDC_LORA_UNET } sdc_lora_component;
+typedef enum sdc_lora_component {
+    SDC_LORA_TE,   /* the (first) text encoder: lora_te_, lora_te1_ (SDXL's CLIP-L) */
+    SDC_LORA_UNET,
+    SDC_LORA_TE2,  /* SDXL's second text encoder (OpenCLIP bigG): lora_te2_ */
+} sdc_lora_component;
 
 typedef enum sdc_lora_kind {
     SDC_LORA_KIND_LORA,   /* down / up (LoRA, LoCon) */
@@ -70,7 +74,8 @@ void sdc_lora_adapters_free(sdc_lora_adapter *a, size_t count);
 #include "weights/name_rules.h"
 void sdc_lora_unet_hints(const sdc_layer_table *unet, sdc_diffusers_hints *h);
 /* The layer adapter `a` changes, or NULL when the model has none of that name. */
-sdc_layer *sdc_lora_target(sdc_layer_table *te, sdc_layer_table *unet,
-                           const sdc_diffusers_hints *h, const sdc_lora_adapter *a);
+#include "lora/lora.h"
+sdc_layer *sdc_lora_target(const sdc_lora_targets *t, const sdc_diffusers_hints *h,
+                           const sdc_lora_adapter *a);
 
 #endif

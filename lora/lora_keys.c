@@ -53,8 +53,10 @@ static int parse_kohya(const char *name, sdc_lora_component *c, char *module, si
     const char *flat;
     if (starts(name, "lora_unet_"))
         *c = SDC_LORA_UNET, flat = name + 10;
-    else if (starts(name, "lora_te_"))
-        *c = SDC_LORA_TE, flat = name + 8;
+    else if (starts(name, "lora_te_") || starts(name, "lora_te1_"))
+        *c = SDC_LORA_TE, flat = name + (name[7] == '1' ? 9 : 8);
+    else if (starts(name, "lora_te2_"))
+        *c = SDC_LORA_TE2, flat = name + 9;
     else
         return 0;
     const char *dot = strchr(flat, '.');

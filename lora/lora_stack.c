@@ -167,7 +167,7 @@ static size_t parts_of(const sdc_lora_adapter *a, const char **first)
 static sdc_status apply_adapter(sdc_lora_stack *s, const sdc_lora_adapter *a, const char *path,
                                 float multiplier)
 {
-    sdc_layer *l = sdc_lora_target(s->targets.te, s->targets.unet, &s->hints, a);
+    sdc_layer *l = sdc_lora_target(&s->targets, &s->hints, a);
     if (!l) {
         const char *first = NULL;
         size_t n = parts_of(a, &first);
@@ -186,6 +186,21 @@ static sdc_status apply_adapter(sdc_lora_stack *s, const sdc_lora_adapter *a, co
     if (s->mode == SDC_LORA_RUNTIME && kind == SDC_LORA_KIND_LORA)
         return attach(s, a, l, path, factor);
     return merge(s, a, kind, l, path, factor);
+}
+
+/* Some adapters of a file may name layers a model lacks (skipped, as AUTOMATIC1111 does);
+ * when none of them names one, the file was made for another model family. */
+static sdc_status check_family(sdc_lora_stack *s, const sdc_lora_adapter *list, size_t n,
+                               const char *path)
+{
+    for (size_t i = 0; i < n; i++)
+        if (sdc_lora_target(&s->targets, &s->hints, &list[i]))
+            return SDC_OK;
+    const char *first = "";
+    if (n)
+        parts_of(&list[0], &first);
+    return sdc_fail(SDC_ERR_UNSUPPORTED, "%s: none of its %zu adapters names a layer of this "
+                    "model (first '%s'): a LoRA for another model family?", path, n, first);
 }
 
 static sdc_status apply_file(sdc_lora_stack *s, sdc_safetensors *st, float te_mult,
@@ -207,8 +222,9 @@ static sdc_status apply_file(sdc_lora_stack *s, sdc_safetensors *st, float te_mu
         return rc;
     if (unparsed)
         note_unmatched(s, unparsed, first_unparsed);
+    rc = check_family(s, list, n, path);
     for (size_t i = 0; rc == SDC_OK && i < n; i++) {
-        float m = list[i].component == SDC_LORA_TE ? te_mult : unet_mult;
+        float m = list[i].component == SDC_LORA_UNET ? unet_mult : te_mult;
         if (m != 0.0f) /* a weight of 0 leaves the model exactly as it is */
             rc = apply_adapter(s, &list[i], path, m);
     }

@@ -1,7 +1,8 @@
 /* Adapter module -> layer of the loaded model. Text-encoder modules are Hugging Face CLIP
  * names, which the text encoder's table uses as they are; UNet modules are diffusers paths,
  * turned into the LDM names of the UNet's table by the same rules that read diffusers
- * folders (weights/diffusers_names.c). */
+ * folders (weights/diffusers_names.c), unless they are LDM names already (kohya's SDXL
+ * files). */
 #include <stdio.h>
 #include <string.h>
 
@@ -30,13 +31,18 @@ void sdc_lora_unet_hints(const sdc_layer_table *unet, sdc_diffusers_hints *h)
     }
 }
 
-sdc_layer *sdc_lora_target(sdc_layer_table *te, sdc_layer_table *unet,
-                           const sdc_diffusers_hints *h, const sdc_lora_adapter *a)
+sdc_layer *sdc_lora_target(const sdc_lora_targets *t, const sdc_diffusers_hints *h,
+                           const sdc_lora_adapter *a)
 {
-    if (a->component == SDC_LORA_TE)
+    if (a->component != SDC_LORA_UNET) {
+        sdc_layer_table *te = a->component == SDC_LORA_TE ? t->te : t->te2;
         return te ? sdc_layer_table_find(te, a->module) : NULL;
-    if (!unet)
+    }
+    if (!t->unet)
         return NULL;
+    sdc_layer *direct = sdc_layer_table_find(t->unet, a->module); /* kohya SDXL: LDM names */
+    if (direct)
+        return direct;
     char diffusers[300], ldm[300];
     int n = snprintf(diffusers, sizeof diffusers, "%s.weight", a->module);
     if (n <= 0 || (size_t)n >= sizeof diffusers ||
@@ -46,5 +52,5 @@ sdc_layer *sdc_lora_target(sdc_layer_table *te, sdc_layer_table *unet,
     if (len < 7 || strcmp(ldm + len - 7, ".weight") != 0)
         return NULL;
     ldm[len - 7] = '\0';
-    return sdc_layer_table_find(unet, ldm);
+    return sdc_layer_table_find(t->unet, ldm);
 }

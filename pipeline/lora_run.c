@@ -66,7 +66,8 @@ sdc_status sdc_pipeline_loras_apply(sdc_model *m, const sdc_generate_params *p,
         return st;
     }
     sdc_lora_targets t = {.te = m->te ? sdc_text_encoder_layer_table(m->te) : NULL,
-                          .unet = sdc_unet_layers(m->unet)};
+                          .unet = sdc_unet_layers(m->unet),
+                          .te2 = m->te2 ? sdc_text_encoder_layer_table(m->te2) : NULL};
     st = sdc_lora_stack_create(&t, SDC_LORA_MERGE, &out->stack);
     if (st == SDC_OK) {
         drop_conditioner(m);
