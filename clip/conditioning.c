@@ -136,15 +136,26 @@ static sdc_status encode_chunks(sdc_conditioner *c, int k, const sdc_token_chunk
         free(rows);
         return sdc_fail(SDC_ERR_NOMEM, "conditioning: out of memory for %d chunks", count);
     }
-    for (int i = 0; i < count; i++)
+    const float **vectors = e->embeddings ? malloc((size_t)count * P * sizeof *vectors) : NULL;
+    if (e->embeddings && !vectors) {
+        free(ids);
+        free(rows);
+        return sdc_fail(SDC_ERR_NOMEM, "conditioning: out of memory for %d chunks", count);
+    }
+    for (int i = 0; i < count; i++) {
         memcpy(ids + (size_t)i * P, chunks[i].ids, (size_t)P * sizeof *ids);
+        if (vectors)
+            memcpy(vectors + (size_t)i * P, chunks[i].vectors, (size_t)P * sizeof *vectors);
+    }
     sdc_text_request req[2] = {
         {.layer = c->layer[k], .final_norm = e->final_norm, .hidden = out},
         {.layer = sdc_text_encoder_layers(e->te), .final_norm = 1, .pooled = rows},
     };
     // one row of 77 k tokens: the encoder runs each 77-token chunk as its own sequence
-    sdc_status s = sdc_text_encoder_forward(e->te, ids, 1, count * P, req, pooled ? 2 : 1);
+    sdc_status s = sdc_text_encoder_forward_rows(e->te, ids, (const float *const *)vectors, 1,
+                                                 count * P, req, pooled ? 2 : 1);
     free(ids);
+    free(vectors);
     if (s == SDC_OK && pooled)
         memcpy(pooled, rows, (size_t)PW * sizeof *pooled);
     free(rows);
@@ -161,8 +172,9 @@ static sdc_status encode_part(sdc_conditioner *c, int k, const char *prompt, cac
     int P = c->positions, W = sdc_text_encoder_width(enc->te);
     sdc_token_chunk *chunks = NULL;
     size_t count = 0;
-    sdc_status s = sdc_prompt_to_chunks(enc->tok, prompt, enc->pad_id, c->params.emphasis,
-                                        &chunks, &count);
+    sdc_status s = sdc_prompt_to_chunks_embedded(enc->tok, prompt, enc->pad_id,
+                                                 c->params.emphasis, enc->embeddings, &chunks,
+                                                 &count);
     if (s != SDC_OK)
         return s;
     if (count > (size_t)(INT32_MAX / P / c->width))

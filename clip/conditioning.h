@@ -24,6 +24,7 @@
 #ifndef SDC_CLIP_CONDITIONING_H
 #define SDC_CLIP_CONDITIONING_H
 
+#include "clip/embeddings.h"
 #include "clip/text_encoder.h"
 #include "clip/tokenizer.h"
 
@@ -42,6 +43,7 @@ typedef struct sdc_text_component {
     int pad_id;               /* token after the closing EOS (clip/text_family.h) */
     int final_norm;           /* hidden states through final_layer_norm (SD 1.x / 2.x: 1) */
     int pooled;               /* this component gives the pooled vector (at most one) */
+    const sdc_embedding_db *embeddings; /* textual inversion (borrowed), or NULL */
 } sdc_text_component;
 
 typedef struct sdc_conditioning_params {

@@ -10,11 +10,13 @@
 typedef struct chunker {
     int32_t ids[SDC_CLIP_CHUNK_TOKENS]; /* the chunk being filled */
     double weights[SDC_CLIP_CHUNK_TOKENS];
+    const float *vectors[SDC_CLIP_CHUNK_TOKENS]; /* embedding rows of placeholders, or NULL */
     size_t n;
     long last_comma; /* index of the chunk's last comma, -1 when none */
     sdc_token_chunk *out;
     size_t count, cap;
     int32_t bos, eos, pad, comma;
+    const sdc_embedding_db *embeddings; /* NULL: none */
 } chunker;
 
 /* A1111 (SD 2.x) overwrites everything after the first EOS with the pad id. */
@@ -47,11 +49,13 @@ static sdc_status next_chunk(chunker *c)
     if (st)
         return st;
     sdc_token_chunk *k = &c->out[c->count++];
+    memset(k->vectors, 0, sizeof k->vectors);
     k->ids[0] = c->bos;
     k->weights[0] = 1.0f;
     for (size_t i = 0; i < SDC_CLIP_CHUNK_TOKENS; i++) {
         k->ids[1 + i] = i < c->n ? c->ids[i] : c->eos;
         k->weights[1 + i] = i < c->n ? (float)c->weights[i] : 1.0f;
+        k->vectors[1 + i] = i < c->n ? c->vectors[i] : NULL;
     }
     k->ids[SDC_CLIP_CONTEXT - 1] = c->eos;
     k->weights[SDC_CLIP_CONTEXT - 1] = 1.0f;
@@ -68,18 +72,23 @@ static sdc_status backtrack_to_comma(chunker *c)
 {
     int32_t ids[SDC_CLIP_CHUNK_TOKENS];
     double weights[SDC_CLIP_CHUNK_TOKENS];
+    const float *vectors[SDC_CLIP_CHUNK_TOKENS];
     size_t at = (size_t)c->last_comma + 1, moved = c->n - at;
     memcpy(ids, c->ids + at, moved * sizeof *ids);
     memcpy(weights, c->weights + at, moved * sizeof *weights);
+    memcpy(vectors, c->vectors + at, moved * sizeof *vectors);
     c->n = at;
     sdc_status st = next_chunk(c);
     memcpy(c->ids, ids, moved * sizeof *ids);
     memcpy(c->weights, weights, moved * sizeof *weights);
+    memcpy(c->vectors, vectors, moved * sizeof *vectors);
     c->n = moved;
     return st;
 }
 
-static sdc_status add_token(chunker *c, int32_t token, double weight)
+/* Makes room for the next token: a full chunk is closed, after moving the tokens behind a
+ * recent comma to the next one (A1111 checks this before every token and embedding). */
+static sdc_status make_room(chunker *c, int32_t token)
 {
     sdc_status st = SDC_OK;
     if (token == c->comma)
@@ -90,11 +99,34 @@ static sdc_status add_token(chunker *c, int32_t token, double weight)
         st = backtrack_to_comma(c);
     if (!st && c->n == SDC_CLIP_CHUNK_TOKENS)
         st = next_chunk(c);
+    return st;
+}
+
+static sdc_status add_token(chunker *c, int32_t token, double weight)
+{
+    sdc_status st = make_room(c, token);
     if (st)
         return st;
     c->ids[c->n] = token;
+    c->vectors[c->n] = NULL;
     c->weights[c->n++] = weight;
     return SDC_OK;
+}
+
+/* An embedding's n placeholder tokens (id 0): they start the next chunk when they do not fit
+ * in this one. */
+static sdc_status add_embedding(chunker *c, int32_t token, const sdc_embedding *e,
+                                double weight)
+{
+    sdc_status st = make_room(c, token);
+    if (!st && c->n + (size_t)e->vectors > SDC_CLIP_CHUNK_TOKENS)
+        st = next_chunk(c);
+    for (int v = 0; v < e->vectors && !st; v++) {
+        c->ids[c->n] = 0;
+        c->vectors[c->n] = e->data + (size_t)v * c->embeddings->width;
+        c->weights[c->n++] = weight;
+    }
+    return st;
 }
 
 static sdc_status add_run(chunker *c, const sdc_tokenizer *tok, const sdc_prompt_run *run)
@@ -104,8 +136,11 @@ static sdc_status add_run(chunker *c, const sdc_tokenizer *tok, const sdc_prompt
     int32_t *ids;
     size_t n;
     sdc_status st = sdc_tokenize(tok, run->text, &ids, &n);
-    for (size_t i = 0; i < n && !st; i++)
-        st = add_token(c, ids[i], run->weight);
+    for (size_t i = 0; i < n && !st;) {
+        const sdc_embedding *e = sdc_embedding_db_match(c->embeddings, ids + i, n - i);
+        st = e ? add_embedding(c, ids[i], e, run->weight) : add_token(c, ids[i], run->weight);
+        i += e ? e->n_ids : 1;
+    }
     free(ids);
     return st;
 }
@@ -134,6 +169,7 @@ static sdc_status plain_chunk(const sdc_tokenizer *tok, const char *prompt, chun
     if (!st) {
         sdc_token_chunk *k = &c->out[c->count++];
         sdc_tokenizer_window(tok, ids, n, c->pad, k->ids);
+        memset(k->vectors, 0, sizeof k->vectors);
         for (size_t i = 0; i < SDC_CLIP_CONTEXT; i++)
             k->weights[i] = 1.0f;
     }
@@ -145,6 +181,15 @@ sdc_status sdc_prompt_to_chunks(const sdc_tokenizer *tok, const char *prompt, in
                                 int use_attention_syntax, sdc_token_chunk **chunks,
                                 size_t *count)
 {
+    return sdc_prompt_to_chunks_embedded(tok, prompt, pad_id, use_attention_syntax, NULL,
+                                         chunks, count);
+}
+
+sdc_status sdc_prompt_to_chunks_embedded(const sdc_tokenizer *tok, const char *prompt,
+                                         int pad_id, int use_attention_syntax,
+                                         const sdc_embedding_db *embeddings,
+                                         sdc_token_chunk **chunks, size_t *count)
+{
     *chunks = NULL;
     *count = 0;
     chunker *c = calloc(1, sizeof *c);
@@ -155,6 +200,7 @@ sdc_status sdc_prompt_to_chunks(const sdc_tokenizer *tok, const char *prompt, in
     c->eos = sdc_tokenizer_eos(tok);
     c->pad = pad_id;
     c->comma = sdc_tokenizer_token_id(tok, ",</w>");
+    c->embeddings = embeddings;
     sdc_status st = use_attention_syntax ? emphasis_chunks(tok, prompt, c)
                                          : plain_chunk(tok, prompt, c);
     if (st) {

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clip/embeddings.h"
 #include "clip/tokenizer.h"
 
 /* Tokens looked back for a comma when a chunk overflows (A1111's default). */
@@ -27,11 +28,22 @@
 typedef struct sdc_token_chunk {
     int32_t ids[SDC_CLIP_CONTEXT];
     float weights[SDC_CLIP_CONTEXT];
+    /* the input row of a textual-inversion placeholder (a vector of the embedding), NULL
+     * for a token's own row */
+    const float *vectors[SDC_CLIP_CONTEXT];
 } sdc_token_chunk;
 
 /* *chunks is malloc'd ([*count], at least one). */
 sdc_status sdc_prompt_to_chunks(const sdc_tokenizer *tok, const char *prompt, int pad_id,
                                 int use_attention_syntax, sdc_token_chunk **chunks,
                                 size_t *count);
+
+/* The same with textual-inversion embeddings (emphasis mode only, as A1111): where the
+ * tokens of an embedding's name occur in a run, n placeholder ids 0 carrying its vectors
+ * and the run's weight; when they do not fit in the current chunk it is closed first. */
+sdc_status sdc_prompt_to_chunks_embedded(const sdc_tokenizer *tok, const char *prompt,
+                                         int pad_id, int use_attention_syntax,
+                                         const sdc_embedding_db *embeddings,
+                                         sdc_token_chunk **chunks, size_t *count);
 
 #endif

@@ -72,14 +72,23 @@ void sdc_text_embeddings_free(sdc_text_embeddings *e)
 void sdc_text_embeddings_forward(const sdc_text_embeddings *e, const int32_t *ids, int S,
                                  float *x)
 {
+    sdc_text_embeddings_forward_rows(e, ids, NULL, S, x);
+}
+
+void sdc_text_embeddings_forward_rows(const sdc_text_embeddings *e, const int32_t *ids,
+                                      const float *const *rows, int S, float *x)
+{
     int P = e->positions, W = e->width;
     size_t row_bytes = (size_t)W * sdc_dtype_size(e->dtype);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < S * P; r++) {
         float *xr = x + (size_t)r * W;
         const float *pos = e->position + (size_t)(r % P) * W;
-        sdc_convert_to_f32(xr, (const char *)e->tokens + (size_t)ids[r] * row_bytes, e->dtype,
-                           (size_t)W);
+        if (rows && rows[r])
+            memcpy(xr, rows[r], (size_t)W * sizeof *xr);
+        else
+            sdc_convert_to_f32(xr, (const char *)e->tokens + (size_t)ids[r] * row_bytes,
+                               e->dtype, (size_t)W);
         for (int i = 0; i < W; i++)
             xr[i] += pos[i];
     }

@@ -32,5 +32,9 @@ void sdc_text_embeddings_free(sdc_text_embeddings *e);
 /* x [S, P, W] from ids [S, P], every id already checked to lie in [0, V). */
 void sdc_text_embeddings_forward(const sdc_text_embeddings *e, const int32_t *ids, int S,
                                  float *x);
+/* The same with rows [S * P] (may be NULL): a non-NULL rows[r] [W] replaces the token row of
+ * position r (textual-inversion vectors; the position embedding is still added). */
+void sdc_text_embeddings_forward_rows(const sdc_text_embeddings *e, const int32_t *ids,
+                                      const float *const *rows, int S, float *x);
 
 #endif

@@ -212,6 +212,13 @@ static sdc_status emit(sdc_text_encoder *te, const sdc_text_request *r, const fl
 sdc_status sdc_text_encoder_forward(sdc_text_encoder *te, const int32_t *ids, int B, int T,
                                     const sdc_text_request *requests, int count)
 {
+    return sdc_text_encoder_forward_rows(te, ids, NULL, B, T, requests, count);
+}
+
+sdc_status sdc_text_encoder_forward_rows(sdc_text_encoder *te, const int32_t *ids,
+                                         const float *const *rows, int B, int T,
+                                         const sdc_text_request *requests, int count)
+{
     int deepest = 0;
     sdc_status s = check_inputs(te, ids, B, T, requests, count, &deepest);
     if (s != SDC_OK)
@@ -221,7 +228,7 @@ sdc_status sdc_text_encoder_forward(sdc_text_encoder *te, const int32_t *ids, in
     float *x = sdc_arena_floats(&te->arena, (size_t)B * T * te->dims.width);
     if (!x)
         return sdc_fail(SDC_ERR_NOMEM, "text encoder: out of memory for %d x %d tokens", B, T);
-    sdc_text_embeddings_forward(&te->embed, ids, S, x); // [S, P, W]
+    sdc_text_embeddings_forward_rows(&te->embed, ids, rows, S, x); // [S, P, W]
     for (int l = 1; l <= deepest; l++) {
         if ((s = sdc_text_layer_forward(&te->layer[l - 1], &te->dims, &te->arena, x, S)) != SDC_OK)
             return s;

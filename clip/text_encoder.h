@@ -54,6 +54,11 @@ void sdc_text_encoder_free(sdc_text_encoder *te);
  * grows the arena; later calls of at most that size allocate nothing. */
 sdc_status sdc_text_encoder_forward(sdc_text_encoder *te, const int32_t *ids, int B, int T,
                                     const sdc_text_request *requests, int count);
+/* The same with input rows [B * T] (may be NULL): a non-NULL rows[i] [W] is the token
+ * embedding of position i instead of its id's (textual inversion, clip/embeddings.h). */
+sdc_status sdc_text_encoder_forward_rows(sdc_text_encoder *te, const int32_t *ids,
+                                         const float *const *rows, int B, int T,
+                                         const sdc_text_request *requests, int count);
 
 /* The layer whose final_layer_norm output is the conditioning for AUTOMATIC1111's clip skip
  * (1 = the family's conditioning, 2 = one layer earlier, ...; 0 counts as 1). Fails when the

@@ -278,6 +278,8 @@ sdc_status sdc_batch_run_job(sdc_batch_run *r, const sdc_batch_job *job)
     c.r = r;
     c.job = job;
     c.base = job->opt.gen;
+    sdc_lora_file loras[SDC_CLI_MAX_LORAS];
+    sdc_cli_loras(&job->opt, loras, &c.base);
     c.base.progress = sdc_batch_progress_update;
     c.base.user_data = &r->progress;
     sdc_render_list list = {job->opt.batch_count, &c.base, prepare_image, image_generated,

@@ -123,6 +123,8 @@ int sdc_cmd_generate(int argc, char **argv)
     sdc_progress progress;
     sdc_progress_init(&progress, o.quiet, o.verbose);
     progress.image_count = o.batch_count;
+    sdc_lora_file loras[SDC_CLI_MAX_LORAS];
+    sdc_cli_loras(&o, loras, &o.gen);
     o.gen.progress = sdc_progress_update;
     o.gen.user_data = &progress;
 

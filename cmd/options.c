@@ -15,7 +15,8 @@ enum {
     OPT_INVERT_MASK, OPT_ETA, OPT_OVERWRITE, OPT_QUIET, OPT_VERSION, OPT_NO_EMPHASIS,
     OPT_INPAINT_AREA, OPT_PADDING, OPT_OUTPAINT, OPT_OUTPAINT_FILL, OPT_PRECISION,
     OPT_KARRAS_SIGMAS, OPT_ORIGINAL_SIZE, OPT_TARGET_SIZE, OPT_CROP, OPT_AESTHETIC,
-    OPT_NEGATIVE_AESTHETIC, OPT_REFINER, OPT_REFINER_SWITCH, OPT_DEPTH_MAP,
+    OPT_NEGATIVE_AESTHETIC, OPT_REFINER, OPT_REFINER_SWITCH, OPT_DEPTH_MAP, OPT_LORA,
+    OPT_LORA_DIR, OPT_EMBD_DIR,
 };
 
 static const struct option long_options[] = {
@@ -53,6 +54,9 @@ static const struct option long_options[] = {
     {"outpaint", required_argument, 0, OPT_OUTPAINT},
     {"outpaint-fill", required_argument, 0, OPT_OUTPAINT_FILL},
     {"eta", required_argument, 0, OPT_ETA},
+    {"lora", required_argument, 0, OPT_LORA},
+    {"lora-model-dir", required_argument, 0, OPT_LORA_DIR},
+    {"embd-dir", required_argument, 0, OPT_EMBD_DIR},
     {"refiner", required_argument, 0, OPT_REFINER},
     {"depth-map", required_argument, 0, OPT_DEPTH_MAP},
     {"refiner-switch", required_argument, 0, OPT_REFINER_SWITCH},
@@ -98,6 +102,13 @@ static void print_help_model(FILE *out)
         "      --prediction P        override the model's prediction type:\n",
         out);
     print_choices(out, sdc_prediction_name, sdc_prediction_description, -1);
+    fputs(
+        "      --lora-model-dir DIR  where <lora:NAME:W> prompt tags find NAME.safetensors\n"
+        "                            (default: a loras folder beside the model)\n"
+        "      --lora FILE[:W]       apply this LoRA file at weight W (default 1); repeatable\n"
+        "      --embd-dir DIR        textual-inversion embeddings: each file's name is a word\n"
+        "                            of the prompt (.safetensors, AUTOMATIC1111 .pt)\n",
+        out);
 }
 
 static void print_help_sampling(FILE *out)
@@ -314,6 +325,33 @@ static int apply_choice(int c, const char *arg, sdc_cli_options *o)
     }
 }
 
+/* --lora FILE[:WEIGHT]: the weight is what follows the last ':' when it is a number. */
+static int parse_lora(const char *s, sdc_cli_options *o)
+{
+    if (o->lora_count >= SDC_CLI_MAX_LORAS || !*s)
+        return 1;
+    const char *colon = strrchr(s, ':');
+    float w = 1.0f;
+    size_t len = strlen(s);
+    if (colon && !parse_float(colon + 1, -100, 100, &w))
+        len = (size_t)(colon - s);
+    if (len == 0 || len >= sizeof o->lora_paths[0])
+        return 1;
+    memcpy(o->lora_paths[o->lora_count], s, len);
+    o->lora_paths[o->lora_count][len] = '\0';
+    o->lora_weights[o->lora_count++] = w;
+    return 0;
+}
+
+void sdc_cli_loras(const sdc_cli_options *o, sdc_lora_file files[SDC_CLI_MAX_LORAS],
+                   sdc_generate_params *g)
+{
+    for (int i = 0; i < o->lora_count; i++)
+        files[i] = (sdc_lora_file){o->lora_paths[i], o->lora_weights[i], o->lora_weights[i]};
+    g->loras = o->lora_count ? files : NULL;
+    g->lora_count = o->lora_count;
+}
+
 /* Applies one option; returns 0, or 2 after printing a usage error. */
 static int apply_option(int c, const char *arg, sdc_cli_options *o)
 {
@@ -328,6 +366,9 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
     case OPT_VAE: o->vae = arg; return 0;
     case OPT_REFINER: o->refiner = arg; return 0;
     case OPT_DEPTH_MAP: o->depth_map = arg; return 0;
+    case OPT_LORA_DIR: g->lora_dir = arg; return 0;
+    case OPT_EMBD_DIR: g->embd_dir = arg; return 0;
+    case OPT_LORA: return parse_lora(arg, o) ? usage_error("--lora takes FILE or FILE:WEIGHT (at most 16), not '%s'", arg) : 0;
     case OPT_VOCAB: o->vocab = arg; return 0;
     case OPT_MASK: o->mask = arg; return 0;
     case OPT_VAE_TILING: g->vae_tiling = flag_on(arg); return 0;

@@ -8,6 +8,8 @@
 
 #include "sdc.h"
 
+#define SDC_CLI_MAX_LORAS 16
+
 typedef struct sdc_cli_options {
     const char *model;
     const char *vae;
@@ -30,8 +32,15 @@ typedef struct sdc_cli_options {
     int outpaint[4];     /* --outpaint L,T,R,B */
     int outpaint_noise;  /* --outpaint-fill noise */
     int width_given, height_given;
+    int lora_count;      /* --lora FILE[:W], in order */
+    char lora_paths[SDC_CLI_MAX_LORAS][1024];
+    float lora_weights[SDC_CLI_MAX_LORAS];
     sdc_generate_params gen;
 } sdc_cli_options;
+
+/* g's LoRA list = o's --lora files, written into `files` (which must outlive g's use). */
+void sdc_cli_loras(const sdc_cli_options *o, sdc_lora_file files[SDC_CLI_MAX_LORAS],
+                   sdc_generate_params *g);
 
 /* Parses argv (after the program name / subcommand). Returns 0 on success, 1 when --help or
  * --version was handled (exit 0), 2 on a usage error (message already printed). */

@@ -181,7 +181,24 @@ typedef struct sdc_generate_params {
      *    refused by others -- */
     const float *depth_map;
     int depth_width, depth_height;
+    /* -- LoRA (docs/lora.md): `<lora:NAME:W>` and `<lora:NAME:W_TE:W_UNET>` tags in the
+     *    prompt are removed from its text and apply lora_dir/NAME.safetensors (lora_dir NULL:
+     *    a "loras" folder beside the model) to this generation only, as do the `loras`; the
+     *    model is restored afterwards. -- */
+    const char *lora_dir;
+    const struct sdc_lora_file *loras;
+    int lora_count;
+    /* -- textual inversion (docs/lora.md): the embeddings of this folder (.safetensors
+     *    `emb_params`, AUTOMATIC1111 .pt) are words of the prompt named by their files;
+     *    NULL = none -- */
+    const char *embd_dir;
 } sdc_generate_params;
+
+/* A LoRA named by path instead of a prompt tag (`sdc --lora FILE:W`). */
+typedef struct sdc_lora_file {
+    const char *path;
+    float te_weight, unet_weight;
+} sdc_lora_file;
 
 sdc_generate_params sdc_generate_default_params(void);
 

@@ -11,6 +11,7 @@
 
 #include "ops/error.h"
 #include "image/depth.h"
+#include "pipeline/lora_run.h"
 #include "pipeline/pipeline_impl.h"
 
 /* Largest output side: 16384 pixels (a 2048 x 2048 latent). */
@@ -376,11 +377,34 @@ sdc_status sdc_generate(sdc_model *m, const sdc_generate_params *params, uint8_t
     return sdc_pipeline_generate(m, &p, rgb, NULL);
 }
 
+static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p, uint8_t *rgb,
+                                      float *final_latent);
+
+/* The LoRAs of the prompt and of p->loras change the model for this generation only. */
 sdc_status sdc_pipeline_generate(sdc_model *m, const sdc_generate_params *p, uint8_t *rgb,
                                  float *final_latent)
 {
     if (!m || !p || !rgb)
         return sdc_fail(SDC_ERR_ARG, "sdc_generate: missing model, parameters or output");
+    sdc_pipeline_loras loras;
+    sdc_embedding_db embeddings;
+    sdc_status s = sdc_pipeline_embeddings_load(m, p, &embeddings);
+    if (s != SDC_OK)
+        return s;
+    s = sdc_pipeline_loras_apply(m, p, &loras);
+    if (s == SDC_OK) {
+        sdc_generate_params q = *p;
+        q.prompt = loras.prompt;
+        s = generate_with_model(m, &q, rgb, final_latent);
+        sdc_pipeline_loras_release(m, &loras);
+    }
+    sdc_pipeline_embeddings_release(m, &embeddings);
+    return s;
+}
+
+static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p, uint8_t *rgb,
+                                      float *final_latent)
+{
     run r = {.m = m, .p = p};
     sdc_status s = check_params(p);
     /* FreeU is UNet state that outlives the call: set (or clear) it for every generation so

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ops/error.h"
+#include "pipeline/lora_run.h"
 #include "pipeline/pipeline_impl.h"
 
 /* AUTOMATIC1111's name of a sampler given by name ("euler_a" -> "Euler a"); a name sdc
@@ -63,7 +64,7 @@ static void write_sdxl_conditioning(FILE *f, const sdc_generate_params *g)
 }
 
 char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
-                          const char *model_hash)
+                          const char *model_hash, const char *lora_hashes)
 {
     char name[256];
     model_name(model_path ? model_path : "", name, sizeof name);
@@ -101,6 +102,8 @@ char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
         model_name(g->refiner->path ? g->refiner->path : "", refiner, sizeof refiner);
         fprintf(f, ", Refiner: %s, Refiner switch at: %g", refiner, g->refiner_switch);
     }
+    if (lora_hashes)
+        fprintf(f, ", Lora hashes: \"%s\"", lora_hashes);
     fprintf(f, ", Version: sdc %s", SDC_VERSION);
     if (fclose(f) != 0) {
         free(text);
@@ -118,8 +121,12 @@ sdc_status sdc_generate_parameters_text(sdc_model *model, const sdc_generate_par
     sdc_status s = sdc_generate_params_upgrade(params, &p);
     if (s == SDC_OK)
         s = sdc_model_short_hash(model, hash);
+    char *loras = NULL;
+    if (s == SDC_OK)
+        s = sdc_pipeline_lora_hashes(model, &p, &loras);
     if (s != SDC_OK)
         return s;
-    *text = sdc_parameters_text(&p, model->path, hash);
+    *text = sdc_parameters_text(&p, model->path, hash, loras);
+    free(loras);
     return *text ? SDC_OK : sdc_fail(SDC_ERR_NOMEM, "out of memory for the parameters text");
 }

@@ -10,8 +10,9 @@
 #include "sdc.h"
 
 /* Returns a malloc'd string, or NULL when out of memory. model_path may be a file or
- * folder (its base name without extension is recorded). */
+ * folder (its base name without extension is recorded); lora_hashes ("name: hash, ...") is
+ * NULL without LoRAs. */
 char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
-                          const char *model_hash);
+                          const char *model_hash, const char *lora_hashes);
 
 #endif

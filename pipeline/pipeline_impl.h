@@ -26,6 +26,8 @@ struct sdc_model {
     sdc_conditioner *cond;
     sdc_conditioning_params cond_params;
     char hash[11]; /* "" until computed */
+    /* the textual-inversion embeddings of the current generation (--embd-dir), or NULL */
+    const sdc_embedding_db *embeddings;
 };
 
 /* A caller's parameters, perhaps from an older and smaller sdc.h (struct_size), as this

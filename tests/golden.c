@@ -228,7 +228,6 @@ typedef struct pending {
 
 static const pending pending_kinds[] = {
     {"", "upscale", SD2_EXTRA},
-    {"lora", NULL, "issue 18 (LoRA, LyCORIS, textual inversion)"},
     {"controlnet", NULL, "issue 22 (ControlNet)"},
     {"taesd", NULL, "issue 25 (TAESD)"},
     {"samplers", NULL, "issue 27 (A1111's k-diffusion samplers, UniPC)"},

@@ -179,6 +179,8 @@ typedef struct field_case {
                   "and tests/test_refiner.c (golden tiny SDXL)"
 
 #define DEPTH_ONLY "tests/test_pipeline.c depth2img_sd2_depth_ddim (golden SD 2 depth model)"
+#define LORA_FILES "tests/test_lora.c prompt_tags_change_one_generation_and_are_recorded " \
+                   "(the golden LoRA files are for tiny-sd1, not the demo model)"
 
 static const field_case cases[] = {
     {FIELD(struct_size), txt2img, set_struct_size,
@@ -227,6 +229,11 @@ static const field_case cases[] = {
     {FIELD(depth_map), txt2img, set_depth_map, NULL, DEPTH_ONLY, 1},
     {FIELD(depth_width), txt2img, set_depth_map, NULL, DEPTH_ONLY, 1},
     {FIELD(depth_height), txt2img, set_depth_map, NULL, DEPTH_ONLY, 1},
+    {FIELD(lora_dir), txt2img, NULL, NULL, LORA_FILES, 0},
+    {FIELD(loras), txt2img, NULL, NULL, LORA_FILES, 0},
+    {FIELD(lora_count), txt2img, NULL, NULL, LORA_FILES, 0},
+    {FIELD(embd_dir), txt2img, NULL, NULL,
+     "tests/test_pipeline.c ti_txt2img (the golden embeddings are for tiny-sd1)", 0},
 };
 #define NCASES (sizeof cases / sizeof *cases)
 

@@ -19,20 +19,28 @@ extern char **environ;
 
 typedef struct golden_case {
     json_t *json;
+    const char *set; /* "" = the main golden set, "lora" ... */
     const char *id, *kind, *model, *sampler;
     int steps, width, height, v_prediction;
     double cfg, strength;
     long long seed;
 } golden_case;
 
-static golden_case find_case(const char *id)
+static golden_case find_case_in(const char *set, const char *id)
 {
-    json_t *cases = json_object_get(golden_manifest(), "cases"), *c;
+    static json_t *lora; /* the lora set's manifest, kept for the cases' strings */
+    json_t *man = golden_manifest();
+    if (*set) {
+        if (!lora)
+            lora = golden_set_manifest(set);
+        man = lora;
+    }
+    json_t *cases = json_object_get(man, "cases"), *c;
     size_t i;
     json_array_foreach(cases, i, c) {
         if (strcmp(json_string_value(json_object_get(c, "id")), id) != 0)
             continue;
-        golden_case g = {.json = c, .id = id};
+        golden_case g = {.json = c, .set = set, .id = id};
         g.kind = json_string_value(json_object_get(c, "kind"));
         g.model = json_string_value(json_object_get(c, "model"));
         g.sampler = json_string_value(json_object_get(c, "sampler"));
@@ -50,10 +58,34 @@ static golden_case find_case(const char *id)
     return (golden_case){0};
 }
 
+static golden_case find_case(const char *id) { return find_case_in("", id); }
+
 static const char *text_of(const golden_case *g, const char *key)
 {
     const char *s = json_string_value(json_object_get(g->json, key));
     return s ? s : "";
+}
+
+/* The golden file the case names under `key`, relative to the golden folder. */
+static const char *file_of(const golden_case *g, const char *key)
+{
+    static char rel[4][512];
+    static int next;
+    char *buf = rel[next++ % 4];
+    snprintf(buf, sizeof rel[0], "%s%s%s", g->set, *g->set ? "/" : "", text_of(g, key));
+    return buf;
+}
+
+/* --lora-model-dir of the lora trajectories (their tags name files there). */
+static const char *lora_dir(const golden_case *g)
+{
+    return strcmp(g->kind, "lora_txt2img") == 0 ? golden_path("lora/loras") : NULL;
+}
+
+/* --embd-dir of the textual-inversion trajectories. */
+static const char *embd_dir(const golden_case *g)
+{
+    return strcmp(g->kind, "ti_txt2img") == 0 ? golden_path("lora/embeddings") : NULL;
 }
 
 /* The contract's sampler flags: {sampling method, scheduler or NULL, --karras-sigmas}.
@@ -103,11 +135,11 @@ static const char *model_path(const golden_case *g)
 static void check_picture(const golden_case *g, const uint8_t *rgb, const char *how)
 {
     sdc_image expected, init = {0}, mask = {0};
-    cr_assert_eq(sdc_image_load(golden_path(text_of(g, "png")), &expected, NULL), SDC_OK);
+    cr_assert_eq(sdc_image_load(golden_path(file_of(g, "png")), &expected, NULL), SDC_OK);
     int inpaint = strcmp(g->kind, "inpaint") == 0;
     if (inpaint) {
-        cr_assert_eq(sdc_image_load(golden_path(text_of(g, "init_image")), &init, NULL), SDC_OK);
-        cr_assert_eq(sdc_mask_load(golden_path(text_of(g, "mask_image")), 0, 0, g->width,
+        cr_assert_eq(sdc_image_load(golden_path(file_of(g, "init_image")), &init, NULL), SDC_OK);
+        cr_assert_eq(sdc_mask_load(golden_path(file_of(g, "mask_image")), 0, 0, g->width,
                                    g->height, &mask), SDC_OK);
     }
     int worst = 0, outside = 0;
@@ -156,22 +188,24 @@ static void run_library(const golden_case *g)
     p.seed = (uint64_t)g->seed;
     p.rng = SDC_RNG_TYPE_CPU;
     sampler_flags(g, &p.sampler, &p.scheduler, &p.karras_sigmas);
+    p.lora_dir = lora_dir(g);
+    p.embd_dir = embd_dir(g);
     sdc_image init = {0}, mask = {0};
     float *depth = NULL;
     if (strcmp(g->kind, "depth2img") == 0)
-        cr_assert_eq(sdc_depth_map_read(golden_path(text_of(g, "depth_image")), &depth,
+        cr_assert_eq(sdc_depth_map_read(golden_path(file_of(g, "depth_image")), &depth,
                                         &p.depth_width, &p.depth_height),
                      SDC_OK, "%s", sdc_last_error());
     p.depth_map = depth;
     if (image_to_image(g)) {
-        cr_assert_eq(sdc_image_load(golden_path(text_of(g, "init_image")), &init, NULL), SDC_OK);
+        cr_assert_eq(sdc_image_load(golden_path(file_of(g, "init_image")), &init, NULL), SDC_OK);
         p.init_rgb = init.pixels;
         p.init_width = init.width;
         p.init_height = init.height;
         p.strength = (float)g->strength;
     }
     if (strcmp(g->kind, "inpaint") == 0) {
-        cr_assert_eq(sdc_mask_load(golden_path(text_of(g, "mask_image")), 0, 0, init.width,
+        cr_assert_eq(sdc_mask_load(golden_path(file_of(g, "mask_image")), 0, 0, init.width,
                                    init.height, &mask), SDC_OK);
         p.mask = mask.pixels;
         p.mask_blur = 0;
@@ -181,8 +215,8 @@ static void run_library(const golden_case *g)
     uint8_t *rgb = malloc((size_t)g->width * g->height * 3);
     cr_assert_eq(sdc_pipeline_generate(m, &p, rgb, latent), SDC_OK, "%s", sdc_last_error());
 
-    sdc_safetensors *st = golden_open(text_of(g, "file"));
-    expect_close(latent, golden_get(st, "final_latent"), golden_tol(g->id, "final_latent"),
+    sdc_safetensors *st = golden_open(file_of(g, "file"));
+    expect_close(latent, golden_get(st, "final_latent"), golden_set_tol(g->set, g->id, "final_latent"),
                  g->id);
     check_picture(g, rgb, "library");
     sdc_safetensors_close(st);
@@ -221,14 +255,18 @@ static void run_cli(const golden_case *g)
         argv[argc++] = "-n", argv[argc++] = text_of(g, "negative_prompt");
     if (g->v_prediction)
         argv[argc++] = "--prediction", argv[argc++] = "v";
+    if (lora_dir(g))
+        argv[argc++] = "--lora-model-dir", argv[argc++] = lora_dir(g);
+    if (embd_dir(g))
+        argv[argc++] = "--embd-dir", argv[argc++] = embd_dir(g);
     if (strcmp(g->kind, "depth2img") == 0)
-        argv[argc++] = "--depth-map", argv[argc++] = golden_path(text_of(g, "depth_image"));
+        argv[argc++] = "--depth-map", argv[argc++] = golden_path(file_of(g, "depth_image"));
     if (image_to_image(g)) {
-        argv[argc++] = "-i", argv[argc++] = golden_path(text_of(g, "init_image"));
+        argv[argc++] = "-i", argv[argc++] = golden_path(file_of(g, "init_image"));
         argv[argc++] = "--strength", argv[argc++] = strength;
     }
     if (strcmp(g->kind, "inpaint") == 0) {
-        argv[argc++] = "--mask", argv[argc++] = golden_path(text_of(g, "mask_image"));
+        argv[argc++] = "--mask", argv[argc++] = golden_path(file_of(g, "mask_image"));
         argv[argc++] = "--mask-blur", argv[argc++] = "0";
     }
     argv[argc] = NULL;
@@ -250,6 +288,15 @@ static void run_cli(const golden_case *g)
 static void check_case(const char *id)
 {
     golden_case g = find_case(id);
+    run_library(&g);
+    run_cli(&g);
+}
+
+/* The LoRA trajectories (tags in the prompt, files from --lora-model-dir) and the
+ * textual-inversion one (--embd-dir). */
+static void check_lora_case(const char *id)
+{
+    golden_case g = find_case_in("lora", id);
     run_library(&g);
     run_cli(&g);
 }
@@ -279,6 +326,17 @@ GOLDEN_CASE(txt2img_sdxl_euler, "txt2img_sdxl.tiny-sdxl.euler")
 GOLDEN_CASE(txt2img_sdxl_euler_a_zero_negative, "txt2img_sdxl.tiny-sdxl.euler_a")
 GOLDEN_CASE(kdiffusion_sdxl_euler_a, "kdiffusion_sdxl.tiny-sdxl.euler_a")
 GOLDEN_CASE(kdiffusion_sdxl_dpmpp_2m_karras, "kdiffusion_sdxl.tiny-sdxl.dpmpp_2m_karras")
+
+Test(pipeline, lora_kohya_ddim) { check_lora_case("lora_txt2img.tiny-sd1.kohya_attn_te.ddim"); }
+Test(pipeline, lora_locon_and_loha_euler)
+{
+    check_lora_case("lora_txt2img.tiny-sd1.locon_conv+loha_lin.euler");
+}
+Test(pipeline, lora_peft_two_weights_lokr_tucker_ddim)
+{
+    check_lora_case("lora_txt2img.tiny-sd1.peft_attn+lokr_lin+locon_tucker.ddim");
+}
+Test(pipeline, textual_inversion_ddim) { check_lora_case("ti_txt2img.tiny-sd1.ddim"); }
 
 /* SDXL's diffusers folder: text_encoder_2/, tokenizer_2/, the VAE scale from vae/config.json
  * and the scheduler config. */

@@ -128,6 +128,8 @@ static sdc_status state_dict(const ckpt *c, const sdc_pk_value **out)
                         sdc_pk_kind_name(v->kind));
     for (int depth = 0; depth < MAX_NESTING; depth++) {
         const sdc_pk_value *inner = sdc_pk_dict_get(v, "state_dict");
+        if (!inner) /* an AUTOMATIC1111 textual-inversion embedding: {"*": vectors} */
+            inner = sdc_pk_dict_get(v, "string_to_param");
         if (!inner || inner->kind != SDC_PK_DICT)
             break;
         v = inner;

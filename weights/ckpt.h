@@ -10,7 +10,8 @@
  * into the mapped file (stored members) without copying.
  *
  * The state dict is the top-level dict, or the dict under its "state_dict" key (followed
- * while there is one, as Lightning and training scripts nest it). Its non-tensor values
+ * while there is one, as Lightning and training scripts nest it), or under
+ * "string_to_param" (AUTOMATIC1111's textual-inversion .pt: one tensor named "*"). Its non-tensor values
  * are skipped. Tensors must be contiguous views (every real checkpoint's are). */
 #ifndef SDC_WEIGHTS_CKPT_H
 #define SDC_WEIGHTS_CKPT_H

@@ -1,0 +1,135 @@
+#include "clip/embeddings.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clip/prompt_chunks.h"
+#include "ops/dtype.h"
+#include "ops/error.h"
+#include "weights/ckpt.h"
+#include "weights/safetensors.h"
+
+void sdc_embedding_db_free(sdc_embedding_db *db)
+{
+    for (size_t i = 0; db && i < db->count; i++) {
+        free(db->items[i].name);
+        free(db->items[i].data);
+        free(db->items[i].ids);
+    }
+    if (db)
+        free(db->items);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* The vectors of an open embedding file: its "emb_params" / "*" tensor, else its only one. */
+static const sdc_st_entry *vectors_of(const sdc_safetensors *st)
+{
+    const sdc_st_entry *e = sdc_safetensors_find(st, "emb_params");
+    if (!e)
+        e = sdc_safetensors_find(st, "*");
+    if (!e && sdc_safetensors_count(st) == 1)
+        e = sdc_safetensors_entry(st, 0);
+    return e;
+}
+
+/* Reads one file into *out; *out->data stays NULL for a file of another width. */
+static sdc_status read_file(const char *path, int width, sdc_embedding *out)
+{
+    sdc_safetensors *st;
+    sdc_status s = ends_with(path, ".pt") ? sdc_ckpt_open(path, &st)
+                                          : sdc_safetensors_open(path, &st);
+    if (s != SDC_OK)
+        return s;
+    const sdc_st_entry *e = vectors_of(st);
+    const sdc_tensor *t = e ? &e->tensor : NULL;
+    if (!t || !sdc_dtype_is_weight(t->dtype) || t->ndim < 1 || t->ndim > 2)
+        s = sdc_fail(SDC_ERR_FORMAT, "%s: no embedding vectors (emb_params [n, W])", path);
+    else if (t->shape[t->ndim - 1] == width) {
+        int64_t n = t->ndim == 2 ? t->shape[0] : 1;
+        if (n < 1 || n > SDC_CLIP_CHUNK_TOKENS)
+            s = sdc_fail(SDC_ERR_FORMAT, "%s: %lld vectors (1..%d fit a prompt chunk)", path,
+                         (long long)n, SDC_CLIP_CHUNK_TOKENS);
+        else if (!(out->data = malloc((size_t)n * width * sizeof *out->data)))
+            s = sdc_fail(SDC_ERR_NOMEM, "out of memory reading %s", path);
+        else {
+            sdc_convert_to_f32(out->data, t->data, t->dtype, (size_t)n * width);
+            out->vectors = (int)n;
+        }
+    }
+    sdc_safetensors_close(st);
+    return s;
+}
+
+/* Adds the embedding file `file` of dir (its name tokenized); files of another width are
+ * skipped. */
+static sdc_status add_file(sdc_embedding_db *db, const char *dir, const char *file,
+                           const sdc_tokenizer *tok)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    sdc_embedding e = {0};
+    sdc_status s = read_file(path, db->width, &e);
+    if (s != SDC_OK || !e.data)
+        return s;
+    e.name = strndup(file, strlen(file) - (ends_with(file, ".pt") ? 3 : 12));
+    if (e.name)
+        s = sdc_tokenize(tok, e.name, &e.ids, &e.n_ids);
+    sdc_embedding *grown = e.name && s == SDC_OK && e.n_ids > 0
+                               ? realloc(db->items, (db->count + 1) * sizeof *grown)
+                               : NULL;
+    if (!grown) {
+        free(e.name), free(e.data), free(e.ids);
+        return s != SDC_OK ? s : sdc_fail(SDC_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    db->items = grown;
+    db->items[db->count++] = e;
+    return SDC_OK;
+}
+
+static int longer_name_first(const void *a, const void *b)
+{
+    const sdc_embedding *x = a, *y = b;
+    return x->n_ids < y->n_ids ? 1 : x->n_ids > y->n_ids ? -1 : strcmp(x->name, y->name);
+}
+
+sdc_status sdc_embedding_db_load(sdc_embedding_db *db, const char *dir, const sdc_tokenizer *tok,
+                                 int width)
+{
+    memset(db, 0, sizeof *db);
+    db->width = width;
+    DIR *d = opendir(dir);
+    if (!d)
+        return sdc_fail(SDC_ERR_IO, "%s: cannot open the embeddings folder", dir);
+    sdc_status s = SDC_OK;
+    struct dirent *ent;
+    while (s == SDC_OK && (ent = readdir(d)))
+        if (ends_with(ent->d_name, ".safetensors") || ends_with(ent->d_name, ".pt"))
+            s = add_file(db, dir, ent->d_name, tok);
+    closedir(d);
+    if (s != SDC_OK) {
+        sdc_embedding_db_free(db);
+        memset(db, 0, sizeof *db);
+        return s;
+    }
+    if (db->count)
+        qsort(db->items, db->count, sizeof *db->items, longer_name_first);
+    return SDC_OK;
+}
+
+const sdc_embedding *sdc_embedding_db_match(const sdc_embedding_db *db, const int32_t *ids,
+                                            size_t n)
+{
+    for (size_t i = 0; db && i < db->count; i++) {
+        const sdc_embedding *e = &db->items[i];
+        if (e->n_ids <= n && memcmp(e->ids, ids, e->n_ids * sizeof *ids) == 0)
+            return e;
+    }
+    return NULL;
+}
