@@ -237,8 +237,10 @@ static const char *write_crafted(const crafted *c)
     static char path[256];
     snprintf(path, sizeof path, "%s/test_lora_%d.safetensors", getenv("SDC_BUILD_DIR"),
              (int)getpid());
-    static float down[64 * 64], up[64 * 64];
-    for (int i = 0; i < 64 * 64; i++)
+    enum { MOST = 128 * 64 }; /* the largest crafted tensor: rank 65 (and more) x 64 */
+    static float down[MOST], up[MOST];
+    cr_assert((size_t)c->rank * c->down_cols <= MOST && (size_t)c->up_rows * c->rank <= MOST);
+    for (int i = 0; i < MOST; i++)
         down[i] = up[i] = 0.01f * (float)(i % 7);
     float alpha = c->alpha;
     sdc_tensor td = {.dtype = SDC_DTYPE_F32, .ndim = 2, .shape = {c->rank, c->down_cols},
