@@ -233,6 +233,8 @@ static sdc_status prepare_image(void *ctx, int i, sdc_render_item *item)
     if (s == SDC_OK && !c->inputs_loaded) {
         s = sdc_cli_inputs_load(&c->job->opt, &c->base, &c->in);
         c->inputs_loaded = s == SDC_OK;
+        if (s == SDC_OK)
+            sdc_cli_inputs_fit_model(&c->job->opt, &c->base, &c->in, r->model);
     }
     if (s == SDC_OK)
         sdc_batch_progress_begin(&r->progress, &c->t);

@@ -138,6 +138,8 @@ int sdc_cmd_generate(int argc, char **argv)
         s = sdc_model_load(&mp, &model);
     if (s == SDC_OK && o.refiner)
         s = sdc_model_load(&rp, &refiner);
+    if (s == SDC_OK)
+        sdc_cli_inputs_fit_model(&o, &o.gen, &inputs, model);
     if (s == SDC_OK && o.verbose)
         fprintf(stderr, "loaded %s (%s) in %.2fs\n", o.model, sdc_model_family_name(model),
                 sdc_now_seconds() - t0);

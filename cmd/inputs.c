@@ -94,6 +94,17 @@ sdc_status sdc_cli_inputs_load(const sdc_cli_options *o, sdc_generate_params *g,
     return SDC_OK;
 }
 
+void sdc_cli_inputs_fit_model(const sdc_cli_options *o, sdc_generate_params *g,
+                              const sdc_cli_inputs *in, sdc_model *model)
+{
+    if (!in->init.pixels || strcmp(sdc_model_family_name(model), "sd2-x4-upscaler") != 0)
+        return;
+    if (!o->width_given)
+        g->width = round_down8(4 * in->init.width);
+    if (!o->height_given)
+        g->height = round_down8(4 * in->init.height);
+}
+
 void sdc_cli_output_size(const sdc_generate_params *g, int *width, int *height)
 {
     int masked = g->inpaint_area == SDC_INPAINT_MASKED && g->init_rgb && g->mask;

@@ -18,6 +18,10 @@ typedef struct sdc_cli_inputs {
  * quiet) when the mask repaints nothing. */
 sdc_status sdc_cli_inputs_load(const sdc_cli_options *o, sdc_generate_params *g,
                                sdc_cli_inputs *in);
+/* What the loaded model changes: the x4 upscaler's output is 4x its picture unless -W / -H
+ * say otherwise (rounded down to multiples of 8). */
+void sdc_cli_inputs_fit_model(const sdc_cli_options *o, sdc_generate_params *g,
+                              const sdc_cli_inputs *in, sdc_model *model);
 void sdc_cli_inputs_free(sdc_cli_inputs *in);
 
 /* Width and height of the picture sdc_generate writes for g. */

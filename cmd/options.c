@@ -16,7 +16,7 @@ enum {
     OPT_INPAINT_AREA, OPT_PADDING, OPT_OUTPAINT, OPT_OUTPAINT_FILL, OPT_PRECISION,
     OPT_KARRAS_SIGMAS, OPT_ORIGINAL_SIZE, OPT_TARGET_SIZE, OPT_CROP, OPT_AESTHETIC,
     OPT_NEGATIVE_AESTHETIC, OPT_REFINER, OPT_REFINER_SWITCH, OPT_DEPTH_MAP, OPT_LORA,
-    OPT_LORA_DIR, OPT_EMBD_DIR,
+    OPT_LORA_DIR, OPT_EMBD_DIR, OPT_NOISE_LEVEL,
 };
 
 static const struct option long_options[] = {
@@ -59,6 +59,7 @@ static const struct option long_options[] = {
     {"embd-dir", required_argument, 0, OPT_EMBD_DIR},
     {"refiner", required_argument, 0, OPT_REFINER},
     {"depth-map", required_argument, 0, OPT_DEPTH_MAP},
+    {"noise-level", required_argument, 0, OPT_NOISE_LEVEL},
     {"refiner-switch", required_argument, 0, OPT_REFINER_SWITCH},
     {"original-size", required_argument, 0, OPT_ORIGINAL_SIZE},
     {"target-size", required_argument, 0, OPT_TARGET_SIZE},
@@ -176,6 +177,8 @@ static void print_help_output(FILE *out)
         "      --outpaint-fill F     edge (default): extend the edge pixels; noise\n"
         "      --depth-map FILE      SD 2 depth models: the depth map (larger = nearer; a\n"
         "                            16-bit gray PNG keeps its precision)\n"
+        "      --noise-level N       SD 2 x4 upscaler: noise added to the -i picture, 0..350\n"
+        "                            (default 20); the output is 4x the picture\n"
         "\n"
         "Output:\n"
         "  -o, --output FILE         .png (with generation parameters), .jpg or .bmp\n"
@@ -422,6 +425,8 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
             return usage_error("--outpaint-fill must be edge or noise, not '%s'", arg);
         o->outpaint_noise = strcmp(arg, "noise") == 0;
         return 0;
+    case OPT_NOISE_LEVEL:
+        return parse_int(arg, 0, 350, &g->noise_level) ? usage_error("--noise-level must be 0..350, not '%s'", arg) : 0;
     case OPT_ETA:
         return parse_float(arg, 0, 10, &g->eta) ? usage_error("--eta must be 0..10, not '%s'", arg) : 0;
     case OPT_FREEU:

@@ -181,6 +181,9 @@ typedef struct sdc_generate_params {
      *    refused by others -- */
     const float *depth_map;
     int depth_width, depth_height;
+    /* -- SD 2 x4 upscaler: init_rgb is the low-res picture (width x height is the 4x
+     *    output); the noise added to it and the UNet's class label, 0..350 (default 20) -- */
+    int noise_level;
     /* -- LoRA (docs/lora.md): `<lora:NAME:W>` and `<lora:NAME:W_TE:W_UNET>` tags in the
      *    prompt are removed from its text and apply lora_dir/NAME.safetensors (lora_dir NULL:
      *    a "loras" folder beside the model) to this generation only, as do the `loras`; the

@@ -31,6 +31,17 @@ static void size_ids(const sdc_generate_params *p, int n, int negative, float *i
     }
 }
 
+static sdc_status class_labels(const sdc_generate_params *p, int rows, float **label)
+{
+    float *out = malloc((size_t)rows * sizeof *out);
+    if (!out)
+        return sdc_fail(SDC_ERR_NOMEM, "out of memory for the class labels");
+    for (int r = 0; r < rows; r++)
+        out[r] = (float)p->noise_level;
+    *label = out;
+    return SDC_OK;
+}
+
 sdc_status sdc_pipeline_labels(sdc_model *m, const sdc_generate_params *p, int rows,
                                const float *pooled, float **label)
 {
@@ -39,6 +50,8 @@ sdc_status sdc_pipeline_labels(sdc_model *m, const sdc_generate_params *p, int r
     int sized = p->original_width || p->original_height || p->crop_top || p->crop_left ||
                 p->target_width || p->target_height;
     int aesthetic = p->aesthetic_score > 0 || p->negative_aesthetic_score > 0;
+    if (L == 1) /* a class table: the x4 upscaler's label is its noise level */
+        return class_labels(p, rows, label);
     if (L == 0)
         return (sized || aesthetic) && !p->refiner ? sdc_fail(SDC_ERR_ARG, "size, crop and aesthetic "
                                              "conditioning apply to SDXL models only")

@@ -33,6 +33,7 @@ sdc_generate_params sdc_generate_default_params(void)
     p.strength = 0.75f;
     p.mask_blur = 4.0f;
     p.inpaint_padding = 32;
+    p.noise_level = 20;
     return p;
 }
 

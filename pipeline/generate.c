@@ -18,6 +18,8 @@
 #define MAX_SIDE 16384
 /* UNet input of the SD 2 depth model: the latent and the depth map. */
 #define DEPTH_CHANNELS 5
+/* UNet input of the x4 upscaler: the latent and the noised low-res picture. */
+#define UPSCALER_CHANNELS 7
 
 typedef struct run {
     sdc_model *m;
@@ -138,7 +140,8 @@ static sdc_status make_sampler(run *r)
     sp.schedule = (sdc_schedule)schedule;
     sp.prediction = sdc_checkpoint_prediction(r->m->ck);
     sp.steps = p->steps;
-    sp.strength = r->in.init_rgb ? p->strength : 1.0f;
+    /* the x4 upscaler's init picture is its condition: it samples from pure noise */
+    sp.strength = r->in.init_rgb && r->in_ch != UPSCALER_CHANNELS ? p->strength : 1.0f;
     sp.eta = p->eta;
     sp.karras_sigmas = p->karras_sigmas;
     sp.train = r->m->train;
@@ -195,11 +198,27 @@ static sdc_status encode(run *r, const float *image, int draw, float *latent)
     return s;
 }
 
+/* x4 upscaler: the low-res condition (its noise drawn first), then the latent noise. */
+static sdc_status start_upscale(run *r)
+{
+    size_t per_row = (size_t)3 * r->h * r->w;
+    sdc_status s = sdc_pipeline_upscale_condition(r->p, r->w, r->h, &r->rng, r->extra);
+    if (s != SDC_OK)
+        return s;
+    sdc_rng_randn(&r->rng, r->noise, r->n);
+    sdc_sampler_start_txt2img(r->sampler, r->noise, r->latent);
+    for (int b = 1; b < r->rows; b++)
+        memcpy(r->extra + b * per_row, r->extra, per_row * sizeof(float));
+    return SDC_OK;
+}
+
 /* The draws and starting latent of each mode, in the order diffusers makes them. */
 static sdc_status start(run *r)
 {
     const sdc_pipeline_inputs *in = &r->in;
     sdc_status s = SDC_OK;
+    if (r->in_ch == UPSCALER_CHANNELS)
+        return start_upscale(r);
     int inpainting = in->mask != NULL;
     int full_strength = !in->init_rgb || (inpainting && r->p->strength >= 1.0f);
     if (in->init_rgb && (!inpainting || r->in_ch != 9 || !full_strength))
@@ -361,6 +380,8 @@ static sdc_status text(run *r)
 /* Nothing to generate: strength 0, or a mask that repaints nothing. */
 static int unchanged(const run *r)
 {
+    if (sdc_unet_in_channels(r->m->unet) == UPSCALER_CHANNELS)
+        return 0; /* its init picture is the low-res input, not a start point */
     return r->in.init_rgb && (r->p->strength <= 0.0f || (r->in.mask && r->in.mask_empty));
 }
 
@@ -418,8 +439,9 @@ static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p
         run_free(&r);
         return SDC_OK;
     }
-    r.h = p->height / 8;
-    r.w = p->width / 8;
+    int down = sdc_vae_downscale(m->vae); /* 8; 4 for the x4 upscaler's VAE */
+    r.h = p->height / down;
+    r.w = p->width / down;
     r.n = (size_t)4 * r.h * r.w;
     r.rows = p->cfg_scale > 1.0f ? 2 : 1;
     r.in_ch = sdc_unet_in_channels(m->unet);

@@ -51,6 +51,10 @@ sdc_status sdc_pipeline_train_schedule(const sdc_checkpoint *ck, sdc_noise_sched
  * all-zero context and pooled row (diffusers' force_zeros_for_empty_prompt, AUTOMATIC1111). */
 sdc_status sdc_pipeline_encode_prompts(sdc_model *m, const sdc_generate_params *p, int guided,
                                        float **context, int *tokens, float **pooled);
+/* The x4 upscaler's noised low-res picture extra [3, h, w] for latent size w x h (its noise
+ * drawn from rng first; pipeline/upscale.c). */
+sdc_status sdc_pipeline_upscale_condition(const sdc_generate_params *p, int w, int h,
+                                          sdc_rng *rng, float *extra);
 /* Width of the pooled vector (0 without one). */
 int sdc_pipeline_pooled_dim(sdc_model *m);
 /* The UNet's label rows [rows, label_dim] (SDXL: pooled [rows, P] and the size ids of p;

@@ -223,11 +223,9 @@ typedef struct pending {
     const char *why;
 } pending;
 
-#define SD2_EXTRA "issue 19 (SD 2 x4 upscaler pipeline)"
 
 
 static const pending pending_kinds[] = {
-    {"", "upscale", SD2_EXTRA},
     {"controlnet", NULL, "issue 22 (ControlNet)"},
     {"taesd", NULL, "issue 25 (TAESD)"},
     {"samplers", NULL, "issue 27 (A1111's k-diffusion samplers, UniPC)"},

@@ -34,6 +34,7 @@ static const struct {
     {"", "unet_depth", "unet_cond (extra input channels)"},
     {"", "depth2img", "pipeline, depth"},
     {"", "unet_upscale", "unet_cond (class label, attn1 on the context)"},
+    {"", "upscale", "pipeline"},
     {"lora", "lora", "lora"},
     {"lora", "lora_txt2img", "pipeline"},
     {"lora", "textual_inversion", "textual_inversion"},

@@ -229,6 +229,9 @@ static const field_case cases[] = {
     {FIELD(depth_map), txt2img, set_depth_map, NULL, DEPTH_ONLY, 1},
     {FIELD(depth_width), txt2img, set_depth_map, NULL, DEPTH_ONLY, 1},
     {FIELD(depth_height), txt2img, set_depth_map, NULL, DEPTH_ONLY, 1},
+    {FIELD(noise_level), txt2img, NULL, NULL,
+     "tests/test_pipeline.c upscale_x4_noise_level_20 / _100 (golden x4 upscaler; other "
+     "models take no low-res picture)", 0},
     {FIELD(lora_dir), txt2img, NULL, NULL, LORA_FILES, 0},
     {FIELD(loras), txt2img, NULL, NULL, LORA_FILES, 0},
     {FIELD(lora_count), txt2img, NULL, NULL, LORA_FILES, 0},

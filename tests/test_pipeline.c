@@ -197,6 +197,15 @@ static void run_library(const golden_case *g)
                                         &p.depth_width, &p.depth_height),
                      SDC_OK, "%s", sdc_last_error());
     p.depth_map = depth;
+    int upscale = strcmp(g->kind, "upscale") == 0;
+    if (upscale) { /* the low-res picture is the init image; the output is 4x */
+        cr_assert_eq(sdc_image_load(golden_path(file_of(g, "low_res_image")), &init, NULL),
+                     SDC_OK);
+        p.init_rgb = init.pixels;
+        p.init_width = init.width;
+        p.init_height = init.height;
+        p.noise_level = (int)json_integer_value(json_object_get(g->json, "noise_level"));
+    }
     if (image_to_image(g)) {
         cr_assert_eq(sdc_image_load(golden_path(file_of(g, "init_image")), &init, NULL), SDC_OK);
         p.init_rgb = init.pixels;
@@ -210,7 +219,8 @@ static void run_library(const golden_case *g)
         p.mask = mask.pixels;
         p.mask_blur = 0;
     }
-    size_t n = (size_t)4 * (g->height / 8) * (g->width / 8);
+    int down = upscale ? 4 : 8;
+    size_t n = (size_t)4 * (g->height / down) * (g->width / down);
     float *latent = malloc(n * sizeof(float));
     uint8_t *rgb = malloc((size_t)g->width * g->height * 3);
     cr_assert_eq(sdc_pipeline_generate(m, &p, rgb, latent), SDC_OK, "%s", sdc_last_error());
@@ -261,6 +271,13 @@ static void run_cli(const golden_case *g)
         argv[argc++] = "--embd-dir", argv[argc++] = embd_dir(g);
     if (strcmp(g->kind, "depth2img") == 0)
         argv[argc++] = "--depth-map", argv[argc++] = golden_path(file_of(g, "depth_image"));
+    char level[16];
+    if (strcmp(g->kind, "upscale") == 0) {
+        snprintf(level, sizeof level, "%lld",
+                 json_integer_value(json_object_get(g->json, "noise_level")));
+        argv[argc++] = "-i", argv[argc++] = golden_path(file_of(g, "low_res_image"));
+        argv[argc++] = "--noise-level", argv[argc++] = level;
+    }
     if (image_to_image(g)) {
         argv[argc++] = "-i", argv[argc++] = golden_path(file_of(g, "init_image"));
         argv[argc++] = "--strength", argv[argc++] = strength;
@@ -322,6 +339,8 @@ GOLDEN_CASE(img2img_sd1_ddim, "img2img.tiny-sd1.ddim")
 GOLDEN_CASE(inpaint_sd1_inpainting_model, "inpaint.tiny-sd1-inpaint.ddim")
 GOLDEN_CASE(inpaint_sd1_latent_blending, "inpaint.tiny-sd1.ddim")
 GOLDEN_CASE(depth2img_sd2_depth_ddim, "depth2img.tiny-sd2-depth.ddim")
+GOLDEN_CASE(upscale_x4_noise_level_20, "upscale.tiny-x4-upscaler.ddim_nl20")
+GOLDEN_CASE(upscale_x4_noise_level_100, "upscale.tiny-x4-upscaler.ddim_nl100")
 GOLDEN_CASE(txt2img_sdxl_euler, "txt2img_sdxl.tiny-sdxl.euler")
 GOLDEN_CASE(txt2img_sdxl_euler_a_zero_negative, "txt2img_sdxl.tiny-sdxl.euler_a")
 GOLDEN_CASE(kdiffusion_sdxl_euler_a, "kdiffusion_sdxl.tiny-sdxl.euler_a")

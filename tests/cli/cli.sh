@@ -174,6 +174,14 @@ if golden_only "SDXL size conditioning and the refiner (tiny SDXL)"; then
     expect 1 "depth-map" -- "$SDC" -m "$DEPTH" -W 64 -H 64 --steps 2 --quiet -p x -o "$TMP/dm.png"
     expect 1 "depth models" -- "$SDC" $small -p x --depth-map "$DMAP" -o "$TMP/dm.png"
     expect 0 "" -- "$SDC" -m "$DEPTH" -W 64 -H 64 --steps 2 --quiet -p x --depth-map "$DMAP" -o "$TMP/dm.png"
+    # the x4 upscaler: the output is 4x the picture; the noise level is bounded
+    X4="$SDC_GOLDEN/models/tiny-x4-upscaler/model.safetensors"
+    LOW="$SDC_GOLDEN/trajectories/upscale.tiny-x4-upscaler.ddim_nl20.low.png"
+    expect 0 "" -- "$SDC" -m "$X4" -i "$LOW" --steps 2 --quiet -p x -o "$TMP/up.png"
+    expect 0 "" -- "$SDC" metadata "$TMP/up.png"
+    grep -q "Size: 128x96" "$TMP/out" || fail "the x4 output is not 4x the picture: $(cat "$TMP/out")"
+    expect 2 "noise-level" -- "$SDC" -m "$X4" -i "$LOW" -p x --noise-level 351
+    expect 1 "upscale" -- "$SDC" -m "$X4" --steps 2 --quiet -p x -o "$TMP/up2.png"
     expect 0 "" -- "$SDC" info "$DEPTH"
     grep -q "depth" "$TMP/out" || fail "sdc info does not call the depth model one: $(cat "$TMP/out")"
 fi
