@@ -77,7 +77,8 @@ static sdc_status check_depth(const sdc_model *m, const sdc_generate_params *p)
     int depth_model = sdc_unet_in_channels(m->unet) == DEPTH_CHANNELS;
     if (depth_model && !p->depth_map)
         return sdc_fail(SDC_ERR_ARG, "%s is a depth model: give it a depth map (--depth-map "
-                        "FILE; sdc has no depth estimator)", m->path);
+                        "FILE: a gray picture, nearer = brighter, as MiDaS or Depth Anything "
+                        "write it; sdc bundles no depth estimator)", m->path);
     if (!depth_model && p->depth_map)
         return sdc_fail(SDC_ERR_ARG, "a depth map applies to depth models (5 UNet input "
                         "channels); %s has %d", m->path, sdc_unet_in_channels(m->unet));

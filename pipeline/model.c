@@ -196,8 +196,8 @@ static sdc_status conditioner_for(sdc_model *m, const sdc_generate_params *p,
 
 int sdc_pipeline_pooled_dim(sdc_model *m)
 {
-    sdc_text_encoder *te = m->te2 ? m->te2 : NULL; /* only SDXL's conditioner pools */
-    return te ? sdc_text_encoder_pooled_dim(te) : 0;
+    /* only SDXL's conditioner pools, from its second encoder */
+    return m->te2 ? sdc_text_encoder_pooled_dim(m->te2) : 0;
 }
 
 /* [uncond; cond] rows of `width` into a new buffer; uncond NULL = zeros. */
