@@ -15,6 +15,7 @@ void sdc_embedding_db_free(sdc_embedding_db *db)
 {
     for (size_t i = 0; db && i < db->count; i++) {
         free(db->items[i].name);
+        free(db->items[i].path);
         free(db->items[i].data);
         free(db->items[i].ids);
     }
@@ -28,9 +29,29 @@ static int ends_with(const char *s, const char *suffix)
     return n > m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* The vectors of an open embedding file: its "emb_params" / "*" tensor, else its only one. */
-static const sdc_st_entry *vectors_of(const sdc_safetensors *st)
+/* SDXL's pair files: a clip_l and a clip_g part with the same number of vectors. */
+static int is_pair(const sdc_safetensors *st)
 {
+    return sdc_safetensors_find(st, "clip_l") || sdc_safetensors_find(st, "clip_g");
+}
+
+static sdc_status check_pair(const sdc_safetensors *st, const char *path)
+{
+    const sdc_st_entry *l = sdc_safetensors_find(st, "clip_l");
+    const sdc_st_entry *g = sdc_safetensors_find(st, "clip_g");
+    if (!l || !g || l->tensor.ndim != 2 || g->tensor.ndim != 2 ||
+        l->tensor.shape[0] != g->tensor.shape[0])
+        return sdc_fail(SDC_ERR_FORMAT, "%s: an SDXL embedding needs clip_l [n, 768] and "
+                        "clip_g [n, 1280] with the same n", path);
+    return SDC_OK;
+}
+
+/* The vectors of an open embedding file for `part` (NULL: "emb_params" / "*", else its only
+ * tensor); NULL when the file is of the other kind. */
+static const sdc_st_entry *vectors_of(const sdc_safetensors *st, const char *part)
+{
+    if (part || is_pair(st))
+        return part ? sdc_safetensors_find(st, part) : NULL;
     const sdc_st_entry *e = sdc_safetensors_find(st, "emb_params");
     if (!e)
         e = sdc_safetensors_find(st, "*");
@@ -39,15 +60,23 @@ static const sdc_st_entry *vectors_of(const sdc_safetensors *st)
     return e;
 }
 
-/* Reads one file into *out; *out->data stays NULL for a file of another width. */
-static sdc_status read_file(const char *path, int width, sdc_embedding *out)
+/* Reads one file into *out; *out->data stays NULL for a file of another width or kind. */
+static sdc_status read_file(const char *path, int width, const char *part, sdc_embedding *out)
 {
     sdc_safetensors *st;
     sdc_status s = ends_with(path, ".pt") ? sdc_ckpt_open(path, &st)
                                           : sdc_safetensors_open(path, &st);
     if (s != SDC_OK)
         return s;
-    const sdc_st_entry *e = vectors_of(st);
+    if ((part && !is_pair(st)) || (!part && is_pair(st))) {
+        sdc_safetensors_close(st); /* made for the other kind of model */
+        return SDC_OK;
+    }
+    if (part && (s = check_pair(st, path)) != SDC_OK) {
+        sdc_safetensors_close(st);
+        return s;
+    }
+    const sdc_st_entry *e = vectors_of(st, part);
     const sdc_tensor *t = e ? &e->tensor : NULL;
     if (!t || !sdc_dtype_is_weight(t->dtype) || t->ndim < 1 || t->ndim > 2)
         s = sdc_fail(SDC_ERR_FORMAT, "%s: no embedding vectors (emb_params [n, W])", path);
@@ -70,22 +99,23 @@ static sdc_status read_file(const char *path, int width, sdc_embedding *out)
 /* Adds the embedding file `file` of dir (its name tokenized); files of another width are
  * skipped. */
 static sdc_status add_file(sdc_embedding_db *db, const char *dir, const char *file,
-                           const sdc_tokenizer *tok)
+                           const sdc_tokenizer *tok, const char *part)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, file);
     sdc_embedding e = {0};
-    sdc_status s = read_file(path, db->width, &e);
+    sdc_status s = read_file(path, db->width, part, &e);
     if (s != SDC_OK || !e.data)
         return s;
     e.name = strndup(file, strlen(file) - (ends_with(file, ".pt") ? 3 : 12));
-    if (e.name)
+    e.path = strdup(path);
+    if (e.name && e.path)
         s = sdc_tokenize(tok, e.name, &e.ids, &e.n_ids);
-    sdc_embedding *grown = e.name && s == SDC_OK && e.n_ids > 0
+    sdc_embedding *grown = e.name && e.path && s == SDC_OK && e.n_ids > 0
                                ? realloc(db->items, (db->count + 1) * sizeof *grown)
                                : NULL;
     if (!grown) {
-        free(e.name), free(e.data), free(e.ids);
+        free(e.name), free(e.path), free(e.data), free(e.ids);
         return s != SDC_OK ? s : sdc_fail(SDC_ERR_NOMEM, "out of memory reading %s", path);
     }
     db->items = grown;
@@ -100,7 +130,7 @@ static int longer_name_first(const void *a, const void *b)
 }
 
 sdc_status sdc_embedding_db_load(sdc_embedding_db *db, const char *dir, const sdc_tokenizer *tok,
-                                 int width)
+                                 int width, const char *part)
 {
     memset(db, 0, sizeof *db);
     db->width = width;
@@ -111,7 +141,7 @@ sdc_status sdc_embedding_db_load(sdc_embedding_db *db, const char *dir, const sd
     struct dirent *ent;
     while (s == SDC_OK && (ent = readdir(d)))
         if (ends_with(ent->d_name, ".safetensors") || ends_with(ent->d_name, ".pt"))
-            s = add_file(db, dir, ent->d_name, tok);
+            s = add_file(db, dir, ent->d_name, tok, part);
     closedir(d);
     if (s != SDC_OK) {
         sdc_embedding_db_free(db);
@@ -129,6 +159,18 @@ const sdc_embedding *sdc_embedding_db_match(const sdc_embedding_db *db, const in
     for (size_t i = 0; db && i < db->count; i++) {
         const sdc_embedding *e = &db->items[i];
         if (e->n_ids <= n && memcmp(e->ids, ids, e->n_ids * sizeof *ids) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+const sdc_embedding *sdc_embedding_db_owner(const sdc_embedding_db *db, const float *row)
+{
+    uintptr_t at = (uintptr_t)row;
+    for (size_t i = 0; db && row && i < db->count; i++) {
+        const sdc_embedding *e = &db->items[i];
+        uintptr_t start = (uintptr_t)e->data;
+        if (at >= start && at < start + (size_t)e->vectors * db->width * sizeof *e->data)
             return e;
     }
     return NULL;

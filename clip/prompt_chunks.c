@@ -158,7 +158,8 @@ static sdc_status emphasis_chunks(const sdc_tokenizer *tok, const char *prompt, 
     return st;
 }
 
-/* diffusers: the plain prompt's first 75 tokens, weights 1. */
+/* diffusers: the plain prompt's first 75 tokens, weights 1; an embedding's name becomes its
+ * n placeholders there too (those past the 75th are cut off with the text). */
 static sdc_status plain_chunk(const sdc_tokenizer *tok, const char *prompt, chunker *c)
 {
     int32_t *ids;
@@ -166,15 +167,33 @@ static sdc_status plain_chunk(const sdc_tokenizer *tok, const char *prompt, chun
     sdc_status st = sdc_tokenize(tok, prompt, &ids, &n);
     if (!st)
         st = grow(c);
-    if (!st) {
-        sdc_token_chunk *k = &c->out[c->count++];
-        sdc_tokenizer_window(tok, ids, n, c->pad, k->ids);
-        memset(k->vectors, 0, sizeof k->vectors);
-        for (size_t i = 0; i < SDC_CLIP_CONTEXT; i++)
-            k->weights[i] = 1.0f;
+    if (st) {
+        free(ids);
+        return st;
     }
+    int32_t kept[SDC_CLIP_CHUNK_TOKENS];
+    const float *vectors[SDC_CLIP_CHUNK_TOKENS];
+    size_t m = 0;
+    for (size_t i = 0; i < n && m < SDC_CLIP_CHUNK_TOKENS;) {
+        const sdc_embedding *e = sdc_embedding_db_match(c->embeddings, ids + i, n - i);
+        for (int v = 0; e && v < e->vectors && m < SDC_CLIP_CHUNK_TOKENS; v++) {
+            kept[m] = 0;
+            vectors[m++] = e->data + (size_t)v * c->embeddings->width;
+        }
+        if (!e) {
+            kept[m] = ids[i];
+            vectors[m++] = NULL;
+        }
+        i += e ? e->n_ids : 1;
+    }
+    sdc_token_chunk *k = &c->out[c->count++];
+    sdc_tokenizer_window(tok, kept, m, c->pad, k->ids);
+    memset(k->vectors, 0, sizeof k->vectors);
+    memcpy(k->vectors + 1, vectors, m * sizeof *vectors); /* after BOS */
+    for (size_t i = 0; i < SDC_CLIP_CONTEXT; i++)
+        k->weights[i] = 1.0f;
     free(ids);
-    return st;
+    return SDC_OK;
 }
 
 sdc_status sdc_prompt_to_chunks(const sdc_tokenizer *tok, const char *prompt, int pad_id,

@@ -38,9 +38,10 @@ sdc_status sdc_prompt_to_chunks(const sdc_tokenizer *tok, const char *prompt, in
                                 int use_attention_syntax, sdc_token_chunk **chunks,
                                 size_t *count);
 
-/* The same with textual-inversion embeddings (emphasis mode only, as A1111): where the
- * tokens of an embedding's name occur in a run, n placeholder ids 0 carrying its vectors
- * and the run's weight; when they do not fit in the current chunk it is closed first. */
+/* The same with textual-inversion embeddings: where the tokens of an embedding's name occur
+ * in a run, n placeholder ids 0 carrying its vectors and the run's weight; when they do not
+ * fit in the current chunk it is closed first (in the strict mode's one window they are cut
+ * off with the text past 75 tokens). */
 sdc_status sdc_prompt_to_chunks_embedded(const sdc_tokenizer *tok, const char *prompt,
                                          int pad_id, int use_attention_syntax,
                                          const sdc_embedding_db *embeddings,

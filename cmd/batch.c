@@ -267,6 +267,7 @@ static int run(const batch_args *a, const sdc_batch_jobs *jobs, FILE *report)
     r.summary.shard = a->shard;
     r.summary.shards = a->shards;
     sdc_signals_install();
+    sdc_cli_log_install(a->defaults.verbose);
     int bad = report_bad_jobs(&r, jobs, a);
     sdc_status s = bad && a->fail_fast ? SDC_ERR_ARG : run_jobs(&r, jobs, a);
     int rc = finish(&r, a, s, t0);

@@ -120,6 +120,7 @@ int sdc_cmd_generate(int argc, char **argv)
         fprintf(stderr, "seed: %llu\n", (unsigned long long)o.gen.seed);
     }
     sdc_signals_install();
+    sdc_cli_log_install(o.verbose);
     sdc_progress progress;
     sdc_progress_init(&progress, o.quiet, o.verbose);
     progress.image_count = o.batch_count;

@@ -21,6 +21,23 @@ void sdc_signals_install(void)
 
 int sdc_signal_received(void) { return (int)received_signal; }
 
+/* Warnings always, information with -v; on a terminal the progress bar's line is cleared
+ * first (the bar is redrawn at the next step). */
+static void on_log(sdc_log_level level, const char *message, void *user_data)
+{
+    int verbose = user_data != NULL;
+    if (level == SDC_LOG_INFO && !verbose)
+        return;
+    fprintf(stderr, "%s%s%s\n", isatty(STDERR_FILENO) ? "\r\033[K" : "",
+            level == SDC_LOG_WARNING ? "sdc: warning: " : "", message);
+}
+
+void sdc_cli_log_install(int verbose)
+{
+    static int verbose_flag;
+    sdc_set_log(on_log, verbose ? &verbose_flag : NULL);
+}
+
 double sdc_now_seconds(void)
 {
     struct timespec ts;

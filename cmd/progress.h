@@ -5,6 +5,8 @@
 
 #include <signal.h>
 
+#include "sdc.h"
+
 /* Stages the library reports, in order; their times add up over a run. */
 enum { SDC_STAGE_TEXT, SDC_STAGE_SAMPLING, SDC_STAGE_DECODING, SDC_STAGE_COUNT };
 
@@ -27,6 +29,8 @@ int sdc_progress_update(const char *stage, int step, int steps, void *user_data)
 /* Signal handling: SIGINT/SIGTERM set the stop flag (0 when none arrived). */
 void sdc_signals_install(void);
 int sdc_signal_received(void);
+/* Library warnings and (with verbose) information to stderr, clear of the progress bar. */
+void sdc_cli_log_install(int verbose);
 
 double sdc_now_seconds(void);
 

@@ -30,6 +30,15 @@ const char *sdc_last_error(void);
 /* Human name of a status code ("ok", "i/o error", ...). */
 const char *sdc_status_name(sdc_status status);
 
+/* Messages that are not errors: a warning (something was skipped or guessed: a LoRA tensor
+ * that matches no layer) or information (what was chosen, memory taken; what `sdc -v`
+ * prints). The handler gets one line without its newline; it may be called from any thread
+ * that runs a library call. NULL (the default) prints warnings to stderr as
+ * "sdc: warning: ..." and drops information. Process-wide. */
+typedef enum sdc_log_level { SDC_LOG_WARNING, SDC_LOG_INFO } sdc_log_level;
+typedef void (*sdc_log_fn)(sdc_log_level level, const char *message, void *user_data);
+void sdc_set_log(sdc_log_fn fn, void *user_data);
+
 /* ---- Names: one table per concept ------------------------------------------------------
  *
  * Samplers, schedulers, random number generators, prediction types and model families are

@@ -1,6 +1,7 @@
 /* AUTOMATIC1111 writes `Lora hashes: "name: hash"` with the "addnet" hash of
  * sd-webui-additional-networks: the SHA-256 of a .safetensors file's bytes after its header
- * (so editing the metadata keeps the hash), its first 12 hex digits. */
+ * (so editing the metadata keeps the hash), its first 12 hex digits. A .pt / .ckpt file has
+ * no such header: its hash is the SHA-256 of the whole file, as AUTOMATIC1111's. */
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,9 +9,11 @@
 
 #include "lora/lora.h"
 #include "ops/error.h"
+#include "weights/ckpt.h"
 #include "weights/sha256.h"
 
-static sdc_status hash_stream(FILE *f, const char *path, sdc_sha256 *ctx)
+/* Positions f after a safetensors header. */
+static sdc_status skip_header(FILE *f, const char *path)
 {
     uint8_t len[8];
     if (fread(len, 1, 8, f) != 8)
@@ -21,6 +24,11 @@ static sdc_status hash_stream(FILE *f, const char *path, sdc_sha256 *ctx)
     if (header > (uint64_t)LONG_MAX - 8 || fseek(f, (long)(8 + header), SEEK_SET) != 0)
         return sdc_fail(SDC_ERR_FORMAT, "%s: header length %llu is past the file", path,
                         (unsigned long long)header);
+    return SDC_OK;
+}
+
+static sdc_status hash_stream(FILE *f, const char *path, sdc_sha256 *ctx)
+{
     enum { BLOCK = 1 << 20 };
     uint8_t *buf = malloc(BLOCK);
     if (!buf)
@@ -40,7 +48,9 @@ sdc_status sdc_lora_short_hash(const char *path, char hex[13])
         return sdc_fail(SDC_ERR_IO, "%s: cannot open", path);
     sdc_sha256 ctx;
     sdc_sha256_init(&ctx);
-    sdc_status s = hash_stream(f, path, &ctx);
+    sdc_status s = sdc_ckpt_sniff(path) ? SDC_OK : skip_header(f, path);
+    if (s == SDC_OK)
+        s = hash_stream(f, path, &ctx);
     fclose(f);
     if (s != SDC_OK)
         return s;

@@ -8,6 +8,8 @@
 #include "lora/lora.h"
 #include "lora/lora_impl.h"
 #include "ops/error.h"
+#include "ops/log.h"
+#include "weights/ckpt.h"
 
 typedef struct merged_layer {
     sdc_layer *layer;
@@ -26,6 +28,8 @@ struct sdc_lora_stack {
     size_t n_adapted, cap_adapted;
     size_t unmatched, merged_bytes;
     char *first_unmatched;
+    size_t file_unmatched; /* of the file being applied: its warning */
+    char *file_first_unmatched;
 };
 
 sdc_status sdc_lora_stack_create(const sdc_lora_targets *targets, sdc_lora_mode mode,
@@ -70,6 +74,7 @@ void sdc_lora_stack_free(sdc_lora_stack *s)
     free(s->merged);
     free(s->adapted);
     free(s->first_unmatched);
+    free(s->file_first_unmatched);
     free(s);
 }
 
@@ -152,7 +157,10 @@ static void note_unmatched(sdc_lora_stack *s, size_t tensors, const char *name)
 {
     if (s->unmatched == 0 && !s->first_unmatched)
         s->first_unmatched = strdup(name);
+    if (s->file_unmatched == 0 && !s->file_first_unmatched)
+        s->file_first_unmatched = strdup(name);
     s->unmatched += tensors;
+    s->file_unmatched += tensors;
 }
 
 static size_t parts_of(const sdc_lora_adapter *a, const char **first)
@@ -193,6 +201,11 @@ static sdc_status apply_adapter(sdc_lora_stack *s, const sdc_lora_adapter *a, co
 static sdc_status check_family(sdc_lora_stack *s, const sdc_lora_adapter *list, size_t n,
                                const char *path)
 {
+    for (size_t i = 0; i < n && !s->targets.te2; i++)
+        if (list[i].component == SDC_LORA_TE2)
+            return sdc_fail(SDC_ERR_UNSUPPORTED, "%s: a LoRA for SDXL (it changes a second "
+                            "text encoder, '%s'), and this model has one", path,
+                            list[i].module);
     for (size_t i = 0; i < n; i++)
         if (sdc_lora_target(&s->targets, &s->hints, &list[i]))
             return SDC_OK;
@@ -238,9 +251,13 @@ sdc_status sdc_lora_apply(sdc_lora_stack *s, const char *path, float te_multipli
     if (!isfinite(te_multiplier) || !isfinite(unet_multiplier))
         return sdc_fail(SDC_ERR_ARG, "%s: LoRA weight is not a finite number", path);
     sdc_safetensors *st;
-    sdc_status rc = sdc_safetensors_open(path, &st);
+    sdc_status rc = sdc_ckpt_sniff(path) ? sdc_ckpt_open(path, &st)
+                                         : sdc_safetensors_open(path, &st);
     if (rc != SDC_OK)
         return rc;
+    s->file_unmatched = 0;
+    free(s->file_first_unmatched);
+    s->file_first_unmatched = NULL;
     if (!reserve((void **)&s->files, &s->cap_files, s->n_files, sizeof *s->files))
         rc = sdc_fail(SDC_ERR_NOMEM, "out of memory applying %s", path);
     if (rc == SDC_OK)
@@ -254,5 +271,9 @@ sdc_status sdc_lora_apply(sdc_lora_stack *s, const char *path, float te_multipli
         return rc;
     }
     s->files[s->n_files++] = st;
+    if (s->file_unmatched) /* as AUTOMATIC1111: skipped, and said */
+        sdc_log(SDC_LOG_WARNING, "LoRA %s: %zu tensors match no layer of this model and were "
+                "skipped (first '%s')", path, s->file_unmatched,
+                s->file_first_unmatched ? s->file_first_unmatched : "?");
     return SDC_OK;
 }

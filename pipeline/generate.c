@@ -409,7 +409,7 @@ sdc_status sdc_pipeline_generate(sdc_model *m, const sdc_generate_params *p, uin
     if (!m || !p || !rgb)
         return sdc_fail(SDC_ERR_ARG, "sdc_generate: missing model, parameters or output");
     sdc_pipeline_loras loras;
-    sdc_embedding_db embeddings;
+    sdc_pipeline_embeddings embeddings;
     sdc_status s = sdc_pipeline_embeddings_load(m, p, &embeddings);
     if (s != SDC_OK)
         return s;

@@ -1,12 +1,17 @@
 #include "pipeline/lora_run.h"
 
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "clip/prompt_chunks.h"
 #include "ops/error.h"
+#include "ops/log.h"
 #include "pipeline/lora_tags.h"
+#include "weights/sha256.h"
 
 /* The conditioner caches encoded prompts: a change of the text encoder's weights or of the
  * embeddings starts a new one. */
@@ -16,7 +21,8 @@ static void drop_conditioner(sdc_model *m)
     m->cond = NULL;
 }
 
-/* DIR/NAME.safetensors, DIR = p->lora_dir or the "loras" folder beside the model. */
+/* DIR/NAME.safetensors, else DIR/NAME.pt, else DIR/NAME.ckpt (AUTOMATIC1111's order of
+ * preference); DIR = p->lora_dir or the "loras" folder beside the model. */
 static sdc_status tag_path(const sdc_model *m, const sdc_generate_params *p, const char *name,
                            char *path, size_t cap)
 {
@@ -28,14 +34,17 @@ static sdc_status tag_path(const sdc_model *m, const sdc_generate_params *p, con
         snprintf(copy, sizeof copy, "%s", m->path ? m->path : ".");
         snprintf(dir, sizeof dir, "%s/loras", dirname(copy));
     }
-    int n = snprintf(path, cap, "%s/%s.safetensors", dir, name);
-    if (n < 0 || (size_t)n >= cap)
-        return sdc_fail(SDC_ERR_ARG, "LoRA '%s': path too long", name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sdc_fail(SDC_ERR_IO, "LoRA '%s' of the prompt: no file %s", name, path);
-    fclose(f);
-    return SDC_OK;
+    static const char *const ext[] = {"safetensors", "pt", "ckpt"};
+    for (int i = 0; i < 3; i++) {
+        int n = snprintf(path, cap, "%s/%s.%s", dir, name, ext[i]);
+        if (n < 0 || (size_t)n >= cap)
+            return sdc_fail(SDC_ERR_ARG, "LoRA '%s': path too long", name);
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+            return SDC_OK;
+    }
+    return sdc_fail(SDC_ERR_IO, "LoRA '%s' of the prompt: no file %s/%s.safetensors (nor "
+                    ".pt, .ckpt)", name, dir, name);
 }
 
 /* Applies the prompt's tags, then p->loras. */
@@ -73,6 +82,10 @@ sdc_status sdc_pipeline_loras_apply(sdc_model *m, const sdc_generate_params *p,
         drop_conditioner(m);
         st = apply_all(m, p, out->stack, tags, count);
     }
+    if (st == SDC_OK)
+        sdc_log(SDC_LOG_INFO, "LoRA: %d files applied, %.1f MiB of merged weight copies",
+                count + p->lora_count,
+                (double)sdc_lora_merged_bytes(out->stack) / (1024.0 * 1024.0));
     sdc_lora_tags_free(tags, count);
     if (st != SDC_OK)
         sdc_pipeline_loras_release(m, out);
@@ -149,25 +162,121 @@ sdc_status sdc_pipeline_lora_hashes(const sdc_model *m, const sdc_generate_param
 }
 
 
-sdc_status sdc_pipeline_embeddings_load(sdc_model *m, const sdc_generate_params *p,
-                                        sdc_embedding_db *db)
+/* SDXL's encoders (both, or the refiner's bigG alone) take the parts of the pair files. */
+static sdc_status load_dbs(const sdc_model *m, const char *dir, sdc_pipeline_embeddings *e)
 {
-    memset(db, 0, sizeof *db);
-    if (!p->embd_dir || !m->te)
-        return SDC_OK;
-    sdc_status s = sdc_embedding_db_load(db, p->embd_dir, m->tok, sdc_text_encoder_width(m->te));
-    if (s == SDC_OK) {
-        drop_conditioner(m);
-        m->embeddings = db;
+    int pairs = m->te2 != NULL;
+    sdc_status s = SDC_OK;
+    if (m->te)
+        s = sdc_embedding_db_load(&e->first, dir, m->tok, sdc_text_encoder_width(m->te),
+                                  pairs ? "clip_l" : NULL);
+    if (s == SDC_OK && m->te2)
+        s = sdc_embedding_db_load(&e->second, dir, m->tok, sdc_text_encoder_width(m->te2),
+                                  "clip_g");
+    if (s != SDC_OK) {
+        sdc_embedding_db_free(&e->first);
+        sdc_embedding_db_free(&e->second);
+        memset(e, 0, sizeof *e);
     }
     return s;
 }
 
-void sdc_pipeline_embeddings_release(sdc_model *m, sdc_embedding_db *db)
+sdc_status sdc_pipeline_embeddings_load(sdc_model *m, const sdc_generate_params *p,
+                                        sdc_pipeline_embeddings *e)
 {
-    if (m->embeddings) {
+    memset(e, 0, sizeof *e);
+    if (!p->embd_dir)
+        return SDC_OK;
+    sdc_status s = load_dbs(m, p->embd_dir, e);
+    if (s == SDC_OK) {
         drop_conditioner(m);
-        m->embeddings = NULL;
+        m->embeddings = m->te ? &e->first : NULL;
+        m->embeddings2 = m->te2 ? &e->second : NULL;
     }
-    sdc_embedding_db_free(db);
+    return s;
+}
+
+void sdc_pipeline_embeddings_release(sdc_model *m, sdc_pipeline_embeddings *e)
+{
+    if (m->embeddings || m->embeddings2) {
+        drop_conditioner(m);
+        m->embeddings = m->embeddings2 = NULL;
+    }
+    sdc_embedding_db_free(&e->first);
+    sdc_embedding_db_free(&e->second);
+}
+
+/* Appends "name: hash" for each embedding of db that `prompt` uses, in order of first use
+ * (AUTOMATIC1111 drops ':' and ',' from the names there). */
+static sdc_status write_used(FILE *f, const sdc_model *m, const sdc_embedding_db *db,
+                             const char *prompt, int *written)
+{
+    sdc_token_chunk *chunks;
+    size_t count;
+    sdc_status s = sdc_prompt_to_chunks_embedded(m->tok, prompt, 0, 1, db, &chunks, &count);
+    if (s != SDC_OK)
+        return s;
+    const sdc_embedding **seen = calloc(db->count + 1, sizeof *seen);
+    size_t n_seen = 0;
+    for (size_t c = 0; seen && s == SDC_OK && c < count; c++)
+        for (int t = 0; s == SDC_OK && t < SDC_CLIP_CONTEXT; t++) {
+            const sdc_embedding *e = sdc_embedding_db_owner(db, chunks[c].vectors[t]);
+            size_t k = 0;
+            while (e && k < n_seen && seen[k] != e)
+                k++;
+            if (!e || k < n_seen)
+                continue;
+            seen[n_seen++] = e;
+            uint8_t digest[32];
+            char hex[65];
+            s = sdc_sha256_file(e->path, digest);
+            sdc_sha256_hex(digest, hex);
+            fprintf(f, "%s", (*written)++ ? ", " : "");
+            for (const char *ch = e->name; s == SDC_OK && *ch; ch++)
+                if (*ch != ':' && *ch != ',')
+                    fputc(*ch, f);
+            fprintf(f, ": %.12s", hex);
+        }
+    if (!seen)
+        s = sdc_fail(SDC_ERR_NOMEM, "out of memory for TI hashes");
+    free(seen);
+    free(chunks);
+    return s;
+}
+
+sdc_status sdc_pipeline_ti_hashes(const sdc_model *m, const sdc_generate_params *p,
+                                  char **text)
+{
+    *text = NULL;
+    if (!p->embd_dir || (!m->te && !m->te2))
+        return SDC_OK;
+    sdc_pipeline_embeddings e;
+    memset(&e, 0, sizeof e);
+    sdc_status s = load_dbs(m, p->embd_dir, &e);
+    const sdc_embedding_db *db = m->te ? &e.first : &e.second;
+    char *stripped = NULL;
+    sdc_lora_tag *tags = NULL;
+    int tag_count = 0;
+    if (s == SDC_OK)
+        s = sdc_lora_tags_parse(p->prompt ? p->prompt : "", &stripped, &tags, &tag_count);
+    size_t size = 0;
+    int written = 0;
+    FILE *f = s == SDC_OK ? open_memstream(text, &size) : NULL;
+    if (s == SDC_OK && !f)
+        s = sdc_fail(SDC_ERR_NOMEM, "out of memory for TI hashes");
+    if (f) {
+        s = write_used(f, m, db, stripped, &written);
+        if (s == SDC_OK && p->negative_prompt)
+            s = write_used(f, m, db, p->negative_prompt, &written);
+        fclose(f);
+    }
+    if (s != SDC_OK || !written) {
+        free(*text);
+        *text = NULL;
+    }
+    free(stripped);
+    sdc_lora_tags_free(tags, tag_count);
+    sdc_embedding_db_free(&e.first); /* m never pointed to these */
+    sdc_embedding_db_free(&e.second);
+    return s;
 }

@@ -21,10 +21,21 @@ void sdc_pipeline_loras_release(sdc_model *m, sdc_pipeline_loras *l);
 sdc_status sdc_pipeline_lora_hashes(const sdc_model *m, const sdc_generate_params *p,
                                     char **text);
 
-/* The textual-inversion embeddings of p->embd_dir for this generation (into *db, which m
+/* The textual-inversion embeddings of one generation: for the text encoder and SDXL's
+ * second one. */
+typedef struct sdc_pipeline_embeddings {
+    sdc_embedding_db first, second;
+} sdc_pipeline_embeddings;
+
+/* The textual-inversion embeddings of p->embd_dir for this generation (into *e, which m
  * points to until released; nothing when p->embd_dir is NULL). */
 sdc_status sdc_pipeline_embeddings_load(sdc_model *m, const sdc_generate_params *p,
-                                        sdc_embedding_db *db);
-void sdc_pipeline_embeddings_release(sdc_model *m, sdc_embedding_db *db);
+                                        sdc_pipeline_embeddings *e);
+void sdc_pipeline_embeddings_release(sdc_model *m, sdc_pipeline_embeddings *e);
+/* AUTOMATIC1111's `TI hashes` text ("name: hash, ..."; the first 12 hex digits of each
+ * file's SHA-256) of the embeddings the prompt uses, then those the negative prompt uses;
+ * *text NULL when none. */
+sdc_status sdc_pipeline_ti_hashes(const sdc_model *m, const sdc_generate_params *p,
+                                  char **text);
 
 #endif

@@ -162,8 +162,7 @@ static sdc_text_component component(const sdc_model *m, sdc_text_encoder *te, sd
                                     int pooled)
 {
     sdc_text_family f = sdc_text_family_of(m->ck, c);
-    /* embeddings are loaded for the first encoder's width (SDXL's clip_g pairs: not yet) */
-    const sdc_embedding_db *emb = c == SDC_COMPONENT_TEXT ? m->embeddings : NULL;
+    const sdc_embedding_db *emb = c == SDC_COMPONENT_TEXT ? m->embeddings : m->embeddings2;
     return (sdc_text_component){.tok = m->tok, .te = te, .pad_id = f.pad_token,
                                 .final_norm = f.final_norm, .pooled = pooled,
                                 .embeddings = emb};

@@ -64,7 +64,8 @@ static void write_sdxl_conditioning(FILE *f, const sdc_generate_params *g)
 }
 
 char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
-                          const char *model_hash, const char *lora_hashes)
+                          const char *model_hash, const char *lora_hashes,
+                          const char *ti_hashes)
 {
     char name[256];
     model_name(model_path ? model_path : "", name, sizeof name);
@@ -104,6 +105,8 @@ char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
     }
     if (lora_hashes)
         fprintf(f, ", Lora hashes: \"%s\"", lora_hashes);
+    if (ti_hashes)
+        fprintf(f, ", TI hashes: \"%s\"", ti_hashes);
     fprintf(f, ", Version: sdc %s", SDC_VERSION);
     if (fclose(f) != 0) {
         free(text);
@@ -121,12 +124,17 @@ sdc_status sdc_generate_parameters_text(sdc_model *model, const sdc_generate_par
     sdc_status s = sdc_generate_params_upgrade(params, &p);
     if (s == SDC_OK)
         s = sdc_model_short_hash(model, hash);
-    char *loras = NULL;
+    char *loras = NULL, *embeddings = NULL;
     if (s == SDC_OK)
         s = sdc_pipeline_lora_hashes(model, &p, &loras);
-    if (s != SDC_OK)
+    if (s == SDC_OK)
+        s = sdc_pipeline_ti_hashes(model, &p, &embeddings);
+    if (s != SDC_OK) {
+        free(loras);
         return s;
-    *text = sdc_parameters_text(&p, model->path, hash, loras);
+    }
+    *text = sdc_parameters_text(&p, model->path, hash, loras, embeddings);
     free(loras);
+    free(embeddings);
     return *text ? SDC_OK : sdc_fail(SDC_ERR_NOMEM, "out of memory for the parameters text");
 }

@@ -10,9 +10,10 @@
 #include "sdc.h"
 
 /* Returns a malloc'd string, or NULL when out of memory. model_path may be a file or
- * folder (its base name without extension is recorded); lora_hashes ("name: hash, ...") is
- * NULL without LoRAs. */
+ * folder (its base name without extension is recorded); lora_hashes and ti_hashes ("name:
+ * hash, ...") are NULL without LoRAs / used embeddings. */
 char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
-                          const char *model_hash, const char *lora_hashes);
+                          const char *model_hash, const char *lora_hashes,
+                          const char *ti_hashes);
 
 #endif

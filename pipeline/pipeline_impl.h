@@ -26,8 +26,9 @@ struct sdc_model {
     sdc_conditioner *cond;
     sdc_conditioning_params cond_params;
     char hash[11]; /* "" until computed */
-    /* the textual-inversion embeddings of the current generation (--embd-dir), or NULL */
-    const sdc_embedding_db *embeddings;
+    /* the textual-inversion embeddings of the current generation (--embd-dir) for te and
+     * te2, or NULL */
+    const sdc_embedding_db *embeddings, *embeddings2;
 };
 
 /* A caller's parameters, perhaps from an older and smaller sdc.h (struct_size), as this

@@ -14,9 +14,12 @@
 #include "lora/lora.h"
 #include "lora/lora_impl.h"
 #include "ops/dtype.h"
+#include "pipeline/lora_run.h"
+#include "tests/fuzz/ckpt_build.h"
 #include "tests/golden.h"
 #include "tests/st_write.h"
 #include "unet/unet.h"
+#include "weights/sha256.h"
 
 typedef struct model {
     sdc_checkpoint *ck;
@@ -327,6 +330,164 @@ Test(lora, adapters_for_missing_layers_are_counted_and_skipped)
     cr_expect_eq(sdc_lora_unmatched(s, &first), 2);
     cr_expect(first && strstr(first, "layers_99"), "%s", first ? first : "(none)");
     cr_expect_gt(sdc_lora_merged_bytes(s), 0, "the matching adapter was not applied");
+    sdc_lora_stack_free(s);
+    unlink(path);
+    free_model(&m);
+}
+
+/* The stray file of the test above also says so through the log handler, naming the file,
+ * the count and the first tensor. */
+static char logged[1024];
+static void capture(sdc_log_level level, const char *message, void *user_data)
+{
+    (void)user_data;
+    if (level == SDC_LOG_WARNING)
+        snprintf(logged, sizeof logged, "%s", message);
+}
+
+Test(lora, unmatched_adapters_are_a_warning_naming_the_file)
+{
+    model m = load_tiny();
+    static float down[4 * 64], up[64 * 4];
+    sdc_tensor td = {.dtype = SDC_DTYPE_F32, .ndim = 2, .shape = {4, 64}, .data = down};
+    sdc_tensor tu = {.dtype = SDC_DTYPE_F32, .ndim = 2, .shape = {64, 4}, .data = up};
+    char path[256];
+    snprintf(path, sizeof path, "%s/test_lora_warn_%d.safetensors", getenv("SDC_BUILD_DIR"),
+             (int)getpid());
+    st_item items[] = {{"lora_unet_no_such_block_proj.lora_down.weight", &td},
+                       {"lora_unet_no_such_block_proj.lora_up.weight", &tu},
+                       {"lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight",
+                        &td},
+                       {"lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_up.weight",
+                        &tu}};
+    st_write(path, items, 4);
+    sdc_set_log(capture, NULL);
+    logged[0] = '\0';
+    sdc_lora_stack *s = stack_for(&m, SDC_LORA_MERGE);
+    cr_assert_eq(sdc_lora_apply(s, path, 1.0f, 1.0f), SDC_OK, "%s", sdc_last_error());
+    sdc_set_log(NULL, NULL);
+    cr_expect(strstr(logged, path) && strstr(logged, "2 tensors match no layer") &&
+                  strstr(logged, "no_such_block"),
+              "warning: '%s'", logged);
+    sdc_lora_stack_free(s);
+    unlink(path);
+    free_model(&m);
+}
+
+/* A LoRA saved by torch (.pt / .ckpt: a zip with a pickled state dict) merges exactly as the
+ * same tensors in a .safetensors file, and its hash is the whole file's SHA-256. */
+static float pt_down[4 * 64], pt_up[64 * 4];
+
+static void crafted_state_dict(ckb_pickle *p)
+{
+    char name[200];
+    ckb_op(p, 0x80);
+    ckb_op(p, 2);
+    ckb_ordered_dict(p);
+    ckb_op(p, '(');
+    snprintf(name, sizeof name, "%s.lora_down.weight", TARGET);
+    ckb_str(p, name);
+    ckb_tensor(p, "FloatStorage", "0", 4 * 64, 0, 2, (int64_t[]){4, 64}, NULL);
+    snprintf(name, sizeof name, "%s.lora_up.weight", TARGET);
+    ckb_str(p, name);
+    ckb_tensor(p, "FloatStorage", "1", 64 * 4, 0, 2, (int64_t[]){64, 4}, NULL);
+    ckb_op(p, 'u');
+    ckb_op(p, '.');
+}
+
+static float *merged_q(model *m, const char *path)
+{
+    sdc_lora_stack *s = stack_for(m, SDC_LORA_MERGE);
+    cr_assert_eq(sdc_lora_apply(s, path, 0.7f, 0.7f), SDC_OK, "%s", sdc_last_error());
+    sdc_layer *q = sdc_layer_table_find(sdc_text_encoder_layer_table(m->te),
+                                        "text_model.encoder.layers.0.self_attn.q_proj");
+    cr_assert_not_null(q->w.owned);
+    float *copy = malloc(64 * 64 * sizeof *copy);
+    cr_assert_not_null(copy);
+    memcpy(copy, q->w.owned, 64 * 64 * sizeof *copy);
+    sdc_lora_stack_free(s);
+    return copy;
+}
+
+Test(lora, torch_pickled_lora_files_merge_as_safetensors)
+{
+    model m = load_tiny();
+    for (int i = 0; i < 4 * 64; i++)
+        pt_down[i] = pt_up[i] = 0.02f * (float)(i % 5) - 0.03f;
+    char st_path[256], pt_path[256];
+    snprintf(st_path, sizeof st_path, "%s/test_lora_pt_%d.safetensors",
+             getenv("SDC_BUILD_DIR"), (int)getpid());
+    snprintf(pt_path, sizeof pt_path, "%s/test_lora_pt_%d.pt", getenv("SDC_BUILD_DIR"),
+             (int)getpid());
+    sdc_tensor td = {.dtype = SDC_DTYPE_F32, .ndim = 2, .shape = {4, 64}, .data = pt_down};
+    sdc_tensor tu = {.dtype = SDC_DTYPE_F32, .ndim = 2, .shape = {64, 4}, .data = pt_up};
+    char n_down[200], n_up[200];
+    snprintf(n_down, sizeof n_down, "%s.lora_down.weight", TARGET);
+    snprintf(n_up, sizeof n_up, "%s.lora_up.weight", TARGET);
+    st_write(st_path, (st_item[]){{n_down, &td}, {n_up, &tu}}, 2);
+    ckb_pickle p = {0};
+    crafted_state_dict(&p);
+    const ckb_member members[] = {{"data/0", pt_down, sizeof pt_down, 0},
+                                  {"data/1", pt_up, sizeof pt_up, 0}};
+    cr_assert_eq(ckb_write_zip(pt_path, "archive", &p, members, 2), 0);
+    ckb_free(&p);
+
+    float *a = merged_q(&m, st_path), *b = merged_q(&m, pt_path);
+    cr_expect(same_bits(a, b, 64 * 64), ".pt and .safetensors merges differ");
+    free(a);
+    free(b);
+
+    char hex[13], full[65];
+    cr_assert_eq(sdc_lora_short_hash(pt_path, hex), SDC_OK, "%s", sdc_last_error());
+    FILE *f = fopen(pt_path, "rb");
+    cr_assert_not_null(f);
+    static uint8_t bytes[1 << 16];
+    size_t n = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    cr_assert_lt(n, sizeof bytes);
+    sdc_sha256 ctx;
+    uint8_t digest[32];
+    sdc_sha256_init(&ctx);
+    sdc_sha256_update(&ctx, bytes, n);
+    sdc_sha256_final(&ctx, digest);
+    sdc_sha256_hex(digest, full);
+    cr_expect_eq(strncmp(hex, full, 12), 0, "hash %s, file's SHA-256 %.12s", hex, full);
+
+    /* a prompt tag finds NAME.pt when there is no NAME.safetensors */
+    unlink(st_path);
+    sdc_generate_params gp = sdc_generate_default_params();
+    char prompt[200], want[200];
+    snprintf(prompt, sizeof prompt, "a cat <lora:test_lora_pt_%d:0.5>", (int)getpid());
+    snprintf(want, sizeof want, "test_lora_pt_%d: %.12s", (int)getpid(), full);
+    gp.prompt = prompt;
+    gp.lora_dir = getenv("SDC_BUILD_DIR");
+    char *hashes = NULL;
+    cr_assert_eq(sdc_pipeline_lora_hashes(NULL, &gp, &hashes), SDC_OK, "%s", sdc_last_error());
+    cr_expect_str_eq(hashes, want);
+    free(hashes);
+    unlink(pt_path);
+    free_model(&m);
+}
+
+/* An SDXL LoRA (it changes a second text encoder) on a model with one is refused by name. */
+Test(lora, sdxl_lora_on_a_one_encoder_model_is_refused)
+{
+    model m = load_tiny();
+    static float down[4 * 64], up[64 * 4];
+    sdc_tensor td = {.dtype = SDC_DTYPE_F32, .ndim = 2, .shape = {4, 64}, .data = down};
+    sdc_tensor tu = {.dtype = SDC_DTYPE_F32, .ndim = 2, .shape = {64, 4}, .data = up};
+    char path[256];
+    snprintf(path, sizeof path, "%s/test_lora_xl_%d.safetensors", getenv("SDC_BUILD_DIR"),
+             (int)getpid());
+    st_item items[] = {{"lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_down.weight", &td},
+                       {"lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_up.weight", &tu},
+                       {"lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_down.weight", &td},
+                       {"lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_up.weight", &tu}};
+    st_write(path, items, 4);
+    sdc_lora_stack *s = stack_for(&m, SDC_LORA_MERGE);
+    cr_expect_eq(sdc_lora_apply(s, path, 1.0f, 1.0f), SDC_ERR_UNSUPPORTED);
+    cr_expect(strstr(sdc_last_error(), "SDXL") && strstr(sdc_last_error(), path), "%s",
+              sdc_last_error());
     sdc_lora_stack_free(s);
     unlink(path);
     free_model(&m);

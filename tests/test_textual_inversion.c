@@ -14,8 +14,11 @@
 #include "clip/embeddings.h"
 #include "clip/prompt_chunks.h"
 #include "clip/text_family.h"
+#include "clip/text_load.h"
+#include "ops/dtype.h"
 #include "tests/golden.h"
 #include "tests/st_write.h"
+#include "weights/sha256.h"
 
 static const char *const ID = "ti.tiny-sd1";
 
@@ -32,7 +35,7 @@ Test(textual_inversion, golden_prompts)
                  sdc_last_error());
     int W = sdc_text_encoder_width(te);
     sdc_embedding_db db;
-    cr_assert_eq(sdc_embedding_db_load(&db, golden_path("lora/embeddings"), tok, W), SDC_OK,
+    cr_assert_eq(sdc_embedding_db_load(&db, golden_path("lora/embeddings"), tok, W, NULL), SDC_OK,
                  "%s", sdc_last_error());
     cr_assert_eq(db.count, 2);
     int pad = sdc_text_family_of(ck, SDC_COMPONENT_TEXT).pad_token;
@@ -104,17 +107,204 @@ Test(textual_inversion, malformed_and_foreign_files)
     snprintf(path, sizeof path, "%s/other.safetensors", dir);
     st_write(path, &(st_item){"emb_params", &wide}, 1);
     sdc_embedding_db db;
-    cr_expect_eq(sdc_embedding_db_load(&db, dir, tok, 64), SDC_OK, "%s", sdc_last_error());
+    cr_expect_eq(sdc_embedding_db_load(&db, dir, tok, 64, NULL), SDC_OK, "%s", sdc_last_error());
     cr_expect_eq(db.count, 0, "an embedding of width 32 was taken for width 64");
     sdc_embedding_db_free(&db);
     sdc_tensor many = {.dtype = SDC_DTYPE_F32, .ndim = 2, .shape = {80, 64}, .data = data};
     char bad[600];
     snprintf(bad, sizeof bad, "%s/toolong.safetensors", dir);
     st_write(bad, &(st_item){"emb_params", &many}, 1);
-    cr_expect_eq(sdc_embedding_db_load(&db, dir, tok, 64), SDC_ERR_FORMAT);
+    cr_expect_eq(sdc_embedding_db_load(&db, dir, tok, 64, NULL), SDC_ERR_FORMAT);
     cr_expect(strstr(sdc_last_error(), "toolong.safetensors"), "%s", sdc_last_error());
     unlink(path);
     unlink(bad);
     rmdir(dir);
     sdc_tokenizer_free(tok);
+}
+
+/* diffusers' strict mode (no emphasis syntax, one window) puts the placeholders too, in
+ * the same places as the emphasis mode for a short prompt; past 75 tokens they are cut off. */
+Test(textual_inversion, strict_mode_places_the_vectors)
+{
+    sdc_tokenizer *tok;
+    cr_assert_eq(sdc_tokenizer_load(NULL, vocab_path(), &tok), SDC_OK, "%s", sdc_last_error());
+    sdc_embedding_db db;
+    cr_assert_eq(sdc_embedding_db_load(&db, golden_path("lora/embeddings"), tok, 64, NULL),
+                 SDC_OK, "%s", sdc_last_error());
+    sdc_token_chunk *a, *b;
+    size_t na, nb;
+    const char *prompt = "a sdcstyle picture of a tinyobj";
+    cr_assert_eq(sdc_prompt_to_chunks_embedded(tok, prompt, 0, 1, &db, &a, &na), SDC_OK);
+    cr_assert_eq(sdc_prompt_to_chunks_embedded(tok, prompt, 0, 0, &db, &b, &nb), SDC_OK);
+    cr_assert_eq(na, 1);
+    cr_assert_eq(nb, 1);
+    int placeholders = 0;
+    for (int t = 0; t < SDC_CLIP_CONTEXT; t++) {
+        cr_expect_eq(a->ids[t], b->ids[t], "id %d", t);
+        cr_expect_eq(a->vectors[t], b->vectors[t], "vector %d", t);
+        placeholders += b->vectors[t] != NULL;
+    }
+    cr_expect_eq(placeholders, 4, "3 + 1 vectors of the two embeddings");
+    free(a);
+    free(b);
+    /* 74 words, then the 3-vector embedding: two of its vectors are cut off */
+    char longer[1024] = "";
+    for (int i = 0; i < 74; i++)
+        strcat(longer, "cat ");
+    strcat(longer, "sdcstyle");
+    cr_assert_eq(sdc_prompt_to_chunks_embedded(tok, longer, 0, 0, &db, &b, &nb), SDC_OK);
+    cr_expect_eq(nb, 1);
+    cr_expect_not_null(b->vectors[75]);
+    cr_expect_null(b->vectors[76]);
+    cr_expect_eq(b->ids[76], sdc_tokenizer_eos(tok));
+    free(b);
+    sdc_embedding_db_free(&db);
+    sdc_tokenizer_free(tok);
+}
+
+/* ---- SDXL: clip_l / clip_g pairs -------------------------------------------------------- */
+
+/* [W] copy of token `id`'s input row of text encoder `c` (its token embedding). */
+static float *token_row(const sdc_checkpoint *ck, sdc_component c, int32_t id, int *width)
+{
+    sdc_layer_source src = sdc_text_source(ck, c, NULL);
+    const sdc_tensor *t;
+    cr_assert_eq(sdc_text_tensor(&src, "text_model.embeddings.token_embedding.weight", NULL, &t),
+                 SDC_OK, "%s", sdc_last_error());
+    int W = (int)t->shape[1];
+    float *all = malloc((size_t)t->shape[0] * W * sizeof *all), *row = malloc(W * sizeof *row);
+    cr_assert(all && row);
+    sdc_convert_to_f32(all, t->data, t->dtype, (size_t)t->shape[0] * W);
+    memcpy(row, all + (size_t)id * W, W * sizeof *row);
+    free(all);
+    *width = W;
+    return row;
+}
+
+/* A pair whose parts are each encoder's own input row of the word "cat": on tiny-sdxl the
+ * prompt that names the file gives the context and pooled vector of the prompt with "cat",
+ * bit for bit, so each encoder took its own part. On a one-encoder model the pair is left
+ * out; a pair with unequal vector counts is refused. */
+Test(textual_inversion, sdxl_pairs_give_each_encoder_its_part)
+{
+    sdc_checkpoint *ck;
+    cr_assert_eq(sdc_checkpoint_open(golden_path("models/tiny-sdxl/model.safetensors"), &ck),
+                 SDC_OK, "%s", sdc_last_error());
+    sdc_tokenizer *tok;
+    cr_assert_eq(sdc_tokenizer_load(NULL, vocab_path(), &tok), SDC_OK, "%s", sdc_last_error());
+    int32_t *cat;
+    size_t n_cat;
+    cr_assert_eq(sdc_tokenize(tok, "cat", &cat, &n_cat), SDC_OK);
+    cr_assert_eq(n_cat, 1);
+    int wl, wg;
+    float *l = token_row(ck, SDC_COMPONENT_TEXT, cat[0], &wl);
+    float *g = token_row(ck, SDC_COMPONENT_TEXT2, cat[0], &wg);
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/test_ti_xl_%d", getenv("SDC_BUILD_DIR"), (int)getpid());
+    cr_assert_eq(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/zqxmeow.safetensors", dir);
+    sdc_tensor tl = {.dtype = SDC_DTYPE_F32, .ndim = 2, .shape = {1, wl}, .data = l};
+    sdc_tensor tg = {.dtype = SDC_DTYPE_F32, .ndim = 2, .shape = {1, wg}, .data = g};
+    st_write(path, (st_item[]){{"clip_l", &tl}, {"clip_g", &tg}}, 2);
+
+    sdc_embedding_db db[2], single;
+    cr_assert_eq(sdc_embedding_db_load(&db[0], dir, tok, wl, "clip_l"), SDC_OK, "%s",
+                 sdc_last_error());
+    cr_assert_eq(sdc_embedding_db_load(&db[1], dir, tok, wg, "clip_g"), SDC_OK, "%s",
+                 sdc_last_error());
+    cr_assert_eq(db[0].count, 1);
+    cr_assert_eq(db[1].count, 1);
+    cr_expect_eq(sdc_embedding_db_load(&single, dir, tok, wl, NULL), SDC_OK);
+    cr_expect_eq(single.count, 0, "a one-encoder model took an SDXL pair");
+    sdc_embedding_db_free(&single);
+
+    sdc_text_encoder *te[2];
+    sdc_text_component enc[2];
+    for (int k = 0; k < 2; k++) {
+        sdc_component c = k ? SDC_COMPONENT_TEXT2 : SDC_COMPONENT_TEXT;
+        cr_assert_eq(sdc_text_encoder_load_component(ck, c, &te[k]), SDC_OK, "%s",
+                     sdc_last_error());
+        sdc_text_family f = sdc_text_family_of(ck, c);
+        enc[k] = (sdc_text_component){.tok = tok, .te = te[k], .pad_id = f.pad_token,
+                                      .final_norm = f.final_norm, .pooled = k,
+                                      .embeddings = &db[k]};
+    }
+    sdc_conditioning_params p = {.emphasis = 1, .clip_skip = 1};
+    sdc_conditioner *cond;
+    cr_assert_eq(sdc_conditioner_create(enc, 2, &p, &cond), SDC_OK, "%s", sdc_last_error());
+    float *a, *b;
+    int na, nb, W = sdc_conditioner_width(cond), PD = sdc_conditioner_pooled_dim(cond);
+    cr_assert_eq(sdc_conditioner_encode(cond, "a photo of a cat", &a, &na), SDC_OK);
+    cr_assert_eq(sdc_conditioner_encode(cond, "a photo of a zqxmeow", &b, &nb), SDC_OK);
+    cr_assert_eq(na, nb);
+    cr_expect_eq(memcmp(a, b, (size_t)na * W * sizeof *a), 0, "contexts differ");
+    float *pa = malloc(PD * sizeof *pa), *pb = malloc(PD * sizeof *pb);
+    cr_assert_eq(sdc_conditioner_pooled(cond, "a photo of a cat", pa), SDC_OK);
+    cr_assert_eq(sdc_conditioner_pooled(cond, "a photo of a zqxmeow", pb), SDC_OK);
+    cr_expect_eq(memcmp(pa, pb, PD * sizeof *pa), 0, "pooled vectors differ");
+    free(a), free(b), free(pa), free(pb);
+    sdc_conditioner_free(cond);
+
+    /* unequal vector counts: refused, the file named */
+    sdc_tensor tg2 = {.dtype = SDC_DTYPE_F32, .ndim = 2, .shape = {1, wg / 2}, .data = g};
+    tl.shape[0] = 2;
+    float *l2 = calloc(2 * wl, sizeof *l2);
+    tl.data = l2;
+    st_write(path, (st_item[]){{"clip_l", &tl}, {"clip_g", &tg2}}, 2);
+    sdc_embedding_db_free(&db[0]);
+    cr_expect_eq(sdc_embedding_db_load(&db[0], dir, tok, wl, "clip_l"), SDC_ERR_FORMAT);
+    cr_expect(strstr(sdc_last_error(), "zqxmeow"), "%s", sdc_last_error());
+    free(l2);
+
+    for (int k = 0; k < 2; k++)
+        sdc_text_encoder_free(te[k]);
+    sdc_embedding_db_free(&db[1]);
+    unlink(path);
+    rmdir(dir);
+    free(l), free(g), free(cat);
+    sdc_tokenizer_free(tok);
+    sdc_checkpoint_close(ck);
+}
+
+/* ---- PNG parameters --------------------------------------------------------------------- */
+
+static void sha12(const char *rel, char out[13])
+{
+    uint8_t digest[32];
+    char hex[65];
+    cr_assert_eq(sdc_sha256_file(golden_path(rel), digest), SDC_OK, "%s", sdc_last_error());
+    sdc_sha256_hex(digest, hex);
+    memcpy(out, hex, 12);
+    out[12] = '\0';
+}
+
+/* `TI hashes` as AUTOMATIC1111 writes it: the prompt's embeddings in order of use, then the
+ * negative prompt's; each the first 12 hex digits of its file's SHA-256. None used: no entry. */
+Test(textual_inversion, ti_hashes_in_the_parameters)
+{
+    sdc_model_params mp = sdc_model_default_params();
+    mp.model_path = golden_path("models/tiny-sd1/model.safetensors");
+    mp.vocab_path = vocab_path();
+    sdc_model *m;
+    cr_assert_eq(sdc_model_load(&mp, &m), SDC_OK, "%s", sdc_last_error());
+    sdc_generate_params p = sdc_generate_default_params();
+    p.embd_dir = golden_path("lora/embeddings");
+    p.lora_dir = golden_path("lora/loras");
+    p.prompt = "a tinyobj in (sdcstyle:1.2), tinyobj <lora:kohya_attn_te:1>";
+    p.negative_prompt = "blurry tinyobj";
+    char *text;
+    cr_assert_eq(sdc_generate_parameters_text(m, &p, &text), SDC_OK, "%s", sdc_last_error());
+    char style[13], obj[13], want[200];
+    sha12("lora/embeddings/sdcstyle.safetensors", style);
+    sha12("lora/embeddings/tinyobj.pt", obj);
+    snprintf(want, sizeof want, "TI hashes: \"tinyobj: %s, sdcstyle: %s, tinyobj: %s\"", obj,
+             style, obj);
+    cr_expect(strstr(text, want), "want %s in: %s", want, text);
+    free(text);
+    p.prompt = "a plain photo";
+    p.negative_prompt = NULL;
+    cr_assert_eq(sdc_generate_parameters_text(m, &p, &text), SDC_OK, "%s", sdc_last_error());
+    cr_expect(!strstr(text, "TI hashes"), "%s", text);
+    free(text);
+    sdc_model_free(m);
 }

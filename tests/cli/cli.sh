@@ -136,6 +136,11 @@ if golden_only "--vae with the tiny model's diffusers vae/ folder"; then
 fi
 expect 1 "$TMP/bad.safetensors" -- "$SDC" $small -p x --vae "$TMP/bad.safetensors" -o "$TMP/f.png"
 
+# LoRA: -v says how much memory the merged weight copies take
+if golden_only "-v with a LoRA tag"; then
+    expect 0 "MiB of merged weight copies" -- "$SDC" $small -v -p "x <lora:kohya_attn_te:0.5>" --lora-model-dir "$SDC_GOLDEN/lora/loras" -o "$TMP/lora.png"
+fi
+
 # img2img, inpainting (all-black mask warns and returns the input), outpainting, masked area
 expect 0 "" -- "$SDC" -m "$MODEL" --steps 2 --quiet -p x -i "$INIT" --strength 0.5 -o "$TMP/i2i.png"
 expect 0 "" -- "$SDC" metadata "$TMP/i2i.png"
