@@ -12,6 +12,7 @@
 #include "cmd/options.h"
 #include "cmd/progress.h"
 #include "cmd/render.h"
+#include "cmd/rerender.h"
 #include "ops/error.h"
 
 static uint64_t random_seed(void)
@@ -104,7 +105,7 @@ static sdc_status render_all(sdc_model *model, sdc_model *refiner, const sdc_cli
     return s == SDC_OK ? sdc_render_list_run(&list, NULL) : s;
 }
 
-int sdc_cmd_generate(int argc, char **argv)
+static int generate(int argc, char **argv)
 {
     sdc_cli_options o;
     int rc = sdc_cli_parse(argc, argv, &o);
@@ -161,4 +162,27 @@ int sdc_cmd_generate(int argc, char **argv)
         return exit_status_for(s);
     }
     return 0;
+}
+
+static int has_verbose(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
+            return 1;
+    return 0;
+}
+
+int sdc_cmd_generate(int argc, char **argv)
+{
+    int rr_argc;
+    char **rr_argv;
+    sdc_cli_log_install(has_verbose(argc, argv)); /* -r says what it found under -v */
+    int rc = sdc_rerender_expand(argc, argv, &rr_argc, &rr_argv);
+    if (rc)
+        return rc;
+    if (!rr_argv)
+        return generate(argc, argv);
+    rc = generate(rr_argc, rr_argv); /* the picture's settings, then this command line's */
+    sdc_rerender_free(rr_argc, rr_argv);
+    return rc;
 }

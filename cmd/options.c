@@ -104,8 +104,13 @@ static void print_help_model(FILE *out)
         out);
     print_choices(out, sdc_prediction_name, sdc_prediction_description, -1);
     fputs(
+        "  -r, --rerender PNG        render a picture again from its PNG parameters (prompt,\n"
+        "                            sampler, schedule, seed, size, CFG, LoRA tags ...; the\n"
+        "                            options after it change them); its model is found by\n"
+        "                            hash, LoRAs by hash in the LoRA folder\n"
+        "      --model-dir DIR       with -r: where its model is looked for (default: .)\n"
         "      --lora-model-dir DIR  where <lora:NAME:W> prompt tags find NAME.safetensors\n"
-        "                            (default: a loras folder beside the model)\n"
+        "                            (or .pt, .ckpt; default: a loras folder beside the model)\n"
         "      --lora FILE[:W]       apply this LoRA file at weight W (default 1); repeatable\n"
         "      --embd-dir DIR        textual-inversion embeddings: each file's name is a word\n"
         "                            of the prompt (.safetensors, AUTOMATIC1111 .pt)\n",

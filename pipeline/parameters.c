@@ -89,6 +89,10 @@ char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
     fprintf(f, "Model: %s, RNG: %s", name, rng_display(g->rng));
     if (g->clip_skip > 1)
         fprintf(f, ", Clip skip: %d", g->clip_skip);
+    if (g->eta != 0)
+        fprintf(f, ", Eta DDIM: %g", g->eta);
+    if (!g->emphasis) /* sdc's own: diffusers' plain 75-token prompt (--no-emphasis) */
+        fprintf(f, ", Prompt parsing: plain");
     if (g->init_rgb)
         fprintf(f, ", Denoising strength: %g", g->strength);
     if (g->freeu)

@@ -136,6 +136,34 @@ if golden_only "--vae with the tiny model's diffusers vae/ folder"; then
 fi
 expect 1 "$TMP/bad.safetensors" -- "$SDC" $small -p x --vae "$TMP/bad.safetensors" -o "$TMP/f.png"
 
+# -r: a picture renders again from its parameters, byte for byte; later options change them;
+# its model is found by hash in --model-dir; what cannot be found is named
+expect 0 "" -- "$SDC" $small -p "a (red:1.1) apple" -n "dark" -s 11 --cfg-scale 5.5 --sampling-method dpm++2m --scheduler karras --eta 0.5 -o "$TMP/r1.png"
+expect 0 "" -- "$SDC" -r "$TMP/r1.png" --model-dir "$(dirname "$MODEL")" --quiet -o "$TMP/r2.png"
+cmp -s "$TMP/r1.png" "$TMP/r2.png" || fail "-r did not render the picture again byte for byte"
+expect 0 "" -- "$SDC" -r "$TMP/r1.png" -m "$MODEL" -s 12 --steps 1 --quiet -o "$TMP/r3.png"
+expect 0 "" -- "$SDC" metadata "$TMP/r3.png"
+grep -q "Steps: 1, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 5.5, Seed: 12" "$TMP/out" || fail "-r with -s and --steps: $(cat "$TMP/out")"
+mkdir "$TMP/nomodels"
+expect 1 "is not in $TMP/nomodels" -- "$SDC" -r "$TMP/r1.png" --model-dir "$TMP/nomodels" -o "$TMP/r4.png"
+expect 1 "no generation parameters" -- "$SDC" -r "$INPAINT_MASK" -m "$MODEL" -o "$TMP/r4.png"
+expect 2 "give -r PNG" -- "$SDC" -m "$MODEL" -p x --model-dir "$TMP" -o "$TMP/r4.png"
+[ ! -e "$TMP/r4.png" ] || fail "-r wrote a picture after an error"
+if golden_only "-r with LoRA and embedding hashes"; then
+    lora="--lora-model-dir $SDC_GOLDEN/lora/loras --embd-dir $SDC_GOLDEN/lora/embeddings"
+    expect 0 "" -- "$SDC" $small -p "a tinyobj (sdcstyle:1.1) <lora:kohya_attn_te:0.7>" $lora -o "$TMP/r5.png"
+    expect 0 "" -- "$SDC" -r "$TMP/r5.png" --model-dir "$(dirname "$MODEL")" $lora --quiet -o "$TMP/r6.png"
+    cmp -s "$TMP/r5.png" "$TMP/r6.png" || fail "-r with a LoRA and embeddings changed the picture"
+    # the LoRA under another name is found by its hash, and the tag takes that name
+    mkdir "$TMP/renamed"
+    cp "$SDC_GOLDEN/lora/loras/kohya_attn_te.safetensors" "$TMP/renamed/style_v2.safetensors"
+    expect 0 "" -- "$SDC" -r "$TMP/r5.png" -m "$MODEL" --lora-model-dir "$TMP/renamed" --embd-dir "$SDC_GOLDEN/lora/embeddings" --quiet -o "$TMP/r7.png"
+    expect 0 "" -- "$SDC" metadata "$TMP/r7.png"
+    grep -q "<lora:style_v2:0.7>" "$TMP/out" || fail "-r did not find the LoRA by hash: $(cat "$TMP/out")"
+    expect 1 "LoRA kohya_attn_te (hash" -- "$SDC" -r "$TMP/r5.png" -m "$MODEL" --lora-model-dir "$TMP/nomodels" -o "$TMP/r8.png"
+    expect 0 "embedding" -- "$SDC" -r "$TMP/r5.png" -m "$MODEL" $lora --embd-dir "$TMP/nomodels" -o "$TMP/r9.png"
+fi
+
 # LoRA: -v says how much memory the merged weight copies take
 if golden_only "-v with a LoRA tag"; then
     expect 0 "MiB of merged weight copies" -- "$SDC" $small -v -p "x <lora:kohya_attn_te:0.5>" --lora-model-dir "$SDC_GOLDEN/lora/loras" -o "$TMP/lora.png"
