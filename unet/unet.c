@@ -5,6 +5,8 @@
 
 #include "ops/error.h"
 
+_Static_assert(SDC_UNET_MAX_BLOCKS + 2 == SDC_UNET_MAX_RESIDUALS, "residual bound");
+
 /* The family's head rule (see unet.h); for a checkpoint of unknown family, from the first
  * transformer's projection as the families differ there too. */
 static void pick_head_rule(sdc_unet *u, const sdc_layer_source *src)

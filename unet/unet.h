@@ -68,6 +68,9 @@ sdc_status sdc_unet_encode(sdc_unet *u, const float *x, int B, int h, int w, flo
                            const float **mid);
 int sdc_unet_mid_channels(const sdc_unet *u);
 
+/* Most residuals any UNet takes: 64 input blocks, conv_in and the middle block. */
+#define SDC_UNET_MAX_RESIDUALS 66
+
 /* Skip tensors of a pass (conv_in's output, then every input block's): the ControlNet
  * residuals' count is this plus one. Channels and size of skip i for an h x w latent. */
 int sdc_unet_skip_count(const sdc_unet *u);
