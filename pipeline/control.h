@@ -35,4 +35,8 @@ void sdc_pipeline_control_free(sdc_pipeline_control *pc);
 sdc_status sdc_pipeline_control_picture(const sdc_control *spec, int width, int height,
                                         float **out);
 
+/* ", ControlNet 0: \"Module: ..., Model: name [hash], Weight: ...\"" for each net of p
+ * (pipeline/control_text.c), malloc'd; NULL without ControlNets. */
+char *sdc_pipeline_control_text(const sdc_generate_params *p);
+
 #endif

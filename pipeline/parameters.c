@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ops/error.h"
+#include "pipeline/control.h"
 #include "pipeline/lora_run.h"
 #include "pipeline/pipeline_impl.h"
 
@@ -64,7 +65,8 @@ static void write_sdxl_conditioning(FILE *f, const sdc_generate_params *g)
 }
 
 char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
-                          const char *model_hash, const char *lora_hashes)
+                          const char *model_hash, const char *lora_hashes,
+                          const char *controls)
 {
     char name[256];
     model_name(model_path ? model_path : "", name, sizeof name);
@@ -104,6 +106,8 @@ char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
     }
     if (lora_hashes)
         fprintf(f, ", Lora hashes: \"%s\"", lora_hashes);
+    if (controls)
+        fputs(controls, f);
     fprintf(f, ", Version: sdc %s", SDC_VERSION);
     if (fclose(f) != 0) {
         free(text);
@@ -126,7 +130,9 @@ sdc_status sdc_generate_parameters_text(sdc_model *model, const sdc_generate_par
         s = sdc_pipeline_lora_hashes(model, &p, &loras);
     if (s != SDC_OK)
         return s;
-    *text = sdc_parameters_text(&p, model->path, hash, loras);
+    char *controls = sdc_pipeline_control_text(&p);
+    *text = sdc_parameters_text(&p, model->path, hash, loras, controls);
+    free(controls);
     free(loras);
     return *text ? SDC_OK : sdc_fail(SDC_ERR_NOMEM, "out of memory for the parameters text");
 }

@@ -11,8 +11,10 @@
 
 /* Returns a malloc'd string, or NULL when out of memory. model_path may be a file or
  * folder (its base name without extension is recorded); lora_hashes ("name: hash, ...") is
- * NULL without LoRAs. */
+ * NULL without LoRAs; controls (", ControlNet 0: ...", NULL without ControlNets) is appended
+ * before the version. */
 char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
-                          const char *model_hash, const char *lora_hashes);
+                          const char *model_hash, const char *lora_hashes,
+                          const char *controls);
 
 #endif
