@@ -109,6 +109,7 @@ void sdc_controlnet_free(sdc_controlnet *cn)
 }
 
 const char *sdc_controlnet_path(const sdc_controlnet *cn) { return sdc_checkpoint_path(cn->ck); }
+const sdc_unet *sdc_controlnet_encoder(const sdc_controlnet *cn) { return cn->encoder; }
 int sdc_controlnet_hint_channels(const sdc_controlnet *cn) { return cn->hint[0].in; }
 
 sdc_status sdc_controlnet_check(const sdc_controlnet *cn, const sdc_unet *unet, int h, int w)
@@ -124,6 +125,11 @@ sdc_status sdc_controlnet_check(const sdc_controlnet *cn, const sdc_unet *unet, 
                         "not the model's (%d / %d)", path, sdc_unet_context_dim(cn->encoder),
                         sdc_unet_mid_channels(cn->encoder), sdc_unet_context_dim(unet),
                         sdc_unet_mid_channels(unet));
+    if (sdc_unet_in_channels(cn->encoder) != 4 ||
+        sdc_unet_label_dim(cn->encoder) != sdc_unet_label_dim(unet))
+        return sdc_fail(SDC_ERR_ARG, "%s: the ControlNet reads %d latent channels and a label of "
+                        "%d, not 4 and the model's %d", path, sdc_unet_in_channels(cn->encoder),
+                        sdc_unet_label_dim(cn->encoder), sdc_unet_label_dim(unet));
     for (int i = 0; i < cn->n_res - 1; i++) {
         int c, sh, sw, uc, uh, uw;
         sdc_unet_skip_shape(cn->encoder, i, h, w, &c, &sh, &sw);

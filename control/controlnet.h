@@ -20,11 +20,15 @@ sdc_status sdc_controlnet_load(const char *path, sdc_controlnet **out);
 void sdc_controlnet_free(sdc_controlnet *cn);
 
 const char *sdc_controlnet_path(const sdc_controlnet *cn);
+/* Its encoder, for the shapes of its inputs and residuals (skip count and shapes, middle
+ * width, context width, input channels, label width). */
+const sdc_unet *sdc_controlnet_encoder(const sdc_controlnet *cn);
 /* Channels of the control picture (3). */
 int sdc_controlnet_hint_channels(const sdc_controlnet *cn);
 
 /* Fails (naming the net's file) unless its residuals fit `unet` at an h x w latent: as many
- * skip tensors, each of the same shape, the same middle width and context width. */
+ * skip tensors, each of the same shape, the same middle width and context width; and unless
+ * it reads the latent alone (4 channels) with the UNet's label width. */
 sdc_status sdc_controlnet_check(const sdc_controlnet *cn, const sdc_unet *unet, int h, int w);
 
 /* hint [C0, h, w] = input_hint_block(picture [hint_channels, 8h, 8w]). */
