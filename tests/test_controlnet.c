@@ -1,6 +1,7 @@
 /* ControlNet files and forward against golden/controlnet: one ControlNet call (hint and the
  * 12 + 1 residuals, cases/controlnet.*) through every layout the loader accepts. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,4 +309,141 @@ Test(canny, refuses_what_it_cannot_read)
     uint8_t px[4] = {0}, e[4];
     cr_expect_eq(sdc_canny(px, 0, 1, 1, 1, 2, e), SDC_ERR_ARG);
     cr_expect_eq(sdc_canny(px, 2, 2, 2, 1, 2, e), SDC_ERR_ARG);
+}
+
+/* ---- the pipeline's use of the nets ------------------------------------------------------- */
+
+typedef struct pipeline_nets {
+    sdc_checkpoint *ck;
+    sdc_unet *unet;
+    sdc_image picture;
+    sdc_control c;
+    sdc_generate_params p;
+} pipeline_nets;
+
+static char net_path[512];
+
+/* tiny-sd1's UNet and control_tiny_edges on edges.png at 128x128, strength 0.5 */
+static void nets_open(pipeline_nets *n)
+{
+    memset(n, 0, sizeof *n);
+    cr_assert_eq(sdc_checkpoint_open(golden_path("models/tiny-sd1/model.safetensors"), &n->ck),
+                 SDC_OK);
+    cr_assert_eq(sdc_unet_load(n->ck, &n->unet), SDC_OK);
+    cr_assert_eq(sdc_image_load(golden_path("controlnet/control/edges.png"), &n->picture, NULL),
+                 SDC_OK);
+    snprintf(net_path, sizeof net_path, "%s",
+             golden_path("controlnet/models/control_tiny_edges.safetensors"));
+    n->c = sdc_control_default_params();
+    n->c.path = net_path;
+    n->c.rgb = n->picture.pixels, n->c.width = n->picture.width;
+    n->c.height = n->picture.height;
+    n->c.strength = 0.5f;
+    n->p = sdc_generate_default_params();
+    n->p.width = n->p.height = 128;
+    n->p.controls = &n->c;
+    n->p.control_count = 1;
+}
+
+static void nets_close(pipeline_nets *n)
+{
+    sdc_image_free(&n->picture);
+    sdc_unet_free(n->unet);
+    sdc_checkpoint_close(n->ck);
+}
+
+/* Guess mode with guidance: the net runs on the prompt's row only, the negative row gets no
+ * residual, and residual i is scaled by strength * 10^(-1 + i / 12). */
+Test(controlnet, guess_mode_feeds_only_the_prompt_row)
+{
+    pipeline_nets n;
+    nets_open(&n);
+    sdc_safetensors *st = golden_open("controlnet/cases/controlnet.control_tiny_edges."
+                                      "safetensors");
+    const sdc_st_entry *x = golden_get(st, "x"), *ctx = golden_get(st, "context");
+    float *x1 = golden_f32(x), *c1 = golden_f32(ctx), t = golden_f32(golden_get(st, "t"))[0];
+    size_t nx = sdc_tensor_numel(&x->tensor), nc = sdc_tensor_numel(&ctx->tensor);
+    /* rows [noise, case]: the negative row's own input must not matter */
+    float *x2 = calloc(2 * nx, sizeof *x2), *c2 = calloc(2 * nc, sizeof *c2);
+    memcpy(x2 + nx, x1, nx * sizeof *x2);
+    memcpy(c2 + nc, c1, nc * sizeof *c2);
+    for (size_t i = 0; i < nx; i++)
+        x2[i] = (float)(i % 7) - 3.0f;
+    n.c.guess_mode = 1;
+    sdc_pipeline_control pc;
+    cr_assert_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 2, &pc), SDC_OK, "%s",
+                 sdc_last_error());
+    sdc_unet_cond c = {.context = c2, .tokens = dim(ctx, 1)};
+    const float *const *res;
+    cr_assert_eq(sdc_pipeline_control_residuals(&pc, x2, t, &c, 0, 5, &res), SDC_OK);
+    cr_assert_not_null(res);
+    for (int i = 0; i < 13; i++) {
+        char name[16];
+        snprintf(name, sizeof name, i < 12 ? "down%d" : "mid", i);
+        const sdc_st_entry *e = golden_get(st, name);
+        size_t row = sdc_tensor_numel(&e->tensor);
+        float *want = golden_f32(e), zero = 0.0f;
+        double scale = 0.5 * pow(10.0, -1.0 + i / 12.0);
+        for (size_t k = 0; k < row; k++) {
+            zero = fabsf(res[i][k]) > zero ? fabsf(res[i][k]) : zero;
+            want[k] = (float)(want[k] * scale);
+        }
+        cr_expect_eq(zero, 0.0f, "%s: the negative row got a residual", name);
+        cr_expect_leq(max_abs_diff(res[i] + row, want, row),
+                      golden_set_tol("controlnet", CASE, name), "%s", name);
+        free(want);
+    }
+    sdc_pipeline_control_free(&pc);
+    free(x1), free(c1), free(x2), free(c2);
+    sdc_safetensors_close(st);
+    nets_close(&n);
+}
+
+/* The guidance window of diffusers: call i of N runs when i / N >= start and
+ * (i + 1) / N <= end; outside it no residuals at all. */
+Test(controlnet, guidance_window_picks_the_calls)
+{
+    pipeline_nets n;
+    nets_open(&n);
+    n.c.start = 0.2f, n.c.end = 0.6f;
+    sdc_pipeline_control pc;
+    cr_assert_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, &pc), SDC_OK, "%s",
+                 sdc_last_error());
+    float *x = calloc(4 * 16 * 16, sizeof *x), *ctx = calloc(77 * 64, sizeof *ctx);
+    sdc_unet_cond c = {.context = ctx, .tokens = 77};
+    const int want[5] = {0, 1, 1, 0, 0};
+    for (int i = 0; i < 5; i++) {
+        const float *const *res;
+        cr_assert_eq(sdc_pipeline_control_residuals(&pc, x, 500.0f, &c, i, 5, &res), SDC_OK);
+        cr_expect_eq(res != NULL, want[i], "call %d of 5", i);
+    }
+    sdc_pipeline_control_free(&pc);
+    free(x);
+    free(ctx);
+    nets_close(&n);
+}
+
+/* Untrusted parameters: one-line errors naming the net, nothing loaded half-way. */
+Test(controlnet, bad_parameters_are_refused)
+{
+    pipeline_nets n;
+    nets_open(&n);
+    sdc_pipeline_control pc;
+    n.c.start = 0.7f, n.c.end = 0.3f;
+    cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, &pc), SDC_ERR_ARG);
+    cr_expect(strstr(sdc_last_error(), "control_tiny_edges"), "%s", sdc_last_error());
+    n.c.start = 0.0f, n.c.end = 1.0f, n.c.width = 0;
+    cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, &pc), SDC_ERR_ARG);
+    n.c.width = n.picture.width, n.c.strength = NAN;
+    cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, &pc), SDC_ERR_ARG);
+    n.c.strength = 1.0f, n.c.path = golden_path("models/tiny-sd1/model.safetensors");
+    cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, &pc), SDC_ERR_FORMAT);
+    cr_expect(strstr(sdc_last_error(), "not a ControlNet"), "%s", sdc_last_error());
+    n.c.path = net_path;
+    n.c.struct_size = 8; /* ends before the picture: refused, not read */
+    cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, &pc), SDC_ERR_ARG);
+    n.c.struct_size = sizeof n.c;
+    n.p.control_count = -1;
+    cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, &pc), SDC_ERR_ARG);
+    nets_close(&n);
 }
