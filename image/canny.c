@@ -18,7 +18,8 @@ static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v;
 
 /* dx, dy, mag [h, w] for channel-interleaved src: per pixel the channel whose |dx| + |dy| is
  * largest (the first on ties). */
-static void gradients(const uint8_t *src, int w, int h, int ch, int *dx, int *dy, int *mag)
+static void gradients(const uint8_t *src, int w, int h, int ch, int16_t *dx, int16_t *dy,
+                      int16_t *mag)
 {
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
@@ -35,20 +36,22 @@ static void gradients(const uint8_t *src, int w, int h, int ch, int *dx, int *dy
                 int m = abs(gx) + abs(gy);
                 if (m > best) {
                     size_t i = (size_t)y * w + x;
-                    best = m, dx[i] = gx, dy[i] = gy, mag[i] = m;
+                    /* |gx|, |gy| <= 4 * 255 and m <= 2040: 16 bits hold them */
+                    best = m, dx[i] = (int16_t)gx, dy[i] = (int16_t)gy, mag[i] = (int16_t)m;
                 }
             }
         }
 }
 
 /* Magnitude with a zero border. */
-static int mag_at(const int *mag, int w, int h, int y, int x)
+static int mag_at(const int16_t *mag, int w, int h, int y, int x)
 {
     return y < 0 || y >= h || x < 0 || x >= w ? 0 : mag[(size_t)y * w + x];
 }
 
 /* 1 when pixel (y, x) is a maximum across its gradient direction. */
-static int is_max(const int *dx, const int *dy, const int *mag, int w, int h, int y, int x)
+static int is_max(const int16_t *dx, const int16_t *dy, const int16_t *mag, int w, int h, int y,
+                  int x)
 {
     size_t i = (size_t)y * w + x;
     int m = mag[i], xs = dx[i], ys = dy[i];
@@ -63,7 +66,7 @@ static int is_max(const int *dx, const int *dy, const int *mag, int w, int h, in
 }
 
 /* Grows the edges from the seeds on `stack` through 8-connected candidates. */
-static void hysteresis(uint8_t *map, int w, int h, size_t *stack, size_t top)
+static void hysteresis(uint8_t *map, int w, int h, uint32_t *stack, size_t top)
 {
     while (top > 0) {
         size_t i = stack[--top];
@@ -75,7 +78,7 @@ static void hysteresis(uint8_t *map, int w, int h, size_t *stack, size_t top)
                 size_t j = (size_t)yy * w + xx;
                 if (map[j] == CANDIDATE) {
                     map[j] = EDGE;
-                    stack[top++] = j;
+                    stack[top++] = (uint32_t)j;
                 }
             }
     }
@@ -84,21 +87,21 @@ static void hysteresis(uint8_t *map, int w, int h, size_t *stack, size_t top)
 sdc_status sdc_canny(const uint8_t *src, int w, int h, int channels, int low, int high,
                      uint8_t *edges)
 {
-    if (w < 1 || h < 1 || (channels != 1 && channels != 3))
+    if (w < 1 || h < 1 || (long long)w * h > UINT32_MAX || (channels != 1 && channels != 3))
         return sdc_fail(SDC_ERR_ARG, "canny: %dx%d picture with %d channels", w, h, channels);
     if (low > high) {
         int t = low;
         low = high, high = t;
     }
     size_t n = (size_t)w * h;
-    int *g = malloc(3 * n * sizeof *g);
-    size_t *stack = malloc(n * sizeof *stack);
+    int16_t *g = malloc(3 * n * sizeof *g);
+    uint32_t *stack = malloc(n * sizeof *stack); /* each pixel is pushed at most once */
     if (!g || !stack) {
         free(g);
         free(stack);
         return sdc_fail(SDC_ERR_NOMEM, "canny: out of memory for a %dx%d picture", w, h);
     }
-    int *dx = g, *dy = g + n, *mag = g + 2 * n;
+    int16_t *dx = g, *dy = g + n, *mag = g + 2 * n;
     gradients(src, w, h, channels, dx, dy, mag);
     uint8_t *map = edges; /* the labels live in the output until the end */
     size_t top = 0;
@@ -109,7 +112,7 @@ sdc_status sdc_canny(const uint8_t *src, int w, int h, int channels, int low, in
             if (mag[i] > low && is_max(dx, dy, mag, w, h, y, x)) {
                 map[i] = mag[i] > high ? EDGE : CANDIDATE;
                 if (map[i] == EDGE)
-                    stack[top++] = i;
+                    stack[top++] = (uint32_t)i;
             }
         }
     hysteresis(map, w, h, stack, top);

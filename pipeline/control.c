@@ -11,11 +11,11 @@
 #include <string.h>
 
 #include "image/canny.h"
+#include "image/image.h"
 #include "image/resize_lanczos.h"
 #include "ops/error.h"
 #include "pipeline/pipeline_impl.h"
 
-#define MAX_PICTURE_SIDE 65536
 #define MAX_CONTROLS 64
 
 void sdc_pipeline_control_free(sdc_pipeline_control *pc)
@@ -40,8 +40,9 @@ static sdc_status check_spec(const sdc_control *c, int i)
 {
     if (!c->path || !*c->path)
         return sdc_fail(SDC_ERR_ARG, "ControlNet %d: no file", i);
-    if (!c->rgb || c->width < 1 || c->height < 1 || c->width > MAX_PICTURE_SIDE ||
-        c->height > MAX_PICTURE_SIDE)
+    if (!c->rgb || c->width < 1 || c->height < 1 || c->width > SDC_IMAGE_MAX_SIDE ||
+        c->height > SDC_IMAGE_MAX_SIDE ||
+        (long long)c->width * c->height > SDC_IMAGE_MAX_PIXELS)
         return sdc_fail(SDC_ERR_ARG, "%s: control picture missing or of unusable size %dx%d",
                         c->path, c->width, c->height);
     if (!isfinite(c->strength) || !(c->start >= 0.0f && c->start <= c->end && c->end <= 1.0f))
