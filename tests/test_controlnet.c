@@ -447,3 +447,31 @@ Test(controlnet, bad_parameters_are_refused)
     cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, &pc), SDC_ERR_ARG);
     nets_close(&n);
 }
+
+/* SDC_CONTROL_PREPROCESS_CANNY: the net sees sdc_canny of the picture with the control's
+ * thresholds, gray in all three channels. */
+Test(controlnet, canny_preprocessor_uses_the_thresholds)
+{
+    uint8_t rgb[S * S * 3], gray[S * S], e[S * S];
+    step(gray, 4, 40); /* magnitude 160 */
+    for (int i = 0; i < S * S; i++)
+        rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = gray[i];
+    sdc_control c = sdc_control_default_params();
+    c.path = "net", c.rgb = rgb, c.width = c.height = S;
+    c.preprocess = SDC_CONTROL_PREPROCESS_CANNY;
+    const int thresholds[2][2] = {{100, 200}, {100, 150}};
+    for (int k = 0; k < 2; k++) {
+        c.canny_low = thresholds[k][0], c.canny_high = thresholds[k][1];
+        float *got;
+        cr_assert_eq(sdc_pipeline_control_picture(&c, S, S, &got), SDC_OK);
+        cr_assert_eq(sdc_canny(gray, S, S, 1, c.canny_low, c.canny_high, e), SDC_OK);
+        int edges = 0;
+        for (int i = 0; i < S * S; i++) {
+            edges += e[i] == 255;
+            for (int ch = 0; ch < 3; ch++)
+                cr_expect_eq(got[ch * S * S + i], e[i] / 255.0f, "pixel %d channel %d", i, ch);
+        }
+        cr_expect_eq(edges, k == 0 ? 0 : S, "thresholds %d,%d", c.canny_low, c.canny_high);
+        free(got);
+    }
+}
