@@ -53,7 +53,10 @@ static sdc_status zero_load(sdc_controlnet *cn, const sdc_layer_source *src)
             c = sdc_unet_mid_channels(cn->encoder);
         else
             sdc_unet_skip_shape(cn->encoder, i, 1, 1, &c, &sh, &sw);
-        sdc_unet_prefix(prefix, last ? "middle_block_out" : "zero_convs.%d", i);
+        if (last)
+            sdc_unet_prefix(prefix, "middle_block_out");
+        else
+            sdc_unet_prefix(prefix, "zero_convs.%d", i);
         sdc_status s = sdc_layer_load(src, prefix, "0", c, 1, 1, &cn->zero[i]);
         if (s == SDC_OK)
             s = sdc_layer_check_out(src, prefix, "0", &cn->zero[i], c);

@@ -21,6 +21,14 @@ static const char *const CASE = "controlnet.control_tiny_edges";
 
 static int dim(const sdc_st_entry *e, int i) { return (int)e->tensor.shape[i]; }
 
+/* A golden scalar (the timestep). */
+static float scalar(const sdc_safetensors *st, const char *name)
+{
+    float *v = golden_f32(golden_get(st, name)), r = v[0];
+    free(v);
+    return r;
+}
+
 static double tol(const char *name) { return golden_set_tol("controlnet", CASE, name); }
 
 /* The golden call through the ControlNet at `path`. */
@@ -35,7 +43,7 @@ static void expect_call_at(const char *path, const char *rel)
     int h = dim(x, 2), w = dim(x, 3);
     cr_assert_eq(sdc_controlnet_hint_channels(cn), dim(pic, 1));
     float *xf = golden_f32(x), *cf = golden_f32(ctx), *pf = golden_f32(pic);
-    float t = golden_f32(golden_get(st, "t"))[0];
+    float t = scalar(st, "t");
     float *hint = malloc(sdc_tensor_numel(&hint_e->tensor) * sizeof *hint);
     cr_assert_eq(sdc_controlnet_hint(cn, pf, h, w, hint), SDC_OK, "%s", sdc_last_error());
     expect_close(hint, hint_e, tol("hint"), rel);
@@ -361,7 +369,7 @@ Test(controlnet, guess_mode_feeds_only_the_prompt_row)
     sdc_safetensors *st = golden_open("controlnet/cases/controlnet.control_tiny_edges."
                                       "safetensors");
     const sdc_st_entry *x = golden_get(st, "x"), *ctx = golden_get(st, "context");
-    float *x1 = golden_f32(x), *c1 = golden_f32(ctx), t = golden_f32(golden_get(st, "t"))[0];
+    float *x1 = golden_f32(x), *c1 = golden_f32(ctx), t = scalar(st, "t");
     size_t nx = sdc_tensor_numel(&x->tensor), nc = sdc_tensor_numel(&ctx->tensor);
     /* rows [noise, case]: the negative row's own input must not matter */
     float *x2 = calloc(2 * nx, sizeof *x2), *c2 = calloc(2 * nc, sizeof *c2);
