@@ -3,6 +3,14 @@
  * model sizes without downloading a model.
  *
  *   make-random-checkpoint [--type f16|f32] [--seed N] [--extra EXTRA.tsv] MANIFEST.tsv OUT
+ *   make-random-checkpoint --controlnet [--type f16|f32] [--seed N] LDM_MANIFEST.tsv OUT
+ *
+ * --controlnet writes a ControlNet for the model of an LDM manifest (sd15-ldm.tsv) in the
+ * original single-file layout without prefix: the UNet's encoder half (time_embed.*,
+ * input_blocks.*, middle_block.*, renamed from model.diffusion_model.*), the hint encoder
+ * input_hint_block.{0,2,...,14} (3 -> 16, 16, 32, 32, 96, 96, 256 -> C0, 3x3) and the 1x1
+ * zero_convs.N.0 / middle_block_out.0 on every skip width: the shapes of lllyasviel's
+ * control_v11p_sd15_*.pth (361 million values for SD 1.5).
  *
  * Values keep activations sane: N(0, 0.02) for weight matrices and convolutions, 1 for
  * 1-D weights (every 1-D weight in SD is a norm scale), 0 for biases; the LDM schedule
@@ -343,12 +351,115 @@ static int write_atomically(const char *out, const spec_list *specs, uint64_t se
     return rc;
 }
 
+/* ---- ControlNet ----------------------------------------------------------------------- */
+
+static const char unet_prefix[] = "model.diffusion_model.";
+
+static int add_spec(spec_list *l, const char *name, sdc_dtype dtype, int ndim,
+                    const int64_t *shape)
+{
+    if (l->count == l->capacity) {
+        l->capacity = l->capacity ? 2 * l->capacity : 1024;
+        spec *grown = realloc(l->items, l->capacity * sizeof *grown);
+        if (!grown)
+            return -1;
+        l->items = grown;
+    }
+    spec s = {.dtype = dtype, .ndim = ndim, .numel = 1};
+    for (int d = 0; d < ndim; d++)
+        s.shape[d] = shape[d], s.numel *= (uint64_t)shape[d];
+    if (!(s.name = strdup(name)))
+        return -1;
+    l->items[l->count++] = s;
+    return 0;
+}
+
+static const spec *find_spec(const spec_list *l, const char *name)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (strcmp(l->items[i].name, name) == 0)
+            return &l->items[i];
+    return NULL;
+}
+
+/* Output width of input block i (its resnet's last conv, or its downsampler), 0 when the
+ * block does not exist. */
+static int64_t block_width(const spec_list *unet, int i)
+{
+    char name[128];
+    const char *parts[] = {"%s%d.0.weight", "%s%d.0.out_layers.3.weight", "%s%d.0.op.weight"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(name, sizeof name, parts[k], "input_blocks.", i);
+        if (i == 0 && k > 0)
+            break;
+        if (i > 0 && k == 0)
+            continue;
+        const spec *s = find_spec(unet, name);
+        if (s)
+            return s->shape[0];
+    }
+    return 0;
+}
+
+/* conv of `out` x `in` x k x k plus its bias */
+static int add_conv(spec_list *l, const char *prefix, sdc_dtype t, int64_t out, int64_t in,
+                    int64_t k)
+{
+    char name[160];
+    int64_t w[4] = {out, in, k, k}, b[1] = {out};
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    if (add_spec(l, name, t, 4, w) != 0)
+        return -1;
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    return add_spec(l, name, t, 1, b);
+}
+
+static int controlnet_specs(const spec_list *ldm, sdc_dtype t, spec_list *out)
+{
+    static const char *const encoder[] = {"time_embed.", "input_blocks.", "middle_block."};
+    for (size_t i = 0; i < ldm->count; i++) {
+        const spec *s = &ldm->items[i];
+        if (strncmp(s->name, unet_prefix, strlen(unet_prefix)) != 0)
+            continue;
+        const char *rest = s->name + strlen(unet_prefix);
+        for (int k = 0; k < 3; k++)
+            if (strncmp(rest, encoder[k], strlen(encoder[k])) == 0 &&
+                add_spec(out, rest, s->dtype, s->ndim, s->shape) != 0)
+                return -1;
+    }
+    int64_t c0 = block_width(out, 0);
+    const spec *mid = find_spec(out, "middle_block.2.out_layers.3.weight");
+    if (!c0 || !mid) {
+        fprintf(stderr, "the manifest has no SD UNet (model.diffusion_model.input_blocks.0.0, "
+                        "middle_block.2)\n");
+        return -1;
+    }
+    static const int64_t hint[8] = {16, 16, 32, 32, 96, 96, 256, 0};
+    int64_t in = 3;
+    for (int i = 0; i < 8; i++) {
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "input_hint_block.%d", 2 * i);
+        int64_t o = i == 7 ? c0 : hint[i];
+        if (add_conv(out, prefix, t, o, in, 3) != 0)
+            return -1;
+        in = o;
+    }
+    int64_t w;
+    for (int i = 0; (w = block_width(out, i)) > 0; i++) {
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "zero_convs.%d.0", i);
+        if (add_conv(out, prefix, t, w, w, 1) != 0)
+            return -1;
+    }
+    return add_conv(out, "middle_block_out.0", t, mid->shape[0], mid->shape[0], 1);
+}
+
 /* ---- main --------------------------------------------------------------------------- */
 
 static int usage(void)
 {
     fprintf(stderr, "usage: make-random-checkpoint [--type f16|f32] [--seed N] "
-                    "[--extra EXTRA.tsv] MANIFEST.tsv OUT.safetensors\n");
+                    "[--extra EXTRA.tsv | --controlnet] MANIFEST.tsv OUT.safetensors\n");
     return 2;
 }
 
@@ -364,7 +475,7 @@ int main(int argc, char **argv)
     sdc_dtype type = SDC_DTYPE_F16;
     uint64_t seed = 0;
     const char *extra = NULL, *paths[2];
-    int npaths = 0;
+    int npaths = 0, controlnet = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--type") == 0 && i + 1 < argc) {
             const char *t = argv[++i];
@@ -373,6 +484,8 @@ int main(int argc, char **argv)
             type = strcmp(t, "f16") == 0 ? SDC_DTYPE_F16 : SDC_DTYPE_F32;
         } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
             seed = strtoull(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--controlnet") == 0) {
+            controlnet = 1;
         } else if (strcmp(argv[i], "--extra") == 0 && i + 1 < argc) {
             extra = argv[++i];
         } else if (argv[i][0] != '-' && npaths < 2) {
@@ -389,6 +502,12 @@ int main(int argc, char **argv)
     int rc = read_manifest(paths[0], type, &specs);
     if (rc == 0 && extra)
         rc = read_manifest(extra, type, &specs);
+    if (rc == 0 && controlnet) {
+        spec_list net = {0};
+        rc = controlnet_specs(&specs, type, &net);
+        free_specs(&specs);
+        specs = net;
+    }
     if (rc == 0)
         rc = write_atomically(paths[1], &specs, seed);
     clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -14,6 +14,20 @@ void sdc_cli_inputs_free(sdc_cli_inputs *in)
     sdc_image_free(&in->mask);
     free(in->depth);
     in->depth = NULL;
+    for (int i = 0; i < SDC_CLI_MAX_CONTROLS; i++)
+        sdc_image_free(&in->controls[i]);
+}
+
+static sdc_status load_controls(const sdc_cli_options *o, sdc_generate_params *g,
+                                sdc_cli_inputs *in)
+{
+    for (int i = 0; i < o->control_count; i++) {
+        sdc_status s = sdc_image_load(o->controls[i].image, &in->controls[i], NULL);
+        if (s != SDC_OK)
+            return s;
+    }
+    sdc_cli_controls(o, in->controls, in->control_files, g);
+    return SDC_OK;
 }
 
 static int mask_is_empty(const sdc_image *mask)
@@ -45,7 +59,8 @@ static sdc_status outpaint(const sdc_cli_options *o, sdc_cli_inputs *in)
                                        o->gen.seed, &canvas, &mask);
     if (s != SDC_OK)
         return s;
-    sdc_cli_inputs_free(in);
+    sdc_image_free(&in->init);
+    sdc_image_free(&in->mask);
     in->init = canvas;
     in->mask = mask;
     return SDC_OK;
@@ -57,6 +72,11 @@ sdc_status sdc_cli_inputs_load(const sdc_cli_options *o, sdc_generate_params *g,
                                sdc_cli_inputs *in)
 {
     memset(in, 0, sizeof *in);
+    sdc_status cs = load_controls(o, g, in);
+    if (cs != SDC_OK) {
+        sdc_cli_inputs_free(in);
+        return cs;
+    }
     if (o->depth_map) {
         sdc_status s = sdc_depth_map_read(o->depth_map, &in->depth, &g->depth_width,
                                           &g->depth_height);

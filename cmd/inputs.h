@@ -10,9 +10,11 @@ typedef struct sdc_cli_inputs {
     sdc_image init; /* pixels NULL for txt2img */
     sdc_image mask; /* pixels NULL without a mask */
     float *depth;   /* --depth-map [depth_height, depth_width], or NULL */
+    sdc_image controls[SDC_CLI_MAX_CONTROLS];     /* the --control-image pictures */
+    sdc_control control_files[SDC_CLI_MAX_CONTROLS]; /* what g->controls points at */
 } sdc_cli_inputs;
 
-/* Loads the init image and mask (resized to the image, not yet blurred), grows the canvas for
+/* Loads the ControlNets' control pictures (g->controls then points into `in`), the init image and mask (resized to the image, not yet blurred), grows the canvas for
  * --outpaint, takes the output size from the picture when -W / -H were not given (rounded to
  * multiples of 8), and points g's init / mask fields at the result. Warns on stderr (unless
  * quiet) when the mask repaints nothing. */

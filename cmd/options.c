@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/image.h"
 #include "ops/error.h"
 
 enum {
@@ -16,7 +17,9 @@ enum {
     OPT_INPAINT_AREA, OPT_PADDING, OPT_OUTPAINT, OPT_OUTPAINT_FILL, OPT_PRECISION,
     OPT_KARRAS_SIGMAS, OPT_ORIGINAL_SIZE, OPT_TARGET_SIZE, OPT_CROP, OPT_AESTHETIC,
     OPT_NEGATIVE_AESTHETIC, OPT_REFINER, OPT_REFINER_SWITCH, OPT_DEPTH_MAP, OPT_LORA,
-    OPT_LORA_DIR, OPT_EMBD_DIR, OPT_NOISE_LEVEL,
+    OPT_LORA_DIR, OPT_EMBD_DIR, OPT_NOISE_LEVEL, OPT_CONTROL_NET, OPT_CONTROL_IMAGE,
+    OPT_CONTROL_STRENGTH, OPT_CONTROL_START, OPT_CONTROL_END, OPT_GUESS_MODE, OPT_CANNY,
+    OPT_CONTROL_PREPROCESS,
 };
 
 static const struct option long_options[] = {
@@ -60,6 +63,14 @@ static const struct option long_options[] = {
     {"refiner", required_argument, 0, OPT_REFINER},
     {"depth-map", required_argument, 0, OPT_DEPTH_MAP},
     {"noise-level", required_argument, 0, OPT_NOISE_LEVEL},
+    {"control-net", required_argument, 0, OPT_CONTROL_NET},
+    {"control-image", required_argument, 0, OPT_CONTROL_IMAGE},
+    {"control-strength", required_argument, 0, OPT_CONTROL_STRENGTH},
+    {"control-start", required_argument, 0, OPT_CONTROL_START},
+    {"control-end", required_argument, 0, OPT_CONTROL_END},
+    {"guess-mode", no_argument, 0, OPT_GUESS_MODE},
+    {"canny", required_argument, 0, OPT_CANNY},
+    {"control-preprocess", required_argument, 0, OPT_CONTROL_PREPROCESS},
     {"refiner-switch", required_argument, 0, OPT_REFINER_SWITCH},
     {"original-size", required_argument, 0, OPT_ORIGINAL_SIZE},
     {"target-size", required_argument, 0, OPT_TARGET_SIZE},
@@ -184,6 +195,17 @@ static void print_help_output(FILE *out)
         "                            16-bit gray PNG keeps its precision)\n"
         "      --noise-level N       SD 2 x4 upscaler: noise added to the -i picture, 0..350\n"
         "                            (default 20); the output is 4x the picture\n"
+        "\n"
+        "ControlNet (repeat --control-net for several; the flags after one apply to it):\n"
+        "      --control-net FILE    ControlNet: .safetensors / .pth file or diffusers folder\n"
+        "      --control-image PIC   its control picture (edges, depth, pose ...), stretched\n"
+        "                            to the output size\n"
+        "      --control-strength X  scale of its residuals, 0..10 (default 1)\n"
+        "      --control-start X     fraction of the steps where it starts (default 0)\n"
+        "      --control-end X       fraction of the steps where it stops (default 1)\n"
+        "      --guess-mode          the net sees only the prompt's row (no prompt needed)\n"
+        "      --canny LOW,HIGH      make the control picture Canny edges of PIC (as OpenCV)\n"
+        "      --control-preprocess P  none (default) or invert (black lines on white)\n"
         "\n"
         "Output:\n"
         "  -o, --output FILE         .png (with generation parameters), .jpg or .bmp\n"
@@ -360,6 +382,79 @@ void sdc_cli_loras(const sdc_cli_options *o, sdc_lora_file files[SDC_CLI_MAX_LOR
     g->lora_count = o->lora_count;
 }
 
+/* The entry the per-net flags write: the last --control-net's, or the first. */
+static sdc_cli_control *current_control(sdc_cli_options *o)
+{
+    int i = o->control_count > 0 ? o->control_count - 1 : 0;
+    if (o->control_entries < i + 1)
+        o->control_entries = i + 1;
+    return &o->controls[i];
+}
+
+static int parse_canny(const char *s, sdc_cli_control *c)
+{
+    char extra;
+    int lo, hi;
+    if (sscanf(s, "%d,%d%c", &lo, &hi, &extra) != 2 || lo < 0 || hi < 0 || lo > 4080 ||
+        hi > 4080)
+        return -1;
+    c->preprocess = SDC_CONTROL_PREPROCESS_CANNY;
+    c->canny_low = lo, c->canny_high = hi;
+    return 0;
+}
+
+/* The ControlNet flags; 0, or 2 with the message recorded. */
+static int apply_control(int c, const char *arg, sdc_cli_options *o)
+{
+    if (c == OPT_CONTROL_NET) {
+        if (o->control_count == SDC_CLI_MAX_CONTROLS)
+            return usage_error("at most 8 ControlNets (--control-net '%s')", arg);
+        o->controls[o->control_count++].net = arg;
+    }
+    sdc_cli_control *n = current_control(o);
+    switch (c) {
+    case OPT_CONTROL_IMAGE: n->image = arg; return 0;
+    case OPT_GUESS_MODE: n->guess_mode = flag_on(arg); return 0;
+    case OPT_CONTROL_STRENGTH:
+        return parse_float(arg, 0, 10, &n->strength) ? usage_error("--control-strength must be 0..10, not '%s'", arg) : 0;
+    case OPT_CONTROL_START:
+        return parse_float(arg, 0, 1, &n->start) ? usage_error("--control-start must be 0..1, not '%s'", arg) : 0;
+    case OPT_CONTROL_END:
+        return parse_float(arg, 0, 1, &n->end) ? usage_error("--control-end must be 0..1, not '%s'", arg) : 0;
+    case OPT_CANNY:
+        return parse_canny(arg, n) ? usage_error("--canny takes LOW,HIGH thresholds of 0..4080, not '%s'", arg) : 0;
+    case OPT_CONTROL_PREPROCESS:
+        if (strcmp(arg, "none") && strcmp(arg, "invert"))
+            return usage_error("--control-preprocess must be none or invert, not '%s'", arg);
+        n->preprocess = strcmp(arg, "invert") == 0 ? SDC_CONTROL_PREPROCESS_INVERT
+                                                   : SDC_CONTROL_PREPROCESS_NONE;
+        return 0;
+    }
+    return 0;
+}
+
+void sdc_cli_controls(const sdc_cli_options *o, const sdc_image *pictures,
+                      sdc_control files[SDC_CLI_MAX_CONTROLS], sdc_generate_params *g)
+{
+    for (int i = 0; i < o->control_count; i++) {
+        const sdc_cli_control *c = &o->controls[i];
+        files[i] = sdc_control_default_params();
+        files[i].path = c->net;
+        files[i].rgb = pictures[i].pixels;
+        files[i].width = pictures[i].width;
+        files[i].height = pictures[i].height;
+        files[i].strength = c->strength;
+        files[i].start = c->start;
+        files[i].end = c->end;
+        files[i].guess_mode = c->guess_mode;
+        files[i].preprocess = c->preprocess;
+        files[i].canny_low = c->canny_low;
+        files[i].canny_high = c->canny_high;
+    }
+    g->controls = o->control_count ? files : NULL;
+    g->control_count = o->control_count;
+}
+
 /* Applies one option; returns 0, or 2 after printing a usage error. */
 static int apply_option(int c, const char *arg, sdc_cli_options *o)
 {
@@ -453,6 +548,15 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
     case OPT_RNG:
     case OPT_PREDICTION:
         return apply_choice(c, arg, o);
+    case OPT_CONTROL_NET:
+    case OPT_CONTROL_IMAGE:
+    case OPT_CONTROL_STRENGTH:
+    case OPT_CONTROL_START:
+    case OPT_CONTROL_END:
+    case OPT_GUESS_MODE:
+    case OPT_CANNY:
+    case OPT_CONTROL_PREPROCESS:
+        return apply_control(c, arg, o);
     }
     return usage_error("%s", "unknown option");
 }
@@ -467,6 +571,25 @@ void sdc_cli_defaults(sdc_cli_options *o)
     o->batch_count = 1;
     o->mask_blur = 4;
     o->gen.refiner_switch = 0.8f; /* AUTOMATIC1111's default */
+    sdc_control d = sdc_control_default_params();
+    for (int i = 0; i < SDC_CLI_MAX_CONTROLS; i++)
+        o->controls[i] = (sdc_cli_control){NULL, NULL, d.strength, d.start, d.end, 0,
+                                           d.preprocess, d.canny_low, d.canny_high};
+}
+
+static int check_controls(const sdc_cli_options *o)
+{
+    if (o->control_entries > o->control_count)
+        return usage_error("%s", "--control-image and the other ControlNet flags need a "
+                           "--control-net FILE");
+    for (int i = 0; i < o->control_count; i++) {
+        const sdc_cli_control *c = &o->controls[i];
+        if (!c->image)
+            return usage_error("--control-net '%s' needs a --control-image PIC", c->net);
+        if (c->start > c->end)
+            return usage_error("--control-start is after --control-end for '%s'", c->net);
+    }
+    return 0;
 }
 
 sdc_model_params sdc_cli_model_params(const sdc_cli_options *o, const char *path)
@@ -510,7 +633,7 @@ int sdc_cli_check(const sdc_cli_options *o)
         return usage_error("%s", "--outpaint needs an init image (-i FILE)");
     if (o->gen.inpaint_area == SDC_INPAINT_MASKED && !o->mask && !outpaint)
         return usage_error("%s", "--inpaint-area masked needs a mask (--mask FILE)");
-    return 0;
+    return check_controls(o);
 }
 
 static int parse_args(int argc, char **argv, sdc_cli_options *o)

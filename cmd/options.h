@@ -9,6 +9,17 @@
 #include "sdc.h"
 
 #define SDC_CLI_MAX_LORAS 16
+#define SDC_CLI_MAX_CONTROLS 8
+
+/* One --control-net with the flags that follow it. */
+typedef struct sdc_cli_control {
+    const char *net;   /* --control-net FILE */
+    const char *image; /* --control-image PIC */
+    float strength, start, end;
+    int guess_mode;
+    sdc_control_preprocess preprocess;
+    int canny_low, canny_high;
+} sdc_cli_control;
 
 typedef struct sdc_cli_options {
     const char *model;
@@ -35,12 +46,23 @@ typedef struct sdc_cli_options {
     int lora_count;      /* --lora FILE[:W], in order */
     char lora_paths[SDC_CLI_MAX_LORAS][1024];
     float lora_weights[SDC_CLI_MAX_LORAS];
+    /* ControlNets: entry i holds the i-th --control-net and the per-net flags given after it
+     * (those given before any --control-net belong to the first) */
+    int control_count;   /* --control-net flags given */
+    int control_entries; /* entries touched by any ControlNet flag */
+    sdc_cli_control controls[SDC_CLI_MAX_CONTROLS];
     sdc_generate_params gen;
 } sdc_cli_options;
 
 /* g's LoRA list = o's --lora files, written into `files` (which must outlive g's use). */
 void sdc_cli_loras(const sdc_cli_options *o, sdc_lora_file files[SDC_CLI_MAX_LORAS],
                    sdc_generate_params *g);
+
+/* g's ControlNets = o's, with pictures[i] the loaded --control-image of net i, written into
+ * `files` (which, like the pictures, must outlive g's use). */
+struct sdc_image;
+void sdc_cli_controls(const sdc_cli_options *o, const struct sdc_image *pictures,
+                      sdc_control files[SDC_CLI_MAX_CONTROLS], sdc_generate_params *g);
 
 /* Parses argv (after the program name / subcommand). Returns 0 on success, 1 when --help or
  * --version was handled (exit 0), 2 on a usage error (message already printed). */

@@ -204,7 +204,36 @@ typedef struct sdc_generate_params {
      *    `emb_params`, AUTOMATIC1111 .pt) are words of the prompt named by their files;
      *    NULL = none -- */
     const char *embd_dir;
+    /* -- ControlNet (docs/controlnet.md): control_count nets, each with its control
+     *    picture; their residuals are summed (diffusers' MultiControlNet). NULL / 0: none -- */
+    const struct sdc_control *controls;
+    int control_count;
 } sdc_generate_params;
+
+/* What a control picture goes through before it is resized to the output size. */
+typedef enum sdc_control_preprocess {
+    SDC_CONTROL_PREPROCESS_NONE,   /* used as given (edges, depth, pose maps ...) */
+    SDC_CONTROL_PREPROCESS_INVERT, /* 255 - value: black lines on white become white on black */
+    SDC_CONTROL_PREPROCESS_CANNY,  /* Canny edges with canny_low / canny_high (as OpenCV) */
+} sdc_control_preprocess;
+
+/* One ControlNet of a generation. Its own struct_size, as the parameter structs above: an
+ * array of them is read with the stride of controls[0].struct_size. */
+typedef struct sdc_control {
+    size_t struct_size;      /* sizeof(sdc_control) of the caller's header */
+    const char *path;        /* ControlNet file (.safetensors, .pth) or diffusers folder */
+    const uint8_t *rgb;      /* control picture RGB8 [height, width, 3]; stretched to the
+                                output size with Pillow's Lanczos filter when it differs */
+    int width, height;
+    float strength;          /* conditioning scale (default 1) */
+    float start, end;        /* guidance window: fractions of the sampling loop (0, 1) */
+    int guess_mode;          /* the net sees only the prompt's row, its residuals scaled
+                                from 0.1 (first skip) up to 1 (middle block) */
+    sdc_control_preprocess preprocess;
+    int canny_low, canny_high; /* hysteresis thresholds of SDC_CONTROL_PREPROCESS_CANNY */
+} sdc_control;
+
+sdc_control sdc_control_default_params(void);
 
 /* A LoRA named by path instead of a prompt tag (`sdc --lora FILE:W`). */
 typedef struct sdc_lora_file {

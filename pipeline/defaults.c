@@ -37,6 +37,18 @@ sdc_generate_params sdc_generate_default_params(void)
     return p;
 }
 
+sdc_control sdc_control_default_params(void)
+{
+    sdc_control c;
+    memset(&c, 0, sizeof c);
+    c.struct_size = sizeof c;
+    c.strength = 1.0f;
+    c.end = 1.0f;
+    c.canny_low = 100;
+    c.canny_high = 200;
+    return c;
+}
+
 /* The caller's struct of struct_size bytes over the defaults of this version. */
 static sdc_status upgrade(const void *in, size_t first_group_end, const char *type,
                           const char *defaults, void *out, size_t size)
@@ -62,4 +74,11 @@ sdc_status sdc_generate_params_upgrade(const sdc_generate_params *in, sdc_genera
     *out = sdc_generate_default_params();
     return upgrade(in, offsetof(sdc_generate_params, init_rgb), "sdc_generate_params",
                    "sdc_generate_default_params", out, sizeof *out);
+}
+
+sdc_status sdc_control_upgrade(const sdc_control *in, sdc_control *out)
+{
+    *out = sdc_control_default_params();
+    return upgrade(in, offsetof(sdc_control, strength), "sdc_control",
+                   "sdc_control_default_params", out, sizeof *out);
 }

@@ -11,6 +11,7 @@
 
 #include "ops/error.h"
 #include "image/depth.h"
+#include "pipeline/control.h"
 #include "pipeline/lora_run.h"
 #include "pipeline/pipeline_impl.h"
 
@@ -41,12 +42,14 @@ typedef struct run {
     /* inpainting models' extra UNet input per row [rows, 5, h, w]: the latent mask [h, w]
      * then the masked-image latent [4, h, w] */
     float *extra;
+    sdc_pipeline_control control; /* the ControlNets, with the base model's UNet */
 } run;
 
 static void run_free(run *r)
 {
     sdc_sampler_free(r->sampler);
     sdc_pipeline_inputs_free(&r->in);
+    sdc_pipeline_control_free(&r->control);
     free(r->context);
     free(r->pooled);
     free(r->label);
@@ -324,9 +327,16 @@ static sdc_status sample(run *r)
         float t = (float)sdc_sampler_timestep(r->sampler);
         unet_input(r);
         sdc_unet_cond c = {.context = r->context, .tokens = r->tokens, .label = r->label};
+        sdc_status s = SDC_OK;
+        if (!r->refined) /* the nets fit the base model's UNet, not the refiner's */
+            s = sdc_pipeline_control_residuals(&r->control, r->unet_in, t, &c,
+                                               sdc_sampler_call_index(r->sampler), calls,
+                                               &c.residuals);
+        if (s != SDC_OK)
+            return s;
         if (r->in_ch > 4) /* inpainting: mask + masked latent; depth: the depth map */
             c.extra = r->extra, c.extra_channels = r->in_ch - 4;
-        sdc_status s = sdc_unet_forward(r->m->unet, r->unet_in, r->rows, r->h, r->w, t, &c,
+        s = sdc_unet_forward(r->m->unet, r->unet_in, r->rows, r->h, r->w, t, &c,
                                         r->unet_out);
         if (s != SDC_OK)
             return s;
@@ -394,6 +404,9 @@ sdc_status sdc_generate(sdc_model *m, const sdc_generate_params *params, uint8_t
     sdc_status s = sdc_generate_params_upgrade(params, &p);
     if (s != SDC_OK)
         return s;
+    if (p.inpaint_area == SDC_INPAINT_MASKED && p.init_rgb && p.mask && p.control_count > 0)
+        return sdc_fail(SDC_ERR_UNSUPPORTED, "ControlNet with \"only masked\" inpainting: the "
+                        "control picture covers the whole image, not the masked area's box");
     if (p.inpaint_area == SDC_INPAINT_MASKED)
         return sdc_pipeline_generate_masked_area(m, &p, rgb);
     return sdc_pipeline_generate(m, &p, rgb, NULL);
@@ -455,6 +468,8 @@ static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p
         s = make_sampler(&r);
     if (s == SDC_OK)
         s = allocate(&r);
+    if (s == SDC_OK)
+        s = sdc_pipeline_control_prepare(p, m->unet, r.h, r.w, r.rows, &r.control);
     if (s == SDC_OK)
         s = text(&r);
     /* Each stage's weights leave the resident set when it is over (they stay in the page

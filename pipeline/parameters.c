@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ops/error.h"
+#include "pipeline/control.h"
 #include "pipeline/lora_run.h"
 #include "pipeline/pipeline_impl.h"
 
@@ -65,7 +66,7 @@ static void write_sdxl_conditioning(FILE *f, const sdc_generate_params *g)
 
 char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
                           const char *model_hash, const char *lora_hashes,
-                          const char *ti_hashes)
+                          const char *ti_hashes, const char *controls)
 {
     char name[256];
     model_name(model_path ? model_path : "", name, sizeof name);
@@ -111,6 +112,8 @@ char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
         fprintf(f, ", Lora hashes: \"%s\"", lora_hashes);
     if (ti_hashes)
         fprintf(f, ", TI hashes: \"%s\"", ti_hashes);
+    if (controls)
+        fputs(controls, f);
     fprintf(f, ", Version: sdc %s", SDC_VERSION);
     if (fclose(f) != 0) {
         free(text);
@@ -137,7 +140,9 @@ sdc_status sdc_generate_parameters_text(sdc_model *model, const sdc_generate_par
         free(loras);
         return s;
     }
-    *text = sdc_parameters_text(&p, model->path, hash, loras, embeddings);
+    char *controls = sdc_pipeline_control_text(&p);
+    *text = sdc_parameters_text(&p, model->path, hash, loras, embeddings, controls);
+    free(controls);
     free(loras);
     free(embeddings);
     return *text ? SDC_OK : sdc_fail(SDC_ERR_NOMEM, "out of memory for the parameters text");

@@ -11,9 +11,10 @@
 
 /* Returns a malloc'd string, or NULL when out of memory. model_path may be a file or
  * folder (its base name without extension is recorded); lora_hashes and ti_hashes ("name:
- * hash, ...") are NULL without LoRAs / used embeddings. */
+ * hash, ...") are NULL without LoRAs / used embeddings; controls (", ControlNet 0: ...", NULL
+ * without ControlNets) is appended before the version. */
 char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
                           const char *model_hash, const char *lora_hashes,
-                          const char *ti_hashes);
+                          const char *ti_hashes, const char *controls);
 
 #endif

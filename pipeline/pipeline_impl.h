@@ -36,6 +36,7 @@ struct sdc_model {
  * ends before the first group. */
 sdc_status sdc_model_params_upgrade(const sdc_model_params *in, sdc_model_params *out);
 sdc_status sdc_generate_params_upgrade(const sdc_generate_params *in, sdc_generate_params *out);
+sdc_status sdc_control_upgrade(const sdc_control *in, sdc_control *out);
 
 /* sdc_generate, also handing out the final latent [4, height / 8, width / 8] (before
  * decoding) when final_latent is not NULL; nothing is written there when the init image is

@@ -226,7 +226,6 @@ typedef struct pending {
 
 
 static const pending pending_kinds[] = {
-    {"controlnet", NULL, "issue 22 (ControlNet)"},
     {"taesd", NULL, "issue 25 (TAESD)"},
     {"samplers", NULL, "issue 27 (A1111's k-diffusion samplers, UniPC)"},
     {"prompts", NULL, "issue 28 (prompt editing, alternation, AND)"},

@@ -40,6 +40,8 @@ static const struct {
     {"lora", "textual_inversion", "textual_inversion"},
     {"lora", "ti_txt2img", "pipeline"},
     {"controlnet", "controlnet_unet", "unet_cond (per-block residuals)"},
+    {"controlnet", "controlnet", "controlnet"},
+    {"controlnet", "controlnet_txt2img", "pipeline"},
 };
 
 static const char *covering_tests(const char *set, const char *kind)

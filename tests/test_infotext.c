@@ -58,7 +58,8 @@ Test(infotext, sdc_text_round_trips)
     g.eta = 0.25f;
     g.emphasis = 0;
     g.seed = 4242;
-    char *text = sdc_parameters_text(&g, "/m/model.safetensors", "0123456789", "x: abc", NULL);
+    char *text = sdc_parameters_text(&g, "/m/model.safetensors", "0123456789", "x: abc", NULL,
+                                     NULL);
     cr_assert_not_null(text);
     sdc_infotext t;
     cr_assert_eq(sdc_infotext_parse(text, &t), SDC_OK);

@@ -182,6 +182,10 @@ typedef struct field_case {
 #define LORA_FILES "tests/test_lora.c prompt_tags_change_one_generation_and_are_recorded " \
                    "(the golden LoRA files are for tiny-sd1, not the demo model)"
 
+#define CONTROLNETS "tests/test_pipeline.c controlnet_* (golden ControlNet trajectories) and " \
+                    "tests/test_controlnet.c (each sdc_control field: guess mode, window, " \
+                    "strength, preprocessors; the golden nets are for tiny-sd1)"
+
 static const field_case cases[] = {
     {FIELD(struct_size), txt2img, set_struct_size,
      "the caller's header size (tests/test_api.c: older sizes get the defaults)", NULL, 0},
@@ -237,6 +241,8 @@ static const field_case cases[] = {
     {FIELD(lora_count), txt2img, NULL, NULL, LORA_FILES, 0},
     {FIELD(embd_dir), txt2img, NULL, NULL,
      "tests/test_pipeline.c ti_txt2img (the golden embeddings are for tiny-sd1)", 0},
+    {FIELD(controls), txt2img, NULL, NULL, CONTROLNETS, 0},
+    {FIELD(control_count), txt2img, NULL, NULL, CONTROLNETS, 0},
 };
 #define NCASES (sizeof cases / sizeof *cases)
 

@@ -28,12 +28,18 @@ typedef struct golden_case {
 
 static golden_case find_case_in(const char *set, const char *id)
 {
-    static json_t *lora; /* the lora set's manifest, kept for the cases' strings */
+    static json_t *sets[4]; /* the subsets' manifests, kept for the cases' strings */
+    static const char *names[4];
     json_t *man = golden_manifest();
-    if (*set) {
-        if (!lora)
-            lora = golden_set_manifest(set);
-        man = lora;
+    for (int k = 0; *set && k < 4; k++) {
+        if (!sets[k]) {
+            sets[k] = golden_set_manifest(set);
+            names[k] = set;
+        }
+        if (strcmp(names[k], set) == 0) {
+            man = sets[k];
+            break;
+        }
     }
     json_t *cases = json_object_get(man, "cases"), *c;
     size_t i;
@@ -86,6 +92,73 @@ static const char *lora_dir(const golden_case *g)
 static const char *embd_dir(const golden_case *g)
 {
     return strcmp(g->kind, "ti_txt2img") == 0 ? golden_path("lora/embeddings") : NULL;
+}
+
+/* ---- ControlNet cases: nets, pictures, scales and windows of the case ------------------- */
+
+#define MAX_NETS 4
+
+typedef struct case_controls {
+    int count;
+    sdc_control c[MAX_NETS];
+    sdc_image pictures[MAX_NETS];
+    char arg[MAX_NETS][3][32]; /* strength, start, end as text */
+} case_controls;
+
+/* Entry i of a per-net value that is a number for one net or a list for several. */
+static double per_net(const golden_case *g, const char *key, int i)
+{
+    json_t *v = json_object_get(g->json, key);
+    return json_number_value(json_is_array(v) ? json_array_get(v, (size_t)i) : v);
+}
+
+/* The file net i of the case names under `key`, relative to the golden folder. */
+static const char *file_of_net(const golden_case *g, int i, const char *key)
+{
+    static char rel[4][512];
+    static int next;
+    char *buf = rel[next++ % 4];
+    json_t *net = json_array_get(json_object_get(g->json, "controlnets"), (size_t)i);
+    snprintf(buf, sizeof rel[0], "%s/%s", g->set, json_string_value(json_object_get(net, key)));
+    return buf;
+}
+
+static case_controls controls_of(const golden_case *g)
+{
+    case_controls cc = {0};
+    json_t *nets = json_object_get(g->json, "controlnets"), *net;
+    size_t i;
+    json_array_foreach(nets, i, net) {
+        cr_assert_lt(i, MAX_NETS);
+        char rel[512];
+        sdc_control *c = &cc.c[i];
+        *c = sdc_control_default_params();
+        snprintf(rel, sizeof rel, "controlnet/%s",
+                 json_string_value(json_object_get(net, "file")));
+        c->path = strdup(golden_path(rel));
+        snprintf(rel, sizeof rel, "controlnet/%s",
+                 json_string_value(json_object_get(net, "picture")));
+        cr_assert_eq(sdc_image_load(golden_path(rel), &cc.pictures[i], NULL), SDC_OK);
+        c->rgb = cc.pictures[i].pixels;
+        c->width = cc.pictures[i].width;
+        c->height = cc.pictures[i].height;
+        c->strength = (float)per_net(g, "controlnet_conditioning_scale", (int)i);
+        c->start = (float)per_net(g, "control_guidance_start", (int)i);
+        c->end = (float)per_net(g, "control_guidance_end", (int)i);
+        snprintf(cc.arg[i][0], sizeof cc.arg[i][0], "%g", c->strength);
+        snprintf(cc.arg[i][1], sizeof cc.arg[i][1], "%g", c->start);
+        snprintf(cc.arg[i][2], sizeof cc.arg[i][2], "%g", c->end);
+        cc.count++;
+    }
+    return cc;
+}
+
+static void controls_free(case_controls *cc)
+{
+    for (int i = 0; i < cc->count; i++) {
+        free((char *)cc->c[i].path);
+        sdc_image_free(&cc->pictures[i]);
+    }
 }
 
 /* The contract's sampler flags: {sampling method, scheduler or NULL, --karras-sigmas}.
@@ -190,6 +263,9 @@ static void run_library(const golden_case *g)
     sampler_flags(g, &p.sampler, &p.scheduler, &p.karras_sigmas);
     p.lora_dir = lora_dir(g);
     p.embd_dir = embd_dir(g);
+    case_controls cc = controls_of(g);
+    p.controls = cc.c;
+    p.control_count = cc.count;
     sdc_image init = {0}, mask = {0};
     float *depth = NULL;
     if (strcmp(g->kind, "depth2img") == 0)
@@ -235,6 +311,7 @@ static void run_library(const golden_case *g)
     sdc_image_free(&init);
     sdc_image_free(&mask);
     free(depth);
+    controls_free(&cc);
     sdc_model_free(m);
 }
 
@@ -252,7 +329,7 @@ static void run_cli(const golden_case *g)
     const char *method, *scheduler;
     int karras_sigmas;
     sampler_flags(g, &method, &scheduler, &karras_sigmas);
-    const char *argv[48] = {sdc, "-m", model_path(g), "-p", text_of(g, "prompt"), "-s", seed,
+    const char *argv[80] = {sdc, "-m", model_path(g), "-p", text_of(g, "prompt"), "-s", seed,
                             "--steps", steps, "--cfg-scale", cfg, "-W", w, "-H", h,
                             "--rng", "cpu", "--sampling-method", method, "-o", out,
                             "--overwrite", "--quiet"};
@@ -269,6 +346,17 @@ static void run_cli(const golden_case *g)
         argv[argc++] = "--lora-model-dir", argv[argc++] = lora_dir(g);
     if (embd_dir(g))
         argv[argc++] = "--embd-dir", argv[argc++] = embd_dir(g);
+    case_controls cc = controls_of(g);
+    for (int i = 0; i < cc.count; i++) {
+        argv[argc++] = "--control-net", argv[argc++] = cc.c[i].path;
+        argv[argc++] = "--control-image",
+        argv[argc++] = golden_path(file_of_net(g, i, "picture"));
+        argv[argc++] = "--control-strength", argv[argc++] = cc.arg[i][0];
+        if (cc.c[i].start != 0.0f || cc.c[i].end != 1.0f) {
+            argv[argc++] = "--control-start", argv[argc++] = cc.arg[i][1];
+            argv[argc++] = "--control-end", argv[argc++] = cc.arg[i][2];
+        }
+    }
     if (strcmp(g->kind, "depth2img") == 0)
         argv[argc++] = "--depth-map", argv[argc++] = golden_path(file_of(g, "depth_image"));
     char level[16];
@@ -299,6 +387,7 @@ static void run_cli(const golden_case *g)
     cr_assert_eq(written.height, g->height);
     check_picture(g, written.pixels, "command line");
     sdc_image_free(&written);
+    controls_free(&cc);
     remove(out);
 }
 
@@ -316,6 +405,25 @@ static void check_lora_case(const char *id)
     golden_case g = find_case_in("lora", id);
     run_library(&g);
     run_cli(&g);
+}
+
+/* ControlNet trajectories (golden/controlnet): one net, a guidance window, two nets with a
+ * picture of another size. */
+static void check_controlnet_case(const char *id)
+{
+    golden_case g = find_case_in("controlnet", id);
+    run_library(&g);
+    run_cli(&g);
+}
+
+Test(pipeline, controlnet_ddim) { check_controlnet_case("controlnet_txt2img.tiny-sd1.ddim"); }
+Test(pipeline, controlnet_ddim_window)
+{
+    check_controlnet_case("controlnet_txt2img.tiny-sd1.ddim_window");
+}
+Test(pipeline, controlnet_ddim_two_nets_resized_picture)
+{
+    check_controlnet_case("controlnet_txt2img.tiny-sd1.ddim_multi");
 }
 
 #define GOLDEN_CASE(name, id) \

@@ -5,6 +5,8 @@
 
 #include "ops/error.h"
 
+_Static_assert(SDC_UNET_MAX_BLOCKS + 2 == SDC_UNET_MAX_RESIDUALS, "residual bound");
+
 /* The family's head rule (see unet.h); for a checkpoint of unknown family, from the first
  * transformer's projection as the families differ there too. */
 static void pick_head_rule(sdc_unet *u, const sdc_layer_source *src)
@@ -187,7 +189,7 @@ static sdc_status label_load(sdc_unet *u, const sdc_layer_source *src)
     return s;
 }
 
-static sdc_status unet_load(sdc_unet *u, const sdc_layer_source *src)
+static sdc_status unet_load(sdc_unet *u, const sdc_layer_source *src, int encoder_only)
 {
     int C = 0;
     u->context_dim = -1;
@@ -201,16 +203,16 @@ static sdc_status unet_load(sdc_unet *u, const sdc_layer_source *src)
         s = encoder_load(u, src, &C);
     if (s == SDC_OK)
         s = middle_load(u, src, &C);
-    if (s == SDC_OK)
+    if (s == SDC_OK && !encoder_only)
         s = decoder_load(u, src, &C);
-    if (s == SDC_OK)
+    if (s == SDC_OK && !encoder_only)
         s = head_load(u, src, C);
     if (u->context_dim < 0)
         u->context_dim = 0;
     return s;
 }
 
-sdc_status sdc_unet_load(const sdc_checkpoint *ck, sdc_unet **out)
+static sdc_status load(const sdc_checkpoint *ck, int encoder_only, sdc_unet **out)
 {
     *out = NULL;
     sdc_unet *u = calloc(1, sizeof *u);
@@ -219,13 +221,23 @@ sdc_status sdc_unet_load(const sdc_checkpoint *ck, sdc_unet **out)
                         sdc_checkpoint_path(ck));
     sdc_arena_init(&u->arena);
     sdc_layer_source src = sdc_unet_source(ck, &u->layers);
-    sdc_status s = unet_load(u, &src);
+    sdc_status s = unet_load(u, &src, encoder_only);
     if (s != SDC_OK) {
         sdc_unet_free(u);
         return s;
     }
     *out = u;
     return SDC_OK;
+}
+
+sdc_status sdc_unet_load(const sdc_checkpoint *ck, sdc_unet **out)
+{
+    return load(ck, 0, out);
+}
+
+sdc_status sdc_unet_load_encoder(const sdc_checkpoint *ck, sdc_unet **out)
+{
+    return load(ck, 1, out);
 }
 
 void sdc_unet_free(sdc_unet *u)
@@ -271,6 +283,7 @@ int sdc_unet_context_dim(const sdc_unet *u) { return u->context_dim; }
 int sdc_unet_label_dim(const sdc_unet *u) { return u->label_dim; }
 sdc_layer_table *sdc_unet_layers(sdc_unet *u) { return &u->layers; }
 int sdc_unet_skip_count(const sdc_unet *u) { return u->n_skip; }
+int sdc_unet_mid_channels(const sdc_unet *u) { return u->mid_resnet2.c_out; }
 
 void sdc_unet_skip_shape(const sdc_unet *u, int i, int h, int w, int *c, int *sh, int *sw)
 {

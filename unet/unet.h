@@ -28,6 +28,9 @@ typedef struct sdc_unet sdc_unet;
 /* Builds the UNet from `ck`. Weight matrices stay views of the checkpoint's mapping (see
  * ops/weight.h): close the checkpoint only after sdc_unet_free. */
 sdc_status sdc_unet_load(const sdc_checkpoint *ck, sdc_unet **out);
+/* Only the encoder half (time_embed, label_emb, input_blocks, middle_block): a ControlNet's
+ * copy of the UNet, run by sdc_unet_encode; sdc_unet_forward is for whole UNets. */
+sdc_status sdc_unet_load_encoder(const sdc_checkpoint *ck, sdc_unet **out);
 void sdc_unet_free(sdc_unet *u);
 
 /* What conditions one UNet call besides the latent and the timestep: the conditioning seam
@@ -55,6 +58,18 @@ typedef struct sdc_unet_cond {
  * arena; later calls of at most that size allocate nothing. */
 sdc_status sdc_unet_forward(sdc_unet *u, const float *x, int B, int h, int w, float t,
                             const sdc_unet_cond *cond, float *out);
+
+/* The encoder half of a forward (ControlNet): skips[i] = skip tensor i [B, C_i, h_i, w_i]
+ * (sdc_unet_skip_shape) and *mid = the middle block's output [B, sdc_unet_mid_channels,
+ * h_last, w_last], all in the model's arena until its next forward. h0_add (or NULL)
+ * [B, C_0, h, w] is added to conv_in's output before any block reads it (the hint). */
+sdc_status sdc_unet_encode(sdc_unet *u, const float *x, int B, int h, int w, float t,
+                           const sdc_unet_cond *cond, const float *h0_add, const float **skips,
+                           const float **mid);
+int sdc_unet_mid_channels(const sdc_unet *u);
+
+/* Most residuals any UNet takes: 64 input blocks, conv_in and the middle block. */
+#define SDC_UNET_MAX_RESIDUALS 66
 
 /* Skip tensors of a pass (conv_in's output, then every input block's): the ControlNet
  * residuals' count is this plus one. Channels and size of skip i for an h x w latent. */

@@ -133,8 +133,9 @@ static const float *unet_input(const sdc_unet *u, const sdc_unet_pass *p, const 
     return cat;
 }
 
-/* skip[0] = conv_in(x), skip[i + 1] = input block i (skip[i]). */
-static sdc_status encoder(const sdc_unet *u, const sdc_unet_pass *p, const float *x, int h, int w)
+/* skip[0] = conv_in(x) (+ h0_add), skip[i + 1] = input block i (skip[i]). */
+static sdc_status encoder(const sdc_unet *u, const sdc_unet_pass *p, const float *x, int h, int w,
+                          const float *h0_add)
 {
     int B = p->B;
     p->skip_h[0] = h;
@@ -143,6 +144,8 @@ static sdc_status encoder(const sdc_unet *u, const sdc_unet_pass *p, const float
     if (!x || !p->skip[0] || sdc_layer_conv(&u->conv_in, p->skip[0], x, B, h, w, 1, 1,
                                             p->arena))
         return nomem();
+    if (h0_add)
+        sdc_add(p->skip[0], p->skip[0], h0_add, (size_t)B * u->skip_c[0] * h * w);
     for (int i = 0; i < u->n_input; i++) {
         const sdc_unet_block *b = &u->input[i];
         int H = p->skip_h[i], W = p->skip_w[i], Ho, Wo;
@@ -290,8 +293,37 @@ sdc_status sdc_unet_forward(sdc_unet *u, const float *x, int B, int h, int w, fl
     if (s == SDC_OK)
         s = time_embedding(u, &p, t, c->label);
     if (s == SDC_OK)
-        s = encoder(u, &p, unet_input(u, &p, x, c, h, w), h, w);
+        s = encoder(u, &p, unet_input(u, &p, x, c, h, w), h, w, NULL);
     if (s == SDC_OK)
         s = decoder(u, &p, c->residuals, out);
+    return s;
+}
+
+sdc_status sdc_unet_encode(sdc_unet *u, const float *x, int B, int h, int w, float t,
+                           const sdc_unet_cond *c, const float *h0_add, const float **skips,
+                           const float **mid)
+{
+    sdc_status s = check_args(u, x, B, h, w, c, x);
+    if (s != SDC_OK)
+        return s;
+    sdc_arena_reset(&u->arena);
+    sdc_unet_pass p = {.arena = &u->arena, .B = B, .context = c->context, .T = c->tokens};
+    s = pass_skips(u, &p);
+    if (s == SDC_OK)
+        s = time_embedding(u, &p, t, c->label);
+    if (s == SDC_OK)
+        s = encoder(u, &p, unet_input(u, &p, x, c, h, w), h, w, h0_add);
+    if (s != SDC_OK)
+        return s;
+    int k = u->n_skip - 1;
+    int c1 = u->mid_resnet1.c_out, c2 = u->mid_resnet2.c_out;
+    size_t n = (size_t)B * (c1 > c2 ? c1 : c2) * p.skip_h[k] * p.skip_w[k];
+    float *y = sdc_arena_floats(p.arena, n), *tmp = sdc_arena_floats(p.arena, n);
+    if (!y || !tmp)
+        return nomem();
+    s = middle(u, &p, y, tmp);
+    for (int i = 0; s == SDC_OK && i < u->n_skip; i++)
+        skips[i] = p.skip[i];
+    *mid = y;
     return s;
 }

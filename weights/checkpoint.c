@@ -120,7 +120,7 @@ static sdc_checkpoint *checkpoint_new(const char *path)
     return ck;
 }
 
-sdc_status sdc_checkpoint_open(const char *path, sdc_checkpoint **out)
+static sdc_status open_as(const char *path, int controlnet, sdc_checkpoint **out)
 {
     *out = NULL;
     struct stat sb;
@@ -129,9 +129,11 @@ sdc_status sdc_checkpoint_open(const char *path, sdc_checkpoint **out)
     sdc_checkpoint *ck = checkpoint_new(path);
     if (!ck)
         return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
-    ck->layout = S_ISDIR(sb.st_mode) ? SDC_LAYOUT_DIFFUSERS : SDC_LAYOUT_SINGLE_FILE;
-    sdc_status s = ck->layout == SDC_LAYOUT_DIFFUSERS ? sdc_ck_load_diffusers(ck)
-                                                      : sdc_ck_load_single(ck);
+    int is_dir = S_ISDIR(sb.st_mode);
+    ck->layout = is_dir ? SDC_LAYOUT_DIFFUSERS : SDC_LAYOUT_SINGLE_FILE;
+    sdc_status s = controlnet ? sdc_ck_load_controlnet(ck, is_dir)
+                   : is_dir   ? sdc_ck_load_diffusers(ck)
+                              : sdc_ck_load_single(ck);
     if (s != SDC_OK) {
         sdc_checkpoint_close(ck);
         return s;
@@ -139,6 +141,16 @@ sdc_status sdc_checkpoint_open(const char *path, sdc_checkpoint **out)
     sdc_ck_detect(ck);
     *out = ck;
     return SDC_OK;
+}
+
+sdc_status sdc_checkpoint_open(const char *path, sdc_checkpoint **out)
+{
+    return open_as(path, 0, out);
+}
+
+sdc_status sdc_checkpoint_open_controlnet(const char *path, sdc_checkpoint **out)
+{
+    return open_as(path, 1, out);
 }
 
 void sdc_checkpoint_close(sdc_checkpoint *ck)

@@ -58,6 +58,12 @@ typedef struct sdc_checkpoint sdc_checkpoint;
  * model_index.json). A file whose tensors belong to no known component still opens (family
  * unknown, every tensor unused); model code then reports the tensors it misses. */
 sdc_status sdc_checkpoint_open(const char *path, sdc_checkpoint **out);
+/* Opens a ControlNet: a single file in the original layout (keys with or without
+ * "control_model.", .safetensors or a PyTorch .pth / .ckpt), or a diffusers ControlNetModel
+ * folder or its weights file. Its tensors form the UNet component in LDM names: the encoder
+ * (time_embed, input_blocks, middle_block) plus input_hint_block.*, zero_convs.N.0.* and
+ * middle_block_out.0.*. A file without input_hint_block.0.weight is refused. */
+sdc_status sdc_checkpoint_open_controlnet(const char *path, sdc_checkpoint **out);
 void sdc_checkpoint_close(sdc_checkpoint *ck);
 
 /* The tensor of `component` with internal name `name`, or NULL when absent. O(1). */

@@ -74,6 +74,9 @@ sdc_status sdc_ck_note_unused(sdc_checkpoint *ck, const char *name);
 sdc_status sdc_ck_load_single(sdc_checkpoint *ck);
 /* layout_diffusers.c: opens a diffusers folder's components and configs. */
 sdc_status sdc_ck_load_diffusers(sdc_checkpoint *ck);
+/* layout_controlnet.c: a ControlNet file or diffusers ControlNetModel folder as the UNet
+ * component (see sdc_checkpoint_open_controlnet). */
+sdc_status sdc_ck_load_controlnet(sdc_checkpoint *ck, int is_dir);
 /* layout_diffusers.c: when `dir` holds vocab.json + merges.txt, makes it the model's tokenizer
  * folder and takes the pad token from its special_tokens_map.json (if any). */
 sdc_status sdc_ck_find_tokenizer(sdc_checkpoint *ck, const char *dir);

@@ -221,6 +221,39 @@ fi
 expect 1 "SDXL" -- "$SDC" $small -p x --crop 8,8 -o "$TMP/sd1-crop.png"
 [ -e "$TMP/sd1-crop.png" ] && fail "a refused --crop left an output file"
 
+# ControlNet: usage errors, a net that is no ControlNet, one that does not fit the model,
+# metadata, the preprocessors change the picture; a batch job with a ControlNet
+expect 2 "need a --control-net" -- "$SDC" $small -p x --control-image "$INIT" -o "$TMP/cn.png"
+expect 2 "needs a --control-image" -- "$SDC" $small -p x --control-net "$MODEL" -o "$TMP/cn.png"
+expect 2 "control-strength" -- "$SDC" $small -p x --control-net "$MODEL" --control-image "$INIT" --control-strength 11 -o "$TMP/cn.png"
+expect 2 "canny" -- "$SDC" $small -p x --control-net "$MODEL" --control-image "$INIT" --canny 1 -o "$TMP/cn.png"
+expect 2 "control-preprocess" -- "$SDC" $small -p x --control-net "$MODEL" --control-image "$INIT" --control-preprocess blur -o "$TMP/cn.png"
+expect 2 "control-start" -- "$SDC" $small -p x --control-net "$MODEL" --control-image "$INIT" --control-start 0.8 --control-end 0.2 -o "$TMP/cn.png"
+expect 1 "not a ControlNet" -- "$SDC" $small -p x --control-net "$MODEL" --control-image "$INIT" -o "$TMP/cn.png"
+expect 1 "$TMP/none.png" -- "$SDC" $small -p x --control-net "$MODEL" --control-image "$TMP/none.png" -o "$TMP/cn.png"
+[ -e "$TMP/cn.png" ] && fail "a refused ControlNet left an output file"
+if golden_only "ControlNet on the tiny model"; then
+    NET="$SDC_GOLDEN/controlnet/models/control_tiny_edges.safetensors"
+    EDGES="$SDC_GOLDEN/controlnet/control/edges.png"
+    expect 1 "ControlNet" -- "$SDC" -m "$SDC_SOURCE_DIR/models/demo/model.safetensors" -W 64 -H 64 --steps 2 --quiet -p x --control-net "$NET" --control-image "$EDGES" -o "$TMP/cn.png"
+    expect 0 "" -- "$SDC" $small -p x --control-net "$NET" --control-image "$EDGES" --control-strength 0.7 --control-end 0.5 -o "$TMP/cn.png"
+    expect 0 "" -- "$SDC" metadata "$TMP/cn.png"
+    grep -q 'ControlNet 0: "Module: none, Model: control_tiny_edges \[[0-9a-f]\{8\}\], Weight: 0.7, .*Guidance Start: 0, Guidance End: 0.5, Pixel Perfect: False, Control Mode: Balanced"' "$TMP/out" || fail "metadata lacks the ControlNet: $(cat "$TMP/out")"
+    expect 0 "" -- "$SDC" $small -p x --control-net "$NET" --control-image "$EDGES" --control-preprocess invert -o "$TMP/cn-inv.png"
+    expect 0 "" -- "$SDC" $small -p x --control-net "$NET" --control-image "$INIT" --canny 50,150 --guess-mode -o "$TMP/cn-canny.png"
+    expect 0 "" -- "$SDC" metadata "$TMP/cn-canny.png"
+    grep -q 'Module: canny, .*Threshold A: 50, Threshold B: 150, .*Control Mode: ControlNet is more important' "$TMP/out" || fail "metadata lacks canny / guess mode: $(cat "$TMP/out")"
+    cmp -s "$TMP/cn.png" "$TMP/cn-inv.png" && fail "--control-preprocess invert changed nothing"
+    # img2img and inpainting take ControlNets too; two nets at once
+    expect 0 "" -- "$SDC" $small -p x -i "$INIT" --strength 0.6 --control-net "$NET" --control-image "$EDGES" -o "$TMP/cn-i2i.png"
+    expect 0 "" -- "$SDC" $small -p x -i "$INPAINT_INIT" --mask "$INPAINT_MASK" --control-net "$NET" --control-image "$EDGES" --control-net "$SDC_GOLDEN/controlnet/models/control_tiny_shapes" --control-image "$INIT" --control-strength 0.5 -o "$TMP/cn-inp.png"
+    expect 1 "only masked" -- "$SDC" $small -p x -i "$INPAINT_INIT" --mask "$INPAINT_MASK" --inpaint-area masked --control-net "$NET" --control-image "$EDGES" -o "$TMP/cn-m.png"
+    printf '{"prompt": "x", "control-net": "%s", "control-image": "%s", "control-strength": 0.4, "output": "job.png"}\n' "$NET" "$EDGES" >"$TMP/cn.jsonl"
+    expect 0 "" -- "$SDC" batch "$TMP/cn.jsonl" $small --output-dir "$TMP/cnb"
+    expect 0 "" -- "$SDC" metadata "$TMP/cnb/job.png"
+    grep -q 'ControlNet 0: .*Weight: 0.4' "$TMP/out" || fail "batch job metadata lacks the ControlNet: $(cat "$TMP/out")"
+fi
+
 # Ctrl-C / SIGTERM: status 130 / 143, no output file
 for sig in INT TERM; do
     "$SDC" -m "$MODEL" -W 256 -H 256 --steps 1000 --quiet -p x -o "$TMP/int.png" 2>/dev/null &

@@ -54,7 +54,8 @@ static uint8_t *slurp(const char *path, size_t *n)
 
 /* ---- safetensors ---------------------------------------------------------------------- */
 
-static void safetensors_seed(const char *name, const char *header, const void *data, size_t n)
+static void safetensors_seed_in(const char *target, const char *name, const char *header,
+                                const void *data, size_t n)
 {
     size_t hlen = strlen(header);
     uint8_t *buf = malloc(8 + hlen + n);
@@ -62,8 +63,46 @@ static void safetensors_seed(const char *name, const char *header, const void *d
         buf[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
     memcpy(buf + 8, header, hlen);
     memcpy(buf + 8 + hlen, data, n);
-    write_file("safetensors", name, buf, 8 + hlen + n);
+    write_file(target, name, buf, 8 + hlen + n);
     free(buf);
+}
+
+static void safetensors_seed(const char *name, const char *header, const void *data, size_t n)
+{
+    safetensors_seed_in("safetensors", name, header, data, n);
+}
+
+/* ControlNets in the three namings, cut short (a full net is some 30 tensors): the name
+ * mapping, the prefix and the loader's first shape checks. */
+static void controlnet_seeds(void)
+{
+    static const uint8_t data[256] = {0, 0, 128, 63};
+    safetensors_seed_in("controlnet", "original.safetensors",
+                        "{\"time_embed.0.weight\":{\"dtype\":\"F16\",\"shape\":[4,2],"
+                        "\"data_offsets\":[0,16]},\"input_blocks.0.0.weight\":{\"dtype\":"
+                        "\"F16\",\"shape\":[2,4,1,1],\"data_offsets\":[16,32]},"
+                        "\"input_hint_block.0.weight\":{\"dtype\":\"F32\",\"shape\":[1,3,3,3],"
+                        "\"data_offsets\":[32,140]},\"zero_convs.0.0.weight\":{\"dtype\":"
+                        "\"F16\",\"shape\":[2,2,1,1],\"data_offsets\":[140,148]}}",
+                        data, 148);
+    safetensors_seed_in("controlnet", "prefixed.safetensors",
+                        "{\"control_model.input_hint_block.0.weight\":{\"dtype\":\"F16\","
+                        "\"shape\":[1,3,1,1],\"data_offsets\":[0,6]},"
+                        "\"control_model.middle_block_out.0.bias\":{\"dtype\":\"F16\","
+                        "\"shape\":[2],\"data_offsets\":[6,10]}}",
+                        data, 10);
+    safetensors_seed_in("controlnet", "diffusers.safetensors",
+                        "{\"controlnet_cond_embedding.conv_in.weight\":{\"dtype\":\"F16\","
+                        "\"shape\":[1,3,1,1],\"data_offsets\":[0,6]},"
+                        "\"controlnet_cond_embedding.blocks.5.bias\":{\"dtype\":\"F16\","
+                        "\"shape\":[1],\"data_offsets\":[6,8]},"
+                        "\"controlnet_down_blocks.11.weight\":{\"dtype\":\"F16\","
+                        "\"shape\":[2,2,1,1],\"data_offsets\":[8,16]},"
+                        "\"down_blocks.0.resnets.1.conv1.weight\":{\"dtype\":\"F16\","
+                        "\"shape\":[2,2,1,1],\"data_offsets\":[16,24]},"
+                        "\"conv_in.weight\":{\"dtype\":\"F16\",\"shape\":[2,4,1,1],"
+                        "\"data_offsets\":[24,40]}}",
+                        data, 40);
 }
 
 static void safetensors_seeds(void)
@@ -343,6 +382,7 @@ int main(int argc, char **argv)
     root = argv[1];
     mkdir(root, 0755);
     safetensors_seeds();
+    controlnet_seeds();
     pickle_seeds();
     image_seeds();
     text_seeds();
