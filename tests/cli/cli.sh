@@ -116,7 +116,16 @@ grep -q "Negative prompt: blurry" "$TMP/out" || fail "metadata lacks the negativ
 expect 0 "" -- "$SDC" $small -p x --sampling-method dpm++2m --scheduler linspace --karras-sigmas -o "$TMP/k.png"
 expect 0 "" -- "$SDC" metadata "$TMP/k.png"
 grep -q "Scheduler: linspace, Karras sigmas: on" "$TMP/out" || fail "metadata lacks the karras sigmas: $(cat "$TMP/out")"
-expect 1 "exists" -- "$SDC" $small -p x -o "$TMP/c.png"
+expect 2 "exists" -- "$SDC" $small -p x -o "$TMP/c.png"
+# issue 23: what can be checked before rendering is, exit 2 and nothing written: a bad
+# output spelling, an existing file, a missing or non-folder parent, --strength without -i
+expect 2 "unknown image type" -- "$SDC" $small -p x -o "$TMP/c.gif"
+expect 2 "standard output" -- "$SDC" $small -p x -o -
+expect 2 "needs a file name" -- "$SDC" $small -p x -o "$TMP/.png"
+expect 2 "No such file or directory" -- "$SDC" $small -p x -o "$TMP/nowhere/c.png"
+expect 2 "Not a directory" -- "$SDC" $small -p x -o "$TMP/c.png/d.png"
+expect 2 "strength needs an init image" -- "$SDC" $small -p x --strength 0.5 -o "$TMP/s.png"
+[ -e "$TMP/s.png" ] || [ -e "$TMP/c.gif" ] && fail "a refused run wrote a picture"
 expect 0 "" -- "$SDC" $small -p x -o "$TMP/c.png" --overwrite
 
 # same seed, same bytes; batch naming
