@@ -105,8 +105,23 @@ static sdc_status stb_read_raw(const char *path, FILE *f, sdc_raw_image *out)
     return out->pixels ? SDC_OK : sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
 }
 
+sdc_status sdc_image_check_input(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return sdc_fail(SDC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return sdc_fail(SDC_ERR_IO, "%s: not a regular file (%s)", path,
+                        S_ISDIR(st.st_mode) ? "a folder" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                                                                : "a device or socket");
+    return SDC_OK;
+}
+
 sdc_status sdc_image_read_raw(const char *path, sdc_raw_image *raw, int keep16)
 {
+    sdc_status regular = sdc_image_check_input(path);
+    if (regular != SDC_OK)
+        return regular;
     FILE *f = fopen(path, "rb");
     if (!f)
         return sdc_fail(SDC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));

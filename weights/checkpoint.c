@@ -66,8 +66,12 @@ static sdc_status add_file(sdc_checkpoint *ck, const char *path, int torch_only,
         ck->files = grown;
         ck->file_capacity = cap;
     }
+    /* a FIFO would block the sniffing fopen() below, a device never end */
+    sdc_status s = sdc_check_regular_file(path);
+    if (s != SDC_OK)
+        return s;
     /* PyTorch .ckpt files come through the same tensor-table interface */
-    sdc_status s = torch_only || sdc_ckpt_sniff(path) ? sdc_ckpt_open(path, st)
+    s = torch_only || sdc_ckpt_sniff(path) ? sdc_ckpt_open(path, st)
                                                       : sdc_safetensors_open(path, st);
     if (s == SDC_OK)
         ck->files[ck->file_count++] = *st;

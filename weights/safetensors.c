@@ -200,9 +200,26 @@ static sdc_status map_file(sdc_safetensors *st)
     return SDC_OK;
 }
 
+sdc_status sdc_check_regular_file(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return sdc_fail(SDC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (S_ISREG(sb.st_mode))
+        return SDC_OK;
+    const char *kind = S_ISDIR(sb.st_mode)  ? "a folder"
+                       : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                       : S_ISSOCK(sb.st_mode) ? "a socket"
+                                              : "a device";
+    return sdc_fail(SDC_ERR_IO, "%s: not a regular file (%s)", path, kind);
+}
+
 sdc_status sdc_safetensors_open(const char *path, sdc_safetensors **out)
 {
     *out = NULL;
+    sdc_status regular = sdc_check_regular_file(path);
+    if (regular != SDC_OK)
+        return regular;
     sdc_safetensors *st = calloc(1, sizeof *st);
     if (!st || !(st->path = strdup(path))) {
         free(st);

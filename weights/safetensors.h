@@ -23,6 +23,9 @@ typedef struct sdc_safetensors sdc_safetensors;
 
 /* Maps and validates `path`. On failure *out is NULL and the message names the file. */
 sdc_status sdc_safetensors_open(const char *path, sdc_safetensors **out);
+/* SDC_OK for a regular file; a FIFO, device or socket is refused before open() could block
+ * on it (or read without end), a folder too, each with a message naming the path. */
+sdc_status sdc_check_regular_file(const char *path);
 void sdc_safetensors_close(sdc_safetensors *st);
 
 const char *sdc_safetensors_path(const sdc_safetensors *st);

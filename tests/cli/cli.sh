@@ -128,6 +128,32 @@ expect 2 "strength needs an init image" -- "$SDC" $small -p x --strength 0.5 -o 
 [ -e "$TMP/s.png" ] || [ -e "$TMP/c.gif" ] && fail "a refused run wrote a picture"
 expect 0 "" -- "$SDC" $small -p x -o "$TMP/c.png" --overwrite
 
+# issue 23: FIFOs and devices are refused before open() blocks (timeout: a hang fails)
+mkfifo "$TMP/fifo"
+expect 1 "not a regular file" -- timeout 20 "$SDC" -m "$TMP/fifo" -p x -o "$TMP/f.png"
+expect 1 "not a regular file" -- timeout 20 "$SDC" info "$TMP/fifo"
+expect 1 "not a regular file" -- timeout 20 "$SDC" metadata "$TMP/fifo"
+expect 1 "not a regular file" -- timeout 20 "$SDC" $small -p x -i "$TMP/fifo" -o "$TMP/f.png"
+expect 1 "not a regular file" -- timeout 20 "$SDC" info /dev/zero
+# strings from files reach the terminal with their controls escaped (ESC, OSC, BEL, CR)
+esc=$(printf 'a\033]0;title\007b\rc')
+expect 0 "" -- "$SDC" $small -p "$esc" -o "$TMP/esc.png"
+expect 0 "" -- "$SDC" metadata "$TMP/esc.png"
+grep -q "$(printf '\033')" "$TMP/out" && fail "sdc metadata printed an ESC"
+grep -q "$(printf '\r')" "$TMP/out" && fail "sdc metadata printed a CR"
+grep -qF 'a\x1b]0;title\x07b\x0dc' "$TMP/out" || fail "metadata: $(cat "$TMP/out")"
+expect 1 'x1b' -- "$SDC" -m "$TMP/$esc.safetensors" -p x -o "$TMP/f.png"
+grep -q "$(printf '\033')" "$TMP/err" && fail "an error message printed an ESC"
+# a model file name with a newline cannot forge a line of the parameters text
+if golden_only "model name with a newline"; then
+    evil="$TMP/$(printf 'evil\nSteps: 99')"
+    ln -s "$MODEL" "$evil"
+    expect 0 "" -- "$SDC" -m "$evil" -W 64 -H 64 --steps 2 --quiet -p x -o "$TMP/evil.png"
+    expect 0 "" -- "$SDC" metadata "$TMP/evil.png"
+    grep -q "^Steps: 99" "$TMP/out" && fail "the model name forged a line: $(cat "$TMP/out")"
+    grep -qF 'Model: evil\x0aSteps: 99' "$TMP/out" || fail "model name: $(cat "$TMP/out")"
+fi
+
 # same seed, same bytes; batch naming
 expect 0 "" -- "$SDC" $small -p "a red (apple:1.2)" -n "blurry" -s 7 -o "$TMP/d.png"
 expect 0 "" -- "$SDC" $small -p "a red (apple:1.2)" -n "blurry" -s 7 -o "$TMP/e.png"
