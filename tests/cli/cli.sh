@@ -154,6 +154,32 @@ if golden_only "model name with a newline"; then
     grep -qF 'Model: evil\x0aSteps: 99' "$TMP/out" || fail "model name: $(cat "$TMP/out")"
 fi
 
+# A NaN in the weights is an error naming the stage, not a black picture with status 0.
+# poison TENSOR: a copy of the (f16) golden model with TENSOR all NaN, as $TMP/nan.safetensors
+poison() {
+    cp "$MODEL" "$TMP/nan.safetensors"
+    hlen=$(od -An -t u8 -N 8 "$MODEL" | tr -d ' ')
+    offsets=$(dd if="$MODEL" bs=1 skip=8 count="$hlen" 2>/dev/null | grep -o "\"$1\":{[^}]*}" |
+        sed 's/.*"data_offsets":\[\([0-9]*\),\([0-9]*\)\].*/\1 \2/')
+    set -- $offsets
+    i=$1
+    while [ "$i" -lt "$2" ]; do printf '\000\176'; i=$((i + 2)); done |
+        dd of="$TMP/nan.safetensors" bs=1 seek=$((8 + hlen + $1)) conv=notrunc 2>/dev/null
+}
+if golden_only "NaN weights"; then
+    for case in "first_stage_model.decoder.conv_out.bias:VAE decoder" \
+        "cond_stage_model.transformer.text_model.final_layer_norm.bias:text encoder" \
+        "model.diffusion_model.time_embed.0.bias:UNet"; do
+        poison "${case%%:*}"
+        expect 1 "the ${case#*:} produced NaN" -- "$SDC" -m "$TMP/nan.safetensors" -W 64 -H 64 \
+            --steps 2 --quiet -p x -o "$TMP/nan.png"
+        [ -e "$TMP/nan.png" ] && fail "a NaN model wrote a picture"
+    done
+fi
+# a prompt is capped after parsing: 4000 tokens is an error at once
+long=$(i=0; while [ $i -lt 2000 ]; do printf 'red fox '; i=$((i + 1)); done)
+expect 1 "prompt longer than 3000 tokens" -- "$SDC" $small -p "$long" -o "$TMP/long.png"
+
 # same seed, same bytes; batch naming
 expect 0 "" -- "$SDC" $small -p "a red (apple:1.2)" -n "blurry" -s 7 -o "$TMP/d.png"
 expect 0 "" -- "$SDC" $small -p "a red (apple:1.2)" -n "blurry" -s 7 -o "$TMP/e.png"
