@@ -438,8 +438,8 @@ static sdc_status read_all(const char *path, char **text, size_t *len)
         }
         size_t got = fread(buf + n, 1, cap - n, f);
         if (line_too_long(buf + n, got, &run))
-            s = sdc_fail(SDC_ERR_ARG, "%s: line %s longer than %d KiB", name,
-                         "of the job file", SDC_BATCH_MAX_LINE >> 10);
+            s = sdc_fail(SDC_ERR_ARG, "%s: a line longer than %d KiB; is it a job file?", name,
+                         SDC_BATCH_MAX_LINE >> 10);
         n += got;
         if (got == 0) {
             if (ferror(f))
