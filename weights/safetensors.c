@@ -25,6 +25,7 @@ struct sdc_safetensors {
     size_t copy_count;
     void (*release)(void *owner); /* wrapped tables: what owns names and data */
     void *owner;
+    sdc_status (*load)(void *owner, const void *data, size_t nbytes); /* or NULL */
 };
 
 static int read_u64_le(const uint8_t *p, uint64_t *v)
@@ -331,4 +332,15 @@ const char *sdc_safetensors_metadata(const sdc_safetensors *st, const char *key)
     json_t *meta = json_object_get(st->header, "__metadata__");
     json_t *v = json_object_get(meta, key);
     return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+void sdc_safetensors_set_loader(sdc_safetensors *st,
+                                sdc_status (*load)(void *owner, const void *data, size_t nbytes))
+{
+    st->load = load;
+}
+
+sdc_status sdc_safetensors_load(const sdc_safetensors *st, const void *data, size_t nbytes)
+{
+    return st->load && nbytes ? st->load(st->owner, data, nbytes) : SDC_OK;
 }

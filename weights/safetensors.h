@@ -52,4 +52,13 @@ sdc_status sdc_safetensors_wrap(const char *path, size_t file_size, const sdc_st
                                 size_t count, void (*release)(void *owner), void *owner,
                                 sdc_safetensors **out);
 
+/* Wrapped tables whose data is produced on first use (weights/ckpt.c: compressed members
+ * are inflated only when a tensor in them is used): until sdc_safetensors_load has been
+ * called for a tensor's bytes, they may not be read. A plain safetensors file, or a table
+ * without a loader, is always readable and load does nothing. */
+void sdc_safetensors_set_loader(sdc_safetensors *st,
+                                sdc_status (*load)(void *owner, const void *data, size_t nbytes));
+/* Makes [data, data + nbytes) of this file's tensors readable. */
+sdc_status sdc_safetensors_load(const sdc_safetensors *st, const void *data, size_t nbytes);
+
 #endif
