@@ -10,6 +10,7 @@
 
 #include "cmd/batch_jobs.h"
 #include "cmd/batch_run.h"
+#include "cmd/batch_stream.h"
 #include "cmd/batch_template.h"
 #include "cmd/commands.h"
 #include "cmd/progress.h"
@@ -342,28 +343,149 @@ static int finish(sdc_batch_run *r, const batch_args *a, sdc_status s, double t0
     return failed ? 1 : 0;
 }
 
+static void run_setup(sdc_batch_run *r, const batch_args *a, FILE *report, int images)
+{
+    sdc_batch_run_init(r, a->job_file, a->defaults.quiet, images);
+    r->resume = a->resume;
+    r->verbose = a->defaults.verbose;
+    r->fail_fast = a->fail_fast;
+    r->report = report;
+    r->report_path = a->report;
+    r->collect_grid = a->grid != NULL;
+    r->summary.shard = a->shard;
+    r->summary.shards = a->shards;
+    sdc_signals_install();
+}
+
 static int run(const batch_args *a, const sdc_batch_jobs *jobs, FILE *report)
 {
     double t0 = sdc_now_seconds();
     sdc_batch_run r;
     int job_count, images = count_images(jobs, a, &job_count);
-    sdc_batch_run_init(&r, a->job_file, a->defaults.quiet, images);
-    r.resume = a->resume;
-    r.verbose = a->defaults.verbose;
-    r.fail_fast = a->fail_fast;
-    r.report = report;
-    r.report_path = a->report;
-    r.collect_grid = a->grid != NULL;
+    run_setup(&r, a, report, images);
     r.summary.jobs = job_count;
     r.summary.images = images;
-    r.summary.shard = a->shard;
-    r.summary.shards = a->shards;
-    sdc_signals_install();
     int bad = report_bad_jobs(&r, jobs, a);
     sdc_status s = bad && a->fail_fast ? SDC_ERR_ARG : run_jobs(&r, jobs, a);
     int rc = finish(&r, a, s, t0);
     sdc_batch_run_free(&r);
     return rc;
+}
+
+/* The jobs of a stream still in use: the current one and those whose options the run's
+ * loaded (or failed) model points to; the others are freed once they have run, so an endless
+ * stream takes no more memory as it goes. */
+typedef struct job_list {
+    sdc_batch_job **items;
+    int count, cap;
+} job_list;
+
+static int keep_job(job_list *l, sdc_batch_job *job)
+{
+    if (l->count == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 64;
+        sdc_batch_job **grown = realloc(l->items, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        l->items = grown;
+        l->cap = cap;
+    }
+    l->items[l->count++] = job;
+    return 0;
+}
+
+/* Frees the jobs the run no longer points to (all of them when r is NULL). */
+static void drop_jobs(job_list *l, const sdc_batch_run *r)
+{
+    int kept = 0;
+    for (int i = 0; i < l->count; i++) {
+        sdc_batch_job *job = l->items[i];
+        if (r && (&job->opt == r->model_opt || &job->opt == r->failed_opt)) {
+            l->items[kept++] = job;
+            continue;
+        }
+        sdc_batch_job_clear(job);
+        free(job);
+    }
+    l->count = kept;
+    if (!r)
+        free(l->items);
+}
+
+/* What check_extra_outputs checks for a whole file, for one job of a stream. */
+static void check_job_outputs(const batch_args *a, sdc_batch_job *job)
+{
+    for (int i = 0; !job->error && i < job->opt.batch_count; i++)
+        if ((a->grid && same_file(a->grid, job->outputs[i])) ||
+            (a->report && same_file(a->report, job->outputs[i])))
+            sdc_batch_job_error(job, "output '%s' is the --grid or --report file",
+                                job->outputs[i]);
+}
+
+/* One job of a stream as it arrives; returns what stops the run (interrupted, --fail-fast,
+ * a full disk) or SDC_OK to go on. */
+static sdc_status stream_job(sdc_batch_run *r, const batch_args *a, sdc_batch_job *job)
+{
+    if (!sdc_batch_in_shard(job->index, a->shard, a->shards))
+        return SDC_OK;
+    r->summary.jobs++;
+    if (!job->error)
+        check_job_outputs(a, job);
+    if (job->error) {
+        sdc_batch_run_bad_job(r, job);
+        return a->fail_fast ? SDC_ERR_ARG : SDC_OK;
+    }
+    r->summary.images += job->opt.batch_count;
+    r->progress.total += job->opt.batch_count;
+    sdc_status s = sdc_batch_run_job(r, job);
+    if (s == SDC_ERR_INTERRUPTED || (s != SDC_OK && a->fail_fast) || r->disk_full)
+        return s != SDC_OK ? s : SDC_ERR_IO;
+    return SDC_OK;
+}
+
+/* A job file read as it arrives (cmd/batch_stream.h): each job runs when its line is in. */
+static int run_stream(const batch_args *a, FILE *in, FILE *report)
+{
+    double t0 = sdc_now_seconds();
+    sdc_batch_run r;
+    run_setup(&r, a, report, 0);
+    sdc_batch_stream st;
+    job_list jobs = {NULL, 0, 0};
+    const char *name = in == stdin ? "stdin" : a->job_file;
+    sdc_status read = sdc_batch_stream_open(&st, in, name, sdc_batch_format_of(a->job_file),
+                                            &a->defaults, a->output_dir, a->trust_jobs);
+    sdc_status s = SDC_OK;
+    while (read == SDC_OK && s == SDC_OK) {
+        sdc_batch_job *job = NULL;
+        read = sdc_batch_stream_next(&st, &job);
+        if (!job)
+            break;
+        if (keep_job(&jobs, job) != 0) {
+            sdc_batch_job_clear(job);
+            free(job);
+            read = sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", name);
+            break;
+        }
+        s = stream_job(&r, a, job);
+        drop_jobs(&jobs, &r);
+    }
+    if (read != SDC_OK)
+        fprintf(stderr, "sdc batch: %s\n", sdc_last_error());
+    int rc = finish(&r, a, s, t0);
+    sdc_batch_stream_close(&st);
+    sdc_batch_run_free(&r);
+    drop_jobs(&jobs, NULL);
+    return read != SDC_OK && rc != 130 && rc != 143 ? 2 : rc;
+}
+
+/* Standard input, a pipe or a FIFO is read as it arrives; a file is read whole first (so
+ * every name is checked and --fail-fast stops before anything is rendered). */
+static FILE *stream_of(const char *path)
+{
+    struct stat st;
+    if (strcmp(path, "-") == 0)
+        return stdin;
+    return stat(path, &st) == 0 && S_ISFIFO(st.st_mode) ? fopen(path, "rb") : NULL;
 }
 
 int sdc_cmd_batch(int argc, char **argv)
@@ -372,8 +494,10 @@ int sdc_cmd_batch(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc)
         return rc == 1 ? 0 : 2;
-    sdc_batch_jobs jobs;
-    if (sdc_batch_jobs_read(a.job_file, &a.defaults, a.output_dir, a.trust_jobs, &jobs) != SDC_OK) {
+    sdc_batch_jobs jobs = {NULL, 0};
+    FILE *in = stream_of(a.job_file);
+    if (!in && sdc_batch_jobs_read(a.job_file, &a.defaults, a.output_dir, a.trust_jobs,
+                                   &jobs) != SDC_OK) {
         fprintf(stderr, "sdc batch: %s\n", sdc_last_error());
         return 2;
     }
@@ -383,7 +507,9 @@ int sdc_cmd_batch(int argc, char **argv)
     else if (a.report && !(report = open_report(a.report, a.defaults.overwrite)))
         rc = 2;
     if (rc == 0)
-        rc = run(&a, &jobs, report);
+        rc = in ? run_stream(&a, in, report) : run(&a, &jobs, report);
+    if (in && in != stdin)
+        fclose(in);
     if (report && fclose(report) != 0 && rc == 0) {
         fprintf(stderr, "sdc batch: %s: cannot write the report: %s\n", a.report,
                 strerror(errno));

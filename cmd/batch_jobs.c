@@ -26,18 +26,29 @@ static int in_list(const char *s, const char *const *list)
     return 0;
 }
 
+static void vjob_error(sdc_batch_job *job, const char *fmt, va_list ap)
+{
+    if (!job->error && vasprintf(&job->error, fmt, ap) < 0)
+        job->error = NULL;
+}
+
 /* Sets job->error from a printf-style message (the first error wins). */
 static void job_error(sdc_batch_job *job, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void job_error(sdc_batch_job *job, const char *fmt, ...)
 {
-    if (job->error)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&job->error, fmt, ap) < 0)
-        job->error = NULL;
+    vjob_error(job, fmt, ap);
+    va_end(ap);
+}
+
+void sdc_batch_job_error(sdc_batch_job *job, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vjob_error(job, fmt, ap);
     va_end(ap);
 }
 
@@ -314,7 +325,24 @@ static sdc_status check_collisions(sdc_batch_jobs *jobs)
     return SDC_OK;
 }
 
-static int is_blank_or_comment(const char *line, size_t len)
+void sdc_batch_job_parse_line(sdc_batch_job *job, const char *line, size_t n,
+                              sdc_batch_format format, const sdc_cli_options *defaults,
+                              const char *output_dir, int trust)
+{
+    while (n > 0 && (*line == ' ' || *line == '\t')) {
+        line++;
+        n--;
+    }
+    job->opt = *defaults;
+    if (format == SDC_BATCH_FORMAT_JSON)
+        parse_json_line(job, line, n, trust);
+    else
+        parse_text_line(job, line, n);
+    if (!job->error)
+        finish_job(job, output_dir);
+}
+
+int sdc_batch_line_is_blank(const char *line, size_t len)
 {
     size_t i = 0;
     while (i < len && (line[i] == ' ' || line[i] == '\t'))
@@ -327,7 +355,7 @@ static sdc_batch_format sniff(const char *text, size_t len)
     for (size_t pos = 0; pos < len;) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - text) : len;
-        if (!is_blank_or_comment(text + pos, end - pos)) {
+        if (!sdc_batch_line_is_blank(text + pos, end - pos)) {
             while (text[pos] == ' ' || text[pos] == '\t')
                 pos++;
             return text[pos] == '{' ? SDC_BATCH_FORMAT_JSON : SDC_BATCH_FORMAT_TEXT;
@@ -374,25 +402,15 @@ sdc_status sdc_batch_jobs_parse(const char *text, size_t len, sdc_batch_format f
         line_no++;
         if (n > 0 && line[n - 1] == '\r')
             n--;
-        if (is_blank_or_comment(line, n))
+        if (sdc_batch_line_is_blank(line, n))
             continue;
-        while (*line == ' ' || *line == '\t') {
-            line++;
-            n--;
-        }
         sdc_batch_job *job = add_job(jobs, &cap);
         if (!job) {
             sdc_batch_jobs_free(jobs);
             return sdc_fail(SDC_ERR_NOMEM, "job file: out of memory");
         }
         job->line = line_no;
-        job->opt = *defaults;
-        if (format == SDC_BATCH_FORMAT_JSON)
-            parse_json_line(job, line, n, trust);
-        else
-            parse_text_line(job, line, n);
-        if (!job->error)
-            finish_job(job, output_dir);
+        sdc_batch_job_parse_line(job, line, n, format, defaults, output_dir, trust);
     }
     sdc_status s = check_collisions(jobs);
     if (s != SDC_OK)
@@ -458,7 +476,7 @@ static sdc_status read_all(const char *path, char **text, size_t *len)
     return SDC_OK;
 }
 
-static sdc_batch_format format_of(const char *path)
+sdc_batch_format sdc_batch_format_of(const char *path)
 {
     const char *dot = strrchr(path, '.');
     if (!dot || strchr(dot, '/'))
@@ -480,25 +498,29 @@ sdc_status sdc_batch_jobs_read(const char *path, const sdc_cli_options *defaults
     sdc_status s = read_all(path, &text, &len);
     if (s != SDC_OK)
         return s;
-    s = sdc_batch_jobs_parse(text, len, format_of(path), defaults, output_dir, trust, jobs);
+    s = sdc_batch_jobs_parse(text, len, sdc_batch_format_of(path), defaults, output_dir, trust, jobs);
     free(text);
     return s;
 }
 
+void sdc_batch_job_clear(sdc_batch_job *job)
+{
+    for (int i = 0; job->outputs && i < job->opt.batch_count; i++)
+        free(job->outputs[i]);
+    for (int i = 0; i < job->owned_count; i++)
+        free(job->owned[i]);
+    free(job->outputs);
+    free(job->owned);
+    free(job->error);
+    free(job->text);
+    json_decref(job->json);
+    memset(job, 0, sizeof *job);
+}
+
 void sdc_batch_jobs_free(sdc_batch_jobs *jobs)
 {
-    for (int j = 0; j < jobs->count; j++) {
-        sdc_batch_job *job = &jobs->items[j];
-        for (int i = 0; job->outputs && i < job->opt.batch_count; i++)
-            free(job->outputs[i]);
-        for (int i = 0; i < job->owned_count; i++)
-            free(job->owned[i]);
-        free(job->outputs);
-        free(job->owned);
-        free(job->error);
-        free(job->text);
-        json_decref(job->json);
-    }
+    for (int j = 0; j < jobs->count; j++)
+        sdc_batch_job_clear(&jobs->items[j]);
     free(jobs->items);
     memset(jobs, 0, sizeof *jobs);
 }

@@ -54,6 +54,19 @@ sdc_status sdc_batch_jobs_parse(const char *text, size_t len, sdc_batch_format f
 sdc_status sdc_batch_jobs_read(const char *path, const sdc_cli_options *defaults,
                                const char *output_dir, int trust, sdc_batch_jobs *jobs);
 void sdc_batch_jobs_free(sdc_batch_jobs *jobs);
+/* The format a file's name says (.txt, .jsonl / .json / .ndjson), else AUTO. */
+sdc_batch_format sdc_batch_format_of(const char *path);
+
+/* The pieces of sdc_batch_jobs_parse, for reading a stream line by line (cmd/batch_stream.h):
+ * whether a line is blank or a '#' comment; one job line parsed into `job` (index and line
+ * set by the caller); an error set on a job (the first one wins); a job's memory freed. */
+int sdc_batch_line_is_blank(const char *line, size_t len);
+void sdc_batch_job_parse_line(sdc_batch_job *job, const char *line, size_t n,
+                              sdc_batch_format format, const sdc_cli_options *defaults,
+                              const char *output_dir, int trust);
+void sdc_batch_job_error(sdc_batch_job *job, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sdc_batch_job_clear(sdc_batch_job *job);
 
 /* "K/N" with 0 <= K < N. Returns 0, or -1 when malformed. */
 int sdc_batch_shard_parse(const char *text, int *shard, int *shards);

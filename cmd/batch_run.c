@@ -25,8 +25,10 @@ void sdc_batch_run_free(sdc_batch_run *r)
     sdc_model_free(r->model);
     sdc_model_free(r->refiner);
     free(r->failed_error);
-    for (int i = 0; i < r->grid_count; i++)
+    for (int i = 0; i < r->grid_count; i++) {
         json_decref(r->grid[i].params);
+        free((char *)r->grid[i].path);
+    }
     free(r->grid);
     memset(r, 0, sizeof *r);
 }
@@ -185,9 +187,13 @@ static void add_to_grid(sdc_batch_run *r, const sdc_batch_job *job, int image)
         r->grid = grown;
         r->grid_cap = cap;
     }
+    /* the path is copied: a streamed job is freed once it has run */
     json_t *params = sdc_batch_params_json(&job->opt, job->opt.gen.seed + (uint64_t)image);
-    if (params)
-        r->grid[r->grid_count++] = (sdc_batch_grid_item){job->outputs[image], params};
+    char *path = params ? strdup(job->outputs[image]) : NULL;
+    if (path)
+        r->grid[r->grid_count++] = (sdc_batch_grid_item){path, params};
+    else
+        json_decref(params);
 }
 
 /* One job's list of images for the render loop (cmd/render.h). */

@@ -30,7 +30,7 @@ typedef struct sdc_batch_run {
     double unreported_load;           /* load seconds, reported with the next image */
     const sdc_cli_options *failed_opt; /* the last model that failed to load, and why */
     char *failed_error;
-    sdc_batch_grid_item *grid;        /* done and skipped images (params owned) */
+    sdc_batch_grid_item *grid;        /* done and skipped images (paths and params owned) */
     int grid_count, grid_cap;
     int report_failed;
     int disk_full;        /* an image or the report found no space: the run stops at once */

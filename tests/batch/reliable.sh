@@ -69,8 +69,30 @@ batch stranger.jsonl --output-dir strange --trust-jobs
 # Job files are capped while read: an endless stream is an error at once, not all memory
 expect_status 2 "$SDC" batch /dev/zero 2> err.txt
 grep -q "longer than" err.txt || fail "/dev/zero: $(cat err.txt)"
-expect_status 2 sh -c "yes 'a prompt' | '$SDC' batch - 2> err.txt"
+expect_status 2 sh -c "yes 'no newline' | tr -d '\\n' | '$SDC' batch - 2> err.txt"
+grep -q "longer than" err.txt || fail "one endless line: $(cat err.txt)"
+expect_status 2 sh -c "yes '# only comments' | '$SDC' batch - 2> err.txt"
 grep -q "larger than" err.txt || fail "yes |: $(cat err.txt)"
+
+# A pipe is read as it arrives: the first job is rendered before the second line is written
+mkfifo jobs.fifo
+"$SDC" batch - -m "$MODEL" -W 64 -H 64 --steps 2 --rng cpu -t 1 --quiet --output-dir stream \
+    --report stream.jsonl < jobs.fifo &
+pid=$!
+exec 3> jobs.fifo
+echo '{"prompt": "first", "seed": 1}' >&3
+tries=0
+while [ ! -s stream/00000-1.png ] && [ $tries -lt 1200 ]; do sleep 0.05; tries=$((tries + 1)); done
+[ -s stream/00000-1.png ] || fail "nothing was rendered before the stream ended"
+echo '{"prompt": "second", "seed": 2}' >&3
+echo '{"prompt": "third", "seed": 2, "output": "00000-1.png"}' >&3
+exec 3>&-
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" = 1 ] || fail "stream: exit $rc"
+[ -s stream/00001-2.png ] || fail "the second job of the stream: $(ls stream)"
+grep -q 'already the output of line 1' stream.jsonl || fail "stream names: $(cat stream.jsonl)"
+[ "$(summary stream.jsonl)" = "2 0 1" ] || fail "stream summary: $(tail -n 1 stream.jsonl)"
 
 # A full disk: the run stops at the first image that cannot be written (exit 1, the
 # system's reason), the report holds whole lines, and --resume finishes once there is room.
