@@ -469,6 +469,10 @@ static int run_stream(const batch_args *a, FILE *in, FILE *report)
         s = stream_job(&r, a, job);
         drop_jobs(&jobs, &r);
     }
+    if (read != SDC_OK && sdc_signal_received()) { /* Ctrl-C while waiting for a line */
+        read = SDC_OK;
+        s = SDC_ERR_INTERRUPTED;
+    }
     if (read != SDC_OK)
         fprintf(stderr, "sdc batch: %s\n", sdc_last_error());
     int rc = finish(&r, a, s, t0);
