@@ -78,6 +78,10 @@ static sdc_status read_file(const char *path, int width, const char *part, sdc_e
     }
     const sdc_st_entry *e = vectors_of(st, part);
     const sdc_tensor *t = e ? &e->tensor : NULL;
+    if (t && (s = sdc_safetensors_load(st, t->data, e->nbytes)) != SDC_OK) { /* a .pt's */
+        sdc_safetensors_close(st);
+        return s;
+    }
     if (!t || !sdc_dtype_is_weight(t->dtype) || t->ndim < 1 || t->ndim > 2)
         s = sdc_fail(SDC_ERR_FORMAT, "%s: no embedding vectors (emb_params [n, W])", path);
     else if (t->shape[t->ndim - 1] == width) {

@@ -31,6 +31,10 @@ static void pad_after_first_eos(sdc_token_chunk *k, int32_t eos, int32_t pad)
 
 static sdc_status grow(chunker *c)
 {
+    if (c->count >= SDC_PROMPT_MAX_CHUNKS)
+        return sdc_fail(SDC_ERR_ARG, "prompt longer than %d tokens (%d chunks of %d)",
+                        SDC_PROMPT_MAX_CHUNKS * SDC_CLIP_CHUNK_TOKENS, SDC_PROMPT_MAX_CHUNKS,
+                        SDC_CLIP_CHUNK_TOKENS);
     if (c->count < c->cap)
         return SDC_OK;
     size_t cap = c->cap ? c->cap * 2 : 4;

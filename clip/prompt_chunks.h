@@ -22,6 +22,10 @@
 #include "clip/embeddings.h"
 #include "clip/tokenizer.h"
 
+/* A prompt may fill at most this many 75-token chunks (3000 tokens): a 1 MB prompt is an
+ * error at once, not gigabytes of text-encoder rows (docs/cli.md). */
+#define SDC_PROMPT_MAX_CHUNKS 40
+
 /* Tokens looked back for a comma when a chunk overflows (A1111's default). */
 #define SDC_COMMA_PADDING_BACKTRACK 20
 

@@ -261,12 +261,13 @@ sdc_status sdc_batch_grid_render(const sdc_batch_grid_item *items, int count, sd
     return s;
 }
 
-sdc_status sdc_batch_grid_write(const char *path, const sdc_batch_grid_item *items, int count)
+sdc_status sdc_batch_grid_write(const char *path, const sdc_batch_grid_item *items, int count,
+                                int overwrite)
 {
     sdc_image sheet;
     sdc_status s = sdc_batch_grid_render(items, count, &sheet);
     if (s == SDC_OK)
-        s = sdc_image_write(path, &sheet, NULL, 1);
+        s = sdc_image_write(path, &sheet, NULL, overwrite);
     sdc_image_free(&sheet);
     return s;
 }

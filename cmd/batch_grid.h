@@ -22,7 +22,9 @@ int sdc_batch_grid_columns(const sdc_batch_grid_item *items, int count, const js
 /* Renders the sheet into *sheet (RGB, owned by the caller). An image that cannot be read
  * gets an empty cell with its error as caption. */
 sdc_status sdc_batch_grid_render(const sdc_batch_grid_item *items, int count, sdc_image *sheet);
-/* Renders and writes the sheet atomically, replacing an older one. */
-sdc_status sdc_batch_grid_write(const char *path, const sdc_batch_grid_item *items, int count);
+/* Renders and writes the sheet atomically; an existing file is replaced only when
+ * `overwrite` is set. */
+sdc_status sdc_batch_grid_write(const char *path, const sdc_batch_grid_item *items, int count,
+                                int overwrite);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "cmd/batch_template.h"
 #include "cmd/demo_model.h"
+#include "image/image.h"
 #include "ops/error.h"
 
 /* Options of the whole run, not of one job. */
@@ -25,18 +26,29 @@ static int in_list(const char *s, const char *const *list)
     return 0;
 }
 
+static void vjob_error(sdc_batch_job *job, const char *fmt, va_list ap)
+{
+    if (!job->error && vasprintf(&job->error, fmt, ap) < 0)
+        job->error = NULL;
+}
+
 /* Sets job->error from a printf-style message (the first error wins). */
 static void job_error(sdc_batch_job *job, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void job_error(sdc_batch_job *job, const char *fmt, ...)
 {
-    if (job->error)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&job->error, fmt, ap) < 0)
-        job->error = NULL;
+    vjob_error(job, fmt, ap);
+    va_end(ap);
+}
+
+void sdc_batch_job_error(sdc_batch_job *job, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vjob_error(job, fmt, ap);
     va_end(ap);
 }
 
@@ -110,7 +122,32 @@ static const char *value_text(sdc_batch_job *job, const char *key, const json_t 
     return NULL;
 }
 
-static void apply_key(sdc_batch_job *job, const char *key, const json_t *v)
+/* A path that leaves the folder it is relative to: absolute, or with a ".." part. */
+static int escapes(const char *path)
+{
+    if (path[0] == '/')
+        return 1;
+    for (const char *p = path; (p = strstr(p, "..")); p += 2)
+        if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+            return 1;
+    return 0;
+}
+
+/* Job files may come from strangers (docs/FUZZING.md): without --trust-jobs a line may not
+ * write outside --output-dir, load a model by absolute path nor replace existing files. */
+static int untrusted(sdc_batch_job *job, const char *key, const char *text)
+{
+    static const char *const model_keys[] = {"model", "vae", "refiner", "vocab", NULL};
+    if (strcmp(key, "output") == 0 && escapes(text))
+        job_error(job, "\"output\": '%s' leaves --output-dir (allowed with --trust-jobs)", text);
+    else if (in_list(key, model_keys) && text[0] == '/')
+        job_error(job, "\"%s\": an absolute path needs --trust-jobs", key);
+    else if (strcmp(key, "overwrite") == 0 && strcmp(text, "true") == 0)
+        job_error(job, "\"overwrite\": true needs --trust-jobs");
+    return job->error != NULL;
+}
+
+static void apply_key(sdc_batch_job *job, const char *key, const json_t *v, int trust)
 {
     if (in_list(key, run_keys)) {
         job_error(job, "'%s' applies to the whole run; give it on the command line", key);
@@ -124,11 +161,13 @@ static void apply_key(sdc_batch_job *job, const char *key, const json_t *v)
         job_error(job, "out of memory");
         return;
     }
+    if (!trust && untrusted(job, key, text))
+        return;
     if (sdc_cli_set(&job->opt, key, text) != 0)
         job_error(job, "%s", sdc_last_error());
 }
 
-static void parse_json_line(sdc_batch_job *job, const char *line, size_t len)
+static void parse_json_line(sdc_batch_job *job, const char *line, size_t len, int trust)
 {
     json_error_t err;
     job->json = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
@@ -143,7 +182,7 @@ static void parse_json_line(sdc_batch_job *job, const char *line, size_t len)
     const char *key;
     json_t *v;
     json_object_foreach(job->json, key, v) {
-        apply_key(job, key, v);
+        apply_key(job, key, v, trust);
         if (job->error)
             return;
     }
@@ -168,18 +207,6 @@ static uint64_t random_seed(void)
     if (fd >= 0)
         close(fd);
     return seed & 0xffffffffu; /* a seed people can type back */
-}
-
-static int has_image_ext(const char *path)
-{
-    static const char *const exts[] = {".png", ".jpg", ".jpeg", ".bmp"};
-    size_t n = strlen(path);
-    for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
-        size_t m = strlen(exts[i]);
-        if (n > m && strcasecmp(path + n - m, exts[i]) == 0)
-            return 1;
-    }
-    return 0;
 }
 
 static char *join_dir(const char *dir, const char *name)
@@ -210,8 +237,8 @@ static void make_outputs(sdc_batch_job *job, const char *output_dir)
             job_error(job, "%s", sdc_last_error());
             break;
         }
-        if (!has_image_ext(name))
-            job_error(job, "output name '%s' needs a .png, .jpg or .bmp extension", name);
+        if (sdc_image_check_output_name(name) != SDC_OK)
+            job_error(job, "output name %s", sdc_last_error());
         job->outputs[i] = join_dir(output_dir, name);
         free(name);
         if (!job->outputs[i])
@@ -298,7 +325,24 @@ static sdc_status check_collisions(sdc_batch_jobs *jobs)
     return SDC_OK;
 }
 
-static int is_blank_or_comment(const char *line, size_t len)
+void sdc_batch_job_parse_line(sdc_batch_job *job, const char *line, size_t n,
+                              sdc_batch_format format, const sdc_cli_options *defaults,
+                              const char *output_dir, int trust)
+{
+    while (n > 0 && (*line == ' ' || *line == '\t')) {
+        line++;
+        n--;
+    }
+    job->opt = *defaults;
+    if (format == SDC_BATCH_FORMAT_JSON)
+        parse_json_line(job, line, n, trust);
+    else
+        parse_text_line(job, line, n);
+    if (!job->error)
+        finish_job(job, output_dir);
+}
+
+int sdc_batch_line_is_blank(const char *line, size_t len)
 {
     size_t i = 0;
     while (i < len && (line[i] == ' ' || line[i] == '\t'))
@@ -311,7 +355,7 @@ static sdc_batch_format sniff(const char *text, size_t len)
     for (size_t pos = 0; pos < len;) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - text) : len;
-        if (!is_blank_or_comment(text + pos, end - pos)) {
+        if (!sdc_batch_line_is_blank(text + pos, end - pos)) {
             while (text[pos] == ' ' || text[pos] == '\t')
                 pos++;
             return text[pos] == '{' ? SDC_BATCH_FORMAT_JSON : SDC_BATCH_FORMAT_TEXT;
@@ -339,7 +383,7 @@ static sdc_batch_job *add_job(sdc_batch_jobs *jobs, size_t *cap)
 
 sdc_status sdc_batch_jobs_parse(const char *text, size_t len, sdc_batch_format format,
                                 const sdc_cli_options *defaults, const char *output_dir,
-                                sdc_batch_jobs *jobs)
+                                int trust, sdc_batch_jobs *jobs)
 {
     memset(jobs, 0, sizeof *jobs);
     if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) { /* UTF-8 byte order mark */
@@ -358,25 +402,15 @@ sdc_status sdc_batch_jobs_parse(const char *text, size_t len, sdc_batch_format f
         line_no++;
         if (n > 0 && line[n - 1] == '\r')
             n--;
-        if (is_blank_or_comment(line, n))
+        if (sdc_batch_line_is_blank(line, n))
             continue;
-        while (*line == ' ' || *line == '\t') {
-            line++;
-            n--;
-        }
         sdc_batch_job *job = add_job(jobs, &cap);
         if (!job) {
             sdc_batch_jobs_free(jobs);
             return sdc_fail(SDC_ERR_NOMEM, "job file: out of memory");
         }
         job->line = line_no;
-        job->opt = *defaults;
-        if (format == SDC_BATCH_FORMAT_JSON)
-            parse_json_line(job, line, n);
-        else
-            parse_text_line(job, line, n);
-        if (!job->error)
-            finish_job(job, output_dir);
+        sdc_batch_job_parse_line(job, line, n, format, defaults, output_dir, trust);
     }
     sdc_status s = check_collisions(jobs);
     if (s != SDC_OK)
@@ -384,29 +418,50 @@ sdc_status sdc_batch_jobs_parse(const char *text, size_t len, sdc_batch_format f
     return s;
 }
 
+/* Whether the bytes just read, after `run` bytes of an unfinished line, hold a line longer
+ * than the cap; updates run. */
+static int line_too_long(const char *buf, size_t n, size_t *run)
+{
+    for (size_t i = 0; i < n; i++) {
+        *run = buf[i] == '\n' ? 0 : *run + 1;
+        if (*run > SDC_BATCH_MAX_LINE)
+            return 1;
+    }
+    return 0;
+}
+
+/* Reads the whole file within the caps: `sdc batch /dev/zero` or `yes | sdc batch -` is an
+ * error after a few megabytes, not a machine out of memory. */
 static sdc_status read_all(const char *path, char **text, size_t *len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f)
         return sdc_fail(SDC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
+    const char *name = f == stdin ? "stdin" : path;
+    size_t cap = 1 << 16, n = 0, run = 0;
     char *buf = malloc(cap);
-    sdc_status s = buf ? SDC_OK : sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
+    sdc_status s = buf ? SDC_OK : sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", name);
     while (s == SDC_OK) {
         if (n == cap) {
-            char *grown = realloc(buf, cap * 2);
+            char *grown = cap < SDC_BATCH_MAX_FILE ? realloc(buf, cap * 2) : NULL;
             if (!grown) {
-                s = sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
+                s = cap < SDC_BATCH_MAX_FILE
+                        ? sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", name)
+                        : sdc_fail(SDC_ERR_ARG, "%s: job file larger than %d MiB; split it",
+                                   name, SDC_BATCH_MAX_FILE >> 20);
                 break;
             }
             buf = grown;
             cap *= 2;
         }
         size_t got = fread(buf + n, 1, cap - n, f);
+        if (line_too_long(buf + n, got, &run))
+            s = sdc_fail(SDC_ERR_ARG, "%s: a line longer than %d KiB; is it a job file?", name,
+                         SDC_BATCH_MAX_LINE >> 10);
         n += got;
         if (got == 0) {
             if (ferror(f))
-                s = sdc_fail(SDC_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+                s = sdc_fail(SDC_ERR_IO, "%s: cannot read: %s", name, strerror(errno));
             break;
         }
     }
@@ -421,7 +476,7 @@ static sdc_status read_all(const char *path, char **text, size_t *len)
     return SDC_OK;
 }
 
-static sdc_batch_format format_of(const char *path)
+sdc_batch_format sdc_batch_format_of(const char *path)
 {
     const char *dot = strrchr(path, '.');
     if (!dot || strchr(dot, '/'))
@@ -435,7 +490,7 @@ static sdc_batch_format format_of(const char *path)
 }
 
 sdc_status sdc_batch_jobs_read(const char *path, const sdc_cli_options *defaults,
-                               const char *output_dir, sdc_batch_jobs *jobs)
+                               const char *output_dir, int trust, sdc_batch_jobs *jobs)
 {
     char *text = NULL;
     size_t len = 0;
@@ -443,25 +498,29 @@ sdc_status sdc_batch_jobs_read(const char *path, const sdc_cli_options *defaults
     sdc_status s = read_all(path, &text, &len);
     if (s != SDC_OK)
         return s;
-    s = sdc_batch_jobs_parse(text, len, format_of(path), defaults, output_dir, jobs);
+    s = sdc_batch_jobs_parse(text, len, sdc_batch_format_of(path), defaults, output_dir, trust, jobs);
     free(text);
     return s;
 }
 
+void sdc_batch_job_clear(sdc_batch_job *job)
+{
+    for (int i = 0; job->outputs && i < job->opt.batch_count; i++)
+        free(job->outputs[i]);
+    for (int i = 0; i < job->owned_count; i++)
+        free(job->owned[i]);
+    free(job->outputs);
+    free(job->owned);
+    free(job->error);
+    free(job->text);
+    json_decref(job->json);
+    memset(job, 0, sizeof *job);
+}
+
 void sdc_batch_jobs_free(sdc_batch_jobs *jobs)
 {
-    for (int j = 0; j < jobs->count; j++) {
-        sdc_batch_job *job = &jobs->items[j];
-        for (int i = 0; job->outputs && i < job->opt.batch_count; i++)
-            free(job->outputs[i]);
-        for (int i = 0; i < job->owned_count; i++)
-            free(job->owned[i]);
-        free(job->outputs);
-        free(job->owned);
-        free(job->error);
-        free(job->text);
-        json_decref(job->json);
-    }
+    for (int j = 0; j < jobs->count; j++)
+        sdc_batch_job_clear(&jobs->items[j]);
     free(jobs->items);
     memset(jobs, 0, sizeof *jobs);
 }

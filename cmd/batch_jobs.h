@@ -11,6 +11,10 @@
 
 #include "cmd/options.h"
 
+/* Caps on a job file, so a stream without end (/dev/zero, `yes`) is an error in
+ * milliseconds: one line, and the whole file. */
+enum { SDC_BATCH_MAX_LINE = 1 << 20, SDC_BATCH_MAX_FILE = 64 << 20 };
+
 typedef enum sdc_batch_format {
     SDC_BATCH_FORMAT_AUTO, /* JSON Lines when the first job line starts with '{' */
     SDC_BATCH_FORMAT_JSON,
@@ -36,18 +40,33 @@ typedef struct sdc_batch_jobs {
 } sdc_batch_jobs;
 
 /* Parses a job file's text. `defaults` must outlive the jobs (they point into it);
+ * without `trust` (--trust-jobs) a line may not name an "output" outside output_dir, an
+ * absolute "model" / "vae" / "refiner" / "vocab" path, nor set "overwrite": true;
  * defaults->gen.prompt NULL means every job needs a prompt, defaults->output NULL means the
  * default name template. Bad lines become jobs with `error` set; output names are checked
  * for collisions over the whole file, so every shard sees the same names and errors.
  * Fails only when out of memory. */
 sdc_status sdc_batch_jobs_parse(const char *text, size_t len, sdc_batch_format format,
                                 const sdc_cli_options *defaults, const char *output_dir,
-                                sdc_batch_jobs *jobs);
+                                int trust, sdc_batch_jobs *jobs);
 /* Reads `path` ("-" = standard input; .txt forces plain text, .jsonl / .json / .ndjson JSON
- * Lines) and parses it. */
+ * Lines) within the caps above and parses it. */
 sdc_status sdc_batch_jobs_read(const char *path, const sdc_cli_options *defaults,
-                               const char *output_dir, sdc_batch_jobs *jobs);
+                               const char *output_dir, int trust, sdc_batch_jobs *jobs);
 void sdc_batch_jobs_free(sdc_batch_jobs *jobs);
+/* The format a file's name says (.txt, .jsonl / .json / .ndjson), else AUTO. */
+sdc_batch_format sdc_batch_format_of(const char *path);
+
+/* The pieces of sdc_batch_jobs_parse, for reading a stream line by line (cmd/batch_stream.h):
+ * whether a line is blank or a '#' comment; one job line parsed into `job` (index and line
+ * set by the caller); an error set on a job (the first one wins); a job's memory freed. */
+int sdc_batch_line_is_blank(const char *line, size_t len);
+void sdc_batch_job_parse_line(sdc_batch_job *job, const char *line, size_t n,
+                              sdc_batch_format format, const sdc_cli_options *defaults,
+                              const char *output_dir, int trust);
+void sdc_batch_job_error(sdc_batch_job *job, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sdc_batch_job_clear(sdc_batch_job *job);
 
 /* "K/N" with 0 <= K < N. Returns 0, or -1 when malformed. */
 int sdc_batch_shard_parse(const char *text, int *shard, int *shards);

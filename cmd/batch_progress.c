@@ -2,10 +2,12 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cmd/progress.h"
+#include "ops/error.h"
 
 enum { BAR = 20 };
 
@@ -93,8 +95,13 @@ void sdc_batch_progress_message(sdc_batch_progress *p, const char *fmt, ...)
         fputs("\r\033[K", stderr);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    char *text = NULL;
+    if (vasprintf(&text, fmt, ap) < 0)
+        text = NULL;
     va_end(ap);
+    /* job fields and names come from the job file: printed with their controls escaped */
+    sdc_fputs_escaped(text ? text : "(out of memory)", stderr, 0);
+    free(text);
     fputc('\n', stderr);
     fflush(stderr);
 }

@@ -1,8 +1,10 @@
 #include "cmd/batch_report.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void sdc_batch_timings_add(sdc_batch_timings *t, const char *stage, double seconds)
 {
@@ -188,6 +190,7 @@ json_t *sdc_batch_record_json(const sdc_batch_record *r)
     set_string(o, "status", r->status);
     set_string(o, "output", r->output);
     set_string(o, "error", r->error);
+    set_string(o, "redone", r->redone);
     if (r->image >= 0) {
         set(o, "seed", seed_json(r->seed));
         set(o, "parameters", sdc_batch_params_json(&r->job->opt, r->seed));
@@ -225,14 +228,42 @@ json_t *sdc_batch_summary_json(const sdc_batch_summary *s)
     return line;
 }
 
+/* One write() per record where it can; a short write is undone with ftruncate (files; a
+ * pipe or terminal has nothing to undo). */
+static int write_whole(int fd, const char *text, size_t n)
+{
+    off_t start = lseek(fd, 0, SEEK_CUR);
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, text + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int err = w < 0 ? errno : EIO;
+            if (start >= 0 && ftruncate(fd, start) == 0)
+                lseek(fd, start, SEEK_SET);
+            errno = err;
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    return 0;
+}
+
 int sdc_batch_report_line(FILE *f, json_t *line)
 {
     /* 15 digits print floats made by real() as typed (7.5, 0.1) */
     char *text = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(line);
-    if (!text)
+    if (!text) {
+        errno = ENOMEM;
         return -1;
-    int rc = fprintf(f, "%s\n", text) < 0 || fflush(f) != 0 ? -1 : 0;
+    }
+    size_t n = strlen(text);
+    text[n] = '\n'; /* the terminator is not needed by write() */
+    int fd = fflush(f) == 0 ? fileno(f) : -2;
+    int rc = fd >= 0 ? write_whole(fd, text, n + 1) /* a memory stream has no descriptor */
+             : fd == -1 && fwrite(text, 1, n + 1, f) == n + 1 && fflush(f) == 0 ? 0 : -1;
     free(text);
     return rc;
 }

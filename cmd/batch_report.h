@@ -43,6 +43,7 @@ typedef struct sdc_batch_record {
     uint64_t seed;
     const char *error;     /* NULL unless failed */
     const sdc_batch_timings *timings; /* NULL for none */
+    const char *redone;    /* --resume rendered an existing image again: why, else NULL */
 } sdc_batch_record;
 
 typedef struct sdc_batch_summary {
@@ -57,8 +58,9 @@ typedef struct sdc_batch_summary {
 json_t *sdc_batch_params_json(const sdc_cli_options *o, uint64_t seed);
 json_t *sdc_batch_record_json(const sdc_batch_record *r);
 json_t *sdc_batch_summary_json(const sdc_batch_summary *s);
-/* Writes `line` on one line of f and flushes, so the report survives an interruption;
- * takes ownership of `line`. Returns 0, or -1 on a write error. */
+/* Writes `line` on one line of f at once, so the report survives an interruption; a line
+ * that cannot be written whole (disk full) is cut off again, so the report never ends in a
+ * truncated record. Takes ownership of `line`. Returns 0, or -1 with errno set. */
 int sdc_batch_report_line(FILE *f, json_t *line);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "cmd/inputs.h"
 #include "cmd/progress.h"
+#include "cmd/batch_stale.h"
 #include "cmd/render.h"
 #include "ops/error.h"
 
@@ -24,10 +25,21 @@ void sdc_batch_run_free(sdc_batch_run *r)
     sdc_model_free(r->model);
     sdc_model_free(r->refiner);
     free(r->failed_error);
-    for (int i = 0; i < r->grid_count; i++)
+    for (int i = 0; i < r->grid_count; i++) {
         json_decref(r->grid[i].params);
+        free((char *)r->grid[i].path);
+    }
     free(r->grid);
     memset(r, 0, sizeof *r);
+}
+
+/* Whether the last failure (errno, or the message it left) says the disk is full: no later
+ * image can be written either, so the run stops at once instead of failing each one. */
+static int no_space(int err, const char *message)
+{
+    if (err == ENOSPC || err == EDQUOT)
+        return 1;
+    return message && (strstr(message, strerror(ENOSPC)) || strstr(message, strerror(EDQUOT)));
 }
 
 static void report(sdc_batch_run *r, const sdc_batch_record *rec)
@@ -36,6 +48,7 @@ static void report(sdc_batch_run *r, const sdc_batch_record *rec)
         return;
     if (sdc_batch_report_line(r->report, sdc_batch_record_json(rec)) != 0) {
         r->report_failed = 1;
+        r->disk_full |= no_space(errno, NULL);
         sdc_batch_progress_message(&r->progress, "sdc batch: %s: cannot write the report: %s",
                                    r->report_path, strerror(errno));
     }
@@ -48,7 +61,7 @@ static void fail(sdc_batch_run *r, const sdc_batch_job *job, int image, const ch
     sdc_batch_progress_message(&r->progress, "%s:%d: %s", r->job_file, job->line, error);
     const char *output = image >= 0 ? job->outputs[image] : NULL;
     uint64_t seed = job->opt.gen.seed + (uint64_t)(image > 0 ? image : 0);
-    sdc_batch_record rec = {job, image, "failed", output, seed, error, t};
+    sdc_batch_record rec = {job, image, "failed", output, seed, error, t, NULL};
     report(r, &rec);
     r->summary.failed++;
 }
@@ -174,9 +187,13 @@ static void add_to_grid(sdc_batch_run *r, const sdc_batch_job *job, int image)
         r->grid = grown;
         r->grid_cap = cap;
     }
+    /* the path is copied: a streamed job is freed once it has run */
     json_t *params = sdc_batch_params_json(&job->opt, job->opt.gen.seed + (uint64_t)image);
-    if (params)
-        r->grid[r->grid_count++] = (sdc_batch_grid_item){job->outputs[image], params};
+    char *path = params ? strdup(job->outputs[image]) : NULL;
+    if (path)
+        r->grid[r->grid_count++] = (sdc_batch_grid_item){path, params};
+    else
+        json_decref(params);
 }
 
 /* One job's list of images for the render loop (cmd/render.h). */
@@ -188,6 +205,7 @@ typedef struct job_images {
     int inputs_loaded;
     sdc_batch_timings t;      /* the current image's */
     double t0;
+    char redone[256];         /* why --resume renders the current image again, or "" */
 } job_images;
 
 /* --resume found image i finished: reported, counted and shown as skipped. */
@@ -197,7 +215,7 @@ static void skip_image(job_images *c, int i)
     const char *path = c->job->outputs[i];
     uint64_t seed = c->job->opt.gen.seed + (uint64_t)i;
     c->t.total = sdc_now_seconds() - c->t0;
-    sdc_batch_record rec = {c->job, i, "skipped", path, seed, NULL, &c->t};
+    sdc_batch_record rec = {c->job, i, "skipped", path, seed, NULL, &c->t, NULL};
     report(r, &rec);
     r->summary.skipped++;
     add_to_grid(r, c->job, i);
@@ -213,14 +231,19 @@ static sdc_status prepare_image(void *ctx, int i, sdc_render_item *item)
     const char *path = c->job->outputs[i];
     c->t0 = sdc_now_seconds();
     memset(&c->t, 0, sizeof c->t);
-    if (r->resume && complete(path)) {
+    c->redone[0] = '\0';
+    if (r->resume && complete(path) &&
+        !sdc_batch_stale(c->job, i, path, c->redone, sizeof c->redone)) {
         skip_image(c, i);
         item->skip = 1;
         return SDC_OK;
     }
-    /* without --resume an existing file is an error (no silent overwrite) unless asked */
+    /* without --resume an existing file is an error (no silent overwrite) unless asked,
+     * found before the image is rendered */
     item->overwrite = c->job->opt.overwrite || (r->resume && access(path, F_OK) == 0);
     item->path = path;
+    if (!item->overwrite && access(path, F_OK) == 0)
+        return sdc_fail(SDC_ERR_IO, "%s: file exists (use --overwrite to replace it)", path);
     if (r->resume)
         remove_stale_temporaries(path);
     sdc_status s = make_parents(path);
@@ -260,17 +283,27 @@ static void finish_image(void *ctx, int i, const sdc_render_item *item, sdc_stat
     c->t.total = sdc_now_seconds() - c->t0;
     const char *status = s == SDC_OK ? "done" : "interrupted";
     if (s != SDC_OK && s != SDC_ERR_INTERRUPTED) {
+        r->disk_full |= no_space(0, sdc_last_error());
         fail(r, c->job, i, sdc_last_error(), &c->t);
         sdc_batch_progress_finish(&r->progress, "failed", path, seed, c->t.total, 0);
         return;
     }
-    sdc_batch_record rec = {c->job, i, status, path, seed, NULL, &c->t};
+    sdc_batch_record rec = {c->job, i, status, path, seed, NULL, &c->t,
+                            c->redone[0] ? c->redone : NULL};
     report(r, &rec);
     if (s != SDC_OK)
         return;
     r->summary.done++;
     add_to_grid(r, c->job, i);
     sdc_batch_progress_finish(&r->progress, "done", path, seed, c->t.total, 1);
+}
+
+/* Every image of a job is attempted and reported, unless the run must stop. */
+static int keep_going(void *ctx, sdc_status s)
+{
+    const job_images *c = ctx;
+    (void)s;
+    return !c->r->fail_fast && !c->r->disk_full;
 }
 
 sdc_status sdc_batch_run_job(sdc_batch_run *r, const sdc_batch_job *job)
@@ -285,10 +318,10 @@ sdc_status sdc_batch_run_job(sdc_batch_run *r, const sdc_batch_job *job)
     c.base.progress = sdc_batch_progress_update;
     c.base.user_data = &r->progress;
     sdc_render_list list = {job->opt.batch_count, &c.base, prepare_image, image_generated,
-                            finish_image, &c};
+                            finish_image, &c, keep_going};
     int reached = 0;
     sdc_status s = sdc_render_list_run(&list, &reached);
-    if (s != SDC_OK && s != SDC_ERR_INTERRUPTED) /* the rest of a failed job is not tried */
+    if (s != SDC_OK && s != SDC_ERR_INTERRUPTED) /* --fail-fast or a full disk stopped it */
         r->progress.finished += job->opt.batch_count - reached;
     sdc_cli_inputs_free(&c.in);
     return s;

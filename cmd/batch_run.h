@@ -15,6 +15,7 @@ typedef struct sdc_batch_run {
     /* settings */
     const char *job_file;    /* for messages ("-" reads as "stdin") */
     int resume, verbose;
+    int fail_fast;           /* stop at the first failed image */
     FILE *report;            /* NULL: no report */
     const char *report_path;
     int collect_grid;
@@ -29,16 +30,18 @@ typedef struct sdc_batch_run {
     double unreported_load;           /* load seconds, reported with the next image */
     const sdc_cli_options *failed_opt; /* the last model that failed to load, and why */
     char *failed_error;
-    sdc_batch_grid_item *grid;        /* done and skipped images (params owned) */
+    sdc_batch_grid_item *grid;        /* done and skipped images (paths and params owned) */
     int grid_count, grid_cap;
     int report_failed;
+    int disk_full;        /* an image or the report found no space: the run stops at once */
 } sdc_batch_run;
 
 void sdc_batch_run_init(sdc_batch_run *r, const char *job_file, int quiet, int total_images);
 /* Records a job that could not be parsed (its error is printed and reported). */
 void sdc_batch_run_bad_job(sdc_batch_run *r, const sdc_batch_job *job);
-/* Renders every image of a valid job. Returns SDC_OK, SDC_ERR_INTERRUPTED, or the status of
- * the failure that stopped the job (already printed and reported). */
+/* Renders every image of a valid job: a failed image is reported and the next one tried,
+ * unless fail_fast is set or the disk is full. Returns SDC_OK, SDC_ERR_INTERRUPTED, or the
+ * status of the job's first failure (already printed and reported). */
 sdc_status sdc_batch_run_job(sdc_batch_run *r, const sdc_batch_job *job);
 void sdc_batch_run_free(sdc_batch_run *r);
 

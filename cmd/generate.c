@@ -13,6 +13,7 @@
 #include "cmd/progress.h"
 #include "cmd/render.h"
 #include "cmd/rerender.h"
+#include "image/image.h"
 #include "ops/error.h"
 
 static uint64_t random_seed(void)
@@ -101,8 +102,26 @@ static sdc_status render_all(sdc_model *model, sdc_model *refiner, const sdc_cli
     char hash[11];
     sdc_status s = sdc_model_short_hash(model, hash);
     batch_images b = {model, refiner, o, progress, NULL};
-    sdc_render_list list = {o->batch_count, &o->gen, prepare_image, NULL, finish_image, &b};
+    sdc_render_list list = {o->batch_count, &o->gen, prepare_image, NULL, finish_image, &b,
+                            NULL};
     return s == SDC_OK ? sdc_render_list_run(&list, NULL) : s;
+}
+
+/* Every output name is checked before the model is loaded: a misspelt name, an existing
+ * file or a missing folder costs milliseconds, not a render. */
+static int check_outputs(const sdc_cli_options *o)
+{
+    for (int i = 0; i < o->batch_count; i++) {
+        char *name = output_name(o->output, i, o->batch_count);
+        sdc_status s = name ? sdc_image_check_output(name, o->overwrite, 0)
+                            : sdc_fail(SDC_ERR_NOMEM, "out of memory");
+        free(name);
+        if (s != SDC_OK) {
+            fprintf(stderr, "sdc: %s\n", sdc_last_error());
+            return 2;
+        }
+    }
+    return 0;
 }
 
 static int generate(int argc, char **argv)
@@ -111,6 +130,8 @@ static int generate(int argc, char **argv)
     int rc = sdc_cli_parse(argc, argv, &o);
     if (rc)
         return rc == 1 ? 0 : 2;
+    if (check_outputs(&o))
+        return 2;
     char demo_path[4096];
     if (sdc_demo_model_apply(&o, demo_path, sizeof demo_path, 1) != SDC_OK) {
         fprintf(stderr, "sdc: %s\n", sdc_last_error());

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd/commands.h"
+#include "ops/error.h"
 #include "sdc.h"
 
 int sdc_cmd_metadata(int argc, char **argv)
@@ -21,7 +22,9 @@ int sdc_cmd_metadata(int argc, char **argv)
         fprintf(stderr, "sdc: %s: no 'parameters' metadata\n", argv[1]);
         return 1;
     }
-    printf("%s\n", text);
+    /* text from a file: no ESC, OSC, BEL or CR reaches the terminal (lines are kept) */
+    sdc_fputs_escaped(text, stdout, 1);
+    putchar('\n');
     free(text);
     return 0;
 }

@@ -503,6 +503,7 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
     case OPT_CLIP_SKIP:
         return parse_int(arg, 1, 12, &g->clip_skip) ? usage_error("--clip-skip must be 1..12, not '%s'", arg) : 0;
     case OPT_STRENGTH:
+        o->strength_given = 1;
         return parse_float(arg, 0, 1, &g->strength) ? usage_error("--strength must be 0..1, not '%s'", arg) : 0;
     case OPT_MASK_BLUR:
         return parse_float(arg, 0, 256, &o->mask_blur) ? usage_error("--mask-blur must be 0..256, not '%s'", arg) : 0;
@@ -628,6 +629,8 @@ int sdc_cli_check(const sdc_cli_options *o)
         return usage_error("%s", "no prompt given (-p PROMPT)");
     if (o->mask && !o->init_img)
         return usage_error("%s", "--mask needs an init image (-i FILE)");
+    if (o->strength_given && !o->init_img) /* else silently ignored */
+        return usage_error("%s", "--strength needs an init image (-i FILE)");
     int outpaint = o->outpaint[0] || o->outpaint[1] || o->outpaint[2] || o->outpaint[3];
     if (outpaint && !o->init_img)
         return usage_error("%s", "--outpaint needs an init image (-i FILE)");

@@ -43,6 +43,7 @@ typedef struct sdc_cli_options {
     int outpaint[4];     /* --outpaint L,T,R,B */
     int outpaint_noise;  /* --outpaint-fill noise */
     int width_given, height_given;
+    int strength_given;  /* --strength: an error without an init image */
     int lora_count;      /* --lora FILE[:W], in order */
     char lora_paths[SDC_CLI_MAX_LORAS][1024];
     float lora_weights[SDC_CLI_MAX_LORAS];

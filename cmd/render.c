@@ -52,7 +52,7 @@ static sdc_status render(const sdc_render_list *l, const sdc_render_item *it, pi
 sdc_status sdc_render_list_run(const sdc_render_list *l, int *reached)
 {
     pixels px = {NULL, 0};
-    sdc_status s = SDC_OK;
+    sdc_status s = SDC_OK, first = SDC_OK;
     int i = 0;
     while (s == SDC_OK && i < l->count) {
         if (sdc_signal_received()) {
@@ -72,9 +72,14 @@ sdc_status sdc_render_list_run(const sdc_render_list *l, int *reached)
         if (s == SDC_OK)
             s = render(l, &item, &px, times);
         l->finish(l->ctx, i++, &item, s, times[0], times[1]);
+        if (s != SDC_OK && s != SDC_ERR_INTERRUPTED && l->keep_going &&
+            l->keep_going(l->ctx, s)) {
+            first = first == SDC_OK ? s : first;
+            s = SDC_OK;
+        }
     }
     free(px.data);
     if (reached)
         *reached = i;
-    return s;
+    return s != SDC_OK ? s : first;
 }

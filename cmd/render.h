@@ -32,9 +32,13 @@ typedef struct sdc_render_list {
     void (*finish)(void *ctx, int i, const sdc_render_item *item, sdc_status s,
                    double generate_seconds, double write_seconds);
     void *ctx;
+    /* Optional: whether the list goes on after image i failed with status s (a batch
+     * attempts every image; NULL stops at the first failure). */
+    int (*keep_going)(void *ctx, sdc_status s);
 } sdc_render_list;
 
-/* Renders the list; stops at the first failure or signal (SDC_ERR_INTERRUPTED). *reached
+/* Renders the list; stops at a signal (SDC_ERR_INTERRUPTED) or at the first failure that
+ * keep_going does not pass over. Returns the status of the first failure, or SDC_OK. *reached
  * (may be NULL) receives the number of images started. */
 sdc_status sdc_render_list_run(const sdc_render_list *list, int *reached);
 

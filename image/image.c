@@ -31,10 +31,57 @@ void sdc_image_set_pixel_limit(uint64_t pixels)
     pixel_limit = pixels && pixels < SDC_IMAGE_MAX_PIXELS ? pixels : SDC_IMAGE_MAX_PIXELS;
 }
 
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* stb_image fills the rows a truncated BMP lacks with zeros (black, and --resume would take
+ * it for finished): an uncompressed BMP must hold every row its header declares. */
+static sdc_status check_bmp_size(const char *path, FILE *f)
+{
+    uint8_t h[30];
+    int full = fread(h, 1, sizeof h, f) == sizeof h;
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    rewind(f);
+    if (!full || h[0] != 'B' || h[1] != 'M' || size < 0)
+        return SDC_OK; /* not a BMP, or too short for stb to take it for one */
+    uint32_t header = le32(h + 14);
+    int64_t width, height;
+    int bits;
+    if (header == 12) { /* OS/2 BITMAPCOREHEADER */
+        width = h[18] | h[19] << 8;
+        height = h[20] | h[21] << 8;
+        bits = h[24] | h[25] << 8;
+    } else {
+        width = (int32_t)le32(h + 18);
+        height = (int32_t)le32(h + 22);
+        bits = h[28] | h[29] << 8;
+        uint8_t more[4];
+        if (fseek(f, 30, SEEK_SET) != 0 || fread(more, 1, 4, f) != 4)
+            bits = 0;
+        rewind(f);
+        if (bits && le32(more) != 0 && le32(more) != 3) /* RLE or embedded JPEG/PNG */
+            return SDC_OK;
+    }
+    if (height < 0)
+        height = -height;
+    if (bits <= 0 || width <= 0 || width > SDC_IMAGE_MAX_SIDE || height > SDC_IMAGE_MAX_SIDE)
+        return SDC_OK; /* stb's own checks say what is wrong */
+    int64_t need = (int64_t)le32(h + 10) + (width * bits + 31) / 32 * 4 * height;
+    if (size < need)
+        return sdc_fail(SDC_ERR_FORMAT, "%s: truncated BMP: %ld bytes, its header needs %lld",
+                        path, size, (long long)need);
+    return SDC_OK;
+}
+
 static sdc_status stb_read_raw(const char *path, FILE *f, sdc_raw_image *out)
 {
     int w, h, ch;
     memset(out, 0, sizeof *out);
+    sdc_status bmp = check_bmp_size(path, f);
+    if (bmp != SDC_OK)
+        return bmp;
     if (!stbi_info_from_file(f, &w, &h, &ch))
         return sdc_fail(SDC_ERR_FORMAT, "%s: not a PNG, JPEG or BMP image (%s)", path,
                         stbi_failure_reason());
@@ -58,8 +105,23 @@ static sdc_status stb_read_raw(const char *path, FILE *f, sdc_raw_image *out)
     return out->pixels ? SDC_OK : sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
 }
 
+sdc_status sdc_image_check_input(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return sdc_fail(SDC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return sdc_fail(SDC_ERR_IO, "%s: not a regular file (%s)", path,
+                        S_ISDIR(st.st_mode) ? "a folder" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                                                                : "a device or socket");
+    return SDC_OK;
+}
+
 sdc_status sdc_image_read_raw(const char *path, sdc_raw_image *raw, int keep16)
 {
+    sdc_status regular = sdc_image_check_input(path);
+    if (regular != SDC_OK)
+        return regular;
     FILE *f = fopen(path, "rb");
     if (!f)
         return sdc_fail(SDC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -190,13 +252,63 @@ sdc_status sdc_image_encode(FILE *f, const char *path, const sdc_image *img,
     return ok ? SDC_OK : sdc_fail(SDC_ERR_IO, "%s: cannot encode image", path);
 }
 
+sdc_status sdc_image_check_output_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    const char *dot = strrchr(base, '.');
+    if (strcmp(path, "-") == 0)
+        return sdc_fail(SDC_ERR_ARG, "'-': images cannot be written to standard output");
+    if (!dot || dot == base)
+        return sdc_fail(SDC_ERR_ARG, "'%s': an output needs a file name ending in .png, .jpg "
+                        "or .bmp", path);
+    if (!has_ext(base, ".png") && !has_ext(base, ".jpg") && !has_ext(base, ".jpeg") &&
+        !has_ext(base, ".bmp"))
+        return sdc_fail(SDC_ERR_ARG, "'%s': unknown image type (use .png, .jpg or .bmp)", path);
+    return SDC_OK;
+}
+
+sdc_status sdc_image_check_output(const char *path, int overwrite, int make_parents)
+{
+    sdc_status s = sdc_image_check_output_name(path);
+    if (s != SDC_OK)
+        return s;
+    struct stat st;
+    if (stat(path, &st) == 0 && (S_ISDIR(st.st_mode) || !overwrite))
+        return sdc_fail(SDC_ERR_IO, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a folder" :
+                        "file exists (use --overwrite to replace it)");
+    const char *slash = strrchr(path, '/');
+    if (!slash || make_parents)
+        return SDC_OK;
+    char *dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+    if (!dir)
+        return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
+    int bad = stat(dir, &st) != 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
+    s = bad ? sdc_fail(SDC_ERR_IO, "%s: cannot create: folder %s: %s", path, dir,
+                       strerror(bad)) : SDC_OK;
+    free(dir);
+    return s;
+}
+
+/* The caller's umask, for files made with mkstemp (which gives 0600 whatever it says). No
+ * other thread changes the umask while this reads it. */
+static mode_t file_mode(void)
+{
+    mode_t mask = umask(077);
+    umask(mask);
+    return 0666 & ~mask;
+}
+
 /* Moves the finished temporary into place; without `overwrite`, link() refuses an existing
  * target atomically (no check-then-rename race). */
 static sdc_status publish(const char *tmp, const char *path, int overwrite)
 {
     if (overwrite) {
-        if (rename(tmp, path) != 0)
-            return sdc_fail(SDC_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
+        if (rename(tmp, path) != 0) {
+            int err = errno;
+            unlink(tmp); /* a folder in the way, say: nothing may be left behind */
+            return sdc_fail(SDC_ERR_IO, "%s: cannot rename into place: %s", path, strerror(err));
+        }
         return SDC_OK;
     }
     if (link(tmp, path) != 0) {
@@ -226,7 +338,7 @@ sdc_status sdc_image_write(const char *path, const sdc_image *img, const char *p
         free(tmp);
         return s;
     }
-    fchmod(fd, 0644);
+    fchmod(fd, file_mode());
     FILE *f = fdopen(fd, "wb");
     sdc_status s = f ? sdc_image_encode(f, path, img, parameters)
                      : sdc_fail(SDC_ERR_IO, "%s: cannot write: %s", path, strerror(errno));

@@ -33,6 +33,15 @@ sdc_status sdc_image_load(const char *path, sdc_image *rgb, sdc_image *alpha);
 sdc_status sdc_image_load_gray(const char *path, sdc_image *gray, sdc_image *alpha);
 void sdc_image_free(sdc_image *img);
 
+/* Whether `path` can name an output image: a file name (not '-', not a bare ".png") with
+ * one of the extensions sdc_image_write knows. Returns SDC_OK, or SDC_ERR_ARG with a
+ * message naming the path. */
+sdc_status sdc_image_check_output_name(const char *path);
+/* Checks that can be made before rendering for an output `path`: a good name
+ * (sdc_image_check_output_name), a parent that is an existing folder (unless
+ * `make_parents`), and no existing file unless `overwrite`. SDC_ERR_ARG for the name, else
+ * SDC_ERR_IO, with a message. */
+sdc_status sdc_image_check_output(const char *path, int overwrite, int make_parents);
 /* Writes by extension (.png, .jpg/.jpeg, .bmp). `parameters` (may be NULL) goes into the PNG
  * 'parameters' text chunk (AUTOMATIC1111 convention). Refuses to replace an existing file
  * unless `overwrite`. The file appears complete or not at all. */

@@ -25,4 +25,8 @@ sdc_status sdc_png_write_file(FILE *f, const char *path, const sdc_image *img,
 sdc_status sdc_image_encode(FILE *f, const char *path, const sdc_image *img,
                             const char *params);
 
+/* SDC_OK when `path` is a regular file: a FIFO or device given as an image (-i, --mask,
+ * `sdc metadata`) is refused before fopen() blocks on it. */
+sdc_status sdc_image_check_input(const char *path);
+
 #endif

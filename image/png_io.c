@@ -189,6 +189,9 @@ sdc_status sdc_png_write_file(FILE *f, const char *path, const sdc_image *img,
 sdc_status sdc_png_read_text(const char *path, const char *key, char **value)
 {
     *value = NULL;
+    sdc_status regular = sdc_image_check_input(path);
+    if (regular != SDC_OK)
+        return regular;
     FILE *f = fopen(path, "rb");
     if (!f)
         return sdc_fail(SDC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));

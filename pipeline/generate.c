@@ -190,6 +190,8 @@ static sdc_status encode(run *r, const float *image, int draw, float *latent)
     if (s == SDC_OK)
         s = sdc_vae_encode(r->m->vae, image, 1, r->p->height, r->p->width, mean, mean + r->n,
                            r->p->vae_tiling);
+    if (s == SDC_OK)
+        s = sdc_pipeline_check_finite(mean, r->n, "the VAE encoder");
     if (s == SDC_OK) {
         float *noise = r->scaled; /* free until the loop starts */
         if (draw)
@@ -311,6 +313,17 @@ static int refiner_call(const run *r, int calls)
     return at < calls ? at : calls;
 }
 
+sdc_status sdc_pipeline_check_finite(const float *x, size_t n, const char *stage)
+{
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) /* isfinite holds under -fno-math-errno, not -ffast-math */
+        bad |= !isfinite(x[i]);
+    if (!bad)
+        return SDC_OK;
+    return sdc_fail(SDC_ERR_FORMAT, "%s produced NaN or infinite values (broken or "
+                    "overflowing weights?)", stage);
+}
+
 static sdc_status sample(run *r)
 {
     int calls = sdc_sampler_num_calls(r->sampler), switch_at = refiner_call(r, calls);
@@ -338,6 +351,8 @@ static sdc_status sample(run *r)
             c.extra = r->extra, c.extra_channels = r->in_ch - 4;
         s = sdc_unet_forward(r->m->unet, r->unet_in, r->rows, r->h, r->w, t, &c,
                                         r->unet_out);
+        if (s == SDC_OK)
+            s = sdc_pipeline_check_finite(r->unet_out, r->rows * r->n, "the UNet");
         if (s != SDC_OK)
             return s;
         const float *uncond = r->rows == 2 ? r->unet_out : NULL;
@@ -365,6 +380,8 @@ static sdc_status decode(run *r, uint8_t *rgb)
                         r->p->height);
     sdc_status s = sdc_vae_decode(r->m->vae, r->latent, 1, r->h, r->w, image,
                                   r->p->vae_tiling);
+    if (s == SDC_OK)
+        s = sdc_pipeline_check_finite(image, 3 * pixels, "the VAE decoder");
     if (s == SDC_OK)
         sdc_vae_image_to_rgb8(image, 1, r->p->height, r->p->width, rgb);
     free(image);

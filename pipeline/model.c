@@ -250,6 +250,8 @@ sdc_status sdc_pipeline_encode_prompts(sdc_model *m, const sdc_generate_params *
         s = sdc_fail(SDC_ERR_NOMEM, "out of memory for the text context");
     else if (s == SDC_OK && !guided)
         *context = cond, cond = NULL;
+    if (s == SDC_OK)
+        s = sdc_pipeline_check_finite(*context, (guided ? 2 : 1) * row, "the text encoder");
     if (s == SDC_OK && sdc_conditioner_pooled_dim(c))
         s = encode_pooled(c, prompt, zero_negative ? NULL : negative, guided, pooled);
     free(cond);

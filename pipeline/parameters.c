@@ -18,7 +18,7 @@ static const char *sampler_display(const char *sampler)
 }
 
 /* Base name without extension, into buf. */
-static void model_name(const char *path, char *buf, size_t size)
+static void base_name(const char *path, char *buf, size_t size)
 {
     size_t n = strlen(path);
     while (n > 1 && path[n - 1] == '/')
@@ -32,6 +32,15 @@ static void model_name(const char *path, char *buf, size_t size)
     if (dot && dot != start)
         len = (size_t)(dot - start);
     snprintf(buf, size, "%.*s", (int)len, start);
+}
+
+/* Base name without extension, into buf, controls escaped: a file named "a\nSteps: 99"
+ * cannot forge a line of the parameters text. */
+static void model_name(const char *path, char *buf, size_t size)
+{
+    char raw[256];
+    base_name(path, raw, sizeof raw);
+    sdc_escape_controls(raw, buf, size, 0);
 }
 
 /* "Schedule type: Karras" for the schedules AUTOMATIC1111 names, NULL for the others. */

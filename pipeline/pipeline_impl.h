@@ -57,6 +57,9 @@ sdc_status sdc_pipeline_encode_prompts(sdc_model *m, const sdc_generate_params *
  * drawn from rng first; pipeline/upscale.c). */
 sdc_status sdc_pipeline_upscale_condition(const sdc_generate_params *p, int w, int h,
                                           sdc_rng *rng, float *extra);
+/* SDC_OK when x[n] holds no NaN or infinity; else an error naming the stage that made them
+ * ("the VAE decoder"), so broken weights are never a silent black picture. */
+sdc_status sdc_pipeline_check_finite(const float *x, size_t n, const char *stage);
 /* Width of the pooled vector (0 without one). */
 int sdc_pipeline_pooled_dim(sdc_model *m);
 /* The UNet's label rows [rows, label_dim] (SDXL: pooled [rows, P] and the size ids of p;

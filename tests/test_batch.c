@@ -23,11 +23,18 @@ static void reset_defaults(void)
     defaults.model = "/dev/null";
 }
 
-static sdc_batch_jobs parse(const char *text, sdc_batch_format format, const char *dir)
+static sdc_batch_jobs parse_as(const char *text, sdc_batch_format format, const char *dir,
+                               int trust)
 {
     sdc_batch_jobs jobs;
-    cr_assert_eq(sdc_batch_jobs_parse(text, strlen(text), format, &defaults, dir, &jobs), SDC_OK);
+    cr_assert_eq(sdc_batch_jobs_parse(text, strlen(text), format, &defaults, dir, trust, &jobs),
+                 SDC_OK);
     return jobs;
+}
+
+static sdc_batch_jobs parse(const char *text, sdc_batch_format format, const char *dir)
+{
+    return parse_as(text, format, dir, 0);
 }
 
 static char *expand(const char *tmpl, int index, int image, uint64_t seed, const char *prompt)
@@ -242,12 +249,12 @@ Test(batch_jobs, read_from_a_file)
     cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
     sdc_batch_jobs jobs;
-    cr_assert_eq(sdc_batch_jobs_read(path, &defaults, NULL, &jobs), SDC_OK);
+    cr_assert_eq(sdc_batch_jobs_read(path, &defaults, NULL, 0, &jobs), SDC_OK);
     unlink(path);
     cr_assert_eq(jobs.count, 1);
     cr_assert_str_eq(jobs.items[0].opt.gen.prompt, "{\"prompt\": \"text file, so not JSON\"}");
     sdc_batch_jobs_free(&jobs);
-    cr_assert_neq(sdc_batch_jobs_read("/nonexistent/jobs.jsonl", &defaults, NULL, &jobs), SDC_OK);
+    cr_assert_neq(sdc_batch_jobs_read("/nonexistent/jobs.jsonl", &defaults, NULL, 0, &jobs), SDC_OK);
     cr_assert(strstr(sdc_last_error(), "/nonexistent/jobs.jsonl"));
 }
 
@@ -290,7 +297,8 @@ Test(batch_report, parameters_are_a_job_line)
     char *line = json_dumps(params, JSON_COMPACT | JSON_REAL_PRECISION(15));
     cr_assert(strstr(line, "\"cfg-scale\":7.5,"), "%s", line);
     cr_assert(strstr(line, "\"seed\":6,"), "%s", line);
-    sdc_batch_jobs again = parse(line, SDC_BATCH_FORMAT_JSON, NULL);
+    /* the line names the model by its absolute path: one's own report is trusted */
+    sdc_batch_jobs again = parse_as(line, SDC_BATCH_FORMAT_JSON, NULL, 1);
     cr_assert_null(again.items[0].error, "%s", again.items[0].error);
     json_t *round = sdc_batch_params_json(&again.items[0].opt, again.items[0].opt.gen.seed);
     cr_assert(json_equal(params, round), "%s", line);
@@ -321,14 +329,15 @@ Test(batch_report, records_and_summary)
     sdc_batch_timings_add(&t, "decoding", 0.25);
     t.total = 2.0004;
     cr_assert_float_eq(sdc_batch_timings_get(&t, "sampling"), 1.75, 1e-12);
-    sdc_batch_record done = {&jobs.items[0], 0, "done", jobs.items[0].outputs[0], 9, NULL, &t};
+    sdc_batch_record done = {&jobs.items[0], 0, "done", jobs.items[0].outputs[0], 9, NULL, &t, NULL};
     char *text = report_text(sdc_batch_record_json(&done));
     cr_assert(strstr(text, "{\"job\":0,\"line\":1,\"image\":0,\"status\":\"done\","
                            "\"output\":\"00000-9.png\",\"seed\":9,\"parameters\":{"), "%s", text);
     cr_assert(strstr(text, "\"timings\":{\"sampling\":1.75,\"decoding\":0.25,"), "%s", text);
     cr_assert(strstr(text, "\"total\":2.0}}\n"), "%s", text);
     free(text);
-    sdc_batch_record bad = {&jobs.items[1], -1, "failed", NULL, 0, jobs.items[1].error, NULL};
+    sdc_batch_record bad = {&jobs.items[1], -1, "failed", NULL, 0, jobs.items[1].error, NULL,
+                            NULL};
     text = report_text(sdc_batch_record_json(&bad));
     cr_assert(strstr(text, "{\"job\":1,\"line\":2,\"status\":\"failed\",\"error\":\"--steps"),
               "%s", text);
@@ -394,7 +403,7 @@ Test(batch_grid, sheet_holds_every_image_and_a_caption)
     write_image(b, 600, 400, 100); /* shrunk to fit a 256-pixel cell */
     sdc_batch_grid_item items[3] = {{a, params(1, 7, "first")}, {b, params(2, 7, "second")},
                                     {"/nonexistent.png", params(3, 7, "third")}};
-    cr_assert_eq(sdc_batch_grid_write(sheet_path, items, 3), SDC_OK, "%s", sdc_last_error());
+    cr_assert_eq(sdc_batch_grid_write(sheet_path, items, 3, 0), SDC_OK, "%s", sdc_last_error());
     sdc_image sheet;
     cr_assert_eq(sdc_image_load(sheet_path, &sheet, NULL), SDC_OK);
     /* two columns of 200-pixel thumbnails (600 / 3), two caption lines at scale 2 */

@@ -4,10 +4,13 @@
  * not allow, so the encoders are tested on a FILE* of /dev/full: unbuffered (the encoder's
  * own write fails) and buffered (the failure comes when stdio's buffer overflows). */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "image/image_internal.h"
 #include "ops/error.h"
@@ -74,5 +77,79 @@ Test(image_write, png_encoding_error_is_not_an_io_reason)
     cr_expect(strncmp(sdc_last_error(), "zero.png: cannot write PNG: ", 28) == 0, "%s",
               sdc_last_error());
     fclose(f);
+    free(img.pixels);
+}
+
+/* Issue 23: the file ends up with the caller's umask (mkstemp's 0600 was forced to 0644). */
+Test(image_write, created_with_the_umask)
+{
+    char dir[] = "/tmp/sdc-test-umask-XXXXXX", path[64];
+    cr_assert(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/a.png", dir);
+    sdc_image img = noise_image();
+    mode_t old = umask(077);
+    sdc_status s = sdc_image_write(path, &img, NULL, 0);
+    umask(022);
+    struct stat st;
+    cr_assert_eq(s, SDC_OK, "%s", sdc_last_error());
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600, "mode %o under umask 077", st.st_mode & 0777);
+    unlink(path);
+    cr_assert_eq(sdc_image_write(path, &img, NULL, 0), SDC_OK);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0644, "mode %o under umask 022", st.st_mode & 0777);
+    umask(old);
+    unlink(path);
+    rmdir(dir);
+    free(img.pixels);
+}
+
+/* Issue 23: a rename that fails (a folder where the picture goes) leaves no temporary. */
+Test(image_write, failed_rename_leaves_no_temporary)
+{
+    char dir[] = "/tmp/sdc-test-rename-XXXXXX", path[64];
+    cr_assert(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/a.png", dir);
+    cr_assert_eq(mkdir(path, 0777), 0);
+    char inside[96];
+    snprintf(inside, sizeof inside, "%s/x", path); /* a non-empty folder: rename fails */
+    fclose(fopen(inside, "w"));
+    sdc_image img = noise_image();
+    cr_assert_neq(sdc_image_write(path, &img, NULL, 1), SDC_OK);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int entries = 0;
+    while ((e = readdir(d)))
+        entries += e->d_name[0] != '.';
+    closedir(d);
+    cr_assert_eq(entries, 1, "a temporary was left beside %s", path);
+    unlink(inside);
+    rmdir(path);
+    rmdir(dir);
+    free(img.pixels);
+}
+
+/* Issue 23: a truncated BMP is an error, not an image with black rows. */
+Test(image_write, truncated_bmp_is_an_error)
+{
+    char dir[] = "/tmp/sdc-test-bmp-XXXXXX", path[64], cut[64];
+    cr_assert(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/a.bmp", dir);
+    snprintf(cut, sizeof cut, "%s/cut.bmp", dir);
+    sdc_image img = noise_image(), back;
+    cr_assert_eq(sdc_image_write(path, &img, NULL, 0), SDC_OK, "%s", sdc_last_error());
+    cr_assert_eq(sdc_image_load(path, &back, NULL), SDC_OK, "%s", sdc_last_error());
+    sdc_image_free(&back);
+    FILE *in = fopen(path, "rb"), *out = fopen(cut, "wb");
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, in);
+    fwrite(buf, 1, n, out);
+    fclose(in);
+    fclose(out);
+    cr_assert_eq(sdc_image_load(cut, &back, NULL), SDC_ERR_FORMAT);
+    cr_assert(strstr(sdc_last_error(), "truncated BMP"), "%s", sdc_last_error());
+    unlink(path);
+    unlink(cut);
+    rmdir(dir);
     free(img.pixels);
 }

@@ -66,8 +66,12 @@ static sdc_status add_file(sdc_checkpoint *ck, const char *path, int torch_only,
         ck->files = grown;
         ck->file_capacity = cap;
     }
+    /* a FIFO would block the sniffing fopen() below, a device never end */
+    sdc_status s = sdc_check_regular_file(path);
+    if (s != SDC_OK)
+        return s;
     /* PyTorch .ckpt files come through the same tensor-table interface */
-    sdc_status s = torch_only || sdc_ckpt_sniff(path) ? sdc_ckpt_open(path, st)
+    s = torch_only || sdc_ckpt_sniff(path) ? sdc_ckpt_open(path, st)
                                                       : sdc_safetensors_open(path, st);
     if (s == SDC_OK)
         ck->files[ck->file_count++] = *st;
@@ -169,13 +173,28 @@ void sdc_checkpoint_close(sdc_checkpoint *ck)
     free(ck);
 }
 
-const sdc_tensor *sdc_checkpoint_get(const sdc_checkpoint *ck, sdc_component component,
-                                     const char *name)
+sdc_status sdc_checkpoint_load(const sdc_checkpoint *ck, const sdc_tensor *t)
+{
+    size_t nbytes = (size_t)sdc_tensor_numel(t) * sdc_dtype_size(t->dtype);
+    sdc_status s = SDC_OK;
+    for (size_t f = 0; f < ck->file_count && s == SDC_OK; f++)
+        s = sdc_safetensors_load(ck->files[f], t->data, nbytes);
+    return s;
+}
+
+static const sdc_ck_entry *find(const sdc_checkpoint *ck, sdc_component component,
+                                const char *name)
 {
     if ((unsigned)component >= SDC_COMPONENT_COUNT)
         return NULL;
-    const sdc_ck_entry *e = sdc_ck_table_find(&ck->tables[component], name);
-    return e ? &e->tensor : NULL;
+    return sdc_ck_table_find(&ck->tables[component], name);
+}
+
+const sdc_tensor *sdc_checkpoint_get(const sdc_checkpoint *ck, sdc_component component,
+                                     const char *name)
+{
+    const sdc_ck_entry *e = find(ck, component, name);
+    return e && sdc_checkpoint_load(ck, &e->tensor) == SDC_OK ? &e->tensor : NULL;
 }
 
 /* The file a component's tensors come from, for messages. */
@@ -187,11 +206,14 @@ static const char *component_source(const sdc_checkpoint *ck, sdc_component comp
 sdc_status sdc_checkpoint_require(const sdc_checkpoint *ck, sdc_component component,
                                   const char *name, const sdc_tensor **out)
 {
-    *out = sdc_checkpoint_get(ck, component, name);
-    if (!*out)
+    const sdc_ck_entry *e = find(ck, component, name);
+    *out = NULL;
+    if (!e)
         return sdc_fail(SDC_ERR_FORMAT, "%s: %s tensor '%s' is missing",
                         component_source(ck, component), sdc_component_name(component), name);
-    return SDC_OK;
+    sdc_status s = sdc_checkpoint_load(ck, &e->tensor);
+    *out = s == SDC_OK ? &e->tensor : NULL;
+    return s;
 }
 
 sdc_status sdc_checkpoint_check(const sdc_checkpoint *ck, sdc_component component,
@@ -201,7 +223,7 @@ sdc_status sdc_checkpoint_check(const sdc_checkpoint *ck, sdc_component componen
     char list[512] = "";
     size_t missing = 0, used = 0;
     for (size_t i = 0; i < count; i++) {
-        if (sdc_checkpoint_get(ck, component, names[i]))
+        if (find(ck, component, names[i])) /* present; its data is read when used */
             continue;
         if (missing++ < LISTED && used < sizeof list) {
             int n = snprintf(list + used, sizeof list - used, "%s'%s'", used ? ", " : "", names[i]);

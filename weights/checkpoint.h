@@ -66,7 +66,9 @@ sdc_status sdc_checkpoint_open(const char *path, sdc_checkpoint **out);
 sdc_status sdc_checkpoint_open_controlnet(const char *path, sdc_checkpoint **out);
 void sdc_checkpoint_close(sdc_checkpoint *ck);
 
-/* The tensor of `component` with internal name `name`, or NULL when absent. O(1). */
+/* The tensor of `component` with internal name `name`, its data readable (a .ckpt's
+ * compressed storage is inflated on this first use), or NULL when absent or when its data
+ * cannot be produced (the message says why). O(1) after the first use. */
 const sdc_tensor *sdc_checkpoint_get(const sdc_checkpoint *ck, sdc_component component,
                                      const char *name);
 /* Like sdc_checkpoint_get, but a missing tensor is an error naming the file and tensor. */
@@ -79,9 +81,12 @@ sdc_status sdc_checkpoint_check(const sdc_checkpoint *ck, sdc_component componen
 
 /* Iteration over a component's tensors (in no particular order). */
 size_t sdc_checkpoint_count(const sdc_checkpoint *ck, sdc_component component);
-/* Internal name of tensor `index` (< count), its tensor in *tensor when non-NULL. */
+/* Internal name of tensor `index` (< count), its tensor in *tensor when non-NULL: shape
+ * and dtype only; call sdc_checkpoint_load before reading its data. */
 const char *sdc_checkpoint_name_at(const sdc_checkpoint *ck, sdc_component component,
                                    size_t index, const sdc_tensor **tensor);
+/* Makes t's data readable (see sdc_checkpoint_get); SDC_OK for data that always is. */
+sdc_status sdc_checkpoint_load(const sdc_checkpoint *ck, const sdc_tensor *t);
 /* Drops the component's mapped weight pages from the resident set until they are read again
  * (sdc_safetensors_release): the pipeline calls it when a stage is over, so that the UNet's
  * pages and the VAE decoder's activations are not resident at the same time. Returns the

@@ -39,6 +39,12 @@ static void ckpt_release(void *owner)
     free(c);
 }
 
+static sdc_status ckpt_load(void *owner, const void *data, size_t nbytes)
+{
+    ckpt *c = owner;
+    return sdc_zip_load(c->zip, data, nbytes);
+}
+
 static const uint8_t zip_magic[4] = {'P', 'K', 3, 4};
 
 /* Reads the first bytes: 1 = zip, 2 = a bare pickle (what torch < 1.6 wrote: PROTO 2..5
@@ -177,7 +183,9 @@ static sdc_status resolve(ckpt *c, const char *path, const sdc_pk_tensor *t, sdc
     if (!find_member(c, rest, &index))
         return sdc_fail(SDC_ERR_FORMAT, "%s: tensor '%s' uses storage '%s', which the zip "
                         "lacks (%s%s)", path, e->name, st->key, c->prefix, rest);
-    sdc_status s = sdc_zip_read(c->zip, index, UINT64_MAX, &data, &size);
+    /* compressed storages are inflated when a tensor in them is used (sdc_safetensors_load),
+     * so `sdc info` or a tensor the model does not need costs no memory */
+    sdc_status s = sdc_zip_view(c->zip, index, UINT64_MAX, &data, &size);
     if (s != SDC_OK)
         return s;
     if ((uint64_t)st->numel * esize > size)
@@ -254,6 +262,9 @@ sdc_status sdc_ckpt_open(const char *path, sdc_safetensors **out)
         ckpt_release(c);
         return s;
     }
-    return sdc_safetensors_wrap(path, sdc_zip_file_size(c->zip), c->entries, c->count,
-                                ckpt_release, c, out);
+    s = sdc_safetensors_wrap(path, sdc_zip_file_size(c->zip), c->entries, c->count,
+                             ckpt_release, c, out);
+    if (s == SDC_OK)
+        sdc_safetensors_set_loader(*out, ckpt_load);
+    return s;
 }

@@ -232,7 +232,9 @@ static sdc_status write_all(FILE *f, const sdc_checkpoint *ck, const plan *p, co
     if (s == SDC_OK && (!buf || !half))
         s = sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", out);
     for (size_t i = 0; s == SDC_OK && i < p->count; i++) {
-        s = write_tensor(f, &p->items[i], buf, half, out);
+        s = sdc_checkpoint_load(ck, p->items[i].src); /* a .ckpt's compressed storage */
+        if (s == SDC_OK)
+            s = write_tensor(f, &p->items[i], buf, half, out);
         if (s == SDC_OK && params->progress &&
             params->progress("converting", (int)(i + 1), (int)p->count, params->user_data))
             s = sdc_fail(SDC_ERR_INTERRUPTED, "%s: interrupted; nothing was written", out);

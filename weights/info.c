@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "clip/text_family.h"
+#include "ops/error.h"
 
 /* 1234567 -> "1,234,567". */
 static const char *grouped(int64_t v, char buf[32])
@@ -86,7 +87,9 @@ static void print_text(const sdc_checkpoint *ck, sdc_component c, const char *la
 
 sdc_status sdc_checkpoint_info_print(const sdc_checkpoint *ck, FILE *out, int with_hash)
 {
-    fprintf(out, "model:        %s\n", sdc_checkpoint_path(ck));
+    fputs("model:        ", out); /* file names may hold anything but '/' and NUL */
+    sdc_fputs_escaped(sdc_checkpoint_path(ck), out, 0);
+    fputc('\n', out);
     fprintf(out, "layout:       %s\n", sdc_layout_name(sdc_checkpoint_layout(ck)));
     print_family(ck, out);
     fprintf(out, "prediction:   %s (%s)\n", sdc_prediction_name(sdc_checkpoint_prediction(ck)),
@@ -95,15 +98,21 @@ sdc_status sdc_checkpoint_info_print(const sdc_checkpoint *ck, FILE *out, int wi
         print_component(ck, (sdc_component)c, out);
     print_text(ck, SDC_COMPONENT_TEXT, "text layers:", out);
     print_text(ck, SDC_COMPONENT_TEXT2, "text 2 layers:", out);
-    if (sdc_checkpoint_tokenizer_dir(ck))
-        fprintf(out, "tokenizer:    %s\n", sdc_checkpoint_tokenizer_dir(ck));
+    if (sdc_checkpoint_tokenizer_dir(ck)) {
+        fputs("tokenizer:    ", out);
+        sdc_fputs_escaped(sdc_checkpoint_tokenizer_dir(ck), out, 0);
+        fputc('\n', out);
+    }
     fprintf(out, "unused:       %zu tensors\n", sdc_checkpoint_unused_count(ck));
     if (!with_hash)
         return SDC_OK;
     char hash[11];
     sdc_status s = sdc_checkpoint_short_hash(ck, hash);
-    if (s == SDC_OK)
-        fprintf(out, "hash:         %s (sha256 of %s)\n", hash, sdc_checkpoint_hash_path(ck));
+    if (s == SDC_OK) {
+        fprintf(out, "hash:         %s (sha256 of ", hash);
+        sdc_fputs_escaped(sdc_checkpoint_hash_path(ck), out, 0);
+        fputs(")\n", out);
+    }
     return s;
 }
 

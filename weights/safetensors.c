@@ -25,6 +25,7 @@ struct sdc_safetensors {
     size_t copy_count;
     void (*release)(void *owner); /* wrapped tables: what owns names and data */
     void *owner;
+    sdc_status (*load)(void *owner, const void *data, size_t nbytes); /* or NULL */
 };
 
 static int read_u64_le(const uint8_t *p, uint64_t *v)
@@ -200,9 +201,26 @@ static sdc_status map_file(sdc_safetensors *st)
     return SDC_OK;
 }
 
+sdc_status sdc_check_regular_file(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return sdc_fail(SDC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (S_ISREG(sb.st_mode))
+        return SDC_OK;
+    const char *kind = S_ISDIR(sb.st_mode)  ? "a folder"
+                       : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                       : S_ISSOCK(sb.st_mode) ? "a socket"
+                                              : "a device";
+    return sdc_fail(SDC_ERR_IO, "%s: not a regular file (%s)", path, kind);
+}
+
 sdc_status sdc_safetensors_open(const char *path, sdc_safetensors **out)
 {
     *out = NULL;
+    sdc_status regular = sdc_check_regular_file(path);
+    if (regular != SDC_OK)
+        return regular;
     sdc_safetensors *st = calloc(1, sizeof *st);
     if (!st || !(st->path = strdup(path))) {
         free(st);
@@ -314,4 +332,15 @@ const char *sdc_safetensors_metadata(const sdc_safetensors *st, const char *key)
     json_t *meta = json_object_get(st->header, "__metadata__");
     json_t *v = json_object_get(meta, key);
     return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+void sdc_safetensors_set_loader(sdc_safetensors *st,
+                                sdc_status (*load)(void *owner, const void *data, size_t nbytes))
+{
+    st->load = load;
+}
+
+sdc_status sdc_safetensors_load(const sdc_safetensors *st, const void *data, size_t nbytes)
+{
+    return st->load && nbytes ? st->load(st->owner, data, nbytes) : SDC_OK;
 }

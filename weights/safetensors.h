@@ -23,6 +23,9 @@ typedef struct sdc_safetensors sdc_safetensors;
 
 /* Maps and validates `path`. On failure *out is NULL and the message names the file. */
 sdc_status sdc_safetensors_open(const char *path, sdc_safetensors **out);
+/* SDC_OK for a regular file; a FIFO, device or socket is refused before open() could block
+ * on it (or read without end), a folder too, each with a message naming the path. */
+sdc_status sdc_check_regular_file(const char *path);
 void sdc_safetensors_close(sdc_safetensors *st);
 
 const char *sdc_safetensors_path(const sdc_safetensors *st);
@@ -48,5 +51,14 @@ size_t sdc_safetensors_release(const sdc_safetensors *st, const void *data, size
 sdc_status sdc_safetensors_wrap(const char *path, size_t file_size, const sdc_st_entry *entries,
                                 size_t count, void (*release)(void *owner), void *owner,
                                 sdc_safetensors **out);
+
+/* Wrapped tables whose data is produced on first use (weights/ckpt.c: compressed members
+ * are inflated only when a tensor in them is used): until sdc_safetensors_load has been
+ * called for a tensor's bytes, they may not be read. A plain safetensors file, or a table
+ * without a loader, is always readable and load does nothing. */
+void sdc_safetensors_set_loader(sdc_safetensors *st,
+                                sdc_status (*load)(void *owner, const void *data, size_t nbytes));
+/* Makes [data, data + nbytes) of this file's tensors readable. */
+sdc_status sdc_safetensors_load(const sdc_safetensors *st, const void *data, size_t nbytes);
 
 #endif

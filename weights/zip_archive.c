@@ -5,6 +5,7 @@
 #include "weights/zip_archive.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +25,20 @@ typedef struct map_source {
     zip_error_t error;
 } map_source;
 
+/* A compressed member's address space, reserved (PROT_NONE: no memory) when first asked
+ * for, so tensors can point into it; filled by inflating on first use (sdc_zip_load). */
+typedef struct member {
+    uint8_t *region; /* NULL until reserved */
+    uint64_t size;   /* inflated bytes */
+    int loaded;
+} member;
+
 struct sdc_zip {
     char *path;
     map_source src;
     zip_t *archive;
     size_t count;
-    uint8_t **inflated;  /* per member: owned buffer of a compressed member, or NULL */
+    member *members;     /* per member: the reserved space of a compressed one */
     uint64_t inflated_total;
 };
 
@@ -122,8 +131,8 @@ static sdc_status open_archive(sdc_zip *z)
     zip_error_fini(&err);
     zip_int64_t n = zip_get_num_entries(z->archive, 0);
     z->count = n > 0 ? (size_t)n : 0;
-    z->inflated = calloc(z->count ? z->count : 1, sizeof *z->inflated);
-    return z->inflated ? SDC_OK : sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", z->path);
+    z->members = calloc(z->count ? z->count : 1, sizeof *z->members);
+    return z->members ? SDC_OK : sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", z->path);
 }
 
 sdc_status sdc_zip_open(const char *path, sdc_zip **out)
@@ -151,9 +160,10 @@ void sdc_zip_close(sdc_zip *z)
         return;
     if (z->archive)
         zip_discard(z->archive);
-    for (size_t i = 0; z->inflated && i < z->count; i++)
-        free(z->inflated[i]);
-    free(z->inflated);
+    for (size_t i = 0; z->members && i < z->count; i++)
+        if (z->members[i].region)
+            munmap(z->members[i].region, z->members[i].size ? (size_t)z->members[i].size : 1);
+    free(z->members);
     if (z->src.map)
         munmap((void *)z->src.map, (size_t)z->src.size);
     zip_error_fini(&z->src.error);
@@ -224,14 +234,35 @@ static sdc_status locate_stored(sdc_zip *z, size_t index, const char *name, uint
     return s;
 }
 
-/* Inflates a compressed member into an owned buffer, never beyond its declared size. */
-static sdc_status inflate_member(sdc_zip *z, size_t index, const char *name, uint64_t size)
+/* Reserves a compressed member's inflated size of address space, no memory yet. */
+static sdc_status reserve_member(sdc_zip *z, size_t index, const char *name, uint64_t size)
 {
+    member *m = &z->members[index];
+    if (m->region)
+        return SDC_OK;
+    if (size > SIZE_MAX / 2)
+        return sdc_fail(SDC_ERR_FORMAT, "%s: zip member '%s' is too large", z->path, name);
+    void *region = mmap(NULL, size ? (size_t)size : 1, PROT_NONE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (region == MAP_FAILED)
+        return sdc_fail(SDC_ERR_NOMEM, "%s: no address space for '%s': %s", z->path, name,
+                        strerror(errno));
+    m->region = region;
+    m->size = size;
+    return SDC_OK;
+}
+
+/* Inflates a reserved member into its region, never beyond its declared size. */
+static sdc_status inflate_member(sdc_zip *z, size_t index)
+{
+    member *m = &z->members[index];
+    const char *name = sdc_zip_name(z, index);
+    uint64_t size = m->size;
     if (size > SDC_ZIP_MAX_INFLATED - z->inflated_total)
         return sdc_fail(SDC_ERR_FORMAT, "%s: compressed members inflate to more than %llu bytes",
                         z->path, (unsigned long long)SDC_ZIP_MAX_INFLATED);
-    uint8_t *buf = malloc(size ? (size_t)size : 1);
-    if (!buf)
+    uint8_t *buf = m->region;
+    if (size && mprotect(buf, (size_t)size, PROT_READ | PROT_WRITE) != 0)
         return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory inflating '%s'", z->path, name);
     zip_file_t *f = zip_fopen_index(z->archive, index, 0);
     sdc_status s = f ? SDC_OK : member_error(z, name, "cannot open", NULL);
@@ -248,17 +279,21 @@ static sdc_status inflate_member(sdc_zip *z, size_t index, const char *name, uin
         s = member_error(z, name, "inflates to more than its declared size or is corrupt", f);
     if (f)
         zip_fclose(f);
-    if (s != SDC_OK) {
-        free(buf);
+    if (size && s != SDC_OK) /* a failed member gives its memory back and stays unreadable */
+        madvise(buf, (size_t)size, MADV_DONTNEED);
+    if (size)
+        mprotect(buf, (size_t)size, s == SDC_OK ? PROT_READ : PROT_NONE);
+    if (s != SDC_OK)
         return s;
-    }
-    z->inflated[index] = buf;
+    m->loaded = 1;
     z->inflated_total += size;
     return SDC_OK;
 }
 
-sdc_status sdc_zip_read(sdc_zip *z, size_t index, uint64_t max_size, const uint8_t **data,
-                        size_t *size)
+/* Checks member `index` and finds its bytes: stored ones in the mapping, compressed ones
+ * in their reserved region (reserved here, not inflated). */
+static sdc_status find_bytes(sdc_zip *z, size_t index, uint64_t max_size, const uint8_t **data,
+                             size_t *size)
 {
     zip_stat_t st;
     const char *name = sdc_zip_name(z, index);
@@ -288,11 +323,35 @@ sdc_status sdc_zip_read(sdc_zip *z, size_t index, uint64_t max_size, const uint8
         return sdc_fail(SDC_ERR_FORMAT, "%s: zip member '%s' claims to inflate %llu bytes to "
                         "%llu (a decompression bomb or a corrupt file)", z->path, name,
                         (unsigned long long)st.comp_size, (unsigned long long)st.size);
-    if (!z->inflated[index]) {
-        sdc_status s = inflate_member(z, index, name, st.size);
-        if (s != SDC_OK)
-            return s;
+    sdc_status s = reserve_member(z, index, name, st.size);
+    *data = z->members[index].region;
+    return s;
+}
+
+sdc_status sdc_zip_view(sdc_zip *z, size_t index, uint64_t max_size, const uint8_t **data,
+                        size_t *size)
+{
+    return find_bytes(z, index, max_size, data, size);
+}
+
+sdc_status sdc_zip_load(sdc_zip *z, const void *data, size_t nbytes)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < z->count; i++) {
+        member *m = &z->members[i];
+        if (!m->region || m->loaded || p < m->region || p > m->region + m->size ||
+            nbytes > (size_t)(m->region + m->size - p))
+            continue;
+        return inflate_member(z, i);
     }
-    *data = z->inflated[index];
     return SDC_OK;
+}
+
+sdc_status sdc_zip_read(sdc_zip *z, size_t index, uint64_t max_size, const uint8_t **data,
+                        size_t *size)
+{
+    sdc_status s = find_bytes(z, index, max_size, data, size);
+    if (s == SDC_OK && z->members[index].region && !z->members[index].loaded)
+        s = inflate_member(z, index);
+    return s;
 }

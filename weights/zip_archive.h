@@ -1,8 +1,9 @@
 /* Zip archives (PyTorch .ckpt / .pt files) read with libzip from one read-only mapping of
  * the file. Stored (uncompressed) members are handed out as views into that mapping, so a
- * multi-GB checkpoint costs no copy; compressed members are inflated into buffers the archive
- * owns, within the bounds below (a member that claims more, or inflates to more than it
- * claims, is refused before the memory is taken). */
+ * multi-GB checkpoint costs no copy; compressed members are inflated into address space the
+ * archive reserves for them, within the bounds below (a member that claims more, or inflates
+ * to more than it claims, is refused before the memory is taken), and only when first used:
+ * a tensor nobody reads costs nothing. */
 #ifndef SDC_WEIGHTS_ZIP_ARCHIVE_H
 #define SDC_WEIGHTS_ZIP_ARCHIVE_H
 
@@ -39,5 +40,12 @@ uint64_t sdc_zip_size(const sdc_zip *zip, size_t index);
  * refused. */
 sdc_status sdc_zip_read(sdc_zip *zip, size_t index, uint64_t max_size, const uint8_t **data,
                         size_t *size);
+/* The same checks and address, without inflating a compressed member: its bytes may not be
+ * read (they are mapped PROT_NONE) until sdc_zip_load has inflated them. */
+sdc_status sdc_zip_view(sdc_zip *zip, size_t index, uint64_t max_size, const uint8_t **data,
+                        size_t *size);
+/* Inflates the compressed member holding [data, data + nbytes), once; SDC_OK and nothing
+ * done for bytes of no such member (stored ones, other files). */
+sdc_status sdc_zip_load(sdc_zip *zip, const void *data, size_t nbytes);
 
 #endif

@@ -116,8 +116,69 @@ grep -q "Negative prompt: blurry" "$TMP/out" || fail "metadata lacks the negativ
 expect 0 "" -- "$SDC" $small -p x --sampling-method dpm++2m --scheduler linspace --karras-sigmas -o "$TMP/k.png"
 expect 0 "" -- "$SDC" metadata "$TMP/k.png"
 grep -q "Scheduler: linspace, Karras sigmas: on" "$TMP/out" || fail "metadata lacks the karras sigmas: $(cat "$TMP/out")"
-expect 1 "exists" -- "$SDC" $small -p x -o "$TMP/c.png"
+expect 2 "exists" -- "$SDC" $small -p x -o "$TMP/c.png"
+# issue 23: what can be checked before rendering is, exit 2 and nothing written: a bad
+# output spelling, an existing file, a missing or non-folder parent, --strength without -i
+expect 2 "unknown image type" -- "$SDC" $small -p x -o "$TMP/c.gif"
+expect 2 "standard output" -- "$SDC" $small -p x -o -
+expect 2 "needs a file name" -- "$SDC" $small -p x -o "$TMP/.png"
+expect 2 "No such file or directory" -- "$SDC" $small -p x -o "$TMP/nowhere/c.png"
+expect 2 "Not a directory" -- "$SDC" $small -p x -o "$TMP/c.png/d.png"
+expect 2 "strength needs an init image" -- "$SDC" $small -p x --strength 0.5 -o "$TMP/s.png"
+[ -e "$TMP/s.png" ] || [ -e "$TMP/c.gif" ] && fail "a refused run wrote a picture"
 expect 0 "" -- "$SDC" $small -p x -o "$TMP/c.png" --overwrite
+
+# issue 23: FIFOs and devices are refused before open() blocks (timeout: a hang fails)
+mkfifo "$TMP/fifo"
+expect 1 "not a regular file" -- timeout 20 "$SDC" -m "$TMP/fifo" -p x -o "$TMP/f.png"
+expect 1 "not a regular file" -- timeout 20 "$SDC" info "$TMP/fifo"
+expect 1 "not a regular file" -- timeout 20 "$SDC" metadata "$TMP/fifo"
+expect 1 "not a regular file" -- timeout 20 "$SDC" $small -p x -i "$TMP/fifo" -o "$TMP/f.png"
+expect 1 "not a regular file" -- timeout 20 "$SDC" info /dev/zero
+# strings from files reach the terminal with their controls escaped (ESC, OSC, BEL, CR)
+esc=$(printf 'a\033]0;title\007b\rc')
+expect 0 "" -- "$SDC" $small -p "$esc" -o "$TMP/esc.png"
+expect 0 "" -- "$SDC" metadata "$TMP/esc.png"
+grep -q "$(printf '\033')" "$TMP/out" && fail "sdc metadata printed an ESC"
+grep -q "$(printf '\r')" "$TMP/out" && fail "sdc metadata printed a CR"
+grep -qF 'a\x1b]0;title\x07b\x0dc' "$TMP/out" || fail "metadata: $(cat "$TMP/out")"
+expect 1 'x1b' -- "$SDC" -m "$TMP/$esc.safetensors" -p x -o "$TMP/f.png"
+grep -q "$(printf '\033')" "$TMP/err" && fail "an error message printed an ESC"
+# a model file name with a newline cannot forge a line of the parameters text
+if golden_only "model name with a newline"; then
+    evil="$TMP/$(printf 'evil\nSteps: 99')"
+    ln -s "$MODEL" "$evil"
+    expect 0 "" -- "$SDC" -m "$evil" -W 64 -H 64 --steps 2 --quiet -p x -o "$TMP/evil.png"
+    expect 0 "" -- "$SDC" metadata "$TMP/evil.png"
+    grep -q "^Steps: 99" "$TMP/out" && fail "the model name forged a line: $(cat "$TMP/out")"
+    grep -qF 'Model: evil\x0aSteps: 99' "$TMP/out" || fail "model name: $(cat "$TMP/out")"
+fi
+
+# A NaN in the weights is an error naming the stage, not a black picture with status 0.
+# poison TENSOR: a copy of the (f16) golden model with TENSOR all NaN, as $TMP/nan.safetensors
+poison() {
+    cp "$MODEL" "$TMP/nan.safetensors"
+    hlen=$(od -An -t u8 -N 8 "$MODEL" | tr -d ' ')
+    offsets=$(dd if="$MODEL" bs=1 skip=8 count="$hlen" 2>/dev/null | grep -o "\"$1\":{[^}]*}" |
+        sed 's/.*"data_offsets":\[\([0-9]*\),\([0-9]*\)\].*/\1 \2/')
+    set -- $offsets
+    i=$1
+    while [ "$i" -lt "$2" ]; do printf '\000\176'; i=$((i + 2)); done |
+        dd of="$TMP/nan.safetensors" bs=1 seek=$((8 + hlen + $1)) conv=notrunc 2>/dev/null
+}
+if golden_only "NaN weights"; then
+    for case in "first_stage_model.decoder.conv_out.bias:VAE decoder" \
+        "cond_stage_model.transformer.text_model.final_layer_norm.bias:text encoder" \
+        "model.diffusion_model.time_embed.0.bias:UNet"; do
+        poison "${case%%:*}"
+        expect 1 "the ${case#*:} produced NaN" -- "$SDC" -m "$TMP/nan.safetensors" -W 64 -H 64 \
+            --steps 2 --quiet -p x -o "$TMP/nan.png"
+        [ -e "$TMP/nan.png" ] && fail "a NaN model wrote a picture"
+    done
+fi
+# a prompt is capped after parsing: 4000 tokens is an error at once
+long=$(i=0; while [ $i -lt 2000 ]; do printf 'red fox '; i=$((i + 1)); done)
+expect 1 "prompt longer than 3000 tokens" -- "$SDC" $small -p "$long" -o "$TMP/long.png"
 
 # same seed, same bytes; batch naming
 expect 0 "" -- "$SDC" $small -p "a red (apple:1.2)" -n "blurry" -s 7 -o "$TMP/d.png"

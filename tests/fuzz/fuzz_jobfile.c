@@ -8,7 +8,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sdc_cli_defaults(&defaults);
     defaults.model = "model.safetensors";
     sdc_batch_jobs jobs;
-    if (sdc_batch_jobs_parse((const char *)data, size, SDC_BATCH_FORMAT_AUTO, &defaults, "out",
+    if (sdc_batch_jobs_parse((const char *)data, size, SDC_BATCH_FORMAT_AUTO, &defaults, "out", 0,
                              &jobs) == SDC_OK)
         sdc_batch_jobs_free(&jobs);
     return 0;
