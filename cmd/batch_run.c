@@ -24,6 +24,7 @@ void sdc_batch_run_free(sdc_batch_run *r)
 {
     sdc_model_free(r->model);
     sdc_model_free(r->refiner);
+    sdc_model_free(r->hr_model);
     free(r->failed_error);
     for (int i = 0; i < r->grid_count; i++) {
         json_decref(r->grid[i].params);
@@ -81,6 +82,7 @@ static int same_model(const sdc_cli_options *a, const sdc_cli_options *b)
 {
     return same_string(a->model, b->model) && same_string(a->vae, b->vae) &&
            same_string(a->vocab, b->vocab) && same_string(a->refiner, b->refiner) &&
+           same_string(a->hr_model, b->hr_model) &&
            a->prediction == b->prediction && a->threads == b->threads && a->bf16 == b->bf16;
 }
 
@@ -94,19 +96,24 @@ static sdc_status ensure_model(sdc_batch_run *r, const sdc_cli_options *o)
         return sdc_fail(SDC_ERR_IO, "%s", r->failed_error);
     sdc_model_free(r->model);
     sdc_model_free(r->refiner);
-    r->model = r->refiner = NULL;
+    sdc_model_free(r->hr_model);
+    r->model = r->refiner = r->hr_model = NULL;
     sdc_model_params mp = sdc_cli_model_params(o, o->model);
     sdc_model_params rp = sdc_cli_model_params(o, o->refiner);
+    sdc_model_params hp = sdc_cli_model_params(o, o->hr_model);
     double t0 = sdc_now_seconds();
     sdc_status s = sdc_model_load(&mp, &r->model);
     if (s == SDC_OK && o->refiner)
         s = sdc_model_load(&rp, &r->refiner);
+    if (s == SDC_OK && o->hr_model)
+        s = sdc_model_load(&hp, &r->hr_model);
     if (s == SDC_OK)
         s = sdc_model_short_hash(r->model, r->model_hash);
     if (s != SDC_OK) {
         sdc_model_free(r->model);
         sdc_model_free(r->refiner);
-        r->model = r->refiner = NULL;
+        sdc_model_free(r->hr_model);
+        r->model = r->refiner = r->hr_model = NULL;
         free(r->failed_error);
         r->failed_error = strdup(sdc_last_error());
         r->failed_opt = r->failed_error ? o : NULL;
@@ -251,6 +258,7 @@ static sdc_status prepare_image(void *ctx, int i, sdc_render_item *item)
         s = ensure_model(r, &c->job->opt);
     item->model = r->model;
     item->refiner = r->refiner;
+    item->hr_model = r->hr_model;
     c->t.model_load = r->unreported_load;
     r->unreported_load = 0;
     if (s == SDC_OK && !c->inputs_loaded) {

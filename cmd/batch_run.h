@@ -24,6 +24,7 @@ typedef struct sdc_batch_run {
     sdc_batch_summary summary;
     sdc_model *model;
     sdc_model *refiner;   /* the jobs' --refiner, loaded with the model */
+    sdc_model *hr_model;  /* the jobs' --hr-upscaler model, loaded with the model */
     const sdc_cli_options *model_opt; /* the options the loaded model came from */
     char model_hash[11];              /* computed at load: a file that cannot be hashed
                                          fails as its load */

@@ -64,6 +64,7 @@ static double peak_rss_mib(void)
 typedef struct batch_images {
     sdc_model *model;
     sdc_model *refiner;
+    sdc_model *hr_model;
     const sdc_cli_options *o;
     sdc_progress *progress;
     char *name; /* the current image's output name */
@@ -78,6 +79,7 @@ static sdc_status prepare_image(void *ctx, int i, sdc_render_item *item)
         return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", b->o->output);
     item->model = b->model;
     item->refiner = b->refiner;
+    item->hr_model = b->hr_model;
     item->path = b->name;
     item->overwrite = b->o->overwrite;
     return SDC_OK;
@@ -95,13 +97,13 @@ static void finish_image(void *ctx, int i, const sdc_render_item *item, sdc_stat
     b->name = NULL;
 }
 
-static sdc_status render_all(sdc_model *model, sdc_model *refiner, const sdc_cli_options *o,
-                             sdc_progress *progress)
+static sdc_status render_all(sdc_model *model, sdc_model *refiner, sdc_model *hr_model,
+                             const sdc_cli_options *o, sdc_progress *progress)
 {
     /* the hash is read before the first image, so an unreadable file costs no render */
     char hash[11];
     sdc_status s = sdc_model_short_hash(model, hash);
-    batch_images b = {model, refiner, o, progress, NULL};
+    batch_images b = {model, refiner, hr_model, o, progress, NULL};
     sdc_render_list list = {o->batch_count, &o->gen, prepare_image, NULL, finish_image, &b,
                             NULL};
     return s == SDC_OK ? sdc_render_list_run(&list, NULL) : s;
@@ -153,25 +155,29 @@ static int generate(int argc, char **argv)
 
     sdc_model_params mp = sdc_cli_model_params(&o, o.model);
     sdc_model_params rp = sdc_cli_model_params(&o, o.refiner);
+    sdc_model_params hp = sdc_cli_model_params(&o, o.hr_model);
     double t0 = sdc_now_seconds();
-    sdc_model *model = NULL, *refiner = NULL;
+    sdc_model *model = NULL, *refiner = NULL, *hr_model = NULL;
     sdc_cli_inputs inputs;
     sdc_status s = sdc_cli_inputs_load(&o, &o.gen, &inputs);
     if (s == SDC_OK)
         s = sdc_model_load(&mp, &model);
     if (s == SDC_OK && o.refiner)
         s = sdc_model_load(&rp, &refiner);
+    if (s == SDC_OK && o.hr_model)
+        s = sdc_model_load(&hp, &hr_model);
     if (s == SDC_OK)
         sdc_cli_inputs_fit_model(&o, &o.gen, &inputs, model);
     if (s == SDC_OK && o.verbose)
         fprintf(stderr, "loaded %s (%s) in %.2fs\n", o.model, sdc_model_family_name(model),
                 sdc_now_seconds() - t0);
     if (s == SDC_OK)
-        s = render_all(model, refiner, &o, &progress);
+        s = render_all(model, refiner, hr_model, &o, &progress);
     if (o.verbose) {
         sdc_progress_print_totals(&progress, o.gen.steps * o.batch_count);
         fprintf(stderr, "total %.2fs, peak RSS %.0f MiB\n", sdc_now_seconds() - t0, peak_rss_mib());
     }
+    sdc_model_free(hr_model);
     sdc_model_free(refiner);
     sdc_model_free(model);
     sdc_cli_inputs_free(&inputs);

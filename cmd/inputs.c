@@ -127,7 +127,5 @@ void sdc_cli_inputs_fit_model(const sdc_cli_options *o, sdc_generate_params *g,
 
 void sdc_cli_output_size(const sdc_generate_params *g, int *width, int *height)
 {
-    int masked = g->inpaint_area == SDC_INPAINT_MASKED && g->init_rgb && g->mask;
-    *width = masked ? g->init_width : g->width;
-    *height = masked ? g->init_height : g->height;
+    sdc_generate_output_size(g, width, height);
 }

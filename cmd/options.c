@@ -20,6 +20,8 @@ enum {
     OPT_LORA_DIR, OPT_EMBD_DIR, OPT_NOISE_LEVEL, OPT_CONTROL_NET, OPT_CONTROL_IMAGE,
     OPT_CONTROL_STRENGTH, OPT_CONTROL_START, OPT_CONTROL_END, OPT_GUESS_MODE, OPT_CANNY,
     OPT_CONTROL_PREPROCESS,
+    OPT_UNET_TILE, OPT_HIRES, OPT_HR_SCALE,
+    OPT_HR_UPSCALER, OPT_HR_STEPS, OPT_HR_DENOISING, OPT_HR_SAMPLER,
 };
 
 static const struct option long_options[] = {
@@ -71,6 +73,13 @@ static const struct option long_options[] = {
     {"guess-mode", no_argument, 0, OPT_GUESS_MODE},
     {"canny", required_argument, 0, OPT_CANNY},
     {"control-preprocess", required_argument, 0, OPT_CONTROL_PREPROCESS},
+    {"unet-tile", required_argument, 0, OPT_UNET_TILE},
+    {"hires-fix", no_argument, 0, OPT_HIRES},
+    {"hr-scale", required_argument, 0, OPT_HR_SCALE},
+    {"hr-upscaler", required_argument, 0, OPT_HR_UPSCALER},
+    {"hr-steps", required_argument, 0, OPT_HR_STEPS},
+    {"hr-denoising", required_argument, 0, OPT_HR_DENOISING},
+    {"hr-sampling-method", required_argument, 0, OPT_HR_SAMPLER},
     {"refiner-switch", required_argument, 0, OPT_REFINER_SWITCH},
     {"original-size", required_argument, 0, OPT_ORIGINAL_SIZE},
     {"target-size", required_argument, 0, OPT_TARGET_SIZE},
@@ -179,6 +188,15 @@ static void print_help_output(FILE *out)
         "      --negative-aesthetic-score X  refiner models: for the negative row (default 2.5)\n"
         "      --freeu B1,B2,S1,S2   FreeU backbone / skip factors (e.g. 1.5,1.6,0.9,0.2)\n"
         "\n"
+        "Hires fix (AUTOMATIC1111's: a pass at -W x -H, upscaled, then img2img at the size):\n"
+        "      --hires-fix           turn it on; the output is --hr-scale times -W x -H\n"
+        "      --hr-scale X          1..8 (default 2); sizes round down to multiples of 8\n"
+        "      --hr-upscaler U       latent (default), latent-nearest, lanczos, or the file\n"
+        "                            of an SD 2 x4 upscaler model\n"
+        "      --hr-steps N          steps of the second pass (default: --steps)\n"
+        "      --hr-denoising X      its denoising strength, (0, 1] (default 0.7)\n"
+        "      --hr-sampling-method M  its sampler (default: --sampling-method)\n"
+        "\n"
         "img2img and inpainting:\n"
         "  -i, --init-img FILE       start from this picture (PNG, JPEG or BMP)\n"
         "      --strength X          0..1, how much to change it (default 0.75)\n"
@@ -195,6 +213,9 @@ static void print_help_output(FILE *out)
         "                            16-bit gray PNG keeps its precision)\n"
         "      --noise-level N       SD 2 x4 upscaler: noise added to the -i picture, 0..350\n"
         "                            (default 20); the output is 4x the picture\n"
+        "      --unet-tile N         run the UNet in overlapping windows of N latent cells (a\n"
+        "                            multiple of 8); 0 (default): the x4 upscaler above a\n"
+        "                            512-pixel output; -1: never\n"
         "\n"
         "ControlNet (repeat --control-net for several; the flags after one apply to it):\n"
         "      --control-net FILE    ControlNet: .safetensors / .pth file or diffusers folder\n"
@@ -336,6 +357,12 @@ static int apply_choice(int c, const char *arg, sdc_cli_options *o)
         if ((i = choice("--sampling-method", arg, sdc_sampler_name, sdc_sampler_from_name)) < 0)
             return 2;
         g->sampler = sdc_sampler_name(i);
+        return 0;
+    case OPT_HR_SAMPLER:
+        if ((i = choice("--hr-sampling-method", arg, sdc_sampler_name,
+                        sdc_sampler_from_name)) < 0)
+            return 2;
+        g->hr_sampler = sdc_sampler_name(i);
         return 0;
     case OPT_SCHEDULER: /* row 0, "default", is what no --scheduler selects */
         if ((i = choice("--scheduler", arg, sdc_scheduler_name, sdc_scheduler_from_name)) < 0)
@@ -526,6 +553,31 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
             return usage_error("--outpaint-fill must be edge or noise, not '%s'", arg);
         o->outpaint_noise = strcmp(arg, "noise") == 0;
         return 0;
+    case OPT_HIRES: g->hires = 1; return 0;
+    case OPT_HR_SCALE:
+        return parse_float(arg, 1.0f, 8.0f, &g->hr_scale)
+                   ? usage_error("--hr-scale must be 1..8, not '%s'", arg)
+                   : 0;
+    case OPT_HR_UPSCALER:
+        if (strcmp(arg, "latent") == 0 || strcmp(arg, "latent-nearest") == 0 ||
+            strcmp(arg, "lanczos") == 0) {
+            g->hr_upscaler = arg;
+            o->hr_model = NULL;
+        } else
+            o->hr_model = arg; /* an x4 upscaler checkpoint, loaded with the model */
+        return 0;
+    case OPT_HR_STEPS:
+        return parse_int(arg, 0, 10000, &g->hr_steps)
+                   ? usage_error("--hr-steps must be 0..10000, not '%s'", arg)
+                   : 0;
+    case OPT_HR_DENOISING:
+        return parse_float(arg, 1e-6f, 1.0f, &g->hr_denoising)
+                   ? usage_error("--hr-denoising must be in (0, 1], not '%s'", arg)
+                   : 0;
+    case OPT_UNET_TILE:
+        return parse_int(arg, -1, 4096, &g->unet_tile) || g->unet_tile % 8
+                   ? usage_error("--unet-tile takes -1, 0 or a multiple of 8, not '%s'", arg)
+                   : 0;
     case OPT_NOISE_LEVEL:
         return parse_int(arg, 0, 350, &g->noise_level) ? usage_error("--noise-level must be 0..350, not '%s'", arg) : 0;
     case OPT_ETA:
@@ -545,6 +597,7 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
     case OPT_NEGATIVE_AESTHETIC:
         return parse_float(arg, 0.01f, 100, &g->negative_aesthetic_score) ? usage_error("--negative-aesthetic-score must be 0.01..100, not '%s'", arg) : 0;
     case OPT_SAMPLER:
+    case OPT_HR_SAMPLER:
     case OPT_SCHEDULER:
     case OPT_RNG:
     case OPT_PREDICTION:
@@ -623,6 +676,20 @@ int sdc_cli_set(sdc_cli_options *o, const char *name, const char *value)
     return apply_option(opt->val, value, o);
 }
 
+/* The --hr-* options change nothing without --hires-fix, which is for text-to-image. */
+static int check_hires(const sdc_cli_options *o)
+{
+    const sdc_generate_params *g = &o->gen;
+    sdc_generate_params d = sdc_generate_default_params();
+    int hr_set = g->hr_scale != d.hr_scale || g->hr_upscaler || o->hr_model || g->hr_steps ||
+                 g->hr_denoising != d.hr_denoising || g->hr_sampler;
+    if (hr_set && !g->hires)
+        return usage_error("%s", "the --hr-* options need --hires-fix");
+    if (g->hires && o->init_img)
+        return usage_error("%s", "--hires-fix is for text-to-image, not with -i");
+    return 0;
+}
+
 int sdc_cli_check(const sdc_cli_options *o)
 {
     if (!o->gen.prompt)
@@ -636,7 +703,8 @@ int sdc_cli_check(const sdc_cli_options *o)
         return usage_error("%s", "--outpaint needs an init image (-i FILE)");
     if (o->gen.inpaint_area == SDC_INPAINT_MASKED && !o->mask && !outpaint)
         return usage_error("%s", "--inpaint-area masked needs a mask (--mask FILE)");
-    return check_controls(o);
+    int rc = check_controls(o);
+    return rc ? rc : check_hires(o);
 }
 
 static int parse_args(int argc, char **argv, sdc_cli_options *o)

@@ -27,6 +27,7 @@ typedef struct sdc_cli_options {
     const char *vocab;
     const char *refiner; /* --refiner FILE (its switch is gen.refiner_switch) */
     const char *depth_map; /* --depth-map FILE */
+    const char *hr_model;  /* --hr-upscaler FILE: an x4 upscaler model for the hires fix */
     const char *output;
     const char *init_img;
     const char *mask;

@@ -59,12 +59,13 @@ sdc_status sdc_render_list_run(const sdc_render_list *l, int *reached)
             s = sdc_fail(SDC_ERR_INTERRUPTED, "interrupted");
             break;
         }
-        sdc_render_item item = {NULL, NULL, *l->params, NULL, 0, 0};
+        sdc_render_item item = {.params = *l->params};
         double times[2] = {0, 0};
         s = l->prepare(l->ctx, i, &item);
         item.params = *l->params;
         item.params.seed = l->params->seed + (uint64_t)i;
         item.params.refiner = item.refiner;
+        item.params.hr_upscale_model = item.hr_model;
         if (s == SDC_OK && item.skip) {
             i++;
             continue;

@@ -12,6 +12,7 @@
 typedef struct sdc_render_item {
     sdc_model *model;
     sdc_model *refiner;         /* the SDXL refiner, or NULL */
+    sdc_model *hr_model;        /* the hires fix's x4 upscaler, or NULL */
     sdc_generate_params params; /* *list.params after prepare, with the image's seed */
     const char *path;           /* where it goes (.png gets the metadata) */
     int overwrite;

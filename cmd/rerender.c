@@ -353,7 +353,8 @@ static const setting_map plain_settings[] = {
 static const char *const consumed[] = {
     "Sampler", "Schedule type", "Scheduler", "Karras sigmas", "Size", "RNG",
     "Model hash", "Model", "Lora hashes", "TI hashes", "Denoising strength",
-    "Original size", "Target size", "Refiner", "Prompt parsing", "Version",
+    "Original size", "Target size", "Refiner", "Prompt parsing", "UNet tiles", "Version",
+    "Hires upscale", "Hires steps", "Hires upscaler", "Hires sampler",
 };
 
 static int is_consumed(const char *key)
@@ -394,6 +395,8 @@ static int translate(const sdc_infotext *t, const user_line *u, args *a)
         add(a, "--karras-sigmas");
     if ((v = sdc_infotext_get(t, "Prompt parsing")) && strcmp(v, "plain") == 0)
         add(a, "--no-emphasis");
+    if ((v = sdc_infotext_get(t, "UNet tiles")))
+        add2(a, "--unet-tile", strcmp(v, "off") == 0 ? "-1" : v);
     if ((v = sdc_infotext_get(t, "RNG"))) {
         const char *rng = name_for(v, sdc_rng_count(), sdc_rng_name, sdc_rng_display_name);
         if (!rng)
@@ -416,7 +419,7 @@ static int translate(const sdc_infotext *t, const user_line *u, args *a)
             add2(a, "-H", pair + strlen(pair) + 1);
         }
     }
-    if ((v = sdc_infotext_get(t, "Denoising strength"))) {
+    if ((v = sdc_infotext_get(t, "Denoising strength")) && !sdc_infotext_get(t, "Hires upscale")) {
         if (!u->init) {
             fprintf(stderr, "sdc: %s was made from an init image (Denoising strength %s): "
                     "give it with -i\n", u->png, v);
@@ -437,6 +440,44 @@ static void warn_unused(const sdc_infotext *t)
                                      t->keys[i]);
     if (used)
         sdc_log(SDC_LOG_WARNING, "-r: settings sdc does not reproduce, left out: %s", list);
+}
+
+/* The hires fix: AUTOMATIC1111's upscaler names, or an x4 model found by name. */
+static int hires(const sdc_infotext *t, const user_line *u, args *a)
+{
+    const char *scale = sdc_infotext_get(t, "Hires upscale"), *v;
+    if (!scale)
+        return 0;
+    add(a, "--hires-fix");
+    add2(a, "--hr-scale", scale);
+    if ((v = sdc_infotext_get(t, "Denoising strength")))
+        add2(a, "--hr-denoising", v);
+    if ((v = sdc_infotext_get(t, "Hires steps")))
+        add2(a, "--hr-steps", v);
+    if ((v = sdc_infotext_get(t, "Hires sampler"))) {
+        const char *sampler = NULL, *schedule = NULL;
+        if (!sampler_of(v, &sampler, &schedule))
+            return fail(u->png, "sdc has no sampler", v);
+        add2(a, "--hr-sampling-method", sampler);
+    }
+    static const char *const names[][2] = {
+        {"Latent", "latent"}, {"Latent (nearest)", "latent-nearest"}, {"Lanczos", "lanczos"}};
+    if (!(v = sdc_infotext_get(t, "Hires upscaler")))
+        return 0;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(v, names[i][0]) == 0) {
+            add2(a, "--hr-upscaler", names[i][1]);
+            return 0;
+        }
+    char path[4096];
+    const char *dir = u->model_dir ? u->model_dir : ".";
+    if (!find_model(dir, v, NULL, path, sizeof path)) {
+        fprintf(stderr, "sdc: %s: its hires upscaler %s is neither latent, latent-nearest, "
+                "lanczos nor a model in %s\n", u->png, v, dir);
+        return 1;
+    }
+    add2(a, "--hr-upscaler", path);
+    return 0;
 }
 
 /* -m and --refiner: the user's model, else the picture's found in the model folder. */
@@ -499,7 +540,8 @@ static int prompts(const sdc_infotext *t, const user_line *u, const char *model,
 static int picture_options(const sdc_infotext *t, const user_line *u, args *a)
 {
     char model[4096];
-    if (models(t, u, a, model, sizeof model) || prompts(t, u, model, a) || translate(t, u, a))
+    if (models(t, u, a, model, sizeof model) || prompts(t, u, model, a) || translate(t, u, a) ||
+        hires(t, u, a))
         return 1;
     for (size_t i = 0; i < sizeof plain_settings / sizeof *plain_settings; i++) {
         const char *v = sdc_infotext_get(t, plain_settings[i].key);

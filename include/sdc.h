@@ -208,6 +208,24 @@ typedef struct sdc_generate_params {
      *    picture; their residuals are summed (diffusers' MultiControlNet). NULL / 0: none -- */
     const struct sdc_control *controls;
     int control_count;
+    /* -- the UNet over overlapping latent windows (pipeline/unet_tiles.h) of unet_tile cells
+     *    (a multiple of 8; they overlap by a quarter); 0 = automatic (the x4 upscaler above
+     *    a 128-cell latent, i.e. a 512-pixel output: windows of 128), -1 = never -- */
+    int unet_tile;
+    /* -- hires fix (AUTOMATIC1111's): a first pass at width x height, its result upscaled
+     *    hr_scale times (to multiples of 8), then an img2img pass at that size; the output is
+     *    the large picture (sdc_generate_output_size). hr_upscaler: "latent" (bilinear
+     *    interpolation of the latent), "latent-nearest", "lanczos" (the decoded picture), or
+     *    hr_upscale_model (an SD 2 x4 upscaler, 4x, then Lanczos to the size). The second pass
+     *    runs hr_steps (0 = steps) steps of a schedule of hr_steps / hr_denoising, as
+     *    AUTOMATIC1111, with hr_sampler (NULL = sampler) and the same seed. -- */
+    int hires;
+    float hr_scale;              /* default 2 */
+    const char *hr_upscaler;     /* NULL = "latent" */
+    sdc_model *hr_upscale_model; /* NULL: none */
+    int hr_steps;
+    float hr_denoising;          /* 0 < x <= 1, default 0.7 */
+    const char *hr_sampler;
 } sdc_generate_params;
 
 /* What a control picture goes through before it is resized to the output size. */
@@ -243,9 +261,12 @@ typedef struct sdc_lora_file {
 
 sdc_generate_params sdc_generate_default_params(void);
 
-/* Renders one image into rgb (RGB8 [height, width, 3], caller-allocated; with
- * SDC_INPAINT_MASKED [init_height, init_width, 3]). */
+/* Renders one image into rgb (RGB8 [height, width, 3] of sdc_generate_output_size,
+ * caller-allocated). */
 sdc_status sdc_generate(sdc_model *model, const sdc_generate_params *params, uint8_t *rgb);
+/* The size of the picture sdc_generate writes: width x height; with SDC_INPAINT_MASKED the
+ * init picture's; with hires fix the second pass's. */
+void sdc_generate_output_size(const sdc_generate_params *params, int *width, int *height);
 
 /* ---- Files: what the sdc program writes and reads, for any program --------------------- */
 

@@ -34,6 +34,8 @@ sdc_generate_params sdc_generate_default_params(void)
     p.mask_blur = 4.0f;
     p.inpaint_padding = 32;
     p.noise_level = 20;
+    p.hr_scale = 2.0f;
+    p.hr_denoising = 0.7f;
     return p;
 }
 

@@ -14,6 +14,7 @@
 #include "pipeline/control.h"
 #include "pipeline/lora_run.h"
 #include "pipeline/pipeline_impl.h"
+#include "pipeline/unet_tiles.h"
 
 /* Largest output side: 16384 pixels (a 2048 x 2048 latent). */
 #define MAX_SIDE 16384
@@ -21,16 +22,21 @@
 #define DEPTH_CHANNELS 5
 /* UNet input of the x4 upscaler: the latent and the noised low-res picture. */
 #define UPSCALER_CHANNELS 7
+/* The x4 upscaler's UNet windows when its latent is larger (a 512-pixel output): one window
+ * then costs about what a 1024-pixel SD pass does. */
+#define UPSCALER_TILE 128
 
 typedef struct run {
     sdc_model *m;
     const sdc_generate_params *p;
+    sdc_pipeline_start from;
     sdc_pipeline_inputs in;
     sdc_sampler *sampler;
     sdc_rng rng;
     int h, w;         /* latent size */
     int rows;         /* UNet batch: 2 with guidance, else 1 */
     int in_ch;        /* UNet input channels: 4, or 9 for inpainting models */
+    int tile;         /* UNet windows in latent cells, 0 = one pass */
     size_t n;         /* floats in one latent [4, h, w] */
     float *context;
     int tokens;
@@ -145,7 +151,9 @@ static sdc_status make_sampler(run *r)
     sp.prediction = sdc_checkpoint_prediction(r->m->ck);
     sp.steps = p->steps;
     /* the x4 upscaler's init picture is its condition: it samples from pure noise */
-    sp.strength = r->in.init_rgb && r->in_ch != UPSCALER_CHANNELS ? p->strength : 1.0f;
+    int init = (r->in.init_rgb && r->in_ch != UPSCALER_CHANNELS) || r->from.latent;
+    sp.strength = init ? p->strength : 1.0f;
+    sp.img2img_steps = r->from.img2img_steps;
     sp.eta = p->eta;
     sp.karras_sigmas = p->karras_sigmas;
     sp.train = r->m->train;
@@ -225,6 +233,12 @@ static sdc_status start(run *r)
     sdc_status s = SDC_OK;
     if (r->in_ch == UPSCALER_CHANNELS)
         return start_upscale(r);
+    if (r->from.latent) { /* the noise is the seed's first draw, as in AUTOMATIC1111 */
+        memcpy(r->x0, r->from.latent, r->n * sizeof(float));
+        sdc_rng_randn(&r->rng, r->noise, r->n);
+        sdc_sampler_start_img2img(r->sampler, r->x0, r->noise, r->latent);
+        return SDC_OK;
+    }
     int inpainting = in->mask != NULL;
     int full_strength = !in->init_rgb || (inpainting && r->p->strength >= 1.0f);
     if (in->init_rgb && (!inpainting || r->in_ch != 9 || !full_strength))
@@ -349,8 +363,8 @@ static sdc_status sample(run *r)
             return s;
         if (r->in_ch > 4) /* inpainting: mask + masked latent; depth: the depth map */
             c.extra = r->extra, c.extra_channels = r->in_ch - 4;
-        s = sdc_unet_forward(r->m->unet, r->unet_in, r->rows, r->h, r->w, t, &c,
-                                        r->unet_out);
+        s = sdc_pipeline_unet_tiled(r->m->unet, r->unet_in, r->rows, r->h, r->w, t, &c,
+                                    r->tile, r->tile / 4, r->unet_out);
         if (s == SDC_OK)
             s = sdc_pipeline_check_finite(r->unet_out, r->rows * r->n, "the UNet");
         if (s != SDC_OK)
@@ -378,8 +392,9 @@ static sdc_status decode(run *r, uint8_t *rgb)
     if (!image)
         return sdc_fail(SDC_ERR_NOMEM, "out of memory decoding a %dx%d image", r->p->width,
                         r->p->height);
+    /* a latent too large for one UNet pass is too large for one decoder pass too */
     sdc_status s = sdc_vae_decode(r->m->vae, r->latent, 1, r->h, r->w, image,
-                                  r->p->vae_tiling);
+                                  r->p->vae_tiling || r->tile > 0);
     if (s == SDC_OK)
         s = sdc_pipeline_check_finite(image, 3 * pixels, "the VAE decoder");
     if (s == SDC_OK)
@@ -424,19 +439,43 @@ sdc_status sdc_generate(sdc_model *m, const sdc_generate_params *params, uint8_t
     if (p.inpaint_area == SDC_INPAINT_MASKED && p.init_rgb && p.mask && p.control_count > 0)
         return sdc_fail(SDC_ERR_UNSUPPORTED, "ControlNet with \"only masked\" inpainting: the "
                         "control picture covers the whole image, not the masked area's box");
+    if (p.hires)
+        return sdc_pipeline_hires(m, &p, rgb);
     if (p.inpaint_area == SDC_INPAINT_MASKED)
         return sdc_pipeline_generate_masked_area(m, &p, rgb);
     return sdc_pipeline_generate(m, &p, rgb, NULL);
 }
 
-static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p, uint8_t *rgb,
+static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p,
+                                      const sdc_pipeline_start *from, uint8_t *rgb,
                                       float *final_latent);
 
-/* The LoRAs of the prompt and of p->loras change the model for this generation only. */
+void sdc_generate_output_size(const sdc_generate_params *params, int *width, int *height)
+{
+    sdc_generate_params p;
+    if (!params || sdc_generate_params_upgrade(params, &p) != SDC_OK) {
+        *width = *height = 0;
+        return;
+    }
+    int masked = p.inpaint_area == SDC_INPAINT_MASKED && p.init_rgb && p.mask;
+    *width = masked ? p.init_width : p.width;
+    *height = masked ? p.init_height : p.height;
+    if (p.hires && !masked)
+        sdc_pipeline_hires_size(&p, width, height);
+}
+
 sdc_status sdc_pipeline_generate(sdc_model *m, const sdc_generate_params *p, uint8_t *rgb,
                                  float *final_latent)
 {
-    if (!m || !p || !rgb)
+    return sdc_pipeline_generate_from(m, p, NULL, rgb, final_latent);
+}
+
+/* The LoRAs of the prompt and of p->loras change the model for this generation only. */
+sdc_status sdc_pipeline_generate_from(sdc_model *m, const sdc_generate_params *p,
+                                      const sdc_pipeline_start *from, uint8_t *rgb,
+                                      float *final_latent)
+{
+    if (!m || !p || (!rgb && !final_latent))
         return sdc_fail(SDC_ERR_ARG, "sdc_generate: missing model, parameters or output");
     sdc_pipeline_loras loras;
     sdc_pipeline_embeddings embeddings;
@@ -447,17 +486,20 @@ sdc_status sdc_pipeline_generate(sdc_model *m, const sdc_generate_params *p, uin
     if (s == SDC_OK) {
         sdc_generate_params q = *p;
         q.prompt = loras.prompt;
-        s = generate_with_model(m, &q, rgb, final_latent);
+        s = generate_with_model(m, &q, from, rgb, final_latent);
         sdc_pipeline_loras_release(m, &loras);
     }
     sdc_pipeline_embeddings_release(m, &embeddings);
     return s;
 }
 
-static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p, uint8_t *rgb,
+static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p,
+                                      const sdc_pipeline_start *from, uint8_t *rgb,
                                       float *final_latent)
 {
     run r = {.m = m, .p = p};
+    if (from)
+        r.from = *from;
     sdc_status s = check_params(p);
     /* FreeU is UNet state that outlives the call: set (or clear) it for every generation so
      * one without --freeu on the same loaded model is not filtered by an earlier one's. */
@@ -466,7 +508,8 @@ static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p
     if (s == SDC_OK)
         s = sdc_pipeline_inputs_prepare(p, &r.in);
     if (s == SDC_OK && unchanged(&r)) {
-        memcpy(rgb, r.in.init_rgb, (size_t)p->width * p->height * 3);
+        if (rgb)
+            memcpy(rgb, r.in.init_rgb, (size_t)p->width * p->height * 3);
         run_free(&r);
         return SDC_OK;
     }
@@ -476,6 +519,14 @@ static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p
     r.n = (size_t)4 * r.h * r.w;
     r.rows = p->cfg_scale > 1.0f ? 2 : 1;
     r.in_ch = sdc_unet_in_channels(m->unet);
+    if (s == SDC_OK && r.from.latent && (p->init_rgb || r.in_ch != 4))
+        s = sdc_fail(SDC_ERR_UNSUPPORTED, "img2img from a latent (hires fix's latent "
+                     "upscalers) needs a plain 4-channel model and no init picture; use the "
+                     "lanczos upscaler");
+    r.tile = p->unet_tile > 0 ? p->unet_tile
+             : p->unet_tile == 0 && r.in_ch == UPSCALER_CHANNELS ? UPSCALER_TILE : 0;
+    if (s == SDC_OK && r.tile % 8)
+        s = sdc_fail(SDC_ERR_ARG, "UNet tiles of %d cells: a multiple of 8", r.tile);
     sdc_rng_init(&r.rng, p->rng, p->seed);
     if (s == SDC_OK)
         s = check_depth(m, p);
@@ -500,7 +551,7 @@ static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p
     sdc_checkpoint_release(r.m->ck, SDC_COMPONENT_UNET); /* the refiner's, after a hand-over */
     if (s == SDC_OK && final_latent)
         memcpy(final_latent, r.latent, r.n * sizeof(float));
-    if (s == SDC_OK)
+    if (s == SDC_OK && rgb)
         s = decode(&r, rgb);
     run_free(&r);
     return s;

@@ -73,6 +73,26 @@ static void write_sdxl_conditioning(FILE *f, const sdc_generate_params *g)
         fprintf(f, ", Negative aesthetic score: %g", g->negative_aesthetic_score);
 }
 
+/* AUTOMATIC1111's hires-fix entries. */
+static void write_hires(FILE *f, const sdc_generate_params *g)
+{
+    const char *up = g->hr_upscaler ? g->hr_upscaler : "latent";
+    char model[256];
+    if (g->hr_upscale_model)
+        model_name(g->hr_upscale_model->path ? g->hr_upscale_model->path : "", model,
+                   sizeof model);
+    fprintf(f, ", Denoising strength: %g, Hires upscale: %g", g->hr_denoising, g->hr_scale);
+    if (g->hr_steps)
+        fprintf(f, ", Hires steps: %d", g->hr_steps);
+    fprintf(f, ", Hires upscaler: %s",
+            g->hr_upscale_model           ? model
+            : strcmp(up, "lanczos") == 0 ? "Lanczos"
+            : strcmp(up, "latent-nearest") == 0 ? "Latent (nearest)"
+                                                : "Latent");
+    if (g->hr_sampler)
+        fprintf(f, ", Hires sampler: %s", sampler_display(g->hr_sampler));
+}
+
 char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
                           const char *model_hash, const char *lora_hashes,
                           const char *ti_hashes, const char *controls)
@@ -103,8 +123,14 @@ char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
         fprintf(f, ", Eta DDIM: %g", g->eta);
     if (!g->emphasis) /* sdc's own: diffusers' plain 75-token prompt (--no-emphasis) */
         fprintf(f, ", Prompt parsing: plain");
+    if (g->unet_tile > 0) /* sdc's own, as the next: how the UNet was cut into windows */
+        fprintf(f, ", UNet tiles: %d", g->unet_tile);
+    else if (g->unet_tile < 0)
+        fprintf(f, ", UNet tiles: off");
     if (g->init_rgb)
         fprintf(f, ", Denoising strength: %g", g->strength);
+    if (g->hires && !g->init_rgb)
+        write_hires(f, g);
     if (g->freeu)
         fprintf(f, ", FreeU: %g,%g,%g,%g", g->freeu_b1, g->freeu_b2, g->freeu_s1, g->freeu_s2);
     if (g->scheduler && !sched)

@@ -44,6 +44,30 @@ sdc_status sdc_control_upgrade(const sdc_control *in, sdc_control *out);
 sdc_status sdc_pipeline_generate(sdc_model *m, const sdc_generate_params *p, uint8_t *rgb,
                                  float *final_latent);
 
+/* Where a pass may start besides what sdc_generate_params say (hires fix's second pass). */
+typedef struct sdc_pipeline_start {
+    /* img2img from this latent [4, height / 8, width / 8] (pipeline scale) at p->strength
+     * instead of an encoded init picture; the seed's first draw is its noise. NULL: none */
+    const float *latent;
+    /* img2img: 0 = the steps p->strength gives; N = the last N steps of the schedule of
+     * p->steps (AUTOMATIC1111's hires pass) */
+    int img2img_steps;
+} sdc_pipeline_start;
+
+/* sdc_pipeline_generate from `from` (NULL: as sdc_pipeline_generate); rgb may be NULL when
+ * final_latent is not: the latent is not decoded. */
+sdc_status sdc_pipeline_generate_from(sdc_model *m, const sdc_generate_params *p,
+                                      const sdc_pipeline_start *from, uint8_t *rgb,
+                                      float *final_latent);
+/* Hires fix (p->hires): rgb [p->height * p->hr_scale, ..., 3] (pipeline/hires.c). */
+sdc_status sdc_pipeline_hires(sdc_model *m, const sdc_generate_params *p, uint8_t *rgb);
+/* The size of the hires pass: width x height times hr_scale, rounded down to multiples of 8. */
+void sdc_pipeline_hires_size(const sdc_generate_params *p, int *width, int *height);
+/* dst [C, ho, wo] from src [C, hi, wi] as torch's interpolate: bilinear with
+ * align_corners=False, or nearest (hires fix's latent upscalers). */
+void sdc_pipeline_latent_resize(const float *src, int C, int hi, int wi, float *dst, int ho,
+                                int wo, int nearest);
+
 /* The training schedule: the diffusers folder's scheduler_config.json, else SD's. */
 sdc_status sdc_pipeline_train_schedule(const sdc_checkpoint *ck, sdc_noise_schedule *out);
 

@@ -265,7 +265,9 @@ double sdc_decimal_of(float f)
 void sdc_sampler_diffusers_start(sdc_sampler *s, int order)
 {
     int steps = s->p.steps;
-    int init_timestep = (int)(steps * sdc_decimal_of(s->p.strength));
+    int init_timestep = s->p.img2img_steps > 0 && s->p.strength < 1.0f
+                            ? s->p.img2img_steps
+                            : (int)(steps * sdc_decimal_of(s->p.strength));
     if (init_timestep > steps)
         init_timestep = steps;
     int start = (steps - init_timestep) * order;

@@ -61,6 +61,8 @@ typedef struct sdc_sampler_params {
     sdc_prediction prediction;
     int steps;                  /* inference steps N */
     float strength;             /* img2img: 1 starts from pure noise */
+    int img2img_steps;          /* img2img: 0 = the steps strength gives; N = the last N
+                                   steps of the schedule of `steps` (hires fix) */
     float eta;                  /* DDIM eta; > 0 draws noise every step */
     sdc_noise_schedule train;   /* the model's training schedule */
     int lcm_original_steps;     /* LCM distillation steps, 50 */

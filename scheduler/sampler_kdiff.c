@@ -15,6 +15,8 @@ static int img2img_first_step(const sdc_sampler_params *p)
 {
     if (p->strength >= 1.0f)
         return 0;
+    if (p->img2img_steps > 0)
+        return p->steps > p->img2img_steps ? p->steps - p->img2img_steps : 0;
     double strength = sdc_decimal_of(p->strength);
     int t_enc = (int)((strength < 0.999 ? strength : 0.999) * p->steps);
     return p->steps - t_enc - 1;

@@ -59,6 +59,7 @@ static void txt2img(sdc_generate_params *g)
 static void emphasised(sdc_generate_params *g) { txt2img(g); g->prompt = "a (red:1.6) circle"; }
 static void ddim(sdc_generate_params *g) { txt2img(g); g->sampler = "ddim"; }
 static void wide(sdc_generate_params *g) { txt2img(g); g->width = WIDE; }
+static void hires_on(sdc_generate_params *g) { txt2img(g); g->hires = 1; }
 
 static void diffusers_spacing(sdc_generate_params *g)
 {
@@ -123,6 +124,13 @@ CHANGE(set_clip_skip, g->clip_skip = 2)
 CHANGE(set_emphasis, g->emphasis = 0)
 CHANGE(set_eta, g->eta = 1.0f)
 CHANGE(set_vae_tiling, g->vae_tiling = 1)
+CHANGE(set_unet_tile, g->unet_tile = 8)
+CHANGE(set_hires, g->hires = 1)
+CHANGE(set_hr_scale, g->hr_scale = 1.5f)
+CHANGE(set_hr_upscaler, g->hr_upscaler = "lanczos")
+CHANGE(set_hr_steps, g->hr_steps = 2)
+CHANGE(set_hr_denoising, g->hr_denoising = 0.4f)
+CHANGE(set_hr_sampler, g->hr_sampler = "euler")
 CHANGE(set_freeu, freeu_on(g))
 CHANGE(set_freeu_b1, g->freeu_b1 = 1.1f)
 CHANGE(set_freeu_b2, g->freeu_b2 = 1.1f)
@@ -243,6 +251,15 @@ static const field_case cases[] = {
      "tests/test_pipeline.c ti_txt2img (the golden embeddings are for tiny-sd1)", 0},
     {FIELD(controls), txt2img, NULL, NULL, CONTROLNETS, 0},
     {FIELD(control_count), txt2img, NULL, NULL, CONTROLNETS, 0},
+    {FIELD(unet_tile), wide, set_unet_tile, NULL, NULL, 0},
+    {FIELD(hires), txt2img, set_hires, NULL, NULL, 0},
+    {FIELD(hr_scale), hires_on, set_hr_scale, NULL, NULL, 0},
+    {FIELD(hr_upscaler), hires_on, set_hr_upscaler, NULL, NULL, 0},
+    {FIELD(hr_upscale_model), hires_on, NULL, NULL,
+     "tests/test_hires.c x4_model_upscales_the_first_pass (the golden x4 upscaler)", 0},
+    {FIELD(hr_steps), hires_on, set_hr_steps, NULL, NULL, 0},
+    {FIELD(hr_denoising), hires_on, set_hr_denoising, NULL, NULL, 0},
+    {FIELD(hr_sampler), hires_on, set_hr_sampler, NULL, NULL, 0},
 };
 #define NCASES (sizeof cases / sizeof *cases)
 
@@ -265,9 +282,8 @@ static sdc_model *load_demo(void)
 
 static picture render(sdc_model *m, const sdc_generate_params *g, const char *what)
 {
-    picture p = {.width = g->width, .height = g->height};
-    if (g->init_rgb && g->inpaint_area == SDC_INPAINT_MASKED)
-        p.width = g->init_width, p.height = g->init_height;
+    picture p;
+    sdc_generate_output_size(g, &p.width, &p.height);
     p.rgb = malloc((size_t)p.width * p.height * 3);
     cr_assert(p.rgb);
     cr_assert_eq(sdc_generate(m, g, p.rgb), SDC_OK, "%s: %s", what, sdc_last_error());

@@ -210,6 +210,15 @@ expect 1 "is not in $TMP/nomodels" -- "$SDC" -r "$TMP/r1.png" --model-dir "$TMP/
 expect 1 "no generation parameters" -- "$SDC" -r "$INPAINT_MASK" -m "$MODEL" -o "$TMP/r4.png"
 expect 2 "give -r PNG" -- "$SDC" -m "$MODEL" -p x --model-dir "$TMP" -o "$TMP/r4.png"
 [ ! -e "$TMP/r4.png" ] || fail "-r wrote a picture after an error"
+# hires fix: the --hr-* options need --hires-fix, which is for txt2img; a hires picture
+# records its settings and renders again byte for byte
+expect 2 "need --hires-fix" -- "$SDC" $small -p x --hr-scale 1.5 -o "$TMP/h0.png"
+expect 2 "not with -i" -- "$SDC" $small -p x --hires-fix -i "$INIT" -o "$TMP/h0.png"
+expect 0 "" -- "$SDC" $small -p "a red apple" --hires-fix --hr-scale 1.5 --hr-upscaler lanczos --hr-steps 2 --hr-denoising 0.5 --hr-sampling-method euler -o "$TMP/h1.png"
+expect 0 "" -- "$SDC" metadata "$TMP/h1.png"
+grep -q "Denoising strength: 0.5, Hires upscale: 1.5, Hires steps: 2, Hires upscaler: Lanczos, Hires sampler: Euler" "$TMP/out" || fail "hires metadata: $(cat "$TMP/out")"
+expect 0 "" -- "$SDC" -r "$TMP/h1.png" -m "$MODEL" --quiet -o "$TMP/h2.png"
+cmp -s "$TMP/h1.png" "$TMP/h2.png" || fail "-r of a hires picture changed it"
 if golden_only "-r with LoRA and embedding hashes"; then
     lora="--lora-model-dir $SDC_GOLDEN/lora/loras --embd-dir $SDC_GOLDEN/lora/embeddings"
     expect 0 "" -- "$SDC" $small -p "a tinyobj (sdcstyle:1.1) <lora:kohya_attn_te:0.7>" $lora -o "$TMP/r5.png"
