@@ -156,9 +156,12 @@ static int serve(sdc_server *srv, const serve_options *o)
                           sdc_serve_handle, srv};
     sdc_http_server *http = NULL;
     int port = 0;
-    sdc_status s = sdc_job_queue_start(o->max_queue, sdc_serve_run, srv, &srv->queue);
-    if (s == SDC_OK && (s = load_first(srv)) == SDC_OK)
-        s = sdc_http_start(&hc, &http, &port);
+    /* listening first: a refused address fails before the model is read */
+    sdc_status s = sdc_http_start(&hc, &http, &port);
+    if (s == SDC_OK)
+        s = sdc_job_queue_start(o->max_queue, sdc_serve_run, srv, &srv->queue);
+    if (s == SDC_OK)
+        s = load_first(srv);
     if (s == SDC_OK) {
         char host[64];
         snprintf(host, sizeof host, "%.*s", (int)(strrchr(o->listen, ':') - o->listen), o->listen);
@@ -167,8 +170,9 @@ static int serve(sdc_server *srv, const serve_options *o)
         while (!sdc_signal_received())
             usleep(100 * 1000); /* the signal handler only sets a flag */
         fprintf(stderr, "sdc serve: stopping\n");
-        sdc_http_quiesce(http);
     }
+    if (http)
+        sdc_http_quiesce(http);
     if (srv->queue)
         sdc_job_queue_shutdown(srv->queue); /* wakes the threads that wait for jobs */
     if (http)

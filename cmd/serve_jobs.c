@@ -265,8 +265,10 @@ int sdc_job_progress(sdc_job_queue *q, sdc_job *job, int image, int step, int st
 {
     pthread_mutex_lock(&q->lock);
     job->image = image;
-    job->step = step;
-    job->steps = steps;
+    if (step >= 0) {
+        job->step = step;
+        job->steps = steps;
+    }
     int stop = job->interrupt || q->stopping;
     if (job->skip) {
         *skipped = 1;

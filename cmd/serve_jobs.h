@@ -79,7 +79,8 @@ int sdc_job_cancel(sdc_job_queue *q, const char *id);
 /* /interrupt (what = 0) and /skip (1): the running job, if any. */
 void sdc_job_signal_running(sdc_job_queue *q, int what);
 
-/* For the runner's progress callback: records the step; returns non-zero when the job
+/* For the runner's progress callback: records the sampling step (step < 0: another stage,
+ * nothing recorded); returns non-zero when the job
  * should stop (interrupt, skip: *skipped set and cleared, or shutdown). */
 int sdc_job_progress(sdc_job_queue *q, sdc_job *job, int image, int step, int steps, int *skipped);
 

@@ -71,8 +71,9 @@ typedef struct run {
 static int on_progress(const char *stage, int step, int steps, void *user_data)
 {
     run *r = user_data;
-    (void)stage;
-    int stop = sdc_job_progress(r->srv->queue, r->job, r->image, step, steps, &r->skipped);
+    int sampling = strcmp(stage, "sampling") == 0; /* the other stages count their own steps */
+    int stop = sdc_job_progress(r->srv->queue, r->job, r->image, sampling ? step : -1, steps,
+                                &r->skipped);
     r->stopped |= stop && !r->skipped;
     return stop;
 }
