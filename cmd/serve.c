@@ -116,7 +116,7 @@ static int parse(int argc, char **argv, serve_options *o, sdc_cli_options *m)
     return rc;
 }
 
-/* Loads the starting model on the worker, as POST /options would. */
+/* Loads the starting model (on the main thread, before it starts working the queue). */
 static sdc_status load_first(sdc_server *srv)
 {
     sdc_job *job = sdc_job_new(SDC_JOB_LOAD);
@@ -124,14 +124,29 @@ static sdc_status load_first(sdc_server *srv)
         sdc_job_free(job);
         return sdc_fail(SDC_ERR_NOMEM, "out of memory");
     }
-    if (sdc_job_submit(srv->queue, job)) {
-        sdc_job_free(job);
-        return sdc_fail(SDC_ERR_NOMEM, "cannot queue the model load");
-    }
-    sdc_job_wait(srv->queue, job);
-    sdc_status s = job->state == SDC_JOB_DONE ? SDC_OK : sdc_fail(SDC_ERR_IO, "%s", job->error);
+    sdc_status s = sdc_serve_run(srv, job);
+    if (s != SDC_OK)
+        s = sdc_fail(s, "%s", job->error);
     sdc_job_free(job);
     return s;
+}
+
+typedef struct watch {
+    sdc_server *srv;
+    sdc_http_server *http;
+} watch;
+
+/* Waits for SIGINT / SIGTERM (the handler only sets a flag), then stops taking connections
+ * and stops the queue, which ends the worker loop of the main thread. */
+static void *watch_signals(void *arg)
+{
+    watch *w = arg;
+    while (!sdc_signal_received())
+        usleep(100 * 1000);
+    fprintf(stderr, "sdc serve: stopping\n");
+    sdc_http_quiesce(w->http);
+    sdc_job_queue_stop(w->srv->queue);
+    return NULL;
 }
 
 static void remove_tmpdir(const char *dir)
@@ -156,27 +171,27 @@ static int serve(sdc_server *srv, const serve_options *o)
                           sdc_serve_handle, srv};
     sdc_http_server *http = NULL;
     int port = 0;
-    /* listening first: a refused address fails before the model is read */
-    sdc_status s = sdc_http_start(&hc, &http, &port);
-    if (s == SDC_OK)
-        s = sdc_job_queue_start(o->max_queue, sdc_serve_run, srv, &srv->queue);
+    pthread_t watcher;
+    sdc_status s = sdc_job_queue_new(o->max_queue, sdc_serve_run, srv, &srv->queue);
+    if (s == SDC_OK) /* listening before loading: a refused address fails at once */
+        s = sdc_http_start(&hc, &http, &port);
     if (s == SDC_OK)
         s = load_first(srv);
+    watch w = {srv, http};
+    if (s == SDC_OK && pthread_create(&watcher, NULL, watch_signals, &w) != 0)
+        s = sdc_fail(SDC_ERR_NOMEM, "cannot start a thread");
     if (s == SDC_OK) {
         char host[64];
         snprintf(host, sizeof host, "%.*s", (int)(strrchr(o->listen, ':') - o->listen), o->listen);
         fprintf(stderr, "sdc serve: %s loaded, listening on http://%s:%d\n",
                 sdc_serve_model_title(srv->default_model), host, port);
-        while (!sdc_signal_received())
-            usleep(100 * 1000); /* the signal handler only sets a flag */
-        fprintf(stderr, "sdc serve: stopping\n");
+        sdc_job_queue_work(srv->queue); /* until a signal */
+        pthread_join(watcher, NULL);
+    } else if (srv->queue) {
+        sdc_job_queue_stop(srv->queue); /* answers what came in while loading */
     }
     if (http)
-        sdc_http_quiesce(http);
-    if (srv->queue)
-        sdc_job_queue_shutdown(srv->queue); /* wakes the threads that wait for jobs */
-    if (http)
-        sdc_http_stop(http);
+        sdc_http_stop(http); /* the threads that waited for jobs have their answers */
     if (srv->queue)
         sdc_job_queue_free(srv->queue);
     sdc_model_free(srv->model);

@@ -21,7 +21,6 @@ struct sdc_job_queue {
     unsigned salt;          /* ids differ between server runs */
     sdc_job_runner run;
     void *ctx;
-    pthread_t worker;
 };
 
 sdc_job *sdc_job_new(sdc_job_kind kind)
@@ -101,9 +100,8 @@ static sdc_job *next_queued(sdc_job_queue *q)
     return NULL;
 }
 
-static void *worker_main(void *arg)
+void sdc_job_queue_work(sdc_job_queue *q)
 {
-    sdc_job_queue *q = arg;
     pthread_mutex_lock(&q->lock);
     for (;;) {
         sdc_job *job = next_queued(q);
@@ -122,10 +120,9 @@ static void *worker_main(void *arg)
                        : job->interrupt && job->async ? SDC_JOB_CANCELLED : SDC_JOB_FAILED);
     }
     pthread_mutex_unlock(&q->lock);
-    return NULL;
 }
 
-sdc_status sdc_job_queue_start(int max_active, sdc_job_runner run, void *ctx, sdc_job_queue **out)
+sdc_status sdc_job_queue_new(int max_active, sdc_job_runner run, void *ctx, sdc_job_queue **out)
 {
     sdc_job_queue *q = calloc(1, sizeof *q);
     if (!q)
@@ -136,15 +133,11 @@ sdc_status sdc_job_queue_start(int max_active, sdc_job_runner run, void *ctx, sd
     q->run = run;
     q->ctx = ctx;
     q->salt = (unsigned)getpid() * 2654435761u ^ (unsigned)(sdc_now_seconds() * 1000);
-    if (pthread_create(&q->worker, NULL, worker_main, q) != 0) {
-        free(q);
-        return sdc_fail(SDC_ERR_NOMEM, "cannot start the worker thread");
-    }
     *out = q;
     return SDC_OK;
 }
 
-void sdc_job_queue_shutdown(sdc_job_queue *q)
+void sdc_job_queue_stop(sdc_job_queue *q)
 {
     pthread_mutex_lock(&q->lock);
     q->stopping = 1;
@@ -158,7 +151,6 @@ void sdc_job_queue_shutdown(sdc_job_queue *q)
     }
     pthread_cond_broadcast(&q->changed);
     pthread_mutex_unlock(&q->lock);
-    pthread_join(q->worker, NULL);
 }
 
 void sdc_job_queue_free(sdc_job_queue *q)

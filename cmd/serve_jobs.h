@@ -1,6 +1,6 @@
 /* The job queue of `sdc serve`: every generation (a synchronous /sdapi/v1/txt2img as much as
  * an asynchronous /v1/jobs one) and every model switch is a job, run one at a time by one
- * worker thread, because the cores are the limit. HTTP threads only submit, look and wait;
+ * worker (the main thread), because the cores are the limit. HTTP threads only submit, look and wait;
  * they never run a job. All fields marked "lock" are read and written under the queue's
  * mutex; a job's results are written by the worker before it finishes the job and are
  * read-only afterwards. */
@@ -55,11 +55,16 @@ typedef sdc_status (*sdc_job_runner)(void *ctx, sdc_job *job);
 sdc_job *sdc_job_new(sdc_job_kind kind);
 void sdc_job_free(sdc_job *job);
 
-/* max_active: queued and running jobs at most (further submissions are refused). */
-sdc_status sdc_job_queue_start(int max_active, sdc_job_runner run, void *ctx, sdc_job_queue **out);
-/* Fails the queued jobs ("server shutting down", 503), stops the running one after its
- * current step and waits for the worker; the threads waiting for jobs wake up. */
-void sdc_job_queue_shutdown(sdc_job_queue *q);
+/* A queue of max_active queued and running jobs at most (further submissions are refused),
+ * run by `run`. */
+sdc_status sdc_job_queue_new(int max_active, sdc_job_runner run, void *ctx, sdc_job_queue **out);
+/* The worker: runs the jobs on the calling thread, in order, until sdc_job_queue_stop. It is
+ * the program's main thread, as for `sdc`, so the library's per-thread buffers and OpenMP's
+ * thread pool live as long as the process. */
+void sdc_job_queue_work(sdc_job_queue *q);
+/* From another thread: fails the queued jobs ("server shutting down", 503), stops the
+ * running one after its current step; the worker returns, the waiting threads wake up. */
+void sdc_job_queue_stop(sdc_job_queue *q);
 /* Frees the queue and its jobs, once no HTTP thread uses it any more. */
 void sdc_job_queue_free(sdc_job_queue *q);
 
