@@ -26,6 +26,9 @@ cp "$INIT" "$TMP/init.png"
 cp "$MASK" "$TMP/mask.png"
 mkdir "$TMP/models"
 ln -s "$MODEL" "$TMP/models/second.safetensors"
+for f in vocab.json merges.txt special_tokens_map.json; do # the demo model's own vocabulary goes with it
+    [ -f "$(dirname "$MODEL")/$f" ] && ln -s "$(dirname "$MODEL")/$f" "$TMP/models/$f"
+done
 
 # start ARGS...: the server on a free port; BASE is its URL
 start() {
