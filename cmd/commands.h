@@ -7,5 +7,6 @@ int sdc_cmd_batch(int argc, char **argv);
 int sdc_cmd_info(int argc, char **argv);
 int sdc_cmd_metadata(int argc, char **argv);
 int sdc_cmd_convert(int argc, char **argv);
+int sdc_cmd_serve(int argc, char **argv);
 
 #endif

@@ -1,5 +1,5 @@
 /* sdc: the command-line program. Subcommands: generate (default), batch, info, metadata,
- * convert. */
+ * convert, serve. */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +16,8 @@ int main(int argc, char **argv)
         return sdc_cmd_batch(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "convert") == 0)
         return sdc_cmd_convert(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "serve") == 0)
+        return sdc_cmd_serve(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "generate") == 0)
         return sdc_cmd_generate(argc - 1, argv + 1);
     if (argc == 1) {

@@ -108,6 +108,7 @@ static void print_help_model(FILE *out)
     fputs(
         "usage: sdc [generate] [-m MODEL] -p PROMPT [options]\n"
         "       sdc batch JOBFILE [options]   (see sdc batch --help)\n"
+        "       sdc serve [-m MODEL] [options] (see sdc serve --help)\n"
         "       sdc info MODEL\n"
         "       sdc metadata IMAGE.png\n"
         "\n"

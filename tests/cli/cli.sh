@@ -54,6 +54,7 @@ grep -q "^sdc [0-9]" "$TMP/out" || fail "--version prints '$(cat "$TMP/out")'"
 # docs/cli.md carries the help texts verbatim
 "$SDC" --help >"$TMP/help"
 "$SDC" batch --help >>"$TMP/help"
+"$SDC" serve --help >>"$TMP/help"
 help_in_docs() { # every help line appears in docs/cli.md
     while IFS= read -r line; do
         grep -qxF -- "$line" "$SDC_SOURCE_DIR/docs/cli.md" || { fail "docs/cli.md lacks: $line"; return; }

@@ -1,0 +1,265 @@
+#include "cmd/serve_http.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <string.h>
+
+#include "ops/error.h"
+
+/* Connections at once, and how long an idle one (a client sending a byte a second counts
+ * as active, but one that stops does not) may hold its thread. */
+#define MAX_CONNECTIONS 64
+#define IDLE_TIMEOUT_S 30
+
+struct sdc_http_server {
+    struct MHD_Daemon *daemon;
+    sdc_http_config config;
+    char *user, *password;
+};
+
+/* One request's body as it arrives. */
+typedef struct request {
+    char *data;
+    size_t size, cap;
+    int too_big;
+} request;
+
+char *sdc_http_error_body(const char *kind, const char *message)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s}", "error", kind, "detail", message, "errors", message);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return text;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, sdc_http_reply *r)
+{
+    char *body = r->body ? r->body : strdup("{}");
+    size_t n = body ? strlen(body) : 0;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(n, body ? body : "", body ? MHD_RESPMEM_MUST_FREE
+                                                                  : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type",
+                            r->content_type ? r->content_type : "application/json");
+    if (r->retry_after > 0) {
+        char s[16];
+        snprintf(s, sizeof s, "%d", r->retry_after);
+        MHD_add_response_header(resp, "Retry-After", s);
+    }
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *kind,
+                                  const char *message)
+{
+    sdc_http_reply r = {status, sdc_http_error_body(kind, message), 0, NULL};
+    return send_reply(c, &r);
+}
+
+/* Constant-time comparison, so the answer's timing says nothing about the secret. */
+static int same_secret(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    unsigned char diff = na != nb;
+    for (size_t i = 0; i < na && i < nb; i++)
+        diff |= (unsigned char)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+static int authorized(sdc_http_server *s, struct MHD_Connection *c)
+{
+    if (!s->user)
+        return 1;
+    char *password = NULL;
+    char *user = MHD_basic_auth_get_username_password(c, &password);
+    int ok = user && password && same_secret(user, s->user) && same_secret(password, s->password);
+    MHD_free(user);
+    MHD_free(password);
+    return ok;
+}
+
+static enum MHD_Result deny(struct MHD_Connection *c)
+{
+    char *body = sdc_http_error_body("Unauthorized", "basic authentication required");
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        body ? strlen(body) : 0, body ? body : "", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    enum MHD_Result ok = MHD_queue_basic_auth_fail_response(c, "sdc", resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+/* Takes the next piece of the body; beyond the limit the rest is read and dropped. */
+static void append(request *req, const char *data, size_t n, size_t limit)
+{
+    if (req->too_big || req->size + n > limit) {
+        req->too_big = 1;
+        return;
+    }
+    if (req->size + n + 1 > req->cap) {
+        size_t cap = (req->size + n + 1) * 2;
+        cap = cap > limit + 1 ? limit + 1 : cap;
+        char *grown = realloc(req->data, cap);
+        if (!grown) {
+            req->too_big = 1;
+            return;
+        }
+        req->data = grown;
+        req->cap = cap;
+    }
+    memcpy(req->data + req->size, data, n);
+    req->size += n;
+}
+
+/* The declared length, when it is already too big: answered before reading the body. */
+static int declared_too_big(struct MHD_Connection *c, size_t limit)
+{
+    const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    return len && strtoull(len, NULL, 10) > limit;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload, size_t *upload_size, void **con_cls)
+{
+    sdc_http_server *s = cls;
+    (void)version;
+    request *req = *con_cls;
+    if (!req) { /* the headers: refuse early what needs no body to refuse */
+        if (!authorized(s, c))
+            return deny(c);
+        if (declared_too_big(c, s->config.max_body))
+            return send_error(c, 413, "Payload Too Large", "request body above the size limit");
+        req = calloc(1, sizeof *req);
+        if (!req)
+            return MHD_NO;
+        *con_cls = req;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        append(req, upload, *upload_size, s->config.max_body);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (req->too_big)
+        return send_error(c, 413, "Payload Too Large", "request body above the size limit");
+    sdc_http_reply r = {200, NULL, 0, NULL};
+    s->config.handler(s->config.ctx, method, url, req->data ? req->data : "", req->size, &r);
+    return send_reply(c, &r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode code)
+{
+    (void)cls, (void)c, (void)code;
+    request *req = *con_cls;
+    if (req)
+        free(req->data);
+    free(req);
+    *con_cls = NULL;
+}
+
+/* "HOST:PORT" into addr; loopback set when HOST is 127.x.x.x or localhost. */
+static sdc_status parse_listen(const char *listen, struct sockaddr_in *addr, int *loopback)
+{
+    const char *colon = strrchr(listen, ':');
+    char host[64];
+    char *end;
+    if (!colon || (size_t)(colon - listen) >= sizeof host)
+        return sdc_fail(SDC_ERR_ARG, "--listen takes HOST:PORT, not '%s'", listen);
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    long port = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end || port < 0 || port > 65535)
+        return sdc_fail(SDC_ERR_ARG, "--listen: bad port in '%s'", listen);
+    memset(addr, 0, sizeof *addr);
+    addr->sin_family = AF_INET;
+    addr->sin_port = htons((uint16_t)port);
+    if (strcmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
+    if (inet_pton(AF_INET, host, &addr->sin_addr) != 1)
+        return sdc_fail(SDC_ERR_ARG, "--listen: '%s' is not an IPv4 address", host);
+    *loopback = (ntohl(addr->sin_addr.s_addr) >> 24) == 127;
+    return SDC_OK;
+}
+
+static sdc_status split_auth(sdc_http_server *s, const char *auth)
+{
+    const char *colon = auth ? strchr(auth, ':') : NULL;
+    if (!auth)
+        return SDC_OK;
+    if (!colon || colon == auth || !colon[1])
+        return sdc_fail(SDC_ERR_ARG, "--api-auth takes USER:PASSWORD");
+    s->user = strndup(auth, (size_t)(colon - auth));
+    s->password = strdup(colon + 1);
+    return s->user && s->password ? SDC_OK : sdc_fail(SDC_ERR_NOMEM, "out of memory");
+}
+
+static void free_server(sdc_http_server *s)
+{
+    free(s->user);
+    free(s->password);
+    free(s);
+}
+
+sdc_status sdc_http_start(const sdc_http_config *config, sdc_http_server **out, int *port)
+{
+    struct sockaddr_in addr;
+    int loopback = 0;
+    sdc_status st = parse_listen(config->listen, &addr, &loopback);
+    if (st != SDC_OK)
+        return st;
+    if (!loopback && !config->auth && !config->insecure)
+        return sdc_fail(SDC_ERR_ARG, "--listen %s is reachable from other machines: give "
+                        "--api-auth USER:PASSWORD, or --insecure-listen to serve it open",
+                        config->listen);
+    sdc_http_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return sdc_fail(SDC_ERR_NOMEM, "out of memory");
+    s->config = *config;
+    if ((st = split_auth(s, config->auth)) != SDC_OK) {
+        free_server(s);
+        return st;
+    }
+    s->daemon = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC, 0, NULL, NULL,
+        on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+    if (!s->daemon) {
+        free_server(s);
+        return sdc_fail(SDC_ERR_IO, "cannot listen on %s (address in use?)", config->listen);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    *port = info ? info->port : ntohs(addr.sin_port);
+    *out = s;
+    return SDC_OK;
+}
+
+void sdc_http_quiesce(sdc_http_server *s)
+{
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+void sdc_http_stop(sdc_http_server *s)
+{
+    MHD_stop_daemon(s->daemon);
+    free_server(s);
+}

@@ -1,0 +1,305 @@
+"""The HTTP checks of tests/serve/serve.sh, with Python's urllib as an AUTOMATIC1111 API client
+would use it. Usage: checks.py BASE_URL WORKDIR CASE; prints FAIL lines, exits 1 on failure."""
+import base64
+import json
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+BASE, WORK, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
+failures = 0
+
+
+def fail(msg):
+    global failures
+    failures += 1
+    print("FAIL:", msg)
+
+
+def call(method, path, body=None, raw=None, headers=None):
+    """(status, parsed JSON or None, headers) of one request."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(BASE + path, data=data, method=method, headers=headers or {})
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, json.loads(r.read() or b"null"), r.headers
+    except urllib.error.HTTPError as e:
+        text = e.read()
+        try:
+            return e.code, json.loads(text), e.headers
+        except ValueError:
+            return e.code, None, e.headers
+
+
+def b64file(path):
+    with open(path, "rb") as f:
+        return base64.b64encode(f.read()).decode()
+
+
+def expect_error(status, field, method, path, body=None, raw=None):
+    got, js, _ = call(method, path, body, raw)
+    if got != status:
+        fail(f"{method} {path}: status {got}, want {status}: {js}")
+    elif field and field not in (js or {}).get("detail", ""):
+        fail(f"{method} {path}: error does not name '{field}': {js}")
+
+
+def raw_status(host, port, head, chunks):
+    """The status code the server answers to a hand-made request (sending stops quietly
+    when the server has answered and closed early)."""
+    s = socket.create_connection((host, int(port)), timeout=30)
+    try:
+        s.sendall(head)
+        for c in chunks:
+            s.sendall(c)
+    except OSError:
+        pass
+    data = b""
+    try:
+        while b"\r\n" not in data:
+            more = s.recv(4096)
+            if not more:
+                break
+            data += more
+    except OSError:
+        pass
+    s.close()
+    parts = data.split(b" ")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+
+def save_images(name, images):
+    for i, img in enumerate(images):
+        with open(f"{WORK}/{name}_{i + 1}.png", "wb") as f:
+            f.write(base64.b64decode(img))
+
+
+def case_txt2img():
+    """An A1111-shaped txt2img: images saved for the shell to compare with `sdc`; the
+    parameters text round-trips through png-info."""
+    body = {"prompt": "a red circle", "negative_prompt": "blurry", "seed": 1234, "steps": 2,
+            "cfg_scale": 7, "width": 64, "height": 64, "sampler_name": "Euler a",
+            "batch_size": 2, "n_iter": 1, "restore_faces": False, "tiling": False,
+            "send_images": True, "save_images": False}
+    status, js, _ = call("POST", "/sdapi/v1/txt2img", body)
+    if status != 200:
+        return fail(f"txt2img: {status} {js}")
+    if len(js["images"]) != 2:
+        return fail(f"txt2img: {len(js['images'])} images, want 2")
+    info = json.loads(js["info"])  # A1111: a JSON object as a string
+    if info["all_seeds"] != [1234, 1235] or info["sampler_name"] != "Euler a":
+        fail(f"txt2img info: {info}")
+    if js["parameters"]["prompt"] != "a red circle" or js["parameters"]["seed"] != 1234:
+        fail(f"txt2img parameters: {js['parameters']}")
+    save_images("txt2img", js["images"])
+    status, pi, _ = call("POST", "/sdapi/v1/png-info", {"image": js["images"][0]})
+    if status != 200 or pi["info"] != info["infotexts"][0]:
+        fail(f"png-info: {status} {pi} vs {info['infotexts'][0]}")
+    p = pi.get("parameters", {})
+    want = {"Prompt": "a red circle", "Negative prompt": "blurry", "Steps": "2",
+            "Sampler": "Euler a", "Seed": "1234", "Size": "64x64", "CFG scale": "7"}
+    for k, v in want.items():
+        if p.get(k) != v:
+            fail(f"png-info parameters[{k!r}] = {p.get(k)!r}, want {v!r}")
+
+
+def case_img2img():
+    body = {"init_images": [b64file(f"{WORK}/init.png")], "prompt": "a blue square",
+            "seed": 5, "steps": 4, "denoising_strength": 0.5, "width": 64, "height": 64,
+            "sampler_name": "Euler", "cfg_scale": 5}
+    status, js, _ = call("POST", "/sdapi/v1/img2img", body)
+    if status != 200:
+        return fail(f"img2img: {status} {js}")
+    save_images("img2img", js["images"])
+    body.update({"mask": b64file(f"{WORK}/mask.png"), "mask_blur": 4, "inpainting_fill": 1,
+                 "inpaint_full_res": False, "inpainting_mask_invert": 0})
+    status, js, _ = call("POST", "/sdapi/v1/img2img", body)
+    if status != 200:
+        return fail(f"inpaint: {status} {js}")
+    save_images("inpaint", js["images"])
+
+
+def case_faults():
+    t2i = "/sdapi/v1/txt2img"
+    small = {"prompt": "x", "steps": 1, "width": 64, "height": 64}
+    expect_error(422, "body", "POST", t2i, raw=b'{"prompt": "x", ')
+    expect_error(422, "body", "POST", t2i, raw=b'[1, 2]')
+    expect_error(422, "steps", "POST", t2i, dict(small, steps="many"))
+    expect_error(422, "steps", "POST", t2i, dict(small, steps=0))
+    expect_error(422, "width", "POST", t2i, dict(small, width=63))
+    expect_error(422, "width", "POST", t2i, dict(small, width=16384, height=16384))
+    expect_error(422, "cfg_scale", "POST", t2i, dict(small, cfg_scale=[1]))
+    expect_error(422, "sampler_name", "POST", t2i, dict(small, sampler_name="Nope"))
+    expect_error(422, "batch_size", "POST", t2i, dict(small, batch_size=1000))
+    expect_error(422, "enable_hr", "POST", t2i, dict(small, enable_hr=True))
+    expect_error(422, "sd_model_checkpoint", "POST", t2i,
+                 dict(small, override_settings={"sd_model_checkpoint": "missing.safetensors"}))
+    i2i = "/sdapi/v1/img2img"
+    expect_error(422, "init_images", "POST", i2i, dict(small))
+    expect_error(422, "init_images[0]", "POST", i2i, dict(small, init_images=["%%%not base64"]))
+    expect_error(422, "init_images[0]", "POST", i2i,
+                 dict(small, init_images=[base64.b64encode(b"not a picture").decode()]))
+    # a PNG header declaring 100000 x 100000 pixels
+    huge = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + (100000).to_bytes(4, "big") * 2 + \
+        bytes.fromhex("0802000000") + b"\0" * 4
+    expect_error(422, "init_images[0]", "POST", i2i,
+                 dict(small, init_images=[base64.b64encode(huge).decode()]))
+    expect_error(422, "image", "POST", "/sdapi/v1/png-info", {"image": "@@"})
+    # bodies above --max-body-mib 1: declared (answered before the body is read) or chunked
+    host, port = BASE.split("//")[1].split(":")
+    head = b"POST /sdapi/v1/txt2img HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    status = raw_status(host, port, head + b"Content-Length: %d\r\n\r\n" % (100 << 20), [])
+    if status != 413:
+        fail(f"declared 100 MiB body: status {status}, want 413")
+    chunk = b"10000\r\n" + b" " * 0x10000 + b"\r\n"
+    status = raw_status(host, port, head + b"Transfer-Encoding: chunked\r\n\r\n",
+                        [chunk] * 40 + [b"0\r\n\r\n"])
+    if status != 413:
+        fail(f"chunked 2.5 MiB body: status {status}, want 413")
+    expect_error(404, None, "GET", "/sdapi/v1/nothing")
+    expect_error(404, None, "GET", t2i)
+    expect_error(404, None, "GET", "/v1/jobs/unknown")
+    # clients that hang up: mid-upload, and while their picture is rendered
+    s = socket.create_connection((host, int(port)))
+    s.sendall(b"POST /sdapi/v1/txt2img HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"pro")
+    s.close()
+    s = socket.create_connection((host, int(port)))
+    body = json.dumps(dict(small, steps=2)).encode()
+    s.sendall(b"POST /sdapi/v1/txt2img HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    time.sleep(0.2)
+    s.close()
+    status, js, _ = call("GET", "/sdapi/v1/progress")
+    if status != 200 or "progress" not in js or "sampling_step" not in js["state"]:
+        fail(f"progress after hang-ups: {status} {js}")
+
+
+def case_queue():
+    """A burst of 24 submissions to a queue of 4: each answered 202 or 503 (Retry-After),
+    the ids unique, every accepted job finished with its picture."""
+    results = []
+    lock = threading.Lock()
+
+    def submit(i):
+        r = call("POST", "/v1/jobs", {"prompt": f"job {i}", "steps": 1, "width": 64,
+                                       "height": 64, "seed": i})
+        with lock:
+            results.append(r)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if len(results) != 24:
+        return fail(f"queue: {len(results)} answers to 24 submissions")
+    ids = [js["id"] for st, js, _ in results if st == 202]
+    busy = [h for st, js, h in results if st == 503]
+    if len(ids) + len(busy) != 24 or not ids or not busy:
+        fail(f"queue: statuses {[st for st, _, _ in results]}")
+    if len(set(ids)) != len(ids):
+        fail(f"queue: ids not unique: {ids}")
+    if any(h.get("Retry-After") is None for h in busy):
+        fail("queue: a 503 without Retry-After")
+    deadline = time.time() + 40
+    for i in ids:
+        while True:
+            st, js, _ = call("GET", f"/v1/jobs/{i}")
+            if st != 200 or js["state"] in ("done", "failed", "cancelled") or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        if st != 200 or js["state"] != "done" or len(js.get("images", [])) != 1:
+            fail(f"queue: job {i}: {st} {js and {k: v for k, v in js.items() if k != 'images'}}")
+
+
+def case_control():
+    """progress while a job runs; interrupt; DELETE of a queued job; skip; model switch."""
+    st, js, _ = call("POST", "/v1/jobs", {"prompt": "long", "steps": 40, "width": 64, "height": 64})
+    st2, js2, _ = call("POST", "/v1/jobs", {"prompt": "queued", "steps": 40, "width": 64, "height": 64})
+    if st != 202 or st2 != 202:
+        return fail(f"control: submissions {st} {st2}")
+    seen = None
+    for _ in range(200):
+        _, p, _ = call("GET", "/sdapi/v1/progress")
+        if p["state"]["sampling_step"] > 0:
+            seen = p
+            break
+        time.sleep(0.05)
+    if not seen or not (0 < seen["progress"] < 1) or seen["state"]["job"] != js["id"]:
+        fail(f"progress while running: {seen}")
+    st, _, _ = call("DELETE", f"/v1/jobs/{js2['id']}")
+    _, q, _ = call("GET", f"/v1/jobs/{js2['id']}")
+    if st != 200 or q["state"] != "cancelled":
+        fail(f"DELETE of a queued job: {st} {q}")
+    call("POST", "/sdapi/v1/interrupt", {})
+    for _ in range(100):
+        _, j, _ = call("GET", f"/v1/jobs/{js['id']}")
+        if j["state"] != "running":
+            break
+        time.sleep(0.05)
+    if j["state"] != "cancelled":
+        fail(f"interrupt: job state {j['state']}")
+    # skip: the first of two images is skipped, the second one is rendered
+    st, js, _ = call("POST", "/v1/jobs", {"prompt": "skip", "steps": 30, "width": 64,
+                                           "height": 64, "n_iter": 2, "seed": 9})
+    for _ in range(200):
+        _, p, _ = call("GET", "/sdapi/v1/progress")
+        if p["state"]["sampling_step"] > 0:
+            break
+        time.sleep(0.05)
+    call("POST", "/sdapi/v1/skip", {})
+    for _ in range(600):
+        _, j, _ = call("GET", f"/v1/jobs/{js['id']}")
+        if j["state"] not in ("queued", "running"):
+            break
+        time.sleep(0.1)
+    if j["state"] != "done" or json.loads(j["info"])["all_seeds"] != [10]:
+        fail(f"skip: {j['state']} {j.get('info')}")
+    # the model: listed, switched by POST /options, used by the next request
+    _, models, _ = call("GET", "/sdapi/v1/sd-models")
+    titles = [m["title"] for m in models]
+    if not any(t.startswith("second.safetensors") for t in titles):
+        return fail(f"sd-models: {titles}")
+    st, _, _ = call("POST", "/sdapi/v1/options", {"sd_model_checkpoint": "second.safetensors"})
+    _, o, _ = call("GET", "/sdapi/v1/options")
+    if st != 200 or not o["sd_model_checkpoint"].startswith("second.safetensors"):
+        fail(f"options after switching: {st} {o}")
+    st, js, _ = call("POST", "/sdapi/v1/txt2img", {"prompt": "x", "steps": 1, "width": 64, "height": 64})
+    if st != 200 or json.loads(js["info"])["sd_model_name"] != "second":
+        fail(f"txt2img after switching: {st} {js and js.get('info')}")
+    _, names, _ = call("GET", "/sdapi/v1/samplers")
+    _, scheds, _ = call("GET", "/sdapi/v1/schedulers")
+    if "Euler a" not in [s["name"] for s in names] or "karras" not in [s["name"] for s in scheds]:
+        fail(f"samplers / schedulers: {names} {scheds}")
+
+
+def case_auth():
+    expect_error(401, None, "GET", "/sdapi/v1/options")
+    good = base64.b64encode(b"user:secret").decode()
+    bad = base64.b64encode(b"user:wrong").decode()
+    st, _, _ = call("GET", "/sdapi/v1/options", headers={"Authorization": "Basic " + bad})
+    if st != 401:
+        fail(f"wrong password: {st}")
+    st, _, _ = call("GET", "/sdapi/v1/options", headers={"Authorization": "Basic " + good})
+    if st != 200:
+        fail(f"right password: {st}")
+
+
+def case_long():
+    """A job that runs when SIGTERM comes (the shell sends it)."""
+    st, js, _ = call("POST", "/v1/jobs", {"prompt": "x", "steps": 200, "width": 64, "height": 64})
+    call("POST", "/v1/jobs", {"prompt": "y", "steps": 1, "width": 64, "height": 64})
+    for _ in range(200):
+        _, p, _ = call("GET", "/sdapi/v1/progress")
+        if p["state"]["sampling_step"] > 0:
+            return
+        time.sleep(0.05)
+    fail("long job did not start")
+
+
+globals()["case_" + CASE]()
+sys.exit(1 if failures else 0)

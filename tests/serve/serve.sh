@@ -1,0 +1,99 @@
+#!/bin/sh
+# `sdc serve` end to end (docs/server.md): starts the server on a free loopback port, sends
+# AUTOMATIC1111-shaped requests with curl and Python's urllib (tests/serve/checks.py), checks
+# that the pictures equal byte for byte what `sdc` writes for the same settings and that their
+# parameters round-trip through /png-info; then bad requests, hang-ups, a burst of jobs to a
+# small queue, progress / interrupt / skip / cancel, model switching, authentication, and a
+# clean exit 0 on SIGTERM. Golden tiny model, else the demo model (as tests/cli/cli.sh).
+set -u
+SDC="$SDC_BUILD_DIR/cmd/sdc"
+CHECKS="$SDC_SOURCE_DIR/tests/serve/checks.py"
+TMP=$(mktemp -d)
+SERVER=
+trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$TMP"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+if [ -d "$SDC_GOLDEN" ]; then
+    MODEL="$SDC_GOLDEN/models/tiny-sd1/model.safetensors"
+    INIT="$SDC_GOLDEN/trajectories/img2img.tiny-sd1.init.png"
+    MASK="$SDC_GOLDEN/trajectories/inpaint.tiny-sd1.ddim.mask.png"
+else
+    MODEL="$SDC_SOURCE_DIR/models/demo/model.safetensors"
+    INIT="$SDC_SOURCE_DIR/docs/demo.png" MASK="$SDC_SOURCE_DIR/docs/demo-mask.png"
+fi
+cp "$INIT" "$TMP/init.png"
+cp "$MASK" "$TMP/mask.png"
+mkdir "$TMP/models"
+ln -s "$MODEL" "$TMP/models/second.safetensors"
+for f in vocab.json merges.txt special_tokens_map.json; do # the demo model's own vocabulary goes with it
+    [ -f "$(dirname "$MODEL")/$f" ] && ln -s "$(dirname "$MODEL")/$f" "$TMP/models/$f"
+done
+
+# start ARGS...: the server on a free port; BASE is its URL
+start() {
+    "$SDC" serve --listen 127.0.0.1:0 "$@" 2>"$TMP/serve.err" &
+    SERVER=$!
+    BASE=
+    for _ in $(seq 100); do
+        BASE=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$TMP/serve.err")
+        [ -n "$BASE" ] && return 0
+        kill -0 "$SERVER" 2>/dev/null || break
+        sleep 0.1
+    done
+    fail "server did not start: $(cat "$TMP/serve.err")"
+    return 1
+}
+# stop: SIGTERM, then the exit status must be 0 within 20 s
+stop() {
+    kill -TERM "$SERVER"
+    for _ in $(seq 200); do
+        kill -0 "$SERVER" 2>/dev/null || break
+        sleep 0.1
+    done
+    wait "$SERVER"
+    rc=$?
+    [ "$rc" = 0 ] || fail "exit status $rc after SIGTERM: $(cat "$TMP/serve.err")"
+    SERVER=
+}
+check() { python3 "$CHECKS" "$BASE" "$TMP" "$1" || fail "checks.py $1"; }
+
+# A non-loopback address without authentication is refused, before any model is read.
+"$SDC" serve -m "$TMP/missing.safetensors" --listen 0.0.0.0:0 2>"$TMP/err" && fail "0.0.0.0 served open"
+grep -q "api-auth" "$TMP/err" || fail "refusal does not say how: $(cat "$TMP/err")"
+
+start -m "$MODEL" --models-dir "$TMP/models" --max-queue 4 --max-body-mib 1 || exit 1
+# curl, as the A1111 API documentation shows it
+code=$(curl -s -o "$TMP/opts.json" -w '%{http_code}' "$BASE/sdapi/v1/options")
+[ "$code" = 200 ] && grep -q '"sd_model_checkpoint"' "$TMP/opts.json" || fail "curl options: $code"
+code=$(curl -s -o "$TMP/err.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d '{"prompt": "x", "steps": "ten"}' "$BASE/sdapi/v1/txt2img")
+[ "$code" = 422 ] && grep -q 'steps' "$TMP/err.json" || fail "curl bad steps: $code $(cat "$TMP/err.json")"
+
+check txt2img
+"$SDC" -m "$MODEL" -p "a red circle" -n blurry -s 1234 --steps 2 --cfg-scale 7 -W 64 -H 64 \
+    --sampling-method euler_a -b 2 -o "$TMP/cli.png" --quiet || fail "sdc txt2img"
+for i in 1 2; do
+    cmp -s "$TMP/cli_$i.png" "$TMP/txt2img_$i.png" || fail "txt2img image $i differs from sdc's"
+done
+check img2img
+"$SDC" -m "$MODEL" -p "a blue square" -s 5 --steps 4 --strength 0.5 -W 64 -H 64 \
+    --sampling-method euler --cfg-scale 5 -i "$TMP/init.png" -o "$TMP/cli_i2i.png" --quiet || fail "sdc img2img"
+cmp -s "$TMP/cli_i2i.png" "$TMP/img2img_1.png" || fail "img2img image differs from sdc's"
+"$SDC" -m "$MODEL" -p "a blue square" -s 5 --steps 4 --strength 0.5 -W 64 -H 64 \
+    --sampling-method euler --cfg-scale 5 -i "$TMP/init.png" --mask "$TMP/mask.png" \
+    --mask-blur 4 -o "$TMP/cli_inp.png" --quiet || fail "sdc inpaint"
+cmp -s "$TMP/cli_inp.png" "$TMP/inpaint_1.png" || fail "inpainting image differs from sdc's"
+
+check faults
+check queue
+check control
+check long
+stop
+grep -q "stopping" "$TMP/serve.err" || fail "no 'stopping' line: $(cat "$TMP/serve.err")"
+start -m "$MODEL" --api-auth user:secret || exit 1
+check auth
+stop
+
+[ "$failures" = 0 ] || { echo "$failures failures"; exit 1; }
+echo "serve: all checks passed"
