@@ -539,12 +539,15 @@ void sdc_prompt_schedule_free(sdc_prompt_schedule *s)
     *s = (sdc_prompt_schedule){0};
 }
 
-const char *sdc_prompt_schedule_at(const sdc_prompt_schedule *s, int step)
+int sdc_prompt_schedule_index(const sdc_prompt_schedule *s, int step)
 {
-    if (s->count == 0)
-        return "";
     for (int i = 0; i < s->count; i++)
         if (step <= s->steps[i].end_at_step)
-            return s->steps[i].text;
-    return s->steps[0].text;
+            return i;
+    return 0;
+}
+
+const char *sdc_prompt_schedule_at(const sdc_prompt_schedule *s, int step)
+{
+    return s->count ? s->steps[sdc_prompt_schedule_index(s, step)].text : "";
 }

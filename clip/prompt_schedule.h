@@ -41,6 +41,8 @@ void sdc_prompt_schedule_free(sdc_prompt_schedule *s);
 /* The text at step counter `step` (model calls so far): the first entry with
  * step <= end_at_step, or the first entry when none is (A1111's reconstruct_cond_batch). */
 const char *sdc_prompt_schedule_at(const sdc_prompt_schedule *s, int step);
+/* The index of that entry (0 for an empty schedule). */
+int sdc_prompt_schedule_index(const sdc_prompt_schedule *s, int step);
 
 typedef struct sdc_subprompt {
     char *text; /* owned; leading spaces kept, as A1111 keeps them */

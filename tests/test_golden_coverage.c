@@ -40,6 +40,8 @@ static const struct {
     {"lora", "textual_inversion", "textual_inversion"},
     {"lora", "ti_txt2img", "pipeline"},
     {"controlnet", "controlnet_unet", "unet_cond (per-block residuals)"},
+    {"prompts", "prompt_schedule", "prompt_schedule"},
+    {"prompts", "kdiffusion", "pipeline, prompt_schedule (per-call texts)"},
 };
 
 static const char *covering_tests(const char *set, const char *kind)

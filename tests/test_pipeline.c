@@ -28,12 +28,16 @@ typedef struct golden_case {
 
 static golden_case find_case_in(const char *set, const char *id)
 {
-    static json_t *lora; /* the lora set's manifest, kept for the cases' strings */
+    /* the subfolder sets' manifests, kept for the cases' strings */
+    static struct { const char *set; json_t *manifest; } sets[4];
     json_t *man = golden_manifest();
-    if (*set) {
-        if (!lora)
-            lora = golden_set_manifest(set);
-        man = lora;
+    for (size_t k = 0; *set && k < sizeof sets / sizeof *sets; k++) {
+        if (!sets[k].set)
+            sets[k].set = set, sets[k].manifest = golden_set_manifest(set);
+        if (strcmp(sets[k].set, set) == 0) {
+            man = sets[k].manifest;
+            break;
+        }
     }
     json_t *cases = json_object_get(man, "cases"), *c;
     size_t i;
@@ -318,6 +322,15 @@ static void check_lora_case(const char *id)
     run_cli(&g);
 }
 
+/* A1111's prompt editing, alternation and AND (golden/prompts): the case's prompt and
+ * negative prompt as written. */
+static void check_prompts_case(const char *id)
+{
+    golden_case g = find_case_in("prompts", id);
+    run_library(&g);
+    run_cli(&g);
+}
+
 #define GOLDEN_CASE(name, id) \
     Test(pipeline, name) { check_case(id); }
 
@@ -356,6 +369,15 @@ Test(pipeline, lora_peft_two_weights_lokr_tucker_ddim)
     check_lora_case("lora_txt2img.tiny-sd1.peft_attn+lokr_lin+locon_tucker.ddim");
 }
 Test(pipeline, textual_inversion_ddim) { check_lora_case("ti_txt2img.tiny-sd1.ddim"); }
+Test(pipeline, prompt_editing_euler_a) { check_prompts_case("kdiffusion.tiny-sd1.euler_a.edit"); }
+Test(pipeline, prompt_alternation_heun)
+{
+    check_prompts_case("kdiffusion.tiny-sd1.heun.alternate");
+}
+Test(pipeline, prompt_and_dpmpp_2m_karras)
+{
+    check_prompts_case("kdiffusion.tiny-sd1.dpmpp_2m_karras.and");
+}
 
 /* SDXL's diffusers folder: text_encoder_2/, tokenizer_2/, the VAE scale from vae/config.json
  * and the scheduler config. */

@@ -1,12 +1,14 @@
 /* A1111's prompt editing, alternation and AND against golden/prompts/cases/
  * prompt_schedules.json (every entry: schedules, hires-pass schedules, AND splits), the
- * per-call choice of reconstruct_cond_batch, and bounded behaviour on hostile prompts. */
+ * per-call choice of reconstruct_cond_batch, the texts of every model call of the golden
+ * trajectories (their manifest's model_calls), and bounded behaviour on hostile prompts. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clip/prompt_schedule.h"
+#include "pipeline/pipeline_impl.h"
 #include "tests/golden.h"
 
 static json_t *cases(void)
@@ -131,4 +133,97 @@ Test(prompt_schedule, hostile_prompts_are_bounded, .timeout = 20)
     cr_expect_eq(s.count, 3);
     sdc_prompt_schedule_free(&s);
     free(wide);
+}
+
+/* The sampler names of the golden cases as sdc spells them. */
+static const char *sdc_sampler_of(const char *golden)
+{
+    return strncmp(golden, "dpmpp_2m", 8) == 0 ? "dpm++2m" : golden;
+}
+
+/* Each trajectory's model calls use the texts its manifest lists: sub-prompts in order,
+ * then the negative; schedules over sdc_sampler_schedule_steps (2 x steps for Heun). */
+Test(prompt_schedule, golden_trajectories_model_call_texts)
+{
+    json_t *m = golden_set_manifest("prompts"), *c;
+    size_t i, checked = 0;
+    json_array_foreach(json_object_get(m, "cases"), i, c) {
+        json_t *calls = json_object_get(c, "model_calls");
+        if (!calls)
+            continue;
+        const char *id = json_string_value(json_object_get(c, "id"));
+        sdc_generate_params p = sdc_generate_default_params();
+        p.prompt = json_string_value(json_object_get(c, "prompt"));
+        p.negative_prompt = json_string_value(json_object_get(c, "negative_prompt"));
+        p.steps = (int)json_integer_value(json_object_get(c, "steps"));
+        p.cfg_scale = (float)json_number_value(json_object_get(c, "cfg_scale"));
+        int kind = sdc_sampler_from_name(
+            sdc_sampler_of(json_string_value(json_object_get(c, "sampler"))));
+        cr_assert(kind >= 0, "%s: sampler", id);
+        int steps = sdc_sampler_schedule_steps((sdc_sampler_kind)kind, p.steps);
+        cr_expect_eq(steps, json_integer_value(json_object_get(c, "schedule_steps")), "%s", id);
+        sdc_prompt_plan plan;
+        cr_assert_eq(sdc_prompt_plan_parse(&p, steps, &plan), SDC_OK, "%s", id);
+        size_t k;
+        json_t *call;
+        json_array_foreach(calls, k, call) {
+            int step = (int)json_integer_value(json_object_get(call, "step"));
+            json_t *texts = json_object_get(call, "texts");
+            cr_expect_eq((size_t)plan.subprompts, json_array_size(texts), "%s", id);
+            for (int r = 0; r < plan.subprompts && (size_t)r < json_array_size(texts); r++)
+                cr_expect_str_eq(sdc_prompt_plan_text(&plan, r, step),
+                                 json_string_value(json_array_get(texts, (size_t)r)),
+                                 "%s call %d row %d", id, step, r);
+            cr_expect_str_eq(sdc_prompt_plan_text(&plan, plan.subprompts, step),
+                             json_string_value(json_object_get(call, "negative")),
+                             "%s call %d negative", id, step);
+        }
+        cr_expect_eq(sdc_prompt_plan_rows(&plan), plan.subprompts + 1, "%s", id);
+        sdc_prompt_plan_free(&plan);
+        checked++;
+    }
+    cr_expect_eq(checked, 3);
+    json_decref(m);
+}
+
+/* Without emphasis (strict diffusers mode) the prompt is one text as written. */
+Test(prompt_schedule, strict_mode_takes_prompts_as_written)
+{
+    sdc_generate_params p = sdc_generate_default_params();
+    p.prompt = "a [b:c:2] AND d :0.5";
+    p.negative_prompt = "[x|y]";
+    p.emphasis = 0;
+    sdc_prompt_plan plan;
+    cr_assert_eq(sdc_prompt_plan_parse(&p, 4, &plan), SDC_OK);
+    cr_expect_eq(plan.subprompts, 1);
+    cr_expect(plan.single);
+    for (int call = 0; call < 5; call++) {
+        cr_expect_str_eq(sdc_prompt_plan_text(&plan, 0, call), p.prompt);
+        cr_expect_str_eq(sdc_prompt_plan_text(&plan, 1, call), p.negative_prompt);
+    }
+    sdc_prompt_plan_free(&plan);
+}
+
+/* AND weights need the negative row even without CFG (A1111 mixes them around it). */
+Test(prompt_schedule, weights_make_a_negative_row)
+{
+    sdc_generate_params p = sdc_generate_default_params();
+    p.cfg_scale = 1.0f;
+    p.prompt = "a";
+    sdc_prompt_plan plan;
+    cr_assert_eq(sdc_prompt_plan_parse(&p, 4, &plan), SDC_OK);
+    cr_expect_eq(sdc_prompt_plan_rows(&plan), 1);
+    sdc_prompt_plan_free(&plan);
+    p.prompt = "a :0.5";
+    cr_assert_eq(sdc_prompt_plan_parse(&p, 4, &plan), SDC_OK);
+    cr_expect_eq(sdc_prompt_plan_rows(&plan), 2);
+    cr_expect_eq(plan.scale[0], 0.5f);
+    sdc_prompt_plan_free(&plan);
+    p.cfg_scale = 7.5f;
+    p.prompt = "a :1.0 AND b :0.6";
+    cr_assert_eq(sdc_prompt_plan_parse(&p, 4, &plan), SDC_OK);
+    cr_expect_eq(sdc_prompt_plan_rows(&plan), 3);
+    cr_expect_eq(plan.scale[0], 7.5f);
+    cr_expect_eq(plan.scale[1], (float)(0.6 * 7.5));
+    sdc_prompt_plan_free(&plan);
 }
