@@ -452,6 +452,78 @@ Test(pipeline, sdxl_size_and_crop_conditioning_change_the_picture)
     sdc_model_free(r.m);
 }
 
+static int same_picture(sdxl_run *r, const char *prompt, const uint8_t *base)
+{
+    r->p.prompt = prompt;
+    uint8_t *rgb = render(r);
+    int same = memcmp(rgb, base, 64 * 64 * 3) == 0;
+    free(rgb);
+    return same;
+}
+
+/* Both SDXL encoders and the pooled vector follow the schedule: a switch at step 0 is the
+ * second text from the first call, one at or after the last counter value is the first
+ * text throughout (the counter is 0, 1, 2 for 3 Euler a steps), one before it changes the
+ * picture. A negative prompt empty at every step is the all-zero conditioning. */
+Test(pipeline, sdxl_prompt_schedules_drive_both_encoders_and_the_pooled_vector)
+{
+    sdxl_run r = sdxl_small();
+    r.p.steps = 3;
+    const char *horse = r.p.prompt;
+    uint8_t *base = render(&r);
+    cr_expect(same_picture(&r, "[a red car:a photograph of an astronaut riding a horse:0]", base));
+    cr_expect(same_picture(&r, "[a photograph of an astronaut riding a horse:a red car:2]", base));
+    cr_expect(!same_picture(&r, "[a photograph of an astronaut riding a horse:a red car:1]", base));
+    r.p.negative_prompt = "[:blurry:5]";
+    cr_expect(same_picture(&r, horse, base), "an empty scheduled negative is not zeros");
+    r.p.negative_prompt = "[blurry:noisy:1]";
+    cr_expect(!same_picture(&r, horse, base));
+    free(base);
+    sdc_model_free(r.m);
+}
+
+static int count_calls(const char *stage, int step, int steps, void *user_data)
+{
+    (void)step;
+    if (strcmp(stage, "sampling") == 0)
+        *(int *)user_data = steps;
+    return 0;
+}
+
+/* img2img builds the schedule over all the steps and counts from its first call, as A1111
+ * does: with C calls of 10 steps, a switch after counter C - 1 is never reached. */
+Test(pipeline, img2img_counts_schedule_steps_from_its_first_call)
+{
+    sdc_model_params mp = sdc_model_default_params();
+    char path[512];
+    snprintf(path, sizeof path, "%s/models/tiny-sd1/model.safetensors", golden_dir());
+    mp.model_path = path;
+    sdc_model *m;
+    cr_assert_eq(sdc_model_load(&mp, &m), SDC_OK, "%s", sdc_last_error());
+    sdxl_run r = {.m = m, .p = sdc_generate_default_params()};
+    r.p.width = r.p.height = 64;
+    r.p.steps = 10;
+    r.p.seed = 3;
+    r.p.prompt = "a castle";
+    uint8_t *init = render(&r);
+    int calls = 0;
+    r.p.init_rgb = init;
+    r.p.init_width = r.p.init_height = 64;
+    r.p.strength = 0.5f;
+    r.p.progress = count_calls;
+    r.p.user_data = &calls;
+    uint8_t *base = render(&r);
+    cr_assert(calls > 2 && calls < r.p.steps, "%d calls", calls);
+    char late[64], early[64];
+    snprintf(late, sizeof late, "[a castle:a dog:%d]", calls - 1);
+    snprintf(early, sizeof early, "[a castle:a dog:%d]", calls - 2);
+    cr_expect(same_picture(&r, late, base), "%s changed the picture", late);
+    cr_expect(!same_picture(&r, early, base), "%s had no effect", early);
+    free(base);
+    free(init);
+    sdc_model_free(m);
+}
+
 Test(pipeline, size_conditioning_is_refused_for_sd1)
 {
     sdc_model_params mp = sdc_model_default_params();

@@ -116,6 +116,14 @@ grep -q "Negative prompt: blurry" "$TMP/out" || fail "metadata lacks the negativ
 expect 0 "" -- "$SDC" $small -p x --sampling-method dpm++2m --scheduler linspace --karras-sigmas -o "$TMP/k.png"
 expect 0 "" -- "$SDC" metadata "$TMP/k.png"
 grep -q "Scheduler: linspace, Karras sigmas: on" "$TMP/out" || fail "metadata lacks the karras sigmas: $(cat "$TMP/out")"
+# prompt editing, alternation and AND (docs/prompts.md): parsed, and kept as written in the
+# metadata (the library's tests show their effect on the picture)
+sched='a red [apple:pear:1] AND (x:1.1) [cat|] :0.5'
+expect 0 "" -- "$SDC" $small -p "$sched" -n "[blurry:noisy:1]" -s 7 -o "$TMP/sched.png"
+expect 0 "" -- "$SDC" metadata "$TMP/sched.png"
+grep -qxF "$sched" "$TMP/out" || fail "metadata lacks the prompt as written: $(cat "$TMP/out")"
+grep -qF "Negative prompt: [blurry:noisy:1]" "$TMP/out" || fail "metadata lacks the negative prompt as written"
+expect 0 "" -- "$SDC" $small -p "a | b [unparsed" -s 7 -o "$TMP/plain-text.png"
 expect 1 "exists" -- "$SDC" $small -p x -o "$TMP/c.png"
 expect 0 "" -- "$SDC" $small -p x -o "$TMP/c.png" --overwrite
 
