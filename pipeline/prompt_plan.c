@@ -158,16 +158,22 @@ static sdc_status assign_slots(sdc_prompt_plan *plan, int zero_neg, const char *
     return SDC_OK;
 }
 
-/* contexts [slots, tokens, W]: every text encoded once, padded to the longest. */
-static sdc_status encode_contexts(sdc_conditioner *c, sdc_prompt_plan *plan, const char **texts)
+/* contexts [slots, tokens, W]: every text encoded once, padded to the longest; pooled
+ * [slots, P] (zeros for the zero negative) when the conditioner pools, taken while the text
+ * is the conditioner's most recent (its cache holds only the last few). */
+static sdc_status encode_contexts(sdc_conditioner *c, sdc_prompt_plan *plan, const char **texts,
+                                  float *pooled)
 {
     float **each = calloc((size_t)plan->slots, sizeof *each);
     int *tokens = calloc((size_t)plan->slots, sizeof *tokens);
     sdc_status s = each && tokens ? SDC_OK : nomem();
+    size_t P = (size_t)sdc_conditioner_pooled_dim(c);
     int most = 0;
     for (int j = 0; j < plan->slots && s == SDC_OK; j++) {
         s = sdc_conditioner_encode(c, texts[j] ? texts[j] : "", &each[j], &tokens[j]);
         most = tokens[j] > most ? tokens[j] : most;
+        if (s == SDC_OK && P && texts[j])
+            s = sdc_conditioner_pooled(c, texts[j], pooled + j * P);
     }
     size_t W = (size_t)sdc_conditioner_width(c), row = (size_t)most * W;
     plan->tokens = most;
@@ -188,30 +194,25 @@ static sdc_status encode_contexts(sdc_conditioner *c, sdc_prompt_plan *plan, con
     return s;
 }
 
-/* labels [slots, L] of the UNet's label input (SDXL: pooled text + size ids), or none. */
+/* labels [slots, L] of the UNet's label input (SDXL: pooled text [slots, P] + size ids), or
+ * none. */
 static sdc_status encode_labels(sdc_model *m, sdc_conditioner *c, const sdc_generate_params *p,
-                                sdc_prompt_plan *plan, const char **texts,
+                                sdc_prompt_plan *plan, const float *pooled,
                                 const unsigned char *negative)
 {
     plan->label_dim = sdc_unet_label_dim(m->unet);
     size_t P = (size_t)sdc_conditioner_pooled_dim(c), L = (size_t)plan->label_dim;
-    float *pooled = P ? calloc(P, sizeof *pooled) : NULL;
-    sdc_status s = P && !pooled ? nomem() : SDC_OK;
-    if (s == SDC_OK && L && !(plan->labels = malloc((size_t)plan->slots * L * sizeof(float))))
+    sdc_status s = SDC_OK;
+    if (L && !(plan->labels = malloc((size_t)plan->slots * L * sizeof(float))))
         s = nomem();
     for (int j = 0; j < plan->slots && s == SDC_OK; j++) {
-        if (P && texts[j])
-            s = sdc_conditioner_pooled(c, texts[j], pooled);
-        else if (P)
-            memset(pooled, 0, P * sizeof *pooled);
         float *row = NULL;
-        if (s == SDC_OK)
-            s = sdc_pipeline_labels(m, p, 1, pooled, negative[j] ? 0 : -1, &row);
+        s = sdc_pipeline_labels(m, p, 1, pooled ? pooled + j * P : NULL, negative[j] ? 0 : -1,
+                                &row);
         if (s == SDC_OK && row)
             memcpy(plan->labels + j * L, row, L * sizeof *row);
         free(row);
     }
-    free(pooled);
     return s;
 }
 
@@ -238,12 +239,16 @@ sdc_status sdc_prompt_plan_encode(sdc_model *m, const sdc_generate_params *p,
     sdc_status s = sdc_pipeline_conditioner(m, p, &c);
     const char **texts = NULL;
     unsigned char *negative = NULL;
+    float *pooled = NULL;
     if (s == SDC_OK)
         s = assign_slots(plan, zero_negative(m, plan), &texts, &negative);
+    size_t P = s == SDC_OK ? (size_t)sdc_conditioner_pooled_dim(c) : 0;
+    if (P && !(pooled = calloc((size_t)plan->slots * P, sizeof *pooled)))
+        s = nomem();
     if (s == SDC_OK)
-        s = encode_contexts(c, plan, texts);
+        s = encode_contexts(c, plan, texts, pooled);
     if (s == SDC_OK)
-        s = encode_labels(m, c, p, plan, texts, negative);
+        s = encode_labels(m, c, p, plan, pooled, negative);
     size_t rows = (size_t)sdc_prompt_plan_rows(plan);
     if (s == SDC_OK &&
         !(plan->batch_context = malloc(rows * plan->tokens * plan->width * sizeof(float))))
@@ -253,6 +258,7 @@ sdc_status sdc_prompt_plan_encode(sdc_model *m, const sdc_generate_params *p,
         s = nomem();
     free(texts);
     free(negative);
+    free(pooled);
     if (s != SDC_OK)
         clear_encoded(plan);
     return s;
