@@ -27,18 +27,19 @@ typedef struct sampler_row {
 
 static const sampler_row sampler_rows[SDC_SAMPLER_KIND_COUNT] = {
     [SDC_SAMPLER_EULER_A] = {{"euler_a", NULL, "Euler a", "Euler ancestral: new noise each step"},
-                             SDC_ALGO_EULER_A, SDC_ALGO_K_EULER_A, 0},
-    [SDC_SAMPLER_EULER] = {{"euler", NULL, "Euler", "Euler"}, SDC_ALGO_EULER, SDC_ALGO_K_EULER, 1},
+                             SDC_ALGO_EULER_A, SDC_ALGO_K_EULER_A, 0, 0},
+    [SDC_SAMPLER_EULER] = {{"euler", NULL, "Euler", "Euler"},
+                           SDC_ALGO_EULER, SDC_ALGO_K_EULER, 1, 0},
     [SDC_SAMPLER_HEUN] = {{"heun", NULL, "Heun", "Heun: two model calls per step"},
                           SDC_ALGO_HEUN, SDC_ALGO_K_HEUN, 1, 1},
     [SDC_SAMPLER_DPMPP_2M] = {{"dpm++2m", "dpmpp_2m", "DPM++ 2M", "DPM++ 2M (also dpmpp_2m)"},
-                              SDC_ALGO_DPMPP_2M, SDC_ALGO_K_DPMPP_2M, 1},
+                              SDC_ALGO_DPMPP_2M, SDC_ALGO_K_DPMPP_2M, 1, 0},
     [SDC_SAMPLER_DDIM] = {{"ddim", NULL, "DDIM", "DDIM; --eta adds noise"},
-                          SDC_ALGO_DDIM, SDC_ALGO_NONE, 0},
+                          SDC_ALGO_DDIM, SDC_ALGO_NONE, 0, 0},
     [SDC_SAMPLER_DDPM] = {{"ddpm", NULL, "DDPM", "DDPM: new noise each step"},
-                          SDC_ALGO_DDPM, SDC_ALGO_NONE, 0},
+                          SDC_ALGO_DDPM, SDC_ALGO_NONE, 0, 0},
     [SDC_SAMPLER_LCM] = {{"lcm", NULL, "LCM", "latent consistency models"},
-                         SDC_ALGO_LCM, SDC_ALGO_NONE, 0},
+                         SDC_ALGO_LCM, SDC_ALGO_NONE, 0, 0},
 };
 
 /* AUTOMATIC1111 names only the k-diffusion sigma schedules ("Schedule type"); the others
