@@ -9,8 +9,9 @@
  *
  * Inside a bracket only bracket constructs may appear, so a construct either parses as a
  * whole or fails; at the top level a failed construct's opening bracket is plain text and
- * the scan goes on after it. Where A1111's Earley parser could read a bracket either way it
- * takes the construct, and so does this. The result of the construct starting at each byte
+ * the scan goes on after it. Where the grammar reads a bracket either way (a construct
+ * followed directly by a stray bracket or colon, "[x:5]]"), A1111's Earley parser picks by
+ * Python's hash seed, i.e. at random per process; this always takes the construct. The result of the construct starting at each byte
  * is remembered, which keeps the work linear in the prompt's length. */
 #include "clip/prompt_schedule.h"
 
