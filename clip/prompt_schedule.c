@@ -297,9 +297,11 @@ static int bracket(parser *p, size_t at, size_t *end)
 /* The construct at `at` ('[' or '('), from the memo when known: its node, or -1. */
 static int construct(parser *p, size_t at, size_t *end)
 {
+    if (p->memo_end[at] == MEMO_FAIL)
+        return -1;
     if (p->memo_end[at] != MEMO_UNKNOWN) {
         *end = (size_t)p->memo_end[at] - 1;
-        return p->memo_end[at] == MEMO_FAIL ? -1 : p->memo_node[at];
+        return p->memo_node[at];
     }
     if (p->depth >= SDC_PROMPT_SCHEDULE_MAX_DEPTH) {
         p->rejected = true; /* too deep to follow: the prompt stays as written */
