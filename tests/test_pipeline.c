@@ -465,7 +465,7 @@ static int same_picture(sdxl_run *r, const char *prompt, const uint8_t *base)
  * second text from the first call, one at or after the last counter value is the first
  * text throughout (the counter is 0, 1, 2 for 3 Euler a steps), one before it changes the
  * picture. A negative prompt empty at every step is the all-zero conditioning. */
-Test(pipeline, sdxl_prompt_schedules_drive_both_encoders_and_the_pooled_vector)
+Test(pipeline, prompt_schedules_drive_both_sdxl_encoders_and_the_pooled_vector)
 {
     sdxl_run r = sdxl_small();
     r.p.steps = 3;
@@ -492,7 +492,7 @@ static int count_calls(const char *stage, int step, int steps, void *user_data)
 
 /* img2img builds the schedule over all the steps and counts from its first call, as A1111
  * does: with C calls of 10 steps, a switch after counter C - 1 is never reached. */
-Test(pipeline, img2img_counts_schedule_steps_from_its_first_call)
+Test(pipeline, prompt_schedule_of_img2img_counts_from_its_first_call)
 {
     sdc_model_params mp = sdc_model_default_params();
     char path[512];
