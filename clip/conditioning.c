@@ -305,6 +305,19 @@ sdc_status sdc_conditioner_encode_pair(sdc_conditioner *c, const char *prompt,
     return SDC_OK;
 }
 
+sdc_status sdc_conditioner_pad(sdc_conditioner *c, float **context, int have, int want)
+{
+    if (have == want)
+        return SDC_OK;
+    if (have > want || have % c->positions || want % c->positions)
+        return sdc_fail(SDC_ERR_ARG, "conditioning: cannot pad %d tokens to %d", have, want);
+    const cache_entry *e;
+    sdc_status s = lookup(c, "", &e);
+    if (s == SDC_OK && e->tokens != c->positions)
+        s = sdc_fail(SDC_ERR_ARG, "conditioning: the empty prompt gave %d tokens", e->tokens);
+    return s == SDC_OK ? pad_to(c, context, have, e->context, want) : s;
+}
+
 sdc_status sdc_conditioner_pooled(sdc_conditioner *c, const char *prompt, float *pooled)
 {
     if (!c->pooled_dim)

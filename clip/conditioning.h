@@ -74,6 +74,10 @@ sdc_status sdc_conditioner_encode_pair(sdc_conditioner *c, const char *prompt,
                                        const char *negative, float **cond, float **uncond,
                                        int *tokens);
 
+/* Grows *context [1, have, W] (malloc'd) to [1, want, W] with copies of the empty prompt's
+ * chunk, as sdc_conditioner_encode_pair pads the shorter of its two. */
+sdc_status sdc_conditioner_pad(sdc_conditioner *c, float **context, int have, int want);
+
 /* pooled [sdc_conditioner_pooled_dim] of `prompt` (encoded and cached as above). */
 sdc_status sdc_conditioner_pooled(sdc_conditioner *c, const char *prompt, float *pooled);
 

@@ -144,9 +144,9 @@ static void print_help_sampling(FILE *out)
     fputs(
         "\n"
         "Prompt:\n"
-        "  -p, --prompt TEXT         what to draw; (word:1.2), (word), [word] and BREAK\n"
-        "                            follow AUTOMATIC1111; long prompts use 75-token chunks\n"
-        "  -n, --negative-prompt TEXT  what to avoid (default: empty)\n"
+        "  -p, --prompt TEXT         what to draw: AUTOMATIC1111's (word:1.2), [word], BREAK,\n"
+        "                            [from:to:step], [a|b], A :w AND B (docs/prompts.md)\n"
+        "  -n, --negative-prompt TEXT  what to avoid (default: empty); [from:to:step], [a|b]\n"
         "      --no-emphasis         plain prompts truncated to 75 tokens (diffusers parity)\n"
         "      --clip-skip N         1 = last text layer, 2 = penultimate (default: model's)\n"
         "\n"

@@ -15,7 +15,7 @@
 
 static float or_default(int v, int fallback) { return (float)(v > 0 ? v : fallback); }
 
-/* ids [n] of one row (`negative`: the guidance batch's first row). */
+/* ids [n] of one row (`negative`: the negative prompt's row). */
 static void size_ids(const sdc_generate_params *p, int n, int negative, float *ids)
 {
     ids[0] = or_default(p->original_height, p->height);
@@ -43,7 +43,7 @@ static sdc_status class_labels(const sdc_generate_params *p, int rows, float **l
 }
 
 sdc_status sdc_pipeline_labels(sdc_model *m, const sdc_generate_params *p, int rows,
-                               const float *pooled, float **label)
+                               const float *pooled, int negative_row, float **label)
 {
     *label = NULL;
     int L = sdc_unet_label_dim(m->unet), P = sdc_pipeline_pooled_dim(m);
@@ -74,7 +74,7 @@ sdc_status sdc_pipeline_labels(sdc_model *m, const sdc_generate_params *p, int r
         float *row = out + (size_t)r * L, ids[6];
         for (int i = 0; i < P; i++)
             row[i] = pooled[(size_t)r * P + i];
-        size_ids(p, n, rows == 2 && r == 0, ids);
+        size_ids(p, n, r == negative_row, ids);
         sdc_unet_time_ids_embed(row + P, ids, n, rest / n);
     }
     *label = out;

@@ -177,14 +177,15 @@ static sdc_status net_prepare(sdc_pipeline_control *pc, int i, const sdc_unet *u
 }
 
 sdc_status sdc_pipeline_control_prepare(const sdc_generate_params *p, const sdc_unet *unet,
-                                        int h, int w, int rows, sdc_pipeline_control *pc)
+                                        int h, int w, int rows, int prompt_rows,
+                                        sdc_pipeline_control *pc)
 {
     memset(pc, 0, sizeof *pc);
     if (p->control_count == 0)
         return SDC_OK;
     if (8 * h != p->height || 8 * w != p->width)
         return sdc_fail(SDC_ERR_UNSUPPORTED, "ControlNet needs a model with 8x8-pixel latents");
-    pc->rows = rows, pc->h = h, pc->w = w;
+    pc->rows = rows, pc->prompt_rows = prompt_rows, pc->h = h, pc->w = w;
     pc->context_dim = sdc_unet_context_dim(unet);
     pc->label_dim = sdc_unet_label_dim(unet);
     sdc_status s = read_specs(p, pc);
@@ -206,27 +207,22 @@ static int active(const sdc_control *c, int call, int calls)
              (double)(call + 1) / calls > c->end + margin);
 }
 
-/* Net i on the batch (or, guessing with guidance, on the prompt's row only). */
+/* Net i on the batch (or, guessing with guidance, on the prompt's rows only: the negative
+ * row, last, keeps zero residuals). */
 static sdc_status run_net(sdc_pipeline_control *pc, int i, const float *x, float t,
                           const sdc_unet_cond *c)
 {
     const sdc_control *spec = &pc->spec[i];
-    int guess_row = spec->guess_mode && pc->rows == 2, B = guess_row ? 1 : pc->rows;
-    size_t latent = (size_t)4 * pc->h * pc->w;
+    int guess = spec->guess_mode && pc->prompt_rows < pc->rows;
+    int B = guess ? pc->prompt_rows : pc->rows;
     float scale[SDC_UNET_MAX_RESIDUALS];
     float *res[SDC_UNET_MAX_RESIDUALS];
     for (int k = 0; k < pc->n_res; k++) {
         double g = spec->guess_mode ? pow(10.0, -1.0 + (double)k / (pc->n_res - 1)) : 1.0;
         scale[k] = (float)(g * spec->strength);
-        res[k] = pc->res[k] + (guess_row ? pc->res_row[k] : 0);
+        res[k] = pc->res[k];
     }
     sdc_unet_cond nc = {.context = c->context, .tokens = c->tokens, .label = c->label};
-    if (guess_row) {
-        x += latent;
-        nc.context += (size_t)c->tokens * pc->context_dim;
-        if (nc.label)
-            nc.label += pc->label_dim;
-    }
     return sdc_controlnet_forward(pc->nets[i], x, B, pc->h, pc->w, t, &nc, pc->hints[i], scale,
                                   res);
 }

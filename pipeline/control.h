@@ -15,16 +15,17 @@ typedef struct sdc_pipeline_control {
     int n_res;              /* skip tensors + 1 */
     float **res;            /* [n_res] summed residuals [rows, C_i, h_i, w_i] */
     size_t *res_row;        /* [n_res] floats per row */
-    int rows, h, w, context_dim, label_dim;
+    int rows, prompt_rows, h, w, context_dim, label_dim;
 } sdc_pipeline_control;
 
 /* Nothing to do (count 0) without controls. The control pictures are checked,
  * preprocessed and stretched to p->width x p->height; each net must fit `unet`. */
 sdc_status sdc_pipeline_control_prepare(const sdc_generate_params *p, const sdc_unet *unet,
-                                        int h, int w, int rows, sdc_pipeline_control *pc);
+                                        int h, int w, int rows, int prompt_rows,
+                                        sdc_pipeline_control *pc);
 /* *out = the summed residuals for UNet call `call` of `calls` (sdc_unet_cond.residuals), or
  * NULL when no net is active then; x [rows, 4, h, w] is the UNet's latent input and c its
- * conditioning (context rows [uncond; cond]). */
+ * conditioning (context rows: the prompt's prompt_rows, then the negative when guided). */
 sdc_status sdc_pipeline_control_residuals(sdc_pipeline_control *pc, const float *x, float t,
                                           const sdc_unet_cond *c, int call, int calls,
                                           const float *const **out);

@@ -1,6 +1,8 @@
 /* sdc_generate: prompt (and init image / mask) -> one RGB8 picture.
  *
- *   text  -> context rows [uncond; cond] (one row when cfg_scale <= 1)
+ *   text  -> the prompt plan: AUTOMATIC1111's schedules, alternations and AND sub-prompts,
+ *            each distinct text encoded once; every model call takes the rows [sub-prompts,
+ *            negative] its counter selects (one row when cfg_scale <= 1 without AND)
  *   rng   -> the draws in diffusers' order (one generator per image, seeded once)
  *   loop  -> model_input -> UNet -> guide -> step, blending the known latent back in after
  *            every step for inpainting with an ordinary (4-channel) UNet
@@ -32,16 +34,14 @@ typedef struct run {
     sdc_pipeline_start from;
     sdc_pipeline_inputs in;
     sdc_sampler *sampler;
+    sdc_sampler_kind sampler_kind;
     sdc_rng rng;
     int h, w;         /* latent size */
-    int rows;         /* UNet batch: 2 with guidance, else 1 */
+    int rows;         /* UNet batch: the sub-prompts, then the negative when guided */
     int in_ch;        /* UNet input channels: 4, or 9 for inpainting models */
     int tile;         /* UNet windows in latent cells, 0 = one pass */
     size_t n;         /* floats in one latent [4, h, w] */
-    float *context;
-    int tokens;
-    float *pooled;    /* [rows, P] SDXL's pooled text, else NULL */
-    float *label;     /* [rows, label_dim] the UNet's label rows, else NULL */
+    sdc_prompt_plan plan; /* the texts of every call, encoded */
     int refined;      /* the refiner has taken over (r->m is the refiner since) */
     float *buf;       /* one allocation for everything below */
     float *latent, *x0, *noise, *scaled, *unet_in, *unet_out, *guided, *known;
@@ -56,9 +56,7 @@ static void run_free(run *r)
     sdc_sampler_free(r->sampler);
     sdc_pipeline_inputs_free(&r->in);
     sdc_pipeline_control_free(&r->control);
-    free(r->context);
-    free(r->pooled);
-    free(r->label);
+    sdc_prompt_plan_free(&r->plan);
     free(r->buf);
 }
 
@@ -146,7 +144,7 @@ static sdc_status make_sampler(run *r)
     int schedule = SDC_SCHEDULE_DEFAULT;
     if (p->scheduler && (schedule = sdc_scheduler_from_name(p->scheduler)) < 0)
         return unknown_name("scheduler", p->scheduler, sdc_scheduler_name);
-    sp.kind = (sdc_sampler_kind)kind;
+    sp.kind = r->sampler_kind = (sdc_sampler_kind)kind;
     sp.schedule = (sdc_schedule)schedule;
     sp.prediction = sdc_checkpoint_prediction(r->m->ck);
     sp.steps = p->steps;
@@ -276,7 +274,7 @@ static sdc_status start(run *r)
     return s;
 }
 
-/* The UNet batch: [uncond; cond] rows of the scaled latent. */
+/* The UNet batch: one row of the scaled latent per sub-prompt, then the negative's. */
 static void unet_input(run *r)
 {
     sdc_sampler_model_input(r->sampler, r->latent, r->scaled);
@@ -306,10 +304,6 @@ static sdc_status text(run *r);
 static sdc_status hand_over(run *r)
 {
     sdc_checkpoint_release(r->m->ck, SDC_COMPONENT_UNET);
-    free(r->context);
-    free(r->pooled);
-    free(r->label);
-    r->context = r->pooled = r->label = NULL;
     r->m = r->p->refiner;
     r->refined = 1;
     sdc_status s = text(r);
@@ -338,6 +332,19 @@ sdc_status sdc_pipeline_check_finite(const float *x, size_t n, const char *stage
                     "overflowing weights?)", stage);
 }
 
+/* CFG of the call's outputs: plain with one sub-prompt of weight 1, else AUTOMATIC1111's
+ * composable form neg + sum_i (d_i - neg) * weight_i * cfg. */
+static void guide(run *r, float cfg)
+{
+    const sdc_prompt_plan *plan = &r->plan;
+    const float *neg = plan->guided ? r->unet_out + (size_t)plan->subprompts * r->n : NULL;
+    if (plan->single)
+        sdc_sampler_guide(r->sampler, r->latent, neg, r->unet_out, cfg, r->guided);
+    else
+        sdc_sampler_guide_multi(r->sampler, r->latent, neg, r->unet_out, plan->scale,
+                                plan->subprompts, r->guided);
+}
+
 static sdc_status sample(run *r)
 {
     int calls = sdc_sampler_num_calls(r->sampler), switch_at = refiner_call(r, calls);
@@ -353,7 +360,9 @@ static sdc_status sample(run *r)
         }
         float t = (float)sdc_sampler_timestep(r->sampler);
         unet_input(r);
-        sdc_unet_cond c = {.context = r->context, .tokens = r->tokens, .label = r->label};
+        sdc_prompt_plan_select(&r->plan, sdc_sampler_call_index(r->sampler));
+        sdc_unet_cond c = {.context = r->plan.batch_context, .tokens = r->plan.tokens,
+                           .label = r->plan.batch_label};
         sdc_status s = SDC_OK;
         if (!r->refined) /* the nets fit the base model's UNet, not the refiner's */
             s = sdc_pipeline_control_residuals(&r->control, r->unet_in, t, &c,
@@ -369,9 +378,7 @@ static sdc_status sample(run *r)
             s = sdc_pipeline_check_finite(r->unet_out, r->rows * r->n, "the UNet");
         if (s != SDC_OK)
             return s;
-        const float *uncond = r->rows == 2 ? r->unet_out : NULL;
-        const float *cond = r->unet_out + (r->rows - 1) * r->n;
-        sdc_sampler_guide(r->sampler, r->latent, uncond, cond, cfg, r->guided);
+        guide(r, cfg);
         s = sdc_sampler_step(r->sampler, r->guided, r->latent, &r->rng);
         if (s != SDC_OK)
             return s;
@@ -411,10 +418,7 @@ static sdc_status text(run *r)
 {
     if (report(r, "text", 0, 1))
         return interrupted();
-    sdc_status s = sdc_pipeline_encode_prompts(r->m, r->p, r->rows == 2, &r->context,
-                                               &r->tokens, &r->pooled);
-    if (s == SDC_OK)
-        s = sdc_pipeline_labels(r->m, r->p, r->rows, r->pooled, &r->label);
+    sdc_status s = sdc_prompt_plan_encode(r->m, r->p, &r->plan);
     if (s == SDC_OK && report(r, "text", 1, 1))
         return interrupted();
     return s;
@@ -517,7 +521,6 @@ static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p
     r.h = p->height / down;
     r.w = p->width / down;
     r.n = (size_t)4 * r.h * r.w;
-    r.rows = p->cfg_scale > 1.0f ? 2 : 1;
     r.in_ch = sdc_unet_in_channels(m->unet);
     if (s == SDC_OK && r.from.latent && (p->init_rgb || r.in_ch != 4))
         s = sdc_fail(SDC_ERR_UNSUPPORTED, "img2img from a latent (hires fix's latent "
@@ -535,9 +538,14 @@ static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p
     if (s == SDC_OK)
         s = make_sampler(&r);
     if (s == SDC_OK)
+        s = sdc_prompt_plan_parse(p, sdc_sampler_schedule_steps(r.sampler_kind, p->steps),
+                                  &r.plan);
+    r.rows = sdc_prompt_plan_rows(&r.plan);
+    if (s == SDC_OK)
         s = allocate(&r);
     if (s == SDC_OK)
-        s = sdc_pipeline_control_prepare(p, m->unet, r.h, r.w, r.rows, &r.control);
+        s = sdc_pipeline_control_prepare(p, m->unet, r.h, r.w, r.rows, r.plan.subprompts,
+                                         &r.control);
     if (s == SDC_OK)
         s = text(&r);
     /* Each stage's weights leave the resident set when it is over (they stay in the page

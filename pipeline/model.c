@@ -168,8 +168,8 @@ static sdc_text_component component(const sdc_model *m, sdc_text_encoder *te, sd
                                 .embeddings = emb};
 }
 
-static sdc_status conditioner_for(sdc_model *m, const sdc_generate_params *p,
-                                  sdc_conditioner **out)
+sdc_status sdc_pipeline_conditioner(sdc_model *m, const sdc_generate_params *p,
+                                    sdc_conditioner **out)
 {
     sdc_conditioning_params cp = {
         .emphasis = p->emphasis != 0,
@@ -199,66 +199,3 @@ int sdc_pipeline_pooled_dim(sdc_model *m)
     return m->te2 ? sdc_text_encoder_pooled_dim(m->te2) : 0;
 }
 
-/* [uncond; cond] rows of `width` into a new buffer; uncond NULL = zeros. */
-static float *two_rows(const float *uncond, const float *cond, size_t width)
-{
-    float *both = calloc(2 * width, sizeof *both);
-    if (both && uncond)
-        memcpy(both, uncond, width * sizeof *both);
-    if (both)
-        memcpy(both + width, cond, width * sizeof *both);
-    return both;
-}
-
-/* The prompt's pooled vector [1, P] (and the negative's, or zeros, before it when guided). */
-static sdc_status encode_pooled(sdc_conditioner *c, const char *prompt, const char *negative,
-                                int guided, float **pooled)
-{
-    size_t P = (size_t)sdc_conditioner_pooled_dim(c);
-    float *rows = calloc((guided ? 2 : 1) * P, sizeof *rows);
-    if (!rows)
-        return sdc_fail(SDC_ERR_NOMEM, "out of memory for the pooled text vector");
-    sdc_status s = sdc_conditioner_pooled(c, prompt, rows + (guided ? P : 0));
-    if (s == SDC_OK && guided && negative)
-        s = sdc_conditioner_pooled(c, negative, rows);
-    if (s != SDC_OK)
-        free(rows);
-    *pooled = s == SDC_OK ? rows : NULL;
-    return s;
-}
-
-sdc_status sdc_pipeline_encode_prompts(sdc_model *m, const sdc_generate_params *p, int guided,
-                                       float **context, int *tokens, float **pooled)
-{
-    *context = NULL;
-    *pooled = NULL;
-    sdc_conditioner *c;
-    sdc_status s = conditioner_for(m, p, &c);
-    if (s != SDC_OK)
-        return s;
-    const char *prompt = p->prompt ? p->prompt : "";
-    const char *negative = p->negative_prompt ? p->negative_prompt : "";
-    /* SDXL: no negative prompt means zeros, not the empty prompt's encoding */
-    int zero_negative = sdc_checkpoint_family(m->ck) == SDC_FAMILY_SDXL && !*negative;
-    float *cond = NULL, *uncond = NULL;
-    if (!guided || zero_negative)
-        s = sdc_conditioner_encode(c, prompt, &cond, tokens);
-    else
-        s = sdc_conditioner_encode_pair(c, prompt, negative, &cond, &uncond, tokens);
-    size_t row = (size_t)*tokens * sdc_conditioner_width(c);
-    if (s == SDC_OK && guided && !(*context = two_rows(uncond, cond, row)))
-        s = sdc_fail(SDC_ERR_NOMEM, "out of memory for the text context");
-    else if (s == SDC_OK && !guided)
-        *context = cond, cond = NULL;
-    if (s == SDC_OK)
-        s = sdc_pipeline_check_finite(*context, (guided ? 2 : 1) * row, "the text encoder");
-    if (s == SDC_OK && sdc_conditioner_pooled_dim(c))
-        s = encode_pooled(c, prompt, zero_negative ? NULL : negative, guided, pooled);
-    free(cond);
-    free(uncond);
-    if (s != SDC_OK) {
-        free(*context);
-        *context = NULL;
-    }
-    return s;
-}

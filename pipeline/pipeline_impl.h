@@ -71,12 +71,49 @@ void sdc_pipeline_latent_resize(const float *src, int C, int hi, int wi, float *
 /* The training schedule: the diffusers folder's scheduler_config.json, else SD's. */
 sdc_status sdc_pipeline_train_schedule(const sdc_checkpoint *ck, sdc_noise_schedule *out);
 
-/* Contexts for the UNet: [uncond; cond] rows when guided, else [cond]; *context is
- * malloc'd [rows, *tokens, width]. When the model's conditioner gives a pooled vector (SDXL)
- * *pooled is malloc'd [rows, pooled_dim], else NULL. SDXL: an empty negative prompt is the
- * all-zero context and pooled row (diffusers' force_zeros_for_empty_prompt, AUTOMATIC1111). */
-sdc_status sdc_pipeline_encode_prompts(sdc_model *m, const sdc_generate_params *p, int guided,
-                                       float **context, int *tokens, float **pooled);
+/* The model's conditioner for p's clip skip and emphasis mode (made on first use, kept in
+ * m->cond with its prompt cache). */
+sdc_status sdc_pipeline_conditioner(sdc_model *m, const sdc_generate_params *p,
+                                    sdc_conditioner **out);
+
+/* The prompts of one generation as AUTOMATIC1111 reads them (pipeline/prompt_plan.c): the
+ * prompt's sub-prompts (split at AND, each with its weight) and the negative prompt, each
+ * with a schedule ([a:b:n], [a|b]) over the sampler's model calls; every distinct text
+ * encoded once. One UNet call takes rows [sub-prompt 0 .. n-1, negative] (the negative only
+ * when guided), each row the entry its schedule holds at that call's counter. */
+typedef struct sdc_prompt_plan {
+    int subprompts;  /* n >= 1 */
+    int single;      /* one sub-prompt of weight 1: plain classifier-free guidance */
+    int guided;      /* a negative row follows the sub-prompts (cfg > 1, or AND weights) */
+    float *scale;    /* [n] weight_i * cfg_scale */
+    struct sdc_prompt_schedule *schedules; /* [n + 1]: the sub-prompts', the negative's */
+    /* after sdc_prompt_plan_encode: */
+    int **slot;      /* [n + 1][entries]: the encoded text of each schedule entry */
+    int slots;
+    float *contexts; /* [slots, tokens, width] */
+    int tokens, width;
+    float *labels;   /* [slots, label_dim] the UNet's label rows, or NULL */
+    int label_dim;
+    float *batch_context; /* [rows, tokens, width]: the current call's (sdc_prompt_plan_select) */
+    float *batch_label;   /* [rows, label_dim], or NULL */
+} sdc_prompt_plan;
+
+/* Parses p's prompt and negative prompt over schedule_steps (sdc_sampler_schedule_steps);
+ * without p->emphasis the prompts are single texts as written. */
+sdc_status sdc_prompt_plan_parse(const sdc_generate_params *p, int schedule_steps,
+                                 sdc_prompt_plan *plan);
+/* UNet rows of a call: the sub-prompts, and the negative when guided. */
+int sdc_prompt_plan_rows(const sdc_prompt_plan *plan);
+/* The text of row `row` at model call `call` (for tests and logs). */
+const char *sdc_prompt_plan_text(const sdc_prompt_plan *plan, int row, int call);
+/* Encodes every distinct text with m's text encoders (again after a refiner takes over). SDXL:
+ * an empty negative prompt is the all-zero context and pooled row. */
+sdc_status sdc_prompt_plan_encode(sdc_model *m, const sdc_generate_params *p,
+                                  sdc_prompt_plan *plan);
+/* Fills batch_context (and batch_label) with the rows of model call `call` (0, 1, ...). */
+void sdc_prompt_plan_select(sdc_prompt_plan *plan, int call);
+void sdc_prompt_plan_free(sdc_prompt_plan *plan);
+
 /* The x4 upscaler's noised low-res picture extra [3, h, w] for latent size w x h (its noise
  * drawn from rng first; pipeline/upscale.c). */
 sdc_status sdc_pipeline_upscale_condition(const sdc_generate_params *p, int w, int h,
@@ -87,9 +124,10 @@ sdc_status sdc_pipeline_check_finite(const float *x, size_t n, const char *stage
 /* Width of the pooled vector (0 without one). */
 int sdc_pipeline_pooled_dim(sdc_model *m);
 /* The UNet's label rows [rows, label_dim] (SDXL: pooled [rows, P] and the size ids of p;
+ * row negative_row, or none for -1, takes the refiner's negative aesthetic score;
  * pipeline/added_cond.c), malloc'd; NULL when the UNet takes no label. */
 sdc_status sdc_pipeline_labels(sdc_model *m, const sdc_generate_params *p, int rows,
-                               const float *pooled, float **label);
+                               const float *pooled, int negative_row, float **label);
 
 /* Inputs of img2img and inpainting at the output size. */
 typedef struct sdc_pipeline_inputs {

@@ -21,22 +21,25 @@ typedef struct sampler_row {
     sdc_sampler_algo kdiff;     /* the rule with k-diffusion sigmas; SDC_ALGO_NONE: an
                                    alpha-based sampler that only diffusers defines */
     int karras_sigmas;          /* diffusers' use_karras_sigmas applies to it */
+    int second_order;           /* AUTOMATIC1111 counts two steps per step for it (prompt
+                                   schedules: sdc_sampler_schedule_steps) */
 } sampler_row;
 
 static const sampler_row sampler_rows[SDC_SAMPLER_KIND_COUNT] = {
     [SDC_SAMPLER_EULER_A] = {{"euler_a", NULL, "Euler a", "Euler ancestral: new noise each step"},
-                             SDC_ALGO_EULER_A, SDC_ALGO_K_EULER_A, 0},
-    [SDC_SAMPLER_EULER] = {{"euler", NULL, "Euler", "Euler"}, SDC_ALGO_EULER, SDC_ALGO_K_EULER, 1},
+                             SDC_ALGO_EULER_A, SDC_ALGO_K_EULER_A, 0, 0},
+    [SDC_SAMPLER_EULER] = {{"euler", NULL, "Euler", "Euler"},
+                           SDC_ALGO_EULER, SDC_ALGO_K_EULER, 1, 0},
     [SDC_SAMPLER_HEUN] = {{"heun", NULL, "Heun", "Heun: two model calls per step"},
-                          SDC_ALGO_HEUN, SDC_ALGO_K_HEUN, 1},
+                          SDC_ALGO_HEUN, SDC_ALGO_K_HEUN, 1, 1},
     [SDC_SAMPLER_DPMPP_2M] = {{"dpm++2m", "dpmpp_2m", "DPM++ 2M", "DPM++ 2M (also dpmpp_2m)"},
-                              SDC_ALGO_DPMPP_2M, SDC_ALGO_K_DPMPP_2M, 1},
+                              SDC_ALGO_DPMPP_2M, SDC_ALGO_K_DPMPP_2M, 1, 0},
     [SDC_SAMPLER_DDIM] = {{"ddim", NULL, "DDIM", "DDIM; --eta adds noise"},
-                          SDC_ALGO_DDIM, SDC_ALGO_NONE, 0},
+                          SDC_ALGO_DDIM, SDC_ALGO_NONE, 0, 0},
     [SDC_SAMPLER_DDPM] = {{"ddpm", NULL, "DDPM", "DDPM: new noise each step"},
-                          SDC_ALGO_DDPM, SDC_ALGO_NONE, 0},
+                          SDC_ALGO_DDPM, SDC_ALGO_NONE, 0, 0},
     [SDC_SAMPLER_LCM] = {{"lcm", NULL, "LCM", "latent consistency models"},
-                         SDC_ALGO_LCM, SDC_ALGO_NONE, 0},
+                         SDC_ALGO_LCM, SDC_ALGO_NONE, 0, 0},
 };
 
 /* AUTOMATIC1111 names only the k-diffusion sigma schedules ("Schedule type"); the others
@@ -70,6 +73,12 @@ sdc_sampler_params sdc_sampler_default_params(void)
         .lcm_original_steps = 50,
         .lcm_timestep_scaling = 10.0f,
     };
+}
+
+int sdc_sampler_schedule_steps(sdc_sampler_kind kind, int steps)
+{
+    int second = kind >= 0 && kind < SDC_SAMPLER_KIND_COUNT && sampler_rows[kind].second_order;
+    return second ? 2 * steps : steps;
 }
 
 static int is_kdiff_schedule(sdc_schedule s)

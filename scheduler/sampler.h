@@ -83,6 +83,11 @@ void sdc_sampler_free(sdc_sampler *s);
 /* The names of sdc_sampler_kind and sdc_schedule values are the public tables
  * sdc_sampler_name / sdc_scheduler_name (include/sdc.h), indexed by these enums. */
 
+/* The steps AUTOMATIC1111 builds prompt schedules over for `steps` sampling steps
+ * (SamplerData.total_steps): twice the steps for its second-order samplers (Heun; a row of
+ * the sampler table says so), else the steps. The step counter rises once per model call. */
+int sdc_sampler_schedule_steps(sdc_sampler_kind kind, int steps);
+
 /* 1 for the k-diffusion formulation, 0 for diffusers. */
 int sdc_sampler_is_kdiffusion(const sdc_sampler *s);
 /* UNet calls the loop makes (img2img: only the remaining ones). */
@@ -115,6 +120,11 @@ void sdc_sampler_model_input(const sdc_sampler *s, const float *latent, float *i
  * `latent` is the unscaled latent of this call; guided may alias uncond or cond. */
 void sdc_sampler_guide(const sdc_sampler *s, const float *latent, const float *uncond,
                        const float *cond, float cfg_scale, float *guided);
+/* Composable guidance (AUTOMATIC1111's AND): guided = u + sum_i (c_i - u) * scale[i] in the
+ * same space as sdc_sampler_guide, u the unconditional output, c_i = conds + i * latent_size;
+ * scale[i] = weight_i * cfg. guided may alias none of the inputs. */
+void sdc_sampler_guide_multi(const sdc_sampler *s, const float *latent, const float *uncond,
+                             const float *conds, const float *scale, int count, float *guided);
 /* Advances one call: updates latent in place, drawing from rng where the reference draws.
  * Fails (SDC_ERR_ARG) once the loop is complete. */
 sdc_status sdc_sampler_step(sdc_sampler *s, const float *guided, float *latent, sdc_rng *rng);

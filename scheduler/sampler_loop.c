@@ -104,6 +104,22 @@ void sdc_sampler_guide(const sdc_sampler *s, const float *latent, const float *u
     }
 }
 
+void sdc_sampler_guide_multi(const sdc_sampler *s, const float *latent, const float *uncond,
+                             const float *conds, const float *scale, int count, float *guided)
+{
+    /* k-diffusion mixes the denoised images, diffusers the raw outputs */
+    kdiff_scalings k = s->kdiff ? kdiff_scalings_at(s) : (kdiff_scalings){0, 1.0f, 0.0f};
+    for (size_t i = 0; i < s->n; i++) {
+        float u = s->kdiff ? denoised(k, latent[i], uncond[i]) : uncond[i];
+        float acc = u;
+        for (int j = 0; j < count; j++) {
+            float c = conds[(size_t)j * s->n + i];
+            acc += ((s->kdiff ? denoised(k, latent[i], c) : c) - u) * scale[j];
+        }
+        guided[i] = acc;
+    }
+}
+
 sdc_status sdc_sampler_step(sdc_sampler *s, const float *guided, float *latent, sdc_rng *rng)
 {
     if (s->index >= s->n_calls)

@@ -371,15 +371,15 @@ Test(controlnet, guess_mode_feeds_only_the_prompt_row)
     const sdc_st_entry *x = golden_get(st, "x"), *ctx = golden_get(st, "context");
     float *x1 = golden_f32(x), *c1 = golden_f32(ctx), t = scalar(st, "t");
     size_t nx = sdc_tensor_numel(&x->tensor), nc = sdc_tensor_numel(&ctx->tensor);
-    /* rows [noise, case]: the negative row's own input must not matter */
+    /* rows [case, noise]: the prompt's, then the negative, whose own input must not matter */
     float *x2 = calloc(2 * nx, sizeof *x2), *c2 = calloc(2 * nc, sizeof *c2);
-    memcpy(x2 + nx, x1, nx * sizeof *x2);
-    memcpy(c2 + nc, c1, nc * sizeof *c2);
+    memcpy(x2, x1, nx * sizeof *x2);
+    memcpy(c2, c1, nc * sizeof *c2);
     for (size_t i = 0; i < nx; i++)
-        x2[i] = (float)(i % 7) - 3.0f;
+        x2[nx + i] = (float)(i % 7) - 3.0f;
     n.c.guess_mode = 1;
     sdc_pipeline_control pc;
-    cr_assert_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 2, &pc), SDC_OK, "%s",
+    cr_assert_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 2, 1, &pc), SDC_OK, "%s",
                  sdc_last_error());
     sdc_unet_cond c = {.context = c2, .tokens = dim(ctx, 1)};
     const float *const *res;
@@ -393,11 +393,11 @@ Test(controlnet, guess_mode_feeds_only_the_prompt_row)
         float *want = golden_f32(e), zero = 0.0f;
         double scale = 0.5 * pow(10.0, -1.0 + i / 12.0);
         for (size_t k = 0; k < row; k++) {
-            zero = fabsf(res[i][k]) > zero ? fabsf(res[i][k]) : zero;
+            zero = fabsf(res[i][row + k]) > zero ? fabsf(res[i][row + k]) : zero;
             want[k] = (float)(want[k] * scale);
         }
         cr_expect_eq(zero, 0.0f, "%s: the negative row got a residual", name);
-        cr_expect_leq(max_abs_diff(res[i] + row, want, row),
+        cr_expect_leq(max_abs_diff(res[i], want, row),
                       golden_set_tol("controlnet", CASE, name), "%s", name);
         free(want);
     }
@@ -415,7 +415,7 @@ Test(controlnet, guidance_window_picks_the_calls)
     nets_open(&n);
     n.c.start = 0.2f, n.c.end = 0.6f;
     sdc_pipeline_control pc;
-    cr_assert_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, &pc), SDC_OK, "%s",
+    cr_assert_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, 1, &pc), SDC_OK, "%s",
                  sdc_last_error());
     float *x = calloc(4 * 16 * 16, sizeof *x), *ctx = calloc(77 * 64, sizeof *ctx);
     sdc_unet_cond c = {.context = ctx, .tokens = 77};
@@ -438,21 +438,21 @@ Test(controlnet, bad_parameters_are_refused)
     nets_open(&n);
     sdc_pipeline_control pc;
     n.c.start = 0.7f, n.c.end = 0.3f;
-    cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, &pc), SDC_ERR_ARG);
+    cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, 1, &pc), SDC_ERR_ARG);
     cr_expect(strstr(sdc_last_error(), "control_tiny_edges"), "%s", sdc_last_error());
     n.c.start = 0.0f, n.c.end = 1.0f, n.c.width = 0;
-    cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, &pc), SDC_ERR_ARG);
+    cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, 1, &pc), SDC_ERR_ARG);
     n.c.width = n.picture.width, n.c.strength = NAN;
-    cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, &pc), SDC_ERR_ARG);
+    cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, 1, &pc), SDC_ERR_ARG);
     n.c.strength = 1.0f, n.c.path = golden_path("models/tiny-sd1/model.safetensors");
-    cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, &pc), SDC_ERR_FORMAT);
+    cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, 1, &pc), SDC_ERR_FORMAT);
     cr_expect(strstr(sdc_last_error(), "not a ControlNet"), "%s", sdc_last_error());
     n.c.path = net_path;
     n.c.struct_size = 8; /* ends before the picture: refused, not read */
-    cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, &pc), SDC_ERR_ARG);
+    cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, 1, &pc), SDC_ERR_ARG);
     n.c.struct_size = sizeof n.c;
     n.p.control_count = -1;
-    cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, &pc), SDC_ERR_ARG);
+    cr_expect_eq(sdc_pipeline_control_prepare(&n.p, n.unet, 16, 16, 1, 1, &pc), SDC_ERR_ARG);
     nets_close(&n);
 }
 

@@ -28,16 +28,14 @@ typedef struct golden_case {
 
 static golden_case find_case_in(const char *set, const char *id)
 {
-    static json_t *sets[4]; /* the subsets' manifests, kept for the cases' strings */
-    static const char *names[4];
+    /* the subfolder sets' manifests, kept for the cases' strings */
+    static struct { const char *set; json_t *manifest; } sets[4];
     json_t *man = golden_manifest();
-    for (int k = 0; *set && k < 4; k++) {
-        if (!sets[k]) {
-            sets[k] = golden_set_manifest(set);
-            names[k] = set;
-        }
-        if (strcmp(names[k], set) == 0) {
-            man = sets[k];
+    for (size_t k = 0; *set && k < sizeof sets / sizeof *sets; k++) {
+        if (!sets[k].set)
+            sets[k].set = set, sets[k].manifest = golden_set_manifest(set);
+        if (strcmp(sets[k].set, set) == 0) {
+            man = sets[k].manifest;
             break;
         }
     }
@@ -416,6 +414,15 @@ static void check_controlnet_case(const char *id)
     run_cli(&g);
 }
 
+/* A1111's prompt editing, alternation and AND (golden/prompts): the case's prompt and
+ * negative prompt as written. */
+static void check_prompts_case(const char *id)
+{
+    golden_case g = find_case_in("prompts", id);
+    run_library(&g);
+    run_cli(&g);
+}
+
 Test(pipeline, controlnet_ddim) { check_controlnet_case("controlnet_txt2img.tiny-sd1.ddim"); }
 Test(pipeline, controlnet_ddim_window)
 {
@@ -464,6 +471,15 @@ Test(pipeline, lora_peft_two_weights_lokr_tucker_ddim)
     check_lora_case("lora_txt2img.tiny-sd1.peft_attn+lokr_lin+locon_tucker.ddim");
 }
 Test(pipeline, textual_inversion_ddim) { check_lora_case("ti_txt2img.tiny-sd1.ddim"); }
+Test(pipeline, prompt_editing_euler_a) { check_prompts_case("kdiffusion.tiny-sd1.euler_a.edit"); }
+Test(pipeline, prompt_alternation_heun)
+{
+    check_prompts_case("kdiffusion.tiny-sd1.heun.alternate");
+}
+Test(pipeline, prompt_and_dpmpp_2m_karras)
+{
+    check_prompts_case("kdiffusion.tiny-sd1.dpmpp_2m_karras.and");
+}
 
 /* SDXL's diffusers folder: text_encoder_2/, tokenizer_2/, the VAE scale from vae/config.json
  * and the scheduler config. */
@@ -536,6 +552,78 @@ Test(pipeline, sdxl_size_and_crop_conditioning_change_the_picture)
     free(base);
     free(same);
     sdc_model_free(r.m);
+}
+
+static int same_picture(sdxl_run *r, const char *prompt, const uint8_t *base)
+{
+    r->p.prompt = prompt;
+    uint8_t *rgb = render(r);
+    int same = memcmp(rgb, base, 64 * 64 * 3) == 0;
+    free(rgb);
+    return same;
+}
+
+/* Both SDXL encoders and the pooled vector follow the schedule: a switch at step 0 is the
+ * second text from the first call, one at or after the last counter value is the first
+ * text throughout (the counter is 0, 1, 2 for 3 Euler a steps), one before it changes the
+ * picture. A negative prompt empty at every step is the all-zero conditioning. */
+Test(pipeline, prompt_schedules_drive_both_sdxl_encoders_and_the_pooled_vector)
+{
+    sdxl_run r = sdxl_small();
+    r.p.steps = 3;
+    const char *horse = r.p.prompt;
+    uint8_t *base = render(&r);
+    cr_expect(same_picture(&r, "[a red car:a photograph of an astronaut riding a horse:0]", base));
+    cr_expect(same_picture(&r, "[a photograph of an astronaut riding a horse:a red car:2]", base));
+    cr_expect(!same_picture(&r, "[a photograph of an astronaut riding a horse:a red car:1]", base));
+    r.p.negative_prompt = "[:blurry:5]";
+    cr_expect(same_picture(&r, horse, base), "an empty scheduled negative is not zeros");
+    r.p.negative_prompt = "[blurry:noisy:1]";
+    cr_expect(!same_picture(&r, horse, base));
+    free(base);
+    sdc_model_free(r.m);
+}
+
+static int count_calls(const char *stage, int step, int steps, void *user_data)
+{
+    (void)step;
+    if (strcmp(stage, "sampling") == 0)
+        *(int *)user_data = steps;
+    return 0;
+}
+
+/* img2img builds the schedule over all the steps and counts from its first call, as A1111
+ * does: with C calls of 10 steps, a switch after counter C - 1 is never reached. */
+Test(pipeline, prompt_schedule_of_img2img_counts_from_its_first_call)
+{
+    sdc_model_params mp = sdc_model_default_params();
+    char path[512];
+    snprintf(path, sizeof path, "%s/models/tiny-sd1/model.safetensors", golden_dir());
+    mp.model_path = path;
+    sdc_model *m;
+    cr_assert_eq(sdc_model_load(&mp, &m), SDC_OK, "%s", sdc_last_error());
+    sdxl_run r = {.m = m, .p = sdc_generate_default_params()};
+    r.p.width = r.p.height = 64;
+    r.p.steps = 10;
+    r.p.seed = 3;
+    r.p.prompt = "a castle";
+    uint8_t *init = render(&r);
+    int calls = 0;
+    r.p.init_rgb = init;
+    r.p.init_width = r.p.init_height = 64;
+    r.p.strength = 0.5f;
+    r.p.progress = count_calls;
+    r.p.user_data = &calls;
+    uint8_t *base = render(&r);
+    cr_assert(calls > 2 && calls < r.p.steps, "%d calls", calls);
+    char late[64], early[64];
+    snprintf(late, sizeof late, "[a castle:a dog:%d]", calls - 1);
+    snprintf(early, sizeof early, "[a castle:a dog:%d]", calls - 2);
+    cr_expect(same_picture(&r, late, base), "%s changed the picture", late);
+    cr_expect(!same_picture(&r, early, base), "%s had no effect", early);
+    free(base);
+    free(init);
+    sdc_model_free(m);
 }
 
 Test(pipeline, size_conditioning_is_refused_for_sd1)

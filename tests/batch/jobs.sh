@@ -80,6 +80,11 @@ single -W 64 -H 64 -p "a fox" -s 3 --cfg-scale 5 -o same-txt2img.png
 single -p "a fox" -s 4 -i "$INIT" --mask "$MASK" --strength 0.8 --mask-blur 2 -o same-inpaint.png
 cmp same/00000-3.png same-txt2img.png || fail "batch and sdc differ (txt2img)"
 cmp same/00001-4.png same-inpaint.png || fail "batch and sdc differ (inpainting)"
+# prompt editing, alternation and AND (docs/prompts.md) read the same in a job file
+printf '{"prompt": "a [red:blue:1] fox AND [cat|dog] :0.5", "negative-prompt": "[blurry::1]", "seed": 5, "width": 64, "height": 64}\n' \
+    | "$SDC" batch - -m "$MODEL" --steps 2 --rng cpu -t 1 --quiet --output-dir sched
+single -W 64 -H 64 -p "a [red:blue:1] fox AND [cat|dog] :0.5" -n "[blurry::1]" -s 5 -o same-sched.png
+cmp sched/00000-5.png same-sched.png || fail "batch and sdc differ (prompt schedules)"
 
 # usage errors: exit status 2 before any work
 expect_status 2 batch jobs.jsonl -o '{nope}.png' 2> /dev/null

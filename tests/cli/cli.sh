@@ -127,6 +127,14 @@ expect 2 "No such file or directory" -- "$SDC" $small -p x -o "$TMP/nowhere/c.pn
 expect 2 "Not a directory" -- "$SDC" $small -p x -o "$TMP/c.png/d.png"
 expect 2 "strength needs an init image" -- "$SDC" $small -p x --strength 0.5 -o "$TMP/s.png"
 [ -e "$TMP/s.png" ] || [ -e "$TMP/c.gif" ] && fail "a refused run wrote a picture"
+# prompt editing, alternation and AND (docs/prompts.md): parsed, and kept as written in the
+# metadata (the library's tests show their effect on the picture)
+sched='a red [apple:pear:1] AND (x:1.1) [cat|] :0.5'
+expect 0 "" -- "$SDC" $small -p "$sched" -n "[blurry:noisy:1]" -s 7 -o "$TMP/sched.png"
+expect 0 "" -- "$SDC" metadata "$TMP/sched.png"
+grep -qxF "$sched" "$TMP/out" || fail "metadata lacks the prompt as written: $(cat "$TMP/out")"
+grep -qF "Negative prompt: [blurry:noisy:1]" "$TMP/out" || fail "metadata lacks the negative prompt as written"
+expect 0 "" -- "$SDC" $small -p "a | b [unparsed" -s 7 -o "$TMP/plain-text.png"
 expect 0 "" -- "$SDC" $small -p x -o "$TMP/c.png" --overwrite
 
 # issue 23: FIFOs and devices are refused before open() blocks (timeout: a hang fails)

@@ -342,6 +342,19 @@ static void text_seeds(void)
         write_text("prompt_attention", name, prompts[i]);
         write_text("tokenizer", name, prompts[i]);
     }
+    /* first byte: steps and the hires rule (tests/fuzz/fuzz_prompt_schedule.c) */
+    static const char *const schedules[] = {
+        "\x13" "a [red cube:blue sphere:3] on a table, [cat|dog|] [(a:1.2)::0.5]",
+        "\x47[[cat|dog]:bird:4] [x:y:12] [a:b:1.5] AND castle :0.6",
+        "\x0a((a][:b:c [d:3] \\[not:3\\] [a:b:-2] [a:b:1e0] [fe|||]male",
+        "\x05[a:[b:[c:[d:[e|f|g]:1]:2]:3]:4] one AND AND two :1e2 AND x:-0.3",
+        "\x3f" "a | rejected [a:b:2] ends in \\",
+    };
+    for (int i = 0; i < 5; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "schedule%d.txt", i);
+        write_text("prompt_schedule", name, schedules[i]);
+    }
     write_text("jobfile", "jobs.jsonl",
                "# comment\n{\"prompt\": \"a fox\", \"seed\": 7, \"cfg-scale\": 5}\n\n"
                "{\"prompt\": \"a cat\", \"steps\": 4, \"width\": 64, \"height\": 64, "
