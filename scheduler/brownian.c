@@ -132,7 +132,7 @@ sdc_status sdc_brownian_create(sdc_rng_type type, uint64_t entropy, double t0, d
                                size_t n, sdc_brownian **out)
 {
     *out = NULL;
-    if (!(t0 >= 0 && t0 < t1 && t1 < 1e9) || n == 0)
+    if (!(t0 >= 0 && t0 <= t1 && t1 < 1e9) || n == 0)
         return sdc_fail(SDC_ERR_ARG, "Brownian tree: interval [%g, %g] or size %zu out of "
                         "range", t0, t1, n);
     sdc_brownian *b = calloc(1, sizeof *b);

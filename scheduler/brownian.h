@@ -25,7 +25,7 @@
 
 typedef struct sdc_brownian sdc_brownian;
 
-/* A tree of n-float increments over [t0, t1] (0 <= t0 < t1, both finite) for the seed
+/* A tree of n-float increments over [t0, t1] (0 <= t0 <= t1 < 1e9) for the seed
  * `entropy` (the image seed). */
 sdc_status sdc_brownian_create(sdc_rng_type type, uint64_t entropy, double t0, double t1,
                                size_t n, sdc_brownian **out);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ops/error.h"
+#include "scheduler/brownian.h"
 #include "scheduler/sampler_impl.h"
 
 /* diffusers' sigma schedulers scale the input; the others feed the latent as is. */
@@ -104,11 +105,31 @@ void sdc_sampler_guide(const sdc_sampler *s, const float *latent, const float *u
     }
 }
 
+/* A1111's create_noise_sampler: one tree per image, seeded with its seed, over the sigmas
+ * the loop runs through (img2img: from its first step on). */
+static sdc_status make_tree(sdc_sampler *s, const sdc_rng *rng)
+{
+    float lo = INFINITY, hi = 0.0f;
+    for (int i = s->kstep; i < s->n_sigmas; i++) {
+        float sigma = s->sigmas[i];
+        if (sigma > 0.0f && sigma < lo)
+            lo = sigma;
+        if (sigma > hi)
+            hi = sigma;
+    }
+    return sdc_brownian_create(rng->type, rng->seed, lo, hi, s->n, &s->tree);
+}
+
 sdc_status sdc_sampler_step(sdc_sampler *s, const float *guided, float *latent, sdc_rng *rng)
 {
     if (s->index >= s->n_calls)
         return sdc_fail(SDC_ERR_ARG, "sampler: all %d calls are done",
                         sdc_sampler_num_calls(s));
+    if (s->kdiff && sdc_sampler_brownian(s) && !s->tree) {
+        sdc_status st = make_tree(s, rng);
+        if (st != SDC_OK)
+            return st;
+    }
     switch (s->algo) {
     case SDC_ALGO_DDIM:
     case SDC_ALGO_DDPM:

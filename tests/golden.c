@@ -228,7 +228,7 @@ typedef struct pending {
 static const pending pending_kinds[] = {
     {"controlnet", NULL, "issue 22 (ControlNet)"},
     {"taesd", NULL, "issue 25 (TAESD)"},
-    {"samplers", NULL, "issue 27 (A1111's k-diffusion samplers, UniPC)"},
+    {"samplers", "txt2img", "issue 27 (UniPC)"},
     {"prompts", NULL, "issue 28 (prompt editing, alternation, AND)"},
     {"gguf", NULL, "issue 29 (GGUF, int8 weights)"},
 };

@@ -40,6 +40,7 @@ static const struct {
     {"lora", "textual_inversion", "textual_inversion"},
     {"lora", "ti_txt2img", "pipeline"},
     {"controlnet", "controlnet_unet", "unet_cond (per-block residuals)"},
+    {"samplers", "kdiffusion", "samplers, brownian, pipeline"},
 };
 
 static const char *covering_tests(const char *set, const char *kind)

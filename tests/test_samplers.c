@@ -73,6 +73,38 @@ static const traj_case cases[] = {
     {"kdiffusion_sdxl.tiny-sdxl.dpmpp_2m_karras", KDIFF, DPM, KARRAS, 0, EPS, 6, 93, 6.0f, 1},
 };
 
+#define LMS SDC_SAMPLER_LMS
+#define EXPONENTIAL SDC_SCHEDULE_EXPONENTIAL
+#define DEFAULT SDC_SCHEDULE_DEFAULT
+
+/* golden/samplers: AUTOMATIC1111's other k-diffusion samplers. The SDE ones draw from a
+ * Brownian tree (tests/test_brownian.c checks its recorded noise alone); here the whole
+ * trajectory follows from the sampler's own tree. LMS runs with no scheduler given, as its
+ * default is what the case records. */
+static const traj_case ext_cases[] = {
+    {"kdiffusion.tiny-sd1.lms", KDIFF, LMS, DEFAULT, 0, EPS, 6, 101, 7.0f, 1},
+    {"kdiffusion.tiny-sd1.dpm_2", KDIFF, SDC_SAMPLER_DPM2, KARRAS, 0, EPS, 4, 102, 7.0f, 1},
+    {"kdiffusion.tiny-sd1.dpm_2_ancestral", KDIFF, SDC_SAMPLER_DPM2_A, KARRAS, 0, EPS, 4, 103,
+     7.0f, 1},
+    {"kdiffusion.tiny-sd1.dpmpp_2s_ancestral", KDIFF, SDC_SAMPLER_DPMPP_2S_A, KARRAS, 0, EPS, 4,
+     104, 7.0f, 1},
+    {"kdiffusion.tiny-sd1.dpmpp_sde", KDIFF, SDC_SAMPLER_DPMPP_SDE, KARRAS, 0, EPS, 4, 105, 7.0f,
+     1},
+    {"kdiffusion.tiny-sd1.dpmpp_2m_sde", KDIFF, SDC_SAMPLER_DPMPP_2M_SDE, KARRAS, 0, EPS, 6, 106,
+     7.0f, 1},
+    {"kdiffusion.tiny-sd1.dpmpp_2m_sde_heun", KDIFF, SDC_SAMPLER_DPMPP_2M_SDE_HEUN, EXPONENTIAL,
+     0, EPS, 6, 107, 7.0f, 1},
+    {"kdiffusion.tiny-sd1.dpmpp_3m_sde", KDIFF, SDC_SAMPLER_DPMPP_3M_SDE, EXPONENTIAL, 0, EPS, 6,
+     108, 7.0f, 1},
+};
+
+#define EXT_SET "samplers"
+
+static int is_ext(const traj_case *c)
+{
+    return c >= ext_cases && c < ext_cases + sizeof ext_cases / sizeof *ext_cases;
+}
+
 /* One replay: the case, its file, the sampler under test and the buffers of the loop. */
 typedef struct replay {
     const traj_case *c;
@@ -98,7 +130,11 @@ static const sdc_st_entry *get(const replay *r, const char *fmt, int i)
 
 static void check(const replay *r, const float *got, const sdc_st_entry *e)
 {
-    expect_close(got, e, golden_tol(r->c->id, e->name), r->c->id);
+    double tol = is_ext(r->c) ? golden_set_tol(EXT_SET, r->c->id, e->name)
+                              : golden_tol(r->c->id, e->name);
+    char what[128];
+    snprintf(what, sizeof what, "%s %s", r->c->id, e->name);
+    expect_close(got, e, tol, what);
 }
 
 /* Bit-exact draw from the replay's generator, compared with the recorded one. */
@@ -115,8 +151,9 @@ static void open_replay(replay *r, const traj_case *c)
 {
     memset(r, 0, sizeof *r);
     r->c = c;
-    char path[128];
-    snprintf(path, sizeof path, "trajectories/%s.safetensors", c->id);
+    char path[160];
+    snprintf(path, sizeof path, "%strajectories/%s.safetensors", is_ext(c) ? EXT_SET "/" : "",
+             c->id);
     r->st = golden_open(path);
     const sdc_st_entry *first = sdc_safetensors_find(r->st, "noise");
     if (!first)
@@ -231,7 +268,7 @@ static void run_loop(replay *r)
 {
     int calls = sdc_sampler_num_calls(r->s);
     for (int i = 0; i < calls; i++) {
-        if (r->c->flow == KDIFF && !r->s->have_saved) /* first call of k-diffusion step */
+        if (r->c->flow == KDIFF && !sdc_sampler_mid_step(r->s)) /* a step's first call */
             check(r, r->latent, get(r, "step%d.x", r->s->kstep));
         run_call(r, i);
         if (r->c->flow == INPAINT4)
@@ -326,6 +363,9 @@ static const traj_case *find_case(const char *id)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         if (strcmp(cases[i].id, id) == 0)
             return &cases[i];
+    for (size_t i = 0; i < sizeof ext_cases / sizeof *ext_cases; i++)
+        if (strcmp(ext_cases[i].id, id) == 0)
+            return &ext_cases[i];
     cr_assert_fail("no case %s", id);
     return NULL;
 }
@@ -357,24 +397,40 @@ REPLAY(txt2img_sdxl_euler, "txt2img_sdxl.tiny-sdxl.euler")
 REPLAY(txt2img_sdxl_euler_a, "txt2img_sdxl.tiny-sdxl.euler_a")
 REPLAY(kdiffusion_sdxl_euler_a, "kdiffusion_sdxl.tiny-sdxl.euler_a")
 REPLAY(kdiffusion_sdxl_dpmpp_2m_karras, "kdiffusion_sdxl.tiny-sdxl.dpmpp_2m_karras")
+REPLAY(kdiffusion_lms, "kdiffusion.tiny-sd1.lms")
+REPLAY(kdiffusion_dpm2, "kdiffusion.tiny-sd1.dpm_2")
+REPLAY(kdiffusion_dpm2_a, "kdiffusion.tiny-sd1.dpm_2_ancestral")
+REPLAY(kdiffusion_dpmpp_2s_a, "kdiffusion.tiny-sd1.dpmpp_2s_ancestral")
+REPLAY(kdiffusion_dpmpp_sde, "kdiffusion.tiny-sd1.dpmpp_sde")
+REPLAY(kdiffusion_dpmpp_2m_sde, "kdiffusion.tiny-sd1.dpmpp_2m_sde")
+REPLAY(kdiffusion_dpmpp_2m_sde_heun, "kdiffusion.tiny-sd1.dpmpp_2m_sde_heun")
+REPLAY(kdiffusion_dpmpp_3m_sde, "kdiffusion.tiny-sd1.dpmpp_3m_sde")
 
-/* The manifest's kind of case `id`. */
-static const char *manifest_kind(const char *id)
+/* The manifest's kind of case `id` in golden set `set` (a static copy). */
+static const char *manifest_kind(const char *set, const char *id)
 {
-    json_t *cases = json_object_get(golden_manifest(), "cases"), *c;
+    static char kind[64];
+    json_t *m = golden_set_manifest(set), *c;
     size_t i;
-    json_array_foreach(cases, i, c) {
-        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0)
-            return json_string_value(json_object_get(c, "kind"));
+    json_array_foreach(json_object_get(m, "cases"), i, c) {
+        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0) {
+            snprintf(kind, sizeof kind, "%s", json_string_value(json_object_get(c, "kind")));
+            json_decref(m);
+            return kind;
+        }
     }
-    cr_assert_fail("trajectory %s is not a case of the golden manifest", id);
+    json_decref(m);
+    cr_assert_fail("trajectory %s is not a case of the golden manifest of '%s'", id, set);
     return NULL;
 }
 
-Test(samplers, every_trajectory_file_is_replayed)
+/* The replayed files of one golden set's trajectories folder ("" = the main set). */
+static size_t replayed_in(const char *set)
 {
-    DIR *dir = opendir(golden_path("trajectories"));
-    cr_assert(dir, "cannot list golden/trajectories");
+    char rel[64];
+    snprintf(rel, sizeof rel, "%s%strajectories", set, *set ? "/" : "");
+    DIR *dir = opendir(golden_path(rel));
+    cr_assert(dir, "cannot list golden/%s", rel);
     const char *ext = ".safetensors";
     size_t files = 0;
     for (struct dirent *d; (d = readdir(dir)) != NULL;) {
@@ -383,12 +439,12 @@ Test(samplers, every_trajectory_file_is_replayed)
             continue;
         char id[256];
         snprintf(id, sizeof id, "%.*s", (int)(len - strlen(ext)), d->d_name);
-        const char *kind = manifest_kind(id);
+        const char *kind = manifest_kind(set, id);
         /* no init latents stored (depth) or a condition made from pixels (x4 upscaler):
          * tests/test_pipeline.c runs them whole */
         if (strcmp(kind, "depth2img") == 0 || strcmp(kind, "upscale") == 0)
             continue;
-        const char *why = golden_pending_kind("", kind);
+        const char *why = golden_pending_kind(set, kind);
         if (why) {
             cr_log_info("skipped: golden trajectory %s waits for %s", id, why);
             continue;
@@ -397,7 +453,13 @@ Test(samplers, every_trajectory_file_is_replayed)
         files++;
     }
     closedir(dir);
-    cr_expect_eq(files, sizeof cases / sizeof *cases);
+    return files;
+}
+
+Test(samplers, every_trajectory_file_is_replayed)
+{
+    cr_expect_eq(replayed_in(""), sizeof cases / sizeof *cases);
+    cr_expect_eq(replayed_in(EXT_SET), sizeof ext_cases / sizeof *ext_cases);
 }
 
 /* ---- behaviours without a golden trajectory ---- */
