@@ -105,6 +105,19 @@ static sdc_status render_all(sdc_model *model, sdc_model *refiner, const sdc_cli
     return s == SDC_OK ? sdc_render_list_run(&list, NULL) : s;
 }
 
+/* -v: the sampler and the schedule that run, the sampler's own when none is given. */
+static void print_sampler(const sdc_generate_params *g)
+{
+    int i = sdc_sampler_from_name(g->sampler ? g->sampler : "euler_a");
+    int own = !g->scheduler;
+    int sched = own ? sdc_sampler_default_scheduler(i) : sdc_scheduler_from_name(g->scheduler);
+    const char *shown = sdc_scheduler_display_name(sched);
+    int calls = sdc_sampler_model_calls_per_step(i);
+    fprintf(stderr, "sampler %s, schedule %s%s, %d model call%s per step\n",
+            sdc_sampler_display_name(i), shown ? shown : sdc_scheduler_name(sched),
+            own ? " (the sampler's own)" : "", calls, calls > 1 ? "s" : "");
+}
+
 static int generate(int argc, char **argv)
 {
     sdc_cli_options o;
@@ -142,9 +155,11 @@ static int generate(int argc, char **argv)
         s = sdc_model_load(&rp, &refiner);
     if (s == SDC_OK)
         sdc_cli_inputs_fit_model(&o, &o.gen, &inputs, model);
-    if (s == SDC_OK && o.verbose)
+    if (s == SDC_OK && o.verbose) {
         fprintf(stderr, "loaded %s (%s) in %.2fs\n", o.model, sdc_model_family_name(model),
                 sdc_now_seconds() - t0);
+        print_sampler(&o.gen);
+    }
     if (s == SDC_OK)
         s = render_all(model, refiner, &o, &progress);
     if (o.verbose) {

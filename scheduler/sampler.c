@@ -80,8 +80,9 @@ static const sampler_row sampler_rows[SDC_SAMPLER_KIND_COUNT] = {
 /* AUTOMATIC1111 names only the k-diffusion sigma schedules ("Schedule type"); the others
  * are recorded under sdc's own name. */
 static const sdc_name_row schedule_rows[SDC_SCHEDULE_COUNT] = {
-    [SDC_SCHEDULE_DEFAULT] = {"default", NULL, NULL,
-                              "the sampler's own: discrete; leading for ddim, ddpm, lcm"},
+    [SDC_SCHEDULE_DEFAULT] = {"default", "Automatic", NULL,
+                              "the sampler's own: as its line says, else discrete; "
+                              "leading for ddim, ddpm, lcm"},
     [SDC_SCHEDULE_DISCRETE] = {"discrete", NULL, NULL, "k-diffusion sigmas"},
     [SDC_SCHEDULE_KARRAS] = {"karras", NULL, "Karras", "k-diffusion Karras sigmas"},
     [SDC_SCHEDULE_EXPONENTIAL] = {"exponential", NULL, "Exponential",

@@ -29,11 +29,11 @@ Test(brownian, recorded_noise_of_every_sde_case)
         const sdc_st_entry *noise = golden_get(st, "noise");
         size_t n = (size_t)sdc_tensor_numel(&noise->tensor);
         sdc_brownian *b;
-        cr_assert_eq(sdc_brownian_create(SDC_RNG_TYPE_CPU,
-                                         (uint64_t)json_integer_value(json_object_get(tree, "entropy")),
-                                         json_real_value(json_object_get(tree, "t0")),
-                                         json_real_value(json_object_get(tree, "t1")), n, &b),
-                     SDC_OK, "%s", sdc_last_error());
+        uint64_t entropy = (uint64_t)json_integer_value(json_object_get(tree, "entropy"));
+        double t0 = json_real_value(json_object_get(tree, "t0"));
+        double t1 = json_real_value(json_object_get(tree, "t1"));
+        cr_assert_eq(sdc_brownian_create(SDC_RNG_TYPE_CPU, entropy, t0, t1, n, &b), SDC_OK, "%s",
+                     sdc_last_error());
         float *got = malloc(n * sizeof *got);
         for (int k = 0;; k++) {
             char name[32];

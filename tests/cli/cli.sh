@@ -116,6 +116,22 @@ grep -q "Negative prompt: blurry" "$TMP/out" || fail "metadata lacks the negativ
 expect 0 "" -- "$SDC" $small -p x --sampling-method dpm++2m --scheduler linspace --karras-sigmas -o "$TMP/k.png"
 expect 0 "" -- "$SDC" metadata "$TMP/k.png"
 grep -q "Scheduler: linspace, Karras sigmas: on" "$TMP/out" || fail "metadata lacks the karras sigmas: $(cat "$TMP/out")"
+# the SDE samplers: the sampler's own schedule when none is given (in -v and the metadata),
+# A1111's combined names, one Brownian tree per image seed (image 2 of a batch = its seed
+# alone), and the generator's kind behind the tree
+expect 0 "schedule Karras (the sampler's own), 2 model calls per step" -- \
+    "$SDC" $small -p x --sampling-method dpm++sde -v -o "$TMP/sde.png"
+expect 0 "" -- "$SDC" metadata "$TMP/sde.png"
+grep -q "Sampler: DPM++ SDE, Schedule type: Karras" "$TMP/out" || fail "metadata: $(cat "$TMP/out")"
+expect 0 "" -- "$SDC" $small -p x --sampling-method "DPM++ 2M SDE Karras" -o "$TMP/sde.png" --overwrite
+expect 0 "" -- "$SDC" metadata "$TMP/sde.png"
+grep -q "Sampler: DPM++ 2M SDE, Schedule type: Karras" "$TMP/out" || fail "metadata: $(cat "$TMP/out")"
+expect 0 "" -- "$SDC" $small -p x --sampling-method dpm++2m_sde -s 7 -b 2 -o "$TMP/sdeb.png"
+expect 0 "" -- "$SDC" $small -p x --sampling-method dpm++2m_sde -s 8 -o "$TMP/sde8.png"
+cmp -s "$TMP/sdeb_2.png" "$TMP/sde8.png" || fail "batch image 2 differs from its seed alone"
+expect 0 "" -- "$SDC" $small -p x --sampling-method dpm++2m_sde -s 8 --rng cpu -o "$TMP/sde8c.png"
+cmp -s "$TMP/sde8c.png" "$TMP/sde8.png" && fail "--rng cpu gave the Brownian noise of --rng cuda"
+expect 1 "does not apply" -- "$SDC" $small -p x --sampling-method lms --scheduler leading -o "$TMP/l.png"
 expect 1 "exists" -- "$SDC" $small -p x -o "$TMP/c.png"
 expect 0 "" -- "$SDC" $small -p x -o "$TMP/c.png" --overwrite
 
