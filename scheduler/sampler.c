@@ -75,6 +75,8 @@ static const sampler_row sampler_rows[SDC_SAMPLER_KIND_COUNT] = {
     [SDC_SAMPLER_DPMPP_3M_SDE] = {{"dpm++3m_sde", "dpmpp_3m_sde", "DPM++ 3M SDE",
                                    "DPM++ 3M SDE: Brownian noise; exponential"},
                                   K_ONLY, SDC_ALGO_K_DPMPP_3M_SDE, 0, 1, EXPONENTIAL, 1, 1},
+    [SDC_SAMPLER_UNIPC] = {{"unipc", NULL, "UniPC", "UniPC (diffusers' bh2, order 2); linspace"},
+                           SDC_ALGO_UNIPC, SDC_ALGO_NONE, 1, 1, SDC_SCHEDULE_LINSPACE, 0, 0},
 };
 
 /* AUTOMATIC1111 names only the k-diffusion sigma schedules ("Schedule type"); the others
@@ -204,6 +206,10 @@ static sdc_status setup(sdc_sampler *s)
         return sdc_sampler_setup_sigma(s);
     case SDC_ALGO_DPMPP_2M:
         return sdc_sampler_setup_dpm(s);
+    case SDC_ALGO_UNIPC: {
+        sdc_status st = sdc_sampler_setup_dpm(s);
+        return st == SDC_OK ? sdc_sampler_alloc_hist(s) : st;
+    }
     default:
         return sdc_sampler_setup_kdiff(s);
     }
@@ -283,6 +289,14 @@ sdc_status sdc_sampler_alloc_sigmas(sdc_sampler *s, int n_sigmas)
     s->sigmas = calloc((size_t)n_sigmas, sizeof *s->sigmas);
     if (!s->sigmas)
         return sdc_fail(SDC_ERR_NOMEM, "sampler: out of memory for %d sigmas", n_sigmas);
+    return SDC_OK;
+}
+
+sdc_status sdc_sampler_alloc_hist(sdc_sampler *s)
+{
+    s->hist = malloc((size_t)SDC_LMS_ORDER * s->n * sizeof *s->hist);
+    if (!s->hist)
+        return sdc_fail(SDC_ERR_NOMEM, "sampler: out of memory for its history");
     return SDC_OK;
 }
 

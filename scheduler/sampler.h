@@ -1,7 +1,7 @@
 /* Samplers: the denoising loop's update rule, driven by the pipeline without knowing which
  * sampler runs. Two formulations are implemented, each matching its reference bit for bit
  * where the goldens demand it:
- *   diffusers 0.25.1 schedulers (DDIM, DDPM, LCM, Euler, Euler a, Heun, DPM++ 2M) with the
+ *   diffusers 0.25.1 schedulers (DDIM, DDPM, LCM, Euler, Euler a, Heun, DPM++ 2M, UniPC) with the
  *     'linspace' / 'leading' / 'trailing' timestep spacings;
  *   k-diffusion samplers (euler, euler_ancestral, heun, dpmpp_2m, lms, dpm_2,
  *     dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_2m_sde, dpmpp_3m_sde) over a
@@ -53,6 +53,7 @@ typedef enum sdc_sampler_kind {
     SDC_SAMPLER_DPMPP_2M_SDE,
     SDC_SAMPLER_DPMPP_2M_SDE_HEUN,
     SDC_SAMPLER_DPMPP_3M_SDE,
+    SDC_SAMPLER_UNIPC,
     SDC_SAMPLER_KIND_COUNT
 } sdc_sampler_kind;
 

@@ -14,6 +14,7 @@ typedef enum sdc_sampler_algo {
     SDC_ALGO_EULER_A,    /* diffusers EulerAncestralDiscreteScheduler */
     SDC_ALGO_HEUN,       /* diffusers HeunDiscreteScheduler */
     SDC_ALGO_DPMPP_2M,   /* diffusers DPMSolverMultistepScheduler */
+    SDC_ALGO_UNIPC,      /* diffusers UniPCMultistepScheduler, bh2, order 2 */
     SDC_ALGO_K_EULER,    /* k-diffusion sample_euler */
     SDC_ALGO_K_EULER_A,  /* k-diffusion sample_euler_ancestral */
     SDC_ALGO_K_HEUN,     /* k-diffusion sample_heun */
@@ -54,9 +55,10 @@ struct sdc_sampler {
     float heun_dt;      /* diffusers Heun: dt of the first stage */
     int kstep;          /* k-diffusion: index into sigmas of the current step */
     float *hist;        /* [SDC_LMS_ORDER * n] LMS: past derivatives; 3M SDE: denoised
-                           two steps back; or NULL */
-    int hist_count;     /* entries of hist in use */
+                           two steps back; UniPC: x0 prediction two steps back; or NULL */
+    int hist_count;     /* entries of hist in use (UniPC: its lower_order_nums) */
     int mid_step;       /* k-diffusion: the next call is the second of a step */
+    int last_order;     /* UniPC: the order of the last predictor, its corrector's next */
     float h_1, h_2;     /* 2M / 3M SDE: the last two step sizes in log-sigma */
     struct sdc_brownian *tree; /* SDE samplers: the noise, made at the first step */
 };
@@ -94,6 +96,16 @@ void sdc_step_dpmpp_3m_sde(sdc_sampler *s, const float *den, float *x);
 void sdc_sampler_step_alpha(sdc_sampler *s, const float *out, float *latent, sdc_rng *rng);
 void sdc_sampler_step_sigma(sdc_sampler *s, const float *out, float *latent, sdc_rng *rng);
 void sdc_sampler_step_dpm(sdc_sampler *s, const float *out, float *latent);
+void sdc_sampler_step_unipc(sdc_sampler *s, const float *out, float *latent);
+
+/* diffusers' VP view of a sigma: alpha_t = 1 / sqrt(sigma^2 + 1), sigma_t = sigma * alpha_t,
+ * lambda_t = log(alpha_t) - log(sigma_t) (float32, torch's log). */
+typedef struct sdc_vp_point {
+    float alpha, sigma, lambda;
+} sdc_vp_point;
+sdc_vp_point sdc_vp_at(float sigma);
+/* A history buffer of SDC_LMS_ORDER latents (s->hist). */
+sdc_status sdc_sampler_alloc_hist(sdc_sampler *s);
 void sdc_sampler_step_kdiff(sdc_sampler *s, const float *denoised, float *latent, sdc_rng *rng);
 
 /* Helpers for the setups: allocations owned by the sampler (freed by sdc_sampler_free). */

@@ -99,11 +99,8 @@ sdc_status sdc_sampler_setup_kdiff(sdc_sampler *s)
     if (st == SDC_OK) /* one spare for the sigma AUTOMATIC1111 drops */
         st = sdc_sampler_alloc_sigmas(s, s->p.steps + 2);
     s->n_sigmas = s->p.steps + 1;
-    if (st == SDC_OK && (s->algo == SDC_ALGO_K_LMS || s->algo == SDC_ALGO_K_DPMPP_3M_SDE)) {
-        s->hist = malloc((size_t)SDC_LMS_ORDER * s->n * sizeof *s->hist);
-        if (!s->hist)
-            st = sdc_fail(SDC_ERR_NOMEM, "sampler: out of memory for its history");
-    }
+    if (st == SDC_OK && (s->algo == SDC_ALGO_K_LMS || s->algo == SDC_ALGO_K_DPMPP_3M_SDE))
+        st = sdc_sampler_alloc_hist(s);
     if (st != SDC_OK)
         return st;
     float extremes[2];

@@ -144,6 +144,9 @@ sdc_status sdc_sampler_step(sdc_sampler *s, const float *guided, float *latent, 
     case SDC_ALGO_DPMPP_2M:
         sdc_sampler_step_dpm(s, guided, latent);
         break;
+    case SDC_ALGO_UNIPC:
+        sdc_sampler_step_unipc(s, guided, latent);
+        break;
     default:
         sdc_sampler_step_kdiff(s, guided, latent, rng);
         break;

@@ -228,7 +228,6 @@ typedef struct pending {
 static const pending pending_kinds[] = {
     {"controlnet", NULL, "issue 22 (ControlNet)"},
     {"taesd", NULL, "issue 25 (TAESD)"},
-    {"samplers", "txt2img", "issue 27 (UniPC)"},
     {"prompts", NULL, "issue 28 (prompt editing, alternation, AND)"},
     {"gguf", NULL, "issue 29 (GGUF, int8 weights)"},
 };

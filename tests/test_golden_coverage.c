@@ -41,6 +41,7 @@ static const struct {
     {"lora", "ti_txt2img", "pipeline"},
     {"controlnet", "controlnet_unet", "unet_cond (per-block residuals)"},
     {"samplers", "kdiffusion", "samplers, brownian, pipeline"},
+    {"samplers", "txt2img", "samplers, pipeline"},
 };
 
 static const char *covering_tests(const char *set, const char *kind)

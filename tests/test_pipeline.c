@@ -357,6 +357,7 @@ SAMPLER_CASE(kdiffusion_dpmpp_sde_karras, "kdiffusion.tiny-sd1.dpmpp_sde")
 SAMPLER_CASE(kdiffusion_dpmpp_2m_sde_karras, "kdiffusion.tiny-sd1.dpmpp_2m_sde")
 SAMPLER_CASE(kdiffusion_dpmpp_2m_sde_heun, "kdiffusion.tiny-sd1.dpmpp_2m_sde_heun")
 SAMPLER_CASE(kdiffusion_dpmpp_3m_sde, "kdiffusion.tiny-sd1.dpmpp_3m_sde")
+SAMPLER_CASE(txt2img_unipc, "txt2img.tiny-sd1.unipc")
 
 GOLDEN_CASE(txt2img_sd1_ddim, "txt2img.tiny-sd1.ddim")
 GOLDEN_CASE(txt2img_sd1_ddpm, "txt2img.tiny-sd1.ddpm")

@@ -79,8 +79,8 @@ static const traj_case cases[] = {
 
 /* golden/samplers: AUTOMATIC1111's other k-diffusion samplers. The SDE ones draw from a
  * Brownian tree (tests/test_brownian.c checks its recorded noise alone); here the whole
- * trajectory follows from the sampler's own tree. LMS runs with no scheduler given, as its
- * default is what the case records. */
+ * trajectory follows from the sampler's own tree. LMS and UniPC run with no scheduler
+ * given, as their defaults are what the cases record. */
 static const traj_case ext_cases[] = {
     {"kdiffusion.tiny-sd1.lms", KDIFF, LMS, DEFAULT, 0, EPS, 6, 101, 7.0f, 1},
     {"kdiffusion.tiny-sd1.dpm_2", KDIFF, SDC_SAMPLER_DPM2, KARRAS, 0, EPS, 4, 102, 7.0f, 1},
@@ -96,6 +96,7 @@ static const traj_case ext_cases[] = {
      0, EPS, 6, 107, 7.0f, 1},
     {"kdiffusion.tiny-sd1.dpmpp_3m_sde", KDIFF, SDC_SAMPLER_DPMPP_3M_SDE, EXPONENTIAL, 0, EPS, 6,
      108, 7.0f, 1},
+    {"txt2img.tiny-sd1.unipc", TXT2IMG, SDC_SAMPLER_UNIPC, DEFAULT, 0, EPS, 6, 109, 7.0f, 1},
 };
 
 #define EXT_SET "samplers"
@@ -405,6 +406,7 @@ REPLAY(kdiffusion_dpmpp_sde, "kdiffusion.tiny-sd1.dpmpp_sde")
 REPLAY(kdiffusion_dpmpp_2m_sde, "kdiffusion.tiny-sd1.dpmpp_2m_sde")
 REPLAY(kdiffusion_dpmpp_2m_sde_heun, "kdiffusion.tiny-sd1.dpmpp_2m_sde_heun")
 REPLAY(kdiffusion_dpmpp_3m_sde, "kdiffusion.tiny-sd1.dpmpp_3m_sde")
+REPLAY(txt2img_unipc, "txt2img.tiny-sd1.unipc")
 
 /* The manifest's kind of case `id` in golden set `set` (a static copy). */
 static const char *manifest_kind(const char *set, const char *id)
