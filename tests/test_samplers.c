@@ -552,3 +552,103 @@ Test(samplers, add_noise_after_the_last_call_is_the_clean_latent)
     cr_expect_eq(memcmp(out, x0, sizeof out), 0);
     sdc_sampler_free(s);
 }
+
+/* AUTOMATIC1111's facts of each sampler: calls per step as it counts them, its default
+ * schedule when none is given, the dropped next-to-last sigma. */
+Test(samplers, automatic1111_defaults_per_sampler)
+{
+    const struct {
+        const char *name;
+        int calls;
+        const char *schedule;
+    } rows[] = {{"euler_a", 1, "default"},      {"heun", 2, "default"},
+                {"lms", 1, "default"},          {"dpm2", 2, "karras"},
+                {"dpm2_a", 2, "karras"},        {"dpm++2s_a", 2, "karras"},
+                {"dpm++sde", 2, "karras"},      {"dpm++2m_sde", 1, "exponential"},
+                {"dpm++2m_sde_heun", 1, "exponential"}, {"dpm++3m_sde", 1, "exponential"},
+                {"unipc", 1, "linspace"},       {"ddim", 1, "default"}};
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        int k = sdc_sampler_from_name(rows[i].name);
+        cr_assert_geq(k, 0, "%s", rows[i].name);
+        cr_expect_eq(sdc_sampler_model_calls_per_step(k), rows[i].calls, "%s", rows[i].name);
+        cr_expect_str_eq(sdc_scheduler_name(sdc_sampler_default_scheduler(k)), rows[i].schedule,
+                         "%s", rows[i].name);
+    }
+    cr_expect_eq(sdc_sampler_model_calls_per_step(-1), 0);
+    cr_expect_eq(sdc_sampler_from_name("DPM++ 2M SDE"), SDC_SAMPLER_DPMPP_2M_SDE);
+    cr_expect_eq(sdc_scheduler_from_name("Karras"), SDC_SCHEDULE_KARRAS);
+    cr_expect_eq(sdc_scheduler_from_name("Automatic"), SDC_SCHEDULE_DEFAULT);
+
+    /* no scheduler = the sampler's own: the same sigmas as naming it */
+    int n1, n2;
+    sdc_sampler *own = make(SDC_SAMPLER_DPMPP_SDE, DEFAULT, 8, 1, 0, 4);
+    sdc_sampler *named = make(SDC_SAMPLER_DPMPP_SDE, KARRAS, 8, 1, 0, 4);
+    const float *a = sdc_sampler_sigmas(own, &n1), *b = sdc_sampler_sigmas(named, &n2);
+    cr_assert_eq(n1, n2);
+    cr_expect_eq(memcmp(a, b, (size_t)n1 * sizeof *a), 0);
+    /* two calls per step but one at the step to sigma 0 */
+    cr_expect_eq(sdc_sampler_num_calls(own), 2 * 8 - 1);
+    sdc_sampler_free(own);
+    sdc_sampler_free(named);
+    /* DPM2 drops the next-to-last sigma of a schedule of steps + 1 */
+    sdc_sampler *dpm2 = make(SDC_SAMPLER_DPM2, DEFAULT, 5, 1, 0, 4);
+    sdc_sampler *karras6 = make(SDC_SAMPLER_EULER, KARRAS, 6, 1, 0, 4);
+    a = sdc_sampler_sigmas(dpm2, &n1);
+    b = sdc_sampler_sigmas(karras6, &n2);
+    cr_assert_eq(n1, 6);
+    cr_expect_eq(memcmp(a, b, 5 * sizeof *a), 0);
+    cr_expect_eq(a[5], 0.0f);
+    sdc_sampler_free(dpm2);
+    sdc_sampler_free(karras6);
+}
+
+Test(samplers, schedules_of_the_other_formulation_are_refused)
+{
+    sdc_sampler_params p = sdc_sampler_default_params();
+    p.latent_size = 4;
+    sdc_sampler *s;
+    p.kind = SDC_SAMPLER_LMS;
+    p.schedule = LEADING;
+    cr_expect_neq(sdc_sampler_create(&p, &s), SDC_OK);
+    cr_expect(strstr(sdc_last_error(), "does not apply"), "%s", sdc_last_error());
+    p.kind = SDC_SAMPLER_UNIPC;
+    p.schedule = KARRAS;
+    cr_expect_neq(sdc_sampler_create(&p, &s), SDC_OK);
+    p.kind = SDC_SAMPLER_DPMPP_SDE;
+    p.schedule = DEFAULT;
+    p.karras_sigmas = 1;
+    cr_expect_neq(sdc_sampler_create(&p, &s), SDC_OK);
+}
+
+/* Every sampler runs a whole loop, txt2img and img2img (the SDE samplers' tree then spans the
+ * sigmas the loop runs through), with finite results, on both generators. */
+Test(samplers, every_sampler_runs_txt2img_and_img2img)
+{
+    enum { N = 64 };
+    float x[N], den[N], noise[N];
+    for (int kind = 0; kind < SDC_SAMPLER_KIND_COUNT; kind++)
+        for (int img2img = 0; img2img < 2; img2img++) {
+            sdc_sampler *s = make((sdc_sampler_kind)kind, DEFAULT, 7, img2img ? 0.6f : 1, 0, N);
+            sdc_rng rng;
+            sdc_rng_init(&rng, kind % 2 ? SDC_RNG_TYPE_CUDA : SDC_RNG_TYPE_CPU, 5);
+            sdc_rng_randn(&rng, noise, N);
+            for (int i = 0; i < N; i++)
+                den[i] = 0.05f * (float)(i % 9) - 0.2f;
+            if (img2img)
+                sdc_sampler_start_img2img(s, den, noise, x);
+            else
+                sdc_sampler_start_txt2img(s, noise, x);
+            for (int c = 0; c < sdc_sampler_num_calls(s); c++) {
+                float in[N];
+                sdc_sampler_model_input(s, x, in);
+                /* a model whose denoised image is `den`: eps = (x - den) / sigma-ish */
+                cr_assert_eq(sdc_sampler_step(s, sdc_sampler_is_kdiffusion(s) ? den : in, x,
+                                              &rng),
+                             SDC_OK, "%s: %s", sdc_sampler_name(kind), sdc_last_error());
+            }
+            for (int i = 0; i < N; i++)
+                cr_assert(isfinite(x[i]), "%s img2img %d: x[%d] = %g", sdc_sampler_name(kind),
+                          img2img, i, (double)x[i]);
+            sdc_sampler_free(s);
+        }
+}
