@@ -111,10 +111,13 @@ static void print_sampler(const sdc_generate_params *g)
     int i = sdc_sampler_from_name(g->sampler ? g->sampler : "euler_a");
     int own = !g->scheduler;
     int sched = own ? sdc_sampler_default_scheduler(i) : sdc_scheduler_from_name(g->scheduler);
-    const char *shown = sdc_scheduler_display_name(sched);
+    const char *shown = sched > 0 ? sdc_scheduler_display_name(sched) : NULL;
+    if (!shown)
+        shown = sched >= 0 ? sdc_scheduler_name(sched) : "default";
     int calls = sdc_sampler_model_calls_per_step(i);
+    const char *sampler = sdc_sampler_display_name(i);
     fprintf(stderr, "sampler %s, schedule %s%s, %d model call%s per step\n",
-            sdc_sampler_display_name(i), shown ? shown : sdc_scheduler_name(sched),
+            sampler ? sampler : g->sampler, shown,
             own ? " (the sampler's own)" : "", calls, calls > 1 ? "s" : "");
 }
 
