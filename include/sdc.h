@@ -60,7 +60,8 @@ int sdc_sampler_from_name(const char *name);
  * the others; 0 for an index outside the table. */
 int sdc_sampler_model_calls_per_step(int i);
 /* The scheduler (an index of the table below) sampler i takes when none is given:
- * AUTOMATIC1111's for it ("karras" for DPM++ SDE, ...), 0 for "default"; -1 outside. */
+ * AUTOMATIC1111's for it ("karras" for DPM++ SDE, "discrete" for Euler a, ...), "leading"
+ * for DDIM, DDPM and LCM, "linspace" for UniPC; -1 outside the table. */
 int sdc_sampler_default_scheduler(int i);
 
 /* Scheduler 0 is "default": the sampler's own (what a NULL sdc_generate_params.scheduler

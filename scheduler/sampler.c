@@ -26,33 +26,35 @@ typedef struct sampler_row {
     int calls_per_step;         /* model calls per step as AUTOMATIC1111 counts them: 2 for
                                    its second-order samplers (it doubles their steps in
                                    prompt schedules) */
-    sdc_schedule schedule;      /* AUTOMATIC1111's schedule for it when none is given */
+    sdc_schedule schedule;      /* its schedule when none is given (AUTOMATIC1111's for the
+                                   k-diffusion samplers) */
     int discard_penultimate;    /* schedule of steps + 1, next-to-last sigma dropped */
     int brownian;               /* noise from a Brownian tree of the image seed */
 } sampler_row;
 
 #define K_ONLY SDC_ALGO_NONE
-#define DEFAULT SDC_SCHEDULE_DEFAULT
+#define DISCRETE SDC_SCHEDULE_DISCRETE
+#define LEADING SDC_SCHEDULE_LEADING
 #define KARRAS SDC_SCHEDULE_KARRAS
 #define EXPONENTIAL SDC_SCHEDULE_EXPONENTIAL
 
 static const sampler_row sampler_rows[SDC_SAMPLER_KIND_COUNT] = {
     [SDC_SAMPLER_EULER_A] = {{"euler_a", NULL, "Euler a", "Euler ancestral: new noise each step"},
-                             SDC_ALGO_EULER_A, SDC_ALGO_K_EULER_A, 0, 1, DEFAULT, 0, 0},
+                             SDC_ALGO_EULER_A, SDC_ALGO_K_EULER_A, 0, 1, DISCRETE, 0, 0},
     [SDC_SAMPLER_EULER] = {{"euler", NULL, "Euler", "Euler"}, SDC_ALGO_EULER, SDC_ALGO_K_EULER,
-                           1, 1, DEFAULT, 0, 0},
+                           1, 1, DISCRETE, 0, 0},
     [SDC_SAMPLER_HEUN] = {{"heun", NULL, "Heun", "Heun: two model calls per step"},
-                          SDC_ALGO_HEUN, SDC_ALGO_K_HEUN, 1, 2, DEFAULT, 0, 0},
+                          SDC_ALGO_HEUN, SDC_ALGO_K_HEUN, 1, 2, DISCRETE, 0, 0},
     [SDC_SAMPLER_DPMPP_2M] = {{"dpm++2m", "dpmpp_2m", "DPM++ 2M", "DPM++ 2M (also dpmpp_2m)"},
-                              SDC_ALGO_DPMPP_2M, SDC_ALGO_K_DPMPP_2M, 1, 1, DEFAULT, 0, 0},
+                              SDC_ALGO_DPMPP_2M, SDC_ALGO_K_DPMPP_2M, 1, 1, DISCRETE, 0, 0},
     [SDC_SAMPLER_DDIM] = {{"ddim", NULL, "DDIM", "DDIM; --eta adds noise"},
-                          SDC_ALGO_DDIM, SDC_ALGO_NONE, 0, 1, DEFAULT, 0, 0},
+                          SDC_ALGO_DDIM, SDC_ALGO_NONE, 0, 1, LEADING, 0, 0},
     [SDC_SAMPLER_DDPM] = {{"ddpm", NULL, "DDPM", "DDPM: new noise each step"},
-                          SDC_ALGO_DDPM, SDC_ALGO_NONE, 0, 1, DEFAULT, 0, 0},
+                          SDC_ALGO_DDPM, SDC_ALGO_NONE, 0, 1, LEADING, 0, 0},
     [SDC_SAMPLER_LCM] = {{"lcm", NULL, "LCM", "latent consistency models"},
-                         SDC_ALGO_LCM, SDC_ALGO_NONE, 0, 1, DEFAULT, 0, 0},
+                         SDC_ALGO_LCM, SDC_ALGO_NONE, 0, 1, LEADING, 0, 0},
     [SDC_SAMPLER_LMS] = {{"lms", NULL, "LMS", "linear multistep, order 4"},
-                         K_ONLY, SDC_ALGO_K_LMS, 0, 1, DEFAULT, 0, 0},
+                         K_ONLY, SDC_ALGO_K_LMS, 0, 1, DISCRETE, 0, 0},
     [SDC_SAMPLER_DPM2] = {{"dpm2", "dpm_2", "DPM2", "DPM2: two model calls per step; karras"},
                           K_ONLY, SDC_ALGO_K_DPM2, 0, 2, KARRAS, 1, 0},
     [SDC_SAMPLER_DPM2_A] = {{"dpm2_a", "dpm_2_ancestral", "DPM2 a",

@@ -561,12 +561,12 @@ Test(samplers, automatic1111_defaults_per_sampler)
         const char *name;
         int calls;
         const char *schedule;
-    } rows[] = {{"euler_a", 1, "default"},      {"heun", 2, "default"},
-                {"lms", 1, "default"},          {"dpm2", 2, "karras"},
+    } rows[] = {{"euler_a", 1, "discrete"},     {"heun", 2, "discrete"},
+                {"lms", 1, "discrete"},          {"dpm2", 2, "karras"},
                 {"dpm2_a", 2, "karras"},        {"dpm++2s_a", 2, "karras"},
                 {"dpm++sde", 2, "karras"},      {"dpm++2m_sde", 1, "exponential"},
                 {"dpm++2m_sde_heun", 1, "exponential"}, {"dpm++3m_sde", 1, "exponential"},
-                {"unipc", 1, "linspace"},       {"ddim", 1, "default"}};
+                {"unipc", 1, "linspace"},       {"ddim", 1, "leading"}};
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
         int k = sdc_sampler_from_name(rows[i].name);
         cr_assert_geq(k, 0, "%s", rows[i].name);
