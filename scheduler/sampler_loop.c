@@ -105,12 +105,12 @@ void sdc_sampler_guide(const sdc_sampler *s, const float *latent, const float *u
     }
 }
 
-/* A1111's create_noise_sampler: one tree per image, seeded with its seed, over the sigmas
- * the loop runs through (img2img: from its first step on). */
+/* A1111's create_noise_sampler: one tree per image, seeded with its seed, over the whole
+ * schedule (img2img too: its sample_img2img passes all the sigmas, not the ones it runs). */
 static sdc_status make_tree(sdc_sampler *s, const sdc_rng *rng)
 {
     float lo = INFINITY, hi = 0.0f;
-    for (int i = s->kstep; i < s->n_sigmas; i++) {
+    for (int i = 0; i < s->n_sigmas; i++) {
         float sigma = s->sigmas[i];
         if (sigma > 0.0f && sigma < lo)
             lo = sigma;
