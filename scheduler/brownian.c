@@ -93,17 +93,19 @@ void sdc_seed_sequence_state(uint64_t entropy, const uint64_t *spawn_key, int n_
 
 /* ---- the tree ---- */
 
-/* Deepest path: the halvings from t1 - t0 down to the 1e-6 grid, with room to spare. */
-#define MAX_LEVELS 64
+/* Path levels beyond the halvings from t1 - t0 down to the 1e-6 grid (the rounded midpoints
+ * make some halves a grid step longer). */
+#define SPARE_LEVELS 4
 
 struct sdc_brownian {
     sdc_rng_type type;
     uint64_t entropy;
     double start, end; /* the root, rounded */
     size_t n;
+    int levels;        /* deepest node below the root */
     float *root;       /* [n] increment over [start, end] */
     float *noise;      /* [n] a node's normal draw */
-    float *path;       /* [MAX_LEVELS, n] increments of the nodes on the current path */
+    float *path;       /* [levels, n] increments of the nodes on the current path */
 };
 
 typedef struct node {
@@ -143,9 +145,10 @@ sdc_status sdc_brownian_create(sdc_rng_type type, uint64_t entropy, double t0, d
     b->start = round6(t0);
     b->end = round6(t1);
     b->n = n;
+    b->levels = (int)ceil(log2((b->end - b->start) * 1e6 + 1.0)) + SPARE_LEVELS;
     b->root = malloc(n * sizeof *b->root);
     b->noise = malloc(n * sizeof *b->noise);
-    b->path = malloc((size_t)MAX_LEVELS * n * sizeof *b->path);
+    b->path = malloc((size_t)b->levels * n * sizeof *b->path);
     if (!b->root || !b->noise || !b->path) {
         sdc_brownian_free(b);
         return sdc_fail(SDC_ERR_NOMEM, "Brownian tree: out of memory for %zu floats", n);
@@ -208,8 +211,8 @@ static void descend(sdc_brownian *b, node nd, int level, const float *w, double 
         accumulate(b, w, out, filled);
         return;
     }
-    if (level >= MAX_LEVELS)
-        return; /* unreachable: t1 - t0 < 1e9 halves to the 1e-6 grid in 50 levels */
+    if (level >= b->levels)
+        return; /* unreachable: a node of two grid steps splits into two of one */
     double mid = round6(0.5 * (nd.end + nd.start));
     float *child = b->path + (size_t)level * b->n;
     node left = {nd.start, mid, 2 * nd.key, nd.depth + 1};
