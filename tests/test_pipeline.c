@@ -346,8 +346,9 @@ static void check_sampler_case(const char *id)
     run_cli(&g);
 }
 
+/* A suite of its own: meson runs it as the test pipeline_samplers (tests/meson.build). */
 #define SAMPLER_CASE(name, id) \
-    Test(pipeline, name) { check_sampler_case(id); }
+    Test(pipeline_samplers, name) { check_sampler_case(id); }
 
 SAMPLER_CASE(kdiffusion_lms, "kdiffusion.tiny-sd1.lms")
 SAMPLER_CASE(kdiffusion_dpm2_karras, "kdiffusion.tiny-sd1.dpm_2")
