@@ -126,6 +126,22 @@ static int check_outputs(const sdc_cli_options *o)
     return 0;
 }
 
+/* -v: the sampler and the schedule that run, the sampler's own when none is given. */
+static void print_sampler(const sdc_generate_params *g)
+{
+    int i = sdc_sampler_from_name(g->sampler ? g->sampler : "euler_a");
+    int own = !g->scheduler;
+    int sched = own ? sdc_sampler_default_scheduler(i) : sdc_scheduler_from_name(g->scheduler);
+    const char *shown = sched > 0 ? sdc_scheduler_display_name(sched) : NULL;
+    if (!shown)
+        shown = sched >= 0 ? sdc_scheduler_name(sched) : "default";
+    int calls = sdc_sampler_model_calls_per_step(i);
+    const char *sampler = sdc_sampler_display_name(i);
+    fprintf(stderr, "sampler %s, schedule %s%s, %d model call%s per step\n",
+            sampler ? sampler : g->sampler, shown,
+            own ? " (the sampler's own)" : "", calls, calls > 1 ? "s" : "");
+}
+
 static int generate(int argc, char **argv)
 {
     sdc_cli_options o;
@@ -168,9 +184,11 @@ static int generate(int argc, char **argv)
         s = sdc_model_load(&hp, &hr_model);
     if (s == SDC_OK)
         sdc_cli_inputs_fit_model(&o, &o.gen, &inputs, model);
-    if (s == SDC_OK && o.verbose)
+    if (s == SDC_OK && o.verbose) {
         fprintf(stderr, "loaded %s (%s) in %.2fs\n", o.model, sdc_model_family_name(model),
                 sdc_now_seconds() - t0);
+        print_sampler(&o.gen);
+    }
     if (s == SDC_OK)
         s = render_all(model, refiner, hr_model, &o, &progress);
     if (o.verbose) {

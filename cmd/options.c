@@ -99,7 +99,7 @@ static void print_choices(FILE *out, const char *(*name)(int), const char *(*des
                           int default_index)
 {
     for (int i = 0; name(i); i++)
-        fprintf(out, "%30s%-12s %s%s\n", "", name(i), description(i),
+        fprintf(out, "%30s%-16s %s%s\n", "", name(i), description(i),
                 i == default_index ? " (default)" : "");
 }
 
@@ -348,6 +348,22 @@ static int choice(const char *option, const char *arg, const char *(*name)(int),
     return i;
 }
 
+/* AUTOMATIC1111's combined names ("DPM++ 2M SDE Karras", its job files before it had a
+ * separate schedule type): the sampler with the schedule as a last word, or -1. */
+static int combined_sampler(const char *arg, sdc_generate_params *g)
+{
+    const char *space = strrchr(arg, ' ');
+    int schedule = space ? sdc_scheduler_from_name(space + 1) : -1;
+    if (schedule <= 0 || !sdc_scheduler_display_name(schedule))
+        return -1;
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)(space - arg), arg);
+    int i = sdc_sampler_from_name(name);
+    if (i >= 0)
+        g->scheduler = sdc_scheduler_name(schedule);
+    return i;
+}
+
 /* The options whose values are rows of a name table; 0, or 2 with the message recorded. */
 static int apply_choice(int c, const char *arg, sdc_cli_options *o)
 {
@@ -355,7 +371,8 @@ static int apply_choice(int c, const char *arg, sdc_cli_options *o)
     int i;
     switch (c) {
     case OPT_SAMPLER:
-        if ((i = choice("--sampling-method", arg, sdc_sampler_name, sdc_sampler_from_name)) < 0)
+        if ((i = combined_sampler(arg, g)) < 0 &&
+            (i = choice("--sampling-method", arg, sdc_sampler_name, sdc_sampler_from_name)) < 0)
             return 2;
         g->sampler = sdc_sampler_name(i);
         return 0;

@@ -46,7 +46,8 @@ void sdc_set_log(sdc_log_fn fn, void *user_data);
  *   _name(i)          the spelling of the command line, job files and reports ("dpm++2m")
  *   _display_name(i)  AUTOMATIC1111's text in PNG metadata ("DPM++ 2M"), or NULL
  *   _description(i)   one line for --help
- *   _from_name(s)     the index of a name or accepted alias ("dpmpp_2m"), -1 if unknown
+ *   _from_name(s)     the index of a name, accepted alias ("dpmpp_2m") or display name
+ *                     ("DPM++ 2M"), -1 if unknown
  * Out-of-range indexes give NULL. Indexes of rngs and prediction types are the sdc_rng_type
  * and sdc_prediction values; sdc_generate_params takes samplers and schedulers by name. */
 int sdc_sampler_count(void);
@@ -54,6 +55,14 @@ const char *sdc_sampler_name(int i);
 const char *sdc_sampler_display_name(int i);
 const char *sdc_sampler_description(int i);
 int sdc_sampler_from_name(const char *name);
+/* Model calls per step as AUTOMATIC1111 counts them: 2 for its second-order samplers (Heun,
+ * DPM2, DPM2 a, DPM++ 2S a, DPM++ SDE), whose steps it doubles in prompt schedules; 1 for
+ * the others; 0 for an index outside the table. */
+int sdc_sampler_model_calls_per_step(int i);
+/* The scheduler (an index of the table below) sampler i takes when none is given:
+ * AUTOMATIC1111's for it ("karras" for DPM++ SDE, "discrete" for Euler a, ...), "leading"
+ * for DDIM, DDPM and LCM, "linspace" for UniPC; -1 outside the table. */
+int sdc_sampler_default_scheduler(int i);
 
 /* Scheduler 0 is "default": the sampler's own (what a NULL sdc_generate_params.scheduler
  * selects). */

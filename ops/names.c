@@ -16,7 +16,8 @@ int sdc_name_find(const void *rows, size_t stride, int count, const char *name)
 {
     for (int i = 0; name && i < count; i++) {
         const sdc_name_row *row = sdc_name_at(rows, stride, count, i);
-        if (strcmp(name, row->name) == 0 || (row->alias && strcmp(name, row->alias) == 0))
+        if (strcmp(name, row->name) == 0 || (row->alias && strcmp(name, row->alias) == 0) ||
+            (row->display && strcmp(name, row->display) == 0))
             return i;
     }
     return -1;

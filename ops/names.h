@@ -17,7 +17,8 @@ typedef struct sdc_name_row {
 /* A table's rows may be larger structs that begin with an sdc_name_row: `stride` is the
  * size of one row. Row i, or NULL when i is outside [0, count). */
 const sdc_name_row *sdc_name_at(const void *rows, size_t stride, int count, int i);
-/* The index of the row whose name or alias is `name` (NULL: -1); -1 when none. */
+/* The index of the row whose name, alias or display name (AUTOMATIC1111's, for job files
+ * written for it) is `name` (NULL: -1); -1 when none. */
 int sdc_name_find(const void *rows, size_t stride, int count, const char *name);
 
 #define SDC_NAME_AT(rows, i) \

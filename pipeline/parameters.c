@@ -43,10 +43,14 @@ static void model_name(const char *path, char *buf, size_t size)
     sdc_escape_controls(raw, buf, size, 0);
 }
 
-/* "Schedule type: Karras" for the schedules AUTOMATIC1111 names, NULL for the others. */
-static const char *schedule_display(const char *scheduler)
+/* "Schedule type: Karras" for the schedules AUTOMATIC1111 names, NULL for the others;
+ * without a scheduler, the sampler's own (DPM++ SDE runs with Karras sigmas). */
+static const char *schedule_display(const char *scheduler, const char *sampler)
 {
-    return scheduler ? sdc_scheduler_display_name(sdc_scheduler_from_name(scheduler)) : NULL;
+    if (scheduler)
+        return sdc_scheduler_display_name(sdc_scheduler_from_name(scheduler));
+    int own = sdc_sampler_default_scheduler(sdc_sampler_from_name(sampler));
+    return own > 0 ? sdc_scheduler_display_name(own) : NULL;
 }
 
 /* An id outside the table has always been recorded as "NV"; that stays. */
@@ -100,7 +104,7 @@ char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
     char name[256];
     model_name(model_path ? model_path : "", name, sizeof name);
     const char *neg = g->negative_prompt ? g->negative_prompt : "";
-    const char *sched = schedule_display(g->scheduler);
+    const char *sched = schedule_display(g->scheduler, g->sampler ? g->sampler : "euler_a");
     char *text = NULL;
     size_t size = 0;
     FILE *f = open_memstream(&text, &size);

@@ -6,6 +6,7 @@
 
 #include "ops/error.h"
 #include "ops/names.h"
+#include "scheduler/brownian.h"
 #include "scheduler/sampler_impl.h"
 #include "scheduler/sigma_schedule.h"
 
@@ -13,40 +14,79 @@
 #define MAX_STEPS 10000
 
 /* One row per sampler: the single source of its names (command line, job files, reports,
- * PNG metadata, --help) and of the update rule each formulation runs. Adding a sampler is
- * one file with its setup and step plus one row here. */
+ * PNG metadata, --help), of the update rule each formulation runs, and of how
+ * AUTOMATIC1111 calls it. Adding a sampler is one file with its step plus one row here. */
 typedef struct sampler_row {
     sdc_name_row n;
-    sdc_sampler_algo diffusers; /* the rule with diffusers' timestep spacings */
+    sdc_sampler_algo diffusers; /* the rule with diffusers' timestep spacings; SDC_ALGO_NONE:
+                                   a k-diffusion sampler only */
     sdc_sampler_algo kdiff;     /* the rule with k-diffusion sigmas; SDC_ALGO_NONE: an
                                    alpha-based sampler that only diffusers defines */
     int karras_sigmas;          /* diffusers' use_karras_sigmas applies to it */
-    int second_order;           /* AUTOMATIC1111 counts two steps per step for it (prompt
-                                   schedules: sdc_sampler_schedule_steps) */
+    int calls_per_step;         /* model calls per step as AUTOMATIC1111 counts them: 2 for
+                                   its second-order samplers (it doubles their steps in
+                                   prompt schedules) */
+    sdc_schedule schedule;      /* its schedule when none is given (AUTOMATIC1111's for the
+                                   k-diffusion samplers) */
+    int discard_penultimate;    /* schedule of steps + 1, next-to-last sigma dropped */
+    int brownian;               /* noise from a Brownian tree of the image seed */
 } sampler_row;
+
+#define K_ONLY SDC_ALGO_NONE
+#define DISCRETE SDC_SCHEDULE_DISCRETE
+#define LEADING SDC_SCHEDULE_LEADING
+#define KARRAS SDC_SCHEDULE_KARRAS
+#define EXPONENTIAL SDC_SCHEDULE_EXPONENTIAL
 
 static const sampler_row sampler_rows[SDC_SAMPLER_KIND_COUNT] = {
     [SDC_SAMPLER_EULER_A] = {{"euler_a", NULL, "Euler a", "Euler ancestral: new noise each step"},
-                             SDC_ALGO_EULER_A, SDC_ALGO_K_EULER_A, 0, 0},
-    [SDC_SAMPLER_EULER] = {{"euler", NULL, "Euler", "Euler"},
-                           SDC_ALGO_EULER, SDC_ALGO_K_EULER, 1, 0},
+                             SDC_ALGO_EULER_A, SDC_ALGO_K_EULER_A, 0, 1, DISCRETE, 0, 0},
+    [SDC_SAMPLER_EULER] = {{"euler", NULL, "Euler", "Euler"}, SDC_ALGO_EULER, SDC_ALGO_K_EULER,
+                           1, 1, DISCRETE, 0, 0},
     [SDC_SAMPLER_HEUN] = {{"heun", NULL, "Heun", "Heun: two model calls per step"},
-                          SDC_ALGO_HEUN, SDC_ALGO_K_HEUN, 1, 1},
+                          SDC_ALGO_HEUN, SDC_ALGO_K_HEUN, 1, 2, DISCRETE, 0, 0},
     [SDC_SAMPLER_DPMPP_2M] = {{"dpm++2m", "dpmpp_2m", "DPM++ 2M", "DPM++ 2M (also dpmpp_2m)"},
-                              SDC_ALGO_DPMPP_2M, SDC_ALGO_K_DPMPP_2M, 1, 0},
+                              SDC_ALGO_DPMPP_2M, SDC_ALGO_K_DPMPP_2M, 1, 1, DISCRETE, 0, 0},
     [SDC_SAMPLER_DDIM] = {{"ddim", NULL, "DDIM", "DDIM; --eta adds noise"},
-                          SDC_ALGO_DDIM, SDC_ALGO_NONE, 0, 0},
+                          SDC_ALGO_DDIM, SDC_ALGO_NONE, 0, 1, LEADING, 0, 0},
     [SDC_SAMPLER_DDPM] = {{"ddpm", NULL, "DDPM", "DDPM: new noise each step"},
-                          SDC_ALGO_DDPM, SDC_ALGO_NONE, 0, 0},
+                          SDC_ALGO_DDPM, SDC_ALGO_NONE, 0, 1, LEADING, 0, 0},
     [SDC_SAMPLER_LCM] = {{"lcm", NULL, "LCM", "latent consistency models"},
-                         SDC_ALGO_LCM, SDC_ALGO_NONE, 0, 0},
+                         SDC_ALGO_LCM, SDC_ALGO_NONE, 0, 1, LEADING, 0, 0},
+    [SDC_SAMPLER_LMS] = {{"lms", NULL, "LMS", "linear multistep, order 4"},
+                         K_ONLY, SDC_ALGO_K_LMS, 0, 1, DISCRETE, 0, 0},
+    [SDC_SAMPLER_DPM2] = {{"dpm2", "dpm_2", "DPM2", "DPM2: two model calls per step; karras"},
+                          K_ONLY, SDC_ALGO_K_DPM2, 0, 2, KARRAS, 1, 0},
+    [SDC_SAMPLER_DPM2_A] = {{"dpm2_a", "dpm_2_ancestral", "DPM2 a",
+                             "DPM2 ancestral: two calls per step, new noise; karras"},
+                            K_ONLY, SDC_ALGO_K_DPM2_A, 0, 2, KARRAS, 1, 0},
+    [SDC_SAMPLER_DPMPP_2S_A] = {{"dpm++2s_a", "dpmpp_2s_ancestral", "DPM++ 2S a",
+                                 "DPM++ 2S ancestral: two calls per step; karras"},
+                                K_ONLY, SDC_ALGO_K_DPMPP_2S_A, 0, 2, KARRAS, 0, 0},
+    [SDC_SAMPLER_DPMPP_SDE] = {{"dpm++sde", "dpmpp_sde", "DPM++ SDE",
+                                "DPM++ SDE: two calls per step, Brownian noise; karras"},
+                               K_ONLY, SDC_ALGO_K_DPMPP_SDE, 0, 2, KARRAS, 0, 1},
+    [SDC_SAMPLER_DPMPP_2M_SDE] = {{"dpm++2m_sde", "dpmpp_2m_sde", "DPM++ 2M SDE",
+                                   "DPM++ 2M SDE: Brownian noise; exponential"},
+                                  K_ONLY, SDC_ALGO_K_DPMPP_2M_SDE, 0, 1, EXPONENTIAL, 0, 1},
+    [SDC_SAMPLER_DPMPP_2M_SDE_HEUN] = {{"dpm++2m_sde_heun", "dpmpp_2m_sde_heun",
+                                        "DPM++ 2M SDE Heun",
+                                        "DPM++ 2M SDE, Heun's correction; exponential"},
+                                       K_ONLY, SDC_ALGO_K_DPMPP_2M_SDE_HEUN, 0, 1, EXPONENTIAL,
+                                       0, 1},
+    [SDC_SAMPLER_DPMPP_3M_SDE] = {{"dpm++3m_sde", "dpmpp_3m_sde", "DPM++ 3M SDE",
+                                   "DPM++ 3M SDE: Brownian noise; exponential"},
+                                  K_ONLY, SDC_ALGO_K_DPMPP_3M_SDE, 0, 1, EXPONENTIAL, 1, 1},
+    [SDC_SAMPLER_UNIPC] = {{"unipc", NULL, "UniPC", "UniPC (diffusers' bh2, order 2); linspace"},
+                           SDC_ALGO_UNIPC, SDC_ALGO_NONE, 1, 1, SDC_SCHEDULE_LINSPACE, 0, 0},
 };
 
 /* AUTOMATIC1111 names only the k-diffusion sigma schedules ("Schedule type"); the others
  * are recorded under sdc's own name. */
 static const sdc_name_row schedule_rows[SDC_SCHEDULE_COUNT] = {
-    [SDC_SCHEDULE_DEFAULT] = {"default", NULL, NULL,
-                              "discrete; leading for ddim, ddpm, lcm"},
+    [SDC_SCHEDULE_DEFAULT] = {"default", "Automatic", NULL,
+                              "the sampler's own: as its line says, else discrete; "
+                              "leading for ddim, ddpm, lcm"},
     [SDC_SCHEDULE_DISCRETE] = {"discrete", NULL, NULL, "k-diffusion sigmas"},
     [SDC_SCHEDULE_KARRAS] = {"karras", NULL, "Karras", "k-diffusion Karras sigmas"},
     [SDC_SCHEDULE_EXPONENTIAL] = {"exponential", NULL, "Exponential",
@@ -59,6 +99,26 @@ static const sdc_name_row schedule_rows[SDC_SCHEDULE_COUNT] = {
 /* sdc_sampler_count, _name, _display_name, _description, _from_name (include/sdc.h) */
 SDC_NAME_TABLE_API(sdc_sampler, sampler_rows)
 SDC_NAME_TABLE_API(sdc_scheduler, schedule_rows)
+
+int sdc_sampler_model_calls_per_step(int i)
+{
+    return i >= 0 && i < SDC_SAMPLER_KIND_COUNT ? sampler_rows[i].calls_per_step : 0;
+}
+
+int sdc_sampler_default_scheduler(int i)
+{
+    return i >= 0 && i < SDC_SAMPLER_KIND_COUNT ? (int)sampler_rows[i].schedule : -1;
+}
+
+int sdc_sampler_discards_penultimate(sdc_sampler_kind kind)
+{
+    return sampler_rows[kind].discard_penultimate;
+}
+
+int sdc_sampler_brownian(const sdc_sampler *s)
+{
+    return sampler_rows[s->p.kind].brownian;
+}
 
 sdc_sampler_params sdc_sampler_default_params(void)
 {
@@ -77,8 +137,9 @@ sdc_sampler_params sdc_sampler_default_params(void)
 
 int sdc_sampler_schedule_steps(sdc_sampler_kind kind, int steps)
 {
-    int second = kind >= 0 && kind < SDC_SAMPLER_KIND_COUNT && sampler_rows[kind].second_order;
-    return second ? 2 * steps : steps;
+    /* AUTOMATIC1111 doubles the steps of its second-order samplers in prompt schedules */
+    int calls = kind >= 0 && kind < SDC_SAMPLER_KIND_COUNT ? sampler_rows[kind].calls_per_step : 1;
+    return calls * steps;
 }
 
 static int is_kdiff_schedule(sdc_schedule s)
@@ -101,6 +162,9 @@ static sdc_status choose_algo(const sdc_sampler_params *p, sdc_sampler_algo *alg
         *algo = row->diffusers;
         return SDC_OK;
     }
+    if (row->diffusers == SDC_ALGO_NONE && !is_kdiff_schedule(p->schedule))
+        return sdc_fail(SDC_ERR_ARG, "scheduler '%s' does not apply to sampler '%s' (use "
+                        "discrete, karras or exponential)", schedule, sampler);
     if (is_kdiff_schedule(p->schedule)) {
         if (p->karras_sigmas)
             return sdc_fail(SDC_ERR_ARG, "karras sigmas go with the diffusers schedulers "
@@ -151,6 +215,10 @@ static sdc_status setup(sdc_sampler *s)
         return sdc_sampler_setup_sigma(s);
     case SDC_ALGO_DPMPP_2M:
         return sdc_sampler_setup_dpm(s);
+    case SDC_ALGO_UNIPC: {
+        sdc_status st = sdc_sampler_setup_dpm(s);
+        return st == SDC_OK ? sdc_sampler_alloc_hist(s) : st;
+    }
     default:
         return sdc_sampler_setup_kdiff(s);
     }
@@ -169,6 +237,8 @@ sdc_status sdc_sampler_create(const sdc_sampler_params *params, sdc_sampler **ou
     if (!s)
         return sdc_fail(SDC_ERR_NOMEM, "sampler: out of memory");
     s->p = *params;
+    if (s->p.schedule == SDC_SCHEDULE_DEFAULT)
+        s->p.schedule = sampler_rows[params->kind].schedule;
     s->algo = algo;
     s->kdiff = algo >= SDC_ALGO_K_EULER;
     s->num_train = params->train.num_train_timesteps;
@@ -206,6 +276,8 @@ void sdc_sampler_free(sdc_sampler *s)
     free(s->noise);
     free(s->saved_x);
     free(s->saved_d);
+    free(s->hist);
+    sdc_brownian_free(s->tree);
     free(s);
 }
 
@@ -226,6 +298,14 @@ sdc_status sdc_sampler_alloc_sigmas(sdc_sampler *s, int n_sigmas)
     s->sigmas = calloc((size_t)n_sigmas, sizeof *s->sigmas);
     if (!s->sigmas)
         return sdc_fail(SDC_ERR_NOMEM, "sampler: out of memory for %d sigmas", n_sigmas);
+    return SDC_OK;
+}
+
+sdc_status sdc_sampler_alloc_hist(sdc_sampler *s)
+{
+    s->hist = malloc((size_t)SDC_LMS_ORDER * s->n * sizeof *s->hist);
+    if (!s->hist)
+        return sdc_fail(SDC_ERR_NOMEM, "sampler: out of memory for its history");
     return SDC_OK;
 }
 
@@ -305,7 +385,7 @@ int sdc_sampler_num_calls(const sdc_sampler *s)
 
 int sdc_sampler_mid_step(const sdc_sampler *s)
 {
-    return (s->algo == SDC_ALGO_HEUN || s->algo == SDC_ALGO_K_HEUN) && s->have_saved;
+    return (s->algo == SDC_ALGO_HEUN && s->have_saved) || s->mid_step;
 }
 
 int sdc_sampler_call_index(const sdc_sampler *s)

@@ -1,10 +1,13 @@
 /* Samplers: the denoising loop's update rule, driven by the pipeline without knowing which
  * sampler runs. Two formulations are implemented, each matching its reference bit for bit
  * where the goldens demand it:
- *   diffusers 0.25.1 schedulers (DDIM, DDPM, LCM, Euler, Euler a, Heun, DPM++ 2M) with the
+ *   diffusers 0.25.1 schedulers (DDIM, DDPM, LCM, Euler, Euler a, Heun, DPM++ 2M, UniPC) with the
  *     'linspace' / 'leading' / 'trailing' timestep spacings;
- *   k-diffusion samplers (euler, euler_ancestral, heun, dpmpp_2m) over a CompVisDenoiser,
- *     with the 'discrete' (AUTOMATIC1111 default), 'karras' and 'exponential' schedules.
+ *   k-diffusion samplers (euler, euler_ancestral, heun, dpmpp_2m, lms, dpm_2,
+ *     dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_2m_sde, dpmpp_3m_sde) over a
+ *     CompVisDenoiser, with the 'discrete', 'karras' and 'exponential' schedules, called as
+ *     AUTOMATIC1111 calls them (its default schedule per sampler, its discarded next-to-last
+ *     sigma, its Brownian-tree noise for the SDE samplers).
  * docs/schedulers.md maps the CLI names onto them.
  *
  * The loop, for a latent batch of latent_size floats [B, 4, H/8, W/8]:
@@ -19,8 +22,11 @@
  *       sdc_sampler_step(s, guided, latent, rng);         // may draw noise from rng
  *   }
  *
- * Heun-type samplers evaluate the model twice per step: each evaluation is one call, and
- * between the two calls `latent` holds the intermediate point the second call evaluates.
+ * Second-order samplers (Heun, DPM2, DPM2 a, DPM++ 2S a, DPM++ SDE) evaluate the model twice
+ * per step: each evaluation is one call, and between the two calls `latent` holds the
+ * intermediate point the second call evaluates. The SDE samplers draw their noise from a
+ * Brownian tree seeded with the generator's seed (scheduler/brownian.h), of the generator's
+ * kind, instead of from the generator's stream.
  * After the last call `latent` is the result. */
 #ifndef SDC_SCHEDULER_SAMPLER_H
 #define SDC_SCHEDULER_SAMPLER_H
@@ -39,11 +45,20 @@ typedef enum sdc_sampler_kind {
     SDC_SAMPLER_DDIM,
     SDC_SAMPLER_DDPM,
     SDC_SAMPLER_LCM,
+    SDC_SAMPLER_LMS,
+    SDC_SAMPLER_DPM2,
+    SDC_SAMPLER_DPM2_A,
+    SDC_SAMPLER_DPMPP_2S_A,
+    SDC_SAMPLER_DPMPP_SDE,
+    SDC_SAMPLER_DPMPP_2M_SDE,
+    SDC_SAMPLER_DPMPP_2M_SDE_HEUN,
+    SDC_SAMPLER_DPMPP_3M_SDE,
+    SDC_SAMPLER_UNIPC,
     SDC_SAMPLER_KIND_COUNT
 } sdc_sampler_kind;
 
 typedef enum sdc_schedule {
-    SDC_SCHEDULE_DEFAULT,     /* discrete, or leading for ddim / ddpm / lcm */
+    SDC_SCHEDULE_DEFAULT,     /* the sampler's own (sdc_sampler_default_scheduler) */
     SDC_SCHEDULE_DISCRETE,    /* k-diffusion: t_to_sigma(linspace(T - 1, 0, N)) */
     SDC_SCHEDULE_KARRAS,      /* k-diffusion: get_sigmas_karras */
     SDC_SCHEDULE_EXPONENTIAL, /* k-diffusion: get_sigmas_exponential */
@@ -94,7 +109,7 @@ int sdc_sampler_is_kdiffusion(const sdc_sampler *s);
 int sdc_sampler_num_calls(const sdc_sampler *s);
 /* Calls completed so far, 0 .. num_calls. */
 int sdc_sampler_call_index(const sdc_sampler *s);
-/* 1 between the two calls of a Heun step (the next call finishes the step), else 0: where a
+/* 1 between the two calls of a second-order step (the next call finishes the step), else 0: where a
  * different model may not take over. */
 int sdc_sampler_mid_step(const sdc_sampler *s);
 /* Timestep the UNet receives at the next call (fractional for some schedules). */

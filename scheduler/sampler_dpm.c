@@ -78,16 +78,11 @@ sdc_status sdc_sampler_setup_dpm(sdc_sampler *s)
     return st;
 }
 
-/* alpha_t, sigma_t and lambda_t = log(alpha_t) - log(sigma_t) of a sigma. */
-typedef struct vp_point {
-    float alpha, sigma, lambda;
-} vp_point;
-
-static vp_point vp_at(float sigma)
+sdc_vp_point sdc_vp_at(float sigma)
 {
     float alpha = 1.0f / sqrtf(sigma * sigma + 1.0f);
     float sigma_t = sigma * alpha;
-    return (vp_point){alpha, sigma_t, sdc_torch_logf(alpha) - sdc_torch_logf(sigma_t)};
+    return (sdc_vp_point){alpha, sigma_t, sdc_torch_logf(alpha) - sdc_torch_logf(sigma_t)};
 }
 
 void sdc_sampler_step_dpm(sdc_sampler *s, const float *out, float *x)
@@ -95,14 +90,14 @@ void sdc_sampler_step_dpm(sdc_sampler *s, const float *out, float *x)
     int idx = s->index;
     int lower_order_final = idx == s->n_calls - 1 && s->n_calls < LOWER_ORDER_FINAL_STEPS;
     int second_order = s->have_saved && !lower_order_final;
-    vp_point t = vp_at(s->sigmas[idx + 1]), s0 = vp_at(s->sigmas[idx]);
+    sdc_vp_point t = sdc_vp_at(s->sigmas[idx + 1]), s0 = sdc_vp_at(s->sigmas[idx]);
     float h = t.lambda - s0.lambda;
     float ratio = t.sigma / s0.sigma;
     float coef = t.alpha * (sdc_torch_expf(-h) - 1.0f);
     float *m1 = s->saved_d; /* the previous x0 prediction */
     float half_d1 = 0.0f, inv_r0 = 0.0f;
     if (second_order) {
-        vp_point s1 = vp_at(s->sigmas[idx - 1]);
+        sdc_vp_point s1 = sdc_vp_at(s->sigmas[idx - 1]);
         inv_r0 = 1.0f / ((s0.lambda - s1.lambda) / h);
         half_d1 = 0.5f * coef;
     }

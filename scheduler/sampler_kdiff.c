@@ -1,10 +1,14 @@
-/* k-diffusion's samplers (sample_euler, sample_euler_ancestral, sample_heun,
- * sample_dpmpp_2m) over a CompVisDenoiser built on the LDM alphas_cumprod, as AUTOMATIC1111
- * runs them. Steps take the guided denoised image; scalars are float32 0-dim tensors.
+/* k-diffusion's samplers over a CompVisDenoiser built on the LDM alphas_cumprod, as
+ * AUTOMATIC1111 runs them: the schedule and the calls of every sampler, the dispatch of one
+ * step, and the first-order rules (sample_euler, sample_euler_ancestral, sample_heun,
+ * sample_dpmpp_2m); the others have a file each (sampler_lms.c, sampler_dpm2.c, ...).
+ * Steps take the guided denoised image; scalars are float32 0-dim tensors.
  * Random draws: euler and heun draw one (unused, s_churn = 0) tensor at every step,
  * euler_ancestral one per step except the last, dpmpp_2m none. */
 #include <math.h>
+#include <stdlib.h>
 
+#include "ops/error.h"
 #include "scheduler/ref_numeric.h"
 #include "scheduler/sampler_impl.h"
 #include "scheduler/sigma_schedule.h"
@@ -22,22 +26,51 @@ static int img2img_first_step(const sdc_sampler_params *p)
     return p->steps - t_enc - 1;
 }
 
-/* The schedule between the extreme model sigmas (Python floats in the reference). */
+/* The schedule between the extreme model sigmas (Python floats in the reference), of
+ * steps + 1 sigmas with the next-to-last dropped where AUTOMATIC1111 does that. */
 static void build_sigmas(sdc_sampler *s, double sigma_min, double sigma_max)
 {
-    size_t n = (size_t)s->p.steps;
+    int discard = sdc_sampler_discards_penultimate(s->p.kind);
+    size_t n = (size_t)s->p.steps + (size_t)discard;
     if (s->p.schedule == SDC_SCHEDULE_KARRAS)
         sdc_kdiff_sigmas_karras(n, sigma_min, sigma_max, s->sigmas);
     else if (s->p.schedule == SDC_SCHEDULE_EXPONENTIAL)
         sdc_kdiff_sigmas_exponential(n, sigma_min, sigma_max, s->sigmas);
     else
         sdc_kdiff_sigmas_discrete(s->log_sigmas, s->num_train, n, s->sigmas);
+    if (discard) /* [..., s_{n-2}, s_{n-1}, 0] -> [..., s_{n-2}, 0] */
+        s->sigmas[n - 1] = s->sigmas[n];
 }
 
-/* Heun evaluates a second time at sigma_{i+1} unless that is 0. */
+void sdc_kdiff_ancestral_step(float from, float to, float *down, float *up)
+{
+    float u = sqrtf(to * to * (from * from - to * to) / (from * from));
+    if (!(u < to))
+        u = to;
+    *up = u;
+    *down = sqrtf(to * to - u * u);
+}
+
+float sdc_kdiff_second_sigma(const sdc_sampler *s, int i)
+{
+    switch (s->algo) {
+    case SDC_ALGO_K_HEUN:
+        return s->sigmas[i + 1];
+    case SDC_ALGO_K_DPM2:
+    case SDC_ALGO_K_DPM2_A:
+        return sdc_dpm2_mid_sigma(s, i);
+    case SDC_ALGO_K_DPMPP_2S_A:
+        return sdc_dpmpp_2s_a_mid_sigma(s, i);
+    case SDC_ALGO_K_DPMPP_SDE:
+        return sdc_dpmpp_sde_mid_sigma(s, i);
+    default:
+        return 0.0f;
+    }
+}
+
 static int calls_of_step(const sdc_sampler *s, int i)
 {
-    return s->algo == SDC_ALGO_K_HEUN && s->sigmas[i + 1] != 0.0f ? 2 : 1;
+    return sdc_kdiff_second_sigma(s, i) != 0.0f ? 2 : 1;
 }
 
 static sdc_status fill_calls(sdc_sampler *s, int first_step)
@@ -54,7 +87,7 @@ static sdc_status fill_calls(sdc_sampler *s, int first_step)
     int c = 0;
     for (int i = 0; i < s->p.steps; i++)
         for (int k = 0; k < calls_of_step(s, i); k++, c++) {
-            s->call_sigma[c] = s->sigmas[i + k];
+            s->call_sigma[c] = k ? sdc_kdiff_second_sigma(s, i) : s->sigmas[i];
             s->t[c] = sdc_kdiff_sigma_to_t(s->call_sigma[c], s->log_sigmas, s->num_train);
         }
     s->start = start;
@@ -65,8 +98,11 @@ static sdc_status fill_calls(sdc_sampler *s, int first_step)
 sdc_status sdc_sampler_setup_kdiff(sdc_sampler *s)
 {
     sdc_status st = sdc_sampler_alloc_tables(s, 1);
-    if (st == SDC_OK)
-        st = sdc_sampler_alloc_sigmas(s, s->p.steps + 1);
+    if (st == SDC_OK) /* one spare for the sigma AUTOMATIC1111 drops */
+        st = sdc_sampler_alloc_sigmas(s, s->p.steps + 2);
+    s->n_sigmas = s->p.steps + 1;
+    if (st == SDC_OK && (s->algo == SDC_ALGO_K_LMS || s->algo == SDC_ALGO_K_DPMPP_3M_SDE))
+        st = sdc_sampler_alloc_hist(s);
     if (st != SDC_OK)
         return st;
     float extremes[2];
@@ -88,12 +124,8 @@ static void step_euler(sdc_sampler *s, const float *den, float *x, sdc_rng *rng)
 
 static void step_euler_a(sdc_sampler *s, const float *den, float *x, sdc_rng *rng)
 {
-    float from = s->sigmas[s->kstep], to = s->sigmas[s->kstep + 1];
-    /* get_ancestral_step with eta = 1 */
-    float up = sqrtf(to * to * (from * from - to * to) / (from * from));
-    if (!(up < to))
-        up = to;
-    float down = sqrtf(to * to - up * up);
+    float from = s->sigmas[s->kstep], to = s->sigmas[s->kstep + 1], down, up;
+    sdc_kdiff_ancestral_step(from, to, &down, &up);
     float dt = down - from;
     for (size_t i = 0; i < s->n; i++)
         x[i] = x[i] + (x[i] - den[i]) / from * dt;
@@ -117,6 +149,7 @@ static void step_heun(sdc_sampler *s, const float *den, float *x, sdc_rng *rng)
             x[i] = s->saved_x[i] + (s->saved_d[i] + d2) / 2.0f * dt;
         }
         s->have_saved = 0;
+        s->mid_step = 0;
         s->kstep++;
         return;
     }
@@ -131,6 +164,7 @@ static void step_heun(sdc_sampler *s, const float *den, float *x, sdc_rng *rng)
         s->kstep++;
     else
         s->have_saved = 1;
+    s->mid_step = s->have_saved;
 }
 
 /* DPM++ 2M in t = -log(sigma); the first step and a step to sigma 0 are first order. */
@@ -160,12 +194,40 @@ static void step_dpmpp_2m(sdc_sampler *s, const float *den, float *x)
 
 void sdc_sampler_step_kdiff(sdc_sampler *s, const float *denoised, float *latent, sdc_rng *rng)
 {
-    if (s->algo == SDC_ALGO_K_EULER)
+    switch (s->algo) {
+    case SDC_ALGO_K_EULER:
         step_euler(s, denoised, latent, rng);
-    else if (s->algo == SDC_ALGO_K_EULER_A)
+        break;
+    case SDC_ALGO_K_EULER_A:
         step_euler_a(s, denoised, latent, rng);
-    else if (s->algo == SDC_ALGO_K_HEUN)
+        break;
+    case SDC_ALGO_K_HEUN:
         step_heun(s, denoised, latent, rng);
-    else
+        break;
+    case SDC_ALGO_K_LMS:
+        sdc_step_lms(s, denoised, latent);
+        break;
+    case SDC_ALGO_K_DPM2:
+        sdc_step_dpm2(s, denoised, latent, rng);
+        break;
+    case SDC_ALGO_K_DPM2_A:
+        sdc_step_dpm2_a(s, denoised, latent, rng);
+        break;
+    case SDC_ALGO_K_DPMPP_2S_A:
+        sdc_step_dpmpp_2s_a(s, denoised, latent, rng);
+        break;
+    case SDC_ALGO_K_DPMPP_SDE:
+        sdc_step_dpmpp_sde(s, denoised, latent);
+        break;
+    case SDC_ALGO_K_DPMPP_2M_SDE:
+    case SDC_ALGO_K_DPMPP_2M_SDE_HEUN:
+        sdc_step_dpmpp_2m_sde(s, denoised, latent);
+        break;
+    case SDC_ALGO_K_DPMPP_3M_SDE:
+        sdc_step_dpmpp_3m_sde(s, denoised, latent);
+        break;
+    default:
         step_dpmpp_2m(s, denoised, latent);
+        break;
+    }
 }

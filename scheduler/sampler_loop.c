@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ops/error.h"
+#include "scheduler/brownian.h"
 #include "scheduler/sampler_impl.h"
 
 /* diffusers' sigma schedulers scale the input; the others feed the latent as is. */
@@ -120,11 +121,31 @@ void sdc_sampler_guide_multi(const sdc_sampler *s, const float *latent, const fl
     }
 }
 
+/* A1111's create_noise_sampler: one tree per image, seeded with its seed, over the whole
+ * schedule (img2img too: its sample_img2img passes all the sigmas, not the ones it runs). */
+static sdc_status make_tree(sdc_sampler *s, const sdc_rng *rng)
+{
+    float lo = INFINITY, hi = 0.0f;
+    for (int i = 0; i < s->n_sigmas; i++) {
+        float sigma = s->sigmas[i];
+        if (sigma > 0.0f && sigma < lo)
+            lo = sigma;
+        if (sigma > hi)
+            hi = sigma;
+    }
+    return sdc_brownian_create(rng->type, rng->seed, lo, hi, s->n, &s->tree);
+}
+
 sdc_status sdc_sampler_step(sdc_sampler *s, const float *guided, float *latent, sdc_rng *rng)
 {
     if (s->index >= s->n_calls)
         return sdc_fail(SDC_ERR_ARG, "sampler: all %d calls are done",
                         sdc_sampler_num_calls(s));
+    if (s->kdiff && sdc_sampler_brownian(s) && !s->tree) {
+        sdc_status st = make_tree(s, rng);
+        if (st != SDC_OK)
+            return st;
+    }
     switch (s->algo) {
     case SDC_ALGO_DDIM:
     case SDC_ALGO_DDPM:
@@ -138,6 +159,9 @@ sdc_status sdc_sampler_step(sdc_sampler *s, const float *guided, float *latent, 
         break;
     case SDC_ALGO_DPMPP_2M:
         sdc_sampler_step_dpm(s, guided, latent);
+        break;
+    case SDC_ALGO_UNIPC:
+        sdc_sampler_step_unipc(s, guided, latent);
         break;
     default:
         sdc_sampler_step_kdiff(s, guided, latent, rng);

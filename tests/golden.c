@@ -227,7 +227,6 @@ typedef struct pending {
 
 static const pending pending_kinds[] = {
     {"taesd", NULL, "issue 25 (TAESD)"},
-    {"samplers", NULL, "issue 27 (A1111's k-diffusion samplers, UniPC)"},
     {"gguf", NULL, "issue 29 (GGUF, int8 weights)"},
 };
 

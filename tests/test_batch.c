@@ -128,6 +128,40 @@ Test(batch_jobs, json_lines_override_defaults)
     sdc_batch_jobs_free(&jobs);
 }
 
+/* Job files written for AUTOMATIC1111: its sampler and schedule names, and the combined
+ * "sampler schedule" names of its older versions. */
+Test(batch_jobs, automatic1111_sampler_names)
+{
+    sdc_batch_jobs jobs = parse(
+        "{\"prompt\": \"a\", \"sampling-method\": \"DPM++ 2M SDE\","
+        " \"scheduler\": \"Karras\"}\n"
+        "{\"prompt\": \"b\", \"sampling-method\": \"DPM++ 2M SDE Karras\"}\n"
+        "{\"prompt\": \"c\", \"sampling-method\": \"DPM++ SDE\"}\n"
+        "{\"prompt\": \"d\", \"sampling-method\": \"DPM2 a Exponential\"}\n"
+        "{\"prompt\": \"e\", \"sampling-method\": \"DPM++ 2M SDE Nope\"}\n"
+        "{\"prompt\": \"f\", \"sampling-method\": \"Euler a\","
+        " \"scheduler\": \"Automatic\"}\n",
+        SDC_BATCH_FORMAT_AUTO, "out");
+    cr_assert_eq(jobs.count, 6);
+    const char *want[][2] = {{"dpm++2m_sde", "karras"}, {"dpm++2m_sde", "karras"},
+                             {"dpm++sde", NULL}, {"dpm2_a", "exponential"}, {NULL, NULL},
+                             {"euler_a", NULL}};
+    for (int i = 0; i < 6; i++) {
+        const sdc_batch_job *j = &jobs.items[i];
+        if (!want[i][0]) {
+            cr_expect(j->error && strstr(j->error, "DPM++ 2M SDE Nope"), "job %d", i);
+            continue;
+        }
+        cr_assert_null(j->error, "job %d: %s", i, j->error);
+        cr_expect_str_eq(j->opt.gen.sampler, want[i][0], "job %d", i);
+        if (want[i][1])
+            cr_expect_str_eq(j->opt.gen.scheduler, want[i][1], "job %d", i);
+        else
+            cr_expect_null(j->opt.gen.scheduler, "job %d", i);
+    }
+    sdc_batch_jobs_free(&jobs);
+}
+
 Test(batch_jobs, bad_lines_carry_their_line_numbers)
 {
     sdc_batch_jobs jobs = parse(

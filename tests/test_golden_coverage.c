@@ -44,6 +44,8 @@ static const struct {
     {"controlnet", "controlnet_txt2img", "pipeline"},
     {"prompts", "prompt_schedule", "prompt_schedule"},
     {"prompts", "kdiffusion", "pipeline, prompt_schedule (per-call texts)"},
+    {"samplers", "kdiffusion", "samplers, brownian, pipeline"},
+    {"samplers", "txt2img", "samplers, pipeline"},
 };
 
 static const char *covering_tests(const char *set, const char *kind)

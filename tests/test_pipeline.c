@@ -29,7 +29,7 @@ typedef struct golden_case {
 static golden_case find_case_in(const char *set, const char *id)
 {
     /* the subfolder sets' manifests, kept for the cases' strings */
-    static struct { const char *set; json_t *manifest; } sets[4];
+    static struct { const char *set; json_t *manifest; } sets[8];
     json_t *man = golden_manifest();
     for (size_t k = 0; *set && k < sizeof sets / sizeof *sets; k++) {
         if (!sets[k].set)
@@ -175,6 +175,15 @@ static void sampler_flags(const golden_case *g, const char **method, const char 
     const char *s = g->sampler;
     *scheduler = NULL;
     *karras_sigmas = 0;
+    if (strcmp(g->set, "samplers") == 0) { /* golden/samplers/README.md's table */
+        const char *schedule = text_of(g, "schedule");
+        *method = s;
+        if (strcmp(schedule, "discrete") != 0)
+            *scheduler = schedule;
+        if (strcmp(g->kind, "txt2img") == 0)
+            *scheduler = "linspace";
+        return;
+    }
     if (strcmp(s, "dpmpp_2m_karras") == 0) {
         *method = "dpm++2m";
         *scheduler = kdiff ? "karras" : "linspace";
@@ -435,6 +444,29 @@ Test(pipeline, controlnet_ddim_two_nets_resized_picture)
 
 #define GOLDEN_CASE(name, id) \
     Test(pipeline, name) { check_case(id); }
+
+/* golden/samplers: AUTOMATIC1111's other k-diffusion samplers (Brownian noise for the SDE
+ * ones), under their README's command lines. */
+static void check_sampler_case(const char *id)
+{
+    golden_case g = find_case_in("samplers", id);
+    run_library(&g);
+    run_cli(&g);
+}
+
+/* A suite of its own: meson runs it as the test pipeline_samplers (tests/meson.build). */
+#define SAMPLER_CASE(name, id) \
+    Test(pipeline_samplers, name) { check_sampler_case(id); }
+
+SAMPLER_CASE(kdiffusion_lms, "kdiffusion.tiny-sd1.lms")
+SAMPLER_CASE(kdiffusion_dpm2_karras, "kdiffusion.tiny-sd1.dpm_2")
+SAMPLER_CASE(kdiffusion_dpm2_a_karras, "kdiffusion.tiny-sd1.dpm_2_ancestral")
+SAMPLER_CASE(kdiffusion_dpmpp_2s_a_karras, "kdiffusion.tiny-sd1.dpmpp_2s_ancestral")
+SAMPLER_CASE(kdiffusion_dpmpp_sde_karras, "kdiffusion.tiny-sd1.dpmpp_sde")
+SAMPLER_CASE(kdiffusion_dpmpp_2m_sde_karras, "kdiffusion.tiny-sd1.dpmpp_2m_sde")
+SAMPLER_CASE(kdiffusion_dpmpp_2m_sde_heun, "kdiffusion.tiny-sd1.dpmpp_2m_sde_heun")
+SAMPLER_CASE(kdiffusion_dpmpp_3m_sde, "kdiffusion.tiny-sd1.dpmpp_3m_sde")
+SAMPLER_CASE(txt2img_unipc, "txt2img.tiny-sd1.unipc")
 
 GOLDEN_CASE(txt2img_sd1_ddim, "txt2img.tiny-sd1.ddim")
 GOLDEN_CASE(txt2img_sd1_ddpm, "txt2img.tiny-sd1.ddpm")

@@ -73,6 +73,39 @@ static const traj_case cases[] = {
     {"kdiffusion_sdxl.tiny-sdxl.dpmpp_2m_karras", KDIFF, DPM, KARRAS, 0, EPS, 6, 93, 6.0f, 1},
 };
 
+#define LMS SDC_SAMPLER_LMS
+#define EXPONENTIAL SDC_SCHEDULE_EXPONENTIAL
+#define DEFAULT SDC_SCHEDULE_DEFAULT
+
+/* golden/samplers: AUTOMATIC1111's other k-diffusion samplers. The SDE ones draw from a
+ * Brownian tree (tests/test_brownian.c checks its recorded noise alone); here the whole
+ * trajectory follows from the sampler's own tree. LMS and UniPC run with no scheduler
+ * given, as their defaults are what the cases record. */
+static const traj_case ext_cases[] = {
+    {"kdiffusion.tiny-sd1.lms", KDIFF, LMS, DEFAULT, 0, EPS, 6, 101, 7.0f, 1},
+    {"kdiffusion.tiny-sd1.dpm_2", KDIFF, SDC_SAMPLER_DPM2, KARRAS, 0, EPS, 4, 102, 7.0f, 1},
+    {"kdiffusion.tiny-sd1.dpm_2_ancestral", KDIFF, SDC_SAMPLER_DPM2_A, KARRAS, 0, EPS, 4, 103,
+     7.0f, 1},
+    {"kdiffusion.tiny-sd1.dpmpp_2s_ancestral", KDIFF, SDC_SAMPLER_DPMPP_2S_A, KARRAS, 0, EPS, 4,
+     104, 7.0f, 1},
+    {"kdiffusion.tiny-sd1.dpmpp_sde", KDIFF, SDC_SAMPLER_DPMPP_SDE, KARRAS, 0, EPS, 4, 105, 7.0f,
+     1},
+    {"kdiffusion.tiny-sd1.dpmpp_2m_sde", KDIFF, SDC_SAMPLER_DPMPP_2M_SDE, KARRAS, 0, EPS, 6, 106,
+     7.0f, 1},
+    {"kdiffusion.tiny-sd1.dpmpp_2m_sde_heun", KDIFF, SDC_SAMPLER_DPMPP_2M_SDE_HEUN, EXPONENTIAL,
+     0, EPS, 6, 107, 7.0f, 1},
+    {"kdiffusion.tiny-sd1.dpmpp_3m_sde", KDIFF, SDC_SAMPLER_DPMPP_3M_SDE, EXPONENTIAL, 0, EPS, 6,
+     108, 7.0f, 1},
+    {"txt2img.tiny-sd1.unipc", TXT2IMG, SDC_SAMPLER_UNIPC, DEFAULT, 0, EPS, 6, 109, 7.0f, 1},
+};
+
+#define EXT_SET "samplers"
+
+static int is_ext(const traj_case *c)
+{
+    return c >= ext_cases && c < ext_cases + sizeof ext_cases / sizeof *ext_cases;
+}
+
 /* One replay: the case, its file, the sampler under test and the buffers of the loop. */
 typedef struct replay {
     const traj_case *c;
@@ -98,7 +131,11 @@ static const sdc_st_entry *get(const replay *r, const char *fmt, int i)
 
 static void check(const replay *r, const float *got, const sdc_st_entry *e)
 {
-    expect_close(got, e, golden_tol(r->c->id, e->name), r->c->id);
+    double tol = is_ext(r->c) ? golden_set_tol(EXT_SET, r->c->id, e->name)
+                              : golden_tol(r->c->id, e->name);
+    char what[128];
+    snprintf(what, sizeof what, "%s %s", r->c->id, e->name);
+    expect_close(got, e, tol, what);
 }
 
 /* Bit-exact draw from the replay's generator, compared with the recorded one. */
@@ -115,8 +152,9 @@ static void open_replay(replay *r, const traj_case *c)
 {
     memset(r, 0, sizeof *r);
     r->c = c;
-    char path[128];
-    snprintf(path, sizeof path, "trajectories/%s.safetensors", c->id);
+    char path[160];
+    snprintf(path, sizeof path, "%strajectories/%s.safetensors", is_ext(c) ? EXT_SET "/" : "",
+             c->id);
     r->st = golden_open(path);
     const sdc_st_entry *first = sdc_safetensors_find(r->st, "noise");
     if (!first)
@@ -231,7 +269,7 @@ static void run_loop(replay *r)
 {
     int calls = sdc_sampler_num_calls(r->s);
     for (int i = 0; i < calls; i++) {
-        if (r->c->flow == KDIFF && !r->s->have_saved) /* first call of k-diffusion step */
+        if (r->c->flow == KDIFF && !sdc_sampler_mid_step(r->s)) /* a step's first call */
             check(r, r->latent, get(r, "step%d.x", r->s->kstep));
         run_call(r, i);
         if (r->c->flow == INPAINT4)
@@ -326,6 +364,9 @@ static const traj_case *find_case(const char *id)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         if (strcmp(cases[i].id, id) == 0)
             return &cases[i];
+    for (size_t i = 0; i < sizeof ext_cases / sizeof *ext_cases; i++)
+        if (strcmp(ext_cases[i].id, id) == 0)
+            return &ext_cases[i];
     cr_assert_fail("no case %s", id);
     return NULL;
 }
@@ -357,24 +398,41 @@ REPLAY(txt2img_sdxl_euler, "txt2img_sdxl.tiny-sdxl.euler")
 REPLAY(txt2img_sdxl_euler_a, "txt2img_sdxl.tiny-sdxl.euler_a")
 REPLAY(kdiffusion_sdxl_euler_a, "kdiffusion_sdxl.tiny-sdxl.euler_a")
 REPLAY(kdiffusion_sdxl_dpmpp_2m_karras, "kdiffusion_sdxl.tiny-sdxl.dpmpp_2m_karras")
+REPLAY(kdiffusion_lms, "kdiffusion.tiny-sd1.lms")
+REPLAY(kdiffusion_dpm2, "kdiffusion.tiny-sd1.dpm_2")
+REPLAY(kdiffusion_dpm2_a, "kdiffusion.tiny-sd1.dpm_2_ancestral")
+REPLAY(kdiffusion_dpmpp_2s_a, "kdiffusion.tiny-sd1.dpmpp_2s_ancestral")
+REPLAY(kdiffusion_dpmpp_sde, "kdiffusion.tiny-sd1.dpmpp_sde")
+REPLAY(kdiffusion_dpmpp_2m_sde, "kdiffusion.tiny-sd1.dpmpp_2m_sde")
+REPLAY(kdiffusion_dpmpp_2m_sde_heun, "kdiffusion.tiny-sd1.dpmpp_2m_sde_heun")
+REPLAY(kdiffusion_dpmpp_3m_sde, "kdiffusion.tiny-sd1.dpmpp_3m_sde")
+REPLAY(txt2img_unipc, "txt2img.tiny-sd1.unipc")
 
-/* The manifest's kind of case `id`. */
-static const char *manifest_kind(const char *id)
+/* The manifest's kind of case `id` in golden set `set` (a static copy). */
+static const char *manifest_kind(const char *set, const char *id)
 {
-    json_t *cases = json_object_get(golden_manifest(), "cases"), *c;
+    static char kind[64];
+    json_t *m = golden_set_manifest(set), *c;
     size_t i;
-    json_array_foreach(cases, i, c) {
-        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0)
-            return json_string_value(json_object_get(c, "kind"));
+    json_array_foreach(json_object_get(m, "cases"), i, c) {
+        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0) {
+            snprintf(kind, sizeof kind, "%s", json_string_value(json_object_get(c, "kind")));
+            json_decref(m);
+            return kind;
+        }
     }
-    cr_assert_fail("trajectory %s is not a case of the golden manifest", id);
+    json_decref(m);
+    cr_assert_fail("trajectory %s is not a case of the golden manifest of '%s'", id, set);
     return NULL;
 }
 
-Test(samplers, every_trajectory_file_is_replayed)
+/* The replayed files of one golden set's trajectories folder ("" = the main set). */
+static size_t replayed_in(const char *set)
 {
-    DIR *dir = opendir(golden_path("trajectories"));
-    cr_assert(dir, "cannot list golden/trajectories");
+    char rel[64];
+    snprintf(rel, sizeof rel, "%s%strajectories", set, *set ? "/" : "");
+    DIR *dir = opendir(golden_path(rel));
+    cr_assert(dir, "cannot list golden/%s", rel);
     const char *ext = ".safetensors";
     size_t files = 0;
     for (struct dirent *d; (d = readdir(dir)) != NULL;) {
@@ -383,12 +441,12 @@ Test(samplers, every_trajectory_file_is_replayed)
             continue;
         char id[256];
         snprintf(id, sizeof id, "%.*s", (int)(len - strlen(ext)), d->d_name);
-        const char *kind = manifest_kind(id);
+        const char *kind = manifest_kind(set, id);
         /* no init latents stored (depth) or a condition made from pixels (x4 upscaler):
          * tests/test_pipeline.c runs them whole */
         if (strcmp(kind, "depth2img") == 0 || strcmp(kind, "upscale") == 0)
             continue;
-        const char *why = golden_pending_kind("", kind);
+        const char *why = golden_pending_kind(set, kind);
         if (why) {
             cr_log_info("skipped: golden trajectory %s waits for %s", id, why);
             continue;
@@ -397,7 +455,13 @@ Test(samplers, every_trajectory_file_is_replayed)
         files++;
     }
     closedir(dir);
-    cr_expect_eq(files, sizeof cases / sizeof *cases);
+    return files;
+}
+
+Test(samplers, every_trajectory_file_is_replayed)
+{
+    cr_expect_eq(replayed_in(""), sizeof cases / sizeof *cases);
+    cr_expect_eq(replayed_in(EXT_SET), sizeof ext_cases / sizeof *ext_cases);
 }
 
 /* ---- behaviours without a golden trajectory ---- */
@@ -487,4 +551,104 @@ Test(samplers, add_noise_after_the_last_call_is_the_clean_latent)
     sdc_sampler_add_noise(s, sdc_sampler_num_calls(s), x0, noise, out);
     cr_expect_eq(memcmp(out, x0, sizeof out), 0);
     sdc_sampler_free(s);
+}
+
+/* AUTOMATIC1111's facts of each sampler: calls per step as it counts them, its default
+ * schedule when none is given, the dropped next-to-last sigma. */
+Test(samplers, automatic1111_defaults_per_sampler)
+{
+    const struct {
+        const char *name;
+        int calls;
+        const char *schedule;
+    } rows[] = {{"euler_a", 1, "discrete"},     {"heun", 2, "discrete"},
+                {"lms", 1, "discrete"},          {"dpm2", 2, "karras"},
+                {"dpm2_a", 2, "karras"},        {"dpm++2s_a", 2, "karras"},
+                {"dpm++sde", 2, "karras"},      {"dpm++2m_sde", 1, "exponential"},
+                {"dpm++2m_sde_heun", 1, "exponential"}, {"dpm++3m_sde", 1, "exponential"},
+                {"unipc", 1, "linspace"},       {"ddim", 1, "leading"}};
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        int k = sdc_sampler_from_name(rows[i].name);
+        cr_assert_geq(k, 0, "%s", rows[i].name);
+        cr_expect_eq(sdc_sampler_model_calls_per_step(k), rows[i].calls, "%s", rows[i].name);
+        cr_expect_str_eq(sdc_scheduler_name(sdc_sampler_default_scheduler(k)), rows[i].schedule,
+                         "%s", rows[i].name);
+    }
+    cr_expect_eq(sdc_sampler_model_calls_per_step(-1), 0);
+    cr_expect_eq(sdc_sampler_from_name("DPM++ 2M SDE"), SDC_SAMPLER_DPMPP_2M_SDE);
+    cr_expect_eq(sdc_scheduler_from_name("Karras"), SDC_SCHEDULE_KARRAS);
+    cr_expect_eq(sdc_scheduler_from_name("Automatic"), SDC_SCHEDULE_DEFAULT);
+
+    /* no scheduler = the sampler's own: the same sigmas as naming it */
+    int n1, n2;
+    sdc_sampler *own = make(SDC_SAMPLER_DPMPP_SDE, DEFAULT, 8, 1, 0, 4);
+    sdc_sampler *named = make(SDC_SAMPLER_DPMPP_SDE, KARRAS, 8, 1, 0, 4);
+    const float *a = sdc_sampler_sigmas(own, &n1), *b = sdc_sampler_sigmas(named, &n2);
+    cr_assert_eq(n1, n2);
+    cr_expect_eq(memcmp(a, b, (size_t)n1 * sizeof *a), 0);
+    /* two calls per step but one at the step to sigma 0 */
+    cr_expect_eq(sdc_sampler_num_calls(own), 2 * 8 - 1);
+    sdc_sampler_free(own);
+    sdc_sampler_free(named);
+    /* DPM2 drops the next-to-last sigma of a schedule of steps + 1 */
+    sdc_sampler *dpm2 = make(SDC_SAMPLER_DPM2, DEFAULT, 5, 1, 0, 4);
+    sdc_sampler *karras6 = make(SDC_SAMPLER_EULER, KARRAS, 6, 1, 0, 4);
+    a = sdc_sampler_sigmas(dpm2, &n1);
+    b = sdc_sampler_sigmas(karras6, &n2);
+    cr_assert_eq(n1, 6);
+    cr_expect_eq(memcmp(a, b, 5 * sizeof *a), 0);
+    cr_expect_eq(a[5], 0.0f);
+    sdc_sampler_free(dpm2);
+    sdc_sampler_free(karras6);
+}
+
+Test(samplers, schedules_of_the_other_formulation_are_refused)
+{
+    sdc_sampler_params p = sdc_sampler_default_params();
+    p.latent_size = 4;
+    sdc_sampler *s;
+    p.kind = SDC_SAMPLER_LMS;
+    p.schedule = LEADING;
+    cr_expect_neq(sdc_sampler_create(&p, &s), SDC_OK);
+    cr_expect(strstr(sdc_last_error(), "does not apply"), "%s", sdc_last_error());
+    p.kind = SDC_SAMPLER_UNIPC;
+    p.schedule = KARRAS;
+    cr_expect_neq(sdc_sampler_create(&p, &s), SDC_OK);
+    p.kind = SDC_SAMPLER_DPMPP_SDE;
+    p.schedule = DEFAULT;
+    p.karras_sigmas = 1;
+    cr_expect_neq(sdc_sampler_create(&p, &s), SDC_OK);
+}
+
+/* Every sampler runs a whole loop, txt2img and img2img (the SDE samplers' tree then spans the
+ * sigmas the loop runs through), with finite results, on both generators. */
+Test(samplers, every_sampler_runs_txt2img_and_img2img)
+{
+    enum { N = 64 };
+    float x[N], den[N], noise[N];
+    for (int kind = 0; kind < SDC_SAMPLER_KIND_COUNT; kind++)
+        for (int img2img = 0; img2img < 2; img2img++) {
+            sdc_sampler *s = make((sdc_sampler_kind)kind, DEFAULT, 7, img2img ? 0.6f : 1, 0, N);
+            sdc_rng rng;
+            sdc_rng_init(&rng, kind % 2 ? SDC_RNG_TYPE_CUDA : SDC_RNG_TYPE_CPU, 5);
+            sdc_rng_randn(&rng, noise, N);
+            for (int i = 0; i < N; i++)
+                den[i] = 0.05f * (float)(i % 9) - 0.2f;
+            if (img2img)
+                sdc_sampler_start_img2img(s, den, noise, x);
+            else
+                sdc_sampler_start_txt2img(s, noise, x);
+            for (int c = 0; c < sdc_sampler_num_calls(s); c++) {
+                float in[N];
+                sdc_sampler_model_input(s, x, in);
+                /* a model whose denoised image is `den`: eps = (x - den) / sigma-ish */
+                cr_assert_eq(sdc_sampler_step(s, sdc_sampler_is_kdiffusion(s) ? den : in, x,
+                                              &rng),
+                             SDC_OK, "%s: %s", sdc_sampler_name(kind), sdc_last_error());
+            }
+            for (int i = 0; i < N; i++)
+                cr_assert(isfinite(x[i]), "%s img2img %d: x[%d] = %g", sdc_sampler_name(kind),
+                          img2img, i, (double)x[i]);
+            sdc_sampler_free(s);
+        }
 }

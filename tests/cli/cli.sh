@@ -135,6 +135,22 @@ expect 0 "" -- "$SDC" metadata "$TMP/sched.png"
 grep -qxF "$sched" "$TMP/out" || fail "metadata lacks the prompt as written: $(cat "$TMP/out")"
 grep -qF "Negative prompt: [blurry:noisy:1]" "$TMP/out" || fail "metadata lacks the negative prompt as written"
 expect 0 "" -- "$SDC" $small -p "a | b [unparsed" -s 7 -o "$TMP/plain-text.png"
+# the SDE samplers: the sampler's own schedule when none is given (in -v and the metadata),
+# A1111's combined names, one Brownian tree per image seed (image 2 of a batch = its seed
+# alone), and the generator's kind behind the tree
+expect 0 "schedule Karras (the sampler's own), 2 model calls per step" -- \
+    "$SDC" $small -p x --sampling-method dpm++sde -v -o "$TMP/sde.png"
+expect 0 "" -- "$SDC" metadata "$TMP/sde.png"
+grep -q "Sampler: DPM++ SDE, Schedule type: Karras" "$TMP/out" || fail "metadata: $(cat "$TMP/out")"
+expect 0 "" -- "$SDC" $small -p x --sampling-method "DPM++ 2M SDE Karras" -o "$TMP/sde.png" --overwrite
+expect 0 "" -- "$SDC" metadata "$TMP/sde.png"
+grep -q "Sampler: DPM++ 2M SDE, Schedule type: Karras" "$TMP/out" || fail "metadata: $(cat "$TMP/out")"
+expect 0 "" -- "$SDC" $small -p x --sampling-method dpm++2m_sde -s 7 -b 2 -o "$TMP/sdeb.png"
+expect 0 "" -- "$SDC" $small -p x --sampling-method dpm++2m_sde -s 8 -o "$TMP/sde8.png"
+cmp -s "$TMP/sdeb_2.png" "$TMP/sde8.png" || fail "batch image 2 differs from its seed alone"
+expect 0 "" -- "$SDC" $small -p x --sampling-method dpm++2m_sde -s 8 --rng cpu -o "$TMP/sde8c.png"
+cmp -s "$TMP/sde8c.png" "$TMP/sde8.png" && fail "--rng cpu gave the Brownian noise of --rng cuda"
+expect 1 "does not apply" -- "$SDC" $small -p x --sampling-method lms --scheduler leading -o "$TMP/l.png"
 expect 0 "" -- "$SDC" $small -p x -o "$TMP/c.png" --overwrite
 
 # issue 23: FIFOs and devices are refused before open() blocks (timeout: a hang fails)
