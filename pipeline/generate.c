@@ -538,8 +538,13 @@ static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p
     if (s == SDC_OK)
         s = make_sampler(&r);
     if (s == SDC_OK)
-        s = sdc_prompt_plan_parse(p, sdc_sampler_schedule_steps(r.sampler_kind, p->steps),
-                                  &r.plan);
+        s = r.from.hires_first_steps > 0
+                ? sdc_prompt_plan_parse(p, r.from.hires_first_steps,
+                                        sdc_sampler_schedule_steps(r.sampler_kind,
+                                                                   r.from.img2img_steps),
+                                        &r.plan)
+                : sdc_prompt_plan_parse(p, sdc_sampler_schedule_steps(r.sampler_kind, p->steps),
+                                        0, &r.plan);
     r.rows = sdc_prompt_plan_rows(&r.plan);
     if (s == SDC_OK)
         s = allocate(&r);

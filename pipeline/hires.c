@@ -19,6 +19,7 @@
 #include "ops/error.h"
 #include "pipeline/lora_tags.h"
 #include "pipeline/pipeline_impl.h"
+#include "scheduler/sampler.h"
 
 typedef enum upscaler { LATENT, LATENT_NEAREST, LANCZOS, MODEL } upscaler;
 
@@ -150,7 +151,10 @@ static sdc_status run_passes(sdc_model *m, const sdc_generate_params *p, upscale
     second.strength = (float)d; /* 1 still starts from the first pass, as in AUTOMATIC1111 */
     if (p->hr_sampler)
         second.sampler = p->hr_sampler;
-    sdc_pipeline_start from = {.img2img_steps = n};
+    int first_kind = sdc_sampler_from_name(p->sampler ? p->sampler : "euler_a");
+    sdc_pipeline_start from = {
+        .img2img_steps = n,
+        .hires_first_steps = sdc_sampler_schedule_steps((sdc_sampler_kind)first_kind, p->steps)};
     int latent = u == LATENT || u == LATENT_NEAREST;
     size_t small = latent ? (size_t)4 * (p->height / 8) * (p->width / 8)
                           : (size_t)3 * p->width * p->height;

@@ -52,6 +52,9 @@ typedef struct sdc_pipeline_start {
     /* img2img: 0 = the steps p->strength gives; N = the last N steps of the schedule of
      * p->steps (AUTOMATIC1111's hires pass) */
     int img2img_steps;
+    /* hires fix's second pass: the first pass's prompt-schedule steps (its prompt schedules
+     * count on from them); 0: not such a pass */
+    int hires_first_steps;
 } sdc_pipeline_start;
 
 /* sdc_pipeline_generate from `from` (NULL: as sdc_pipeline_generate); rgb may be NULL when
@@ -99,9 +102,11 @@ typedef struct sdc_prompt_plan {
 } sdc_prompt_plan;
 
 /* Parses p's prompt and negative prompt over schedule_steps (sdc_sampler_schedule_steps);
- * without p->emphasis the prompts are single texts as written. */
+ * hires_steps > 0: the hires fix's second pass, schedule_steps then the first pass's
+ * (AUTOMATIC1111's hires schedules: `when` counts on from the first pass). Without
+ * p->emphasis the prompts are single texts as written. */
 sdc_status sdc_prompt_plan_parse(const sdc_generate_params *p, int schedule_steps,
-                                 sdc_prompt_plan *plan);
+                                 int hires_steps, sdc_prompt_plan *plan);
 /* UNet rows of a call: the sub-prompts, and the negative when guided. */
 int sdc_prompt_plan_rows(const sdc_prompt_plan *plan);
 /* The text of row `row` at model call `call` (for tests and logs). */

@@ -53,13 +53,16 @@ static sdc_status split(const char *prompt, int a1111, sdc_subprompt **parts, in
     return SDC_OK;
 }
 
-static sdc_status schedule(const char *text, int a1111, int steps, sdc_prompt_schedule *out)
+static sdc_status schedule(const char *text, int a1111, int steps, int hires_steps,
+                           sdc_prompt_schedule *out)
 {
-    return a1111 ? sdc_prompt_schedule_build(text, steps, 0, out) : literal(text, steps, out);
+    if (!a1111)
+        return literal(text, hires_steps > 0 ? hires_steps : steps, out);
+    return sdc_prompt_schedule_build(text, steps, hires_steps, out);
 }
 
 sdc_status sdc_prompt_plan_parse(const sdc_generate_params *p, int schedule_steps,
-                                 sdc_prompt_plan *plan)
+                                 int hires_steps, sdc_prompt_plan *plan)
 {
     *plan = (sdc_prompt_plan){0};
     int a1111 = p->emphasis != 0;
@@ -78,11 +81,11 @@ sdc_status sdc_prompt_plan_parse(const sdc_generate_params *p, int schedule_step
     for (int i = 0; i < n && s == SDC_OK; i++) {
         /* A1111 forms weight * cfg in double and multiplies the float32 tensor by it */
         plan->scale[i] = (float)(parts[i].weight * (double)p->cfg_scale);
-        s = schedule(parts[i].text, a1111, schedule_steps, &plan->schedules[i]);
+        s = schedule(parts[i].text, a1111, schedule_steps, hires_steps, &plan->schedules[i]);
     }
     if (s == SDC_OK)
         s = schedule(p->negative_prompt ? p->negative_prompt : "", a1111, schedule_steps,
-                     &plan->schedules[n]);
+                     hires_steps, &plan->schedules[n]);
     sdc_subprompts_free(parts, n);
     if (s != SDC_OK)
         sdc_prompt_plan_free(plan);

@@ -163,7 +163,7 @@ Test(prompt_schedule, golden_trajectories_model_call_texts)
         int steps = sdc_sampler_schedule_steps((sdc_sampler_kind)kind, p.steps);
         cr_expect_eq(steps, json_integer_value(json_object_get(c, "schedule_steps")), "%s", id);
         sdc_prompt_plan plan;
-        cr_assert_eq(sdc_prompt_plan_parse(&p, steps, &plan), SDC_OK, "%s", id);
+        cr_assert_eq(sdc_prompt_plan_parse(&p, steps, 0, &plan), SDC_OK, "%s", id);
         size_t k;
         json_t *call;
         json_array_foreach(calls, k, call) {
@@ -194,7 +194,7 @@ Test(prompt_schedule, strict_mode_takes_prompts_as_written)
     p.negative_prompt = "[x|y]";
     p.emphasis = 0;
     sdc_prompt_plan plan;
-    cr_assert_eq(sdc_prompt_plan_parse(&p, 4, &plan), SDC_OK);
+    cr_assert_eq(sdc_prompt_plan_parse(&p, 4, 0, &plan), SDC_OK);
     cr_expect_eq(plan.subprompts, 1);
     cr_expect(plan.single);
     for (int call = 0; call < 5; call++) {
@@ -211,19 +211,45 @@ Test(prompt_schedule, weights_make_a_negative_row)
     p.cfg_scale = 1.0f;
     p.prompt = "a";
     sdc_prompt_plan plan;
-    cr_assert_eq(sdc_prompt_plan_parse(&p, 4, &plan), SDC_OK);
+    cr_assert_eq(sdc_prompt_plan_parse(&p, 4, 0, &plan), SDC_OK);
     cr_expect_eq(sdc_prompt_plan_rows(&plan), 1);
     sdc_prompt_plan_free(&plan);
     p.prompt = "a :0.5";
-    cr_assert_eq(sdc_prompt_plan_parse(&p, 4, &plan), SDC_OK);
+    cr_assert_eq(sdc_prompt_plan_parse(&p, 4, 0, &plan), SDC_OK);
     cr_expect_eq(sdc_prompt_plan_rows(&plan), 2);
     cr_expect_eq(plan.scale[0], 0.5f);
     sdc_prompt_plan_free(&plan);
     p.cfg_scale = 7.5f;
     p.prompt = "a :1.0 AND b :0.6";
-    cr_assert_eq(sdc_prompt_plan_parse(&p, 4, &plan), SDC_OK);
+    cr_assert_eq(sdc_prompt_plan_parse(&p, 4, 0, &plan), SDC_OK);
     cr_expect_eq(sdc_prompt_plan_rows(&plan), 3);
     cr_expect_eq(plan.scale[0], 7.5f);
     cr_expect_eq(plan.scale[1], (float)(0.6 * 7.5));
+    sdc_prompt_plan_free(&plan);
+}
+
+/* The hires fix's second pass (pipeline/hires.c): its schedules are AUTOMATIC1111's hires
+ * ones, `when` counting on from the first pass's steps: [red:blue:5] after a 4-step first
+ * pass ends at the second pass's step 1 of 3 (blue from call 2); a fraction counts from 1.0
+ * (1.5 of 3 steps: the same). */
+Test(prompt_schedule, hires_pass_counts_on_from_the_first)
+{
+    sdc_generate_params p = sdc_generate_default_params();
+    p.prompt = "a [red:blue:5] apple";
+    p.negative_prompt = "[dark:bright:1.5]";
+    sdc_prompt_plan plan;
+    cr_assert_eq(sdc_prompt_plan_parse(&p, 4, 3, &plan), SDC_OK);
+    for (int call = 0; call < 3; call++) {
+        sdc_prompt_schedule want;
+        cr_assert_eq(sdc_prompt_schedule_build(p.prompt, 4, 3, &want), SDC_OK);
+        cr_expect_str_eq(sdc_prompt_plan_text(&plan, 0, call),
+                         sdc_prompt_schedule_at(&want, call), "call %d", call);
+        sdc_prompt_schedule_free(&want);
+    }
+    cr_expect_str_eq(sdc_prompt_plan_text(&plan, 0, 0), "a red apple");
+    cr_expect_str_eq(sdc_prompt_plan_text(&plan, 0, 1), "a red apple");
+    cr_expect_str_eq(sdc_prompt_plan_text(&plan, 0, 2), "a blue apple");
+    cr_expect_str_eq(sdc_prompt_plan_text(&plan, 1, 0), "dark");
+    cr_expect_str_eq(sdc_prompt_plan_text(&plan, 1, 2), "bright");
     sdc_prompt_plan_free(&plan);
 }
