@@ -95,7 +95,7 @@ Test(hires, latent_mode_is_img2img_from_the_interpolated_latent)
     cr_assert_eq(sdc_pipeline_generate(m, &first, NULL, small), SDC_OK, "%s", sdc_last_error());
     sdc_pipeline_latent_resize(small, 4, 8, 8, big, 12, 12, 0);
     sdc_generate_params second = second_of(&p);
-    sdc_pipeline_start from = {.latent = big, .img2img_steps = 3};
+    sdc_pipeline_start from = {.latent = big, .img2img_steps = 3, .hires_first_steps = 5};
     cr_assert_eq(sdc_pipeline_generate_from(m, &second, &from, want, NULL), SDC_OK, "%s",
                  sdc_last_error());
     cr_expect_arr_eq(got, want, 96 * 96 * 3, "hires differs from its passes done by hand");
@@ -122,7 +122,7 @@ Test(hires, lanczos_mode_is_img2img_of_the_resized_picture)
     cr_assert_eq(sdc_image_resize_lanczos(&src, 96, 96, &big), SDC_OK);
     sdc_generate_params second = second_of(&p);
     second.init_rgb = big.pixels, second.init_width = 96, second.init_height = 96;
-    sdc_pipeline_start from = {.img2img_steps = 3};
+    sdc_pipeline_start from = {.img2img_steps = 3, .hires_first_steps = 5};
     cr_assert_eq(sdc_pipeline_generate_from(m, &second, &from, want, NULL), SDC_OK, "%s",
                  sdc_last_error());
     cr_expect_arr_eq(got, want, 96 * 96 * 3, "hires differs from its passes done by hand");
@@ -182,12 +182,40 @@ Test(hires, x4_model_upscales_the_first_pass)
     sdc_generate_params second = second_of(&p);
     second.width = second.height = 128;
     second.init_rgb = big.pixels, second.init_width = 128, second.init_height = 128;
-    sdc_pipeline_start from = {.img2img_steps = 3};
+    sdc_pipeline_start from = {.img2img_steps = 3, .hires_first_steps = 5};
     cr_assert_eq(sdc_pipeline_generate_from(m, &second, &from, want, NULL), SDC_OK, "%s",
                  sdc_last_error());
     cr_expect_arr_eq(got, want, 128 * 128 * 3, "hires with x4 differs from its passes");
     free(big.pixels);
     free(got), free(want), free(up);
     sdc_model_free(x4);
+    sdc_model_free(m);
+}
+
+/* SDXL (golden tiny-sdxl: two text encoders, the size conditioning at each pass's size):
+ * the latent mode is its passes done by hand there too. */
+Test(hires, sdxl_latent_mode_is_its_passes)
+{
+    sdc_model_params mp = sdc_model_default_params();
+    mp.model_path = golden_path("models/tiny-sdxl/model.safetensors");
+    mp.vocab_path = vocab_path();
+    sdc_model *m;
+    cr_assert_eq(sdc_model_load(&mp, &m), SDC_OK, "%s", sdc_last_error());
+    sdc_generate_params p = hires_params("latent");
+    uint8_t *got = malloc(96 * 96 * 3), *want = malloc(96 * 96 * 3);
+    float small[4 * 8 * 8], big[4 * 12 * 12];
+    cr_assert(got && want);
+    cr_assert_eq(sdc_generate(m, &p, got), SDC_OK, "%s", sdc_last_error());
+    sdc_generate_params first = p;
+    first.hires = 0;
+    cr_assert_eq(sdc_pipeline_generate(m, &first, NULL, small), SDC_OK, "%s", sdc_last_error());
+    sdc_pipeline_latent_resize(small, 4, 8, 8, big, 12, 12, 0);
+    sdc_generate_params second = second_of(&p);
+    sdc_pipeline_start from = {.latent = big, .img2img_steps = 3, .hires_first_steps = 5};
+    cr_assert_eq(sdc_pipeline_generate_from(m, &second, &from, want, NULL), SDC_OK, "%s",
+                 sdc_last_error());
+    cr_expect_arr_eq(got, want, 96 * 96 * 3, "SDXL hires differs from its passes by hand");
+    free(got);
+    free(want);
     sdc_model_free(m);
 }

@@ -85,6 +85,12 @@ printf '{"prompt": "a [red:blue:1] fox AND [cat|dog] :0.5", "negative-prompt": "
     | "$SDC" batch - -m "$MODEL" --steps 2 --rng cpu -t 1 --quiet --output-dir sched
 single -W 64 -H 64 -p "a [red:blue:1] fox AND [cat|dog] :0.5" -n "[blurry::1]" -s 5 -o same-sched.png
 cmp sched/00000-5.png same-sched.png || fail "batch and sdc differ (prompt schedules)"
+# the hires fix (docs/upscale.md) from a job line: the same file as the command line
+printf '{"prompt": "a fox", "seed": 6, "width": 64, "height": 64, "hires-fix": true, "hr-scale": 1.5, "hr-upscaler": "lanczos", "hr-steps": 2, "hr-denoising": 0.5}\n' \
+    | "$SDC" batch - -m "$MODEL" --steps 2 --rng cpu -t 1 --quiet --output-dir hires
+single -W 64 -H 64 -p "a fox" -s 6 --hires-fix --hr-scale 1.5 --hr-upscaler lanczos --hr-steps 2 --hr-denoising 0.5 -o same-hires.png
+cmp hires/00000-6.png same-hires.png || fail "batch and sdc differ (hires fix)"
+"$SDC" metadata same-hires.png | grep -q "Hires upscale: 1.5" || fail "hires metadata"
 
 # usage errors: exit status 2 before any work
 expect_status 2 batch jobs.jsonl -o '{nope}.png' 2> /dev/null
