@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "pipeline/control.h"
+#include "pipeline/parameters.h"
 #include "pipeline/pipeline_impl.h"
 #include "weights/sha256.h"
 
@@ -36,23 +37,6 @@ static void legacy_hash(const char *path, char out[12])
     snprintf(out, 12, " [%.8s]", hex);
 }
 
-/* The file or folder name without folders and extension. */
-static void base_name(const char *path, char *buf, size_t size)
-{
-    size_t n = strlen(path);
-    while (n > 1 && path[n - 1] == '/')
-        n--;
-    const char *start = path;
-    for (size_t i = 0; i < n; i++)
-        if (path[i] == '/')
-            start = path + i + 1;
-    size_t len = (size_t)(path + n - start);
-    const char *dot = memchr(start, '.', len);
-    if (dot && dot != start)
-        len = (size_t)(dot - start);
-    snprintf(buf, size, "%.*s", (int)len, start);
-}
-
 static const char *module_name(sdc_control_preprocess p)
 {
     return p == SDC_CONTROL_PREPROCESS_CANNY    ? "canny"
@@ -63,7 +47,7 @@ static const char *module_name(sdc_control_preprocess p)
 static void write_entry(FILE *f, int i, const sdc_control *c)
 {
     char name[256], hash[12];
-    base_name(c->path ? c->path : "", name, sizeof name);
+    sdc_parameters_file_name(c->path ? c->path : "", name, sizeof name);
     legacy_hash(c->path ? c->path : "", hash);
     fprintf(f, ", ControlNet %d: \"Module: %s, Model: %s%s, Weight: %g, Resize Mode: Just "
             "Resize, Low Vram: False, Processor Res: 512", i, module_name(c->preprocess), name,

@@ -34,9 +34,7 @@ static void base_name(const char *path, char *buf, size_t size)
     snprintf(buf, size, "%.*s", (int)len, start);
 }
 
-/* Base name without extension, into buf, controls escaped: a file named "a\nSteps: 99"
- * cannot forge a line of the parameters text. */
-static void model_name(const char *path, char *buf, size_t size)
+void sdc_parameters_file_name(const char *path, char *buf, size_t size)
 {
     char raw[256];
     base_name(path, raw, sizeof raw);
@@ -83,7 +81,7 @@ static void write_hires(FILE *f, const sdc_generate_params *g)
     const char *up = g->hr_upscaler ? g->hr_upscaler : "latent";
     char model[256];
     if (g->hr_upscale_model)
-        model_name(g->hr_upscale_model->path ? g->hr_upscale_model->path : "", model,
+        sdc_parameters_file_name(g->hr_upscale_model->path ? g->hr_upscale_model->path : "", model,
                    sizeof model);
     fprintf(f, ", Denoising strength: %g, Hires upscale: %g", g->hr_denoising, g->hr_scale);
     if (g->hr_steps)
@@ -102,7 +100,7 @@ char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
                           const char *ti_hashes, const char *controls)
 {
     char name[256];
-    model_name(model_path ? model_path : "", name, sizeof name);
+    sdc_parameters_file_name(model_path ? model_path : "", name, sizeof name);
     const char *neg = g->negative_prompt ? g->negative_prompt : "";
     const char *sched = schedule_display(g->scheduler, g->sampler ? g->sampler : "euler_a");
     char *text = NULL;
@@ -144,7 +142,7 @@ char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
     write_sdxl_conditioning(f, g);
     if (g->refiner) {
         char refiner[256];
-        model_name(g->refiner->path ? g->refiner->path : "", refiner, sizeof refiner);
+        sdc_parameters_file_name(g->refiner->path ? g->refiner->path : "", refiner, sizeof refiner);
         fprintf(f, ", Refiner: %s, Refiner switch at: %g", refiner, g->refiner_switch);
     }
     if (lora_hashes)

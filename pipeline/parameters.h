@@ -17,4 +17,8 @@ char *sdc_parameters_text(const sdc_generate_params *g, const char *model_path,
                           const char *model_hash, const char *lora_hashes,
                           const char *ti_hashes, const char *controls);
 
+/* A model file's (or folder's) name as the text records it: the base name without its
+ * extension, control characters escaped (a file named "a\nSteps: 99" cannot forge a line). */
+void sdc_parameters_file_name(const char *path, char *buf, size_t size);
+
 #endif

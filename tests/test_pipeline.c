@@ -405,32 +405,25 @@ static void check_case(const char *id)
     run_cli(&g);
 }
 
-/* The LoRA trajectories (tags in the prompt, files from --lora-model-dir) and the
- * textual-inversion one (--embd-dir). */
-static void check_lora_case(const char *id)
+/* A case of a golden subfolder set ("lora", "controlnet", ...) the same way. */
+static void check_case_in(const char *set, const char *id)
 {
-    golden_case g = find_case_in("lora", id);
+    golden_case g = find_case_in(set, id);
     run_library(&g);
     run_cli(&g);
 }
+
+/* The LoRA trajectories (tags in the prompt, files from --lora-model-dir) and the
+ * textual-inversion one (--embd-dir). */
+static void check_lora_case(const char *id) { check_case_in("lora", id); }
 
 /* ControlNet trajectories (golden/controlnet): one net, a guidance window, two nets with a
  * picture of another size. */
-static void check_controlnet_case(const char *id)
-{
-    golden_case g = find_case_in("controlnet", id);
-    run_library(&g);
-    run_cli(&g);
-}
+static void check_controlnet_case(const char *id) { check_case_in("controlnet", id); }
 
 /* A1111's prompt editing, alternation and AND (golden/prompts): the case's prompt and
  * negative prompt as written. */
-static void check_prompts_case(const char *id)
-{
-    golden_case g = find_case_in("prompts", id);
-    run_library(&g);
-    run_cli(&g);
-}
+static void check_prompts_case(const char *id) { check_case_in("prompts", id); }
 
 Test(pipeline, controlnet_ddim) { check_controlnet_case("controlnet_txt2img.tiny-sd1.ddim"); }
 Test(pipeline, controlnet_ddim_window)
@@ -447,12 +440,7 @@ Test(pipeline, controlnet_ddim_two_nets_resized_picture)
 
 /* golden/samplers: AUTOMATIC1111's other k-diffusion samplers (Brownian noise for the SDE
  * ones), under their README's command lines. */
-static void check_sampler_case(const char *id)
-{
-    golden_case g = find_case_in("samplers", id);
-    run_library(&g);
-    run_cli(&g);
-}
+static void check_sampler_case(const char *id) { check_case_in("samplers", id); }
 
 /* A suite of its own: meson runs it as the test pipeline_samplers (tests/meson.build). */
 #define SAMPLER_CASE(name, id) \

@@ -281,19 +281,28 @@ static sdc_status decoder(sdc_unet *u, const sdc_unet_pass *p,
     return s;
 }
 
+/* The start every pass shares: a fresh arena, the skip list, the time (and label)
+ * embedding, and the encoder (h0_add: a ControlNet's hint added after conv_in, or NULL). */
+static sdc_status encode_pass(sdc_unet *u, sdc_unet_pass *p, const float *x, int B, int h,
+                              int w, float t, const sdc_unet_cond *c, const float *h0_add)
+{
+    sdc_arena_reset(&u->arena);
+    *p = (sdc_unet_pass){.arena = &u->arena, .B = B, .context = c->context, .T = c->tokens};
+    sdc_status s = pass_skips(u, p);
+    if (s == SDC_OK)
+        s = time_embedding(u, p, t, c->label);
+    if (s == SDC_OK)
+        s = encoder(u, p, unet_input(u, p, x, c, h, w), h, w, h0_add);
+    return s;
+}
+
 sdc_status sdc_unet_forward(sdc_unet *u, const float *x, int B, int h, int w, float t,
                             const sdc_unet_cond *c, float *out)
 {
+    sdc_unet_pass p;
     sdc_status s = check_args(u, x, B, h, w, c, out);
-    if (s != SDC_OK)
-        return s;
-    sdc_arena_reset(&u->arena);
-    sdc_unet_pass p = {.arena = &u->arena, .B = B, .context = c->context, .T = c->tokens};
-    s = pass_skips(u, &p);
     if (s == SDC_OK)
-        s = time_embedding(u, &p, t, c->label);
-    if (s == SDC_OK)
-        s = encoder(u, &p, unet_input(u, &p, x, c, h, w), h, w, NULL);
+        s = encode_pass(u, &p, x, B, h, w, t, c, NULL);
     if (s == SDC_OK)
         s = decoder(u, &p, c->residuals, out);
     return s;
@@ -303,16 +312,10 @@ sdc_status sdc_unet_encode(sdc_unet *u, const float *x, int B, int h, int w, flo
                            const sdc_unet_cond *c, const float *h0_add, const float **skips,
                            const float **mid)
 {
+    sdc_unet_pass p;
     sdc_status s = check_args(u, x, B, h, w, c, x);
-    if (s != SDC_OK)
-        return s;
-    sdc_arena_reset(&u->arena);
-    sdc_unet_pass p = {.arena = &u->arena, .B = B, .context = c->context, .T = c->tokens};
-    s = pass_skips(u, &p);
     if (s == SDC_OK)
-        s = time_embedding(u, &p, t, c->label);
-    if (s == SDC_OK)
-        s = encoder(u, &p, unet_input(u, &p, x, c, h, w), h, w, h0_add);
+        s = encode_pass(u, &p, x, B, h, w, t, c, h0_add);
     if (s != SDC_OK)
         return s;
     int k = u->n_skip - 1;
