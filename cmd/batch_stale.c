@@ -1,4 +1,5 @@
 #include "cmd/batch_stale.h"
+#include "cmd/recipe.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,11 @@ int sdc_batch_stale(const sdc_batch_job *job, int image, const char *path, char 
     static const uint8_t some_pixels[1];
     g.init_rgb = job->opt.init_img ? some_pixels : NULL;
     g.refiner = NULL;
+    if (sdc_cli_apply_recipe(&job->opt, NULL, &g) != SDC_OK) {
+        free(stored);
+        snprintf(why, size, "its model cannot be read (%s)", sdc_last_error());
+        return 1;
+    }
     char *controls = sdc_pipeline_control_text(&g);
     char *expected = sdc_parameters_text(&g, job->opt.model, NULL, NULL, NULL, controls);
     free(controls);

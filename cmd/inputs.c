@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/recipe.h"
 #include "image/mask.h"
 #include "image/outpaint.h"
 
@@ -117,6 +118,7 @@ sdc_status sdc_cli_inputs_load(const sdc_cli_options *o, sdc_generate_params *g,
 void sdc_cli_inputs_fit_model(const sdc_cli_options *o, sdc_generate_params *g,
                               const sdc_cli_inputs *in, sdc_model *model)
 {
+    sdc_cli_apply_recipe(o, model, g); /* with a loaded model it cannot fail */
     if (!in->init.pixels || strcmp(sdc_model_family_name(model), "sd2-x4-upscaler") != 0)
         return;
     if (!o->width_given)

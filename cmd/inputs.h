@@ -20,7 +20,8 @@ typedef struct sdc_cli_inputs {
  * quiet) when the mask repaints nothing. */
 sdc_status sdc_cli_inputs_load(const sdc_cli_options *o, sdc_generate_params *g,
                                sdc_cli_inputs *in);
-/* What the loaded model changes: the x4 upscaler's output is 4x its picture unless -W / -H
+/* What the loaded model changes: its recipe's steps, CFG, sampler and scheduler where none
+ * were given (cmd/recipe.h); the x4 upscaler's output is 4x its picture unless -W / -H
  * say otherwise (rounded down to multiples of 8). */
 void sdc_cli_inputs_fit_model(const sdc_cli_options *o, sdc_generate_params *g,
                               const sdc_cli_inputs *in, sdc_model *model);

@@ -11,7 +11,7 @@
 #include "ops/error.h"
 
 enum {
-    OPT_STEPS = 1000, OPT_CFG, OPT_SAMPLER, OPT_SCHEDULER, OPT_RNG, OPT_CLIP_SKIP, OPT_PREDICTION,
+    OPT_STEPS = 1000, OPT_CFG, OPT_RECIPE, OPT_SAMPLER, OPT_SCHEDULER, OPT_RNG, OPT_CLIP_SKIP, OPT_PREDICTION,
     OPT_VAE, OPT_VAE_TILING, OPT_FREEU, OPT_VOCAB, OPT_STRENGTH, OPT_MASK, OPT_MASK_BLUR,
     OPT_INVERT_MASK, OPT_ETA, OPT_OVERWRITE, OPT_QUIET, OPT_VERSION, OPT_NO_EMPHASIS,
     OPT_INPAINT_AREA, OPT_PADDING, OPT_OUTPAINT, OPT_OUTPAINT_FILL, OPT_PRECISION,
@@ -41,6 +41,7 @@ static const struct option long_options[] = {
     {"cfg-scale", required_argument, 0, OPT_CFG},
     {"sampling-method", required_argument, 0, OPT_SAMPLER},
     {"scheduler", required_argument, 0, OPT_SCHEDULER},
+    {"recipe", required_argument, 0, OPT_RECIPE},
     {"karras-sigmas", no_argument, 0, OPT_KARRAS_SIGMAS},
     {"rng", required_argument, 0, OPT_RNG},
     {"clip-skip", required_argument, 0, OPT_CLIP_SKIP},
@@ -155,14 +156,20 @@ static void print_help_sampling(FILE *out)
         "                            model, or the init image's width rounded down to 8)\n"
         "  -H, --height N            image height, multiple of 8 (default 512, 64 with the demo\n"
         "                            model, or the init image's height rounded down to 8)\n"
-        "      --steps N             sampling steps (default 20)\n"
-        "      --cfg-scale X         classifier-free guidance; 1 = none (default 7.0)\n"
+        "      --steps N             sampling steps (default 20, or the --recipe's)\n"
+        "      --cfg-scale X         classifier-free guidance; 1 = none (default 7.0, or the\n"
+        "                            --recipe's)\n"
         "      --sampling-method M   the sampler:\n",
         out);
     print_choices(out, sdc_sampler_name, sdc_sampler_description,
                   sdc_sampler_from_name(d.sampler));
     fputs("      --scheduler S         k-diffusion sigmas or diffusers timestep spacing:\n", out);
     print_choices(out, sdc_scheduler_name, sdc_scheduler_description, 0);
+    fputs("      --recipe R            the settings few-step models are made for; --steps,\n"
+          "                            --cfg-scale, --sampling-method, --scheduler given win:\n"
+          "                              auto             the model's, or an LCM-LoRA's (docs/fast.md) (default)\n",
+          out);
+    print_choices(out, sdc_recipe_name, sdc_recipe_description, -1);
     fputs(
         "      --karras-sigmas       with linspace, leading or trailing: Karras sigmas as\n"
         "                            diffusers' use_karras_sigmas (euler, heun, dpm++2m)\n"
@@ -371,10 +378,13 @@ static int apply_choice(int c, const char *arg, sdc_cli_options *o)
     int i;
     switch (c) {
     case OPT_SAMPLER:
-        if ((i = combined_sampler(arg, g)) < 0 &&
-            (i = choice("--sampling-method", arg, sdc_sampler_name, sdc_sampler_from_name)) < 0)
+        if ((i = combined_sampler(arg, g)) >= 0)
+            o->scheduler_given = 1;
+        else if ((i = choice("--sampling-method", arg, sdc_sampler_name,
+                             sdc_sampler_from_name)) < 0)
             return 2;
         g->sampler = sdc_sampler_name(i);
+        o->sampler_given = 1;
         return 0;
     case OPT_HR_SAMPLER:
         if ((i = choice("--hr-sampling-method", arg, sdc_sampler_name,
@@ -386,6 +396,14 @@ static int apply_choice(int c, const char *arg, sdc_cli_options *o)
         if ((i = choice("--scheduler", arg, sdc_scheduler_name, sdc_scheduler_from_name)) < 0)
             return 2;
         g->scheduler = i ? sdc_scheduler_name(i) : NULL;
+        o->scheduler_given = 1;
+        return 0;
+    case OPT_RECIPE: /* "auto" is no row: the model's recipe, chosen once it is loaded */
+        if (strcmp(arg, "auto") == 0)
+            i = -1;
+        else if ((i = choice("--recipe", arg, sdc_recipe_name, sdc_recipe_from_name)) < 0)
+            return 2;
+        o->recipe = i;
         return 0;
     case OPT_RNG:
         if ((i = choice("--rng", arg, sdc_rng_name, sdc_rng_from_name)) < 0)
@@ -542,8 +560,10 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
     case 't':
         return parse_int(arg, 1, 1024, &o->threads) ? usage_error("--threads must be 1..1024, not '%s'", arg) : 0;
     case OPT_STEPS:
+        o->steps_given = 1;
         return parse_int(arg, 1, 1000, &g->steps) ? usage_error("--steps must be 1..1000, not '%s'", arg) : 0;
     case OPT_CFG:
+        o->cfg_given = 1;
         return parse_float(arg, 0, 100, &g->cfg_scale) ? usage_error("--cfg-scale must be 0..100, not '%s'", arg) : 0;
     case OPT_CLIP_SKIP:
         return parse_int(arg, 1, 12, &g->clip_skip) ? usage_error("--clip-skip must be 1..12, not '%s'", arg) : 0;
@@ -617,6 +637,7 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
     case OPT_SAMPLER:
     case OPT_HR_SAMPLER:
     case OPT_SCHEDULER:
+    case OPT_RECIPE:
     case OPT_RNG:
     case OPT_PREDICTION:
         return apply_choice(c, arg, o);
@@ -637,6 +658,7 @@ void sdc_cli_defaults(sdc_cli_options *o)
 {
     memset(o, 0, sizeof *o);
     o->gen = sdc_generate_default_params();
+    o->recipe = -1; /* auto */
     o->gen.prompt = NULL; /* required: -p, or a job's "prompt" */
     o->output = "output.png";
     o->prediction = SDC_PREDICTION_AUTO;

@@ -45,6 +45,9 @@ typedef struct sdc_cli_options {
     int outpaint_noise;  /* --outpaint-fill noise */
     int width_given, height_given;
     int strength_given;  /* --strength: an error without an init image */
+    /* the settings a recipe may set, when given (the given ones win over the recipe's) */
+    int steps_given, cfg_given, sampler_given, scheduler_given;
+    int recipe;          /* --recipe: an sdc_recipe, or -1 for auto (the model's) */
     int lora_count;      /* --lora FILE[:W], in order */
     char lora_paths[SDC_CLI_MAX_LORAS][1024];
     float lora_weights[SDC_CLI_MAX_LORAS];

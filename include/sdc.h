@@ -90,6 +90,18 @@ const char *sdc_family_display_name(int i);
 const char *sdc_family_description(int i);
 int sdc_family_from_name(const char *name);
 
+/* Recipes: how a checkpoint is meant to be sampled. Distilled checkpoints need few steps
+ * and no guidance: "turbo" (SD-Turbo, SDXL-Turbo: 1 step, CFG 1, Euler a, trailing
+ * timesteps) and "lcm" (latent consistency models and LCM-LoRAs: 4 steps, CFG 1, the LCM
+ * sampler); "standard" is everything else. Indexes are sdc_recipe values. */
+typedef enum sdc_recipe { SDC_RECIPE_STANDARD, SDC_RECIPE_TURBO, SDC_RECIPE_LCM,
+                          SDC_RECIPE_COUNT } sdc_recipe;
+int sdc_recipe_count(void);
+const char *sdc_recipe_name(int i);
+const char *sdc_recipe_display_name(int i);
+const char *sdc_recipe_description(int i);
+int sdc_recipe_from_name(const char *name);
+
 /* The names of one table joined by ", " into buf ("euler_a, euler, ..."), truncated to
  * fit size bytes, for messages such as "choose one of ...": pass sdc_sampler_name, ... */
 void sdc_names_join(const char *(*name)(int i), char *buf, size_t size);
@@ -134,6 +146,14 @@ void sdc_model_free(sdc_model *model);
 /* "sd1", "sd2", ... and the AUTOMATIC1111 short hash (10 hex digits) of the model file. */
 const char *sdc_model_family_name(const sdc_model *model);
 sdc_status sdc_model_short_hash(sdc_model *model, char hash[11]);
+/* The recipe the checkpoint declares (docs/fast.md): a diffusers folder whose scheduler is
+ * LCMScheduler, "turbo" or "lcm" in the file's modelspec.title metadata, else in the file or
+ * folder name (as a word: "sd_xl_turbo_1.0", "lcm-dreamshaper"). *source (may be NULL) says
+ * where: "scheduler config", "file metadata", "file name" or "none". */
+sdc_recipe sdc_model_recipe(const sdc_model *model, const char **source);
+/* The same for a checkpoint not loaded: its headers are read, no weights. */
+sdc_status sdc_model_file_recipe(const char *model_path, sdc_recipe *recipe,
+                                 const char **source);
 
 /* ---- Generation --------------------------------------------------------------------- */
 
@@ -269,6 +289,9 @@ typedef struct sdc_lora_file {
 } sdc_lora_file;
 
 sdc_generate_params sdc_generate_default_params(void);
+/* Sets steps, cfg_scale, sampler and scheduler of *params to the recipe's; SDC_RECIPE_STANDARD
+ * sets those of sdc_generate_default_params(). */
+void sdc_recipe_apply(sdc_recipe recipe, sdc_generate_params *params);
 
 /* Renders one image into rgb (RGB8 [height, width, 3] of sdc_generate_output_size,
  * caller-allocated). */

@@ -167,6 +167,8 @@ void sdc_checkpoint_close(sdc_checkpoint *ck)
     free(ck->files);
     free(ck->unused);
     free(ck->tokenizer_dir);
+    free(ck->facts.title);
+    free(ck->facts.scheduler_class);
     free(ck->hash_path);
     free(ck->vae_path);
     free(ck->path);
@@ -324,6 +326,11 @@ sdc_prediction sdc_checkpoint_prediction(const sdc_checkpoint *ck) { return ck->
 const char *sdc_checkpoint_prediction_source(const sdc_checkpoint *ck)
 {
     return ck->prediction_source;
+}
+const char *sdc_checkpoint_title(const sdc_checkpoint *ck) { return ck->facts.title; }
+const char *sdc_checkpoint_scheduler_class(const sdc_checkpoint *ck)
+{
+    return ck->facts.scheduler_class;
 }
 int sdc_checkpoint_unet_in_channels(const sdc_checkpoint *ck) { return ck->unet_in_channels; }
 int sdc_checkpoint_context_dim(const sdc_checkpoint *ck) { return ck->context_dim; }

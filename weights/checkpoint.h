@@ -118,6 +118,11 @@ void sdc_checkpoint_set_prediction(sdc_checkpoint *ck, sdc_prediction prediction
  * "default" or "override". */
 const char *sdc_checkpoint_prediction_source(const sdc_checkpoint *ck);
 
+/* What the files say of how the model is sampled: the modelspec.title metadata of a single
+ * file and the _class_name of a diffusers folder's scheduler_config.json (NULL when absent). */
+const char *sdc_checkpoint_title(const sdc_checkpoint *ck);
+const char *sdc_checkpoint_scheduler_class(const sdc_checkpoint *ck);
+
 /* Input channels of the UNet (4; 9 for inpainting models). */
 int sdc_checkpoint_unet_in_channels(const sdc_checkpoint *ck);
 /* Width of the cross-attention context (768 SD 1.x, 1024 SD 2.x, 2048 SDXL), 0 if unknown. */

@@ -30,6 +30,8 @@ typedef struct sdc_ck_facts {
     sdc_text_said text[2]; /* SDC_COMPONENT_TEXT, SDC_COMPONENT_TEXT2 */
     int prediction;      /* scheduler config or file metadata, an sdc_prediction */
     const char *prediction_source;
+    char *title;           /* single files: the modelspec.title metadata (owned), or NULL */
+    char *scheduler_class; /* diffusers: scheduler_config.json's _class_name (owned), or NULL */
 } sdc_ck_facts;
 
 struct sdc_checkpoint {

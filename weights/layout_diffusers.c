@@ -117,6 +117,9 @@ static sdc_status read_scheduler(sdc_checkpoint *ck)
         ck->facts.prediction = sdc_prediction_from_name(type);
         ck->facts.prediction_source = "scheduler config";
     }
+    const char *class_name = s == SDC_OK && cfg ? string_of(cfg, "_class_name") : NULL;
+    if (class_name && !(ck->facts.scheduler_class = strdup(class_name)))
+        s = sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", ck->path);
     json_decref(cfg);
     return s;
 }

@@ -132,6 +132,9 @@ sdc_status sdc_ck_load_single(sdc_checkpoint *ck)
     ck->vae_path = strdup(ck->path);
     if (!ck->hash_path || !ck->vae_path)
         return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", ck->path);
+    const char *title = sdc_safetensors_metadata(st, "modelspec.title");
+    if (title && !(ck->facts.title = strdup(title)))
+        return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", ck->path);
     const char *pred = sdc_safetensors_metadata(st, "modelspec.prediction_type");
     if (pred && sdc_prediction_from_name(pred) >= 0) {
         ck->facts.prediction = sdc_prediction_from_name(pred);
