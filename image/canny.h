@@ -9,7 +9,8 @@
 #include "sdc.h"
 
 /* edges [h, w] = 255 on an edge, else 0, of src [h, w, channels] (1 or 3; with 3 each pixel
- * takes the channel of the largest gradient, as OpenCV does):
+ * takes the channel of the largest gradient, the first of tied ones, as OpenCV does on the
+ * RGB arrays its ControlNet callers pass):
  *   gradient   Sobel 3x3 with replicated borders, magnitude |dx| + |dy|
  *   thinning   a pixel stays when its magnitude is > low and a maximum across the edge
  *              (direction in four sectors split at 22.5 and 67.5 degrees; > before, >= after

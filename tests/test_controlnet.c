@@ -312,6 +312,46 @@ Test(canny, colour_pictures_take_the_strongest_channel)
     cr_expect_str_eq(got, COLUMN3);
 }
 
+/* OpenCV's own edges (cv2.Canny of OpenCV 4.6.0, made by tools/canny_reference.py and
+ * committed in tests/data/canny) on photo-like pictures: smooth shading, noise, near-ties.
+ * Every pixel must agree: the thresholds, thinning and hysteresis decide the same. */
+static void expect_opencv_edges(const char *name, int low, int high)
+{
+    char path[256];
+    snprintf(path, sizeof path, "tests/data/canny/%s.png", name);
+    sdc_image pic, ref;
+    cr_assert_eq(sdc_image_load(source_path(path), &pic, NULL), SDC_OK, "%s", sdc_last_error());
+    snprintf(path, sizeof path, "tests/data/canny/%s.%d-%d.png", name, low, high);
+    cr_assert_eq(sdc_image_load_gray(source_path(path), &ref, NULL), SDC_OK, "%s",
+                 sdc_last_error());
+    cr_assert(ref.width == pic.width && ref.height == pic.height);
+    size_t n = (size_t)pic.width * pic.height;
+    uint8_t *edges = malloc(n);
+    cr_assert_not_null(edges);
+    cr_assert_eq(sdc_canny(pic.pixels, pic.width, pic.height, pic.channels, low, high, edges),
+                 SDC_OK);
+    size_t differ = 0, count = 0;
+    for (size_t i = 0; i < n; i++) {
+        differ += edges[i] != ref.pixels[i];
+        count += ref.pixels[i] != 0;
+    }
+    cr_expect_eq(differ, 0, "%s at %d,%d: %zu of %zu pixels differ from OpenCV's (%zu edge "
+                 "pixels)", name, low, high, differ, n, count);
+    cr_expect_gt(count, 200, "%s at %d,%d: too few edges to tell anything", name, low, high);
+    free(edges);
+    sdc_image_free(&ref);
+    sdc_image_free(&pic);
+}
+
+Test(canny_opencv, photo_like_pictures_give_opencvs_edges)
+{
+    static const int thresholds[][2] = {{100, 200}, {50, 150}, {20, 60}};
+    for (int t = 0; t < 3; t++) {
+        expect_opencv_edges("balls", thresholds[t][0], thresholds[t][1]);
+        expect_opencv_edges("texture", thresholds[t][0], thresholds[t][1]);
+    }
+}
+
 Test(canny, refuses_what_it_cannot_read)
 {
     uint8_t px[4] = {0}, e[4];
