@@ -48,7 +48,8 @@ static void print_help(FILE *out)
         "      --keep-models N       models kept loaded, the least recently used unloaded\n"
         "                            first (default 1: a switch reuses the memory)\n"
         "  -t, --threads N           worker threads (default: all cores)\n"
-        "  -v, --verbose             library information on stderr\n"
+        "  -v, --verbose             model loads and memory, hang-ups, and library\n"
+        "                            information on stderr\n"
         "  -h, --help                this text\n",
         out);
 }

@@ -44,7 +44,9 @@ void sdc_http_quiesce(sdc_http_server *server);
 void sdc_http_stop(sdc_http_server *server);
 
 /* Non-zero when the client of a request being handled has hung up (its socket reads end
- * of file or an error), so the work it waits for can stop. Does not block. */
+ * of file or an error), so the work it waits for can stop. Does not block. A client that
+ * half-closes its side after sending (RFC 9112 advises against it; curl, browsers and
+ * Python's clients do not) reads as gone too. */
 int sdc_http_client_gone(int client_fd);
 
 /* A JSON error body {"error": kind, "detail": message, "errors": message} (A1111's and
