@@ -17,9 +17,9 @@
 #include "ops/error.h"
 
 typedef struct serve_options {
-    const char *listen, *auth, *models_dir;
+    const char *listen, *auth, *models_dir, *token_file;
     int insecure, max_queue, verbose;
-    unsigned long long max_pixels, max_body_mib;
+    unsigned long long max_pixels, max_body_mib, keep_models, idle_timeout;
 } serve_options;
 
 static void print_help(FILE *out)
@@ -37,13 +37,19 @@ static void print_help(FILE *out)
         "      --listen HOST:PORT    address to listen on (default 127.0.0.1:7860; port 0:\n"
         "                            any free port, printed at start)\n"
         "      --api-auth USER:PASS  require HTTP basic authentication\n"
-        "      --insecure-listen     allow a non-loopback address without --api-auth\n"
+        "      --token-file F        require a bearer token (Authorization: Bearer T), T one\n"
+        "                            line of F; with --api-auth either is accepted\n"
+        "      --insecure-listen     allow a non-loopback address without authentication\n"
         "      --max-queue N         queued and running jobs at most; more get 503 (default 8)\n"
         "      --max-pixels N        largest width x height of a request or an uploaded\n"
         "                            picture (default 4194304)\n"
         "      --max-body-mib N      largest request body in MiB; more get 413 (default 64)\n"
+        "      --idle-timeout S      close a connection silent for S seconds (default 30)\n"
+        "      --keep-models N       models kept loaded, the least recently used unloaded\n"
+        "                            first (default 1: a switch reuses the memory)\n"
         "  -t, --threads N           worker threads (default: all cores)\n"
-        "  -v, --verbose             library information on stderr\n"
+        "  -v, --verbose             model loads and memory, hang-ups, and library\n"
+        "                            information on stderr\n"
         "  -h, --help                this text\n",
         out);
 }
@@ -54,6 +60,8 @@ static const struct option long_options[] = {
     {"api-auth", required_argument, 0, 'a'},   {"insecure-listen", no_argument, 0, 'I'},
     {"max-queue", required_argument, 0, 'q'},  {"max-pixels", required_argument, 0, 'P'},
     {"max-body-mib", required_argument, 0, 'B'}, {"threads", required_argument, 0, 't'},
+    {"token-file", required_argument, 0, 'T'}, {"keep-models", required_argument, 0, 'K'},
+    {"idle-timeout", required_argument, 0, 'O'},
     {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -81,6 +89,9 @@ static int apply(int c, const char *arg, serve_options *o, sdc_cli_options *m)
     case 'V': m->vocab = arg; return 0;
     case 'l': o->listen = arg; return 0;
     case 'a': o->auth = arg; return 0;
+    case 'T': o->token_file = arg; return 0;
+    case 'K': return number("--keep-models", arg, 1, SDC_MODEL_CACHE_MAX, &o->keep_models);
+    case 'O': return number("--idle-timeout", arg, 1, 3600, &o->idle_timeout);
     case 'I': o->insecure = 1; return 0;
     case 'v': o->verbose = 1; return 0;
     case 'q':
@@ -102,7 +113,7 @@ static int apply(int c, const char *arg, serve_options *o, sdc_cli_options *m)
 
 static int parse(int argc, char **argv, serve_options *o, sdc_cli_options *m)
 {
-    *o = (serve_options){"127.0.0.1:7860", NULL, NULL, 0, 8, 0, 2048 * 2048, 64};
+    *o = (serve_options){"127.0.0.1:7860", NULL, NULL, NULL, 0, 8, 0, 2048 * 2048, 64, 1, 30};
     sdc_cli_defaults(m);
     optind = 1;
     opterr = 0;
@@ -167,12 +178,16 @@ static void remove_tmpdir(const char *dir)
 
 static int serve(sdc_server *srv, const serve_options *o)
 {
-    sdc_http_config hc = {o->listen, o->auth, o->insecure, (size_t)o->max_body_mib << 20,
-                          sdc_serve_handle, srv};
+    sdc_http_config hc = {.listen = o->listen, .auth = o->auth, .token_file = o->token_file,
+                          .insecure = o->insecure, .idle_timeout_s = (unsigned)o->idle_timeout,
+                          .max_body = (size_t)o->max_body_mib << 20,
+                          .handler = sdc_serve_handle, .ctx = srv};
     sdc_http_server *http = NULL;
     int port = 0;
     pthread_t watcher;
-    sdc_status s = sdc_job_queue_new(o->max_queue, sdc_serve_run, srv, &srv->queue);
+    sdc_status s = sdc_model_cache_new((int)o->keep_models, o->verbose, &srv->models);
+    if (s == SDC_OK)
+        s = sdc_job_queue_new(o->max_queue, sdc_serve_run, srv, &srv->queue);
     if (s == SDC_OK) /* listening before loading: a refused address fails at once */
         s = sdc_http_start(&hc, &http, &port);
     if (s == SDC_OK)
@@ -194,7 +209,7 @@ static int serve(sdc_server *srv, const serve_options *o)
         sdc_http_stop(http); /* the threads that waited for jobs have their answers */
     if (srv->queue)
         sdc_job_queue_free(srv->queue);
-    sdc_model_free(srv->model);
+    sdc_model_cache_free(srv->models);
     if (s != SDC_OK)
         fprintf(stderr, "sdc serve: %s\n", sdc_last_error());
     return s == SDC_OK ? 0 : 1;
@@ -218,6 +233,7 @@ int sdc_cmd_serve(int argc, char **argv)
     srv.model_opt.model = NULL; /* no --vae: models are loaded by path alone */
     srv.models_dir = o.models_dir;
     srv.max_pixels = o.max_pixels;
+    srv.verbose = o.verbose;
     snprintf(srv.selected, sizeof srv.selected, "%s", srv.default_model);
     sdc_image_set_pixel_limit(o.max_pixels);
     snprintf(srv.tmpdir, sizeof srv.tmpdir, "%s", "/tmp/sdc-serve-XXXXXX");

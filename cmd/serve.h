@@ -1,5 +1,5 @@
-/* `sdc serve`: what its parts share. The server keeps one model resident (the worker loads
- * and switches it); HTTP threads map AUTOMATIC1111 requests to jobs (serve_request.c), the
+/* `sdc serve`: what its parts share. The server keeps models resident (the worker loads
+ * and switches them, serve_cache.c); HTTP threads map AUTOMATIC1111 requests to jobs (serve_request.c), the
  * worker renders them (serve_worker.c), serve_api.c answers each endpoint. */
 #ifndef SDC_CMD_SERVE_H
 #define SDC_CMD_SERVE_H
@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "cmd/options.h"
+#include "cmd/serve_cache.h"
 #include "cmd/serve_http.h"
 #include "cmd/serve_jobs.h"
 
@@ -21,7 +22,9 @@ typedef struct sdc_server {
     uint64_t max_pixels;        /* per image */
     char tmpdir[64];            /* uploaded pictures on their way to the worker */
     atomic_ullong tmp_counter;
-    /* -- the worker's: the resident model -- */
+    int verbose;                /* -v: model loads, memory, hang-ups on stderr */
+    /* -- the worker's: the models kept loaded, and the one in use -- */
+    sdc_model_cache *models;
     sdc_model *model;
     /* -- lock: what GET /options and /sd-models say is loaded -- */
     pthread_mutex_t lock;

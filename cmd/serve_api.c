@@ -96,6 +96,8 @@ static json_t *result_object(const sdc_job *job)
     return o;
 }
 
+static int client_gone(void *fd) { return sdc_http_client_gone(*(int *)fd); }
+
 static void generate(sdc_server *srv, const char *body, size_t size, int img2img, int async,
                      sdc_http_reply *r)
 {
@@ -117,7 +119,10 @@ static void generate(sdc_server *srv, const char *body, size_t size, int img2img
         reply_json(r, 202, o);
         return;
     }
-    sdc_job_wait(srv->queue, job);
+    sdc_job_wait(srv->queue, job, client_gone, &r->client_fd);
+    if (job->hung_up && srv->verbose)
+        fprintf(stderr, "sdc serve: job %s: the client hung up; stopped at step %d of %d\n",
+                job->id, job->step, job->steps);
     if (job->state == SDC_JOB_DONE)
         reply_json(r, 200, result_object(job));
     else
@@ -272,7 +277,7 @@ static void set_options(sdc_server *srv, const char *body, size_t size, sdc_http
         reply_error(r, job ? 503 : 500, "the queue is full; try again later");
         return;
     }
-    sdc_job_wait(srv->queue, job);
+    sdc_job_wait(srv->queue, job, NULL, NULL); /* a model load cannot stop half-way */
     if (job->state == SDC_JOB_DONE)
         reply_json(r, 200, json_null());
     else

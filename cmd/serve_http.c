@@ -3,22 +3,25 @@
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <string.h>
 
+#include "cmd/serve_tokens.h"
 #include "ops/error.h"
 
-/* Connections at once, and how long an idle one (a client sending a byte a second counts
- * as active, but one that stops does not) may hold its thread. */
+/* Connections at once (each holds a thread until it ends or idles past the timeout). */
 #define MAX_CONNECTIONS 64
-#define IDLE_TIMEOUT_S 30
 
 struct sdc_http_server {
     struct MHD_Daemon *daemon;
     sdc_http_config config;
     char *user, *password;
+    sdc_tokens *tokens;
 };
 
 /* One request's body as it arrives. */
@@ -62,7 +65,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, sdc_http_reply *r)
 static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *kind,
                                   const char *message)
 {
-    sdc_http_reply r = {status, sdc_http_error_body(kind, message), 0, NULL};
+    sdc_http_reply r = {status, sdc_http_error_body(kind, message), 0, NULL, -1};
     return send_reply(c, &r);
 }
 
@@ -76,10 +79,8 @@ static int same_secret(const char *a, const char *b)
     return diff == 0;
 }
 
-static int authorized(sdc_http_server *s, struct MHD_Connection *c)
+static int basic_ok(sdc_http_server *s, struct MHD_Connection *c)
 {
-    if (!s->user)
-        return 1;
     char *password = NULL;
     char *user = MHD_basic_auth_get_username_password(c, &password);
     int ok = user && password && same_secret(user, s->user) && same_secret(password, s->password);
@@ -88,9 +89,23 @@ static int authorized(sdc_http_server *s, struct MHD_Connection *c)
     return ok;
 }
 
-static enum MHD_Result deny(struct MHD_Connection *c)
+/* Either kind of credential configured is enough; none configured: open. */
+static int authorized(sdc_http_server *s, struct MHD_Connection *c)
 {
-    char *body = sdc_http_error_body("Unauthorized", "basic authentication required");
+    if (!s->user && !s->tokens)
+        return 1;
+    const char *header = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (s->tokens && sdc_tokens_accept(s->tokens, header))
+        return 1;
+    return s->user && basic_ok(s, c);
+}
+
+static enum MHD_Result deny(sdc_http_server *s, struct MHD_Connection *c)
+{
+    const char *message = !s->tokens ? "basic authentication required"
+                          : s->user ? "basic authentication or a bearer token required"
+                          : "a bearer token required (Authorization: Bearer TOKEN)";
+    char *body = sdc_http_error_body("Unauthorized", message);
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         body ? strlen(body) : 0, body ? body : "", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
@@ -98,7 +113,10 @@ static enum MHD_Result deny(struct MHD_Connection *c)
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", "application/json");
-    enum MHD_Result ok = MHD_queue_basic_auth_fail_response(c, "sdc", resp);
+    if (s->tokens)
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"sdc\"");
+    enum MHD_Result ok = s->user ? MHD_queue_basic_auth_fail_response(c, "sdc", resp)
+                                 : MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, resp);
     MHD_destroy_response(resp);
     return ok;
 }
@@ -141,7 +159,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     request *req = *con_cls;
     if (!req) { /* the headers: refuse early what needs no body to refuse */
         if (!authorized(s, c))
-            return deny(c);
+            return deny(s, c);
         if (declared_too_big(c, s->config.max_body))
             return send_error(c, 413, "Payload Too Large", "request body above the size limit");
         req = calloc(1, sizeof *req);
@@ -157,7 +175,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (req->too_big)
         return send_error(c, 413, "Payload Too Large", "request body above the size limit");
-    sdc_http_reply r = {200, NULL, 0, NULL};
+    const union MHD_ConnectionInfo *fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    sdc_http_reply r = {200, NULL, 0, NULL, fd ? fd->connect_fd : -1};
     s->config.handler(s->config.ctx, method, url, req->data ? req->data : "", req->size, &r);
     return send_reply(c, &r);
 }
@@ -211,6 +230,7 @@ static sdc_status split_auth(sdc_http_server *s, const char *auth)
 
 static void free_server(sdc_http_server *s)
 {
+    sdc_tokens_free(s->tokens);
     free(s->user);
     free(s->password);
     free(s);
@@ -223,15 +243,19 @@ sdc_status sdc_http_start(const sdc_http_config *config, sdc_http_server **out, 
     sdc_status st = parse_listen(config->listen, &addr, &loopback);
     if (st != SDC_OK)
         return st;
-    if (!loopback && !config->auth && !config->insecure)
+    if (!loopback && !config->auth && !config->token_file && !config->insecure)
         return sdc_fail(SDC_ERR_ARG, "--listen %s is reachable from other machines: give "
-                        "--api-auth USER:PASSWORD, or --insecure-listen to serve it open",
+                        "--api-auth USER:PASSWORD or --token-file F, or --insecure-listen to "
+                        "serve it open",
                         config->listen);
     sdc_http_server *s = calloc(1, sizeof *s);
     if (!s)
         return sdc_fail(SDC_ERR_NOMEM, "out of memory");
     s->config = *config;
-    if ((st = split_auth(s, config->auth)) != SDC_OK) {
+    st = split_auth(s, config->auth);
+    if (st == SDC_OK && config->token_file)
+        st = sdc_tokens_load(config->token_file, &s->tokens);
+    if (st != SDC_OK) {
         free_server(s);
         return st;
     }
@@ -239,7 +263,7 @@ sdc_status sdc_http_start(const sdc_http_config *config, sdc_http_server **out, 
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC, 0, NULL, NULL,
         on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_TIMEOUT, config->idle_timeout_s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     if (!s->daemon) {
         free_server(s);
@@ -249,6 +273,18 @@ sdc_status sdc_http_start(const sdc_http_config *config, sdc_http_server **out, 
     *port = info ? info->port : ntohs(addr.sin_port);
     *out = s;
     return SDC_OK;
+}
+
+int sdc_http_client_gone(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    if (fd < 0 || poll(&p, 1, 0) <= 0)
+        return 0;
+    if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
+        return 1;
+    char byte; /* readable: a hang-up reads 0 bytes; the next request's bytes stay queued */
+    ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 void sdc_http_quiesce(sdc_http_server *s)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd/progress.h"
@@ -10,6 +11,9 @@
 
 /* Finished asynchronous jobs kept for GET /v1/jobs/{id}, the oldest forgotten first. */
 #define KEEP_FINISHED 32
+/* How often a waiting request looks whether its client is still there: a hang-up costs at
+ * most this long plus one sampling step. */
+#define HANGUP_POLL_MS 100
 
 struct sdc_job_queue {
     pthread_mutex_t lock;
@@ -184,11 +188,40 @@ int sdc_job_submit(sdc_job_queue *q, sdc_job *job)
     return 0;
 }
 
-sdc_job *sdc_job_wait(sdc_job_queue *q, sdc_job *job)
+/* Under the lock: the client of a synchronous job has gone. */
+static void abandon(sdc_job_queue *q, sdc_job *job)
+{
+    job->hung_up = 1;
+    job->interrupt = 1; /* running: stops at its next step */
+    if (job->state == SDC_JOB_QUEUED) {
+        snprintf(job->error, sizeof job->error, "client hung up");
+        finish(q, job, SDC_JOB_CANCELLED);
+    }
+}
+
+static void wait_a_while(sdc_job_queue *q)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += HANGUP_POLL_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(&q->changed, &q->lock, &until);
+}
+
+sdc_job *sdc_job_wait(sdc_job_queue *q, sdc_job *job, int (*gone)(void *), void *arg)
 {
     pthread_mutex_lock(&q->lock);
-    while (!finished(job))
-        pthread_cond_wait(&q->changed, &q->lock);
+    while (!finished(job)) {
+        if (!gone) {
+            pthread_cond_wait(&q->changed, &q->lock);
+            continue;
+        }
+        if (!job->hung_up && gone(arg)) /* a non-blocking look at the socket */
+            abandon(q, job);
+        if (!finished(job))
+            wait_a_while(q);
+    }
     unlink_job(q, job);
     pthread_mutex_unlock(&q->lock);
     return job;

@@ -35,6 +35,7 @@ typedef struct sdc_job {
     int image, step, steps; /* the image being rendered, its sampling step */
     double started;         /* seconds (monotonic) when it began running */
     int interrupt, skip;    /* asked by /interrupt, /skip, DELETE */
+    int hung_up;            /* a synchronous job's client went away: stopped, not answered */
     /* -- results -- */
     json_t *images;         /* base64 PNGs */
     json_t *infotexts;      /* their 'parameters' texts */
@@ -71,8 +72,10 @@ void sdc_job_queue_free(sdc_job_queue *q);
 /* Gives the job an id and queues it; the queue owns it from then on. Returns 0, or 503 with
  * nothing taken when the queue is full or stopping. */
 int sdc_job_submit(sdc_job_queue *q, sdc_job *job);
-/* Waits for a synchronous job to end, then takes it out of the queue: the caller owns it. */
-sdc_job *sdc_job_wait(sdc_job_queue *q, sdc_job *job);
+/* Waits for a synchronous job to end, then takes it out of the queue: the caller owns it.
+ * gone (NULL: none) is asked a few times a second whether the client has hung up; then a
+ * queued job is dropped and a running one stops at its next step (job->hung_up set). */
+sdc_job *sdc_job_wait(sdc_job_queue *q, sdc_job *job, int (*gone)(void *arg), void *arg);
 
 /* Lock-taking views for the HTTP threads. fn runs under the lock with the job (NULL when
  * no such id / none running). */

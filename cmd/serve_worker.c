@@ -1,5 +1,5 @@
-/* The worker's side of `sdc serve`: keeps one model resident (switching frees the old one
- * first, so one UNet is in memory at a time) and renders a job's images as `sdc -b N` does:
+/* The worker's side of `sdc serve`: picks the job's model from those kept loaded
+ * (serve_cache.c) and renders a job's images as `sdc -b N` does:
  * the same option parsing, input loading, seeds seed, seed + 1, ..., generation, metadata
  * text and PNG writer, so a request and its command line give the same bytes. */
 #include <fcntl.h>
@@ -22,32 +22,18 @@ static sdc_status job_error(sdc_job *job, int status, const char *field, sdc_sta
     return s;
 }
 
-/* Loads path unless it is resident; the old model is freed before. */
+/* Makes path the model in use, loaded unless the cache keeps it. */
 static sdc_status ensure_model(sdc_server *srv, const char *path)
 {
-    pthread_mutex_lock(&srv->lock);
-    int resident = srv->model && strcmp(srv->model_path, path) == 0;
-    pthread_mutex_unlock(&srv->lock);
-    if (resident)
-        return SDC_OK;
-    sdc_model_free(srv->model);
-    srv->model = NULL;
     sdc_model_params mp = sdc_cli_model_params(&srv->model_opt, path);
-    sdc_model *m = NULL;
     char hash[11] = "";
-    sdc_status s = sdc_model_load(&mp, &m);
-    if (s == SDC_OK)
-        s = sdc_model_short_hash(m, hash);
+    srv->model = NULL; /* the cache may free it to make room */
+    sdc_status s = sdc_model_cache_get(srv->models, &mp, &srv->model, hash);
     pthread_mutex_lock(&srv->lock);
     snprintf(srv->model_path, sizeof srv->model_path, "%s", s == SDC_OK ? path : "");
     memcpy(srv->model_hash, hash, sizeof hash);
     pthread_mutex_unlock(&srv->lock);
-    if (s != SDC_OK) {
-        sdc_model_free(m);
-        return s;
-    }
-    srv->model = m;
-    return SDC_OK;
+    return s;
 }
 
 static uint64_t random_seed(void)

@@ -26,6 +26,7 @@ cp "$INIT" "$TMP/init.png"
 cp "$MASK" "$TMP/mask.png"
 mkdir "$TMP/models"
 ln -s "$MODEL" "$TMP/models/second.safetensors"
+ln -s "$MODEL" "$TMP/models/third.safetensors"
 for f in vocab.json merges.txt special_tokens_map.json; do # the demo model's own vocabulary goes with it
     [ -f "$(dirname "$MODEL")/$f" ] && ln -s "$(dirname "$MODEL")/$f" "$TMP/models/$f"
 done
@@ -56,13 +57,21 @@ stop() {
     [ "$rc" = 0 ] || fail "exit status $rc after SIGTERM: $(cat "$TMP/serve.err")"
     SERVER=
 }
-check() { python3 "$CHECKS" "$BASE" "$TMP" "$1" || fail "checks.py $1"; }
+check() { SERVER_PID=$SERVER python3 "$CHECKS" "$BASE" "$TMP" "$1" || fail "checks.py $1"; }
+# AddressSanitizer keeps freed memory in quarantine: no memory bound there
+nm -D "$SDC" 2>/dev/null | grep -q __asan_init && export SANITIZED=1
+# txt2img CHECKPOINT: a one-step render with that model (override_settings), by curl
+txt2img() {
+    curl -s -o /dev/null -w '%{http_code}' "$BASE/sdapi/v1/txt2img" -H 'Content-Type: application/json' \
+        -d "{\"prompt\": \"x\", \"steps\": 1, \"width\": 64, \"height\": 64,
+             \"override_settings\": {\"sd_model_checkpoint\": \"$1\"}}"
+}
 
 # A non-loopback address without authentication is refused, before any model is read.
 "$SDC" serve -m "$TMP/missing.safetensors" --listen 0.0.0.0:0 2>"$TMP/err" && fail "0.0.0.0 served open"
 grep -q "api-auth" "$TMP/err" || fail "refusal does not say how: $(cat "$TMP/err")"
 
-start -m "$MODEL" --models-dir "$TMP/models" --max-queue 4 --max-body-mib 1 || exit 1
+start -m "$MODEL" --models-dir "$TMP/models" --max-queue 4 --max-body-mib 1 --idle-timeout 2 -v || exit 1
 # curl, as the A1111 API documentation shows it
 code=$(curl -s -o "$TMP/opts.json" -w '%{http_code}' "$BASE/sdapi/v1/options")
 [ "$code" = 200 ] && grep -q '"sd_model_checkpoint"' "$TMP/opts.json" || fail "curl options: $code"
@@ -87,13 +96,62 @@ cmp -s "$TMP/cli_inp.png" "$TMP/inpaint_1.png" || fail "inpainting image differs
 
 check faults
 check queue
+check hangup
+check slow
+check load50
+check memory
 check control
+# --keep-models 1 (the default): the switch unloaded the first model before loading the next
+grep -A2 "unloaded (least recently used) model.safetensors" "$TMP/serve.err" | grep -q "loaded second" ||
+    fail "switching did not free the old model first: $(grep 'loaded' "$TMP/serve.err")"
 check long
+# SIGTERM while a job runs: a request queued behind it is answered 503, the exit status is 0
+curl -s -o "$TMP/queued.json" -w '%{http_code}' "$BASE/sdapi/v1/txt2img" \
+    -d '{"prompt": "queued", "steps": 1, "width": 64, "height": 64}' >"$TMP/queued.code" &
+sleep 0.3
 stop
+wait
+[ "$(cat "$TMP/queued.code")" = 503 ] && grep -q "shutting down" "$TMP/queued.json" ||
+    fail "a request queued at SIGTERM: $(cat "$TMP/queued.code") $(cat "$TMP/queued.json")"
+curl -s -o /dev/null "$BASE/sdapi/v1/options" && fail "still listening after SIGTERM"
 grep -q "stopping" "$TMP/serve.err" || fail "no 'stopping' line: $(cat "$TMP/serve.err")"
-start -m "$MODEL" --api-auth user:secret || exit 1
-check auth
+
+# --keep-models 2: a model used again is not reloaded; the least recently used one goes
+start -m "$MODEL" --models-dir "$TMP/models" --keep-models 2 -v || exit 1
+for ck in second model.safetensors second model.safetensors third; do
+    [ "$(txt2img "$ck")" = 200 ] || fail "txt2img with $ck"
+done
+loads=$(grep -c "^sdc serve: loaded" "$TMP/serve.err")
+[ "$loads" = 3 ] || fail "--keep-models 2: $loads loads for 3 models: $(grep loaded "$TMP/serve.err")"
+grep -q "unloaded (least recently used) second.safetensors" "$TMP/serve.err" &&
+    ! grep -q "unloaded (least recently used) model" "$TMP/serve.err" ||
+    fail "--keep-models 2 evicted the wrong model: $(grep loaded "$TMP/serve.err")"
+grep -q "2 of 2 models kept, process RSS" "$TMP/serve.err" || fail "no memory accounting in -v"
 stop
+
+# --token-file: bad files are refused with the file and line named, the token never shown
+printf 'short\n' >"$TMP/bad-tokens"
+"$SDC" serve --token-file "$TMP/bad-tokens" --listen 127.0.0.1:0 2>"$TMP/err" && fail "short token accepted"
+grep -q "bad-tokens: line 1: a token has 16" "$TMP/err" && ! grep -q short "$TMP/err" ||
+    fail "short token: $(cat "$TMP/err")"
+printf '# none\n\n' >"$TMP/bad-tokens"
+"$SDC" serve --token-file "$TMP/bad-tokens" --listen 127.0.0.1:0 2>"$TMP/err" && fail "empty token file accepted"
+grep -q "bad-tokens: no token" "$TMP/err" || fail "empty token file: $(cat "$TMP/err")"
+head -c 70000 /dev/zero | tr '\0' 'a' >"$TMP/bad-tokens"
+"$SDC" serve --token-file "$TMP/bad-tokens" --listen 127.0.0.1:0 2>"$TMP/err" && fail "huge token file accepted"
+grep -q "above 64 KiB" "$TMP/err" || fail "huge token file: $(cat "$TMP/err")"
+"$SDC" serve --token-file "$TMP/missing" --listen 127.0.0.1:0 2>"$TMP/err" && fail "missing token file accepted"
+grep -q "missing: cannot read" "$TMP/err" || fail "missing token file: $(cat "$TMP/err")"
+# two tokens (a comment, a blank line, CRLF endings), with basic authentication beside them
+T1=$(head -c 24 /dev/urandom | base64 | tr -d '\n')
+T2=$(head -c 30 /dev/urandom | base64 | tr -d '\n')
+printf '# tokens of the render farm\r\n%s\r\n\r\n  %s\n' "$T1" "$T2" >"$TMP/tokens"
+start -m "$MODEL" --api-auth user:secret --token-file "$TMP/tokens" -v || exit 1
+check auth
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $T1" "$BASE/sdapi/v1/progress")
+[ "$code" = 200 ] || fail "curl with a bearer token: $code"
+stop
+if grep -qF -e "$T1" -e "$T2" "$TMP/serve.err"; then fail "a token was logged"; fi
 
 [ "$failures" = 0 ] || { echo "$failures failures"; exit 1; }
 echo "serve: all checks passed"
