@@ -14,6 +14,7 @@
 
 #include "image/image.h"
 #include "ops/winograd.h"
+#include "sdc.h"
 #include "tests/golden.h"
 #include "tests/st_write.h"
 #include "vae/taesd.h"
@@ -337,4 +338,83 @@ Test(taesd, refused_dtype)
     cr_expect(strstr(sdc_last_error(), path) && strstr(sdc_last_error(), "I32"), "%s",
               sdc_last_error());
     remove(path);
+}
+
+/* ---- through the library (sdc_model_params.taesd_path) ------------------------------- */
+
+static char logged[1024];
+
+static void keep_log(sdc_log_level level, const char *message, void *user_data)
+{
+    (void)user_data;
+    if (level == SDC_LOG_INFO && strstr(message, "taesd"))
+        snprintf(logged, sizeof logged, "%s", message);
+}
+
+/* img2img at strength 0.6 of the golden encode picture with the TAESD `taesd` (NULL: the
+ * model's VAE); the picture in rgb [128 * 128 * 3]. */
+static void img2img(const char *taesd, uint8_t *rgb)
+{
+    sdc_model_params mp = sdc_model_default_params();
+    mp.model_path = golden_path("models/tiny-sd1/model.safetensors");
+    mp.vocab_path = vocab_path();
+    mp.taesd_path = taesd;
+    sdc_model *m;
+    logged[0] = 0;
+    sdc_set_log(keep_log, NULL);
+    cr_assert_eq(sdc_model_load(&mp, &m), SDC_OK, "%s", sdc_last_error());
+    sdc_set_log(NULL, NULL);
+    sdc_image init;
+    cr_assert_eq(sdc_image_load(golden_path("taesd/cases/tiny-taesd_encode_input.png"), &init,
+                                NULL), SDC_OK);
+    sdc_generate_params p = sdc_generate_default_params();
+    p.prompt = "a tiny house";
+    p.width = p.height = 128;
+    p.steps = 4;
+    p.init_rgb = init.pixels;
+    p.init_width = init.width;
+    p.init_height = init.height;
+    p.strength = 0.6f;
+    cr_assert_eq(sdc_generate(m, &p, rgb), SDC_OK, "%s", sdc_last_error());
+    sdc_image_free(&init);
+    sdc_model_free(m);
+}
+
+static int max_pixel_diff(const uint8_t *a, const uint8_t *b)
+{
+    int worst = 0;
+    for (size_t i = 0; i < 128 * 128 * 3; i++) {
+        int d = abs((int)a[i] - (int)b[i]);
+        worst = d > worst ? d : worst;
+    }
+    return worst;
+}
+
+/* Which half encodes shows in the picture: the TAESD encoder (diffusers file), the model's
+ * VAE (a decoder-only original file alone), and the log line says which. */
+Test(taesd, img2img_encoder_choice)
+{
+    static uint8_t vae[128 * 128 * 3], both[128 * 128 * 3], dec_only[128 * 128 * 3];
+    img2img(NULL, vae);
+    img2img(golden_path(DIFFUSERS), both);
+    cr_expect(strstr(logged, "encoding with /"), "%s", logged);
+    const char *alone = copy_alone(DECODER, "taesd_decoder.safetensors");
+    img2img(alone, dec_only);
+    cr_expect(strstr(logged, "encoding with the model's VAE"), "%s", logged);
+    remove_alone(alone);
+    cr_expect_gt(max_pixel_diff(vae, both), 8, "TAESD decoding changes the picture");
+    cr_expect_gt(max_pixel_diff(both, dec_only), 8, "TAESD encoding changes the picture");
+}
+
+/* A TAESD of other latent channels than the model's is refused at load, naming the file. */
+Test(taesd, refused_for_the_x4_upscaler)
+{
+    sdc_model_params mp = sdc_model_default_params();
+    mp.model_path = golden_path("models/tiny-x4-upscaler/model.safetensors");
+    mp.vocab_path = vocab_path();
+    mp.taesd_path = golden_path(DIFFUSERS);
+    sdc_model *m = NULL;
+    cr_expect_neq(sdc_model_load(&mp, &m), SDC_OK);
+    cr_expect(strstr(sdc_last_error(), mp.taesd_path), "%s", sdc_last_error());
+    cr_expect_null(m);
 }
