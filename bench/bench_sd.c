@@ -1,8 +1,8 @@
 /* bench_sd: speed and memory of each Stable Diffusion stage at real model sizes.
  *
  *   bench_sd [--model FILE] [--size PX] [--batch B] [--runs N] [--threads T]
- *            [--cpu scalar|avx2|avx512] [--stages text,unet,vae,micro]
- *            [--vae-tiling] [--vae-tile CELLS]
+ *            [--cpu scalar|avx2|avx512] [--stages text,unet,vae,taesd,micro]
+ *            [--vae-tiling] [--vae-tile CELLS] [--taesd FILE]
  *            [--precision fp32|bf16] [--conv auto|implicit|winograd] [--peak GFLOPS]
  *   bench_sd --smoke      (seconds: the golden tiny model, else the demo model; for CI)
  *   bench_sd --stages psnr [--steps N] [--vocab FILE]
@@ -12,7 +12,8 @@
  * checkpoint's shapes imply (bench/flops.h), the share of the measured peak (fp32 FMA, or
  * bf16 dot products with --precision bf16)
  * (ops/cpu.h), and the peak resident memory during the stage (anonymous = activations and
- * copies; file = mapped checkpoint pages). Full-size checkpoints with random weights come
+ * copies; file = mapped checkpoint pages). The taesd stage decodes with the TAESD of --taesd
+ * (default /tmp/fullsize/taesd-f16.safetensors). Full-size checkpoints with random weights come
  * from make-random-checkpoint (docs/PERFORMANCE.md). */
 #include <omp.h>
 #include <stdio.h>
@@ -28,11 +29,13 @@
 #include "ops/cpu.h"
 #include "ops/winograd.h"
 #include "unet/unet.h"
+#include "vae/taesd.h"
 #include "vae/tile_plan.h"
 #include "vae/vae.h"
 
 typedef struct options {
     const char *model;
+    const char *taesd; /* the taesd stage's file */
     int size, batch, runs, threads, smoke, tiling, tile, steps;
     const char *vocab;
     int cpu;     /* -1: as detected */
@@ -54,8 +57,9 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: bench_sd [--model FILE] [--size PX] [--batch B] [--runs N] [--threads T]\n"
-            "                [--cpu scalar|avx2|avx512] [--stages text,unet,vae,micro]\n"
+            "                [--cpu scalar|avx2|avx512] [--stages text,unet,vae,taesd,micro]\n"
             "                [--vae-tiling] [--vae-tile CELLS] [--precision fp32|bf16]\n"
+            "                [--taesd FILE]\n"
             "                [--conv auto|implicit|winograd] [--peak GFLOPS] [--smoke]\n"
             "       bench_sd --stages psnr [--model FILE] [--size PX] [--steps N] [--vocab FILE]\n");
 }
@@ -70,7 +74,7 @@ static int parse_level(const char *s)
 
 static int parse(int argc, char **argv, options *o)
 {
-    *o = (options){"/tmp/fullsize/sd15-f16.safetensors", 512, 2, 3, 0, 0, 0, 64, 4, NULL, -1,
+    *o = (options){"/tmp/fullsize/sd15-f16.safetensors", "/tmp/fullsize/taesd-f16.safetensors", 512, 2, 3, 0, 0, 0, 64, 4, NULL, -1,
                    SDC_PRECISION_FP32, SDC_CONV_AUTO, 0, "text,unet,vae,micro"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -83,6 +87,8 @@ static int parse(int argc, char **argv, options *o)
             return -1;
         else if (strcmp(a, "--model") == 0)
             o->model = v;
+        else if (strcmp(a, "--taesd") == 0)
+            o->taesd = v;
         else if (strcmp(a, "--size") == 0)
             o->size = atoi(v);
         else if (strcmp(a, "--batch") == 0)
@@ -120,6 +126,13 @@ static int parse(int argc, char **argv, options *o)
         if (access(tiny, R_OK) != 0)
             snprintf(tiny, sizeof tiny, "%s/models/demo/model.safetensors", src ? src : ".");
         o->model = tiny;
+        static char taesd[4096];
+        snprintf(taesd, sizeof taesd, "%s/taesd/tiny-taesd/diffusion_pytorch_model.safetensors",
+                 g ? g : "../shared/golden");
+        o->taesd = taesd;
+        if (access(taesd, R_OK) == 0 && !strstr(o->stages, "taesd") &&
+            strlen(o->stages) + sizeof ",taesd" <= sizeof o->stages)
+            strcat(o->stages, ",taesd");
         o->size = 128;
         o->runs = 1;
     }
@@ -329,6 +342,42 @@ static int bench_vae(const options *o, models *m)
     return 0;
 }
 
+typedef struct taesd_ctx {
+    sdc_taesd *t;
+    float *latent, *image;
+    int h, w;
+} taesd_ctx;
+
+static sdc_status taesd_call(void *p)
+{
+    taesd_ctx *c = p;
+    return sdc_taesd_decode(c->t, c->latent, 1, c->h, c->w, c->image);
+}
+
+/* TAESD decode of a size/8 latent (docs/PERFORMANCE.md: under 0.5 s at 512 pixels). */
+static int bench_taesd(const options *o)
+{
+    taesd_ctx c = {.h = o->size / 8, .w = o->size / 8};
+    if (sdc_taesd_load(o->taesd, &c.t) != SDC_OK) {
+        fprintf(stderr, "bench_sd: %s\n", sdc_last_error());
+        return -1;
+    }
+    c.latent = random_floats((size_t)4 * c.h * c.w, 17, 1.0f);
+    c.image = malloc(sizeof(float) * 3 * 64 * (size_t)c.h * c.w);
+    result r = {.flops = sdc_taesd_decode_flops(c.t, c.h, c.w)};
+    int ok = c.latent && c.image && time_stage(taesd_call, &c, o->runs, &r) == SDC_OK;
+    if (ok) {
+        char name[64];
+        snprintf(name, sizeof name, "taesd decode %dx%d", 8 * c.h, 8 * c.w);
+        print_header();
+        print_result(name, &r);
+    }
+    free(c.latent);
+    free(c.image);
+    sdc_taesd_free(c.t);
+    return ok ? 0 : -1;
+}
+
 static sdc_status load(const options *o, models *m)
 {
     double t0 = sdc_bench_now();
@@ -421,6 +470,8 @@ int main(int argc, char **argv)
             printf("peak RSS over the stages: %.0f MiB\n", whole_peak_mib);
     }
     unload(&m);
+    if (rc == 0 && wants(&o, "taesd"))
+        rc = bench_taesd(&o) != 0;
     if (rc == 0 && wants(&o, "psnr"))
         rc = sdc_bench_psnr(o.model, o.vocab, o.size, o.steps, "euler") != 0;
     if (rc == 0 && wants(&o, "micro"))

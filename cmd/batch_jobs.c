@@ -137,7 +137,8 @@ static int escapes(const char *path)
  * write outside --output-dir, load a model by absolute path nor replace existing files. */
 static int untrusted(sdc_batch_job *job, const char *key, const char *text)
 {
-    static const char *const model_keys[] = {"model", "vae", "refiner", "vocab", NULL};
+    static const char *const model_keys[] = {"model", "vae", "taesd", "refiner", "vocab",
+                                              NULL};
     if (strcmp(key, "output") == 0 && escapes(text))
         job_error(job, "\"output\": '%s' leaves --output-dir (allowed with --trust-jobs)", text);
     else if (in_list(key, model_keys) && text[0] == '/')

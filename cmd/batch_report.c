@@ -88,6 +88,7 @@ static void add_model_params(json_t *o, const sdc_cli_options *c)
 {
     set_string(o, "model", c->model);
     set_string(o, "vae", c->vae);
+    set_string(o, "taesd", c->taesd);
     set_string(o, "vocab", c->vocab);
     set_string(o, "refiner", c->refiner);
     if (c->refiner)

@@ -11,8 +11,9 @@
 #include "ops/error.h"
 
 enum {
-    OPT_STEPS = 1000, OPT_CFG, OPT_RECIPE, OPT_SAMPLER, OPT_SCHEDULER, OPT_RNG, OPT_CLIP_SKIP, OPT_PREDICTION,
-    OPT_VAE, OPT_VAE_TILING, OPT_FREEU, OPT_VOCAB, OPT_STRENGTH, OPT_MASK, OPT_MASK_BLUR,
+    OPT_STEPS = 1000, OPT_CFG, OPT_RECIPE, OPT_SAMPLER, OPT_SCHEDULER, OPT_RNG, OPT_CLIP_SKIP,
+    OPT_PREDICTION, OPT_VAE, OPT_TAESD, OPT_VAE_TILING, OPT_FREEU, OPT_VOCAB, OPT_STRENGTH,
+    OPT_MASK, OPT_MASK_BLUR,
     OPT_INVERT_MASK, OPT_ETA, OPT_OVERWRITE, OPT_QUIET, OPT_VERSION, OPT_NO_EMPHASIS,
     OPT_INPAINT_AREA, OPT_PADDING, OPT_OUTPAINT, OPT_OUTPAINT_FILL, OPT_PRECISION,
     OPT_KARRAS_SIGMAS, OPT_ORIGINAL_SIZE, OPT_TARGET_SIZE, OPT_CROP, OPT_AESTHETIC,
@@ -47,6 +48,7 @@ static const struct option long_options[] = {
     {"clip-skip", required_argument, 0, OPT_CLIP_SKIP},
     {"prediction", required_argument, 0, OPT_PREDICTION},
     {"vae", required_argument, 0, OPT_VAE},
+    {"taesd", required_argument, 0, OPT_TAESD},
     {"vae-tiling", no_argument, 0, OPT_VAE_TILING},
     {"freeu", required_argument, 0, OPT_FREEU},
     {"vocab", required_argument, 0, OPT_VOCAB},
@@ -119,6 +121,9 @@ static void print_help_model(FILE *out)
         "  -m, --model PATH          .safetensors single file or diffusers folder\n"
         "                            (default, or -m demo: the built-in demo model, 64x64)\n"
         "      --vae PATH            replacement VAE (single file or diffusers vae folder)\n"
+        "      --taesd FILE          decode (and encode init images) with this TAESD, the tiny\n"
+        "                            VAE: a diffusers file, or an original *_decoder file (its\n"
+        "                            *_encoder beside it encodes, else the model's VAE; -v says)\n"
         "      --vocab PATH          CLIP vocabulary: bpe_simple_vocab_16e6.txt.gz, or a folder\n"
         "                            with vocab.json + merges.txt (default: the model's own,\n"
         "                            then $SDC_VOCAB, then ~/.local/share/sdc)\n"
@@ -530,6 +535,7 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
     case 'i': o->init_img = arg; return 0;
     case 'v': o->verbose = flag_on(arg); return 0;
     case OPT_VAE: o->vae = arg; return 0;
+    case OPT_TAESD: o->taesd = arg; return 0;
     case OPT_REFINER: o->refiner = arg; return 0;
     case OPT_DEPTH_MAP: o->depth_map = arg; return 0;
     case OPT_LORA_DIR: g->lora_dir = arg; return 0;
@@ -691,6 +697,7 @@ sdc_model_params sdc_cli_model_params(const sdc_cli_options *o, const char *path
     sdc_model_params mp = sdc_model_default_params();
     mp.model_path = path;
     mp.vae_path = path == o->model ? o->vae : NULL; /* --vae replaces the model's own */
+    mp.taesd_path = path == o->model ? o->taesd : NULL; /* the refiner decodes nothing */
     mp.vocab_path = o->vocab;
     mp.prediction = o->prediction;
     mp.threads = o->threads;

@@ -24,6 +24,7 @@ typedef struct sdc_cli_control {
 typedef struct sdc_cli_options {
     const char *model;
     const char *vae;
+    const char *taesd;   /* --taesd FILE: the tiny VAE decodes (and encodes) */
     const char *vocab;
     const char *refiner; /* --refiner FILE (its switch is gen.refiner_switch) */
     const char *depth_map; /* --depth-map FILE */

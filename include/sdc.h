@@ -138,6 +138,11 @@ typedef struct sdc_model_params {
     int threads;            /* 0 = one per physical core */
     int bf16;               /* linear layers and convolutions in bfloat16 (AVX512_BF16 CPUs;
                                process-wide, see docs/PERFORMANCE.md); 0 = fp32 */
+    /* -- optional TAESD (tiny VAE, docs/taesd.md): decodes, and encodes init images, in place
+     *    of the checkpoint's VAE. A diffusers file has both halves; an original decoder-only
+     *    file takes its encoder from the "*_encoder.*" file beside it when there is one, else
+     *    the checkpoint's VAE encodes (an info log line says which). NULL: none -- */
+    const char *taesd_path;
 } sdc_model_params;
 
 sdc_model_params sdc_model_default_params(void);

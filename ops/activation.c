@@ -65,3 +65,11 @@ void sdc_softmax_rows(float *x, int rows, int n)
             row[i] *= inv;
     }
 }
+
+void sdc_relu(float *x, size_t n)
+{
+    /* plain C: compilers vectorize a max, and the loop is bound by memory anyway */
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth(n))
+    for (size_t i = 0; i < n; i++)
+        x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}

@@ -36,6 +36,7 @@ void sdc_layer_norm(float *y, const float *x, int rows, int dim, const float *ga
 void sdc_silu(float *x, size_t n);
 void sdc_gelu(float *x, size_t n);       /* exact: x * Phi(x) with erf */
 void sdc_quick_gelu(float *x, size_t n); /* x * sigmoid(1.702 x) */
+void sdc_relu(float *x, size_t n);       /* max(x, 0) */
 
 /* In-place softmax of each row of x [rows, n]. */
 void sdc_softmax_rows(float *x, int rows, int n);
@@ -53,6 +54,8 @@ void sdc_upsample_nearest(float *y, const float *x, int B, int C, int H, int W, 
 
 /* y = a + b (n elements); y may alias a or b. */
 void sdc_add(float *y, const float *a, const float *b, size_t n);
+/* y = max(a + b, 0) (a residual join followed by ReLU); y may alias a or b. */
+void sdc_add_relu(float *y, const float *a, const float *b, size_t n);
 /* y += bias[c] for x laid out [B, C, HW]. */
 void sdc_add_channel_bias(float *y, const float *bias, int B, int C, int HW);
 /* y [B, Ca + Cb, HW] = concat(a [B, Ca, HW], b [B, Cb, HW]) along channels. */

@@ -30,6 +30,15 @@ void sdc_add(float *y, const float *a, const float *b, size_t n)
         y[i] = a[i] + b[i];
 }
 
+void sdc_add_relu(float *y, const float *a, const float *b, size_t n)
+{
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth(n))
+    for (size_t i = 0; i < n; i++) {
+        float v = a[i] + b[i];
+        y[i] = v > 0.0f ? v : 0.0f;
+    }
+}
+
 void sdc_add_channel_bias(float *y, const float *bias, int B, int C, int HW)
 {
 #pragma omp parallel for schedule(static) collapse(2) if (sdc_parallel_worth((size_t)B * C * HW))

@@ -181,10 +181,27 @@ static sdc_status allocate(run *r)
     return SDC_OK;
 }
 
+/* latent = the TAESD's encoding of image [3, H, W]: the UNet's latent itself, no posterior
+ * and no draw (diffusers' retrieve_latents with an AutoencoderTiny). */
+static sdc_status encode_taesd(run *r, const float *image, float *latent)
+{
+    int lh, lw;
+    sdc_taesd_latent_size(r->p->height, r->p->width, &lh, &lw);
+    if (lh != r->h || lw != r->w)
+        return sdc_fail(SDC_ERR_UNSUPPORTED, "the TAESD encodes %dx%d pixels to %dx%d latents, "
+                        "not %dx%d", r->p->width, r->p->height, lw, lh, r->w, r->h);
+    sdc_status s = sdc_taesd_encode(r->m->taesd, image, 1, r->p->height, r->p->width, latent);
+    if (s == SDC_OK)
+        s = sdc_pipeline_check_finite(latent, r->n, "the TAESD encoder");
+    return s;
+}
+
 /* latent = scaling * (mean + std * noise) of image [3, H, W]; draws the noise when `draw`,
- * else takes the posterior mean. */
+ * else takes the posterior mean. With a TAESD encoder: its latent, nothing drawn. */
 static sdc_status encode(run *r, const float *image, int draw, float *latent)
 {
+    if (r->m->taesd && sdc_taesd_encoder_path(r->m->taesd))
+        return encode_taesd(r, image, latent);
     int lh = 0, lw = 0;
     sdc_status s = sdc_vae_latent_size(r->m->vae, r->p->height, r->p->width, &lh, &lw);
     if (s == SDC_OK && (lh != r->h || lw != r->w))
@@ -400,10 +417,13 @@ static sdc_status decode(run *r, uint8_t *rgb)
         return sdc_fail(SDC_ERR_NOMEM, "out of memory decoding a %dx%d image", r->p->width,
                         r->p->height);
     /* a latent too large for one UNet pass is too large for one decoder pass too */
-    sdc_status s = sdc_vae_decode(r->m->vae, r->latent, 1, r->h, r->w, image,
-                                  r->p->vae_tiling || r->tile > 0);
+    int taesd = r->m->taesd && sdc_taesd_decoder_path(r->m->taesd);
+    sdc_status s = taesd ? sdc_taesd_decode(r->m->taesd, r->latent, 1, r->h, r->w, image)
+                         : sdc_vae_decode(r->m->vae, r->latent, 1, r->h, r->w, image,
+                                          r->p->vae_tiling || r->tile > 0);
     if (s == SDC_OK)
-        s = sdc_pipeline_check_finite(image, 3 * pixels, "the VAE decoder");
+        s = sdc_pipeline_check_finite(image, 3 * pixels, taesd ? "the TAESD decoder"
+                                                                : "the VAE decoder");
     if (s == SDC_OK)
         sdc_vae_image_to_rgb8(image, 1, r->p->height, r->p->width, rgb);
     free(image);

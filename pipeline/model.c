@@ -5,6 +5,7 @@
 
 #include "ops/cpu.h"
 #include "ops/error.h"
+#include "ops/log.h"
 #include "clip/text_family.h"
 #include "pipeline/pipeline_impl.h"
 #include "weights/json_file.h"
@@ -15,6 +16,7 @@ void sdc_model_free(sdc_model *m)
         return;
     sdc_conditioner_free(m->cond);
     sdc_vae_free(m->vae);
+    sdc_taesd_free(m->taesd);
     sdc_unet_free(m->unet);
     sdc_text_encoder_free(m->te);
     sdc_text_encoder_free(m->te2);
@@ -42,6 +44,24 @@ static sdc_status apply_prediction(sdc_checkpoint *ck, sdc_prediction_override o
         sdc_checkpoint_set_prediction(ck, SDC_PREDICTION_V);
     else if (o != SDC_PREDICTION_AUTO)
         return sdc_fail(SDC_ERR_ARG, "unknown prediction override %d", (int)o);
+    return SDC_OK;
+}
+
+/* The TAESD of --taesd, which must work on the UNet's latent channels; says which file
+ * decodes and which encodes. */
+static sdc_status load_taesd(sdc_model *m, const char *path)
+{
+    sdc_status s = sdc_taesd_load(path, &m->taesd);
+    if (s != SDC_OK)
+        return s;
+    int zc = sdc_vae_latent_channels(m->vae);
+    if (sdc_taesd_latent_channels(m->taesd) != zc || sdc_vae_downscale(m->vae) != 8)
+        return sdc_fail(SDC_ERR_UNSUPPORTED, "%s: the TAESD works on %d latent channels at 8 "
+                        "pixels a cell, the model on %d at %d", path,
+                        sdc_taesd_latent_channels(m->taesd), zc, sdc_vae_downscale(m->vae));
+    const char *dec = sdc_taesd_decoder_path(m->taesd), *enc = sdc_taesd_encoder_path(m->taesd);
+    sdc_log(SDC_LOG_INFO, "taesd: decoding with %s; encoding with %s",
+            dec ? dec : "the model's VAE", enc ? enc : "the model's VAE");
     return SDC_OK;
 }
 
@@ -85,6 +105,8 @@ sdc_status sdc_model_load(const sdc_model_params *given, sdc_model **out)
         s = sdc_unet_load(m->ck, &m->unet);
     if (s == SDC_OK)
         s = sdc_vae_load(m->ck, &m->vae);
+    if (s == SDC_OK && params->taesd_path)
+        s = load_taesd(m, params->taesd_path);
     if (s != SDC_OK) {
         sdc_model_free(m);
         return s;

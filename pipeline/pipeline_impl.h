@@ -10,6 +10,7 @@
 #include "scheduler/sampler.h"
 #include "sdc.h"
 #include "unet/unet.h"
+#include "vae/taesd.h"
 #include "vae/vae.h"
 #include "weights/checkpoint.h"
 
@@ -21,6 +22,7 @@ struct sdc_model {
     sdc_text_encoder *te2; /* SDXL's second text encoder (OpenCLIP bigG), or NULL */
     sdc_unet *unet;
     sdc_vae *vae;
+    sdc_taesd *taesd;   /* --taesd: decodes (and encodes, when it has an encoder), or NULL */
     sdc_noise_schedule train;
     /* The conditioner of the last clip skip / emphasis asked for, with its prompt cache. */
     sdc_conditioner *cond;

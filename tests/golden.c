@@ -226,7 +226,6 @@ typedef struct pending {
 
 
 static const pending pending_kinds[] = {
-    {"taesd", NULL, "issue 25 (TAESD)"},
     {"gguf", NULL, "issue 29 (GGUF, int8 weights)"},
 };
 

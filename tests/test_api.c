@@ -82,6 +82,20 @@ Test(api, older_model_params_get_the_defaults)
     cr_expect_eq(sdc_model_load(&mp, &m), SDC_ERR_ARG);
 }
 
+/* A caller built before taesd_path: whatever lies past its struct is not read as a path. */
+Test(api, model_params_before_taesd_path)
+{
+    char path[512];
+    sdc_model_params mp = model_params(path, sizeof path);
+    mp.taesd_path = "/nonexistent/taesd.safetensors";
+    sdc_model *m = NULL;
+    cr_expect_neq(sdc_model_load(&mp, &m), SDC_OK);
+    cr_expect(strstr(sdc_last_error(), mp.taesd_path), "%s", sdc_last_error());
+    mp.struct_size = offsetof(sdc_model_params, taesd_path);
+    cr_expect_eq(sdc_model_load(&mp, &m), SDC_OK, "%s", sdc_last_error());
+    sdc_model_free(m);
+}
+
 /* What `sdc` writes, written by a client: pixels and metadata come back unchanged. */
 Test(api, png_metadata_round_trip)
 {

@@ -15,6 +15,7 @@
 #include "sdc.h"
 #include "tests/golden.h"
 #include "unet/unet.h"
+#include "vae/taesd.h"
 #include "vae/vae.h"
 
 /* max |bf16 - golden| <= BF16_REL * max |golden| */
@@ -136,6 +137,30 @@ Test(bf16, vae_decode, .init = start, .fini = stop)
     sdc_checkpoint_close(ck);
     sdc_safetensors_close(st);
     free(latent), free(image);
+}
+
+/* TAESD (golden/taesd, diffusers file): decode 16x16 and encode 128x128. */
+Test(bf16, taesd, .init = start, .fini = stop)
+{
+    sdc_safetensors *st = golden_open("taesd/cases/taesd.tiny-taesd.safetensors");
+    const sdc_st_entry *lat = golden_get(st, "decode.latent"), *in = golden_get(st, "encode.image");
+    const sdc_st_entry *image_want = golden_get(st, "decode.image");
+    const sdc_st_entry *latent_want = golden_get(st, "encode.latent");
+    sdc_taesd *t;
+    const char *path = golden_path("taesd/tiny-taesd/diffusion_pytorch_model.safetensors");
+    cr_assert_eq(sdc_taesd_load(path, &t), SDC_OK, "%s", sdc_last_error());
+    float *latent = golden_f32(lat), *image = golden_f32(in);
+    float *out = malloc((size_t)sdc_tensor_numel(&image_want->tensor) * sizeof(float));
+    cr_assert(out);
+    cr_assert_eq(sdc_taesd_decode(t, latent, 1, (int)lat->tensor.shape[2],
+                                  (int)lat->tensor.shape[3], out), SDC_OK, "%s", sdc_last_error());
+    expect_bf16(out, image_want, "taesd decode");
+    cr_assert_eq(sdc_taesd_encode(t, image, 1, (int)in->tensor.shape[2], (int)in->tensor.shape[3],
+                                  out), SDC_OK, "%s", sdc_last_error());
+    expect_bf16(out, latent_want, "taesd encode");
+    sdc_taesd_free(t);
+    sdc_safetensors_close(st);
+    free(latent), free(image), free(out);
 }
 
 /* A 5-step 128x128 txt2img picture with bf16 products against the fp32 one. */

@@ -42,6 +42,8 @@ static const struct {
     {"controlnet", "controlnet_unet", "unet_cond (per-block residuals)"},
     {"controlnet", "controlnet", "controlnet"},
     {"controlnet", "controlnet_txt2img", "pipeline"},
+    {"taesd", "taesd", "taesd, bf16"},
+    {"taesd", "txt2img_taesd", "pipeline"},
     {"prompts", "prompt_schedule", "prompt_schedule"},
     {"prompts", "kdiffusion", "pipeline, prompt_schedule (per-call texts)"},
     {"samplers", "kdiffusion", "samplers, brownian, pipeline"},

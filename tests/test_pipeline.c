@@ -92,6 +92,12 @@ static const char *embd_dir(const golden_case *g)
     return strcmp(g->kind, "ti_txt2img") == 0 ? golden_path("lora/embeddings") : NULL;
 }
 
+/* --taesd of the TAESD trajectories: the case's file (diffusers or original decoder-only). */
+static const char *taesd_file(const golden_case *g)
+{
+    return strcmp(g->kind, "txt2img_taesd") == 0 ? golden_path(file_of(g, "taesd_file")) : NULL;
+}
+
 /* ---- ControlNet cases: nets, pictures, scales and windows of the case ------------------- */
 
 #define MAX_NETS 4
@@ -255,6 +261,7 @@ static void run_library(const golden_case *g)
     sdc_model_params mp = sdc_model_default_params();
     mp.model_path = model_path(g);
     mp.prediction = g->v_prediction ? SDC_PREDICTION_FORCE_V : SDC_PREDICTION_AUTO;
+    mp.taesd_path = taesd_file(g);
     sdc_model *m = NULL;
     cr_assert_eq(sdc_model_load(&mp, &m), SDC_OK, "%s", sdc_last_error());
 
@@ -353,6 +360,8 @@ static void run_cli(const golden_case *g)
         argv[argc++] = "--lora-model-dir", argv[argc++] = lora_dir(g);
     if (embd_dir(g))
         argv[argc++] = "--embd-dir", argv[argc++] = embd_dir(g);
+    if (taesd_file(g))
+        argv[argc++] = "--taesd", argv[argc++] = taesd_file(g);
     case_controls cc = controls_of(g);
     for (int i = 0; i < cc.count; i++) {
         argv[argc++] = "--control-net", argv[argc++] = cc.c[i].path;
@@ -424,6 +433,16 @@ static void check_controlnet_case(const char *id) { check_case_in("controlnet", 
 /* A1111's prompt editing, alternation and AND (golden/prompts): the case's prompt and
  * negative prompt as written. */
 static void check_prompts_case(const char *id) { check_case_in("prompts", id); }
+
+/* TAESD trajectories (golden/taesd): the tiny VAE decodes, from its diffusers file and from
+ * the original decoder-only file. */
+static void check_taesd_case(const char *id) { check_case_in("taesd", id); }
+
+Test(pipeline, taesd_diffusers_euler_a)
+{
+    check_taesd_case("txt2img_taesd.tiny-sd1.euler_a.diffusers");
+}
+Test(pipeline, taesd_original_euler_a) { check_taesd_case("txt2img_taesd.tiny-sd1.euler_a.original"); }
 
 Test(pipeline, controlnet_ddim) { check_controlnet_case("controlnet_txt2img.tiny-sd1.ddim"); }
 Test(pipeline, controlnet_ddim_window)

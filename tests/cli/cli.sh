@@ -222,6 +222,20 @@ if golden_only "--vae with the tiny model's diffusers vae/ folder"; then
 fi
 expect 1 "$TMP/bad.safetensors" -- "$SDC" $small -p x --vae "$TMP/bad.safetensors" -o "$TMP/f.png"
 
+# --taesd: the tiny VAE decodes (the picture changes); -v names the file that encodes: the
+# *_encoder beside an original decoder, else the model's VAE; files that are no TAESD fail
+if golden_only "--taesd with the tiny TAESD"; then
+    TAESD_DEC="$SDC_GOLDEN/taesd/tiny-taesd_decoder.safetensors"
+    expect 0 "encoding with $SDC_GOLDEN/taesd/tiny-taesd_encoder.safetensors" -- "$SDC" $small -p "a red (apple:1.2)" -n "blurry" -s 7 --taesd "$TAESD_DEC" -v -o "$TMP/taesd.png"
+    cmp -s "$TMP/d.png" "$TMP/taesd.png" && fail "--taesd did not change the picture"
+    cp "$TAESD_DEC" "$TMP/taesd_decoder.safetensors"
+    expect 0 "encoding with the model's VAE" -- "$SDC" $small -p x -i "$INIT" --strength 0.5 --taesd "$TMP/taesd_decoder.safetensors" -v -o "$TMP/taesd-i.png"
+    expect 0 "" -- "$SDC" $small -p x -i "$INIT" --strength 0.5 --taesd "$SDC_GOLDEN/taesd/tiny-taesd/diffusion_pytorch_model.safetensors" -o "$TMP/taesd-i2.png"
+fi
+expect 1 "$TMP/bad.safetensors" -- "$SDC" $small -p x --taesd "$TMP/bad.safetensors" -o "$TMP/f.png"
+expect 1 "$MODEL: not a TAESD file" -- "$SDC" $small -p x --taesd "$MODEL" -o "$TMP/f.png"
+[ ! -e "$TMP/f.png" ] || fail "a failed --taesd run wrote a picture"
+
 # -r: a picture renders again from its parameters, byte for byte; later options change them;
 # its model is found by hash in --model-dir; what cannot be found is named
 expect 0 "" -- "$SDC" $small -p "a (red:1.1) apple" -n "dark" -s 11 --cfg-scale 5.5 --sampling-method dpm++2m --scheduler karras --eta 0.5 -o "$TMP/r1.png"

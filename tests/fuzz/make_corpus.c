@@ -72,6 +72,69 @@ static void safetensors_seed(const char *name, const char *header, const void *d
     safetensors_seed_in("safetensors", name, header, data, n);
 }
 
+/* ---- TAESD ---------------------------------------------------------------------------- */
+
+/* Appends tensor "<prefix><index>.<leaf>" of F32 [out, in, 3, 3] (in = 0: a bias [out]) to the
+ * header at *off bytes of data. */
+static void taesd_tensor(char *h, size_t cap, size_t *off, const char *prefix, int index,
+                         const char *leaf, int out, int in)
+{
+    size_t n = (size_t)out * (in ? in * 9 : 1) * 4, used = strlen(h);
+    char shape[32];
+    snprintf(shape, sizeof shape, in ? "[%d,%d,3,3]" : "[%d]", out, in);
+    snprintf(h + used, cap - used, "%s\"%s%d.%s\":{\"dtype\":\"F32\",\"shape\":%s,"
+             "\"data_offsets\":[%zu,%zu]}", used > 1 ? "," : "", prefix, index, leaf, shape,
+             *off, *off + n);
+    *off += n;
+}
+
+/* A half given as one letter per layer index: c conv with bias, s conv without (upsampling
+ * or stride 2), b block, - empty (ReLU, upsample); channels 1 inside, `in` and `out` at the
+ * ends. */
+static void taesd_half(char *h, size_t cap, size_t *off, const char *prefix, int first,
+                       const char *layers, int in, int out)
+{
+    for (int i = 0; layers[i]; i++) {
+        int ci = i == 0 ? in : 1, co = layers[i + 1] ? 1 : out, index = first + i;
+        if (layers[i] == 'b')
+            for (int j = 0; j < 6; j += 2) {
+                char w[16], b[16];
+                snprintf(w, sizeof w, "conv.%d.weight", j);
+                snprintf(b, sizeof b, "conv.%d.bias", j);
+                taesd_tensor(h, cap, off, prefix, index, w, 1, 1);
+                taesd_tensor(h, cap, off, prefix, index, b, 1, 0);
+            }
+        if (layers[i] == 'c' || layers[i] == 's')
+            taesd_tensor(h, cap, off, prefix, index, "weight", co, ci);
+        if (layers[i] == 'c')
+            taesd_tensor(h, cap, off, prefix, index, "bias", co, 0);
+    }
+}
+
+/* TAESDs with one channel and one block per level: the diffusers file, the original halves. */
+static void taesd_seeds(void)
+{
+    static const char dec[] = "c-b-sb-sb-sbc", enc[] = "cbsbsbsbc";
+    static char h[16384];
+    static uint8_t data[8192] = {0, 0, 128, 63};
+    size_t off = 0;
+    strcpy(h, "{");
+    taesd_half(h, sizeof h, &off, "decoder.layers.", 0, dec, 4, 3);
+    taesd_half(h, sizeof h, &off, "encoder.layers.", 0, enc, 3, 4);
+    strcat(h, "}");
+    safetensors_seed_in("taesd", "diffusers.safetensors", h, data, off);
+    off = 0;
+    strcpy(h, "{");
+    taesd_half(h, sizeof h, &off, "", 1, dec, 4, 3);
+    strcat(h, "}");
+    safetensors_seed_in("taesd", "taesd_decoder.safetensors", h, data, off);
+    off = 0;
+    strcpy(h, "{");
+    taesd_half(h, sizeof h, &off, "", 0, enc, 3, 4);
+    strcat(h, "}");
+    safetensors_seed_in("taesd", "taesd_encoder.safetensors", h, data, off);
+}
+
 /* ControlNets in the three namings, cut short (a full net is some 30 tensors): the name
  * mapping, the prefix and the loader's first shape checks. */
 static void controlnet_seeds(void)
@@ -396,6 +459,7 @@ int main(int argc, char **argv)
     mkdir(root, 0755);
     safetensors_seeds();
     controlnet_seeds();
+    taesd_seeds();
     pickle_seeds();
     image_seeds();
     text_seeds();
