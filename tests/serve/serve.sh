@@ -88,12 +88,19 @@ cmp -s "$TMP/cli_inp.png" "$TMP/inpaint_1.png" || fail "inpainting image differs
 check faults
 check queue
 check control
+check preview
 check long
 stop
 grep -q "stopping" "$TMP/serve.err" || fail "no 'stopping' line: $(cat "$TMP/serve.err")"
 start -m "$MODEL" --api-auth user:secret || exit 1
 check auth
 stop
+# previews through the full VAE every other step; tae is refused at start (no TAESD yet)
+start -m "$MODEL" --preview vae --preview-interval 2 || exit 1
+check preview_vae
+stop
+"$SDC" serve -m "$MODEL" --preview tae 2>"$TMP/err" && fail "serve --preview tae started"
+grep -q "taesd" "$TMP/err" || fail "serve --preview tae: $(cat "$TMP/err")"
 
 [ "$failures" = 0 ] || { echo "$failures failures"; exit 1; }
 echo "serve: all checks passed"
