@@ -626,14 +626,9 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
         return parse_int(arg, -1, 4096, &g->unet_tile) || g->unet_tile % 8
                    ? usage_error("--unet-tile takes -1, 0 or a multiple of 8, not '%s'", arg)
                    : 0;
-    case OPT_PREVIEW: return sdc_cli_preview_parse(arg, o);
-    case OPT_PREVIEW_PATH:
-        if (!*arg)
-            return usage_error("%s", "--preview-path needs a file name");
-        o->preview_path = arg;
-        return 0;
-    case OPT_PREVIEW_INTERVAL:
-        return parse_int(arg, 1, 1000, &g->preview_interval) ? usage_error("--preview-interval must be 1..1000, not '%s'", arg) : 0;
+    case OPT_PREVIEW: return sdc_cli_preview_option("preview", arg, o);
+    case OPT_PREVIEW_PATH: return sdc_cli_preview_option("preview-path", arg, o);
+    case OPT_PREVIEW_INTERVAL: return sdc_cli_preview_option("preview-interval", arg, o);
     case OPT_NOISE_LEVEL:
         return parse_int(arg, 0, 350, &g->noise_level) ? usage_error("--noise-level must be 0..350, not '%s'", arg) : 0;
     case OPT_ETA:

@@ -84,9 +84,10 @@ int sdc_cli_set(sdc_cli_options *opt, const char *name, const char *value);
 /* The checks of a whole option set (a prompt, an init image for --mask ...): 0, or 2 with the
  * message in sdc_last_error(). */
 int sdc_cli_check(const sdc_cli_options *opt);
-/* --preview none|proj|tae|vae into opt (cmd/options_preview.c): 0, or 2 with the message
- * recorded. tae passes here; the library refuses it until a TAESD decoder is loaded. */
-int sdc_cli_preview_parse(const char *arg, sdc_cli_options *opt);
+/* --preview none|proj|tae|vae, --preview-path FILE and --preview-interval N by long name
+ * (cmd/options_preview.c): 0, or 2 with the message recorded. tae passes here; the library
+ * refuses it until a TAESD decoder is loaded. */
+int sdc_cli_preview_option(const char *name, const char *arg, sdc_cli_options *opt);
 /* What --preview and --preview-path mean together: the path alone turns on proj, a mode
  * without a path writes preview.png. Call once the options are all set. */
 void sdc_cli_preview_resolve(sdc_cli_options *opt);

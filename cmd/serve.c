@@ -101,7 +101,7 @@ static int apply(int c, const char *arg, serve_options *o, sdc_cli_options *m)
         m->threads = (int)v;
         return 0;
     case 'R':
-        if (sdc_cli_preview_parse(arg, m) || m->gen.preview == SDC_PREVIEW_TAE) {
+        if (sdc_cli_preview_option("preview", arg, m) || m->gen.preview == SDC_PREVIEW_TAE) {
             fprintf(stderr, "sdc serve: --preview takes proj, vae or none, not '%s'%s\n", arg,
                     strcmp(arg, "tae") ? "" : " (tae needs --taesd, not in this build)");
             return 2;
