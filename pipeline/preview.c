@@ -10,7 +10,7 @@
 
 static sdc_status check(const sdc_generate_params *p)
 {
-    if (p->preview < SDC_PREVIEW_NONE || p->preview > SDC_PREVIEW_VAE)
+    if ((int)p->preview < (int)SDC_PREVIEW_NONE || (int)p->preview > (int)SDC_PREVIEW_VAE)
         return sdc_fail(SDC_ERR_ARG, "unknown preview mode %d; choose none, proj, tae or vae",
                         (int)p->preview);
     if (p->preview_interval < 1)
