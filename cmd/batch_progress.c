@@ -81,6 +81,15 @@ int sdc_batch_progress_update(const char *stage, int step, int steps, void *user
     return sdc_signal_received() != 0;
 }
 
+int sdc_batch_progress_preview(const uint8_t *rgb, int width, int height, int step, int steps,
+                               void *user_data)
+{
+    sdc_batch_progress *p = user_data;
+    (void)step, (void)steps;
+    sdc_cli_preview_write(&p->preview, rgb, width, height);
+    return sdc_signal_received() != 0;
+}
+
 void sdc_batch_progress_end_generate(sdc_batch_progress *p)
 {
     double now = sdc_now_seconds();

@@ -6,6 +6,7 @@
 #define SDC_CMD_BATCH_PROGRESS_H
 
 #include "cmd/batch_report.h"
+#include "cmd/preview.h"
 
 typedef struct sdc_batch_progress {
     int quiet, is_tty;
@@ -16,6 +17,7 @@ typedef struct sdc_batch_progress {
     double tick;           /* time of the last progress callback */
     char stage[16];
     sdc_batch_timings *timings; /* the current image's, or NULL */
+    sdc_cli_preview preview;    /* the current job's --preview-path, or path NULL */
 } sdc_batch_progress;
 
 void sdc_batch_progress_init(sdc_batch_progress *p, int quiet, int total);
@@ -24,6 +26,10 @@ void sdc_batch_progress_begin(sdc_batch_progress *p, sdc_batch_timings *t);
 /* An sdc_progress_fn: user_data is the sdc_batch_progress. Returns non-zero after SIGINT or
  * SIGTERM so the image stops. */
 int sdc_batch_progress_update(const char *stage, int step, int steps, void *user_data);
+/* An sdc_preview_fn: writes the preview to p->preview.path. Returns non-zero after SIGINT
+ * or SIGTERM. */
+int sdc_batch_progress_preview(const uint8_t *rgb, int width, int height, int step, int steps,
+                               void *user_data);
 /* Ends the current image: the time since the last callback becomes "other". */
 void sdc_batch_progress_end_generate(sdc_batch_progress *p);
 /* Counts a finished image and prints its line ("done out/a.png (seed 42) 1.23s").

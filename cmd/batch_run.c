@@ -326,6 +326,11 @@ sdc_status sdc_batch_run_job(sdc_batch_run *r, const sdc_batch_job *job)
     sdc_cli_loras(&job->opt, loras, &c.base);
     c.base.progress = sdc_batch_progress_update;
     c.base.user_data = &r->progress;
+    sdc_cli_options previews = job->opt; /* what --preview-path alone means */
+    sdc_cli_preview_resolve(&previews);
+    c.base.preview = previews.gen.preview;
+    r->progress.preview = (sdc_cli_preview){previews.preview_path, 0, 0};
+    c.base.preview_fn = previews.preview_path ? sdc_batch_progress_preview : NULL;
     sdc_render_list list = {job->opt.batch_count, &c.base, prepare_image, image_generated,
                             finish_image, &c, keep_going};
     int reached = 0;

@@ -123,6 +123,10 @@ static int check_outputs(const sdc_cli_options *o)
             return 2;
         }
     }
+    if (sdc_cli_preview_check(o->preview_path) != SDC_OK) {
+        fprintf(stderr, "sdc: --preview-path: %s\n", sdc_last_error());
+        return 2;
+    }
     return 0;
 }
 
@@ -148,6 +152,7 @@ static int generate(int argc, char **argv)
     int rc = sdc_cli_parse(argc, argv, &o);
     if (rc)
         return rc == 1 ? 0 : 2;
+    sdc_cli_preview_resolve(&o);
     if (check_outputs(&o))
         return 2;
     char demo_path[4096];
@@ -168,6 +173,8 @@ static int generate(int argc, char **argv)
     sdc_cli_loras(&o, loras, &o.gen);
     o.gen.progress = sdc_progress_update;
     o.gen.user_data = &progress;
+    progress.preview.path = o.preview_path;
+    o.gen.preview_fn = o.preview_path ? sdc_progress_preview : NULL;
 
     sdc_model_params mp = sdc_cli_model_params(&o, o.model);
     sdc_model_params rp = sdc_cli_model_params(&o, o.refiner);
@@ -193,6 +200,9 @@ static int generate(int argc, char **argv)
         s = render_all(model, refiner, hr_model, &o, &progress);
     if (o.verbose) {
         sdc_progress_print_totals(&progress, o.gen.steps * o.batch_count);
+        if (progress.preview.path)
+            fprintf(stderr, "previews: %d written to %s\n", progress.preview.written,
+                    progress.preview.path);
         fprintf(stderr, "total %.2fs, peak RSS %.0f MiB\n", sdc_now_seconds() - t0, peak_rss_mib());
     }
     sdc_model_free(hr_model);

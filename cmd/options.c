@@ -23,6 +23,7 @@ enum {
     OPT_CONTROL_PREPROCESS,
     OPT_UNET_TILE, OPT_HIRES, OPT_HR_SCALE,
     OPT_HR_UPSCALER, OPT_HR_STEPS, OPT_HR_DENOISING, OPT_HR_SAMPLER,
+    OPT_PREVIEW, OPT_PREVIEW_PATH, OPT_PREVIEW_INTERVAL,
 };
 
 static const struct option long_options[] = {
@@ -89,6 +90,9 @@ static const struct option long_options[] = {
     {"crop", required_argument, 0, OPT_CROP},
     {"aesthetic-score", required_argument, 0, OPT_AESTHETIC},
     {"negative-aesthetic-score", required_argument, 0, OPT_NEGATIVE_AESTHETIC},
+    {"preview", required_argument, 0, OPT_PREVIEW},
+    {"preview-path", required_argument, 0, OPT_PREVIEW_PATH},
+    {"preview-interval", required_argument, 0, OPT_PREVIEW_INTERVAL},
     {"overwrite", no_argument, 0, OPT_OVERWRITE},
     {"quiet", no_argument, 0, OPT_QUIET},
     {"no-emphasis", no_argument, 0, OPT_NO_EMPHASIS},
@@ -246,6 +250,12 @@ static void print_help_output(FILE *out)
         "                            (default output.png; with -b N, output_1.png ...)\n"
         "      --overwrite           replace an existing output file\n"
         "      --vae-tiling          decode in tiles (bounded memory for large images)\n"
+        "      --preview M           live preview of the denoised picture while sampling:\n"
+        "                            none (default), proj (a fitted latent-to-RGB map, 1/8\n"
+        "                            size), vae (the full VAE decoder), tae (needs --taesd)\n"
+        "      --preview-path FILE   where it is written, atomically (default preview.png);\n"
+        "                            given alone it turns previews on (proj)\n"
+        "      --preview-interval N  sampling steps between previews (default 1)\n"
         "  -t, --threads N           worker threads (default: all cores)\n"
         "      --precision P         fp32 (default) or bf16: linear layers and convolutions\n"
         "                            in bfloat16 on AVX512_BF16 CPUs (faster, ~3 digits)\n"
@@ -622,6 +632,9 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
         return parse_int(arg, -1, 4096, &g->unet_tile) || g->unet_tile % 8
                    ? usage_error("--unet-tile takes -1, 0 or a multiple of 8, not '%s'", arg)
                    : 0;
+    case OPT_PREVIEW: return sdc_cli_preview_option("preview", arg, o);
+    case OPT_PREVIEW_PATH: return sdc_cli_preview_option("preview-path", arg, o);
+    case OPT_PREVIEW_INTERVAL: return sdc_cli_preview_option("preview-interval", arg, o);
     case OPT_NOISE_LEVEL:
         return parse_int(arg, 0, 350, &g->noise_level) ? usage_error("--noise-level must be 0..350, not '%s'", arg) : 0;
     case OPT_ETA:

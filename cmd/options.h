@@ -57,6 +57,8 @@ typedef struct sdc_cli_options {
     int control_count;   /* --control-net flags given */
     int control_entries; /* entries touched by any ControlNet flag */
     sdc_cli_control controls[SDC_CLI_MAX_CONTROLS];
+    const char *preview_path; /* --preview-path FILE, or NULL */
+    int preview_given;        /* --preview M (else --preview-path alone means proj) */
     sdc_generate_params gen;
 } sdc_cli_options;
 
@@ -83,6 +85,13 @@ int sdc_cli_set(sdc_cli_options *opt, const char *name, const char *value);
 /* The checks of a whole option set (a prompt, an init image for --mask ...): 0, or 2 with the
  * message in sdc_last_error(). */
 int sdc_cli_check(const sdc_cli_options *opt);
+/* --preview none|proj|tae|vae, --preview-path FILE and --preview-interval N by long name
+ * (cmd/options_preview.c): 0, or 2 with the message recorded. tae passes here; the library
+ * refuses it until a TAESD decoder is loaded. */
+int sdc_cli_preview_option(const char *name, const char *arg, sdc_cli_options *opt);
+/* What --preview and --preview-path mean together: the path alone turns on proj, a mode
+ * without a path writes preview.png. Call once the options are all set. */
+void sdc_cli_preview_resolve(sdc_cli_options *opt);
 const struct option *sdc_cli_option_table(void); /* getopt_long table, zero entry last */
 /* The model parameters the options give for `path` (the model, or the refiner). */
 sdc_model_params sdc_cli_model_params(const sdc_cli_options *opt, const char *path);

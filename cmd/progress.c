@@ -108,6 +108,15 @@ int sdc_progress_update(const char *stage, int step, int steps, void *user_data)
     return received_signal != 0;
 }
 
+int sdc_progress_preview(const uint8_t *rgb, int width, int height, int step, int steps,
+                         void *user_data)
+{
+    sdc_progress *p = user_data;
+    (void)step, (void)steps;
+    sdc_cli_preview_write(&p->preview, rgb, width, height);
+    return received_signal != 0;
+}
+
 void sdc_progress_print_totals(const sdc_progress *p, int steps_done)
 {
     double sampling = p->stage_seconds[SDC_STAGE_SAMPLING];

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include "cmd/preview.h"
 #include "sdc.h"
 
 /* Stages the library reports, in order; their times add up over a run. */
@@ -18,6 +19,7 @@ typedef struct sdc_progress {
     double stage_start; /* seconds, monotonic */
     char stage[32];
     double stage_seconds[SDC_STAGE_COUNT]; /* totals over all images so far */
+    sdc_cli_preview preview; /* --preview-path, or path NULL */
 } sdc_progress;
 
 void sdc_progress_init(sdc_progress *p, int quiet, int verbose);
@@ -25,6 +27,11 @@ void sdc_progress_init(sdc_progress *p, int quiet, int verbose);
 void sdc_progress_print_totals(const sdc_progress *p, int steps_done);
 /* An sdc_progress_fn: user_data is the sdc_progress. Returns non-zero after a signal. */
 int sdc_progress_update(const char *stage, int step, int steps, void *user_data);
+
+/* An sdc_preview_fn: writes the preview to p->preview.path. Returns non-zero after a
+ * signal. */
+int sdc_progress_preview(const uint8_t *rgb, int width, int height, int step, int steps,
+                         void *user_data);
 
 /* Signal handling: SIGINT/SIGTERM set the stop flag (0 when none arrived). */
 void sdc_signals_install(void);

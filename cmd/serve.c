@@ -47,6 +47,10 @@ static void print_help(FILE *out)
         "      --idle-timeout S      close a connection silent for S seconds (default 30)\n"
         "      --keep-models N       models kept loaded, the least recently used unloaded\n"
         "                            first (default 1: a switch reuses the memory)\n"
+        "      --preview M           progress's current_image: proj (default: a fitted\n"
+        "                            latent-to-RGB map, 1/8 size), vae (the full decoder)\n"
+        "                            or none\n"
+        "      --preview-interval N  sampling steps between previews (default 1)\n"
         "  -t, --threads N           worker threads (default: all cores)\n"
         "  -v, --verbose             model loads and memory, hang-ups, and library\n"
         "                            information on stderr\n"
@@ -63,6 +67,7 @@ static const struct option long_options[] = {
     {"token-file", required_argument, 0, 'T'}, {"keep-models", required_argument, 0, 'K'},
     {"idle-timeout", required_argument, 0, 'O'},
     {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
+    {"preview", required_argument, 0, 'R'},    {"preview-interval", required_argument, 0, 'N'},
     {0, 0, 0, 0},
 };
 
@@ -106,6 +111,18 @@ static int apply(int c, const char *arg, serve_options *o, sdc_cli_options *m)
             return 2;
         m->threads = (int)v;
         return 0;
+    case 'R':
+        if (sdc_cli_preview_option("preview", arg, m) || m->gen.preview == SDC_PREVIEW_TAE) {
+            fprintf(stderr, "sdc serve: --preview takes proj, vae or none, not '%s'%s\n", arg,
+                    strcmp(arg, "tae") ? "" : " (tae needs --taesd, not in this build)");
+            return 2;
+        }
+        return 0;
+    case 'N':
+        if (number("--preview-interval", arg, 1, 1000, &v))
+            return 2;
+        m->gen.preview_interval = (int)v;
+        return 0;
     case 'h': print_help(stdout); return 1;
     default: fprintf(stderr, "sdc serve: unknown option (see sdc serve --help)\n"); return 2;
     }
@@ -115,6 +132,7 @@ static int parse(int argc, char **argv, serve_options *o, sdc_cli_options *m)
 {
     *o = (serve_options){"127.0.0.1:7860", NULL, NULL, NULL, 0, 8, 0, 2048 * 2048, 64, 1, 30};
     sdc_cli_defaults(m);
+    m->gen.preview = SDC_PREVIEW_PROJ; /* as good as free: every step by default */
     optind = 1;
     opterr = 0;
     int c, rc = 0;

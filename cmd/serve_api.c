@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cmd/progress.h"
@@ -149,7 +150,21 @@ static double progress_of(const sdc_job *job)
 
 typedef struct lookup {
     json_t *out;
+    int skip_image; /* ?skip_current_image=true */
 } lookup;
+
+/* A1111's boolean query arguments: true / True / 1. */
+static int query_true(const char *key)
+{
+    const char *v = sdc_http_query(key);
+    return v && (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0);
+}
+
+/* The latest preview of a running job, base64 PNG, or JSON null. */
+static json_t *current_image(const sdc_job *job)
+{
+    return job && job->preview ? json_string(job->preview) : json_null();
+}
 
 static void describe(sdc_job *job, void *arg)
 {
@@ -158,6 +173,8 @@ static void describe(sdc_job *job, void *arg)
         return;
     json_t *o = json_pack("{s:s, s:s, s:f}", "id", job->id, "state", state_name(job->state),
                           "progress", progress_of(job));
+    if (o && job->state == SDC_JOB_RUNNING && !l->skip_image)
+        json_object_set_new(o, "current_image", current_image(job));
     if (o && job->state == SDC_JOB_DONE)
         json_object_update_new(o, result_object(job));
     if (o && (job->state == SDC_JOB_FAILED || job->state == SDC_JOB_CANCELLED))
@@ -178,7 +195,7 @@ static void job_endpoint(sdc_server *srv, const char *method, const char *id, sd
         reply_error(r, 405, "use GET or DELETE");
         return;
     }
-    lookup l = {NULL};
+    lookup l = {NULL, query_true("skip_current_image")};
     sdc_job_with_id(srv->queue, id, describe, &l);
     if (l.out)
         reply_json(r, 200, l.out);
@@ -200,8 +217,9 @@ static void describe_running(sdc_job *job, int queued, void *arg)
                               "job_timestamp", "0", "job_no", job ? job->image : 0,
                               "sampling_step", job ? job->step : 0,
                               "sampling_steps", job ? job->steps : 0);
-    l->out = json_pack("{s:f, s:f, s:o, s:n, s:n}", "progress", p, "eta_relative", eta,
-                       "state", state ? state : json_object(), "current_image", "textinfo");
+    l->out = json_pack("{s:f, s:f, s:o, s:o, s:n}", "progress", p, "eta_relative", eta,
+                       "state", state ? state : json_object(), "current_image",
+                       l->skip_image ? json_null() : current_image(job), "textinfo");
 }
 
 /* ---- name tables ---- */
@@ -366,7 +384,7 @@ static int handle_get(sdc_server *srv, const char *method, const char *url, sdc_
 {
     if (strcmp(method, "GET") != 0)
         return 0;
-    lookup l = {NULL};
+    lookup l = {NULL, query_true("skip_current_image")};
     if (is(method, url, "GET", "/sdapi/v1/progress")) {
         sdc_job_with_running(srv->queue, describe_running, &l);
         reply_json(r, 200, l.out);

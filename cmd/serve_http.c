@@ -150,6 +150,14 @@ static int declared_too_big(struct MHD_Connection *c, size_t limit)
     return len && strtoull(len, NULL, 10) > limit;
 }
 
+/* The connection whose request the handler of this thread runs (sdc_http_query). */
+static _Thread_local struct MHD_Connection *handling;
+
+const char *sdc_http_query(const char *key)
+{
+    return handling ? MHD_lookup_connection_value(handling, MHD_GET_ARGUMENT_KIND, key) : NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **con_cls)
@@ -177,7 +185,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return send_error(c, 413, "Payload Too Large", "request body above the size limit");
     const union MHD_ConnectionInfo *fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     sdc_http_reply r = {200, NULL, 0, NULL, fd ? fd->connect_fd : -1};
+    handling = c;
     s->config.handler(s->config.ctx, method, url, req->data ? req->data : "", req->size, &r);
+    handling = NULL;
     return send_reply(c, &r);
 }
 

@@ -23,6 +23,10 @@ typedef struct sdc_http_reply {
 typedef void (*sdc_http_handler)(void *ctx, const char *method, const char *url,
                                  const char *body, size_t size, sdc_http_reply *reply);
 
+/* Within a handler: the value of the request's query argument `key` ("?key=value"), or
+ * NULL when absent. */
+const char *sdc_http_query(const char *key);
+
 typedef struct sdc_http_config {
     const char *listen;      /* "HOST:PORT", HOST an IPv4 address or localhost; PORT 0 = any */
     const char *auth;        /* "user:password" for basic authentication, or NULL */

@@ -61,6 +61,7 @@ void sdc_job_free(sdc_job *job)
     json_decref(job->images);
     json_decref(job->infotexts);
     json_decref(job->seeds);
+    free(job->preview);
     free(job);
 }
 
@@ -302,4 +303,13 @@ int sdc_job_progress(sdc_job_queue *q, sdc_job *job, int image, int step, int st
     }
     pthread_mutex_unlock(&q->lock);
     return stop;
+}
+
+void sdc_job_set_preview(sdc_job_queue *q, sdc_job *job, char *png_base64)
+{
+    pthread_mutex_lock(&q->lock);
+    char *old = job->preview;
+    job->preview = png_base64;
+    pthread_mutex_unlock(&q->lock);
+    free(old);
 }

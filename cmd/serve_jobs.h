@@ -36,6 +36,7 @@ typedef struct sdc_job {
     double started;         /* seconds (monotonic) when it began running */
     int interrupt, skip;    /* asked by /interrupt, /skip, DELETE */
     int hung_up;            /* a synchronous job's client went away: stopped, not answered */
+    char *preview;          /* base64 PNG of the running image's latest preview, or NULL */
     /* -- results -- */
     json_t *images;         /* base64 PNGs */
     json_t *infotexts;      /* their 'parameters' texts */
@@ -91,5 +92,8 @@ void sdc_job_signal_running(sdc_job_queue *q, int what);
  * nothing recorded); returns non-zero when the job
  * should stop (interrupt, skip: *skipped set and cleared, or shutdown). */
 int sdc_job_progress(sdc_job_queue *q, sdc_job *job, int image, int step, int steps, int *skipped);
+/* For the runner's preview callback: the job's latest preview becomes png_base64 (malloc'd,
+ * taken over; NULL clears it). */
+void sdc_job_set_preview(sdc_job_queue *q, sdc_job *job, char *png_base64);
 
 #endif

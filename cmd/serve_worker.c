@@ -64,6 +64,26 @@ static int on_progress(const char *stage, int step, int steps, void *user_data)
     return stop;
 }
 
+static char *file_base64(const char *path);
+
+/* A preview of the running image: a PNG (without metadata) for GET /sdapi/v1/progress. */
+static int on_preview(const uint8_t *rgb, int width, int height, int step, int steps,
+                      void *user_data)
+{
+    run *r = user_data;
+    char path[128];
+    (void)step, (void)steps;
+    snprintf(path, sizeof path, "%s/preview-%llu.png", r->srv->tmpdir,
+             (unsigned long long)atomic_fetch_add(&r->srv->tmp_counter, 1));
+    if (sdc_image_save(path, rgb, width, height, NULL, 1) == SDC_OK) {
+        char *b64 = file_base64(path); /* NULL (out of memory): the last one stays */
+        if (b64)
+            sdc_job_set_preview(r->srv->queue, r->job, b64);
+    }
+    unlink(path);
+    return 0; /* stopping is the progress callback's business */
+}
+
 /* The whole file at path, as base64. */
 static char *file_base64(const char *path)
 {
@@ -116,6 +136,9 @@ static sdc_status render_images(sdc_server *srv, sdc_job *job, sdc_generate_para
     run r = {srv, job, 0, 0, 0};
     g->progress = on_progress;
     g->user_data = &r;
+    g->preview = srv->model_opt.gen.preview; /* sdc serve --preview, --preview-interval */
+    g->preview_interval = srv->model_opt.gen.preview_interval;
+    g->preview_fn = g->preview != SDC_PREVIEW_NONE ? on_preview : NULL;
     uint64_t seed = job->opt.seed_random ? random_seed() : g->seed;
     sdc_status s = SDC_OK;
     for (int i = 0; i < job->count && s == SDC_OK && !r.stopped; i++) {
@@ -131,6 +154,7 @@ static sdc_status render_images(sdc_server *srv, sdc_job *job, sdc_generate_para
             s = keep_image(srv, job, g, rgb, w, h);
     }
     free(rgb);
+    sdc_job_set_preview(srv->queue, job, NULL); /* previews are of the running image only */
     if (s == SDC_ERR_INTERRUPTED && !job->async)
         s = SDC_OK; /* /interrupt: AUTOMATIC1111 answers with the images made so far */
     if (s == SDC_ERR_INTERRUPTED)

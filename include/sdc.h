@@ -168,6 +168,21 @@ typedef enum sdc_rng_type { SDC_RNG_TYPE_CPU, SDC_RNG_TYPE_CUDA } sdc_rng_type;
  * SDC_ERR_INTERRUPTED). stage is "sampling", "decoding", ... */
 typedef int (*sdc_progress_fn)(const char *stage, int step, int steps, void *user_data);
 
+/* Live previews (docs/previews.md): every preview_interval sampling steps the loop shows the
+ * step's denoised prediction (x0) through one of these, as stable-diffusion.cpp's --preview. */
+typedef enum sdc_preview_mode {
+    SDC_PREVIEW_NONE, /* no previews (the default) */
+    SDC_PREVIEW_PROJ, /* a fitted linear latent-to-RGB map per family: 1/8 of the size, cheap */
+    SDC_PREVIEW_TAE,  /* the TAESD decoder (needs one loaded; not in this build yet) */
+    SDC_PREVIEW_VAE,  /* the model's full VAE decoder: the output size, a decode per preview */
+} sdc_preview_mode;
+
+/* Receives a preview: RGB8 [height, width, 3], valid during the call only; step / steps
+ * count model calls as the "sampling" progress does. Return non-zero to stop (the call then
+ * returns SDC_ERR_INTERRUPTED). */
+typedef int (*sdc_preview_fn)(const uint8_t *rgb, int width, int height, int step, int steps,
+                              void *user_data);
+
 /* What an inpainting run renders at the output size: the whole picture, or only a padded
  * box around the mask (small repairs on big pictures get the model's full resolution). */
 typedef enum sdc_inpaint_area { SDC_INPAINT_WHOLE, SDC_INPAINT_MASKED } sdc_inpaint_area;
@@ -260,6 +275,13 @@ typedef struct sdc_generate_params {
     int hr_steps;
     float hr_denoising;          /* 0 < x <= 1, default 0.7 */
     const char *hr_sampler;
+    /* -- live previews: preview_fn (with user_data) gets the denoised prediction of every
+     *    preview_interval-th sampling step (default 1) and of the last one, decoded as
+     *    `preview` says; SDC_PREVIEW_NONE or a NULL preview_fn: none. Hires fix previews
+     *    both passes, each at its size. -- */
+    sdc_preview_mode preview;
+    int preview_interval;
+    sdc_preview_fn preview_fn;
 } sdc_generate_params;
 
 /* What a control picture goes through before it is resized to the output size. */

@@ -36,6 +36,7 @@ sdc_generate_params sdc_generate_default_params(void)
     p.noise_level = 20;
     p.hr_scale = 2.0f;
     p.hr_denoising = 0.7f;
+    p.preview_interval = 1;
     return p;
 }
 

@@ -16,6 +16,7 @@
 #include "pipeline/control.h"
 #include "pipeline/lora_run.h"
 #include "pipeline/pipeline_impl.h"
+#include "pipeline/preview.h"
 #include "pipeline/unet_tiles.h"
 
 /* Largest output side: 16384 pixels (a 2048 x 2048 latent). */
@@ -49,6 +50,7 @@ typedef struct run {
      * then the masked-image latent [4, h, w] */
     float *extra;
     sdc_pipeline_control control; /* the ControlNets, with the base model's UNet */
+    sdc_pipeline_preview preview; /* live previews, or mode NONE */
 } run;
 
 static void run_free(run *r)
@@ -57,6 +59,7 @@ static void run_free(run *r)
     sdc_pipeline_inputs_free(&r->in);
     sdc_pipeline_control_free(&r->control);
     sdc_prompt_plan_free(&r->plan);
+    sdc_pipeline_preview_free(&r->preview);
     free(r->buf);
 }
 
@@ -314,6 +317,22 @@ static void blend_known(run *r)
         }
 }
 
+/* The call's denoised prediction for the preview; ordinary UNets inpainting show the known
+ * region outside the mask, as their final latent has it. */
+static void preview_x0(run *r)
+{
+    float *x0 = r->preview.x0;
+    sdc_sampler_denoised(r->sampler, r->latent, r->guided, x0);
+    if (!r->in.mask || r->in_ch == 9)
+        return;
+    size_t hw = (size_t)r->h * r->w;
+    for (size_t c = 0; c < 4; c++)
+        for (size_t i = 0; i < hw; i++) {
+            float m = r->in.mask_latent[i];
+            x0[c * hw + i] = (1.0f - m) * r->x0[c * hw + i] + m * x0[c * hw + i];
+        }
+}
+
 static sdc_status text(run *r);
 
 /* The refiner takes over: the base's UNet pages leave memory, the refiner's text encoders
@@ -396,11 +415,17 @@ static sdc_status sample(run *r)
         if (s != SDC_OK)
             return s;
         guide(r, cfg);
+        if (r->preview.mode != SDC_PREVIEW_NONE)
+            preview_x0(r);
         s = sdc_sampler_step(r->sampler, r->guided, r->latent, &r->rng);
         if (s != SDC_OK)
             return s;
         if (r->in.mask && r->in_ch != 9)
             blend_known(r);
+        s = sdc_pipeline_preview_step(&r->preview, r->m, r->p, sdc_sampler_mid_step(r->sampler),
+                                      sdc_sampler_call_index(r->sampler), calls);
+        if (s != SDC_OK)
+            return s;
         if (report(r, "sampling", sdc_sampler_call_index(r->sampler), calls))
             return interrupted();
     }
@@ -568,6 +593,9 @@ static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p
     r.rows = sdc_prompt_plan_rows(&r.plan);
     if (s == SDC_OK)
         s = allocate(&r);
+    if (s == SDC_OK)
+        s = sdc_pipeline_preview_prepare(m, p, r.h, r.w, p->vae_tiling || r.tile > 0,
+                                         &r.preview);
     if (s == SDC_OK)
         s = sdc_pipeline_control_prepare(p, m->unet, r.h, r.w, r.rows, r.plan.subprompts,
                                          &r.control);

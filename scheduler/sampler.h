@@ -144,6 +144,13 @@ void sdc_sampler_guide_multi(const sdc_sampler *s, const float *latent, const fl
  * Fails (SDC_ERR_ARG) once the loop is complete. */
 sdc_status sdc_sampler_step(sdc_sampler *s, const float *guided, float *latent, sdc_rng *rng);
 
+/* The denoised prediction x0 [latent_size] of the call about to be stepped, from the same
+ * latent and guided output sdc_sampler_step takes (call it before the step): what live
+ * previews show. k-diffusion's guided output is x0 already; diffusers' formulations convert
+ * eps or v as their update does (LCM with its boundary condition). No-op once complete. */
+void sdc_sampler_denoised(const sdc_sampler *s, const float *latent, const float *guided,
+                          float *x0);
+
 /* The schedule as the reference holds it (for tests and logs): diffusers'
  * scheduler.timesteps, or k-diffusion's UNet timestep of every call; and the sigmas
  * (diffusers scheduler.sigmas, k-diffusion's schedule with its trailing 0), or NULL for

@@ -167,6 +167,23 @@ static int count_progress(const char *stage, int step, int steps, void *user_dat
 CHANGE(set_progress, g->progress = count_progress)
 CHANGE(set_user_data, (g->progress = count_progress, g->user_data = &progress_count))
 
+/* Previews are shown, never fed back: each preview field must leave the picture alone and
+ * reach the callback (their steps and contents: tests/test_preview.c). */
+static int preview_count;
+static int count_preview(const uint8_t *rgb, int width, int height, int step, int steps,
+                         void *user_data)
+{
+    (void)rgb, (void)width, (void)height, (void)step, (void)steps, (void)user_data;
+    preview_count++;
+    return 0;
+}
+static void previewing(sdc_generate_params *g) { txt2img(g); g->preview_fn = count_preview; }
+CHANGE(set_preview, g->preview = SDC_PREVIEW_VAE)
+CHANGE(set_preview_interval, (g->preview = SDC_PREVIEW_PROJ, g->preview_interval = 3))
+CHANGE(set_preview_fn, (g->preview = SDC_PREVIEW_PROJ, g->preview_fn = count_preview))
+#define PREVIEW_CHANGE(c) ((c) == set_preview || (c) == set_preview_interval || \
+                           (c) == set_preview_fn)
+
 /* ---- the table ---------------------------------------------------------------------- */
 
 typedef struct field_case {
@@ -260,6 +277,11 @@ static const field_case cases[] = {
     {FIELD(hr_steps), hires_on, set_hr_steps, NULL, NULL, 0},
     {FIELD(hr_denoising), hires_on, set_hr_denoising, NULL, NULL, 0},
     {FIELD(hr_sampler), hires_on, set_hr_sampler, NULL, NULL, 0},
+    {FIELD(preview), previewing, set_preview, "shows the denoised picture, never alters it",
+     NULL, 0},
+    {FIELD(preview_interval), previewing, set_preview_interval, "how often it is shown", NULL,
+     0},
+    {FIELD(preview_fn), txt2img, set_preview_fn, "the preview callback", NULL, 0},
 };
 #define NCASES (sizeof cases / sizeof *cases)
 
@@ -317,7 +339,7 @@ static void check_field(sdc_model *m, const field_case *c)
         return;
     }
     picture before = render(m, &g, c->field);
-    progress_count = 0;
+    progress_count = preview_count = 0;
     c->change(&g);
     picture after = render(m, &g, c->field);
     double d = mean_diff(&before, &after);
@@ -326,6 +348,9 @@ static void check_field(sdc_model *m, const field_case *c)
                   c->not_picture, d);
         if (c->change == set_progress || c->change == set_user_data)
             cr_expect_gt(progress_count, 0, "%s: the progress callback was never called",
+                         c->field);
+        if (PREVIEW_CHANGE(c->change))
+            cr_expect_gt(preview_count, 0, "%s: the preview callback was never called",
                          c->field);
     } else {
         cr_expect(d > 0.0, "setting %s leaves the picture unchanged", c->field);

@@ -363,6 +363,50 @@ if golden_only "ControlNet on the tiny model"; then
     grep -q 'ControlNet 0: .*Weight: 0.4' "$TMP/out" || fail "batch job metadata lacks the ControlNet: $(cat "$TMP/out")"
 fi
 
+# Live previews (docs/previews.md): --preview-path alone means proj (one pixel per latent
+# cell), written every --preview-interval steps and at the last, atomically (a reader never
+# sees half a file, no temporary is left); vae previews have the picture's size.
+png_size() { python3 -c 'import sys; d=open(sys.argv[1],"rb").read(24); print("%dx%d" % (int.from_bytes(d[16:20],"big"), int.from_bytes(d[20:24],"big")) if d[:8]==b"\x89PNG\r\n\x1a\n" else "not-png")' "$1"; }
+mkdir "$TMP/pv"
+expect 0 "previews: 3 written" -- "$SDC" $small --steps 5 -v -p x --preview-path "$TMP/pv/prev.png" --preview-interval 2 -o "$TMP/pv/out.png"
+[ "$(png_size "$TMP/pv/prev.png")" = 8x8 ] || fail "proj preview is $(png_size "$TMP/pv/prev.png"), want 8x8"
+[ "$(ls -A "$TMP/pv" | tr '\n' ' ')" = "out.png prev.png " ] || fail "previews left files: $(ls -A "$TMP/pv")"
+(cd "$TMP/pv" && "$SDC" $small -p x --preview vae -o out2.png) || fail "--preview vae"
+[ "$(png_size "$TMP/pv/preview.png")" = 64x64 ] || fail "vae preview (default path preview.png) is $(png_size "$TMP/pv/preview.png")"
+expect 0 "previews: 0 written" -- "$SDC" $small -v -p x --preview none --preview-path "$TMP/pv/none.png" -o "$TMP/pv/out3.png"
+[ -e "$TMP/pv/none.png" ] && fail "--preview none wrote a preview"
+expect 1 "needs --taesd" -- "$SDC" $small -p x --preview tae -o "$TMP/pv/tae.png"
+expect 2 "none, proj, tae or vae" -- "$SDC" $small -p x --preview approx
+expect 2 "preview-interval" -- "$SDC" $small -p x --preview-interval 0
+expect 2 "preview-path" -- "$SDC" $small -p x --preview-path "$TMP/missing/p.png"
+# img2img, inpainting, hires fix and batch jobs preview too
+expect 0 "previews: 3 written" -- "$SDC" $small --steps 4 -v -p x -i "$INIT" --strength 0.5 --preview-path "$TMP/pv/i2i.png" -o "$TMP/pv/i2i-out.png"
+expect 0 "previews: 2 written" -- "$SDC" $small -v -p x -i "$INPAINT_INIT" --mask "$INPAINT_MASK" --preview proj --preview-path "$TMP/pv/inp.png" -o "$TMP/pv/inp-out.png"
+expect 0 "previews: 4 written" -- "$SDC" $small -v -p x --hires-fix --hr-scale 1.5 --preview-path "$TMP/pv/hr.png" -o "$TMP/pv/hr-out.png"
+[ "$(png_size "$TMP/pv/hr.png")" = 12x12 ] || fail "the hires pass's last preview is $(png_size "$TMP/pv/hr.png")"
+printf '{"prompt": "x", "preview": "vae", "preview-path": "%s", "output": "job.png"}\n' "$TMP/pv/job-prev.png" >"$TMP/pv.jsonl"
+expect 0 "" -- "$SDC" batch "$TMP/pv.jsonl" $small --output-dir "$TMP/pvb"
+[ "$(png_size "$TMP/pv/job-prev.png")" = 64x64 ] || fail "batch job preview: $(png_size "$TMP/pv/job-prev.png")"
+# a reader polling the file while 40 steps write it only ever finds whole PNGs
+"$SDC" $small --steps 40 -p x --preview vae --preview-path "$TMP/pv/live.png" -o "$TMP/pv/live-out.png" &
+pid=$!
+python3 - "$TMP/pv/live.png" "$pid" <<'PY' || fail "a reader saw a partial preview"
+import os, sys, time
+path, pid, reads = sys.argv[1], int(sys.argv[2]), 0
+while True:
+    try:
+        data = open(path, "rb").read()
+        reads += 1
+        if not (data[:8] == b"\x89PNG\r\n\x1a\n" and data[-12:-4] == b"\0\0\0\0IEND"):
+            sys.exit(1)
+    except FileNotFoundError:
+        pass
+    if not os.path.exists(f"/proc/{pid}"):
+        break
+    time.sleep(0.002)
+PY
+wait $pid || fail "the 40-step preview run failed"
+
 # Ctrl-C / SIGTERM: status 130 / 143, no output file
 for sig in INT TERM; do
     "$SDC" -m "$MODEL" -W 256 -H 256 --steps 1000 --quiet -p x -o "$TMP/int.png" 2>/dev/null &

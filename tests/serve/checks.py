@@ -542,5 +542,55 @@ def case_long():
     fail("long job did not start")
 
 
+def png_size(b64):
+    """(width, height) of a base64 PNG, or None when it is not one."""
+    data = base64.b64decode(b64)
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def running_preview(size):
+    """current_image appears while a job samples, is a PNG of `size`, is left out on request
+    and with the job's own status, and is null once nothing runs."""
+    st, js, _ = call("POST", "/v1/jobs", {"prompt": "preview", "steps": 60, "width": 64, "height": 64})
+    if st != 202:
+        return fail(f"preview: submission {st}")
+    seen = None
+    for _ in range(400):
+        _, p, _ = call("GET", "/sdapi/v1/progress")
+        if p.get("current_image"):
+            seen = p
+            break
+        time.sleep(0.05)
+    if not seen:
+        fail("preview: no current_image while the job ran")
+    elif png_size(seen["current_image"]) != size:
+        fail(f"preview: current_image is {png_size(seen['current_image'])}, want {size}")
+    _, skipped, _ = call("GET", "/sdapi/v1/progress?skip_current_image=true")
+    if skipped.get("current_image") is not None:
+        fail("preview: skip_current_image=true still sends the picture")
+    _, j, _ = call("GET", f"/v1/jobs/{js['id']}")
+    if j["state"] == "running" and png_size(j.get("current_image") or "") != size:
+        fail(f"preview: GET /v1/jobs/{{id}} of a running job lacks its current_image")
+    call("DELETE", f"/v1/jobs/{js['id']}")
+    for _ in range(100):
+        _, j, _ = call("GET", f"/v1/jobs/{js['id']}")
+        if j["state"] != "running":
+            break
+        time.sleep(0.05)
+    _, idle, _ = call("GET", "/sdapi/v1/progress")
+    if idle.get("current_image") is not None:
+        fail("preview: current_image of an idle server is not null")
+
+
+def case_preview():
+    running_preview((8, 8))  # the default: proj, one pixel per latent cell
+
+
+def case_preview_vae():
+    running_preview((64, 64))  # --preview vae: the full decoder
+
+
 globals()["case_" + CASE]()
 sys.exit(1 if failures else 0)

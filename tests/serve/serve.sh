@@ -104,6 +104,7 @@ check control
 # --keep-models 1 (the default): the switch unloaded the first model before loading the next
 grep -A2 "unloaded (least recently used) model.safetensors" "$TMP/serve.err" | grep -q "loaded second" ||
     fail "switching did not free the old model first: $(grep 'loaded' "$TMP/serve.err")"
+check preview
 check long
 # SIGTERM while a job runs: a request queued behind it is answered 503, the exit status is 0
 curl -s -o "$TMP/queued.json" -w '%{http_code}' "$BASE/sdapi/v1/txt2img" \
@@ -128,6 +129,12 @@ grep -q "unloaded (least recently used) second.safetensors" "$TMP/serve.err" &&
     fail "--keep-models 2 evicted the wrong model: $(grep loaded "$TMP/serve.err")"
 grep -q "2 of 2 models kept, process RSS" "$TMP/serve.err" || fail "no memory accounting in -v"
 stop
+# previews through the full VAE every other step; tae is refused at start (no TAESD yet)
+start -m "$MODEL" --preview vae --preview-interval 2 || exit 1
+check preview_vae
+stop
+"$SDC" serve -m "$MODEL" --preview tae 2>"$TMP/err" && fail "serve --preview tae started"
+grep -q "taesd" "$TMP/err" || fail "serve --preview tae: $(cat "$TMP/err")"
 
 # --token-file: bad files are refused with the file and line named, the token never shown
 printf 'short\n' >"$TMP/bad-tokens"
