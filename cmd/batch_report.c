@@ -89,6 +89,8 @@ static void add_model_params(json_t *o, const sdc_cli_options *c)
     set_string(o, "model", c->model);
     set_string(o, "vae", c->vae);
     set_string(o, "taesd", c->taesd);
+    if (c->taesd_preview_only)
+        set(o, "taesd-preview-only", json_true());
     set_string(o, "vocab", c->vocab);
     set_string(o, "refiner", c->refiner);
     if (c->refiner)

@@ -81,7 +81,7 @@ static int same_string(const char *a, const char *b)
 static int same_model(const sdc_cli_options *a, const sdc_cli_options *b)
 {
     return same_string(a->model, b->model) && same_string(a->vae, b->vae) &&
-           same_string(a->taesd, b->taesd) &&
+           same_string(a->taesd, b->taesd) && a->taesd_preview_only == b->taesd_preview_only &&
            same_string(a->vocab, b->vocab) && same_string(a->refiner, b->refiner) &&
            same_string(a->hr_model, b->hr_model) &&
            a->prediction == b->prediction && a->threads == b->threads && a->bf16 == b->bf16;

@@ -12,7 +12,7 @@
 
 enum {
     OPT_STEPS = 1000, OPT_CFG, OPT_RECIPE, OPT_SAMPLER, OPT_SCHEDULER, OPT_RNG, OPT_CLIP_SKIP,
-    OPT_PREDICTION, OPT_VAE, OPT_TAESD, OPT_VAE_TILING, OPT_FREEU, OPT_VOCAB, OPT_STRENGTH,
+    OPT_PREDICTION, OPT_VAE, OPT_TAESD, OPT_TAESD_PREVIEW_ONLY, OPT_VAE_TILING, OPT_FREEU, OPT_VOCAB, OPT_STRENGTH,
     OPT_MASK, OPT_MASK_BLUR,
     OPT_INVERT_MASK, OPT_ETA, OPT_OVERWRITE, OPT_QUIET, OPT_VERSION, OPT_NO_EMPHASIS,
     OPT_INPAINT_AREA, OPT_PADDING, OPT_OUTPAINT, OPT_OUTPAINT_FILL, OPT_PRECISION,
@@ -50,6 +50,7 @@ static const struct option long_options[] = {
     {"prediction", required_argument, 0, OPT_PREDICTION},
     {"vae", required_argument, 0, OPT_VAE},
     {"taesd", required_argument, 0, OPT_TAESD},
+    {"taesd-preview-only", no_argument, 0, OPT_TAESD_PREVIEW_ONLY},
     {"vae-tiling", no_argument, 0, OPT_VAE_TILING},
     {"freeu", required_argument, 0, OPT_FREEU},
     {"vocab", required_argument, 0, OPT_VOCAB},
@@ -128,6 +129,8 @@ static void print_help_model(FILE *out)
         "      --taesd FILE          decode (and encode init images) with this TAESD, the tiny\n"
         "                            VAE: a diffusers file, or an original *_decoder file (its\n"
         "                            *_encoder beside it encodes, else the model's VAE; -v says)\n"
+        "      --taesd-preview-only  with --taesd: the TAESD only shows live previews (--preview\n"
+        "                            tae); the model's VAE decodes the picture\n"
         "      --vocab PATH          CLIP vocabulary: bpe_simple_vocab_16e6.txt.gz, or a folder\n"
         "                            with vocab.json + merges.txt (default: the model's own,\n"
         "                            then $SDC_VOCAB, then ~/.local/share/sdc)\n"
@@ -254,7 +257,8 @@ static void print_help_output(FILE *out)
         "                            none (default), proj (a fitted latent-to-RGB map, 1/8\n"
         "                            size), vae (the full VAE decoder), tae (needs --taesd)\n"
         "      --preview-path FILE   where it is written, atomically (default preview.png);\n"
-        "                            given alone it turns previews on (proj)\n"
+        "                            given alone it turns previews on (tae with --taesd, else\n"
+        "                            proj)\n"
         "      --preview-interval N  sampling steps between previews (default 1)\n"
         "  -t, --threads N           worker threads (default: all cores)\n"
         "      --precision P         fp32 (default) or bf16: linear layers and convolutions\n"
@@ -554,6 +558,7 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
     case OPT_VOCAB: o->vocab = arg; return 0;
     case OPT_MASK: o->mask = arg; return 0;
     case OPT_VAE_TILING: g->vae_tiling = flag_on(arg); return 0;
+    case OPT_TAESD_PREVIEW_ONLY: o->taesd_preview_only = flag_on(arg); return 0;
     case OPT_KARRAS_SIGMAS: g->karras_sigmas = flag_on(arg); return 0;
     case OPT_INVERT_MASK: o->invert_mask = flag_on(arg); return 0;
     case OPT_OVERWRITE: o->overwrite = flag_on(arg); return 0;
@@ -711,6 +716,7 @@ sdc_model_params sdc_cli_model_params(const sdc_cli_options *o, const char *path
     mp.model_path = path;
     mp.vae_path = path == o->model ? o->vae : NULL; /* --vae replaces the model's own */
     mp.taesd_path = path == o->model ? o->taesd : NULL; /* the refiner decodes nothing */
+    mp.taesd_preview_only = path == o->model && o->taesd_preview_only;
     mp.vocab_path = o->vocab;
     mp.prediction = o->prediction;
     mp.threads = o->threads;
@@ -761,6 +767,8 @@ int sdc_cli_check(const sdc_cli_options *o)
     int outpaint = o->outpaint[0] || o->outpaint[1] || o->outpaint[2] || o->outpaint[3];
     if (outpaint && !o->init_img)
         return usage_error("%s", "--outpaint needs an init image (-i FILE)");
+    if (o->taesd_preview_only && !o->taesd)
+        return usage_error("%s", "--taesd-preview-only needs --taesd FILE");
     if (o->gen.inpaint_area == SDC_INPAINT_MASKED && !o->mask && !outpaint)
         return usage_error("%s", "--inpaint-area masked needs a mask (--mask FILE)");
     int rc = check_controls(o);

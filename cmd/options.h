@@ -25,6 +25,7 @@ typedef struct sdc_cli_options {
     const char *model;
     const char *vae;
     const char *taesd;   /* --taesd FILE: the tiny VAE decodes (and encodes) */
+    int taesd_preview_only; /* --taesd-preview-only: it only shows previews */
     const char *vocab;
     const char *refiner; /* --refiner FILE (its switch is gen.refiner_switch) */
     const char *depth_map; /* --depth-map FILE */
@@ -87,10 +88,10 @@ int sdc_cli_set(sdc_cli_options *opt, const char *name, const char *value);
 int sdc_cli_check(const sdc_cli_options *opt);
 /* --preview none|proj|tae|vae, --preview-path FILE and --preview-interval N by long name
  * (cmd/options_preview.c): 0, or 2 with the message recorded. tae passes here; the library
- * refuses it until a TAESD decoder is loaded. */
+ * refuses it without a TAESD decoder. */
 int sdc_cli_preview_option(const char *name, const char *arg, sdc_cli_options *opt);
-/* What --preview and --preview-path mean together: the path alone turns on proj, a mode
- * without a path writes preview.png. Call once the options are all set. */
+/* What --preview and --preview-path mean together: the path alone turns on tae with --taesd,
+ * else proj; a mode without a path writes preview.png. Call once the options are all set. */
 void sdc_cli_preview_resolve(sdc_cli_options *opt);
 const struct option *sdc_cli_option_table(void); /* getopt_long table, zero entry last */
 /* The model parameters the options give for `path` (the model, or the refiner). */

@@ -49,7 +49,7 @@ int sdc_cli_preview_option(const char *name, const char *arg, sdc_cli_options *o
 void sdc_cli_preview_resolve(sdc_cli_options *o)
 {
     if (o->preview_path && !o->preview_given)
-        o->gen.preview = SDC_PREVIEW_PROJ;
+        o->gen.preview = o->taesd ? SDC_PREVIEW_TAE : SDC_PREVIEW_PROJ;
     if (o->gen.preview != SDC_PREVIEW_NONE && !o->preview_path)
         o->preview_path = "preview.png";
 }

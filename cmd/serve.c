@@ -114,7 +114,7 @@ static int apply(int c, const char *arg, serve_options *o, sdc_cli_options *m)
     case 'R':
         if (sdc_cli_preview_option("preview", arg, m) || m->gen.preview == SDC_PREVIEW_TAE) {
             fprintf(stderr, "sdc serve: --preview takes proj, vae or none, not '%s'%s\n", arg,
-                    strcmp(arg, "tae") ? "" : " (tae needs --taesd, not in this build)");
+                    strcmp(arg, "tae") ? "" : " (tae needs a TAESD, which sdc serve does not load)");
             return 2;
         }
         return 0;

@@ -143,6 +143,8 @@ typedef struct sdc_model_params {
      *    file takes its encoder from the "*_encoder.*" file beside it when there is one, else
      *    the checkpoint's VAE encodes (an info log line says which). NULL: none -- */
     const char *taesd_path;
+    int taesd_preview_only; /* with taesd_path: the TAESD only shows live previews
+                               (SDC_PREVIEW_TAE); the checkpoint's VAE decodes and encodes */
 } sdc_model_params;
 
 sdc_model_params sdc_model_default_params(void);
@@ -173,7 +175,7 @@ typedef int (*sdc_progress_fn)(const char *stage, int step, int steps, void *use
 typedef enum sdc_preview_mode {
     SDC_PREVIEW_NONE, /* no previews (the default) */
     SDC_PREVIEW_PROJ, /* a fitted linear latent-to-RGB map per family: 1/8 of the size, cheap */
-    SDC_PREVIEW_TAE,  /* the TAESD decoder (needs one loaded; not in this build yet) */
+    SDC_PREVIEW_TAE,  /* the TAESD decoder (sdc_model_params.taesd_path): the output size */
     SDC_PREVIEW_VAE,  /* the model's full VAE decoder: the output size, a decode per preview */
 } sdc_preview_mode;
 

@@ -203,7 +203,7 @@ static sdc_status encode_taesd(run *r, const float *image, float *latent)
  * else takes the posterior mean. With a TAESD encoder: its latent, nothing drawn. */
 static sdc_status encode(run *r, const float *image, int draw, float *latent)
 {
-    if (r->m->taesd && sdc_taesd_encoder_path(r->m->taesd))
+    if (r->m->taesd && !r->m->taesd_preview_only && sdc_taesd_encoder_path(r->m->taesd))
         return encode_taesd(r, image, latent);
     int lh = 0, lw = 0;
     sdc_status s = sdc_vae_latent_size(r->m->vae, r->p->height, r->p->width, &lh, &lw);
@@ -442,7 +442,7 @@ static sdc_status decode(run *r, uint8_t *rgb)
         return sdc_fail(SDC_ERR_NOMEM, "out of memory decoding a %dx%d image", r->p->width,
                         r->p->height);
     /* a latent too large for one UNet pass is too large for one decoder pass too */
-    int taesd = r->m->taesd && sdc_taesd_decoder_path(r->m->taesd);
+    int taesd = r->m->taesd && !r->m->taesd_preview_only && sdc_taesd_decoder_path(r->m->taesd);
     sdc_status s = taesd ? sdc_taesd_decode(r->m->taesd, r->latent, 1, r->h, r->w, image)
                          : sdc_vae_decode(r->m->vae, r->latent, 1, r->h, r->w, image,
                                           r->p->vae_tiling || r->tile > 0);

@@ -105,8 +105,11 @@ sdc_status sdc_model_load(const sdc_model_params *given, sdc_model **out)
         s = sdc_unet_load(m->ck, &m->unet);
     if (s == SDC_OK)
         s = sdc_vae_load(m->ck, &m->vae);
+    if (s == SDC_OK && params->taesd_preview_only && !params->taesd_path)
+        s = sdc_fail(SDC_ERR_ARG, "taesd_preview_only without a TAESD (taesd_path)");
     if (s == SDC_OK && params->taesd_path)
         s = load_taesd(m, params->taesd_path);
+    m->taesd_preview_only = params->taesd_preview_only;
     if (s != SDC_OK) {
         sdc_model_free(m);
         return s;

@@ -23,6 +23,7 @@ struct sdc_model {
     sdc_unet *unet;
     sdc_vae *vae;
     sdc_taesd *taesd;   /* --taesd: decodes (and encodes, when it has an encoder), or NULL */
+    int taesd_preview_only; /* the TAESD only shows previews; the VAE decodes and encodes */
     sdc_noise_schedule train;
     /* The conditioner of the last clip skip / emphasis asked for, with its prompt cache. */
     sdc_conditioner *cond;

@@ -1,6 +1,6 @@
 /* Live previews (pipeline/preview.h, docs/previews.md). The buffers are taken once before
- * the loop; a preview costs a 15-flop-per-cell projection (proj) or a full VAE decode (vae)
- * on the thread that samples. */
+ * the loop; a preview costs a 15-flop-per-cell projection (proj), a TAESD decode (tae) or a
+ * full VAE decode (vae) on the thread that samples. */
 #include "pipeline/preview.h"
 
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 
 #include "ops/error.h"
 
-static sdc_status check(const sdc_generate_params *p)
+static sdc_status check(const sdc_model *m, const sdc_generate_params *p)
 {
     if ((int)p->preview < (int)SDC_PREVIEW_NONE || (int)p->preview > (int)SDC_PREVIEW_VAE)
         return sdc_fail(SDC_ERR_ARG, "unknown preview mode %d; choose none, proj, tae or vae",
@@ -16,10 +16,9 @@ static sdc_status check(const sdc_generate_params *p)
     if (p->preview_interval < 1)
         return sdc_fail(SDC_ERR_ARG, "preview interval must be at least 1 step (got %d)",
                         p->preview_interval);
-    /* TAESD plugs in here: accept the mode when the model has a TAESD decoder loaded. */
-    if (p->preview == SDC_PREVIEW_TAE)
-        return sdc_fail(SDC_ERR_UNSUPPORTED, "--preview tae needs --taesd FILE (a TAESD "
-                        "decoder), which this build does not load yet; use proj or vae");
+    if (p->preview == SDC_PREVIEW_TAE && (!m->taesd || !sdc_taesd_decoder_path(m->taesd)))
+        return sdc_fail(SDC_ERR_ARG, "tae previews need a TAESD decoder (--taesd FILE); "
+                        "use proj or vae");
     return SDC_OK;
 }
 
@@ -27,7 +26,7 @@ sdc_status sdc_pipeline_preview_prepare(const sdc_model *m, const sdc_generate_p
                                         int h, int w, int tiled, sdc_pipeline_preview *pv)
 {
     memset(pv, 0, sizeof *pv);
-    sdc_status s = check(p);
+    sdc_status s = check(m, p);
     if (s != SDC_OK || p->preview == SDC_PREVIEW_NONE || !p->preview_fn)
         return s;
     if (p->preview == SDC_PREVIEW_PROJ)
@@ -38,8 +37,9 @@ sdc_status sdc_pipeline_preview_prepare(const sdc_model *m, const sdc_generate_p
     size_t pixels = (size_t)h * down * w * down;
     pv->x0 = malloc((size_t)4 * h * w * sizeof(float));
     pv->rgb = malloc(3 * pixels);
-    pv->image = p->preview == SDC_PREVIEW_VAE ? malloc(3 * pixels * sizeof(float)) : NULL;
-    if (!pv->x0 || !pv->rgb || (p->preview == SDC_PREVIEW_VAE && !pv->image)) {
+    int decoded = p->preview != SDC_PREVIEW_PROJ; /* vae, tae: float pixels first */
+    pv->image = decoded ? malloc(3 * pixels * sizeof(float)) : NULL;
+    if (!pv->x0 || !pv->rgb || (decoded && !pv->image)) {
         sdc_pipeline_preview_free(pv);
         return sdc_fail(SDC_ERR_NOMEM, "out of memory for %dx%d previews", w * down, h * down);
     }
@@ -71,7 +71,13 @@ static sdc_status decode(sdc_pipeline_preview *pv, sdc_model *m)
             sdc_vae_image_to_rgb8(pv->image, 1, pv->height, pv->width, pv->rgb);
         return s;
     }
-    default: /* SDC_PREVIEW_TAE: the TAESD decode of pv->x0 into pv->rgb goes here */
+    case SDC_PREVIEW_TAE: {
+        sdc_status s = sdc_taesd_decode(m->taesd, pv->x0, 1, pv->h, pv->w, pv->image);
+        if (s == SDC_OK)
+            sdc_vae_image_to_rgb8(pv->image, 1, pv->height, pv->width, pv->rgb);
+        return s;
+    }
+    default:
         return sdc_fail(SDC_ERR_UNSUPPORTED, "preview mode %d cannot decode", (int)pv->mode);
     }
 }

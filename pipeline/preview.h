@@ -12,7 +12,7 @@ typedef struct sdc_pipeline_preview {
     sdc_preview_mode mode; /* SDC_PREVIEW_NONE: everything below is unused */
     int interval;          /* sampling steps between previews */
     int steps_done;        /* sampling steps completed (a second-order step counts once) */
-    int h, w;              /* latent size; the preview is h x w (proj) or 8h x 8w (vae) */
+    int h, w;              /* latent size; the preview is h x w (proj) or 8h x 8w (tae, vae) */
     int tiled;             /* decode in tiles, as the final decode does */
     sdc_latent_rgb map;    /* proj: the family's map */
     float *x0;             /* [4, h, w] the denoised prediction of the current call */

@@ -197,6 +197,18 @@ static sdc_model *load_demo(void)
     return m;
 }
 
+/* The demo model with the golden tiny TAESD (diffusers file), for tae previews. */
+static sdc_model *load_demo_taesd(int preview_only)
+{
+    sdc_model_params mp = sdc_model_default_params();
+    mp.model_path = source_path("models/demo/model.safetensors");
+    mp.taesd_path = golden_path("taesd/tiny-taesd/diffusion_pytorch_model.safetensors");
+    mp.taesd_preview_only = preview_only;
+    sdc_model *m = NULL;
+    cr_assert_eq(sdc_model_load(&mp, &m), SDC_OK, "%s", sdc_last_error());
+    return m;
+}
+
 static sdc_generate_params demo_params(shots *s, sdc_preview_mode mode, int interval)
 {
     sdc_generate_params g = sdc_generate_default_params();
@@ -299,8 +311,8 @@ Test(preview, callback_can_stop_and_bad_settings_are_refused)
     uint8_t rgb[SIDE * SIDE * 3];
     cr_expect_eq(sdc_generate(m, &g, rgb), SDC_ERR_INTERRUPTED);
     cr_expect_eq(s.count, 2);
-    g.preview = SDC_PREVIEW_TAE;
-    cr_expect_eq(sdc_generate(m, &g, rgb), SDC_ERR_UNSUPPORTED);
+    g.preview = SDC_PREVIEW_TAE; /* no TAESD loaded */
+    cr_expect_eq(sdc_generate(m, &g, rgb), SDC_ERR_ARG);
     cr_expect(strstr(sdc_last_error(), "--taesd") != NULL, "%s", sdc_last_error());
     g.preview = SDC_PREVIEW_PROJ;
     g.preview_interval = 0;
@@ -310,4 +322,49 @@ Test(preview, callback_can_stop_and_bad_settings_are_refused)
     cr_expect_eq(sdc_generate(m, &g, rgb), SDC_ERR_ARG);
     free(s.last);
     sdc_model_free(m);
+}
+
+/* tae: the TAESD decodes each preview at the output size; as with vae, Euler's last preview
+ * is the final picture, which the TAESD decodes too. */
+Test(preview, last_tae_preview_is_the_taesd_picture)
+{
+    sdc_model *m = load_demo_taesd(0);
+    shots s = {0};
+    sdc_generate_params g = demo_params(&s, SDC_PREVIEW_TAE, 2);
+    uint8_t rgb[SIDE * SIDE * 3];
+    cr_assert_eq(sdc_generate(m, &g, rgb), SDC_OK, "%s", sdc_last_error());
+    cr_assert_eq(s.count, 3);
+    cr_assert(s.width[2] == SIDE && s.height[2] == SIDE);
+    int worst = 0;
+    for (int i = 0; i < SIDE * SIDE * 3; i++) {
+        int d = abs(rgb[i] - s.last[i]);
+        worst = d > worst ? d : worst;
+    }
+    cr_expect_leq(worst, 1, "last preview differs from the picture by %d/255", worst);
+    free(s.last);
+    sdc_model_free(m);
+}
+
+/* taesd_preview_only: the TAESD shows the previews, the VAE still makes the picture: the
+ * same bytes as without a TAESD, and previews that differ from the VAE's. */
+Test(preview, taesd_preview_only_keeps_the_vae_picture)
+{
+    sdc_model *plain = load_demo(), *m = load_demo_taesd(1);
+    shots vae = {0}, tae = {0};
+    sdc_generate_params g = demo_params(&vae, SDC_PREVIEW_VAE, 5);
+    uint8_t want[SIDE * SIDE * 3], got[SIDE * SIDE * 3];
+    cr_assert_eq(sdc_generate(plain, &g, want), SDC_OK, "%s", sdc_last_error());
+    g = demo_params(&tae, SDC_PREVIEW_TAE, 5);
+    cr_assert_eq(sdc_generate(m, &g, got), SDC_OK, "%s", sdc_last_error());
+    cr_expect_eq(memcmp(want, got, sizeof want), 0, "the picture is not the VAE's");
+    cr_assert(tae.count == 1 && tae.width[0] == SIDE && tae.height[0] == SIDE);
+    cr_expect_neq(memcmp(vae.last, tae.last, sizeof want), 0, "the preview is not the TAESD's");
+    free(vae.last);
+    free(tae.last);
+    sdc_model_free(m);
+    sdc_model_free(plain);
+    sdc_model_params mp = sdc_model_default_params();
+    mp.model_path = source_path("models/demo/model.safetensors");
+    mp.taesd_preview_only = 1;
+    cr_expect_eq(sdc_model_load(&mp, &plain), SDC_ERR_ARG, "preview-only without a TAESD");
 }

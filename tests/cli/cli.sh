@@ -375,7 +375,19 @@ expect 0 "previews: 3 written" -- "$SDC" $small --steps 5 -v -p x --preview-path
 [ "$(png_size "$TMP/pv/preview.png")" = 64x64 ] || fail "vae preview (default path preview.png) is $(png_size "$TMP/pv/preview.png")"
 expect 0 "previews: 0 written" -- "$SDC" $small -v -p x --preview none --preview-path "$TMP/pv/none.png" -o "$TMP/pv/out3.png"
 [ -e "$TMP/pv/none.png" ] && fail "--preview none wrote a preview"
-expect 1 "needs --taesd" -- "$SDC" $small -p x --preview tae -o "$TMP/pv/tae.png"
+expect 1 "need a TAESD decoder (--taesd FILE)" -- "$SDC" $small -p x --preview tae -o "$TMP/pv/tae.png"
+expect 2 "needs --taesd" -- "$SDC" $small -p x --taesd-preview-only -o "$TMP/pv/tae.png"
+# with --taesd, --preview-path alone means tae (the picture's size); --taesd-preview-only
+# keeps the model's VAE for the picture: the same bytes as without a TAESD
+if golden_only "tae previews with the tiny TAESD"; then
+    TAESD_DEC="$SDC_GOLDEN/taesd/tiny-taesd_decoder.safetensors"
+    expect 0 "previews: 2 written" -- "$SDC" $small -v -p x --taesd "$TAESD_DEC" --preview-path "$TMP/pv/tae.png" -o "$TMP/pv/tae-out.png"
+    [ "$(png_size "$TMP/pv/tae.png")" = 64x64 ] || fail "tae preview is $(png_size "$TMP/pv/tae.png"), want 64x64"
+    "$SDC" $small -p x -o "$TMP/pv/plain.png" || fail "plain run for --taesd-preview-only"
+    expect 0 "previews: 2 written" -- "$SDC" $small -v -p x --taesd "$TAESD_DEC" --taesd-preview-only --preview-path "$TMP/pv/tae2.png" -o "$TMP/pv/tae-only.png"
+    cmp -s "$TMP/pv/plain.png" "$TMP/pv/tae-only.png" || fail "--taesd-preview-only changed the picture"
+    cmp -s "$TMP/pv/tae.png" "$TMP/pv/tae2.png" || fail "--taesd-preview-only changed the previews"
+fi
 expect 2 "none, proj, tae or vae" -- "$SDC" $small -p x --preview approx
 expect 2 "preview-interval" -- "$SDC" $small -p x --preview-interval 0
 expect 2 "preview-path" -- "$SDC" $small -p x --preview-path "$TMP/missing/p.png"
