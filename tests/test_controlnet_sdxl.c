@@ -15,7 +15,6 @@
 
 #include "control/controlnet.h"
 #include "pipeline/control.h"
-#include "pipeline/pipeline_impl.h"
 #include "tests/golden.h"
 #include "tests/st_write.h"
 #include "weights/checkpoint.h"
@@ -351,4 +350,113 @@ Test(controlnet_sdxl, fits_sdxl_models_only)
     sdc_controlnet_free(sd1);
     unlink(path);
     base_close(&b);
+}
+
+/* ---- in the pipeline: strength, window, guess mode, the picture -------------------------- */
+
+static uint8_t *gray_picture(int side)
+{
+    uint8_t *rgb = malloc((size_t)side * side * 3);
+    cr_assert(rgb);
+    for (int i = 0; i < side * side * 3; i++)
+        rgb[i] = (uint8_t)(i * 37 % 256);
+    return rgb;
+}
+
+static sdc_control control_of(const char *path, const uint8_t *rgb, int side)
+{
+    sdc_control c = sdc_control_default_params();
+    c.path = path, c.rgb = rgb, c.width = c.height = side;
+    return c;
+}
+
+/* With guidance (rows: the prompt's, then the negative) the net gets the same label rows as
+ * the UNet: its residuals are strength x the UNet's skips inside the window, none outside;
+ * guessing, the prompt's row alone, residual i scaled by 10^(-1 + i / 9) (10 residuals). */
+Test(controlnet_sdxl, strength_window_and_guess_mode_in_the_pipeline)
+{
+    xl_base b;
+    base_open(&b, 2);
+    const char *path = tmp_path("pipe.safetensors");
+    net_write(path, b.unet, LAYOUT_ORIGINAL, 1.0f);
+    uint8_t *rgb = gray_picture(64);
+    sdc_control c = control_of(path, rgb, 64);
+    c.strength = 0.5f, c.start = 0.0f, c.end = 0.6f;
+    sdc_generate_params p = sdc_generate_default_params();
+    p.width = p.height = 64, p.controls = &c, p.control_count = 1;
+    int n = sdc_unet_skip_count(b.unet) + 1;
+    cr_assert_eq(n, 10);
+    size_t row[SDC_UNET_MAX_RESIDUALS];
+    float **want = unet_features(&b, 400.0f, row);
+    sdc_unet_cond cond = base_cond(&b);
+    for (int guess = 0; guess < 2; guess++) {
+        c.guess_mode = guess;
+        sdc_pipeline_control pc;
+        cr_assert_eq(sdc_pipeline_control_prepare(&p, b.unet, H, H, 2, 1, &pc), SDC_OK, "%s",
+                     sdc_last_error());
+        const float *const *res;
+        for (int call = 0; call < 5; call++) {
+            cr_assert_eq(sdc_pipeline_control_residuals(&pc, b.x, 400.0f, &cond, call, 5, &res),
+                         SDC_OK, "%s", sdc_last_error());
+            cr_expect_eq(res != NULL, call < 3, "call %d of 5 in the window 0..0.6", call);
+        }
+        cr_assert_eq(sdc_pipeline_control_residuals(&pc, b.x, 400.0f, &cond, 0, 5, &res),
+                     SDC_OK);
+        for (int i = 0; i < n; i++) {
+            double s = 0.5 * (guess ? pow(10.0, -1.0 + i / 9.0) : 1.0);
+            float *w = malloc(2 * row[i] * sizeof *w);
+            for (size_t k = 0; k < 2 * row[i]; k++)
+                w[k] = guess && k >= row[i] ? 0.0f : (float)(s * want[i][k]);
+            cr_expect_leq(rel_diff(res[i], w, 2 * row[i]), 1e-6, "residual %d, guess %d", i,
+                          guess);
+            free(w);
+        }
+        sdc_pipeline_control_free(&pc);
+    }
+    features_free(want, n);
+    free(rgb);
+    unlink(path);
+    base_close(&b);
+}
+
+/* Whole pictures from tiny-sdxl: a net whose zero convolutions are zero (what training starts
+ * from), or strength 0, leaves the picture bit for bit as without a net; the identity net
+ * changes it, and less of it through a window of the later steps. */
+Test(controlnet_sdxl, pictures_with_and_without_a_net)
+{
+    sdc_model_params mp = sdc_model_default_params();
+    mp.model_path = golden_path(XL_LDM);
+    mp.vocab_path = vocab_path();
+    sdc_model *m;
+    cr_assert_eq(sdc_model_load(&mp, &m), SDC_OK, "%s", sdc_last_error());
+    xl_base b;
+    base_open(&b, 1);
+    const char *zero = tmp_path("zero.safetensors"), *ident = tmp_path("ident.safetensors");
+    net_write(zero, b.unet, LAYOUT_ORIGINAL, 0.0f);
+    net_write(ident, b.unet, LAYOUT_DIFFUSERS, 1.0f);
+    uint8_t *rgb = gray_picture(48); /* stretched to 64x64 */
+    sdc_control c = control_of(zero, rgb, 48);
+    sdc_generate_params p = sdc_generate_default_params();
+    p.prompt = "a red cube", p.negative_prompt = "blur";
+    p.width = p.height = 64, p.steps = 4, p.seed = 7;
+    enum { N = 64 * 64 * 3 };
+    uint8_t *none = malloc(N), *got = malloc(N), *full = malloc(N);
+    cr_assert_eq(sdc_generate(m, &p, none), SDC_OK, "%s", sdc_last_error());
+    p.controls = &c, p.control_count = 1;
+    cr_assert_eq(sdc_generate(m, &p, got), SDC_OK, "%s", sdc_last_error());
+    cr_expect_arr_eq(got, none, N, "a net with zero zero-convolutions changed the picture");
+    c.path = ident;
+    cr_assert_eq(sdc_generate(m, &p, full), SDC_OK, "%s", sdc_last_error());
+    cr_expect(memcmp(full, none, N) != 0, "the identity net changed nothing");
+    c.strength = 0.0f;
+    cr_assert_eq(sdc_generate(m, &p, got), SDC_OK, "%s", sdc_last_error());
+    cr_expect_arr_eq(got, none, N, "strength 0 changed the picture");
+    c.strength = 1.0f, c.start = 0.5f;
+    cr_assert_eq(sdc_generate(m, &p, got), SDC_OK, "%s", sdc_last_error());
+    cr_expect(memcmp(got, none, N) != 0 && memcmp(got, full, N) != 0,
+              "the window 0.5..1 is neither no net nor the whole loop");
+    free(none), free(got), free(full), free(rgb);
+    unlink(zero), unlink(ident);
+    base_close(&b);
+    sdc_model_free(m);
 }
