@@ -116,8 +116,9 @@ static void zero_name(layout lay, int i, int last, char *dst, size_t cap)
 }
 
 /* Writes to `path` the net of `unet` (tiny-sdxl's, for the widths) in layout `lay` whose zero
- * convolutions are k times the identity. */
-static void net_write(const char *path, const sdc_unet *unet, layout lay, float k)
+ * convolutions are k times the identity, plus a 1x1 tensor named `extra` unless NULL. */
+static void net_write_extra(const char *path, const sdc_unet *unet, layout lay, float k,
+                            const char *extra)
 {
     net_items *n = calloc(1, sizeof *n);
     cr_assert(n);
@@ -141,11 +142,20 @@ static void net_write(const char *path, const sdc_unet *unet, layout lay, float 
         zero_name(lay, i, i == skips, name, sizeof name);
         add_conv(n, name, c, c, 1, k, 1);
     }
+    static const float one = 1.0f;
+    sdc_tensor t = {.dtype = SDC_DTYPE_F32, .ndim = 1, .shape = {1}, .data = &one};
+    if (extra)
+        add_view(n, extra, &t);
     st_write(path, n->item, n->count);
     for (size_t i = 0; i < n->n_owned; i++)
         free(n->owned[i]);
     free(n);
     sdc_safetensors_close(st);
+}
+
+static void net_write(const char *path, const sdc_unet *unet, layout lay, float k)
+{
+    net_write_extra(path, unet, lay, k, NULL);
 }
 
 /* ---- fixtures: the base UNet, an input, paths of written nets ----------------------------- */
@@ -348,6 +358,35 @@ Test(controlnet_sdxl, fits_sdxl_models_only)
     sdc_checkpoint_close(ck);
     sdc_controlnet_free(xl);
     sdc_controlnet_free(sd1);
+    unlink(path);
+    base_close(&b);
+}
+
+/* Control-LoRAs and ControlNet++ union nets carry a ControlNet's names too, and more: refused
+ * by the tensor that tells them, in one line naming the file, rather than run as a plain net. */
+Test(controlnet_sdxl, control_loras_and_union_nets_are_refused)
+{
+    xl_base b;
+    base_open(&b, 1);
+    const char *path = tmp_path("foreign.safetensors");
+    const struct {
+        layout lay;
+        const char *extra, *what;
+    } cases[] = {
+        {LAYOUT_ORIGINAL, "lora_controlnet", "Control-LoRA"},
+        {LAYOUT_ORIGINAL, "control_model.lora_controlnet", "Control-LoRA"},
+        {LAYOUT_DIFFUSERS, "task_embedding", "union"},
+        {LAYOUT_DIFFUSERS, "control_add_embedding.linear_1.weight", "union"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        net_write_extra(path, b.unet, cases[i].lay, 1.0f, cases[i].extra);
+        sdc_controlnet *cn = NULL;
+        cr_expect_eq(sdc_controlnet_load(path, &cn), SDC_ERR_UNSUPPORTED, "%s", cases[i].extra);
+        cr_expect_null(cn);
+        cr_expect(strstr(sdc_last_error(), path) && strstr(sdc_last_error(), cases[i].what) &&
+                  !strchr(sdc_last_error(), '\n'), "%s", sdc_last_error());
+        sdc_controlnet_free(cn);
+    }
     unlink(path);
     base_close(&b);
 }
