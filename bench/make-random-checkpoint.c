@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -366,6 +367,12 @@ static int write_file(FILE *f, const spec_list *specs, uint64_t seed)
 /* Writes to OUT.tmp.XXXXXX beside OUT, then renames: no partial output under OUT. */
 static int write_atomically(const char *out, const spec_list *specs, uint64_t seed)
 {
+    /* the rename would put a file in place of a device (/dev/null) or a folder's link */
+    struct stat st;
+    if (lstat(out, &st) == 0 && !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "%s: exists and is not a regular file; not replaced\n", out);
+        return -1;
+    }
     size_t n = strlen(out) + 16;
     char *tmp = malloc(n);
     if (!tmp)
@@ -396,20 +403,10 @@ static const char unet_prefix[] = "model.diffusion_model.";
 static int add_spec(spec_list *l, const char *name, sdc_dtype dtype, int ndim,
                     const int64_t *shape)
 {
-    if (l->count == l->capacity) {
-        l->capacity = l->capacity ? 2 * l->capacity : 1024;
-        spec *grown = realloc(l->items, l->capacity * sizeof *grown);
-        if (!grown)
-            return -1;
-        l->items = grown;
-    }
-    spec s = {.dtype = dtype, .ndim = ndim, .numel = 1};
+    spec s = {.name = (char *)name, .dtype = dtype, .ndim = ndim, .numel = 1};
     for (int d = 0; d < ndim; d++)
         s.shape[d] = shape[d], s.numel *= (uint64_t)shape[d];
-    if (!(s.name = strdup(name)))
-        return -1;
-    l->items[l->count++] = s;
-    return 0;
+    return push_spec(l, s);
 }
 
 static const spec *find_spec(const spec_list *l, const char *name)
