@@ -106,17 +106,16 @@ static void hint_name(layout lay, int i, char *dst, size_t cap)
         snprintf(dst, cap, "controlnet_cond_embedding.blocks.%d", i - 1);
 }
 
+/* zero convolution i of the layout's names; the last one is the middle block's */
 static void zero_name(layout lay, int i, int last, char *dst, size_t cap)
 {
-    if (lay == LAYOUT_ORIGINAL)
-        last ? snprintf(dst, cap, "middle_block_out.0") : snprintf(dst, cap, "zero_convs.%d.0", i);
-    else
-        last ? snprintf(dst, cap, "controlnet_mid_block")
-             : snprintf(dst, cap, "controlnet_down_blocks.%d", i);
+    static const char *const names[2][2] = {{"zero_convs.%d.0", "middle_block_out.0"},
+                                            {"controlnet_down_blocks.%d", "controlnet_mid_block"}};
+    snprintf(dst, cap, names[lay][last], i);
 }
 
 /* Writes to `path` the net of `unet` (tiny-sdxl's, for the widths) in layout `lay` whose zero
- * convolutions are k times the identity, plus a 1x1 tensor named `extra` unless NULL. */
+ * convolutions are k times the identity, plus a one-value tensor named `extra` unless NULL. */
 static void net_write_extra(const char *path, const sdc_unet *unet, layout lay, float k,
                             const char *extra)
 {
