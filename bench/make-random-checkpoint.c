@@ -5,9 +5,13 @@
  *   make-random-checkpoint [--type f16|f32] [--seed N] [--extra EXTRA.tsv] MANIFEST.tsv OUT
  *   make-random-checkpoint --controlnet [--type f16|f32] [--seed N] LDM_MANIFEST.tsv OUT
  *
- * --controlnet writes a ControlNet for the model of an LDM manifest (sd15-ldm.tsv) in the
- * original single-file layout without prefix: the UNet's encoder half (time_embed.*,
- * input_blocks.*, middle_block.*, renamed from model.diffusion_model.*), the hint encoder
+ * A manifest may also be a .safetensors file: its tensors' names, dtypes and shapes (say a
+ * small model of the golden data, to make a net for it).
+ *
+ * --controlnet writes a ControlNet for the model of an LDM manifest (sd15-ldm.tsv, or
+ * sdxl-base-ldm.tsv for an SDXL one) in the original single-file layout without prefix: the
+ * UNet's encoder half (time_embed.*, label_emb.* when the model has it, input_blocks.*,
+ * middle_block.*, renamed from model.diffusion_model.*), the hint encoder
  * input_hint_block.{0,2,...,14} (3 -> 16, 16, 32, 32, 96, 96, 256 -> C0, 3x3) and the 1x1
  * zero_convs.N.0 / middle_block_out.0 on every skip width: the shapes of lllyasviel's
  * control_v11p_sd15_*.pth (361 million values for SD 1.5).
@@ -24,11 +28,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ops/dtype.h"
+#include "ops/error.h"
 #include "ops/tensor.h"
+#include "weights/safetensors.h"
 
 #define CHUNK (1u << 20) /* elements generated per write */
 #define SCHEDULE_STEPS 1000
@@ -64,8 +71,49 @@ static int parse_shape(char *text, spec *s)
     return 0;
 }
 
+static int push_spec(spec_list *out, spec s)
+{
+    if (out->count == out->capacity) {
+        out->capacity = out->capacity ? 2 * out->capacity : 1024;
+        spec *grown = realloc(out->items, out->capacity * sizeof *grown);
+        if (!grown)
+            return -1;
+        out->items = grown;
+    }
+    if (!(s.name = strdup(s.name)))
+        return -1;
+    out->items[out->count++] = s;
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix);
+
+/* The tensors of a safetensors file as a manifest (names, dtypes, shapes; no data read). */
+static int read_safetensors_manifest(const char *path, sdc_dtype weight_type, spec_list *out)
+{
+    sdc_safetensors *st;
+    if (sdc_safetensors_open(path, &st) != SDC_OK) {
+        fprintf(stderr, "%s\n", sdc_last_error());
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sdc_safetensors_count(st); i++) {
+        const sdc_st_entry *e = sdc_safetensors_entry(st, i);
+        spec s = {.name = (char *)e->name, .ndim = e->tensor.ndim, .numel = 1};
+        for (int d = 0; d < s.ndim; d++)
+            s.shape[d] = e->tensor.shape[d], s.numel *= (uint64_t)s.shape[d];
+        int weight = sdc_dtype_is_weight(e->tensor.dtype) && schedule_index(e->name) < 0;
+        s.dtype = weight ? weight_type : e->tensor.dtype;
+        rc = push_spec(out, s);
+    }
+    sdc_safetensors_close(st);
+    return rc;
+}
+
 static int read_manifest(const char *path, sdc_dtype weight_type, spec_list *out)
 {
+    if (ends_with(path, ".safetensors"))
+        return read_safetensors_manifest(path, weight_type, out);
     FILE *f = fopen(path, "r");
     if (!f) {
         fprintf(stderr, "%s: cannot open: %s\n", path, strerror(errno));
@@ -88,20 +136,11 @@ static int read_manifest(const char *path, sdc_dtype weight_type, spec_list *out
          * schedule's precision */
         int weight = sdc_dtype_is_weight((sdc_dtype)dt) && schedule_index(name) < 0;
         s.dtype = weight ? weight_type : (sdc_dtype)dt;
-        if (out->count == out->capacity) {
-            out->capacity = out->capacity ? 2 * out->capacity : 1024;
-            spec *grown = realloc(out->items, out->capacity * sizeof *grown);
-            if (!grown) {
-                fclose(f);
-                return -1;
-            }
-            out->items = grown;
-        }
-        if (!(s.name = strdup(name))) {
+        s.name = name;
+        if (push_spec(out, s) != 0) {
             fclose(f);
             return -1;
         }
-        out->items[out->count++] = s;
     }
     fclose(f);
     return 0;
@@ -328,6 +367,12 @@ static int write_file(FILE *f, const spec_list *specs, uint64_t seed)
 /* Writes to OUT.tmp.XXXXXX beside OUT, then renames: no partial output under OUT. */
 static int write_atomically(const char *out, const spec_list *specs, uint64_t seed)
 {
+    /* the rename would put a file in place of a device (/dev/null) or a folder's link */
+    struct stat st;
+    if (lstat(out, &st) == 0 && !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "%s: exists and is not a regular file; not replaced\n", out);
+        return -1;
+    }
     size_t n = strlen(out) + 16;
     char *tmp = malloc(n);
     if (!tmp)
@@ -358,20 +403,10 @@ static const char unet_prefix[] = "model.diffusion_model.";
 static int add_spec(spec_list *l, const char *name, sdc_dtype dtype, int ndim,
                     const int64_t *shape)
 {
-    if (l->count == l->capacity) {
-        l->capacity = l->capacity ? 2 * l->capacity : 1024;
-        spec *grown = realloc(l->items, l->capacity * sizeof *grown);
-        if (!grown)
-            return -1;
-        l->items = grown;
-    }
-    spec s = {.dtype = dtype, .ndim = ndim, .numel = 1};
+    spec s = {.name = (char *)name, .dtype = dtype, .ndim = ndim, .numel = 1};
     for (int d = 0; d < ndim; d++)
         s.shape[d] = shape[d], s.numel *= (uint64_t)shape[d];
-    if (!(s.name = strdup(name)))
-        return -1;
-    l->items[l->count++] = s;
-    return 0;
+    return push_spec(l, s);
 }
 
 static const spec *find_spec(const spec_list *l, const char *name)
@@ -416,13 +451,14 @@ static int add_conv(spec_list *l, const char *prefix, sdc_dtype t, int64_t out, 
 
 static int controlnet_specs(const spec_list *ldm, sdc_dtype t, spec_list *out)
 {
-    static const char *const encoder[] = {"time_embed.", "input_blocks.", "middle_block."};
+    static const char *const encoder[] = {"time_embed.", "label_emb.", "input_blocks.",
+                                          "middle_block."};
     for (size_t i = 0; i < ldm->count; i++) {
         const spec *s = &ldm->items[i];
         if (strncmp(s->name, unet_prefix, strlen(unet_prefix)) != 0)
             continue;
         const char *rest = s->name + strlen(unet_prefix);
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < 4; k++)
             if (strncmp(rest, encoder[k], strlen(encoder[k])) == 0 &&
                 add_spec(out, rest, s->dtype, s->ndim, s->shape) != 0)
                 return -1;

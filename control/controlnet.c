@@ -118,6 +118,13 @@ int sdc_controlnet_hint_channels(const sdc_controlnet *cn) { return cn->hint[0].
 sdc_status sdc_controlnet_check(const sdc_controlnet *cn, const sdc_unet *unet, int h, int w)
 {
     const char *path = sdc_controlnet_path(cn);
+    /* SDXL's UNets are the ones whose label is a vector (pooled text + size / crop ids) */
+    int net_xl = sdc_unet_label_dim(cn->encoder) > 1, model_xl = sdc_unet_label_dim(unet) > 1;
+    if (net_xl && !model_xl)
+        return sdc_fail(SDC_ERR_ARG, "%s: an SDXL ControlNet, and the model is not SDXL", path);
+    if (!net_xl && model_xl)
+        return sdc_fail(SDC_ERR_ARG, "%s: not an SDXL ControlNet (SD 1.x / 2.x?), and the "
+                        "model is SDXL", path);
     if (sdc_unet_skip_count(unet) != cn->n_res - 1)
         return sdc_fail(SDC_ERR_ARG, "%s: the ControlNet has %d residuals, the model's UNet %d "
                         "skip tensors (a ControlNet for another model family?)", path,

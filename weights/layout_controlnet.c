@@ -76,6 +76,27 @@ static int internal_name(const sdc_diffusers_hints *hints, int diffusers, const 
     return r != 0 ? r : sdc_diffusers_unet_name(hints, name, dst, cap);
 }
 
+/* Relatives of the ControlNet from the SDXL era that would load partly as one and compute
+ * something else: refused by a tensor only they have rather than run wrong. */
+static const struct {
+    const char *prefix, *what;
+} foreign[] = {
+    {"lora_controlnet", "a Control-LoRA (low-rank deltas to the base UNet)"},
+    {"task_embedding", "a ControlNet++ union net (task embeddings)"},
+    {"control_add_embedding.", "a ControlNet++ union net (control type embedding)"},
+};
+
+static sdc_status refuse_foreign(const sdc_checkpoint *ck, const char *name)
+{
+    if (starts(name, control_prefix))
+        name += strlen(control_prefix);
+    for (size_t k = 0; k < sizeof foreign / sizeof foreign[0]; k++)
+        if (starts(name, foreign[k].prefix))
+            return sdc_fail(SDC_ERR_UNSUPPORTED, "%s: %s, not a plain ControlNet ('%s'); sdc "
+                            "does not run these", ck->path, foreign[k].what, name);
+    return SDC_OK;
+}
+
 static sdc_status map_controlnet(sdc_checkpoint *ck, size_t first)
 {
     int diffusers = has_diffusers_names(ck, first);
@@ -89,7 +110,10 @@ static sdc_status map_controlnet(sdc_checkpoint *ck, size_t first)
         for (size_t i = 0; i < sdc_safetensors_count(ck->files[f]); i++) {
             const sdc_st_entry *e = sdc_safetensors_entry(ck->files[f], i);
             char name[SDC_CK_NAME_MAX];
-            sdc_status s = internal_name(&hints, diffusers, e->name, name, sizeof name) == 1
+            sdc_status s = refuse_foreign(ck, e->name);
+            if (s != SDC_OK)
+                return s;
+            s = internal_name(&hints, diffusers, e->name, name, sizeof name) == 1
                                ? sdc_ck_table_add(&ck->tables[SDC_COMPONENT_UNET], name,
                                                   &e->tensor, file)
                                : sdc_ck_note_unused(ck, e->name);

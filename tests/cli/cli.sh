@@ -361,6 +361,21 @@ if golden_only "ControlNet on the tiny model"; then
     expect 0 "" -- "$SDC" batch "$TMP/cn.jsonl" $small --output-dir "$TMP/cnb"
     expect 0 "" -- "$SDC" metadata "$TMP/cnb/job.png"
     grep -q 'ControlNet 0: .*Weight: 0.4' "$TMP/out" || fail "batch job metadata lacks the ControlNet: $(cat "$TMP/out")"
+    # SDXL: a random net of tiny-sdxl's shapes (its encoder half, bench/make-random-checkpoint)
+    # steers tiny-sdxl, is recorded, and nets fit their family only
+    XL="$SDC_GOLDEN/models/tiny-sdxl/model.safetensors" XLNET="$TMP/control-xl.safetensors"
+    "$SDC_BUILD_DIR/bench/make-random-checkpoint" --controlnet --type f32 "$XL" "$XLNET" >"$TMP/out" || fail "make-random-checkpoint --controlnet of tiny-sdxl"
+    xl="-m $XL -W 64 -H 64 --steps 2 --quiet -p x"
+    xlcn="--control-net $XLNET --control-image $EDGES --control-strength 0.8 --guess-mode"
+    expect 0 "" -- "$SDC" $xl -o "$TMP/xl.bmp" # BMP: the pixels alone, no parameters
+    expect 0 "" -- "$SDC" $xl $xlcn -o "$TMP/xl-cn.bmp"
+    cmp -s "$TMP/xl.bmp" "$TMP/xl-cn.bmp" && fail "an SDXL ControlNet changed nothing"
+    expect 0 "" -- "$SDC" $xl $xlcn -o "$TMP/xl-cn.png"
+    expect 0 "" -- "$SDC" metadata "$TMP/xl-cn.png"
+    grep -q 'ControlNet 0: "Module: none, Model: control-xl \[[0-9a-f]\{8\}\], Weight: 0.8, .*Guidance Start: 0, Guidance End: 1, .*Control Mode: ControlNet is more important"' "$TMP/out" || fail "SDXL metadata lacks the ControlNet: $(cat "$TMP/out")"
+    expect 1 "control-xl.safetensors: an SDXL ControlNet, and the model is not SDXL" -- "$SDC" $small -p x --control-net "$XLNET" --control-image "$EDGES" -o "$TMP/cn-xl1.png"
+    expect 1 "not an SDXL ControlNet" -- "$SDC" $xl --control-net "$NET" --control-image "$EDGES" -o "$TMP/cn-xl2.png"
+    [ -e "$TMP/cn-xl1.png" ] || [ -e "$TMP/cn-xl2.png" ] && fail "a refused SDXL ControlNet left an output file"
 fi
 
 # Live previews (docs/previews.md): --preview-path alone means proj (one pixel per latent

@@ -135,7 +135,7 @@ static void taesd_seeds(void)
     safetensors_seed_in("taesd", "taesd_encoder.safetensors", h, data, off);
 }
 
-/* ControlNets in the three namings, cut short (a full net is some 30 tensors): the name
+/* ControlNets in the three namings (and SDXL ones), cut short (a full net is some 30 tensors): the name
  * mapping, the prefix and the loader's first shape checks. */
 static void controlnet_seeds(void)
 {
@@ -166,6 +166,38 @@ static void controlnet_seeds(void)
                         "\"conv_in.weight\":{\"dtype\":\"F16\",\"shape\":[2,4,1,1],"
                         "\"data_offsets\":[24,40]}}",
                         data, 40);
+    /* SDXL nets: the label embedding (pooled text + size ids) in both namings */
+    safetensors_seed_in("controlnet", "sdxl-original.safetensors",
+                        "{\"time_embed.0.weight\":{\"dtype\":\"F16\",\"shape\":[4,2],\"data_o"
+                        "ffsets\":[0,16]},\"time_embed.0.bias\":{\"dtype\":\"F16\",\"shape\":"
+                        "[4],\"data_offsets\":[16,24]},\"time_embed.2.weight\":{\"dtype\":\"F"
+                        "16\",\"shape\":[4,4],\"data_offsets\":[24,56]},\"time_embed.2.bias\""
+                        ":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[56,64]},\"label_"
+                        "emb.0.0.weight\":{\"dtype\":\"F16\",\"shape\":[4,3],\"data_offsets\""
+                        ":[64,88]},\"label_emb.0.0.bias\":{\"dtype\":\"F16\",\"shape\":[4],\""
+                        "data_offsets\":[88,96]},\"label_emb.0.2.weight\":{\"dtype\":\"F16\","
+                        "\"shape\":[4,4],\"data_offsets\":[96,128]},\"label_emb.0.2.bias\":{\""
+                        "dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[128,136]},\"input_hi"
+                        "nt_block.0.weight\":{\"dtype\":\"F32\",\"shape\":[1,3,3,3],\"data_of"
+                        "fsets\":[136,244]}}",
+                        data, 244);
+    safetensors_seed_in("controlnet", "sdxl-diffusers.safetensors",
+                        "{\"time_embedding.linear_1.weight\":{\"dtype\":\"F16\",\"shape\":[4,"
+                        "2],\"data_offsets\":[0,16]},\"time_embedding.linear_1.bias\":{\"dtyp"
+                        "e\":\"F16\",\"shape\":[4],\"data_offsets\":[16,24]},\"time_embedding"
+                        ".linear_2.weight\":{\"dtype\":\"F16\",\"shape\":[4,4],\"data_offsets"
+                        "\":[24,56]},\"time_embedding.linear_2.bias\":{\"dtype\":\"F16\",\"sh"
+                        "ape\":[4],\"data_offsets\":[56,64]},\"add_embedding.linear_1.weight\""
+                        ":{\"dtype\":\"F16\",\"shape\":[4,3],\"data_offsets\":[64,88]},\"add_"
+                        "embedding.linear_1.bias\":{\"dtype\":\"F16\",\"shape\":[4],\"data_of"
+                        "fsets\":[88,96]},\"add_embedding.linear_2.weight\":{\"dtype\":\"F16\""
+                        ",\"shape\":[4,4],\"data_offsets\":[96,128]},\"add_embedding.linear_2"
+                        ".bias\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[128,136]}"
+                        ",\"controlnet_cond_embedding.conv_in.weight\":{\"dtype\":\"F16\",\"s"
+                        "hape\":[1,3,1,1],\"data_offsets\":[136,142]},\"controlnet_mid_block."
+                        "weight\":{\"dtype\":\"F16\",\"shape\":[2,2,1,1],\"data_offsets\":[14"
+                        "2,150]}}",
+                        data, 150);
 }
 
 static void safetensors_seeds(void)
