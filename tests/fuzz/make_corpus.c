@@ -135,8 +135,8 @@ static void taesd_seeds(void)
     safetensors_seed_in("taesd", "taesd_encoder.safetensors", h, data, off);
 }
 
-/* ControlNets in the three namings (and SDXL ones), cut short (a full net is some 30 tensors): the name
- * mapping, the prefix and the loader's first shape checks. */
+/* ControlNets in the three namings (and SDXL ones), cut short (a full net is some 30
+ * tensors): the name mapping, the prefix and the loader's first shape checks. */
 static void controlnet_seeds(void)
 {
     static const uint8_t data[256] = {0, 0, 128, 63};
