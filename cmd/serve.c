@@ -11,6 +11,7 @@
 
 #include "cmd/commands.h"
 #include "cmd/demo_model.h"
+#include "cmd/serve_static.h"
 #include "cmd/progress.h"
 #include "cmd/serve.h"
 #include "image/image.h"
@@ -168,7 +169,7 @@ static void remove_tmpdir(const char *dir)
 static int serve(sdc_server *srv, const serve_options *o)
 {
     sdc_http_config hc = {o->listen, o->auth, o->insecure, (size_t)o->max_body_mib << 20,
-                          sdc_serve_handle, srv};
+                          sdc_serve_handle, srv, sdc_serve_static};
     sdc_http_server *http = NULL;
     int port = 0;
     pthread_t watcher;
