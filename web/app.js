@@ -22,6 +22,33 @@ async function loadLists() {
   form.setChoices('sampler_name', samplers, 'Euler a');
   form.setChoices('scheduler', schedulers, 'automatic');
   $('model-status').textContent = options.sd_model_checkpoint || '';
+  await loadLoras();
+}
+
+// The LoRAs beside the model: picking one adds its <lora:NAME:1> tag at the prompt's cursor.
+async function loadLoras() {
+  const loras = await api('GET', '/sdapi/v1/loras').catch(() => []);
+  const pick = $('lora-pick');
+  pick.replaceChildren(pick.options[0]);
+  for (const l of loras) {
+    const o = document.createElement('option');
+    o.value = o.textContent = l.name;
+    pick.append(o);
+  }
+  $('lora-row').hidden = loras.length === 0;
+}
+
+function insertLora() {
+  const p = $('prompt'), name = $('lora-pick').value;
+  $('lora-pick').value = '';
+  if (!name) return;
+  const at = p.selectionStart ?? p.value.length;
+  const before = p.value.slice(0, at), after = p.value.slice(at);
+  const tag = `${before && !/\s$/.test(before) ? ' ' : ''}<lora:${name}:1>`;
+  p.value = before + tag + after;
+  p.focus();
+  p.selectionStart = p.selectionEnd = (before + tag).length;
+  form.save();
 }
 
 // ---- submitting ----
@@ -195,6 +222,7 @@ function wire() {
     r.addEventListener('change', () => { form.setMode(form.mode()); form.save(); });
   $('random-seed').addEventListener('click', () => form.fill({ seed: -1 }));
   $('reuse-seed').addEventListener('click', () => { if (lastSeed !== null) form.fill({ seed: lastSeed }); });
+  $('lora-pick').addEventListener('change', insertLora);
   $('interrupt').addEventListener('click', () => api('POST', '/sdapi/v1/interrupt').catch(() => {}));
   dropZone($('init-drop'), $('init-file'), async (file) => sendToImg2img(await readFile(file)));
   dropZone($('pnginfo-drop'), $('pnginfo-file'), pngInfo);

@@ -238,6 +238,30 @@ def stroke(b, canvas, points):
                 "actions": moves}])
 
 
+def sent_body(b):
+    """The last img2img request the page sent (window.fetch is wrapped to record them)."""
+    return json.loads(b.js("return window.sentBodies.filter((s) => s.includes('init_images')).pop()"))
+
+
+def generate(b):
+    before = cards(b)
+    b.find("#generate").click()
+    wait_cards(b, before + 1, 60)
+
+
+def case_mask_tools(b, mask):
+    """Invert sends the complement of the painted mask; clear sends none (plain img2img)."""
+    b.find("#mask-invert").click()
+    generate(b)
+    _, _, inv = png.read(base64.b64decode(sent_body(b)["mask"].split(",", 1)[1]))
+    flipped = all(inv[y][x][0] == 255 - mask[y][x][0] for y in range(64) for x in range(64)
+                  if mask[y][x][0] in (0, 255))
+    check(flipped, "the inverted mask is not the painted one's complement")
+    b.find("#mask-clear").click()
+    generate(b)
+    check("mask" not in sent_body(b), "a mask sent after clear")
+
+
 def case_inpaint(b, work, downloads):
     """A mask painted with the mouse (and partly erased) goes out as the request's mask PNG;
     the pixels outside it come back unchanged."""
@@ -263,7 +287,7 @@ def case_inpaint(b, work, downloads):
     before = cards(b)
     b.find("#generate").click()
     wait_cards(b, before + 1, 60)
-    body = json.loads(b.js("return window.sentBodies.find((s) => s.includes('init_images'))"))
+    body = sent_body(b)
     check(body.get("mask_blur") == 0 and body.get("denoising_strength") == 0.75,
           f"inpaint request fields: { {k: body.get(k) for k in ('mask_blur', 'denoising_strength')} }")
     mw, mh, mask = png.read(base64.b64decode(body["mask"].split(",", 1)[1]))
@@ -284,6 +308,7 @@ def case_inpaint(b, work, downloads):
     check(same == len(outside), f"{len(outside) - same} of {len(outside)} pixels outside the mask changed")
     inside = [(y, x) for y in range(64) for x in range(64) if mask[y][x][0] == 255]
     check(any(out[y][x] != src[y][x] for y, x in inside), "nothing changed inside the mask")
+    case_mask_tools(b, mask)
 
 
 def case_reload(b, url):
@@ -322,7 +347,14 @@ def raw_status(url, method="GET", headers=None):
 
 def case_auth(b, work):
     """With --api-auth the page itself loads, asks for the credentials and sends them."""
-    server = Server(work, 0, "--api-auth", "user:secret")
+    models = os.path.join(work, "models")
+    os.makedirs(os.path.join(models, "loras"))
+    demo = os.path.join(SRC, "models", "demo")
+    for f in ("model.safetensors", "vocab.json", "merges.txt", "special_tokens_map.json"):
+        os.symlink(os.path.join(demo, f), os.path.join(models, f))
+    for f in ("zebra.safetensors", "style.pt", "notes.txt"):
+        open(os.path.join(models, "loras", f), "w").close()
+    server = Server(work, 0, "--api-auth", "user:secret", "-m", os.path.join(models, "model.safetensors"))
     try:
         status, headers = raw_status(server.url + "/")
         check(status == 200 and "script-src 'self'" in headers.get("Content-Security-Policy", ""),
@@ -336,6 +368,12 @@ def case_auth(b, work):
         b.wait("return document.body.dataset.ready === '1' &&"
                " document.getElementById('sampler_name').options.length > 0", 20,
                "the lists after signing in")
+        loras = b.js("return Array.from(document.getElementById('lora-pick').options).map((o) => o.value)")
+        check(loras == ["", "style", "zebra"], f"LoRA picker: {loras}")
+        set_field(b, "prompt", "a cat")
+        b.js("const p = document.getElementById('lora-pick'); p.value = 'zebra';"
+             "p.dispatchEvent(new Event('change'))")
+        check(value(b, "prompt") == "a cat <lora:zebra:1>", f"LoRA tag: {value(b, 'prompt')!r}")
     finally:
         server.stop()
 
