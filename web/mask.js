@@ -1,8 +1,10 @@
 // img2img / inpainting input: the picture, and a mask painted on it with the mouse. The
 // canvas has the picture's own size (so the mask PNG matches it pixel for pixel) and is shown
-// scaled over it; painted pixels are opaque white, the rest transparent.
+// scaled over it; painted pixels are opaque (in a colour that shows on most pictures), the
+// rest transparent.
 
 const $ = (id) => document.getElementById(id);
+const PAINT = '#ff5a1f';
 let canvas, ctx, last = null, painted = false, picture = null; // picture: data URL
 
 function toCanvas(ev) {
@@ -19,7 +21,7 @@ function stroke(ev) {
   const [x, y] = toCanvas(ev);
   const [x0, y0] = last || [x, y];
   ctx.globalCompositeOperation = $('eraser').checked ? 'destination-out' : 'source-over';
-  ctx.strokeStyle = '#fff';
+  ctx.strokeStyle = PAINT;
   ctx.lineWidth = brush();
   ctx.lineCap = ctx.lineJoin = 'round';
   ctx.beginPath();
@@ -41,7 +43,7 @@ function invert() {
   [copy.width, copy.height] = [canvas.width, canvas.height];
   copy.getContext('2d').drawImage(canvas, 0, 0);
   ctx.globalCompositeOperation = 'source-over';
-  ctx.fillStyle = '#fff';
+  ctx.fillStyle = PAINT;
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   ctx.globalCompositeOperation = 'destination-out';
   ctx.drawImage(copy, 0, 0);
@@ -91,11 +93,14 @@ export function pictureData() {
 // when nothing is painted (plain img2img).
 export function maskData() {
   if (!painted) return null;
+  const px = ctx.getImageData(0, 0, canvas.width, canvas.height);
+  for (let i = 0; i < px.data.length; i += 4) { // the paint's coverage (alpha) as grey
+    const a = px.data[i + 3];
+    px.data.fill(a, i, i + 3);
+    px.data[i + 3] = 255;
+  }
   const out = document.createElement('canvas');
   [out.width, out.height] = [canvas.width, canvas.height];
-  const o = out.getContext('2d');
-  o.fillStyle = '#000';
-  o.fillRect(0, 0, out.width, out.height);
-  o.drawImage(canvas, 0, 0);
+  out.getContext('2d').putImageData(px, 0, 0);
   return out.toDataURL('image/png');
 }

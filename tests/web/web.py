@@ -402,6 +402,9 @@ def main():
         b.js("localStorage.clear()")
         load(b, server.url)
         check(value(b, "sd_model_checkpoint").startswith("model.safetensors"), "demo model not picked")
+        check(b.js("return ['lora-row', 'img2img-panel'].every((id) =>"
+                   " document.getElementById(id).offsetParent === null)"),
+              "the LoRA picker (no LoRAs) or the img2img panel (txt2img) is shown")
         steps = [("txt2img", lambda: case_txt2img(b, work, downloads)),
                  ("field error", lambda: case_field_error(b)), ("queue", lambda: case_queue(b, work)),
                  ("interrupt", lambda: case_interrupt(b)), ("png info", lambda: case_png_info(b, work)),
