@@ -31,6 +31,7 @@ static void print_help(FILE *out)
         "An HTTP server with AUTOMATIC1111's API (/sdapi/v1/txt2img, img2img, progress,\n"
         "options, sd-models, samplers, schedulers, png-info, interrupt, skip) and a job\n"
         "queue (/v1/jobs); the model stays loaded between requests (docs/server.md).\n"
+        "A web page for all of it is at / (open http://127.0.0.1:7860/ in a browser).\n"
         "\n"
         "  -m, --model PATH          the model loaded at start (default: the demo model)\n"
         "      --models-dir DIR      checkpoints requests may pick (sd_model_checkpoint)\n"
