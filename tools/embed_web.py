@@ -6,8 +6,8 @@ import os
 import sys
 
 TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
-         ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml",
-         ".png": "image/png", ".ico": "image/x-icon"}
+         ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
+# text only: the server sends a file up to its first NUL (cmd/serve_http.c)
 
 
 def main():
@@ -21,6 +21,8 @@ def main():
             sys.exit(f"embed_web.py: {path}: no content type for '{ext}'")
         with open(path, "rb") as f:
             data = f.read()
+        if b"\0" in data:
+            sys.exit(f"embed_web.py: {path}: a NUL byte (the page's files are text)")
         body = ",".join(str(b) for b in data)
         lines.append(f"static const unsigned char asset_{i}[] = {{{body}{',' if data else ''}0}};")
         url = "/" if name == "index.html" else "/" + name

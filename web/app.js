@@ -103,7 +103,8 @@ function showProgress(p) {
   const waiting = s.job_count > 1 ? ` · ${s.job_count - 1} waiting` : '';
   $('progress-text').textContent = `step ${s.sampling_step}/${s.sampling_steps}${left}${waiting}`;
   if (p.current_image) { // the live preview, when the server sends one
-    $('preview').src = 'data:image/png;base64,' + p.current_image;
+    const img = p.current_image;
+    $('preview').src = img.startsWith('data:') ? img : 'data:image/png;base64,' + img;
     $('preview').hidden = false;
   }
 }
@@ -112,6 +113,10 @@ function finished(id, job) {
   const { li, body } = pending.get(id);
   pending.delete(id);
   li.remove();
+  if (job.state === 'cancelled') { // Interrupt or cancel: what was asked, not an error
+    $('notice').textContent = `"${body.prompt.slice(0, 40)}": ${job.error || 'cancelled'}`;
+    return;
+  }
   if (job.state !== 'done') {
     form.showError(job.error || `job ${job.state}`);
     return;
@@ -124,7 +129,6 @@ function finished(id, job) {
       reuse: (s) => form.fill(s), toImg2img: sendToImg2img });
     lastSeed = seed;
   });
-  if (!job.images || !job.images.length) $('progress-text').textContent = 'interrupted';
 }
 
 async function pollOnce() {
