@@ -151,6 +151,7 @@ def case_txt2img(b, work, downloads):
     moving = sorted({v for v, _ in seen if 0 < v < 1})
     check(len(moving) >= 2, f"progress bar did not move: {seen[:20]}")
     check(any(re.match(r"step \d+/30", t) for _, t in seen), f"no step count shown: {seen[:10]}")
+    check(any(re.search(r"\d s left", t) for _, t in seen), f"no time left shown: {seen[:10]}")
     cli = sdc_cli(work, "cli.png", "-p", "a red circle", "-s", "1234", "--steps", "30",
                   "--cfg-scale", "7", "-W", "64", "-H", "64", "--sampling-method", "euler_a")
     got = download_newest(b, downloads, "sdc-1234.png")
@@ -160,6 +161,26 @@ def case_txt2img(b, work, downloads):
     check(value(b, "seed") == "-1", "random seed button")
     b.find("#reuse-seed").click()
     check(value(b, "seed") == "1234", f"reuse last seed: {value(b, 'seed')}")
+
+
+def case_gallery(b):
+    """A card enlarges on click, gives its settings back to the form, and goes to img2img."""
+    b.find("#gallery .card img").click()
+    b.wait("return document.getElementById('lightbox').open &&"
+           " document.getElementById('lightbox-img').naturalWidth === 64", 5, "the enlarged picture")
+    b.find("#lightbox").click()
+    b.wait("return !document.getElementById('lightbox').open", 5, "the enlarged picture to close")
+    for field, v in [("prompt", "something else"), ("steps", 3), ("seed", -1)]:
+        set_field(b, field, v)
+    b.find("#gallery .card button.reuse").click()
+    got = {k: value(b, k) for k in ("prompt", "steps", "seed", "sampler_name")}
+    check(got == {"prompt": "a red circle", "steps": "30", "seed": "1234", "sampler_name": "Euler a"},
+          f"reuse settings: {got}")
+    b.find("#gallery .card button.to-img2img").click()
+    b.wait("return document.querySelector('input[name=mode]:checked').value === 'img2img' &&"
+           " !document.getElementById('stage').hidden &&"
+           " document.getElementById('mask-canvas').width === 64", 5, "the picture in img2img")
+    b.find("input[name=mode][value=txt2img]").click()
 
 
 def case_field_error(b):
@@ -173,20 +194,24 @@ def case_field_error(b):
 
 
 def case_queue(b, work):
-    """Three jobs submitted at once (one with Ctrl+Enter) all reach the gallery."""
+    """Three jobs submitted at once (one with Ctrl+Enter, one with a batch count of 2) all
+    reach the gallery."""
     before = cards(b)
     set_field(b, "steps", 6)
     set_field(b, "seed", -1)
+    set_field(b, "n_iter", 2)  # batch count: two pictures from the first job
     b.find("#generate").click()
+    set_field(b, "n_iter", 1)
     b.find("#generate").click()
     b.keys(b.find("#prompt"), wd.CONTROL, wd.ENTER)
     queued = b.wait("const n = document.querySelectorAll('#queue li').length; return n >= 2 && n",
                     10, "jobs in the queue")
     check(queued >= 2, f"queue showed {queued}")
-    wait_cards(b, before + 3, 90)
+    wait_cards(b, before + 4, 90)
     seeds = b.js("return Array.from(document.querySelectorAll('#gallery .card'))"
-                 ".slice(0, 3).map((c) => c.dataset.seed)")
-    check(len(set(seeds)) == 3, f"three random seeds: {seeds}")
+                 ".slice(0, 4).map((c) => Number(c.dataset.seed))")
+    check(len(set(seeds)) == 4 and seeds[3] + 1 == seeds[2], f"random seeds (seed, seed + 1 for "
+          f"the batch, newest first): {seeds}")
     b.wait("return document.querySelectorAll('#queue li').length === 0", 10, "an empty queue")
     b.js("window.scrollTo(0, 0)")
     shot(b, work, "web-txt2img.png")
@@ -413,7 +438,7 @@ def main():
                    " document.getElementById(id).offsetParent === null)"),
               "the LoRA picker (no LoRAs) or the img2img panel (txt2img) is shown")
         steps = [("txt2img", lambda: case_txt2img(b, work, downloads)),
-                 ("field error", lambda: case_field_error(b)), ("queue", lambda: case_queue(b, work)),
+                 ("gallery", lambda: case_gallery(b)), ("field error", lambda: case_field_error(b)), ("queue", lambda: case_queue(b, work)),
                  ("interrupt", lambda: case_interrupt(b)), ("png info", lambda: case_png_info(b, work)),
                  ("inpaint", lambda: case_inpaint(b, work, downloads)),
                  ("reload", lambda: case_reload(b, server.url))]
