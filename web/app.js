@@ -5,6 +5,7 @@ import { api, ApiError, setHooks } from './api.js';
 import * as form from './form.js';
 import * as gallery from './gallery.js';
 import * as mask from './mask.js';
+import * as prompt from './prompt.js';
 
 const POLL_MS = 300;
 const $ = (id) => document.getElementById(id);
@@ -49,6 +50,17 @@ function insertLora() {
   p.focus();
   p.selectionStart = p.selectionEnd = (before + tag).length;
   form.save();
+  showPrompt();
+}
+
+// The form filled from settings (a picture's, a card's, the seed buttons').
+function fill(values) {
+  form.fill(values);
+  showPrompt();
+}
+
+function showPrompt() {
+  prompt.render($('prompt').value, $('prompt-view'));
 }
 
 // ---- submitting ----
@@ -126,7 +138,7 @@ function finished(id, job) {
     const seed = (info.all_seeds || [])[i];
     const settings = { ...body, seed, sd_model_checkpoint: body.override_settings?.sd_model_checkpoint };
     gallery.add({ b64, seed, infotext: (info.infotexts || [])[i] || '', settings }, {
-      reuse: (s) => form.fill(s), toImg2img: sendToImg2img });
+      reuse: (s) => fill(s), toImg2img: sendToImg2img });
     lastSeed = seed;
   });
 }
@@ -171,7 +183,7 @@ async function sendToImg2img(dataUrl) {
   form.setMode('img2img');
   try {
     const [w, h] = await mask.setPicture(dataUrl);
-    form.fill({ width: w, height: h, mode: 'img2img' });
+    fill({ width: w, height: h, mode: 'img2img' });
   } catch (e) {
     form.showError(e.message);
   }
@@ -182,7 +194,7 @@ async function pngInfo(file) {
   try {
     const r = await api('POST', '/sdapi/v1/png-info', { image: await readFile(file) });
     $('pnginfo-text').textContent = r.info || '(no parameters in this picture)';
-    if (r.info) form.fill(form.fromPngParameters(r.parameters));
+    if (r.info) fill(form.fromPngParameters(r.parameters));
   } catch (e) {
     $('pnginfo-text').textContent = e.message;
   }
@@ -218,14 +230,14 @@ function showConnection(ok, message) {
 function wire() {
   const f = $('gen-form');
   f.addEventListener('submit', (ev) => { ev.preventDefault(); submit(); });
-  f.addEventListener('input', () => form.save());
+  f.addEventListener('input', () => { form.save(); showPrompt(); });
   document.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); submit(); }
   });
   for (const r of document.querySelectorAll('input[name=mode]'))
     r.addEventListener('change', () => { form.setMode(form.mode()); form.save(); });
-  $('random-seed').addEventListener('click', () => form.fill({ seed: -1 }));
-  $('reuse-seed').addEventListener('click', () => { if (lastSeed !== null) form.fill({ seed: lastSeed }); });
+  $('random-seed').addEventListener('click', () => fill({ seed: -1 }));
+  $('reuse-seed').addEventListener('click', () => { if (lastSeed !== null) fill({ seed: lastSeed }); });
   $('lora-pick').addEventListener('change', insertLora);
   $('interrupt').addEventListener('click', () => api('POST', '/sdapi/v1/interrupt').catch(() => {}));
   dropZone($('init-drop'), $('init-file'), async (file) => sendToImg2img(await readFile(file)));
@@ -245,6 +257,7 @@ async function main() {
     form.showError(e.message);
   }
   form.restore(); // the saved picker choices, now that the pickers have their options
+  showPrompt();
   document.body.dataset.ready = '1';
 }
 

@@ -197,6 +197,7 @@ def case_queue(b, work):
     """Three jobs submitted at once (one with Ctrl+Enter, one with a batch count of 2) all
     reach the gallery."""
     before = cards(b)
+    set_field(b, "prompt", "a (red:1.2) circle, [blue] background")
     set_field(b, "steps", 6)
     set_field(b, "seed", -1)
     set_field(b, "n_iter", 2)  # batch count: two pictures from the first job
@@ -406,6 +407,11 @@ def case_auth(b, work):
         b.js("const p = document.getElementById('lora-pick'); p.value = 'zebra';"
              "p.dispatchEvent(new Event('change'))")
         check(value(b, "prompt") == "a cat <lora:zebra:1>", f"LoRA tag: {value(b, 'prompt')!r}")
+        set_field(b, "prompt", "a (red:1.3) [blue] cat <lora:zebra:0.5> BREAK ((x))")
+        marked = b.js("return Array.from(document.querySelectorAll('#prompt-view span'))"
+                      ".map((e) => e.className + ' ' + e.textContent)")
+        check(marked == ["up (red:1.3)", "down [blue]", "lora <lora:zebra:0.5>", "kw BREAK", "up (x)"],
+              f"prompt syntax marked: {marked}")
     finally:
         server.stop()
 
