@@ -146,14 +146,17 @@ static void append(request *req, const char *data, size_t n, size_t limit)
 
 /* Same origin only: a browser names the page that sends a request in Origin; one from another
  * site's page (a cross-site POST needs no CORS preflight) must not start or stop work here.
- * Scripts send no Origin. */
+ * Scripts send no Origin. https: is the page seen through a TLS proxy (docs/server.md). */
 static int foreign_origin(struct MHD_Connection *c)
 {
     const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (!origin)
         return 0;
-    return !host || strncmp(origin, "http://", 7) != 0 || strcmp(origin + 7, host) != 0;
+    const char *rest = strncmp(origin, "http://", 7) == 0    ? origin + 7
+                       : strncmp(origin, "https://", 8) == 0 ? origin + 8
+                                                             : NULL;
+    return !host || !rest || strcmp(rest, host) != 0;
 }
 
 /* The declared length, when it is already too big: answered before reading the body. */

@@ -422,6 +422,9 @@ def case_headers(url):
           f"app.js: {status} {headers.get('Content-Type')}")
     status, _ = raw_status(url + "/sdapi/v1/interrupt", "POST", {"Origin": "http://example.com"})
     check(status == 403, f"a request from another site's page: {status}")
+    host = url.split("://", 1)[1]
+    status, _ = raw_status(url + "/sdapi/v1/progress", "GET", {"Origin": "https://" + host})
+    check(status == 200, f"the page seen through a TLS proxy: {status}")
 
 
 def main():
