@@ -175,7 +175,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     request *req = *con_cls;
     if (!req) { /* the headers: refuse early what needs no body to refuse */
         if (foreign_origin(c))
-            return send_error(c, 403, "Forbidden", "Origin: requests from other sites' pages are refused");
+            return send_error(c, 403, "Forbidden",
+                              "Origin: requests from other sites' pages are refused");
         sdc_http_reply page = {200, NULL, 0, NULL};
         if (s->config.public_handler && s->config.public_handler(method, url, &page))
             return send_reply(c, &page);

@@ -447,7 +447,8 @@ def main():
                    " document.getElementById(id).offsetParent === null)"),
               "the LoRA picker (no LoRAs) or the img2img panel (txt2img) is shown")
         steps = [("txt2img", lambda: case_txt2img(b, work, downloads)),
-                 ("gallery", lambda: case_gallery(b)), ("field error", lambda: case_field_error(b)), ("queue", lambda: case_queue(b, work)),
+                 ("gallery", lambda: case_gallery(b)), ("field error", lambda: case_field_error(b)),
+                 ("queue", lambda: case_queue(b, work)),
                  ("interrupt", lambda: case_interrupt(b)), ("png info", lambda: case_png_info(b, work)),
                  ("inpaint", lambda: case_inpaint(b, work, downloads)),
                  ("reload", lambda: case_reload(b, server.url))]
