@@ -416,29 +416,44 @@ def case_auth(b, work):
         server.stop()
 
 
-def case_headers(url):
+def case_http(url):
+    """Without a browser: the page's files, their headers, the same-origin rule, /loras."""
+    status, headers = raw_status(url + "/")
+    csp = headers.get("Content-Security-Policy", "")
+    check(status == 200 and headers.get("Content-Type", "").startswith("text/html") and
+          "script-src 'self'" in csp and "unsafe-inline" not in csp and
+          headers.get("X-Content-Type-Options") == "nosniff", f"/: {status} {headers}")
     status, headers = raw_status(url + "/app.js")
     check(status == 200 and headers.get("Content-Type", "").startswith("text/javascript"),
           f"app.js: {status} {headers.get('Content-Type')}")
+    status, headers = raw_status(url + "/nothing.js")
+    check(status == 404 and headers.get("Content-Type") == "application/json",
+          f"/nothing.js: {status} {headers.get('Content-Type')}")
+    check(raw_status(url + "/", "POST")[0] == 404, "POST / answered")
     status, _ = raw_status(url + "/sdapi/v1/interrupt", "POST", {"Origin": "http://example.com"})
     check(status == 403, f"a request from another site's page: {status}")
     host = url.split("://", 1)[1]
     status, _ = raw_status(url + "/sdapi/v1/progress", "GET", {"Origin": "https://" + host})
     check(status == 200, f"the page seen through a TLS proxy: {status}")
+    with urllib.request.urlopen(url + "/sdapi/v1/loras") as r:
+        check(json.load(r) == [], "LoRAs of the demo model (it has no loras folder)")
 
 
 def main():
-    if not wd.find_browser():
-        print("SKIP: chromium and chromedriver are needed for the web page tests "
-              "(apt-get install chromium chromium-driver)")
-        return 77
     work = tempfile.mkdtemp(prefix="sdc-web-")
     downloads = os.path.join(work, "downloads")
     os.mkdir(downloads)
     server = Server(work)
+    case_http(server.url)
+    if not wd.find_browser():
+        server.stop()
+        print("SKIP: chromium and chromedriver are needed for the web page tests "
+              "(apt-get install chromium chromium-driver); the HTTP checks ran"
+              + (f", {len(failures)} failed" if failures else " and passed"))
+        shutil.rmtree(work, ignore_errors=True)
+        return 1 if failures else 77
     b = wd.Browser(work, downloads)
     try:
-        case_headers(server.url)
         load(b, server.url)
         b.js("localStorage.clear()")
         load(b, server.url)
