@@ -111,6 +111,10 @@ function showProgress(p) {
     $('progress-text').textContent = 'idle';
     return;
   }
+  if (!s.sampling_steps) { // taken from the queue, not sampling yet (loading, encoding)
+    $('progress-text').textContent = 'starting';
+    return;
+  }
   const left = p.eta_relative > 0 ? ` · ${p.eta_relative.toFixed(1)} s left` : '';
   const waiting = s.job_count > 1 ? ` · ${s.job_count - 1} waiting` : '';
   $('progress-text').textContent = `step ${s.sampling_step}/${s.sampling_steps}${left}${waiting}`;
