@@ -11,6 +11,7 @@
 
 #include "cmd/commands.h"
 #include "cmd/demo_model.h"
+#include "cmd/serve_static.h"
 #include "cmd/progress.h"
 #include "cmd/serve.h"
 #include "image/image.h"
@@ -30,6 +31,7 @@ static void print_help(FILE *out)
         "An HTTP server with AUTOMATIC1111's API (/sdapi/v1/txt2img, img2img, progress,\n"
         "options, sd-models, samplers, schedulers, png-info, interrupt, skip) and a job\n"
         "queue (/v1/jobs); the model stays loaded between requests (docs/server.md).\n"
+        "A web page for all of it is at / (open http://127.0.0.1:7860/ in a browser).\n"
         "\n"
         "  -m, --model PATH          the model loaded at start (default: the demo model)\n"
         "      --models-dir DIR      checkpoints requests may pick (sd_model_checkpoint)\n"
@@ -199,7 +201,8 @@ static int serve(sdc_server *srv, const serve_options *o)
     sdc_http_config hc = {.listen = o->listen, .auth = o->auth, .token_file = o->token_file,
                           .insecure = o->insecure, .idle_timeout_s = (unsigned)o->idle_timeout,
                           .max_body = (size_t)o->max_body_mib << 20,
-                          .handler = sdc_serve_handle, .ctx = srv};
+                          .handler = sdc_serve_handle, .ctx = srv,
+                          .public_handler = sdc_serve_static};
     sdc_http_server *http = NULL;
     int port = 0;
     pthread_t watcher;

@@ -52,6 +52,10 @@ const char *sdc_serve_model_title(const char *path);
 int sdc_serve_upload(sdc_server *srv, const char *field, const json_t *value, char **path,
                      char *err, size_t err_size);
 
+/* /sdapi/v1/loras: [{"name", "alias", "path", "metadata"}] of the loras folder beside the
+ * selected model (serve_loras.c). */
+json_t *sdc_serve_lora_list(sdc_server *srv);
+
 /* -- serve_worker.c -- */
 
 /* The job runner (sdc_job_runner): ctx is the sdc_server. */

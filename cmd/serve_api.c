@@ -390,6 +390,8 @@ static int handle_get(sdc_server *srv, const char *method, const char *url, sdc_
         reply_json(r, 200, l.out);
     } else if (is(method, url, "GET", "/sdapi/v1/sd-models"))
         reply_json(r, 200, sdc_serve_model_list(srv));
+    else if (is(method, url, "GET", "/sdapi/v1/loras"))
+        reply_json(r, 200, sdc_serve_lora_list(srv));
     else if (is(method, url, "GET", "/sdapi/v1/samplers"))
         reply_json(r, 200, samplers());
     else if (is(method, url, "GET", "/sdapi/v1/schedulers"))

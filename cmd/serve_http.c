@@ -39,6 +39,19 @@ char *sdc_http_error_body(const char *kind, const char *message)
     return text;
 }
 
+/* On every answer: the page (cmd/serve_static.c) may run only its own scripts and styles and
+ * talk only to this server; no answer is sniffed into another type or shown in a frame. */
+static void add_security_headers(struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'none'; script-src 'self'; style-src 'self'; "
+                            "img-src 'self' data: blob:; connect-src 'self'; "
+                            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *c, sdc_http_reply *r)
 {
     char *body = r->body ? r->body : strdup("{}");
@@ -52,6 +65,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, sdc_http_reply *r)
     }
     MHD_add_response_header(resp, "Content-Type",
                             r->content_type ? r->content_type : "application/json");
+    add_security_headers(resp);
     if (r->retry_after > 0) {
         char s[16];
         snprintf(s, sizeof s, "%d", r->retry_after);
@@ -100,11 +114,15 @@ static int authorized(sdc_http_server *s, struct MHD_Connection *c)
     return s->user && basic_ok(s, c);
 }
 
+/* A 401. A script that says so (X-Requested-With, as the web page does) gets it without the
+ * basic-authentication challenge, so the browser leaves the asking to the page. */
 static enum MHD_Result deny(sdc_http_server *s, struct MHD_Connection *c)
 {
     const char *message = !s->tokens ? "basic authentication required"
                           : s->user ? "basic authentication or a bearer token required"
                           : "a bearer token required (Authorization: Bearer TOKEN)";
+    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Requested-With"))
+        return send_error(c, 401, "Unauthorized", message);
     char *body = sdc_http_error_body("Unauthorized", message);
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         body ? strlen(body) : 0, body ? body : "", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -115,6 +133,7 @@ static enum MHD_Result deny(sdc_http_server *s, struct MHD_Connection *c)
     MHD_add_response_header(resp, "Content-Type", "application/json");
     if (s->tokens)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"sdc\"");
+    add_security_headers(resp);
     enum MHD_Result ok = s->user ? MHD_queue_basic_auth_fail_response(c, "sdc", resp)
                                  : MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, resp);
     MHD_destroy_response(resp);
@@ -143,6 +162,21 @@ static void append(request *req, const char *data, size_t n, size_t limit)
     req->size += n;
 }
 
+/* Same origin only: a browser names the page that sends a request in Origin; one from another
+ * site's page (a cross-site POST needs no CORS preflight) must not start or stop work here.
+ * Scripts send no Origin. https: is the page seen through a TLS proxy (docs/server.md). */
+static int foreign_origin(struct MHD_Connection *c)
+{
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    if (!origin)
+        return 0;
+    const char *rest = strncmp(origin, "http://", 7) == 0    ? origin + 7
+                       : strncmp(origin, "https://", 8) == 0 ? origin + 8
+                                                             : NULL;
+    return !host || !rest || strcmp(rest, host) != 0;
+}
+
 /* The declared length, when it is already too big: answered before reading the body. */
 static int declared_too_big(struct MHD_Connection *c, size_t limit)
 {
@@ -166,6 +200,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     request *req = *con_cls;
     if (!req) { /* the headers: refuse early what needs no body to refuse */
+        if (foreign_origin(c))
+            return send_error(c, 403, "Forbidden",
+                              "Origin: requests from other sites' pages are refused");
+        sdc_http_reply page = {200, NULL, 0, NULL};
+        if (s->config.public_handler && s->config.public_handler(method, url, &page))
+            return send_reply(c, &page);
         if (!authorized(s, c))
             return deny(s, c);
         if (declared_too_big(c, s->config.max_body))

@@ -26,6 +26,9 @@ typedef void (*sdc_http_handler)(void *ctx, const char *method, const char *url,
 /* Within a handler: the value of the request's query argument `key` ("?key=value"), or
  * NULL when absent. */
 const char *sdc_http_query(const char *key);
+/* Called with the headers of each request, before authentication: returns 1 when it
+ * answered (the web page's files), 0 to go on. */
+typedef int (*sdc_http_public)(const char *method, const char *url, sdc_http_reply *reply);
 
 typedef struct sdc_http_config {
     const char *listen;      /* "HOST:PORT", HOST an IPv4 address or localhost; PORT 0 = any */
@@ -36,6 +39,7 @@ typedef struct sdc_http_config {
     size_t max_body;         /* bytes */
     sdc_http_handler handler;
     void *ctx;
+    sdc_http_public public_handler; /* NULL: none */
 } sdc_http_config;
 
 typedef struct sdc_http_server sdc_http_server;
