@@ -203,7 +203,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (foreign_origin(c))
             return send_error(c, 403, "Forbidden",
                               "Origin: requests from other sites' pages are refused");
-        sdc_http_reply page = {200, NULL, 0, NULL};
+        sdc_http_reply page = {200, NULL, 0, NULL, -1};
         if (s->config.public_handler && s->config.public_handler(method, url, &page))
             return send_reply(c, &page);
         if (!authorized(s, c))

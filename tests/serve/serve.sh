@@ -129,12 +129,12 @@ grep -q "unloaded (least recently used) second.safetensors" "$TMP/serve.err" &&
     fail "--keep-models 2 evicted the wrong model: $(grep loaded "$TMP/serve.err")"
 grep -q "2 of 2 models kept, process RSS" "$TMP/serve.err" || fail "no memory accounting in -v"
 stop
-# previews through the full VAE every other step; tae is refused at start (no TAESD yet)
+# previews through the full VAE every other step; tae is refused at start (sdc serve loads no TAESD)
 start -m "$MODEL" --preview vae --preview-interval 2 || exit 1
 check preview_vae
 stop
 "$SDC" serve -m "$MODEL" --preview tae 2>"$TMP/err" && fail "serve --preview tae started"
-grep -q "taesd" "$TMP/err" || fail "serve --preview tae: $(cat "$TMP/err")"
+grep -q "TAESD" "$TMP/err" || fail "serve --preview tae: $(cat "$TMP/err")"
 
 # --token-file: bad files are refused with the file and line named, the token never shown
 printf 'short\n' >"$TMP/bad-tokens"
