@@ -12,6 +12,8 @@
 #include "ops/names.h"
 #include "weights/checkpoint_impl.h"
 #include "weights/ckpt.h"
+#include "weights/gguf.h"
+#include "weights/gguf_table.h"
 #include "weights/hash_cache.h"
 
 /* The families by the names of `sdc info`, logs and reports. */
@@ -70,9 +72,13 @@ static sdc_status add_file(sdc_checkpoint *ck, const char *path, int torch_only,
     sdc_status s = sdc_check_regular_file(path);
     if (s != SDC_OK)
         return s;
-    /* PyTorch .ckpt files come through the same tensor-table interface */
-    s = torch_only || sdc_ckpt_sniff(path) ? sdc_ckpt_open(path, st)
-                                                      : sdc_safetensors_open(path, st);
+    /* PyTorch .ckpt and GGUF files come through the same tensor-table interface */
+    if (torch_only || sdc_ckpt_sniff(path))
+        s = sdc_ckpt_open(path, st);
+    else if (sdc_gguf_sniff(path))
+        s = sdc_gguf_open_table(path, st);
+    else
+        s = sdc_safetensors_open(path, st);
     if (s == SDC_OK)
         ck->files[ck->file_count++] = *st;
     return s;
