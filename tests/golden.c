@@ -227,7 +227,6 @@ typedef struct pending {
 
 static const pending pending_kinds[] = {
     {"taesd", NULL, "issue 25 (TAESD)"},
-    {"gguf", NULL, "issue 29 (GGUF, int8 weights)"},
 };
 
 static const char *lookup_pending(const pending *table, size_t n, const char *set,
