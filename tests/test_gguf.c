@@ -7,11 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ops/nn.h"
 #include "ops/quant.h"
 #include "tests/gguf_build.h"
 #include "tests/golden.h"
 #include "weights/gguf.h"
+#include "weights/checkpoint.h"
 #include "weights/gguf_table.h"
+#include "weights/layer_load.h"
 #include "weights/sha256.h"
 
 static char tmp_path[256];
@@ -268,4 +271,98 @@ Test(gguf, bad_headers_are_refused)
     write_raw(b.buf, b.len);
     gb_free(&b);
     expect_refused("no 'GGUF' magic");
+}
+
+/* --- quantised weights in the GEMM --- */
+
+
+/* A [rows, cols] weight of ggml type `id` over random blocks (caller frees w->data). */
+static void random_blocked(sdc_weight *w, uint32_t id, int rows, int cols, unsigned seed)
+{
+    const sdc_qtype_info *q = sdc_qtype_get(id);
+    size_t bytes = (size_t)rows * (size_t)(cols / q->block) * (size_t)q->block_bytes;
+    unsigned char *b = malloc(bytes);
+    cr_assert(b);
+    for (size_t i = 0; i < bytes; i++) {
+        seed = seed * 1103515245u + 12345u;
+        b[i] = (unsigned char)(seed >> 16);
+        if ((seed >> 8) % 5 == 0)
+            b[i] &= 0x3b; /* keeps many half scales small and finite */
+    }
+    *w = (sdc_weight){.rows = rows, .cols = cols, .dtype = SDC_DTYPE_F32, .data = b, .quant = q};
+}
+
+static float *random_floats(size_t n)
+{
+    float *x = malloc(n * sizeof *x);
+    cr_assert(x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((i * 7919u) % 2003u) / 1001.0f - 1.0f;
+    return x;
+}
+
+static const uint32_t readable[] = {2, 3, 6, 7, 8, 10, 11, 12, 13, 14};
+
+/* The GEMM packs the blocks expanded: exactly what it computes on the expanded f32 weight. */
+Test(gguf, linear_on_blocks_equals_linear_on_the_expansion)
+{
+    enum { M = 19, N = 37, K = 768 };
+    float *x = random_floats((size_t)M * K), *bias = random_floats(N);
+    for (size_t t = 0; t < sizeof readable / sizeof *readable; t++) {
+        sdc_weight wq, wf;
+        random_blocked(&wq, readable[t], N, K, 7u + (unsigned)t);
+        cr_assert_eq(sdc_weight_own_f32(&wf, &wq), SDC_OK);
+        float y1[M * N], y2[M * N];
+        sdc_linear(y1, x, M, &wq, bias);
+        sdc_linear(y2, x, M, &wf, bias);
+        cr_expect(memcmp(y1, y2, sizeof y1) == 0, "%s: linear differs", wq.quant->name);
+        float row[K];
+        sdc_weight_row_f32(&wq, 5, row);
+        cr_expect(memcmp(row, (const float *)wf.data + 5 * K, sizeof row) == 0, "%s: row 5",
+                  wq.quant->name);
+        free((void *)wq.data);
+        sdc_weight_free(&wf);
+    }
+    free(x);
+    free(bias);
+}
+
+Test(gguf, conv1x1_on_blocks_equals_conv_on_the_expansion)
+{
+    enum { B = 2, C = 256, H = 3, W = 5, CO = 9 };
+    float *x = random_floats((size_t)B * C * H * W);
+    for (size_t t = 0; t < sizeof readable / sizeof *readable; t++) {
+        sdc_weight wq, wf;
+        random_blocked(&wq, readable[t], CO, C, 11u + (unsigned)t);
+        cr_assert_eq(sdc_weight_own_f32(&wf, &wq), SDC_OK);
+        float y1[B * CO * H * W], y2[B * CO * H * W];
+        sdc_conv2d(y1, x, B, C, H, W, &wq, NULL, 1, 1, 0, NULL);
+        sdc_conv2d(y2, x, B, C, H, W, &wf, NULL, 1, 1, 0, NULL);
+        cr_expect(memcmp(y1, y2, sizeof y1) == 0, "%s: conv differs", wq.quant->name);
+        free((void *)wq.data);
+        sdc_weight_free(&wf);
+    }
+    free(x);
+}
+
+/* A GGUF file's quantised linear weights are views of its blocks, never expanded. */
+Test(gguf, linear_weights_of_a_gguf_model_stay_blocks)
+{
+    golden_dir();
+    sdc_checkpoint *ck;
+    cr_assert_eq(sdc_checkpoint_open(golden_path("gguf/tiny-sd1.q4_0.gguf"), &ck), SDC_OK, "%s",
+                 sdc_last_error());
+    sdc_layer_source src = {.ck = ck, .component = SDC_COMPONENT_UNET, .what = "unet",
+                            .max_dim = 1 << 16};
+    sdc_weight w;
+    int in;
+    cr_assert_eq(sdc_layer_weight_load(&src, "input_blocks.1.1.transformer_blocks.0.attn1",
+                                       "to_q", -1, 1, &w, &in), SDC_OK, "%s", sdc_last_error());
+    cr_expect(w.quant && strcmp(w.quant->name, "q4_0") == 0);
+    const sdc_tensor *t = sdc_checkpoint_peek(ck, SDC_COMPONENT_UNET,
+                                              "input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight");
+    cr_assert(t);
+    cr_expect_eq(w.data, t->blocks);
+    sdc_weight_free(&w);
+    sdc_checkpoint_close(ck);
 }

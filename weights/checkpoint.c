@@ -203,6 +203,13 @@ const sdc_tensor *sdc_checkpoint_get(const sdc_checkpoint *ck, sdc_component com
     return e && sdc_checkpoint_load(ck, &e->tensor) == SDC_OK ? &e->tensor : NULL;
 }
 
+const sdc_tensor *sdc_checkpoint_peek(const sdc_checkpoint *ck, sdc_component component,
+                                      const char *name)
+{
+    const sdc_ck_entry *e = find(ck, component, name);
+    return e ? &e->tensor : NULL;
+}
+
 /* The file a component's tensors come from, for messages. */
 static const char *component_source(const sdc_checkpoint *ck, sdc_component component)
 {

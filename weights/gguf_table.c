@@ -84,6 +84,10 @@ static sdc_status reserve(owner *o, const sdc_gguf_tensor *t, sdc_st_entry *e)
     o->lazy_count++;
     e->tensor.data = l->region;
     e->tensor.dtype = SDC_DTYPE_F32;
+    if (t->type != SDC_QTYPE_F32 && t->type != SDC_QTYPE_F16 && t->type != SDC_QTYPE_BF16) {
+        e->tensor.quant = sdc_qtype_get(t->type);
+        e->tensor.blocks = t->data;
+    }
     e->nbytes = l->nbytes;
     return SDC_OK;
 }
