@@ -134,6 +134,10 @@ void sdc_model_free(sdc_model *model);
 /* "sd1", "sd2", ... and the AUTOMATIC1111 short hash (10 hex digits) of the model file. */
 const char *sdc_model_family_name(const sdc_model *model);
 sdc_status sdc_model_short_hash(sdc_model *model, char hash[11]);
+/* The model's weights by storage type as one line for `-v`
+ * ("weights: f16 1640 MiB, q8_0 412 MiB, f32 3 MiB"): quantised GGUF tensors count in
+ * their blocks' bytes (used in place, never expanded when a GEMM reads them). */
+void sdc_model_memory_text(const sdc_model *model, char *buf, size_t size);
 
 /* ---- Generation --------------------------------------------------------------------- */
 

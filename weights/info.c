@@ -164,3 +164,44 @@ sdc_status sdc_model_info_print(const char *path, FILE *out)
     sdc_checkpoint_close(ck);
     return s;
 }
+
+/* Storage types: the dtypes, then ggml's block types by id. */
+enum { MEM_TYPES = SDC_DTYPE_COUNT + 64 };
+
+static int storage_type(const sdc_tensor *t)
+{
+    /* sdc_qtype_get returns rows of one table indexed by ggml id */
+    return t->quant ? SDC_DTYPE_COUNT + (int)(t->quant - sdc_qtype_get(0)) : (int)t->dtype;
+}
+
+static const char *storage_name(int type)
+{
+    return type < SDC_DTYPE_COUNT ? sdc_dtype_name((sdc_dtype)type)
+                                  : sdc_qtype_name((uint32_t)(type - SDC_DTYPE_COUNT));
+}
+
+void sdc_checkpoint_memory_text(const sdc_checkpoint *ck, char *buf, size_t size)
+{
+    double bytes[MEM_TYPES] = {0};
+    for (int c = 0; c < SDC_COMPONENT_COUNT; c++)
+        for (size_t i = 0; i < sdc_checkpoint_count(ck, (sdc_component)c); i++) {
+            const sdc_tensor *t;
+            sdc_checkpoint_name_at(ck, (sdc_component)c, i, &t);
+            double n = (double)sdc_tensor_numel(t);
+            bytes[storage_type(t) % MEM_TYPES] +=
+                t->quant ? n / t->quant->block * t->quant->block_bytes
+                         : n * (double)sdc_dtype_size(t->dtype);
+        }
+    size_t used = (size_t)snprintf(buf, size, "weights:");
+    for (int shown = 0;; shown++) {
+        int best = -1;
+        for (int k = 0; k < MEM_TYPES; k++)
+            if (bytes[k] > 0 && (best < 0 || bytes[k] > bytes[best]))
+                best = k;
+        if (best < 0 || used >= size)
+            break;
+        used += (size_t)snprintf(buf + used, size - used, "%s %s %.0f MiB", shown ? "," : "",
+                                 storage_name(best), bytes[best] / (1 << 20));
+        bytes[best] = 0;
+    }
+}
