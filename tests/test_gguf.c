@@ -366,3 +366,55 @@ Test(gguf, linear_weights_of_a_gguf_model_stay_blocks)
     sdc_weight_free(&w);
     sdc_checkpoint_close(ck);
 }
+
+/* --- sdc convert --type q8_0 / q4_0 --- */
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    rewind(f);
+    uint8_t *b = malloc(*n + 1);
+    cr_assert(b && fread(b, 1, *n, f) == *n);
+    fclose(f);
+    return b;
+}
+
+/* The golden GGUF files are stable-diffusion.cpp's conversions of the tiny model: sdc's own
+ * conversion of that model is the same file, byte for byte. */
+static void expect_same_conversion(const char *type, const char *golden)
+{
+    golden_dir();
+    char out[256];
+    snprintf(out, sizeof out, "/tmp/sdc_test_gguf_%d.%s.gguf", (int)getpid(), type);
+    size_t count = 0;
+    cr_assert_eq(sdc_convert(golden_path("models/tiny-sd1/model.safetensors"), out, type, 1, NULL,
+                             NULL, &count),
+                 SDC_OK, "%s", sdc_last_error());
+    cr_expect_eq(count, 981);
+    size_t na, nb;
+    uint8_t *a = slurp(out, &na), *b = slurp(golden_path(golden), &nb);
+    cr_expect(na == nb && memcmp(a, b, na) == 0, "%s: conversion differs from %s", type, golden);
+    free(a);
+    free(b);
+    unlink(out);
+}
+
+Test(gguf, convert_q8_0_is_stable_diffusion_cpps_file)
+{
+    expect_same_conversion("q8_0", "gguf/tiny-sd1.q8_0.gguf");
+}
+
+Test(gguf, convert_q4_0_is_stable_diffusion_cpps_file)
+{
+    expect_same_conversion("q4_0", "gguf/tiny-sd1.q4_0.gguf");
+}
+
+Test(gguf, convert_refuses_types_it_does_not_write)
+{
+    cr_expect_eq(sdc_convert("/nonexistent", "/tmp/x.gguf", "q4_K", 1, NULL, NULL, NULL),
+                 SDC_ERR_ARG);
+    cr_expect(strstr(sdc_last_error(), "q8_0 or q4_0") != NULL, "%s", sdc_last_error());
+}

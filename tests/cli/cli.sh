@@ -323,6 +323,11 @@ if golden_only "gguf files"; then
     expect 1 "cut.gguf: .*outside the file" -- "$SDC" -m "$TMP/cut.gguf" -W 64 -H 64 --steps 1 --quiet -p x -o "$TMP/cut.png"
     [ -e "$TMP/cut.png" ] && fail "a truncated GGUF file left an output file"
     expect 1 "cut.gguf" -- "$SDC" info "$TMP/cut.gguf"
+    # sdc convert --type q8_0 writes stable-diffusion.cpp's own file of the tiny model
+    expect 0 "" -- "$SDC" convert "$MODEL" "$TMP/tiny.q8_0.gguf" --type q8_0
+    cmp -s "$TMP/tiny.q8_0.gguf" "$Q8" || fail "sdc convert --type q8_0 differs from $Q8"
+    expect 2 "q8_0 or q4_0" -- "$SDC" convert "$MODEL" "$TMP/tiny.q5.gguf" --type q5_k
+    [ -e "$TMP/tiny.q5.gguf" ] && fail "a refused conversion left an output file"
 fi
 expect 1 "SDXL" -- "$SDC" $small -p x --crop 8,8 -o "$TMP/sd1-crop.png"
 [ -e "$TMP/sd1-crop.png" ] && fail "a refused --crop left an output file"
