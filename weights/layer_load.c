@@ -22,6 +22,15 @@ const sdc_tensor *sdc_layer_find(const sdc_layer_source *src, const char *prefix
     return sdc_checkpoint_get(src->ck, src->component, name);
 }
 
+const sdc_tensor *sdc_layer_peek(const sdc_layer_source *src, const char *prefix,
+                                 const char *suffix, const char *leaf)
+{
+    char name[256];
+    if (!sdc_layer_name(name, sizeof name, prefix, suffix, leaf))
+        return NULL;
+    return sdc_checkpoint_peek(src->ck, src->component, name);
+}
+
 static sdc_status require(const sdc_layer_source *src, const char *prefix, const char *suffix,
                           const char *leaf, char *name, size_t size, const sdc_tensor **t)
 {
