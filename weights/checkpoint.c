@@ -272,8 +272,12 @@ size_t sdc_checkpoint_release(const sdc_checkpoint *ck, sdc_component component)
     for (size_t i = 0; i < sdc_checkpoint_count(ck, component); i++) {
         const sdc_tensor *t = &ck->tables[component].entries[i].tensor;
         size_t nbytes = (size_t)sdc_tensor_numel(t) * sdc_dtype_size(t->dtype);
+        /* a quantised GGUF tensor's blocks are mapped; its f32 expansion is not */
+        const void *data = t->quant ? t->blocks : t->data;
+        if (t->quant)
+            nbytes = (size_t)(sdc_tensor_numel(t) / t->quant->block) * t->quant->block_bytes;
         for (size_t f = 0; f < ck->file_count; f++)
-            released += sdc_safetensors_release(ck->files[f], t->data, nbytes);
+            released += sdc_safetensors_release(ck->files[f], data, nbytes);
     }
     return released;
 }

@@ -442,6 +442,7 @@ void sdc_gguf_close(sdc_gguf *g)
 const char *sdc_gguf_path(const sdc_gguf *g) { return g->path; }
 uint32_t sdc_gguf_version(const sdc_gguf *g) { return g->version; }
 size_t sdc_gguf_file_size(const sdc_gguf *g) { return g->file_size; }
+const void *sdc_gguf_map(const sdc_gguf *g) { return g->map; }
 size_t sdc_gguf_count(const sdc_gguf *g) { return g->count; }
 size_t sdc_gguf_kv_count(const sdc_gguf *g) { return g->kv_count; }
 

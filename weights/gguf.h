@@ -51,6 +51,8 @@ void sdc_gguf_close(sdc_gguf *g);
 const char *sdc_gguf_path(const sdc_gguf *g);
 uint32_t sdc_gguf_version(const sdc_gguf *g);
 size_t sdc_gguf_file_size(const sdc_gguf *g);
+/* The read-only mapping of the whole file. */
+const void *sdc_gguf_map(const sdc_gguf *g);
 /* Tensors in file order of their infos. */
 size_t sdc_gguf_count(const sdc_gguf *g);
 const sdc_gguf_tensor *sdc_gguf_tensor_at(const sdc_gguf *g, size_t index);

@@ -129,7 +129,10 @@ sdc_status sdc_gguf_open_table(const char *path, sdc_safetensors **out)
     }
     s = sdc_safetensors_wrap(path, sdc_gguf_file_size(o->gguf), o->entries, n, owner_release,
                              o, out);
-    if (s == SDC_OK)
+    if (s == SDC_OK) {
         sdc_safetensors_set_loader(*out, owner_load);
+        /* lets a finished stage drop its pages; the expanded tensors lie outside it */
+        sdc_safetensors_set_mapping(*out, sdc_gguf_map(o->gguf), sdc_gguf_file_size(o->gguf));
+    }
     return s;
 }
