@@ -64,7 +64,7 @@ static int random_weight(sdc_weight *w, int rows, int cols)
     for (size_t i = 0; i < n; i++)
         h[i] = sdc_f32_to_f16(f[i]);
     free(f);
-    *w = (sdc_weight){rows, cols, SDC_DTYPE_F16, h, NULL};
+    *w = (sdc_weight){.rows = rows, .cols = cols, .dtype = SDC_DTYPE_F16, .data = h};
     return 0;
 }
 

@@ -44,7 +44,9 @@ sdc_status sdc_text_linear_load(const sdc_layer_source *src, const char *prefix,
     char name[SDC_TEXT_NAME_MAX];
     const sdc_tensor *w;
     snprintf(name, sizeof name, "%s.weight", prefix);
-    sdc_status s = sdc_text_tensor(src, prefix, "weight", &w);
+    /* the shape only: a quantised GGUF matrix stays blocks (sdc_layer_load) */
+    w = sdc_checkpoint_peek(src->ck, src->component, name);
+    sdc_status s = w ? SDC_OK : sdc_text_tensor(src, prefix, "weight", &w);
     if (s == SDC_OK) /* text encoders store linear maps as plain [out, in] matrices */
         s = sdc_text_check_matrix(src, name, w, out, in);
     return s == SDC_OK ? sdc_layer_load(src, prefix, NULL, in, 1, 1, l) : s;

@@ -192,8 +192,10 @@ static int generate(int argc, char **argv)
     if (s == SDC_OK)
         sdc_cli_inputs_fit_model(&o, &o.gen, &inputs, model);
     if (s == SDC_OK && o.verbose) {
-        fprintf(stderr, "loaded %s (%s) in %.2fs\n", o.model, sdc_model_family_name(model),
-                sdc_now_seconds() - t0);
+        char memory[256];
+        sdc_model_memory_text(model, memory, sizeof memory);
+        fprintf(stderr, "loaded %s (%s) in %.2fs\n%s\n", o.model, sdc_model_family_name(model),
+                sdc_now_seconds() - t0, memory);
         print_sampler(&o.gen);
     }
     if (s == SDC_OK)

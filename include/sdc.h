@@ -161,6 +161,10 @@ sdc_recipe sdc_model_recipe(const sdc_model *model, const char **source);
 /* The same for a checkpoint not loaded: its headers are read, no weights. */
 sdc_status sdc_model_file_recipe(const char *model_path, sdc_recipe *recipe,
                                  const char **source);
+/* The model's weights by storage type as one line for `-v`
+ * ("weights: f16 1640 MiB, q8_0 412 MiB, f32 3 MiB"): quantised GGUF tensors count in
+ * their blocks' bytes (used in place, never expanded when a GEMM reads them). */
+void sdc_model_memory_text(const sdc_model *model, char *buf, size_t size);
 
 /* ---- Generation --------------------------------------------------------------------- */
 
@@ -357,7 +361,8 @@ sdc_status sdc_model_info_print(const char *path, FILE *out);
 
 /* `sdc convert`: any checkpoint sdc opens (single .safetensors, .ckpt, diffusers folder) as
  * one LDM-named .safetensors at out, written atomically. dtype "f32", "f16" or "bf16" stores
- * the float tensors in that type, NULL keeps each one's; progress (stage "converting", step =
+ * the float tensors in that type, NULL keeps each one's; "q8_0" or "q4_0" writes a single
+ * file as the GGUF file stable-diffusion.cpp's converter makes of it (docs/gguf.md); progress (stage "converting", step =
  * tensors written) may stop it; *tensors (may be NULL) receives the number written. */
 sdc_status sdc_convert(const char *in, const char *out, const char *dtype, int overwrite,
                        sdc_progress_fn progress, void *user_data, size_t *tensors);

@@ -29,7 +29,7 @@ int sdc_conv2d(float *y, const float *x, int B, int Cin, int H, int W, const sdc
     /* y_b[Cout, P] = W[Cout, K] * im2col(x_b)[K, P] + bias: the weight gives the A rows, output
      * pixels are the B columns, so y comes out in NCHW. A 1x1 conv reads x as it is. */
     sdc_operand a = {.kind = SDC_OPERAND_ROWS, .dtype = w->dtype, .data = w->data,
-                     .ld = (size_t)K};
+                     .ld = (size_t)K, .quant = w->quant};
     sdc_operand b = {.kind = SDC_OPERAND_IM2COL, .dtype = SDC_DTYPE_F32, .data = x,
                      .batch_stride = (size_t)Cin * H * W, .C = Cin, .H = H, .W = W, .k = k,
                      .stride = stride, .pad = pad, .Wo = Wo};
@@ -37,7 +37,7 @@ int sdc_conv2d(float *y, const float *x, int B, int Cin, int H, int W, const sdc
         b.kind = SDC_OPERAND_COLS; /* (p, c) at x_b[c * HW + p] */
         b.ld = P;
     }
-    sdc_gemm_run(sdc_gemm_kernel_for_weights(), B, Cout, (int)P, K, 1.0f, &a, &b, y, P,
+    sdc_gemm_run(sdc_gemm_kernel_for_weight(w->quant), B, Cout, (int)P, K, 1.0f, &a, &b, y, P,
                  (size_t)Cout * P, 0, bias, NULL);
     return 0;
 }

@@ -34,6 +34,17 @@ const sdc_gemm_kernel *sdc_gemm_kernel_for_weights(void)
     return sdc_gemm_kernel_best(SDC_A_ROWS);
 }
 
+const sdc_gemm_kernel *sdc_gemm_kernel_for_weight(const sdc_qtype_info *quant)
+{
+    return quant ? sdc_gemm_kernel_best(SDC_A_ROWS) : sdc_gemm_kernel_for_weights();
+}
+
+/* The copy that packs `op`: quantised weights are expanded by sdc_copy_quant. */
+static sdc_copy_fn copy_for(const sdc_gemm_kernel *kern, const sdc_operand *op)
+{
+    return op->quant ? sdc_copy_quant : kern->copy;
+}
+
 static int round_up(int x, int to) { return (x + to - 1) / to * to; }
 static int min_int(int a, int b) { return a < b ? a : b; }
 
@@ -73,12 +84,12 @@ typedef struct gemm_job {
 static void pack_b_block(const gemm_job *g, size_t b, float *dst, int j0, int nc, int k0, int kc)
 {
     int nr = g->kern->nr;
-    if (g->kern->pack_b && g->kern->pack_b(g->B, b, j0, nc, k0, kc, dst, nr))
+    if (!g->B->quant && g->kern->pack_b && g->kern->pack_b(g->B, b, j0, nc, k0, kc, dst, nr))
         return; /* (kernels with k_pack > 1 always pack their own B) */
     for (int p = 0; p * nr < nc; p++) {
         float *d = dst + (size_t)p * kc * nr;
         int n = min_int(nr, nc - p * nr);
-        g->kern->copy(g->B, b, j0 + p * nr, n, k0, kc, d, 1, nr);
+        copy_for(g->kern, g->B)(g->B, b, j0 + p * nr, n, k0, kc, d, 1, nr);
         if (n < nr)
             for (int k = 0; k < kc; k++)
                 memset(d + (size_t)k * nr + n, 0, sizeof(float) * (nr - n));
@@ -94,11 +105,11 @@ static void pack_a_block(const gemm_job *g, size_t b, float *dst, int i0, int mc
         int m = min_int(grp, mc - p * grp);
         float *d = dst + a_offset(kern, p * grp, kc);
         if (kern->a_layout == SDC_A_ROWS) {
-            kern->copy(g->A, b, i0 + p * grp, m, k0, kc, d, kern->a_stride, 1);
+            copy_for(kern, g->A)(g->A, b, i0 + p * grp, m, k0, kc, d, kern->a_stride, 1);
             for (int r = m; r < grp; r++)
                 memset(d + (size_t)r * kern->a_stride, 0, sizeof(float) * k_slots(kern, kc));
         } else {
-            kern->copy(g->A, b, i0 + p * grp, m, k0, kc, d, 1, 16);
+            copy_for(kern, g->A)(g->A, b, i0 + p * grp, m, k0, kc, d, 1, 16);
             if (m < 16)
                 for (int k = 0; k < kc; k++)
                     memset(d + (size_t)k * 16 + m, 0, sizeof(float) * (16 - m));

@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "ops/dtype.h"
+#include "ops/quant.h"
 
 typedef enum sdc_operand_kind {
     SDC_OPERAND_ROWS,    /* (i, k) at data[i * ld + k] */
@@ -33,6 +34,10 @@ typedef enum sdc_operand_kind {
 typedef struct sdc_operand {
     sdc_operand_kind kind;
     sdc_dtype dtype;     /* F32, F16 or BF16 (IM2COL: F32) */
+    /* ROWS only: non-NULL when data is rows of ggml blocks of this type, ld / block blocks a
+     * row (a quantised weight); the driver packs it with sdc_copy_quant, never the kernel's
+     * own copy */
+    const sdc_qtype_info *quant;
     const void *data;
     size_t ld;           /* see the kinds */
     size_t batch_stride; /* elements between batch items; 0 = shared by all */
@@ -95,6 +100,14 @@ sdc_a_layout sdc_gemm_a_layout_for(const sdc_operand *A);
 /* Portable copy, also the fallback of faster ones for the cases they do not cover. */
 void sdc_copy_generic(const sdc_operand *op, size_t batch, int i0, int n, int k0, int kc,
                       float *dst, size_t dst_i, size_t dst_k);
+
+/* sdc_copy_fn for a quantised ROWS operand: each row's blocks over [k0, k0 + kc) are
+ * expanded (ops/quant.h) and copied, so the kernel sees exactly the expanded values. */
+void sdc_copy_quant(const sdc_operand *op, size_t batch, int i0, int n, int k0, int kc,
+                    float *dst, size_t dst_i, size_t dst_k);
+/* The kernel for a weight operand: a quantised one is computed in f32
+ * (sdc_gemm_kernel_best), others as sdc_gemm_kernel_for_weights. */
+const sdc_gemm_kernel *sdc_gemm_kernel_for_weight(const sdc_qtype_info *quant);
 
 /* Runs the GEMM described above; C_b = C + b * c_batch_stride, rows ldc apart. Biases
  * (NULL = none) are added once: row_bias [M] to every row i, col_bias [N] to column j. */

@@ -105,3 +105,29 @@ void sdc_copy_generic(const sdc_operand *op, size_t batch, int i0, int n, int k0
                     element(base, op->dtype, index_of(op, i0 + r, k0 + k));
     }
 }
+
+/* Blocks expanded at a time per row: 1024 values (4 KiB on the stack). */
+enum { QUANT_CHUNK = 1024 };
+
+void sdc_copy_quant(const sdc_operand *op, size_t batch, int i0, int n, int k0, int kc,
+                    float *dst, size_t dst_i, size_t dst_k)
+{
+    (void)batch; /* weights are shared by every batch item */
+    const sdc_qtype_info *q = op->quant;
+    size_t row_bytes = op->ld / (size_t)q->block * (size_t)q->block_bytes;
+    int per_chunk = QUANT_CHUNK / q->block; /* blocks; K-quants: 4 */
+    float buf[QUANT_CHUNK];
+    for (int r = 0; r < n; r++) {
+        const unsigned char *row = (const unsigned char *)op->data + (size_t)(i0 + r) * row_bytes;
+        for (int k = 0; k < kc;) {
+            int b0 = (k0 + k) / q->block, first = (k0 + k) % q->block;
+            int last_block = (k0 + kc - 1) / q->block;
+            int nb = last_block - b0 + 1 < per_chunk ? last_block - b0 + 1 : per_chunk;
+            q->expand(row + (size_t)b0 * q->block_bytes, buf, (size_t)nb);
+            int take = nb * q->block - first < kc - k ? nb * q->block - first : kc - k;
+            for (int t = 0; t < take; t++)
+                dst[r * dst_i + (size_t)(k + t) * dst_k] = buf[first + t];
+            k += take;
+        }
+    }
+}

@@ -17,8 +17,7 @@ static sdc_status check_float(const sdc_tensor *t, const char *name)
 sdc_status sdc_weight_load_rows(sdc_weight *w, const sdc_tensor *t, int row0, int rows, int cols,
                                 const char *name)
 {
-    w->data = NULL;
-    w->owned = NULL;
+    *w = (sdc_weight){0};
     sdc_status s = check_float(t, name);
     if (s != SDC_OK)
         return s;
@@ -27,7 +26,13 @@ sdc_status sdc_weight_load_rows(sdc_weight *w, const sdc_tensor *t, int row0, in
         (int64_t)(row0 + rows) * cols > total)
         return sdc_fail(SDC_ERR_FORMAT, "tensor '%s' has %lld elements, expected rows %d..%d of %d",
                         name, (long long)total, row0, row0 + rows, cols);
-    w->data = (const unsigned char *)t->data + (size_t)row0 * cols * sdc_dtype_size(t->dtype);
+    if (sdc_tensor_blocked(t) && t->shape[1] == cols) {
+        w->quant = t->quant;
+        w->data = (const unsigned char *)t->blocks +
+                  (size_t)row0 * (size_t)(cols / t->quant->block) * (size_t)t->quant->block_bytes;
+    } else {
+        w->data = (const unsigned char *)t->data + (size_t)row0 * cols * sdc_dtype_size(t->dtype);
+    }
     w->dtype = t->dtype;
     w->rows = rows;
     w->cols = cols;
@@ -53,7 +58,8 @@ sdc_status sdc_weight_own_f32(sdc_weight *w, const sdc_weight *src)
     if (!copy)
         return sdc_fail(SDC_ERR_NOMEM, "out of memory copying a %d x %d weight", src->rows,
                         src->cols);
-    sdc_convert_to_f32(copy, src->data, src->dtype, n);
+    for (int r = 0; r < src->rows; r++)
+        sdc_weight_row_f32(src, r, copy + (size_t)r * src->cols);
     *w = (sdc_weight){.rows = src->rows, .cols = src->cols, .dtype = SDC_DTYPE_F32,
                       .data = copy, .owned = copy};
     return SDC_OK;
@@ -79,11 +85,25 @@ sdc_status sdc_weight_transpose_f32(sdc_weight *w, const sdc_weight *src)
     return s;
 }
 
+void sdc_weight_row_f32(const sdc_weight *w, int r, float *dst)
+{
+    if (w->quant) {
+        size_t blocks = (size_t)(w->cols / w->quant->block);
+        w->quant->expand((const unsigned char *)w->data + (size_t)r * blocks * w->quant->block_bytes,
+                         dst, blocks);
+        return;
+    }
+    size_t cols = (size_t)w->cols;
+    sdc_convert_to_f32(dst, (const unsigned char *)w->data + r * cols * sdc_dtype_size(w->dtype),
+                       w->dtype, cols);
+}
+
 void sdc_weight_free(sdc_weight *w)
 {
     free(w->owned);
     w->owned = NULL;
     w->data = NULL;
+    w->quant = NULL;
 }
 
 sdc_status sdc_vector_load(float **out, const sdc_tensor *t, int n, const char *name)

@@ -16,10 +16,15 @@ typedef struct sdc_weight {
     sdc_dtype dtype;  /* F32, F16 or BF16 */
     const void *data; /* [rows, cols]: a view of the mapping, or `owned` */
     void *owned;      /* the weight's own buffer (malloc'd), NULL for a view */
+    /* non-NULL: `data` is [rows][cols / block] ggml blocks of this type (a quantised GGUF
+     * file's mapping), expanded block by block while the GEMM packs them; dtype is F32,
+     * the type of the expanded values */
+    const sdc_qtype_info *quant;
 } sdc_weight;
 
-/* Makes w a view of `t` (F32/F16/BF16); its element count must be rows * cols.
- * `name` is used in the error message. */
+/* Makes w a view of `t` (F32/F16/BF16, or the blocks of a quantised 2-D tensor, see
+ * sdc_tensor_blocked: its f32 expansion need not be loaded); its element count must be
+ * rows * cols. `name` is used in the error message. */
 sdc_status sdc_weight_load(sdc_weight *w, const sdc_tensor *t, int rows, int cols,
                            const char *name);
 /* Like sdc_weight_load for a sub-range of rows [row0, row0 + rows) of a [R, cols] tensor. */
@@ -30,6 +35,8 @@ sdc_status sdc_weight_load_rows(sdc_weight *w, const sdc_tensor *t, int row0, in
 sdc_status sdc_weight_own_f32(sdc_weight *w, const sdc_weight *src);
 /* w = a new owned f32 [src->cols, src->rows] transpose of `src` (weights stored as x @ W). */
 sdc_status sdc_weight_transpose_f32(sdc_weight *w, const sdc_weight *src);
+/* Row r of w as cols floats at dst (any dtype, quantised too). */
+void sdc_weight_row_f32(const sdc_weight *w, int r, float *dst);
 /* Releases an owned buffer and forgets the view. */
 void sdc_weight_free(sdc_weight *w);
 

@@ -8,6 +8,7 @@
 #include "ops/log.h"
 #include "clip/text_family.h"
 #include "pipeline/pipeline_impl.h"
+#include "weights/info.h"
 #include "weights/json_file.h"
 
 void sdc_model_free(sdc_model *m)
@@ -121,6 +122,11 @@ sdc_status sdc_model_load(const sdc_model_params *given, sdc_model **out)
 const char *sdc_model_family_name(const sdc_model *m)
 {
     return sdc_family_name(sdc_checkpoint_family(m->ck));
+}
+
+void sdc_model_memory_text(const sdc_model *m, char *buf, size_t size)
+{
+    sdc_checkpoint_memory_text(m->ck, buf, size);
 }
 
 sdc_status sdc_model_short_hash(sdc_model *m, char hash[11])

@@ -164,10 +164,10 @@ Test(ckpt, minimal_checkpoint_matches_its_safetensors_twin)
     write_small(tmp("small.ckpt"), &p);
     ckb_free(&p);
 
-    sdc_tensor a = {SDC_DTYPE_F32, 2, {2, 3}, storage0};
-    sdc_tensor b = {SDC_DTYPE_F16, 1, {4}, storage1};
-    sdc_tensor c = {SDC_DTYPE_F32, 2, {2, 2}, storage0 + 4};
-    sdc_tensor d = {SDC_DTYPE_F32, 0, {0}, storage0 + 7};
+    sdc_tensor a = {SDC_DTYPE_F32, 2, {2, 3}, storage0, NULL, NULL};
+    sdc_tensor b = {SDC_DTYPE_F16, 1, {4}, storage1, NULL, NULL};
+    sdc_tensor c = {SDC_DTYPE_F32, 2, {2, 2}, storage0 + 4, NULL, NULL};
+    sdc_tensor d = {SDC_DTYPE_F32, 0, {0}, storage0 + 7, NULL, NULL};
     st_item items[] = {{"model.diffusion_model.a.weight", &a},
                        {"model.diffusion_model.b.bias", &b},
                        {"first_stage_model.c.weight", &c},

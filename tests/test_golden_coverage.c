@@ -48,6 +48,8 @@ static const struct {
     {"prompts", "kdiffusion", "pipeline, prompt_schedule (per-call texts)"},
     {"samplers", "kdiffusion", "samplers, brownian, pipeline"},
     {"samplers", "txt2img", "samplers, pipeline"},
+    {"gguf", "gguf_dequant", "gguf"},
+    {"gguf", "txt2img", "pipeline"},
 };
 
 static const char *covering_tests(const char *set, const char *kind)

@@ -211,8 +211,12 @@ static const char *model_path(const golden_case *g)
 {
     static int next;
     char *buf = model_file[next++ % 4];
-    snprintf(buf, sizeof model_file[0], "%s/models/%s/%s", golden_dir(), g->model,
-             use_folder ? "diffusers" : "model.safetensors");
+    const char *own = json_string_value(json_object_get(g->json, "model_file"));
+    if (own) /* golden/gguf: the case's own file of its set */
+        snprintf(buf, sizeof model_file[0], "%s/%s/%s", golden_dir(), g->set, own);
+    else
+        snprintf(buf, sizeof model_file[0], "%s/models/%s/%s", golden_dir(), g->model,
+                 use_folder ? "diffusers" : "model.safetensors");
     return buf;
 }
 
@@ -453,6 +457,10 @@ Test(pipeline, controlnet_ddim_two_nets_resized_picture)
 {
     check_controlnet_case("controlnet_txt2img.tiny-sd1.ddim_multi");
 }
+
+/* golden/gguf: stable-diffusion.cpp's q8_0 and q4_0 conversions of the tiny model */
+Test(pipeline, gguf_q8_0_euler) { check_case_in("gguf", "txt2img.tiny-sd1.q8_0.euler"); }
+Test(pipeline, gguf_q4_0_ddim) { check_case_in("gguf", "txt2img.tiny-sd1.q4_0.ddim"); }
 
 #define GOLDEN_CASE(name, id) \
     Test(pipeline, name) { check_case(id); }

@@ -17,12 +17,12 @@
 
 int sdc_unet_transformer_present(const sdc_layer_source *src, const char *prefix)
 {
-    return sdc_unet_tensor(src, prefix, "proj_in.weight") != NULL;
+    return sdc_layer_peek(src, prefix, "proj_in.weight", NULL) != NULL;
 }
 
 int sdc_unet_transformer_linear(const sdc_layer_source *src, const char *prefix)
 {
-    const sdc_tensor *t = sdc_unet_tensor(src, prefix, "proj_in.weight");
+    const sdc_tensor *t = sdc_layer_peek(src, prefix, "proj_in.weight", NULL); /* shape only */
     return t && t->ndim == 2;
 }
 
@@ -60,7 +60,7 @@ static sdc_status block_load(sdc_unet_transformer_block *b, const sdc_layer_sour
     char p[SDC_UNET_PREFIX_MAX];
     sdc_status s = sdc_norm_load(src, prefix, "norm1", inner, &b->norm1);
     sdc_unet_prefix(p, "%s.attn1", prefix);
-    const sdc_tensor *k1 = sdc_unet_tensor(src, p, "to_k.weight");
+    const sdc_tensor *k1 = sdc_layer_peek(src, p, "to_k.weight", NULL); /* shape only */
     /* keys of another width than the tokens can only read the context */
     b->attn1_on_context = k1 && k1->ndim == 2 && k1->shape[1] != inner;
     if (s == SDC_OK)

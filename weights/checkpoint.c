@@ -12,6 +12,8 @@
 #include "ops/names.h"
 #include "weights/checkpoint_impl.h"
 #include "weights/ckpt.h"
+#include "weights/gguf.h"
+#include "weights/gguf_table.h"
 #include "weights/hash_cache.h"
 
 /* The families by the names of `sdc info`, logs and reports. */
@@ -70,9 +72,13 @@ static sdc_status add_file(sdc_checkpoint *ck, const char *path, int torch_only,
     sdc_status s = sdc_check_regular_file(path);
     if (s != SDC_OK)
         return s;
-    /* PyTorch .ckpt files come through the same tensor-table interface */
-    s = torch_only || sdc_ckpt_sniff(path) ? sdc_ckpt_open(path, st)
-                                                      : sdc_safetensors_open(path, st);
+    /* PyTorch .ckpt and GGUF files come through the same tensor-table interface */
+    if (torch_only || sdc_ckpt_sniff(path))
+        s = sdc_ckpt_open(path, st);
+    else if (sdc_gguf_sniff(path))
+        s = sdc_gguf_open_table(path, st);
+    else
+        s = sdc_safetensors_open(path, st);
     if (s == SDC_OK)
         ck->files[ck->file_count++] = *st;
     return s;
@@ -199,6 +205,13 @@ const sdc_tensor *sdc_checkpoint_get(const sdc_checkpoint *ck, sdc_component com
     return e && sdc_checkpoint_load(ck, &e->tensor) == SDC_OK ? &e->tensor : NULL;
 }
 
+const sdc_tensor *sdc_checkpoint_peek(const sdc_checkpoint *ck, sdc_component component,
+                                      const char *name)
+{
+    const sdc_ck_entry *e = find(ck, component, name);
+    return e ? &e->tensor : NULL;
+}
+
 /* The file a component's tensors come from, for messages. */
 static const char *component_source(const sdc_checkpoint *ck, sdc_component component)
 {
@@ -261,8 +274,12 @@ size_t sdc_checkpoint_release(const sdc_checkpoint *ck, sdc_component component)
     for (size_t i = 0; i < sdc_checkpoint_count(ck, component); i++) {
         const sdc_tensor *t = &ck->tables[component].entries[i].tensor;
         size_t nbytes = (size_t)sdc_tensor_numel(t) * sdc_dtype_size(t->dtype);
+        /* a quantised GGUF tensor's blocks are mapped; its f32 expansion is not */
+        const void *data = t->quant ? t->blocks : t->data;
+        if (t->quant)
+            nbytes = (size_t)(sdc_tensor_numel(t) / t->quant->block) * t->quant->block_bytes;
         for (size_t f = 0; f < ck->file_count; f++)
-            released += sdc_safetensors_release(ck->files[f], t->data, nbytes);
+            released += sdc_safetensors_release(ck->files[f], data, nbytes);
     }
     return released;
 }

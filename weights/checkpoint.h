@@ -71,6 +71,10 @@ void sdc_checkpoint_close(sdc_checkpoint *ck);
  * cannot be produced (the message says why). O(1) after the first use. */
 const sdc_tensor *sdc_checkpoint_get(const sdc_checkpoint *ck, sdc_component component,
                                      const char *name);
+/* The tensor without making its data readable (NULL when absent): for its shape and dtype, or
+ * the blocks of a quantised GGUF tensor (sdc_tensor_blocked), which are always readable. */
+const sdc_tensor *sdc_checkpoint_peek(const sdc_checkpoint *ck, sdc_component component,
+                                      const char *name);
 /* Like sdc_checkpoint_get, but a missing tensor is an error naming the file and tensor. */
 sdc_status sdc_checkpoint_require(const sdc_checkpoint *ck, sdc_component component,
                                   const char *name, const sdc_tensor **out);

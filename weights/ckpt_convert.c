@@ -11,7 +11,10 @@
 #include <unistd.h>
 
 #include "ops/error.h"
+#include "ops/quant.h"
+#include "ops/quantize.h"
 #include "weights/checkpoint_impl.h"
+#include "weights/gguf_write.h"
 
 enum { CHUNK = 1 << 16 };
 
@@ -262,8 +265,8 @@ static sdc_status publish(const char *tmp, const char *out, int overwrite)
     return SDC_OK;
 }
 
-static sdc_status write_file(const sdc_checkpoint *ck, const plan *p, const char *out,
-                             const sdc_convert_params *params)
+sdc_status sdc_write_atomically(const char *out, int overwrite,
+                                sdc_status (*write)(FILE *f, void *ctx), void *ctx)
 {
     size_t n = strlen(out) + 32;
     char *tmp = malloc(n);
@@ -278,18 +281,39 @@ static sdc_status write_file(const sdc_checkpoint *ck, const plan *p, const char
     }
     fchmod(fd, 0644);
     FILE *f = fdopen(fd, "wb");
-    sdc_status s = f ? write_all(f, ck, p, out, params)
+    sdc_status s = f ? write(f, ctx)
                      : sdc_fail(SDC_ERR_IO, "%s: cannot write: %s", out, strerror(errno));
     if (f && s == SDC_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
         s = sdc_fail(SDC_ERR_IO, "%s: cannot write: %s", out, strerror(errno));
     if ((f ? fclose(f) : close(fd)) != 0 && s == SDC_OK)
         s = sdc_fail(SDC_ERR_IO, "%s: cannot write: %s", out, strerror(errno));
     if (s == SDC_OK)
-        s = publish(tmp, out, params->overwrite);
+        s = publish(tmp, out, overwrite);
     else
         unlink(tmp);
     free(tmp);
     return s;
+}
+
+/* write_all through sdc_write_atomically */
+typedef struct write_job {
+    const sdc_checkpoint *ck;
+    const plan *p;
+    const char *out;
+    const sdc_convert_params *params;
+} write_job;
+
+static sdc_status write_job_run(FILE *f, void *ctx)
+{
+    const write_job *j = ctx;
+    return write_all(f, j->ck, j->p, j->out, j->params);
+}
+
+static sdc_status write_file(const sdc_checkpoint *ck, const plan *p, const char *out,
+                             const sdc_convert_params *params)
+{
+    write_job j = {ck, p, out, params};
+    return sdc_write_atomically(out, params->overwrite, write_job_run, &j);
 }
 
 sdc_status sdc_checkpoint_convert(const char *in, const char *out,
@@ -335,8 +359,11 @@ sdc_status sdc_convert(const char *in, const char *out, const char *dtype, int o
 {
     sdc_convert_params params = sdc_convert_default_params();
     params.dtype = dtype ? convert_dtype(dtype) : -1;
+    int q = dtype && params.dtype == -2 ? sdc_qtype_from_name(dtype) : -1;
+    if (q >= 0 && sdc_quantize_supported((uint32_t)q)) /* quantised: a GGUF file */
+        return sdc_gguf_convert(in, out, (uint32_t)q, overwrite, progress, user_data, tensors);
     if (params.dtype == -2)
-        return sdc_fail(SDC_ERR_ARG, "dtype '%s': choose f32, f16 or bf16", dtype);
+        return sdc_fail(SDC_ERR_ARG, "dtype '%s': choose f32, f16, bf16, q8_0 or q4_0", dtype);
     params.overwrite = overwrite;
     params.progress = progress;
     params.user_data = user_data;

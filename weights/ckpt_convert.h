@@ -17,6 +17,7 @@
 #define SDC_WEIGHTS_CKPT_CONVERT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "sdc.h"
 
@@ -32,5 +33,11 @@ sdc_convert_params sdc_convert_default_params(void);
 /* Converts `in` into `out`; *tensors (may be NULL) receives the number written. */
 sdc_status sdc_checkpoint_convert(const char *in, const char *out,
                                   const sdc_convert_params *params, size_t *tensors);
+
+/* Writes `out` completely or not at all: write(f, ctx) fills a temporary file in the same
+ * folder, which is flushed and renamed into place (without overwrite, an existing `out` is
+ * refused). Used by every converter. */
+sdc_status sdc_write_atomically(const char *out, int overwrite,
+                                sdc_status (*write)(FILE *f, void *ctx), void *ctx);
 
 #endif

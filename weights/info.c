@@ -5,6 +5,8 @@
 
 #include "clip/text_family.h"
 #include "ops/error.h"
+#include "ops/quant.h"
+#include "weights/gguf.h"
 
 /* 1234567 -> "1,234,567". */
 static const char *grouped(int64_t v, char buf[32])
@@ -75,6 +77,37 @@ static void print_family(const sdc_checkpoint *ck, FILE *out)
         fprintf(out, "context:      %d\n", sdc_checkpoint_context_dim(ck));
 }
 
+/* A GGUF file's version, its tensors per ggml type (quantised ones read as F32 above) and
+ * its key-value metadata, one pair a line. */
+static sdc_status print_gguf(const char *path, FILE *out)
+{
+    sdc_gguf *g;
+    sdc_status s = sdc_gguf_open(path, &g);
+    if (s != SDC_OK)
+        return s;
+    enum { TYPES = 64 };
+    size_t per[TYPES] = {0};
+    for (size_t i = 0; i < sdc_gguf_count(g); i++)
+        per[sdc_gguf_tensor_at(g, i)->type % TYPES]++; /* ids are < 43 (sdc_qtype_get) */
+    fprintf(out, "gguf:         version %u, %zu tensors:", sdc_gguf_version(g), sdc_gguf_count(g));
+    for (int t = 0, first = 1; t < TYPES; t++)
+        if (per[t]) {
+            fprintf(out, "%s %zu %s", first ? "" : ",", per[t], sdc_qtype_name((uint32_t)t));
+            first = 0;
+        }
+    fputc('\n', out);
+    for (size_t i = 0; i < sdc_gguf_kv_count(g); i++) {
+        const sdc_gguf_kv *kv = sdc_gguf_kv_at(g, i);
+        fputs("metadata:     ", out);
+        sdc_fputs_escaped(kv->key, out, 0);
+        fputs(" = ", out);
+        sdc_fputs_escaped(kv->value, out, 0);
+        fputc('\n', out);
+    }
+    sdc_gguf_close(g);
+    return SDC_OK;
+}
+
 static void print_text(const sdc_checkpoint *ck, sdc_component c, const char *label, FILE *out)
 {
     if (!sdc_checkpoint_count(ck, c))
@@ -91,6 +124,11 @@ sdc_status sdc_checkpoint_info_print(const sdc_checkpoint *ck, FILE *out, int wi
     sdc_fputs_escaped(sdc_checkpoint_path(ck), out, 0);
     fputc('\n', out);
     fprintf(out, "layout:       %s\n", sdc_layout_name(sdc_checkpoint_layout(ck)));
+    if (sdc_checkpoint_layout(ck) == SDC_LAYOUT_SINGLE_FILE && sdc_gguf_sniff(sdc_checkpoint_path(ck))) {
+        sdc_status s = print_gguf(sdc_checkpoint_path(ck), out);
+        if (s != SDC_OK)
+            return s;
+    }
     print_family(ck, out);
     fprintf(out, "prediction:   %s (%s)\n", sdc_prediction_name(sdc_checkpoint_prediction(ck)),
             sdc_checkpoint_prediction_source(ck));
@@ -125,4 +163,45 @@ sdc_status sdc_model_info_print(const char *path, FILE *out)
     s = sdc_checkpoint_info_print(ck, out, 1);
     sdc_checkpoint_close(ck);
     return s;
+}
+
+/* Storage types: the dtypes, then ggml's block types by id. */
+enum { MEM_TYPES = SDC_DTYPE_COUNT + 64 };
+
+static int storage_type(const sdc_tensor *t)
+{
+    /* sdc_qtype_get returns rows of one table indexed by ggml id */
+    return t->quant ? SDC_DTYPE_COUNT + (int)(t->quant - sdc_qtype_get(0)) : (int)t->dtype;
+}
+
+static const char *storage_name(int type)
+{
+    return type < SDC_DTYPE_COUNT ? sdc_dtype_name((sdc_dtype)type)
+                                  : sdc_qtype_name((uint32_t)(type - SDC_DTYPE_COUNT));
+}
+
+void sdc_checkpoint_memory_text(const sdc_checkpoint *ck, char *buf, size_t size)
+{
+    double bytes[MEM_TYPES] = {0};
+    for (int c = 0; c < SDC_COMPONENT_COUNT; c++)
+        for (size_t i = 0; i < sdc_checkpoint_count(ck, (sdc_component)c); i++) {
+            const sdc_tensor *t;
+            sdc_checkpoint_name_at(ck, (sdc_component)c, i, &t);
+            double n = (double)sdc_tensor_numel(t);
+            bytes[storage_type(t) % MEM_TYPES] +=
+                t->quant ? n / t->quant->block * t->quant->block_bytes
+                         : n * (double)sdc_dtype_size(t->dtype);
+        }
+    size_t used = (size_t)snprintf(buf, size, "weights:");
+    for (int shown = 0;; shown++) {
+        int best = -1;
+        for (int k = 0; k < MEM_TYPES; k++)
+            if (bytes[k] > 0 && (best < 0 || bytes[k] > bytes[best]))
+                best = k;
+        if (best < 0 || used >= size)
+            break;
+        used += (size_t)snprintf(buf + used, size - used, "%s %s %.0f MiB", shown ? "," : "",
+                                 storage_name(best), bytes[best] / (1 << 20));
+        bytes[best] = 0;
+    }
 }

@@ -12,4 +12,8 @@
 /* The same summary for an opened checkpoint; with_hash 0 skips the (slow) hash line. */
 sdc_status sdc_checkpoint_info_print(const sdc_checkpoint *ck, FILE *out, int with_hash);
 
+/* "weights: f16 1640 MiB, q8_0 412 MiB": every component's tensors by storage type (a
+ * quantised GGUF tensor in its blocks' bytes), largest first. */
+void sdc_checkpoint_memory_text(const sdc_checkpoint *ck, char *buf, size_t size);
+
 #endif

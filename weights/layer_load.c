@@ -22,6 +22,15 @@ const sdc_tensor *sdc_layer_find(const sdc_layer_source *src, const char *prefix
     return sdc_checkpoint_get(src->ck, src->component, name);
 }
 
+const sdc_tensor *sdc_layer_peek(const sdc_layer_source *src, const char *prefix,
+                                 const char *suffix, const char *leaf)
+{
+    char name[256];
+    if (!sdc_layer_name(name, sizeof name, prefix, suffix, leaf))
+        return NULL;
+    return sdc_checkpoint_peek(src->ck, src->component, name);
+}
+
 static sdc_status require(const sdc_layer_source *src, const char *prefix, const char *suffix,
                           const char *leaf, char *name, size_t size, const sdc_tensor **t)
 {
@@ -59,7 +68,13 @@ sdc_status sdc_layer_weight_load(const sdc_layer_source *src, const char *prefix
     const sdc_tensor *t;
     *w = (sdc_weight){0};
     *in_found = 0;
-    sdc_status s = require(src, prefix, suffix, "weight", name, sizeof name, &t);
+    /* quantised GGUF matrices are used as blocks: their f32 expansion is never made */
+    t = sdc_layer_name(name, sizeof name, prefix, suffix, "weight")
+            ? sdc_checkpoint_peek(src->ck, src->component, name)
+            : NULL;
+    sdc_status s = t && sdc_tensor_blocked(t)
+                       ? SDC_OK
+                       : require(src, prefix, suffix, "weight", name, sizeof name, &t);
     if (s != SDC_OK)
         return s;
     if (!weight_shape_ok(src, t, in, k)) {

@@ -30,6 +30,10 @@ int sdc_layer_name(char *buf, size_t size, const char *prefix, const char *suffi
 /* The tensor "<prefix>.<suffix>.<leaf>", or NULL when it is absent. */
 const sdc_tensor *sdc_layer_find(const sdc_layer_source *src, const char *prefix,
                                  const char *suffix, const char *leaf);
+/* The same tensor for its shape only: its data is not made readable (a quantised GGUF
+ * matrix is not expanded by asking for its shape). */
+const sdc_tensor *sdc_layer_peek(const sdc_layer_source *src, const char *prefix,
+                                 const char *suffix, const char *leaf);
 
 /* w = view of "<prefix>.<suffix>.weight" of shape [out, in, k, k] (k = 1: also [out, in]),
  * as [out, in * k * k]. `in` < 0 accepts any input width; the width found goes to *in_found

@@ -49,6 +49,10 @@ static sdc_status split_qkv(sdc_checkpoint *ck, sdc_component c, const sdc_st_en
         sdc_tensor view = *t;
         view.shape[0] = t->shape[0] / 3;
         view.data = (const uint8_t *)t->data + i * part_bytes;
+        if (t->quant) /* whole rows of blocks: a third of them */
+            view.blocks = (const uint8_t *)t->blocks +
+                          i * (size_t)(sdc_tensor_numel(t) / 3 / t->quant->block) *
+                              (size_t)t->quant->block_bytes;
         sdc_status s = add(ck, c, name, &view);
         if (s != SDC_OK)
             return s;

@@ -26,6 +26,7 @@ struct sdc_safetensors {
     void (*release)(void *owner); /* wrapped tables: what owns names and data */
     void *owner;
     sdc_status (*load)(void *owner, const void *data, size_t nbytes); /* or NULL */
+    int map_borrowed; /* map belongs to `owner` (sdc_safetensors_set_mapping) */
 };
 
 static int read_u64_le(const uint8_t *p, uint64_t *v)
@@ -250,7 +251,7 @@ void sdc_safetensors_close(sdc_safetensors *st)
 {
     if (!st)
         return;
-    if (st->map)
+    if (st->map && !st->map_borrowed)
         munmap((void *)st->map, st->file_size);
     for (size_t i = 0; i < st->copy_count; i++)
         free(st->copies[i]);
@@ -332,6 +333,13 @@ const char *sdc_safetensors_metadata(const sdc_safetensors *st, const char *key)
     json_t *meta = json_object_get(st->header, "__metadata__");
     json_t *v = json_object_get(meta, key);
     return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+void sdc_safetensors_set_mapping(sdc_safetensors *st, const void *map, size_t size)
+{
+    st->map = map;
+    st->file_size = size;
+    st->map_borrowed = 1;
 }
 
 void sdc_safetensors_set_loader(sdc_safetensors *st,

@@ -58,6 +58,9 @@ sdc_status sdc_safetensors_wrap(const char *path, size_t file_size, const sdc_st
  * without a loader, is always readable and load does nothing. */
 void sdc_safetensors_set_loader(sdc_safetensors *st,
                                 sdc_status (*load)(void *owner, const void *data, size_t nbytes));
+/* A wrapped table whose owner maps the file read-only at `map` (size bytes): its pages can
+ * then be released (sdc_safetensors_release); the owner still unmaps it. */
+void sdc_safetensors_set_mapping(sdc_safetensors *st, const void *map, size_t size);
 /* Makes [data, data + nbytes) of this file's tensors readable. */
 sdc_status sdc_safetensors_load(const sdc_safetensors *st, const void *data, size_t nbytes);
 

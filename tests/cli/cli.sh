@@ -327,6 +327,22 @@ if golden_only "SDXL size conditioning and the refiner (tiny SDXL)"; then
     expect 0 "" -- "$SDC" info "$DEPTH"
     grep -q "depth" "$TMP/out" || fail "sdc info does not call the depth model one: $(cat "$TMP/out")"
 fi
+# GGUF: sdc info names the ggml types; a truncated file is refused naming it, nothing written
+if golden_only "gguf files"; then
+    Q8="$SDC_GOLDEN/gguf/tiny-sd1.q8_0.gguf"
+    expect 0 "" -- "$SDC" info "$Q8"
+    grep -q "^gguf: *version 3, 981 tensors: 1 f32, 612 f16, 368 q8_0$" "$TMP/out" ||
+        fail "sdc info of a GGUF file: $(cat "$TMP/out")"
+    head -c 100000 "$Q8" >"$TMP/cut.gguf"
+    expect 1 "cut.gguf: .*outside the file" -- "$SDC" -m "$TMP/cut.gguf" -W 64 -H 64 --steps 1 --quiet -p x -o "$TMP/cut.png"
+    [ -e "$TMP/cut.png" ] && fail "a truncated GGUF file left an output file"
+    expect 1 "cut.gguf" -- "$SDC" info "$TMP/cut.gguf"
+    # sdc convert --type q8_0 writes stable-diffusion.cpp's own file of the tiny model
+    expect 0 "" -- "$SDC" convert "$MODEL" "$TMP/tiny.q8_0.gguf" --type q8_0
+    cmp -s "$TMP/tiny.q8_0.gguf" "$Q8" || fail "sdc convert --type q8_0 differs from $Q8"
+    expect 2 "q8_0 or q4_0" -- "$SDC" convert "$MODEL" "$TMP/tiny.q5.gguf" --type q5_k
+    [ -e "$TMP/tiny.q5.gguf" ] && fail "a refused conversion left an output file"
+fi
 expect 1 "SDXL" -- "$SDC" $small -p x --crop 8,8 -o "$TMP/sd1-crop.png"
 [ -e "$TMP/sd1-crop.png" ] && fail "a refused --crop left an output file"
 

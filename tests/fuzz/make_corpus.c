@@ -10,6 +10,7 @@
 
 #include "image/image.h"
 #include "tests/fuzz/ckpt_build.h"
+#include "tests/gguf_build.h"
 
 static const char *root;
 
@@ -481,6 +482,53 @@ static void diffusers_seeds(void)
     }
 }
 
+/* ---- gguf ----------------------------------------------------------------------------- */
+
+/* One tensor of each readable block type ("k" 256 wide), zero data but a half scale of 1. */
+static void gguf_types_seed(void)
+{
+    static const struct { uint32_t type; size_t block_bytes; int block; } t[] = {
+        {2, 18, 32}, {3, 20, 32}, {6, 22, 32}, {7, 24, 32}, {8, 34, 32}, {10, 84, 256},
+        {11, 110, 256}, {12, 144, 256}, {13, 176, 256}, {14, 210, 256}, {30, 2, 1}, {1, 2, 1},
+    };
+    enum { N = sizeof t / sizeof *t };
+    gguf_build b = {0};
+    gb_header(&b, 3, N, 2);
+    gb_str(&b, "general.alignment");
+    gb_u32(&b, 4); /* u32 */
+    gb_u32(&b, 32);
+    gb_str(&b, "sd.list");
+    gb_u32(&b, 9); /* array of strings */
+    gb_u32(&b, 8);
+    gb_u64(&b, 2);
+    gb_str(&b, "a");
+    gb_str(&b, "b");
+    uint64_t offset = 0;
+    for (int i = 0; i < N; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "model.diffusion_model.t%d.weight", i);
+        gb_tensor(&b, name, 1, (const uint64_t[]){256}, t[i].type, offset);
+        offset += (256 / t[i].block * t[i].block_bytes + 31) / 32 * 32;
+    }
+    gb_pad(&b, 32);
+    for (int i = 0; i < N; i++) {
+        size_t n = (256 / t[i].block * t[i].block_bytes + 31) / 32 * 32;
+        for (size_t k = 0; k < n; k++)
+            gb_bytes(&b, (const uint8_t[]){(uint8_t)(k * 37)}, 1);
+    }
+    write_file("gguf", "types.gguf", b.buf, b.len);
+    gb_free(&b);
+}
+
+static void gguf_seeds(void)
+{
+    gguf_build b;
+    gb_example(&b);
+    write_file("gguf", "example.gguf", b.buf, b.len);
+    gb_free(&b);
+    gguf_types_seed();
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -490,6 +538,7 @@ int main(int argc, char **argv)
     root = argv[1];
     mkdir(root, 0755);
     safetensors_seeds();
+    gguf_seeds();
     controlnet_seeds();
     taesd_seeds();
     pickle_seeds();

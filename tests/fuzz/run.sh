@@ -11,7 +11,7 @@ set -e
 cd "$(dirname "$0")/../.."
 seconds=${1:-30}
 [ $# -gt 0 ] && shift
-targets=${*:-"safetensors diffusers_config pickle ckpt image mask prompt_attention prompt_schedule tokenizer metadata jobfile lora controlnet taesd"}
+targets=${*:-"safetensors gguf diffusers_config pickle ckpt image mask prompt_attention prompt_schedule tokenizer metadata jobfile lora controlnet taesd"}
 dir=build-fuzzer
 
 # ops/ selects its SIMD kernels with gcc's '#pragma GCC target', which clang ignores: the
