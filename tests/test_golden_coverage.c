@@ -1,6 +1,6 @@
 /* Every case of every golden set is either checked by a test program here or waits for a
- * named issue (tests/golden.c's pending table). A new kind of case that nobody has looked at
- * fails this test instead of being ignored; the pending ones are reported as skipped. */
+ * named issue (tests/golden.c's golden_pending_kind, empty since every kind is covered). A
+ * new kind of case that nobody has looked at fails this test instead of being ignored. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,37 +77,4 @@ Test(golden_coverage, every_case_is_checked_or_waits_for_an_issue)
         }
         json_decref(m);
     }
-}
-
-/* One line per issue: how many golden cases wait for it. */
-Test(golden_coverage, cases_waiting_for_issues)
-{
-    char report[4096] = "";
-    size_t used = 0, total = 0;
-    const char *last = NULL;
-    size_t count = 0;
-    for (size_t s = 0; s <= sizeof sets / sizeof *sets; s++) {
-        json_t *m = s < sizeof sets / sizeof *sets ? golden_set_manifest(sets[s]) : NULL, *c;
-        size_t i;
-        json_array_foreach(json_object_get(m, "cases"), i, c) {
-            const char *kind = json_string_value(json_object_get(c, "kind"));
-            const char *why = golden_pending_kind(sets[s], kind);
-            if (!why || covering_tests(sets[s], kind))
-                continue;
-            if (last && strcmp(last, why) != 0) {
-                used += (size_t)snprintf(report + used, sizeof report - used, "%s%zu for %s",
-                                         used ? "; " : "", count, last);
-                count = 0;
-            }
-            last = why;
-            count++;
-            total++;
-        }
-        json_decref(m);
-    }
-    if (last)
-        snprintf(report + used, sizeof report - used, "%s%zu for %s", used ? "; " : "", count,
-                 last);
-    cr_assert_gt(total, 0, "no golden case waits for an issue: remove this test's skip");
-    cr_skip_test("%zu golden cases wait for open issues: %s", total, report);
 }
