@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """The web page of `sdc serve` in a real browser (Debian's headless Chromium through
-ChromeDriver): txt2img matching `sdc` byte for byte, the progress bar, errors beside their
-field, a queue of three jobs, Interrupt, PNG info by drag and drop, inpainting with a mask
-painted by mouse moves, the form kept over a reload, a lost connection retried, and
---api-auth. Uses the built-in demo model (`sdc serve` without -m). Skips (exit 77) when
-chromium or chromedriver is missing. With SDC_WEB_SCREENSHOTS=DIR the screenshots of
-docs/server.md are written to DIR as well."""
+ChromeDriver): txt2img matching `sdc` byte for byte, the progress bar and the live preview,
+errors beside their field, a queue of three jobs, Interrupt, PNG info by drag and drop,
+inpainting with a mask painted by mouse moves, the form kept over a reload, a lost
+connection retried, and --api-auth. Uses the built-in demo model (`sdc serve` without -m).
+Skips (exit 77) when chromium or chromedriver is missing. With SDC_WEB_SCREENSHOTS=DIR the
+screenshots of docs/server.md are written to DIR as well."""
 import base64
 import json
 import os
@@ -210,8 +210,8 @@ def case_queue(b, work):
 
 
 def case_interrupt(b):
-    """A long run with a second job behind it: the progress bar moves; cancel the second,
-    interrupt the first."""
+    """A long run with a second job behind it: the progress bar moves, the live preview shows
+    and changes; cancel the second, interrupt the first."""
     set_field(b, "steps", 1000)
     b.find("#generate").click()
     # the bar moves: a value between 0 and 1, then a larger one, with the step count and the
@@ -222,6 +222,13 @@ def case_interrupt(b):
     first = b.wait(bar, 60, "the bar to show the long run", 0)
     second = b.wait(bar, 60, "the bar to move on", first[0])
     print(f"  the bar: {first} then {second}")
+    # the live preview (current_image: the server's proj previews, one per step) is shown
+    # and changes as the run goes on
+    preview = ("const p = document.getElementById('preview');"
+               "return !p.hidden && p.src.startsWith('data:image/png;base64,') && "
+               "p.complete && p.naturalWidth > 0 && p.src !== arguments[0] && p.src")
+    shown = b.wait(preview, 60, "the live preview", "")
+    b.wait(preview, 60, "the live preview to change", shown)
     b.find("#generate").click()  # a second one waits behind it; its cancel button drops it
     b.wait("return document.querySelectorAll('#queue li').length === 2", 10, "a second job queued")
     b.find("#queue li:nth-child(2) button").click()
