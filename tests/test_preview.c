@@ -242,17 +242,18 @@ Test(preview, proj_every_second_step_and_the_last)
     sdc_model_free(m);
 }
 
-/* k-diffusion Euler's last step lands on the denoised prediction (sigma 0): the last vae
- * preview is the final picture, up to the rounding of that step. */
-Test(preview, last_vae_preview_is_the_picture)
+/* Renders g with m and expects the last of `previews` previews (every interval steps) to be
+ * the final picture at its size, within 1/255: the last step of k-diffusion Euler lands on
+ * the denoised prediction (sigma 0), which the preview decodes as the picture is decoded. */
+static void expect_last_preview_is_the_picture(sdc_model *m, sdc_preview_mode mode,
+                                               int interval, int previews)
 {
-    sdc_model *m = load_demo();
     shots s = {0};
-    sdc_generate_params g = demo_params(&s, SDC_PREVIEW_VAE, 1);
+    sdc_generate_params g = demo_params(&s, mode, interval);
     uint8_t rgb[SIDE * SIDE * 3];
     cr_assert_eq(sdc_generate(m, &g, rgb), SDC_OK, "%s", sdc_last_error());
-    cr_assert_eq(s.count, 5);
-    cr_assert(s.width[4] == SIDE && s.height[4] == SIDE);
+    cr_assert_eq(s.count, previews);
+    cr_assert(s.width[previews - 1] == SIDE && s.height[previews - 1] == SIDE);
     int worst = 0;
     for (int i = 0; i < SIDE * SIDE * 3; i++) {
         int d = abs(rgb[i] - s.last[i]);
@@ -260,6 +261,13 @@ Test(preview, last_vae_preview_is_the_picture)
     }
     cr_expect_leq(worst, 1, "last preview differs from the picture by %d/255", worst);
     free(s.last);
+}
+
+/* The last vae preview is the final picture. */
+Test(preview, last_vae_preview_is_the_picture)
+{
+    sdc_model *m = load_demo();
+    expect_last_preview_is_the_picture(m, SDC_PREVIEW_VAE, 1, 5);
     sdc_model_free(m);
 }
 
@@ -324,24 +332,11 @@ Test(preview, callback_can_stop_and_bad_settings_are_refused)
     sdc_model_free(m);
 }
 
-/* tae: the TAESD decodes each preview at the output size; as with vae, Euler's last preview
- * is the final picture, which the TAESD decodes too. */
+/* tae: the TAESD decodes each preview at the output size, and the final picture too. */
 Test(preview, last_tae_preview_is_the_taesd_picture)
 {
     sdc_model *m = load_demo_taesd(0);
-    shots s = {0};
-    sdc_generate_params g = demo_params(&s, SDC_PREVIEW_TAE, 2);
-    uint8_t rgb[SIDE * SIDE * 3];
-    cr_assert_eq(sdc_generate(m, &g, rgb), SDC_OK, "%s", sdc_last_error());
-    cr_assert_eq(s.count, 3);
-    cr_assert(s.width[2] == SIDE && s.height[2] == SIDE);
-    int worst = 0;
-    for (int i = 0; i < SIDE * SIDE * 3; i++) {
-        int d = abs(rgb[i] - s.last[i]);
-        worst = d > worst ? d : worst;
-    }
-    cr_expect_leq(worst, 1, "last preview differs from the picture by %d/255", worst);
-    free(s.last);
+    expect_last_preview_is_the_picture(m, SDC_PREVIEW_TAE, 2, 3);
     sdc_model_free(m);
 }
 
