@@ -43,11 +43,12 @@ static void owner_release(void *p)
 static sdc_status owner_load(void *p, const void *data, size_t nbytes)
 {
     owner *o = p;
-    const uint8_t *d = data;
+    uintptr_t at = (uintptr_t)data;
     for (size_t i = 0; i < o->lazy_count; i++) {
         lazy *l = &o->lazies[i];
-        const uint8_t *r = (const uint8_t *)l->region;
-        if (l->loaded || d < r || d >= r + l->nbytes || nbytes > (size_t)(r + l->nbytes - d))
+        /* addresses as integers: an empty tensor has no region, and NULL + 0 is undefined */
+        uintptr_t r = (uintptr_t)l->region;
+        if (l->loaded || !r || at < r || at - r >= l->nbytes || nbytes > l->nbytes - (at - r))
             continue;
         sdc_gguf_expand(l->src, l->region);
         l->loaded = 1;
