@@ -482,6 +482,8 @@ Test(ops, conv_algo_setting, .fini = restore_level)
     cr_assert_eq(sdc_conv_algo_from_name("fft"), -1);
     cr_assert(!sdc_winograd_pays(2, 1280, 1280, 8, 8), "8x8 maps are too few tiles");
     cr_assert(sdc_winograd_pays(2, 320, 320, 64, 64));
+    cr_assert(sdc_winograd_pays(1, 128, 128, 512, 512), "the VAE's last level");
+    cr_assert(!sdc_winograd_pays(1, 64, 64, 512, 512), "TAESD's 64 channels");
     float *x = random_floats(2 * 5 * 13 * 11), wref[17 * 45];
     sdc_weight w;
     void *buf = make_weight(&w, wref, 17, 45, SDC_DTYPE_F16, 0);
