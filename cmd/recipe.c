@@ -1,22 +1,15 @@
 /* Choosing and applying the recipe of a generation (cmd/recipe.h). */
 #include "cmd/recipe.h"
 
-#include <ctype.h>
 #include <string.h>
-#include <strings.h>
 
 #include "ops/log.h"
+#include "pipeline/recipe.h"
 
-/* "lcm" as a word of s ("lcm-lora-sdv1-5", "LCM_LoRA_Weights_SD15"). */
+/* "lcm" as a word of s[0 .. n) ("lcm-lora-sdv1-5", "LCM_LoRA_Weights_SD15"). */
 static int names_lcm(const char *s, size_t n)
 {
-    for (size_t i = 0; i + 3 <= n; i++) {
-        int starts = i == 0 || !isalpha((unsigned char)s[i - 1]);
-        int ends = i + 3 == n || !isalpha((unsigned char)s[i + 3]);
-        if (starts && ends && strncasecmp(s + i, "lcm", 3) == 0)
-            return 1;
-    }
-    return 0;
+    return sdc_recipe_has_word(s, n, "lcm");
 }
 
 /* A <lora:NAME:...> tag of the prompt whose NAME says LCM. */

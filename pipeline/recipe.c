@@ -5,6 +5,7 @@
 
 #include "ops/names.h"
 #include "pipeline/pipeline_impl.h"
+#include "pipeline/recipe.h"
 
 typedef struct recipe_row {
     sdc_name_row names;
@@ -46,21 +47,24 @@ void sdc_recipe_apply(sdc_recipe recipe, sdc_generate_params *p)
     p->scheduler = r->scheduler;
 }
 
-/* `word` in `text` as a whole word of letters (case ignored): "sd_xl_turbo_1.0" and
- * "LCM-Dreamshaper" match, "turbocharged" does not. */
-static int has_word(const char *text, const char *word)
+int sdc_recipe_has_word(const char *text, size_t n, const char *word)
 {
-    size_t n = strlen(word);
-    for (const char *t = text; *t; t++) {
-        if (t != text && isalpha((unsigned char)t[-1]))
+    size_t w = strlen(word);
+    for (size_t i = 0; i + w <= n; i++) {
+        if (i > 0 && isalpha((unsigned char)text[i - 1]))
             continue;
-        size_t i = 0;
-        while (i < n && t[i] && tolower((unsigned char)t[i]) == word[i])
-            i++;
-        if (i == n && !isalpha((unsigned char)t[n]))
+        size_t k = 0;
+        while (k < w && tolower((unsigned char)text[i + k]) == word[k])
+            k++;
+        if (k == w && (i + w == n || !isalpha((unsigned char)text[i + w])))
             return 1;
     }
     return 0;
+}
+
+static int has_word(const char *text, const char *word)
+{
+    return sdc_recipe_has_word(text, strlen(text), word);
 }
 
 static sdc_recipe recipe_in_text(const char *text)
