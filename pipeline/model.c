@@ -96,6 +96,8 @@ sdc_status sdc_model_load(const sdc_model_params *given, sdc_model **out)
     if (s == SDC_OK)
         s = sdc_pipeline_train_schedule(m->ck, &m->train);
     if (s == SDC_OK)
+        s = sdc_checkpoint_use_vocab_dir(m->ck, params->vocab_path);
+    if (s == SDC_OK)
         s = sdc_tokenizer_load(sdc_checkpoint_tokenizer_dir(m->ck), params->vocab_path, &m->tok);
     if (s == SDC_OK && (sdc_checkpoint_count(m->ck, SDC_COMPONENT_TEXT) ||
                         !sdc_checkpoint_count(m->ck, SDC_COMPONENT_TEXT2)))

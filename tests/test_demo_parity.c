@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clip/tokenizer.h"
 #include "demo_scene.h"
@@ -113,4 +114,42 @@ Test(demo_parity, tokenizer)
     }
     free(rows);
     sdc_tokenizer_free(tok);
+}
+
+/* The picture of one small generation with the demo model at `model_path`. */
+static uint8_t *render_demo(const char *model_path, const char *vocab)
+{
+    sdc_model_params mp = sdc_model_default_params();
+    mp.model_path = model_path;
+    mp.vocab_path = vocab;
+    sdc_model *m = NULL;
+    cr_assert_eq(sdc_model_load(&mp, &m), SDC_OK, "%s: %s", model_path, sdc_last_error());
+    sdc_generate_params p = sdc_generate_default_params();
+    p.prompt = "a red circle";
+    p.width = p.height = 64;
+    p.steps = 2;
+    p.seed = 3;
+    uint8_t *rgb = malloc(64 * 64 * 3);
+    cr_assert(rgb);
+    cr_assert_eq(sdc_generate(m, &p, rgb), SDC_OK, "%s", sdc_last_error());
+    sdc_model_free(m);
+    return rgb;
+}
+
+/* The demo model's file alone in a folder, with --vocab models/demo: that folder's
+ * special_tokens_map.json gives the pad token (the demo vocabulary has no token 49407, the
+ * default), so the picture is the one the model makes with its vocabulary beside it. */
+Test(demo_parity, vocab_dir_brings_its_special_tokens)
+{
+    char dir[] = "/tmp/sdc_test_vocab_XXXXXX", path[256];
+    cr_assert(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    cr_assert_eq(symlink(source_path("models/demo/model.safetensors"), path), 0);
+    uint8_t *alone = render_demo(path, source_path("models/demo"));
+    uint8_t *beside = render_demo(source_path("models/demo/model.safetensors"), NULL);
+    cr_expect_eq(memcmp(alone, beside, 64 * 64 * 3), 0, "--vocab DIR renders another picture");
+    free(alone);
+    free(beside);
+    unlink(path);
+    rmdir(dir);
 }

@@ -357,3 +357,8 @@ sdc_text_said sdc_checkpoint_text_said(const sdc_checkpoint *ck, sdc_component t
     return ck->facts.text[text == SDC_COMPONENT_TEXT2];
 }
 const char *sdc_checkpoint_tokenizer_dir(const sdc_checkpoint *ck) { return ck->tokenizer_dir; }
+
+sdc_status sdc_checkpoint_use_vocab_dir(sdc_checkpoint *ck, const char *dir)
+{
+    return ck->tokenizer_dir || !dir ? SDC_OK : sdc_ck_find_tokenizer(ck, dir);
+}

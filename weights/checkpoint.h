@@ -148,6 +148,11 @@ sdc_text_said sdc_checkpoint_text_said(const sdc_checkpoint *ck, sdc_component t
  * vocab.json + merges.txt (as models/demo/ does). Its special_tokens_map.json, if any, sets
  * the pad token. */
 const char *sdc_checkpoint_tokenizer_dir(const sdc_checkpoint *ck);
+/* --vocab DIR: a vocab.json + merges.txt folder named by the user becomes the tokenizer folder
+ * of a model without one of its own (whose own folder wins, as for the vocabulary itself), so
+ * its special_tokens_map.json sets the pad token as it would beside the file. A path that is
+ * no such folder (a .txt.gz) changes nothing. */
+sdc_status sdc_checkpoint_use_vocab_dir(sdc_checkpoint *ck, const char *dir);
 
 /* Replaces the VAE with the one in `vae_path`: a VAE-only single file (LDM names with or
  * without "first_stage_model.", or diffusers names), a diffusers vae/ folder or its weights
