@@ -179,3 +179,77 @@ const sdc_embedding *sdc_embedding_db_owner(const sdc_embedding_db *db, const fl
     }
     return NULL;
 }
+
+/* ---- a folder as a model takes it (sdc_embeddings_list) ---------------------------------- */
+
+/* The file's own shape, whatever model asks: an SDXL pair's widths added (AUTOMATIC1111's
+ * "shape") and its vector count, else the last dimension and count of its vectors. */
+static sdc_status file_shape(const char *path, int *shape, int *vectors)
+{
+    sdc_safetensors *st;
+    sdc_status s = ends_with(path, ".pt") ? sdc_ckpt_open(path, &st)
+                                          : sdc_safetensors_open(path, &st);
+    if (s != SDC_OK)
+        return s;
+    const sdc_st_entry *l = sdc_safetensors_find(st, "clip_l");
+    const sdc_st_entry *g = sdc_safetensors_find(st, "clip_g");
+    const sdc_st_entry *e = is_pair(st) ? NULL : vectors_of(st, NULL);
+    const sdc_tensor *parts[2] = {l ? &l->tensor : e ? &e->tensor : NULL, g ? &g->tensor : NULL};
+    *shape = *vectors = 0;
+    for (int i = 0; i < 2; i++)
+        if (parts[i] && parts[i]->ndim >= 1 && parts[i]->ndim <= 2) {
+            *shape += (int)parts[i]->shape[parts[i]->ndim - 1];
+            *vectors = parts[i]->ndim == 2 ? (int)parts[i]->shape[0] : 1;
+        }
+    sdc_safetensors_close(st);
+    if (!*shape)
+        return sdc_fail(SDC_ERR_FORMAT, "%s: no embedding vectors (emb_params [n, W])", path);
+    return SDC_OK;
+}
+
+/* Whether the loader takes the file for an encoder of `width` (part as in
+ * sdc_embedding_db_load): the very function a generation reads it with. */
+static sdc_status taken(const char *path, int width, const char *part, int *yes)
+{
+    sdc_embedding e = {0};
+    sdc_status s = read_file(path, width, part, &e);
+    *yes = s == SDC_OK && e.data;
+    free(e.data);
+    return s;
+}
+
+/* One file: its shape, whether each encoder of the model takes it, or why it is no embedding. */
+static void list_file(const char *dir, const char *file, const int widths[2], sdc_embedding_fn fn,
+                      void *user_data)
+{
+    char path[4096], name[1024], error[1024] = "";
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    snprintf(name, sizeof name, "%.*s", (int)(strlen(file) - (ends_with(file, ".pt") ? 3 : 12)),
+             file);
+    sdc_embedding_info info = {.name = name, .path = path};
+    sdc_status s = file_shape(path, &info.shape, &info.vectors);
+    int first = 1, second = 1; /* an encoder the model lacks takes anything */
+    if (s == SDC_OK && widths[0])
+        s = taken(path, widths[0], widths[1] ? "clip_l" : NULL, &first);
+    if (s == SDC_OK && widths[1])
+        s = taken(path, widths[1], "clip_g", &second);
+    info.usable = s == SDC_OK && first && second && (widths[0] || widths[1]);
+    if (s != SDC_OK) {
+        snprintf(error, sizeof error, "%s", sdc_last_error());
+        info.error = error;
+    }
+    fn(&info, user_data);
+}
+
+sdc_status sdc_embeddings_list(const char *dir, const int text_widths[2], sdc_embedding_fn fn,
+                               void *user_data)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return sdc_fail(SDC_ERR_IO, "%s: cannot open the embeddings folder", dir);
+    for (struct dirent *ent; (ent = readdir(d));)
+        if (ends_with(ent->d_name, ".safetensors") || ends_with(ent->d_name, ".pt"))
+            list_file(dir, ent->d_name, text_widths, fn, user_data);
+    closedir(d);
+    return SDC_OK;
+}

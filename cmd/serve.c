@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <errno.h>
 
 #include "cmd/commands.h"
 #include "cmd/demo_model.h"
@@ -18,7 +19,7 @@
 #include "ops/error.h"
 
 typedef struct serve_options {
-    const char *listen, *auth, *models_dir, *token_file;
+    const char *listen, *auth, *models_dir, *token_file, *embd_dir;
     int insecure, max_queue, verbose;
     unsigned long long max_pixels, max_body_mib, keep_models, idle_timeout;
 } serve_options;
@@ -36,6 +37,8 @@ static void print_help(FILE *out)
         "  -m, --model PATH          the model loaded at start (default: the demo model)\n"
         "      --models-dir DIR      checkpoints requests may pick (sd_model_checkpoint)\n"
         "      --vocab PATH          CLIP vocabulary, as for sdc\n"
+        "      --embd-dir DIR        textual-inversion embeddings, as for sdc: each file's\n"
+        "                            name is a word of the requests' prompts\n"
         "      --listen HOST:PORT    address to listen on (default 127.0.0.1:7860; port 0:\n"
         "                            any free port, printed at start)\n"
         "      --api-auth USER:PASS  require HTTP basic authentication\n"
@@ -67,7 +70,7 @@ static const struct option long_options[] = {
     {"max-queue", required_argument, 0, 'q'},  {"max-pixels", required_argument, 0, 'P'},
     {"max-body-mib", required_argument, 0, 'B'}, {"threads", required_argument, 0, 't'},
     {"token-file", required_argument, 0, 'T'}, {"keep-models", required_argument, 0, 'K'},
-    {"idle-timeout", required_argument, 0, 'O'},
+    {"idle-timeout", required_argument, 0, 'O'}, {"embd-dir", required_argument, 0, 'E'},
     {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
     {"preview", required_argument, 0, 'R'},    {"preview-interval", required_argument, 0, 'N'},
     {0, 0, 0, 0},
@@ -93,6 +96,7 @@ static int apply(int c, const char *arg, serve_options *o, sdc_cli_options *m)
     switch (c) {
     case 'm': m->model = arg; return 0;
     case 'd': o->models_dir = arg; return 0;
+    case 'E': o->embd_dir = arg; return 0;
     case 'V': m->vocab = arg; return 0;
     case 'l': o->listen = arg; return 0;
     case 'a': o->auth = arg; return 0;
@@ -130,9 +134,24 @@ static int apply(int c, const char *arg, serve_options *o, sdc_cli_options *m)
     }
 }
 
+/* --embd-dir is read at every request: a folder that cannot be read is refused at the start
+ * rather than failing each of them. */
+static int check_embd_dir(const char *dir)
+{
+    DIR *d = dir ? opendir(dir) : NULL;
+    if (dir && !d) {
+        fprintf(stderr, "sdc serve: --embd-dir %s: cannot open the folder (%s)\n", dir,
+                strerror(errno));
+        return 2;
+    }
+    if (d)
+        closedir(d);
+    return 0;
+}
+
 static int parse(int argc, char **argv, serve_options *o, sdc_cli_options *m)
 {
-    *o = (serve_options){"127.0.0.1:7860", NULL, NULL, NULL, 0, 8, 0, 2048 * 2048, 64, 1, 30};
+    *o = (serve_options){"127.0.0.1:7860", NULL, NULL, NULL, NULL, 0, 8, 0, 2048 * 2048, 64, 1, 30};
     sdc_cli_defaults(m);
     m->gen.preview = SDC_PREVIEW_PROJ; /* as good as free: every step by default */
     optind = 1;
@@ -144,7 +163,7 @@ static int parse(int argc, char **argv, serve_options *o, sdc_cli_options *m)
         fprintf(stderr, "sdc serve: unexpected argument '%s'\n", argv[optind]);
         rc = 2;
     }
-    return rc;
+    return rc ? rc : check_embd_dir(o->embd_dir);
 }
 
 /* Loads the starting model (on the main thread, before it starts working the queue). */
@@ -253,6 +272,7 @@ int sdc_cmd_serve(int argc, char **argv)
     srv.default_model = srv.model_opt.model;
     srv.model_opt.model = NULL; /* no --vae: models are loaded by path alone */
     srv.models_dir = o.models_dir;
+    srv.embd_dir = o.embd_dir;
     srv.max_pixels = o.max_pixels;
     srv.verbose = o.verbose;
     snprintf(srv.selected, sizeof srv.selected, "%s", srv.default_model);

@@ -18,6 +18,7 @@ typedef struct sdc_server {
     sdc_job_queue *queue;
     const char *models_dir;     /* --models-dir: the checkpoints requests may name */
     const char *default_model;  /* -m (or the demo model): loaded at start */
+    const char *embd_dir;       /* --embd-dir: textual-inversion words of every request */
     sdc_cli_options model_opt;  /* --threads, --vocab: how models are loaded */
     uint64_t max_pixels;        /* per image */
     char tmpdir[64];            /* uploaded pictures on their way to the worker */
@@ -30,6 +31,7 @@ typedef struct sdc_server {
     pthread_mutex_t lock;
     char model_path[4096];      /* resident ("" when none) */
     char model_hash[11];
+    int text_widths[2];         /* its text encoders' (sdc_model_text_widths), 0 0: none */
     char selected[4096];        /* what requests without a checkpoint use: -m, then
                                    POST /options sd_model_checkpoint */
 } sdc_server;
@@ -55,6 +57,9 @@ int sdc_serve_upload(sdc_server *srv, const char *field, const json_t *value, ch
 /* /sdapi/v1/loras: [{"name", "alias", "path", "metadata"}] of the loras folder beside the
  * selected model (serve_loras.c). */
 json_t *sdc_serve_lora_list(sdc_server *srv);
+/* /sdapi/v1/embeddings: {"loaded": {NAME: {...}}, "skipped": {...}} of --embd-dir for the
+ * resident model (serve_embeddings.c); NULL (the error set) when the folder is unreadable. */
+json_t *sdc_serve_embedding_list(sdc_server *srv);
 
 /* -- serve_worker.c -- */
 

@@ -345,6 +345,16 @@ static void png_info(sdc_server *srv, const char *body, size_t size, sdc_http_re
     free(text);
 }
 
+/* The embeddings, or a 500 naming the folder that cannot be read (removed since the start). */
+static void embeddings(sdc_server *srv, sdc_http_reply *r)
+{
+    json_t *list = sdc_serve_embedding_list(srv);
+    if (list)
+        reply_json(r, 200, list);
+    else
+        reply_error(r, 500, sdc_last_error());
+}
+
 /* ---- dispatch ---- */
 
 static int is(const char *method, const char *url, const char *m, const char *u)
@@ -392,6 +402,8 @@ static int handle_get(sdc_server *srv, const char *method, const char *url, sdc_
         reply_json(r, 200, sdc_serve_model_list(srv));
     else if (is(method, url, "GET", "/sdapi/v1/loras"))
         reply_json(r, 200, sdc_serve_lora_list(srv));
+    else if (is(method, url, "GET", "/sdapi/v1/embeddings"))
+        embeddings(srv, r);
     else if (is(method, url, "GET", "/sdapi/v1/samplers"))
         reply_json(r, 200, samplers());
     else if (is(method, url, "GET", "/sdapi/v1/schedulers"))

@@ -253,9 +253,12 @@ static int apply_overrides(sdc_server *srv, sdc_job *job, const json_t *root, ch
     return 0;
 }
 
-/* AUTOMATIC1111's API defaults where they differ from the command line's. */
-static void a1111_defaults(sdc_job *job)
+/* AUTOMATIC1111's API defaults where they differ from the command line's, and the server's
+ * --embd-dir as `sdc --embd-dir` takes it. */
+static void a1111_defaults(const sdc_server *srv, sdc_job *job)
 {
+    if (srv->embd_dir)
+        sdc_cli_set(&job->opt, "embd-dir", srv->embd_dir);
     sdc_cli_set(&job->opt, "steps", "50");
     sdc_cli_set(&job->opt, "sampling-method", "euler");
     sdc_cli_set(&job->opt, "seed", "-1");
@@ -327,7 +330,7 @@ int sdc_serve_request_parse(sdc_server *srv, const char *body, size_t size, int 
     }
     job->request = root; /* from here the job owns it, and the strings opt points at */
     job->opt.width_given = job->opt.height_given = 0;
-    a1111_defaults(job); /* img2img without width / height: the picture's size */
+    a1111_defaults(srv, job); /* img2img without width / height: the picture's size */
     int rc = apply_all(srv, job, root, img2img, err, n);
     if (!rc)
         rc = check(srv, job, root, err, n);

@@ -32,6 +32,9 @@ static sdc_status ensure_model(sdc_server *srv, const char *path)
     pthread_mutex_lock(&srv->lock);
     snprintf(srv->model_path, sizeof srv->model_path, "%s", s == SDC_OK ? path : "");
     memcpy(srv->model_hash, hash, sizeof hash);
+    srv->text_widths[0] = srv->text_widths[1] = 0;
+    if (s == SDC_OK)
+        sdc_model_text_widths(srv->model, srv->text_widths);
     pthread_mutex_unlock(&srv->lock);
     return s;
 }

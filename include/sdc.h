@@ -165,6 +165,29 @@ sdc_status sdc_model_file_recipe(const char *model_path, sdc_recipe *recipe,
  * ("weights: f16 1640 MiB, q8_0 412 MiB, f32 3 MiB"): quantised GGUF tensors count in
  * their blocks' bytes (used in place, never expanded when a GEMM reads them). */
 void sdc_model_memory_text(const sdc_model *model, char *buf, size_t size);
+/* The widths of the model's text encoders: widths[0] its only one (SDXL: CLIP ViT-L),
+ * widths[1] SDXL's OpenCLIP bigG; 0 where it has none (the refiner has only the second). */
+void sdc_model_text_widths(const sdc_model *model, int widths[2]);
+
+/* One file of a textual-inversion folder (embd_dir) as a model takes it. */
+typedef struct sdc_embedding_info {
+    const char *name;  /* the word a prompt names it by: the file name without .safetensors / .pt */
+    const char *path;  /* the file */
+    int shape;         /* the width of its vectors (an SDXL pair: both parts' added, as
+                          AUTOMATIC1111 counts), 0 when it holds none */
+    int vectors;       /* how many vectors it holds, 0 when none */
+    int usable;        /* 1: every text encoder of the model takes it; 0: made for another
+                          model's (AUTOMATIC1111's "skipped") or not an embedding */
+    const char *error; /* not a valid embedding: why, naming the file (else NULL). A
+                          generation with this folder fails with it where the model reads
+                          files of its kind (one tensor: one-encoder models; a pair: SDXL) */
+} sdc_embedding_info;
+typedef void (*sdc_embedding_fn)(const sdc_embedding_info *info, void *user_data);
+/* Calls fn for each .safetensors / .pt file of dir, in the folder's order, as a generation
+ * with embd_dir = dir on a model with these text_widths (sdc_model_text_widths) takes it.
+ * Fails only when dir cannot be read. */
+sdc_status sdc_embeddings_list(const char *dir, const int text_widths[2], sdc_embedding_fn fn,
+                               void *user_data);
 
 /* ---- Generation --------------------------------------------------------------------- */
 

@@ -131,6 +131,12 @@ void sdc_model_memory_text(const sdc_model *m, char *buf, size_t size)
     sdc_checkpoint_memory_text(m->ck, buf, size);
 }
 
+void sdc_model_text_widths(const sdc_model *m, int widths[2])
+{
+    widths[0] = m->te ? sdc_text_encoder_width(m->te) : 0;
+    widths[1] = m->te2 ? sdc_text_encoder_width(m->te2) : 0;
+}
+
 sdc_status sdc_model_short_hash(sdc_model *m, char hash[11])
 {
     if (!m->hash[0]) {

@@ -4,6 +4,7 @@ import base64
 import json
 import os
 import socket
+import struct
 import sys
 import threading
 import time
@@ -586,6 +587,53 @@ def running_preview(size):
 
 def case_preview():
     running_preview((8, 8))  # the default: proj, one pixel per latent cell
+
+
+def write_embedding(path, tensors):
+    """A .safetensors file of float32 tensors {name: (shape, values)}."""
+    header, data = {}, b""
+    for name, (shape, values) in tensors.items():
+        raw = struct.pack(f"<{len(values)}f", *values)
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    text = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + data)
+
+
+def case_embeddings():
+    """--embd-dir (the demo model, text width 64): /embeddings lists what the model takes
+    and skips the files made for other text encoders; a file that is no embedding is in
+    neither list and fails the generations, as it fails `sdc --embd-dir`; without it, a
+    prompt naming an embedding renders (saved for the shell to compare with `sdc`)."""
+    folder = f"{WORK}/emb"
+    write_embedding(f"{folder}/sparkle.safetensors",
+                    {"emb_params": ([2, 64], [((i * 37) % 101) / 50.0 - 1 for i in range(128)])})
+    write_embedding(f"{folder}/wide.safetensors", {"emb_params": ([1, 768], [0.0] * 768)})
+    write_embedding(f"{folder}/pairxl.safetensors",
+                    {"clip_l": ([3, 768], [0.0] * 3 * 768), "clip_g": ([3, 1280], [0.0] * 3 * 1280)})
+    with open(f"{folder}/broken.safetensors", "wb") as f:
+        f.write(b"not a safetensors file")
+    with open(f"{folder}/notes.txt", "w") as f:
+        f.write("not an embedding, not listed")
+    status, js, _ = call("GET", "/sdapi/v1/embeddings")
+    item = lambda shape, vectors: {"step": None, "sd_checkpoint": None, "sd_checkpoint_name": None,
+                                   "shape": shape, "vectors": vectors}
+    want = {"loaded": {"sparkle": item(64, 2)},
+            "skipped": {"pairxl": item(2048, 3), "wide": item(768, 1)}}
+    if status != 200 or js != want:
+        fail(f"embeddings: {status} {js}, want {want}")
+    body = {"prompt": "a sparkle circle", "seed": 9, "steps": 3, "width": 64, "height": 64,
+            "sampler_name": "Euler", "cfg_scale": 7}
+    expect_error(500, "broken.safetensors", "POST", "/sdapi/v1/txt2img", body)
+    os.unlink(f"{folder}/broken.safetensors")
+    status, js, _ = call("POST", "/sdapi/v1/txt2img", body)
+    if status != 200:
+        return fail(f"txt2img with an embedding: {status} {js}")
+    save_images("embedding", js["images"])
+    info = json.loads(js["info"])["infotexts"][0]
+    if 'TI hashes: "sparkle: ' not in info:
+        fail(f"the embedding's hash is not in the parameters: {info}")
 
 
 def case_preview_vae():

@@ -136,6 +136,23 @@ stop
 "$SDC" serve -m "$MODEL" --preview tae 2>"$TMP/err" && fail "serve --preview tae started"
 grep -q "TAESD" "$TMP/err" || fail "serve --preview tae: $(cat "$TMP/err")"
 
+# --embd-dir: a folder that cannot be read is refused at the start, naming it
+"$SDC" serve --embd-dir "$TMP/no-such-folder" --listen 127.0.0.1:0 2>"$TMP/err" && fail "missing --embd-dir accepted"
+grep -q -- "--embd-dir $TMP/no-such-folder: cannot open" "$TMP/err" || fail "missing --embd-dir: $(cat "$TMP/err")"
+# the demo model with an embeddings folder: listed, and the picture equals sdc's with --embd-dir
+mkdir "$TMP/emb"
+start --embd-dir "$TMP/emb" || exit 1
+check embeddings
+grep -q "warning: $TMP/emb/broken.safetensors: .*(not listed in /sdapi/v1/embeddings)" "$TMP/serve.err" ||
+    fail "the file that is no embedding was not logged: $(cat "$TMP/serve.err")"
+stop
+"$SDC" -p "a sparkle circle" -s 9 --steps 3 -W 64 -H 64 --sampling-method euler --cfg-scale 7 \
+    --embd-dir "$TMP/emb" -o "$TMP/cli_emb.png" --quiet || fail "sdc --embd-dir"
+cmp -s "$TMP/cli_emb.png" "$TMP/embedding_1.png" || fail "the picture with an embedding differs from sdc's"
+"$SDC" -p "a sparkle circle" -s 9 --steps 3 -W 64 -H 64 --sampling-method euler --cfg-scale 7 \
+    -o "$TMP/cli_noemb.png" --quiet || fail "sdc without --embd-dir"
+cmp -s "$TMP/cli_noemb.png" "$TMP/embedding_1.png" && fail "the embedding changed nothing"
+
 # --token-file: bad files are refused with the file and line named, the token never shown
 printf 'short\n' >"$TMP/bad-tokens"
 "$SDC" serve --token-file "$TMP/bad-tokens" --listen 127.0.0.1:0 2>"$TMP/err" && fail "short token accepted"
