@@ -122,6 +122,85 @@ Test(textual_inversion, malformed_and_foreign_files)
     sdc_tokenizer_free(tok);
 }
 
+/* What sdc_embeddings_list said of each file (by name). */
+typedef struct listed {
+    char name[4][32];
+    int shape[4], vectors[4], usable[4], error[4], n;
+} listed;
+
+static void note(const sdc_embedding_info *info, void *user_data)
+{
+    listed *l = user_data;
+    cr_assert_lt(l->n, 4);
+    snprintf(l->name[l->n], sizeof l->name[0], "%s", info->name);
+    l->shape[l->n] = info->shape, l->vectors[l->n] = info->vectors;
+    l->usable[l->n] = info->usable, l->error[l->n] = info->error != NULL;
+    cr_expect(!info->error || strstr(info->error, info->path), "%s", info->error);
+    l->n++;
+}
+
+/* "shape vectors usable error" of the file `name` as listed for a model with these widths. */
+static const char *listing_of(const char *dir, int w0, int w1, const char *name)
+{
+    static char out[64];
+    listed l = {0};
+    cr_assert_eq(sdc_embeddings_list(dir, (int[2]){w0, w1}, note, &l), SDC_OK, "%s",
+                 sdc_last_error());
+    cr_assert_eq(l.n, 4, "%d files listed", l.n);
+    for (int i = 0; i < l.n; i++)
+        if (strcmp(l.name[i], name) == 0) {
+            snprintf(out, sizeof out, "%d %d %d %d", l.shape[i], l.vectors[i], l.usable[i],
+                     l.error[i]);
+            return out;
+        }
+    return "not listed";
+}
+
+/* The listing follows the loader: a one-encoder model takes single tensors of its width, SDXL
+ * the pairs whose parts fit both encoders, its refiner (bigG alone) their clip_g part; an
+ * unreadable file, or one with no vectors, is an error naming it. */
+Test(textual_inversion, folder_listing_follows_the_loader)
+{
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/test_ti_list_%d", getenv("SDC_BUILD_DIR"), (int)getpid());
+    cr_assert_eq(mkdir(dir, 0700), 0);
+    static float data[4 * 48];
+    sdc_tensor one = {.dtype = SDC_DTYPE_F32, .ndim = 2, .shape = {2, 32}, .data = data};
+    sdc_tensor l = {.dtype = SDC_DTYPE_F32, .ndim = 2, .shape = {1, 32}, .data = data};
+    sdc_tensor g = {.dtype = SDC_DTYPE_F32, .ndim = 2, .shape = {1, 48}, .data = data};
+    snprintf(path, sizeof path, "%s/one.safetensors", dir);
+    st_write(path, &(st_item){"emb_params", &one}, 1);
+    snprintf(path, sizeof path, "%s/pair.safetensors", dir);
+    st_write(path, (st_item[]){{"clip_l", &l}, {"clip_g", &g}}, 2);
+    snprintf(path, sizeof path, "%s/lora.safetensors", dir);
+    st_write(path, (st_item[]){{"a.lora_up.weight", &l}, {"a.lora_down.weight", &g}}, 2);
+    snprintf(path, sizeof path, "%s/bad.pt", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
+    fputs("no pickle", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/notes.txt", dir);
+    fclose(fopen(path, "w"));
+
+    cr_expect_str_eq(listing_of(dir, 32, 0, "one"), "32 2 1 0");
+    cr_expect_str_eq(listing_of(dir, 64, 0, "one"), "32 2 0 0");
+    cr_expect_str_eq(listing_of(dir, 32, 0, "pair"), "80 1 0 0");
+    cr_expect_str_eq(listing_of(dir, 32, 48, "pair"), "80 1 1 0");
+    cr_expect_str_eq(listing_of(dir, 32, 48, "one"), "32 2 0 0");
+    cr_expect_str_eq(listing_of(dir, 0, 48, "pair"), "80 1 1 0");
+    cr_expect_str_eq(listing_of(dir, 32, 0, "lora"), "0 0 0 1");
+    cr_expect_str_eq(listing_of(dir, 32, 48, "lora"), "0 0 0 1");
+    cr_expect_str_eq(listing_of(dir, 32, 0, "bad"), "0 0 0 1");
+    cr_expect_eq(sdc_embeddings_list("/nonexistent-sdc", (int[2]){32, 0}, note, NULL), SDC_ERR_IO);
+    const char *files[] = {"one.safetensors", "pair.safetensors", "lora.safetensors", "bad.pt",
+                           "notes.txt"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 /* diffusers' strict mode (no emphasis syntax, one window) puts the placeholders too, in
  * the same places as the emphasis mode for a short prompt; past 75 tokens they are cut off. */
 Test(textual_inversion, strict_mode_places_the_vectors)
