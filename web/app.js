@@ -11,6 +11,7 @@ const POLL_MS = 300;
 const $ = (id) => document.getElementById(id);
 const pending = new Map(); // job id -> {li, body}
 let lastSeed = null, polling = false;
+let wordTarget = 'prompt'; // the prompt field typed in last: where an embedding's word goes
 
 // ---- the server's lists ----
 
@@ -23,7 +24,13 @@ async function loadLists() {
   form.setChoices('sampler_name', samplers, 'Euler a');
   form.setChoices('scheduler', schedulers, 'automatic');
   $('model-status').textContent = options.sd_model_checkpoint || '';
-  await loadLoras();
+  await loadExtras();
+}
+
+// The LoRAs and embeddings depend on the model: loaded with the lists, and again when the
+// model may have changed (another picked, a job done with it).
+async function loadExtras() {
+  await Promise.all([loadLoras(), loadEmbeddings()]);
 }
 
 // The LoRAs beside the model: picking one adds its <lora:NAME:1> tag at the prompt's cursor.
@@ -39,18 +46,49 @@ async function loadLoras() {
   $('lora-row').hidden = loras.length === 0;
 }
 
-function insertLora() {
-  const p = $('prompt'), name = $('lora-pick').value;
-  $('lora-pick').value = '';
-  if (!name) return;
+// The embeddings of --embd-dir the loaded model takes (/sdapi/v1/embeddings "loaded"); those
+// made for another model's text encoder ("skipped") are listed but cannot be picked.
+async function loadEmbeddings() {
+  const e = await api('GET', '/sdapi/v1/embeddings').catch(() => ({}));
+  const pick = $('embedding-pick');
+  pick.replaceChildren(pick.options[0]);
+  const add = (name, item, usable) => {
+    const o = document.createElement('option');
+    o.value = name;
+    o.textContent = usable ? name : `${name} (for another model)`;
+    o.title = `${item.vectors} vector${item.vectors === 1 ? '' : 's'} of width ${item.shape}`;
+    o.disabled = !usable;
+    pick.append(o);
+  };
+  for (const [name, item] of Object.entries(e.loaded || {})) add(name, item, true);
+  for (const [name, item] of Object.entries(e.skipped || {})) add(name, item, false);
+  $('embedding-row').hidden = pick.options.length === 1;
+}
+
+// Puts text at the cursor of the field `id`, a space on either side where a word touches it.
+function insertAtCursor(id, text) {
+  const p = $(id);
   const at = p.selectionStart ?? p.value.length;
   const before = p.value.slice(0, at), after = p.value.slice(at);
-  const tag = `${before && !/\s$/.test(before) ? ' ' : ''}<lora:${name}:1>`;
-  p.value = before + tag + after;
+  const lead = before && !/\s$/.test(before) ? ' ' : '';
+  const trail = after && !/^\s/.test(after) ? ' ' : '';
+  p.value = before + lead + text + trail + after;
   p.focus();
-  p.selectionStart = p.selectionEnd = (before + tag).length;
+  p.selectionStart = p.selectionEnd = (before + lead + text).length;
   form.save();
   showPrompt();
+}
+
+function insertLora() {
+  const name = $('lora-pick').value;
+  $('lora-pick').value = '';
+  if (name) insertAtCursor('prompt', `<lora:${name}:1>`);
+}
+
+function insertEmbedding() {
+  const name = $('embedding-pick').value;
+  $('embedding-pick').value = '';
+  if (name) insertAtCursor(wordTarget, name);
 }
 
 // The form filled from settings (a picture's, a card's, the seed buttons').
@@ -129,6 +167,7 @@ function finished(id, job) {
   const { li, body } = pending.get(id);
   pending.delete(id);
   li.remove();
+  loadExtras(); // the job may have loaded another model
   if (job.state === 'cancelled') { // Interrupt or cancel: what was asked, not an error
     $('notice').textContent = `"${body.prompt.slice(0, 40)}": ${job.error || 'cancelled'}`;
     return;
@@ -243,6 +282,10 @@ function wire() {
   $('random-seed').addEventListener('click', () => fill({ seed: -1 }));
   $('reuse-seed').addEventListener('click', () => { if (lastSeed !== null) fill({ seed: lastSeed }); });
   $('lora-pick').addEventListener('change', insertLora);
+  $('embedding-pick').addEventListener('change', insertEmbedding);
+  for (const id of ['prompt', 'negative_prompt'])
+    $(id).addEventListener('focus', () => { wordTarget = id; });
+  $('sd_model_checkpoint').addEventListener('change', loadExtras);
   $('interrupt').addEventListener('click', () => api('POST', '/sdapi/v1/interrupt').catch(() => {}));
   dropZone($('init-drop'), $('init-file'), async (file) => sendToImg2img(await readFile(file)));
   dropZone($('pnginfo-drop'), $('pnginfo-file'), pngInfo);

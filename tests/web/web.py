@@ -2,7 +2,8 @@
 """The web page of `sdc serve` in a real browser (Debian's headless Chromium through
 ChromeDriver): txt2img matching `sdc` byte for byte, the progress bar and the live preview,
 errors beside their field, a queue of three jobs, Interrupt, PNG info by drag and drop,
-inpainting with a mask painted by mouse moves, the form kept over a reload, a lost
+inpainting with a mask painted by mouse moves, the form kept over a reload, the embedding
+picker (--embd-dir) matching `sdc --embd-dir`, a lost
 connection retried, and --api-auth. Uses the built-in demo model (`sdc serve` without -m).
 Skips (exit 77) when chromium or chromedriver is missing. With SDC_WEB_SCREENSHOTS=DIR the
 screenshots of docs/server.md are written to DIR as well."""
@@ -12,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -40,6 +42,7 @@ class Server:
     """`sdc serve` on a loopback port (0: a free one) with the demo model."""
 
     def __init__(self, work, port=0, *args):
+        self.args = args
         self.err_path = os.path.join(work, f"serve-{time.time()}.err")
         self.err = open(self.err_path, "w")
         self.proc = subprocess.Popen([SDC, "serve", "--listen", f"127.0.0.1:{port}", *args],
@@ -359,6 +362,60 @@ def case_reload(b, url):
           "mode after reload")
 
 
+def write_embedding(path, shape, values):
+    """A textual-inversion .safetensors file: emb_params, float32."""
+    raw = struct.pack(f"<{len(values)}f", *values)
+    text = json.dumps({"emb_params": {"dtype": "F32", "shape": shape,
+                                      "data_offsets": [0, len(raw)]}}).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + raw)
+
+
+def embeddings_folder(work):
+    """The --embd-dir of the page's server: "sparkle" for the demo model's text encoder
+    (width 64), "wide" for another model's (768)."""
+    folder = os.path.join(work, "embeddings")
+    os.mkdir(folder)
+    write_embedding(os.path.join(folder, "sparkle.safetensors"), [2, 64],
+                    [((i * 37) % 101) / 50.0 - 1 for i in range(128)])
+    write_embedding(os.path.join(folder, "wide.safetensors"), [1, 768], [0.0] * 768)
+    return folder
+
+
+def pick_embedding(b, name):
+    b.js("const p = document.getElementById('embedding-pick'); p.value = arguments[0];"
+         "p.dispatchEvent(new Event('change'))", name)
+
+
+def case_embedding(b, work, downloads, folder):
+    """The embedding picker offers what the model takes (the other model's one greyed out)
+    and puts the word at the cursor of the prompt field typed in last; the picture equals
+    `sdc --embd-dir` with the same prompts, and differs from the one without the embedding."""
+    b.find("input[name=mode][value=txt2img]").click()
+    options = b.js("return Array.from(document.getElementById('embedding-pick').options)"
+                   ".map((o) => [o.value, o.disabled])")
+    check(options == [["", False], ["sparkle", False], ["wide", True]], f"embedding picker: {options}")
+    for field, v in [("prompt", "a circle"), ("negative_prompt", "blurry"), ("steps", 8),
+                     ("cfg_scale", 7), ("width", 64), ("height", 64), ("seed", 77),
+                     ("n_iter", 1), ("sampler_name", "Euler a"), ("scheduler", "automatic")]:
+        set_field(b, field, v)
+    b.find("#negative_prompt").click()
+    pick_embedding(b, "sparkle")  # the negative prompt was typed in last
+    check(value(b, "negative_prompt") == "blurry sparkle", f"negative: {value(b, 'negative_prompt')!r}")
+    b.find("#prompt").click()
+    b.js("document.getElementById('prompt').setSelectionRange(2, 2)")  # the cursor after "a "
+    pick_embedding(b, "sparkle")
+    check(value(b, "prompt") == "a sparkle circle", f"prompt: {value(b, 'prompt')!r}")
+    generate(b)
+    got = download_newest(b, downloads, "sdc-77.png")
+    args = ["-p", "a sparkle circle", "-n", "blurry sparkle", "-s", "77", "--steps", "8",
+            "--cfg-scale", "7", "-W", "64", "-H", "64", "--sampling-method", "euler_a"]
+    check(got == sdc_cli(work, "emb.png", *args, "--embd-dir", folder),
+          "the picture with an embedding differs from sdc --embd-dir's")
+    check(png.read(got)[2] != png.read(sdc_cli(work, "noemb.png", *args))[2],
+          "the embedding changed nothing")
+
+
 def case_reconnect(b, server, work):
     """The server goes away: the page says so and retries; the job goes through once it is back."""
     server.stop()
@@ -368,7 +425,7 @@ def case_reconnect(b, server, work):
     b.find("#generate").click()
     b.wait("const c = document.getElementById('connection');"
            "return !c.hidden && c.textContent.includes('retrying')", 10, "the lost-connection banner")
-    server = Server(work, server.port)
+    server = Server(work, server.port, *server.args)
     wait_cards(b, before + 1, 60)
     check(b.js("return document.getElementById('connection').hidden"), "banner still shown")
     return server
@@ -442,13 +499,19 @@ def case_http(url):
     check(status == 200, f"the page seen through a TLS proxy: {status}")
     with urllib.request.urlopen(url + "/sdapi/v1/loras") as r:
         check(json.load(r) == [], "LoRAs of the demo model (it has no loras folder)")
+    with urllib.request.urlopen(url + "/sdapi/v1/embeddings") as r:
+        got = json.load(r)
+        shapes = {k: {n: (e["shape"], e["vectors"]) for n, e in v.items()} for k, v in got.items()}
+        check(shapes == {"loaded": {"sparkle": (64, 2)}, "skipped": {"wide": (768, 1)}},
+              f"embeddings: {got}")
 
 
 def main():
     work = tempfile.mkdtemp(prefix="sdc-web-")
     downloads = os.path.join(work, "downloads")
     os.mkdir(downloads)
-    server = Server(work)
+    folder = embeddings_folder(work)
+    server = Server(work, 0, "--embd-dir", folder)
     case_http(server.url)
     if not wd.find_browser():
         server.stop()
@@ -471,7 +534,8 @@ def main():
                  ("queue", lambda: case_queue(b, work)),
                  ("interrupt", lambda: case_interrupt(b)), ("png info", lambda: case_png_info(b, work)),
                  ("inpaint", lambda: case_inpaint(b, work, downloads)),
-                 ("reload", lambda: case_reload(b, server.url))]
+                 ("reload", lambda: case_reload(b, server.url)),
+                 ("embedding", lambda: case_embedding(b, work, downloads, folder))]
         for name, run in steps:
             t0 = time.time()
             run()
