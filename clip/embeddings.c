@@ -195,14 +195,16 @@ static sdc_status file_shape(const char *path, int *shape, int *vectors)
     const sdc_st_entry *g = sdc_safetensors_find(st, "clip_g");
     const sdc_st_entry *e = is_pair(st) ? NULL : vectors_of(st, NULL);
     const sdc_tensor *parts[2] = {l ? &l->tensor : e ? &e->tensor : NULL, g ? &g->tensor : NULL};
-    *shape = *vectors = 0;
+    int64_t width = 0, n = 0; /* a crafted header's dimensions may be anything */
     for (int i = 0; i < 2; i++)
         if (parts[i] && parts[i]->ndim >= 1 && parts[i]->ndim <= 2) {
-            *shape += (int)parts[i]->shape[parts[i]->ndim - 1];
-            *vectors = parts[i]->ndim == 2 ? (int)parts[i]->shape[0] : 1;
+            width += parts[i]->shape[parts[i]->ndim - 1];
+            n = parts[i]->ndim == 2 ? parts[i]->shape[0] : 1;
         }
     sdc_safetensors_close(st);
-    if (!*shape)
+    *shape = width > 0 && width <= INT32_MAX ? (int)width : 0;
+    *vectors = n > 0 && n <= INT32_MAX ? (int)n : 0;
+    if (!*shape || !*vectors)
         return sdc_fail(SDC_ERR_FORMAT, "%s: no embedding vectors (emb_params [n, W])", path);
     return SDC_OK;
 }
