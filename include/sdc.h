@@ -183,9 +183,9 @@ typedef struct sdc_embedding_info {
                           files of its kind (one tensor: one-encoder models; a pair: SDXL) */
 } sdc_embedding_info;
 typedef void (*sdc_embedding_fn)(const sdc_embedding_info *info, void *user_data);
-/* Calls fn for each .safetensors / .pt file of dir, in the folder's order, as a generation
- * with embd_dir = dir on a model with these text_widths (sdc_model_text_widths) takes it.
- * Fails only when dir cannot be read. */
+/* Calls fn (info and its strings live for the call) for each .safetensors / .pt file of
+ * dir, in the folder's order, as a generation with embd_dir = dir on a model with these
+ * text_widths (sdc_model_text_widths) takes it. Fails only when dir cannot be read. */
 sdc_status sdc_embeddings_list(const char *dir, const int text_widths[2], sdc_embedding_fn fn,
                                void *user_data);
 
