@@ -414,7 +414,10 @@ Test(gguf, convert_q4_0_is_stable_diffusion_cpps_file)
 
 Test(gguf, convert_refuses_types_it_does_not_write)
 {
-    cr_expect_eq(sdc_convert("/nonexistent", "/tmp/x.gguf", "q4_K", 1, NULL, NULL, NULL),
-                 SDC_ERR_ARG);
-    cr_expect(strstr(sdc_last_error(), "q8_0 or q4_0") != NULL, "%s", sdc_last_error());
+    static const char *const refused[] = {"q8_K", "iq4_nl", "q8_1", "f64", "q4"};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        cr_expect_eq(sdc_convert("/nonexistent", "/tmp/x.gguf", refused[i], 1, NULL, NULL, NULL),
+                     SDC_ERR_ARG, "%s", refused[i]);
+        cr_expect(strstr(sdc_last_error(), "q5_K or q6_K") != NULL, "%s", sdc_last_error());
+    }
 }

@@ -363,7 +363,8 @@ sdc_status sdc_convert(const char *in, const char *out, const char *dtype, int o
     if (q >= 0 && sdc_quantize_supported((uint32_t)q)) /* quantised: a GGUF file */
         return sdc_gguf_convert(in, out, (uint32_t)q, overwrite, progress, user_data, tensors);
     if (params.dtype == -2)
-        return sdc_fail(SDC_ERR_ARG, "dtype '%s': choose f32, f16, bf16, q8_0 or q4_0", dtype);
+        return sdc_fail(SDC_ERR_ARG, "dtype '%s': choose f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, "
+                        "q5_1, q2_K, q3_K, q4_K, q5_K or q6_K", dtype);
     params.overwrite = overwrite;
     params.progress = progress;
     params.user_data = user_data;

@@ -1,4 +1,4 @@
-/* `sdc convert --type q8_0|q4_0 IN OUT`: a single-file checkpoint written as the GGUF file
+/* `sdc convert --type q8_0|q4_0|...|q6_K IN OUT`: a single-file checkpoint written as the GGUF file
  * stable-diffusion.cpp's `sd-cli -M convert --type T` writes from it:
  *
  *   - the tensors sorted by name, LDM names as stored; its unused ones dropped (schedule

@@ -340,8 +340,14 @@ if golden_only "gguf files"; then
     # sdc convert --type q8_0 writes stable-diffusion.cpp's own file of the tiny model
     expect 0 "" -- "$SDC" convert "$MODEL" "$TMP/tiny.q8_0.gguf" --type q8_0
     cmp -s "$TMP/tiny.q8_0.gguf" "$Q8" || fail "sdc convert --type q8_0 differs from $Q8"
-    expect 2 "q8_0 or q4_0" -- "$SDC" convert "$MODEL" "$TMP/tiny.q5.gguf" --type q5_k
+    expect 2 "q5_K or q6_K" -- "$SDC" convert "$MODEL" "$TMP/tiny.q5.gguf" --type iq4_nl
     [ -e "$TMP/tiny.q5.gguf" ] && fail "a refused conversion left an output file"
+    # a K-quant: only rows of 256 values quantised (14 tensors here); the file draws a picture
+    expect 0 "" -- "$SDC" convert "$MODEL" "$TMP/tiny.q4_K.gguf" --type q4_K
+    expect 0 "" -- "$SDC" info "$TMP/tiny.q4_K.gguf"
+    grep -q "^gguf: .* 966 f16, 14 q4_K$" "$TMP/out" || fail "sdc info of a q4_K file: $(cat "$TMP/out")"
+    expect 0 "" -- "$SDC" -m "$TMP/tiny.q4_K.gguf" -W 64 -H 64 --steps 1 --quiet -p x -o "$TMP/q4k.png"
+    [ -s "$TMP/q4k.png" ] || fail "no picture from the q4_K file"
 fi
 expect 1 "SDXL" -- "$SDC" $small -p x --crop 8,8 -o "$TMP/sd1-crop.png"
 [ -e "$TMP/sd1-crop.png" ] && fail "a refused --crop left an output file"
