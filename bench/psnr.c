@@ -23,16 +23,22 @@ static int generate(sdc_model *m, const sdc_generate_params *gp, sdc_precision p
     return s == SDC_OK ? 0 : -1;
 }
 
-static void compare(const char *what, const uint8_t *a, const uint8_t *b, size_t n)
+double sdc_bench_psnr_u8(const uint8_t *a, const uint8_t *b, size_t n, int *worst)
 {
     double se = 0;
-    int worst = 0;
+    *worst = 0;
     for (size_t i = 0; i < n; i++) {
         int d = abs((int)a[i] - (int)b[i]);
         se += (double)d * d;
-        worst = d > worst ? d : worst;
+        *worst = d > *worst ? d : *worst;
     }
-    double psnr = se > 0 ? 10 * log10(255.0 * 255.0 * (double)n / se) : INFINITY;
+    return se > 0 ? 10 * log10(255.0 * 255.0 * (double)n / se) : INFINITY;
+}
+
+static void compare(const char *what, const uint8_t *a, const uint8_t *b, size_t n)
+{
+    int worst;
+    double psnr = sdc_bench_psnr_u8(a, b, n, &worst);
     printf("%-44s PSNR %6.2f dB, largest difference %d/255\n", what, psnr, worst);
 }
 

@@ -4,10 +4,17 @@
 #ifndef SDC_BENCH_PSNR_H
 #define SDC_BENCH_PSNR_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* Prints PSNR (dB) and the largest channel difference of each setting against the first for a
  * size x size, `steps`-step run of `sampler` (seed 42, CFG 7). Returns 0, or -1 with the
  * error printed. */
 int sdc_bench_psnr(const char *model, const char *vocab, int size, int steps,
                    const char *sampler);
+
+/* PSNR in dB of two buffers of n 8-bit values (INFINITY when equal); *worst receives the
+ * largest difference of one value. */
+double sdc_bench_psnr_u8(const uint8_t *a, const uint8_t *b, size_t n, int *worst);
 
 #endif
