@@ -72,53 +72,133 @@ static __mmask16 inside(__mmask16 m, __m512i v, int d, int limit)
     return _mm512_mask_cmplt_epi32_mask(m, at, _mm512_set1_epi32(limit));
 }
 
+/* Per-lane gather offsets and masks of the 6x6 patches (inputs) or 4x4 tiles (outputs) of
+ * tiles t, `side` on a side, whose first element sits at (first, first) from the tile's
+ * corner: zero masks outside the image. The same for every channel, so worked out once. */
+static void patch_lanes(const lane_tiles *t, const sdc_wino_tiling *g, int side, int first,
+                        __m512i *at, __mmask16 *live)
+{
+    for (int i = 0; i < side; i++) {
+        __mmask16 rows = inside(t->live, t->row, i + first, g->H);
+        for (int j = 0; j < side; j++) {
+            live[i * side + j] = inside(rows, t->col, j + first, g->W);
+            at[i * side + j] = _mm512_add_epi32(
+                t->offset, _mm512_set1_epi32((i + first) * g->W + j + first));
+        }
+    }
+}
+
+/* 16 tiles side by side in one tile row read their patches from 6 image rows of 66
+ * consecutive pixels: 5 masked row loads per image row and shuffles replace the 36 gathers.
+ * `cols` masks the row loads to the image, `y0` / `x0` is the first patch's corner. */
+typedef struct row_block {
+    size_t image; /* elements before the tiles' image in a [B, C, H, W] tensor */
+    int y0, x0;
+    __mmask16 cols[5];
+} row_block;
+
+/* Whether tiles p .. p + 15 (all live) lie in one tile row of one image; fills *rb then. */
+static int row_block_at(const sdc_wino_tiling *g, size_t p, int lanes, row_block *rb)
+{
+    size_t per_image = (size_t)g->th * g->tw, t = p % per_image;
+    int ty = (int)(t / g->tw), tx = (int)(t % g->tw);
+    if (lanes < LANES || tx + LANES > g->tw)
+        return 0;
+    rb->image = p / per_image * g->C * (size_t)g->H * g->W;
+    rb->y0 = ty * TILE - 1;
+    rb->x0 = tx * TILE - 1;
+    for (int k = 0; k < 5; k++) { /* lanes l with 0 <= x0 + 16 k + l < W */
+        int lo = -(rb->x0 + 16 * k), hi = g->W - (rb->x0 + 16 * k);
+        __mmask16 below = sdc_lanes16(lo), upto = sdc_lanes16(hi);
+        rb->cols[k] = (__mmask16)(upto & ~below);
+    }
+    return 1;
+}
+
+/* d[i * 6 + j] lane l = pixel (y0 + i, x0 + 4 l + j) of the tiles' image in channel plane xc
+ * (channel c of image 0), zero outside the image. */
+static void patches_by_rows(__m512 *d, const float *xc, const sdc_wino_tiling *g,
+                            const row_block *rb)
+{
+    /* w[m] = pixel x0 + m: d_j[l] = w[4 l + j]. j < 4: lanes 0-7 from w[0..31], 8-15 from
+     * w[32..63]; j = 4, 5 are j = 0, 1 moved one tile on, the last lane from w[64], w[65]. */
+    const __m512i by4 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20,
+                                          24, 28);
+    for (int i = 0; i < PATCH; i++) {
+        int yy = rb->y0 + i;
+        if (yy < 0 || yy >= g->H) {
+            for (int j = 0; j < PATCH; j++)
+                d[i * PATCH + j] = _mm512_setzero_ps();
+            continue;
+        }
+        const float *row = xc + rb->image + (size_t)yy * g->W;
+        __m512 w[5];
+        for (int k = 0; k < 5; k++) /* masked lanes are not read: x0 may be -1 */
+            w[k] = _mm512_maskz_loadu_ps(rb->cols[k], row + rb->x0 + 16 * k);
+        for (int j = 0; j < 4; j++) {
+            __m512i idx = _mm512_add_epi32(by4, _mm512_set1_epi32(j));
+            __m512 lo = _mm512_permutex2var_ps(w[0], idx, w[1]);
+            __m512 hi = _mm512_permutex2var_ps(w[2], idx, w[3]);
+            d[i * PATCH + j] = _mm512_shuffle_f32x4(lo, hi, 0x44);
+        }
+        __m512i tail = _mm512_castps_si512(w[4]);
+        __m512i tail1 = _mm512_alignr_epi32(_mm512_setzero_si512(), tail, 1);
+        d[i * PATCH + 4] = _mm512_castsi512_ps(
+            _mm512_alignr_epi32(tail, _mm512_castps_si512(d[i * PATCH]), 1));
+        d[i * PATCH + 5] = _mm512_castsi512_ps(
+            _mm512_alignr_epi32(tail1, _mm512_castps_si512(d[i * PATCH + 1]), 1));
+    }
+}
+
 void sdc_wino_inputs_avx512(float *V, const float *x, const sdc_wino_tiling *g, size_t p0,
                             int n)
 {
     size_t plane = (size_t)g->C * n, hw = (size_t)g->H * g->W;
+    /* tiles outer: their geometry (divisions per lane, edge masks) is worked out once for
+     * all channels */
 #pragma omp parallel for schedule(static) if (sdc_parallel_worth(plane * POINTS))
-    for (int c = 0; c < g->C; c++)
-        for (int q = 0; q < n; q += LANES) {
-            lane_tiles t = tiles_at(g, p0 + q, n - q < LANES ? n - q : LANES, g->C);
+    for (int q = 0; q < n; q += LANES) {
+        lane_tiles t = tiles_at(g, p0 + q, n - q < LANES ? n - q : LANES, g->C);
+        __m512i at[POINTS];
+        __mmask16 live[POINTS];
+        patch_lanes(&t, g, PATCH, -1, at, live);
+        row_block rb;
+        int by_rows = row_block_at(g, p0 + q, n - q, &rb);
+        for (int c = 0; c < g->C; c++) {
             const float *xc = x + c * hw;
             __m512 d[POINTS], v[POINTS];
-            for (int i = 0; i < PATCH; i++) {
-                __mmask16 rows = inside(t.live, t.row, i - 1, g->H);
-                for (int j = 0; j < PATCH; j++) {
-                    __mmask16 m = inside(rows, t.col, j - 1, g->W);
-                    __m512i at = _mm512_add_epi32(t.offset, _mm512_set1_epi32((i - 1) * g->W +
-                                                                              j - 1));
-                    d[i * PATCH + j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, at, xc, 4);
-                }
-            }
+            if (by_rows)
+                patches_by_rows(d, xc, g, &rb);
+            else
+                for (int e = 0; e < POINTS; e++)
+                    d[e] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live[e], at[e], xc, 4);
             wino_input_2d(v, d);
             for (int e = 0; e < POINTS; e++)
                 _mm512_mask_storeu_ps(V + e * plane + (size_t)c * n + q, t.live, v[e]);
         }
+    }
 }
 
 void sdc_wino_outputs_avx512(float *y, const float *M, const float *bias,
                              const sdc_wino_tiling *g, size_t p0, int n, int k0, int kb)
 {
     size_t plane = (size_t)kb * n, hw = (size_t)g->H * g->W;
+    /* tiles outer, as in the input transform */
 #pragma omp parallel for schedule(static) if (sdc_parallel_worth(plane * POINTS))
-    for (int k = 0; k < kb; k++) {
-        __m512 b = _mm512_set1_ps(bias ? bias[k0 + k] : 0.0f);
-        float *yk = y + (k0 + k) * hw;
-        for (int q = 0; q < n; q += LANES) {
-            lane_tiles t = tiles_at(g, p0 + q, n - q < LANES ? n - q : LANES, g->K);
+    for (int q = 0; q < n; q += LANES) {
+        lane_tiles t = tiles_at(g, p0 + q, n - q < LANES ? n - q : LANES, g->K);
+        __m512i at[TILE * TILE];
+        __mmask16 live[TILE * TILE];
+        patch_lanes(&t, g, TILE, 0, at, live);
+        for (int k = 0; k < kb; k++) {
+            __m512 b = _mm512_set1_ps(bias ? bias[k0 + k] : 0.0f);
+            float *yk = y + (k0 + k) * hw;
             __m512 m[POINTS], o[TILE * TILE];
             for (int e = 0; e < POINTS; e++)
                 m[e] = _mm512_maskz_loadu_ps(t.live, M + e * plane + (size_t)k * n + q);
             wino_output_2d(o, m);
-            for (int i = 0; i < TILE; i++) {
-                __mmask16 rows = inside(t.live, t.row, i, g->H);
-                for (int j = 0; j < TILE; j++) {
-                    __mmask16 mk = inside(rows, t.col, j, g->W);
-                    __m512i at = _mm512_add_epi32(t.offset, _mm512_set1_epi32(i * g->W + j));
-                    _mm512_mask_i32scatter_ps(yk, mk, at, o[i * TILE + j] + b, 4);
-                }
-            }
+            for (int e = 0; e < TILE * TILE; e++)
+                _mm512_mask_i32scatter_ps(yk, live[e], at[e], o[e] + b, 4);
         }
     }
 }

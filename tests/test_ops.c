@@ -490,6 +490,12 @@ Test(ops, winograd_conv3x3, .fini = restore_level)
     check_winograd(3, 7, 9, 10, 9, SDC_DTYPE_F16, 5, 9);
     check_winograd(2, 19, 8, 8, 8, SDC_DTYPE_F32, 3, 3);
     check_winograd(1, 21, 37, 18, 21, SDC_DTYPE_F16, 1000, 16);
+    /* 16 or more tiles a row: the AVX-512 input transform reads whole rows for blocks of 16
+     * tiles in one row (both image edges, pixels past the 64th, batch items, chunks that
+     * end mid-row) */
+    check_winograd(2, 3, 5, 9, 64, SDC_DTYPE_F16, 0, 0);
+    check_winograd(1, 6, 4, 7, 66, SDC_DTYPE_F32, 0, 0);
+    check_winograd(2, 2, 3, 6, 130, SDC_DTYPE_F32, 40, 3);
 }
 
 /* bf16 precision leaves Winograd's products fp32: the fp32 bound holds. */
