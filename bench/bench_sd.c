@@ -4,6 +4,8 @@
  *            [--cpu scalar|avx2|avx512] [--stages text,unet,vae,taesd,micro]
  *            [--vae-tiling] [--vae-tile CELLS] [--taesd FILE]
  *            [--precision fp32|bf16] [--conv auto|implicit|winograd] [--peak GFLOPS]
+ *            [--wino-bf16]  (Winograd's transform-domain products in bf16 too; with
+ *                            --precision bf16 the vae stage also prints its PSNR against fp32)
  *   bench_sd --smoke      (seconds: the golden tiny model, else the demo model; for CI)
  *   bench_sd --stages psnr [--steps N] [--vocab FILE]
  *            (bf16 and Winograd against fp32 with implicit GEMM, whole txt2img)
@@ -61,7 +63,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: bench_sd [--model FILE] [--size PX] [--batch B] [--runs N] [--threads T]\n"
             "                [--cpu scalar|avx2|avx512] [--stages text,unet,vae,taesd,micro]\n"
-            "                [--vae-tiling] [--vae-tile CELLS] [--precision fp32|bf16] [--wino-bf16]\n"
+            "                [--vae-tiling] [--vae-tile CELLS] [--precision fp32|bf16]\n"
+            "                [--wino-bf16] (Winograd's products in bf16 too)\n"
             "                [--taesd FILE]\n"
             "                [--conv auto|implicit|winograd] [--peak GFLOPS] [--smoke]\n"
             "       bench_sd --stages psnr [--model FILE] [--size PX] [--steps N] [--vocab FILE]\n");
