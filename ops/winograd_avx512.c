@@ -97,16 +97,19 @@ typedef struct row_block {
     __mmask16 cols[5];
 } row_block;
 
-/* Whether tiles p .. p + 15 (all live) lie in one tile row of one image; fills *rb then. */
-static int row_block_at(const sdc_wino_tiling *g, size_t p, int lanes, row_block *rb)
+/* Whether tiles p .. p + 15 (all live) lie in one tile row of one image; fills *rb then, for
+ * patches starting `first` pixels from the tiles' corners (-1 for inputs, 0 for outputs) in a
+ * tensor of `ch` channels. */
+static int row_block_at(const sdc_wino_tiling *g, size_t p, int lanes, int first, int ch,
+                        row_block *rb)
 {
     size_t per_image = (size_t)g->th * g->tw, t = p % per_image;
     int ty = (int)(t / g->tw), tx = (int)(t % g->tw);
     if (lanes < LANES || tx + LANES > g->tw)
         return 0;
-    rb->image = p / per_image * g->C * (size_t)g->H * g->W;
-    rb->y0 = ty * TILE - 1;
-    rb->x0 = tx * TILE - 1;
+    rb->image = p / per_image * ch * (size_t)g->H * g->W;
+    rb->y0 = ty * TILE + first;
+    rb->x0 = tx * TILE + first;
     for (int k = 0; k < 5; k++) { /* lanes l with 0 <= x0 + 16 k + l < W */
         int lo = -(rb->x0 + 16 * k), hi = g->W - (rb->x0 + 16 * k);
         __mmask16 below = sdc_lanes16(lo), upto = sdc_lanes16(hi);
@@ -163,7 +166,7 @@ void sdc_wino_inputs_avx512(float *V, const float *x, const sdc_wino_tiling *g, 
         __mmask16 live[POINTS];
         patch_lanes(&t, g, PATCH, -1, at, live);
         row_block rb;
-        int by_rows = row_block_at(g, p0 + q, n - q, &rb);
+        int by_rows = row_block_at(g, p0 + q, n - q, -1, g->C, &rb);
         for (int c = 0; c < g->C; c++) {
             const float *xc = x + c * hw;
             __m512 d[POINTS], v[POINTS];
@@ -179,6 +182,30 @@ void sdc_wino_inputs_avx512(float *V, const float *x, const sdc_wino_tiling *g, 
     }
 }
 
+/* Stores output rows o[i * 4 + j] lane l = pixel (y0 + i, x0 + 4 l + j) of plane yk (channel
+ * k of image 0) + b: each row's 4 vectors interleaved into 64 consecutive pixels (a 4 x 4
+ * transpose of 128-bit lanes after unpacks) and stored with the row masks, rows past the
+ * image skipped: the output transform's counterpart of patches_by_rows. */
+static void tiles_by_rows(float *yk, const __m512 *o, __m512 b, const sdc_wino_tiling *g,
+                          const row_block *rb)
+{
+    for (int i = 0; i < TILE && rb->y0 + i < g->H; i++) {
+        const __m512 *r = o + i * TILE;
+        __m512 t0 = _mm512_unpacklo_ps(r[0], r[1]), t1 = _mm512_unpackhi_ps(r[0], r[1]);
+        __m512 t2 = _mm512_unpacklo_ps(r[2], r[3]), t3 = _mm512_unpackhi_ps(r[2], r[3]);
+        /* u_m, 128-bit lane L: the 4 pixels of tile 4 L + m */
+        __m512 u0 = _mm512_shuffle_ps(t0, t2, 0x44), u1 = _mm512_shuffle_ps(t0, t2, 0xee);
+        __m512 u2 = _mm512_shuffle_ps(t1, t3, 0x44), u3 = _mm512_shuffle_ps(t1, t3, 0xee);
+        __m512 a = _mm512_shuffle_f32x4(u0, u1, 0x44), c = _mm512_shuffle_f32x4(u2, u3, 0x44);
+        __m512 e = _mm512_shuffle_f32x4(u0, u1, 0xee), f = _mm512_shuffle_f32x4(u2, u3, 0xee);
+        __m512 v[4] = {_mm512_shuffle_f32x4(a, c, 0x88), _mm512_shuffle_f32x4(a, c, 0xdd),
+                       _mm512_shuffle_f32x4(e, f, 0x88), _mm512_shuffle_f32x4(e, f, 0xdd)};
+        float *row = yk + rb->image + (size_t)(rb->y0 + i) * g->W + rb->x0;
+        for (int k = 0; k < 4; k++)
+            _mm512_mask_storeu_ps(row + 16 * k, rb->cols[k], _mm512_add_ps(v[k], b));
+    }
+}
+
 void sdc_wino_outputs_avx512(float *y, const float *M, const float *bias,
                              const sdc_wino_tiling *g, size_t p0, int n, int k0, int kb)
 {
@@ -190,6 +217,8 @@ void sdc_wino_outputs_avx512(float *y, const float *M, const float *bias,
         __m512i at[TILE * TILE];
         __mmask16 live[TILE * TILE];
         patch_lanes(&t, g, TILE, 0, at, live);
+        row_block rb;
+        int by_rows = row_block_at(g, p0 + q, n - q, 0, g->K, &rb);
         for (int k = 0; k < kb; k++) {
             __m512 b = _mm512_set1_ps(bias ? bias[k0 + k] : 0.0f);
             float *yk = y + (k0 + k) * hw;
@@ -197,8 +226,11 @@ void sdc_wino_outputs_avx512(float *y, const float *M, const float *bias,
             for (int e = 0; e < POINTS; e++)
                 m[e] = _mm512_maskz_loadu_ps(t.live, M + e * plane + (size_t)k * n + q);
             wino_output_2d(o, m);
-            for (int e = 0; e < TILE * TILE; e++)
-                _mm512_mask_i32scatter_ps(yk, live[e], at[e], o[e] + b, 4);
+            if (by_rows)
+                tiles_by_rows(yk, o, b, g, &rb);
+            else
+                for (int e = 0; e < TILE * TILE; e++)
+                    _mm512_mask_i32scatter_ps(yk, live[e], at[e], o[e] + b, 4);
         }
     }
 }
