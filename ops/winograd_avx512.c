@@ -153,33 +153,39 @@ static void patches_by_rows(__m512 *d, const float *xc, const sdc_wino_tiling *g
     }
 }
 
+/* Gathers the patches of tiles p .. p + lanes - 1 (any tiles); returns their lanes. */
+static __mmask16 gather_patches(__m512 *d, const float *xc, const sdc_wino_tiling *g, size_t p,
+                                int lanes)
+{
+    lane_tiles t = tiles_at(g, p, lanes, g->C);
+    __m512i at[POINTS];
+    __mmask16 live[POINTS];
+    patch_lanes(&t, g, PATCH, -1, at, live);
+    for (int e = 0; e < POINTS; e++)
+        d[e] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live[e], at[e], xc, 4);
+    return t.live;
+}
+
 void sdc_wino_inputs_avx512(float *V, const float *x, const sdc_wino_tiling *g, size_t p0,
                             int n)
 {
     size_t plane = (size_t)g->C * n, hw = (size_t)g->H * g->W;
-    /* tiles outer: their geometry (divisions per lane, edge masks) is worked out once for
-     * all channels */
+    /* channels outer: the tiles of a chunk walk each plane's rows in order */
 #pragma omp parallel for schedule(static) if (sdc_parallel_worth(plane * POINTS))
-    for (int q = 0; q < n; q += LANES) {
-        lane_tiles t = tiles_at(g, p0 + q, n - q < LANES ? n - q : LANES, g->C);
-        __m512i at[POINTS];
-        __mmask16 live[POINTS];
-        patch_lanes(&t, g, PATCH, -1, at, live);
-        row_block rb;
-        int by_rows = row_block_at(g, p0 + q, n - q, -1, g->C, &rb);
-        for (int c = 0; c < g->C; c++) {
+    for (int c = 0; c < g->C; c++)
+        for (int q = 0; q < n; q += LANES) {
             const float *xc = x + c * hw;
             __m512 d[POINTS], v[POINTS];
-            if (by_rows)
+            row_block rb;
+            __mmask16 live = 0xffff;
+            if (row_block_at(g, p0 + q, n - q, -1, g->C, &rb))
                 patches_by_rows(d, xc, g, &rb);
             else
-                for (int e = 0; e < POINTS; e++)
-                    d[e] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live[e], at[e], xc, 4);
+                live = gather_patches(d, xc, g, p0 + q, n - q < LANES ? n - q : LANES);
             wino_input_2d(v, d);
             for (int e = 0; e < POINTS; e++)
-                _mm512_mask_storeu_ps(V + e * plane + (size_t)c * n + q, t.live, v[e]);
+                _mm512_mask_storeu_ps(V + e * plane + (size_t)c * n + q, live, v[e]);
         }
-    }
 }
 
 /* Stores output rows o[i * 4 + j] lane l = pixel (y0 + i, x0 + 4 l + j) of plane yk (channel
@@ -210,27 +216,28 @@ void sdc_wino_outputs_avx512(float *y, const float *M, const float *bias,
                              const sdc_wino_tiling *g, size_t p0, int n, int k0, int kb)
 {
     size_t plane = (size_t)kb * n, hw = (size_t)g->H * g->W;
-    /* tiles outer, as in the input transform */
+    /* output channels outer: M is read and y written in order */
 #pragma omp parallel for schedule(static) if (sdc_parallel_worth(plane * POINTS))
-    for (int q = 0; q < n; q += LANES) {
-        lane_tiles t = tiles_at(g, p0 + q, n - q < LANES ? n - q : LANES, g->K);
-        __m512i at[TILE * TILE];
-        __mmask16 live[TILE * TILE];
-        patch_lanes(&t, g, TILE, 0, at, live);
-        row_block rb;
-        int by_rows = row_block_at(g, p0 + q, n - q, 0, g->K, &rb);
-        for (int k = 0; k < kb; k++) {
-            __m512 b = _mm512_set1_ps(bias ? bias[k0 + k] : 0.0f);
-            float *yk = y + (k0 + k) * hw;
+    for (int k = 0; k < kb; k++) {
+        __m512 b = _mm512_set1_ps(bias ? bias[k0 + k] : 0.0f);
+        float *yk = y + (k0 + k) * hw;
+        for (int q = 0; q < n; q += LANES) {
+            int lanes = n - q < LANES ? n - q : LANES;
             __m512 m[POINTS], o[TILE * TILE];
             for (int e = 0; e < POINTS; e++)
-                m[e] = _mm512_maskz_loadu_ps(t.live, M + e * plane + (size_t)k * n + q);
+                m[e] = _mm512_maskz_loadu_ps(sdc_lanes16(lanes), M + e * plane + (size_t)k * n + q);
             wino_output_2d(o, m);
-            if (by_rows)
+            row_block rb;
+            if (row_block_at(g, p0 + q, lanes, 0, g->K, &rb)) {
                 tiles_by_rows(yk, o, b, g, &rb);
-            else
-                for (int e = 0; e < TILE * TILE; e++)
-                    _mm512_mask_i32scatter_ps(yk, live[e], at[e], o[e] + b, 4);
+                continue;
+            }
+            lane_tiles t = tiles_at(g, p0 + q, lanes, g->K);
+            __m512i at[TILE * TILE];
+            __mmask16 live[TILE * TILE];
+            patch_lanes(&t, g, TILE, 0, at, live);
+            for (int e = 0; e < TILE * TILE; e++)
+                _mm512_mask_i32scatter_ps(yk, live[e], at[e], o[e] + b, 4);
         }
     }
 }
