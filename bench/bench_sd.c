@@ -4,6 +4,8 @@
  *            [--cpu scalar|avx2|avx512] [--stages text,unet,vae,taesd,micro]
  *            [--vae-tiling] [--vae-tile CELLS] [--taesd FILE]
  *            [--precision fp32|bf16] [--conv auto|implicit|winograd] [--peak GFLOPS]
+ *            [--wino-bf16]  (Winograd's transform-domain products in bf16 too; with
+ *                            --precision bf16 the vae stage also prints its PSNR against fp32)
  *   bench_sd --smoke      (seconds: the golden tiny model, else the demo model; for CI)
  *   bench_sd --stages psnr [--steps N] [--vocab FILE]
  *            (bf16 and Winograd against fp32 with implicit GEMM, whole txt2img)
@@ -15,7 +17,9 @@
  * copies; file = mapped checkpoint pages). The taesd stage decodes with the TAESD of --taesd
  * (default /tmp/fullsize/taesd-f16.safetensors). Full-size checkpoints with random weights come
  * from make-random-checkpoint (docs/PERFORMANCE.md). */
+#include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +47,7 @@ typedef struct options {
     int conv; /* sdc_conv_algo */
     double peak; /* 0: measure */
     char stages[64];
+    int wino_bf16; /* sdc_winograd_bf16_set */
 } options;
 
 typedef struct models {
@@ -59,6 +64,7 @@ static void usage(void)
             "usage: bench_sd [--model FILE] [--size PX] [--batch B] [--runs N] [--threads T]\n"
             "                [--cpu scalar|avx2|avx512] [--stages text,unet,vae,taesd,micro]\n"
             "                [--vae-tiling] [--vae-tile CELLS] [--precision fp32|bf16]\n"
+            "                [--wino-bf16] (Winograd's products in bf16 too)\n"
             "                [--taesd FILE]\n"
             "                [--conv auto|implicit|winograd] [--peak GFLOPS] [--smoke]\n"
             "       bench_sd --stages psnr [--model FILE] [--size PX] [--steps N] [--vocab FILE]\n");
@@ -75,7 +81,7 @@ static int parse_level(const char *s)
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){"/tmp/fullsize/sd15-f16.safetensors", "/tmp/fullsize/taesd-f16.safetensors", 512, 2, 3, 0, 0, 0, 64, 4, NULL, -1,
-                   SDC_PRECISION_FP32, SDC_CONV_AUTO, 0, "text,unet,vae,micro"};
+                   SDC_PRECISION_FP32, SDC_CONV_AUTO, 0, "text,unet,vae,micro", 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
@@ -83,6 +89,8 @@ static int parse(int argc, char **argv, options *o)
             o->smoke = 1, takes = 0;
         else if (strcmp(a, "--vae-tiling") == 0)
             o->tiling = 1, takes = 0;
+        else if (strcmp(a, "--wino-bf16") == 0)
+            o->wino_bf16 = 1, takes = 0;
         else if (!v)
             return -1;
         else if (strcmp(a, "--model") == 0)
@@ -311,6 +319,39 @@ static int bench_unet(const options *o, models *m, const float *context)
     return 0;
 }
 
+static uint8_t to_byte(float v)
+{
+    float b = (v + 1.0f) * 127.5f + 0.5f;
+    return (uint8_t)(b < 0.0f ? 0.0f : b > 255.0f ? 255.0f : b);
+}
+
+/* The picture c->image (decoded at the current precision) against an fp32 decode of the same
+ * latent, as 8-bit pixels: what bf16 does to the VAE alone. */
+static int vae_psnr(vae_ctx *c)
+{
+    size_t n = (size_t)3 * c->h * c->w * 64;
+    float *ref = malloc(n * sizeof *ref);
+    if (!ref)
+        return -1;
+    vae_ctx fp = *c;
+    fp.image = ref;
+    sdc_precision_set(SDC_PRECISION_FP32);
+    sdc_status s = vae_call(&fp);
+    sdc_precision_set(SDC_PRECISION_BF16);
+    double se = 0;
+    int worst = 0;
+    for (size_t i = 0; i < n && s == SDC_OK; i++) {
+        int d = abs((int)to_byte(c->image[i]) - (int)to_byte(ref[i]));
+        se += (double)d * d;
+        worst = d > worst ? d : worst;
+    }
+    if (s == SDC_OK)
+        printf("vae decode bf16 against fp32: PSNR %.2f dB, largest difference %d/255\n",
+               se > 0 ? 10 * log10(255.0 * 255.0 * (double)n / se) : INFINITY, worst);
+    free(ref);
+    return s == SDC_OK ? 0 : -1;
+}
+
 static int bench_vae(const options *o, models *m)
 {
     int h = o->size / 8, w = o->size / 8, f = sdc_vae_downscale(m->vae);
@@ -329,6 +370,8 @@ static int bench_vae(const options *o, models *m)
     }
     if (ok)
         ok = time_stage(vae_call, &c, o->runs, &r) == SDC_OK;
+    if (ok && sdc_precision_get() == SDC_PRECISION_BF16)
+        ok = vae_psnr(&c) == 0;
     free(c.latent);
     free(c.image);
     if (!ok)
@@ -432,6 +475,7 @@ int main(int argc, char **argv)
         sdc_cpu_set_max_level((sdc_cpu_level)o.cpu);
     sdc_precision_set((sdc_precision)o.precision);
     sdc_conv_algo_set((sdc_conv_algo)o.conv);
+    sdc_winograd_bf16_set(o.wino_bf16);
     threads_used = omp_get_max_threads();
     int bf16 = o.precision == SDC_PRECISION_BF16 && sdc_cpu_has_bf16();
     if (o.peak > 0)

@@ -150,8 +150,10 @@ json_t *sdc_batch_params_json(const sdc_cli_options *c, uint64_t seed)
         set(o, "eta", real(g->eta));
     if (!g->emphasis)
         set(o, "no-emphasis", json_true());
-    if (g->vae_tiling)
+    if (g->vae_tiling > 0)
         set(o, "vae-tiling", json_true());
+    else if (g->vae_tiling == 0)
+        set(o, "no-vae-tiling", json_true());
     if (g->freeu) {
         json_t *f = json_array();
         json_array_append_new(f, real(g->freeu_b1));

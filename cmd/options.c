@@ -12,7 +12,8 @@
 
 enum {
     OPT_STEPS = 1000, OPT_CFG, OPT_RECIPE, OPT_SAMPLER, OPT_SCHEDULER, OPT_RNG, OPT_CLIP_SKIP,
-    OPT_PREDICTION, OPT_VAE, OPT_TAESD, OPT_TAESD_PREVIEW_ONLY, OPT_VAE_TILING, OPT_FREEU, OPT_VOCAB, OPT_STRENGTH,
+    OPT_PREDICTION, OPT_VAE, OPT_TAESD, OPT_TAESD_PREVIEW_ONLY, OPT_VAE_TILING, OPT_NO_VAE_TILING,
+    OPT_FREEU, OPT_VOCAB, OPT_STRENGTH,
     OPT_MASK, OPT_MASK_BLUR,
     OPT_INVERT_MASK, OPT_ETA, OPT_OVERWRITE, OPT_QUIET, OPT_VERSION, OPT_NO_EMPHASIS,
     OPT_INPAINT_AREA, OPT_PADDING, OPT_OUTPAINT, OPT_OUTPAINT_FILL, OPT_PRECISION,
@@ -52,6 +53,7 @@ static const struct option long_options[] = {
     {"taesd", required_argument, 0, OPT_TAESD},
     {"taesd-preview-only", no_argument, 0, OPT_TAESD_PREVIEW_ONLY},
     {"vae-tiling", no_argument, 0, OPT_VAE_TILING},
+    {"no-vae-tiling", no_argument, 0, OPT_NO_VAE_TILING},
     {"freeu", required_argument, 0, OPT_FREEU},
     {"vocab", required_argument, 0, OPT_VOCAB},
     {"strength", required_argument, 0, OPT_STRENGTH},
@@ -252,7 +254,9 @@ static void print_help_output(FILE *out)
         "  -o, --output FILE         .png (with generation parameters), .jpg or .bmp\n"
         "                            (default output.png; with -b N, output_1.png ...)\n"
         "      --overwrite           replace an existing output file\n"
-        "      --vae-tiling          decode in tiles (bounded memory for large images)\n"
+        "      --vae-tiling          decode in tiles (bounded memory for large images;\n"
+        "                            the default above 1024 pixels on either side)\n"
+        "      --no-vae-tiling       decode in one pass whatever the size\n"
         "      --preview M           live preview of the denoised picture while sampling:\n"
         "                            none (default), proj (a fitted latent-to-RGB map, 1/8\n"
         "                            size), vae (the full VAE decoder), tae (needs --taesd)\n"
@@ -558,6 +562,7 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
     case OPT_VOCAB: o->vocab = arg; return 0;
     case OPT_MASK: o->mask = arg; return 0;
     case OPT_VAE_TILING: g->vae_tiling = flag_on(arg); return 0;
+    case OPT_NO_VAE_TILING: g->vae_tiling = flag_on(arg) ? 0 : SDC_VAE_TILING_AUTO; return 0;
     case OPT_TAESD_PREVIEW_ONLY: o->taesd_preview_only = flag_on(arg); return 0;
     case OPT_KARRAS_SIGMAS: g->karras_sigmas = flag_on(arg); return 0;
     case OPT_INVERT_MASK: o->invert_mask = flag_on(arg); return 0;

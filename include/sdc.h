@@ -216,6 +216,10 @@ typedef int (*sdc_preview_fn)(const uint8_t *rgb, int width, int height, int ste
  * box around the mask (small repairs on big pictures get the model's full resolution). */
 typedef enum sdc_inpaint_area { SDC_INPAINT_WHOLE, SDC_INPAINT_MASKED } sdc_inpaint_area;
 
+/* sdc_generate_params.vae_tiling: tile above this many pixels on either side */
+#define SDC_VAE_TILING_AUTO (-1)
+#define SDC_VAE_TILING_AUTO_PX 1024
+
 typedef struct sdc_generate_params {
     size_t struct_size;          /* sizeof(sdc_generate_params) of the caller's header */
     /* -- sampling (the first group) -- */
@@ -247,6 +251,9 @@ typedef struct sdc_generate_params {
                                       size; width x height is the working resolution */
     int inpaint_padding;         /* pixels around the mask's box for SDC_INPAINT_MASKED */
     /* -- extensions -- */
+    /* decode (and encode) in overlapping tiles, bounding the VAE's memory: 1 always, 0 never,
+     * SDC_VAE_TILING_AUTO (the default) when the picture is wider or taller than
+     * SDC_VAE_TILING_AUTO_PX pixels */
     int vae_tiling;
     int freeu;                   /* apply freeu_b1, b2, s1, s2 */
     float freeu_b1, freeu_b2, freeu_s1, freeu_s2;

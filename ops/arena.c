@@ -18,6 +18,7 @@ void sdc_arena_init(sdc_arena *a)
     a->blocks = NULL;
     a->used_total = 0;
     a->peak = 0;
+    a->spare = NULL;
 }
 
 static void free_blocks(sdc_arena_block *b)
@@ -33,6 +34,7 @@ static void free_blocks(sdc_arena_block *b)
 void sdc_arena_free(sdc_arena *a)
 {
     free_blocks(a->blocks);
+    free_blocks(a->spare);
     sdc_arena_init(a);
 }
 
@@ -50,6 +52,20 @@ static sdc_arena_block *new_block(size_t size)
     return b;
 }
 
+/* A block of at least `size` bytes: the spare when it fits (and is not much larger, so a
+ * small allocation does not pin a big block), else a new one after freeing the spare. */
+static sdc_arena_block *take_block(sdc_arena *a, size_t size)
+{
+    sdc_arena_block *b = a->spare;
+    a->spare = NULL;
+    if (b && b->size >= size && b->size / 2 <= size) {
+        b->used = 0;
+        return b;
+    }
+    free_blocks(b);
+    return new_block(size);
+}
+
 float *sdc_arena_floats(sdc_arena *a, size_t count)
 {
     if (count > ((size_t)-1 - ARENA_ALIGN) / sizeof(float))
@@ -60,7 +76,7 @@ float *sdc_arena_floats(sdc_arena *a, size_t count)
     sdc_arena_block *b = a->blocks;
     if (!b || b->size - b->used < bytes) {
         size_t size = bytes > ARENA_MIN_BLOCK ? bytes : ARENA_MIN_BLOCK;
-        sdc_arena_block *nb = new_block(size);
+        sdc_arena_block *nb = take_block(a, size);
         if (!nb)
             return NULL;
         nb->next = b;
@@ -79,13 +95,22 @@ size_t sdc_arena_mark(const sdc_arena *a) { return a->used_total; }
 
 void sdc_arena_release(sdc_arena *a, size_t mark)
 {
-    /* Drop whole blocks started after the mark, then rewind the block holding it. Dropped
-     * blocks are freed: the next reset consolidates to the peak size anyway. */
+    /* Drop whole blocks started after the mark, then rewind the block holding it. The
+     * largest dropped block becomes the spare, the others are freed: the next reset
+     * consolidates to the peak size anyway. */
     while (a->blocks && a->blocks->base > mark) {
         sdc_arena_block *b = a->blocks;
         a->blocks = b->next;
         b->next = NULL;
-        free_blocks(b);
+        if (a->spare && a->spare->size < b->size) {
+            sdc_arena_block *t = a->spare;
+            a->spare = b;
+            b = t;
+        }
+        if (a->spare)
+            free_blocks(b);
+        else
+            a->spare = b;
     }
     if (a->blocks && mark >= a->blocks->base)
         a->blocks->used = mark - a->blocks->base;
@@ -94,6 +119,8 @@ void sdc_arena_release(sdc_arena *a, size_t mark)
 
 void sdc_arena_reset(sdc_arena *a)
 {
+    free_blocks(a->spare);
+    a->spare = NULL;
     if (a->blocks && (a->blocks->next || a->blocks->size < a->peak)) {
         size_t peak = a->peak;
         free_blocks(a->blocks);

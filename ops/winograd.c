@@ -20,6 +20,10 @@ enum { TILE = SDC_WINO_TILE, PATCH = SDC_WINO_PATCH, POINTS = SDC_WINO_POINTS };
 #define CHUNK_BYTES ((size_t)48 << 20)
 
 static sdc_conv_algo conv_algo = SDC_CONV_AUTO;
+static int bf16_products = 0;
+
+void sdc_winograd_bf16_set(int on) { bf16_products = on != 0; }
+int sdc_winograd_bf16_get(void) { return bf16_products; }
 
 void sdc_conv_algo_set(sdc_conv_algo algo) { conv_algo = algo; }
 sdc_conv_algo sdc_conv_algo_get(void) { return conv_algo; }
@@ -154,10 +158,11 @@ int sdc_conv3x3_winograd_blocked(float *y, const float *x, int B, int C, int H, 
     }
     int vector = sdc_cpu_level_get() == SDC_CPU_AVX512 &&
                  (size_t)B * (C > K ? C : K) * H * W < ((size_t)1 << 31);
-    /* fp32 products at either precision: rounding the transformed operands to bf16 costs far
-     * more than rounding weights and activations does (docs/PERFORMANCE.md: 27.7 dB instead
-     * of 40.9 dB on a whole picture). */
-    const sdc_gemm_kernel *kern = sdc_gemm_kernel_best(SDC_A_ROWS);
+    /* fp32 products unless asked: rounding the transformed operands to bf16 costs far more
+     * than rounding weights and activations does (docs/PERFORMANCE.md: 27.7 dB instead of
+     * 40.9 dB on a whole picture). sdc_gemm_kernel_for_weights is fp32 at fp32 precision. */
+    const sdc_gemm_kernel *kern = bf16_products ? sdc_gemm_kernel_for_weights()
+                                                : sdc_gemm_kernel_best(SDC_A_ROWS);
     /* With one block of filters they are transformed once; with several, once per chunk. */
     if (kb == K)
         (vector ? sdc_wino_filters_avx512 : sdc_wino_filters)(U, w, 0, K, C);

@@ -34,6 +34,12 @@ sdc_conv_algo sdc_conv_algo_get(void);
 const char *sdc_conv_algo_name(sdc_conv_algo algo);
 int sdc_conv_algo_from_name(const char *name);
 
+/* Whether the transform-domain products follow sdc_precision_get() (bf16 where the CPU has
+ * it, vdpbf16ps with f32 sums) instead of staying fp32; off by default. Process-wide like
+ * sdc_conv_algo_set. */
+void sdc_winograd_bf16_set(int on);
+int sdc_winograd_bf16_get(void);
+
 /* Whether Winograd is the faster choice for a 3x3 convolution of B images [C, H, W] into
  * K channels (measured on this project's kernels: docs/PERFORMANCE.md). */
 int sdc_winograd_pays(int B, int C, int K, int H, int W);

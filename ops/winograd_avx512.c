@@ -72,53 +72,172 @@ static __mmask16 inside(__mmask16 m, __m512i v, int d, int limit)
     return _mm512_mask_cmplt_epi32_mask(m, at, _mm512_set1_epi32(limit));
 }
 
+/* Per-lane gather offsets and masks of the 6x6 patches (inputs) or 4x4 tiles (outputs) of
+ * tiles t, `side` on a side, whose first element sits at (first, first) from the tile's
+ * corner: zero masks outside the image. The same for every channel, so worked out once. */
+static void patch_lanes(const lane_tiles *t, const sdc_wino_tiling *g, int side, int first,
+                        __m512i *at, __mmask16 *live)
+{
+    for (int i = 0; i < side; i++) {
+        __mmask16 rows = inside(t->live, t->row, i + first, g->H);
+        for (int j = 0; j < side; j++) {
+            live[i * side + j] = inside(rows, t->col, j + first, g->W);
+            at[i * side + j] = _mm512_add_epi32(
+                t->offset, _mm512_set1_epi32((i + first) * g->W + j + first));
+        }
+    }
+}
+
+/* 16 tiles side by side in one tile row read their patches from 6 image rows of 66
+ * consecutive pixels: 5 masked row loads per image row and shuffles replace the 36 gathers.
+ * `cols` masks the row loads to the image, `y0` / `x0` is the first patch's corner. */
+typedef struct row_block {
+    size_t image; /* elements before the tiles' image in a [B, C, H, W] tensor */
+    int y0, x0;
+    __mmask16 cols[5];
+} row_block;
+
+/* Whether tiles p .. p + 15 (all live) lie in one tile row of one image; fills *rb then, for
+ * patches starting `first` pixels from the tiles' corners (-1 for inputs, 0 for outputs) in a
+ * tensor of `ch` channels. */
+static int row_block_at(const sdc_wino_tiling *g, size_t p, int lanes, int first, int ch,
+                        row_block *rb)
+{
+    size_t per_image = (size_t)g->th * g->tw, t = p % per_image;
+    int ty = (int)(t / g->tw), tx = (int)(t % g->tw);
+    if (lanes < LANES || tx + LANES > g->tw)
+        return 0;
+    rb->image = p / per_image * ch * (size_t)g->H * g->W;
+    rb->y0 = ty * TILE + first;
+    rb->x0 = tx * TILE + first;
+    for (int k = 0; k < 5; k++) { /* lanes l with 0 <= x0 + 16 k + l < W */
+        int lo = -(rb->x0 + 16 * k), hi = g->W - (rb->x0 + 16 * k);
+        __mmask16 below = sdc_lanes16(lo), upto = sdc_lanes16(hi);
+        rb->cols[k] = (__mmask16)(upto & ~below);
+    }
+    return 1;
+}
+
+/* d[i * 6 + j] lane l = pixel (y0 + i, x0 + 4 l + j) of the tiles' image in channel plane xc
+ * (channel c of image 0), zero outside the image. */
+static void patches_by_rows(__m512 *d, const float *xc, const sdc_wino_tiling *g,
+                            const row_block *rb)
+{
+    /* w[m] = pixel x0 + m: d_j[l] = w[4 l + j]. j < 4: lanes 0-7 from w[0..31], 8-15 from
+     * w[32..63]; j = 4, 5 are j = 0, 1 moved one tile on, the last lane from w[64], w[65]. */
+    const __m512i by4 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20,
+                                          24, 28);
+    for (int i = 0; i < PATCH; i++) {
+        int yy = rb->y0 + i;
+        if (yy < 0 || yy >= g->H) {
+            for (int j = 0; j < PATCH; j++)
+                d[i * PATCH + j] = _mm512_setzero_ps();
+            continue;
+        }
+        const float *row = xc + rb->image + (size_t)yy * g->W;
+        __m512 w[5];
+        for (int k = 0; k < 5; k++) /* masked lanes are not read: x0 may be -1 */
+            w[k] = _mm512_maskz_loadu_ps(rb->cols[k], row + rb->x0 + 16 * k);
+        for (int j = 0; j < 4; j++) {
+            __m512i idx = _mm512_add_epi32(by4, _mm512_set1_epi32(j));
+            __m512 lo = _mm512_permutex2var_ps(w[0], idx, w[1]);
+            __m512 hi = _mm512_permutex2var_ps(w[2], idx, w[3]);
+            d[i * PATCH + j] = _mm512_shuffle_f32x4(lo, hi, 0x44);
+        }
+        __m512i tail = _mm512_castps_si512(w[4]);
+        __m512i tail1 = _mm512_alignr_epi32(_mm512_setzero_si512(), tail, 1);
+        d[i * PATCH + 4] = _mm512_castsi512_ps(
+            _mm512_alignr_epi32(tail, _mm512_castps_si512(d[i * PATCH]), 1));
+        d[i * PATCH + 5] = _mm512_castsi512_ps(
+            _mm512_alignr_epi32(tail1, _mm512_castps_si512(d[i * PATCH + 1]), 1));
+    }
+}
+
+/* Gathers the patches of tiles p .. p + lanes - 1 (any tiles); returns their lanes. */
+static __mmask16 gather_patches(__m512 *d, const float *xc, const sdc_wino_tiling *g, size_t p,
+                                int lanes)
+{
+    lane_tiles t = tiles_at(g, p, lanes, g->C);
+    __m512i at[POINTS];
+    __mmask16 live[POINTS];
+    patch_lanes(&t, g, PATCH, -1, at, live);
+    for (int e = 0; e < POINTS; e++)
+        d[e] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live[e], at[e], xc, 4);
+    return t.live;
+}
+
 void sdc_wino_inputs_avx512(float *V, const float *x, const sdc_wino_tiling *g, size_t p0,
                             int n)
 {
     size_t plane = (size_t)g->C * n, hw = (size_t)g->H * g->W;
+    /* channels outer: the tiles of a chunk walk each plane's rows in order */
 #pragma omp parallel for schedule(static) if (sdc_parallel_worth(plane * POINTS))
     for (int c = 0; c < g->C; c++)
         for (int q = 0; q < n; q += LANES) {
-            lane_tiles t = tiles_at(g, p0 + q, n - q < LANES ? n - q : LANES, g->C);
             const float *xc = x + c * hw;
             __m512 d[POINTS], v[POINTS];
-            for (int i = 0; i < PATCH; i++) {
-                __mmask16 rows = inside(t.live, t.row, i - 1, g->H);
-                for (int j = 0; j < PATCH; j++) {
-                    __mmask16 m = inside(rows, t.col, j - 1, g->W);
-                    __m512i at = _mm512_add_epi32(t.offset, _mm512_set1_epi32((i - 1) * g->W +
-                                                                              j - 1));
-                    d[i * PATCH + j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, at, xc, 4);
-                }
-            }
+            row_block rb;
+            __mmask16 live = 0xffff;
+            if (row_block_at(g, p0 + q, n - q, -1, g->C, &rb))
+                patches_by_rows(d, xc, g, &rb);
+            else
+                live = gather_patches(d, xc, g, p0 + q, n - q < LANES ? n - q : LANES);
             wino_input_2d(v, d);
             for (int e = 0; e < POINTS; e++)
-                _mm512_mask_storeu_ps(V + e * plane + (size_t)c * n + q, t.live, v[e]);
+                _mm512_mask_storeu_ps(V + e * plane + (size_t)c * n + q, live, v[e]);
         }
+}
+
+/* Stores output rows o[i * 4 + j] lane l = pixel (y0 + i, x0 + 4 l + j) of plane yk (channel
+ * k of image 0) + b: each row's 4 vectors interleaved into 64 consecutive pixels (a 4 x 4
+ * transpose of 128-bit lanes after unpacks) and stored with the row masks, rows past the
+ * image skipped: the output transform's counterpart of patches_by_rows. */
+static void tiles_by_rows(float *yk, const __m512 *o, __m512 b, const sdc_wino_tiling *g,
+                          const row_block *rb)
+{
+    for (int i = 0; i < TILE && rb->y0 + i < g->H; i++) {
+        const __m512 *r = o + i * TILE;
+        __m512 t0 = _mm512_unpacklo_ps(r[0], r[1]), t1 = _mm512_unpackhi_ps(r[0], r[1]);
+        __m512 t2 = _mm512_unpacklo_ps(r[2], r[3]), t3 = _mm512_unpackhi_ps(r[2], r[3]);
+        /* u_m, 128-bit lane L: the 4 pixels of tile 4 L + m */
+        __m512 u0 = _mm512_shuffle_ps(t0, t2, 0x44), u1 = _mm512_shuffle_ps(t0, t2, 0xee);
+        __m512 u2 = _mm512_shuffle_ps(t1, t3, 0x44), u3 = _mm512_shuffle_ps(t1, t3, 0xee);
+        __m512 a = _mm512_shuffle_f32x4(u0, u1, 0x44), c = _mm512_shuffle_f32x4(u2, u3, 0x44);
+        __m512 e = _mm512_shuffle_f32x4(u0, u1, 0xee), f = _mm512_shuffle_f32x4(u2, u3, 0xee);
+        __m512 v[4] = {_mm512_shuffle_f32x4(a, c, 0x88), _mm512_shuffle_f32x4(a, c, 0xdd),
+                       _mm512_shuffle_f32x4(e, f, 0x88), _mm512_shuffle_f32x4(e, f, 0xdd)};
+        float *row = yk + rb->image + (size_t)(rb->y0 + i) * g->W + rb->x0;
+        for (int k = 0; k < 4; k++)
+            _mm512_mask_storeu_ps(row + 16 * k, rb->cols[k], _mm512_add_ps(v[k], b));
+    }
 }
 
 void sdc_wino_outputs_avx512(float *y, const float *M, const float *bias,
                              const sdc_wino_tiling *g, size_t p0, int n, int k0, int kb)
 {
     size_t plane = (size_t)kb * n, hw = (size_t)g->H * g->W;
+    /* output channels outer: M is read and y written in order */
 #pragma omp parallel for schedule(static) if (sdc_parallel_worth(plane * POINTS))
     for (int k = 0; k < kb; k++) {
         __m512 b = _mm512_set1_ps(bias ? bias[k0 + k] : 0.0f);
         float *yk = y + (k0 + k) * hw;
         for (int q = 0; q < n; q += LANES) {
-            lane_tiles t = tiles_at(g, p0 + q, n - q < LANES ? n - q : LANES, g->K);
+            int lanes = n - q < LANES ? n - q : LANES;
             __m512 m[POINTS], o[TILE * TILE];
             for (int e = 0; e < POINTS; e++)
-                m[e] = _mm512_maskz_loadu_ps(t.live, M + e * plane + (size_t)k * n + q);
+                m[e] = _mm512_maskz_loadu_ps(sdc_lanes16(lanes), M + e * plane + (size_t)k * n + q);
             wino_output_2d(o, m);
-            for (int i = 0; i < TILE; i++) {
-                __mmask16 rows = inside(t.live, t.row, i, g->H);
-                for (int j = 0; j < TILE; j++) {
-                    __mmask16 mk = inside(rows, t.col, j, g->W);
-                    __m512i at = _mm512_add_epi32(t.offset, _mm512_set1_epi32(i * g->W + j));
-                    _mm512_mask_i32scatter_ps(yk, mk, at, o[i * TILE + j] + b, 4);
-                }
+            row_block rb;
+            if (row_block_at(g, p0 + q, lanes, 0, g->K, &rb)) {
+                tiles_by_rows(yk, o, b, g, &rb);
+                continue;
             }
+            lane_tiles t = tiles_at(g, p0 + q, lanes, g->K);
+            __m512i at[TILE * TILE];
+            __mmask16 live[TILE * TILE];
+            patch_lanes(&t, g, TILE, 0, at, live);
+            for (int e = 0; e < TILE * TILE; e++)
+                _mm512_mask_i32scatter_ps(yk, live[e], at[e], o[e] + b, 4);
         }
     }
 }

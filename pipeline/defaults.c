@@ -37,6 +37,7 @@ sdc_generate_params sdc_generate_default_params(void)
     p.hr_scale = 2.0f;
     p.hr_denoising = 0.7f;
     p.preview_interval = 1;
+    p.vae_tiling = SDC_VAE_TILING_AUTO;
     return p;
 }
 

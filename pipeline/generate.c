@@ -186,6 +186,16 @@ static sdc_status allocate(run *r)
 
 /* latent = the TAESD's encoding of image [3, H, W]: the UNet's latent itself, no posterior
  * and no draw (diffusers' retrieve_latents with an AutoencoderTiny). */
+/* Whether the VAE passes of this picture run in tiles: as asked, or (SDC_VAE_TILING_AUTO) when
+ * either side exceeds SDC_VAE_TILING_AUTO_PX, where an untiled decode's activations reach
+ * gigabytes (docs/PERFORMANCE.md); smaller pictures stay exactly as untiled. */
+static int vae_tiled(const sdc_generate_params *p)
+{
+    if (p->vae_tiling >= 0)
+        return p->vae_tiling > 0;
+    return p->width > SDC_VAE_TILING_AUTO_PX || p->height > SDC_VAE_TILING_AUTO_PX;
+}
+
 static sdc_status encode_taesd(run *r, const float *image, float *latent)
 {
     int lh, lw;
@@ -215,7 +225,7 @@ static sdc_status encode(run *r, const float *image, int draw, float *latent)
         s = sdc_fail(SDC_ERR_NOMEM, "out of memory encoding the init image");
     if (s == SDC_OK)
         s = sdc_vae_encode(r->m->vae, image, 1, r->p->height, r->p->width, mean, mean + r->n,
-                           r->p->vae_tiling);
+                           vae_tiled(r->p));
     if (s == SDC_OK)
         s = sdc_pipeline_check_finite(mean, r->n, "the VAE encoder");
     if (s == SDC_OK) {
@@ -445,7 +455,7 @@ static sdc_status decode(run *r, uint8_t *rgb)
     int taesd = r->m->taesd && !r->m->taesd_preview_only && sdc_taesd_decoder_path(r->m->taesd);
     sdc_status s = taesd ? sdc_taesd_decode(r->m->taesd, r->latent, 1, r->h, r->w, image)
                          : sdc_vae_decode(r->m->vae, r->latent, 1, r->h, r->w, image,
-                                          r->p->vae_tiling || r->tile > 0);
+                                          vae_tiled(r->p) || r->tile > 0);
     if (s == SDC_OK)
         s = sdc_pipeline_check_finite(image, 3 * pixels, taesd ? "the TAESD decoder"
                                                                 : "the VAE decoder");
@@ -594,7 +604,7 @@ static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p
     if (s == SDC_OK)
         s = allocate(&r);
     if (s == SDC_OK)
-        s = sdc_pipeline_preview_prepare(m, p, r.h, r.w, p->vae_tiling || r.tile > 0,
+        s = sdc_pipeline_preview_prepare(m, p, r.h, r.w, vae_tiled(p) || r.tile > 0,
                                          &r.preview);
     if (s == SDC_OK)
         s = sdc_pipeline_control_prepare(p, m->unet, r.h, r.w, r.rows, r.plan.subprompts,

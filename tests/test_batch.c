@@ -100,6 +100,7 @@ Test(batch_jobs, json_lines_override_defaults)
         "  {\"prompt\": \"b\", \"steps\": 3, \"vae-tiling\": true, \"no-emphasis\": true,"
         " \"negative-prompt\": null, \"freeu\": [1.5, 1.6, 0.9, 0.2]}\r\n"
         "{\"prompt\": \"c\", \"seed\": \"18446744073709551615\", \"batch-count\": 2,"
+        " \"no-vae-tiling\": true,"
         " \"output\": \"{index}_{image}.png\"}\n",
         SDC_BATCH_FORMAT_AUTO, "out");
     cr_assert_eq(jobs.count, 3);
@@ -117,12 +118,14 @@ Test(batch_jobs, json_lines_override_defaults)
     cr_assert_null(b->error, "%s", b->error);
     cr_assert_eq(b->line, 4);
     cr_assert_eq(b->opt.gen.steps, 3);
-    cr_assert(b->opt.gen.vae_tiling);
+    cr_assert_eq(a->opt.gen.vae_tiling, SDC_VAE_TILING_AUTO, "the default");
+    cr_assert_eq(b->opt.gen.vae_tiling, 1);
     cr_assert_not(b->opt.gen.emphasis);
     cr_assert(b->opt.gen.freeu);
     cr_assert_float_eq(b->opt.gen.freeu_s2, 0.2f, 0);
     cr_assert_null(c->error, "%s", c->error);
     cr_assert_eq(c->opt.gen.seed, UINT64_MAX);
+    cr_assert_eq(c->opt.gen.vae_tiling, 0, "--no-vae-tiling");
     cr_assert_str_eq(c->outputs[0], "out/2_0.png");
     cr_assert_str_eq(c->outputs[1], "out/2_1.png");
     sdc_batch_jobs_free(&jobs);

@@ -45,6 +45,7 @@ static void restore_level(void)
     sdc_cpu_set_max_level(SDC_CPU_AVX512);
     sdc_precision_set(SDC_PRECISION_FP32);
     sdc_conv_algo_set(SDC_CONV_AUTO);
+    sdc_winograd_bf16_set(0);
     bf16_run = 0;
 }
 
@@ -305,6 +306,38 @@ Test(ops, conv_bf16, .fini = restore_level)
     check_conv(1, 90, 16, 6, 5, 3, 1, 1, SDC_DTYPE_F16);
 }
 
+/* ---- arena ---------------------------------------------------------------------------- */
+
+/* Scratch taken past the current block and released comes back at the same address the
+ * next time (no new mapping, no new page faults), an allocation it does not fit gets a new
+ * block, and reset consolidates to the peak. */
+Test(ops, arena_reuses_released_blocks)
+{
+    sdc_arena a;
+    sdc_arena_init(&a);
+    size_t big = (size_t)24 << 20; /* floats: past the 16 MiB minimum block */
+    float *base = sdc_arena_floats(&a, 16);
+    size_t mark = sdc_arena_mark(&a);
+    float *s1 = sdc_arena_floats(&a, big);
+    cr_assert(base && s1);
+    s1[big - 1] = 1.0f;
+    sdc_arena_release(&a, mark);
+    float *s2 = sdc_arena_floats(&a, big - 100);
+    cr_expect_eq(s2, s1, "released scratch is mapped anew");
+    sdc_arena_release(&a, mark);
+    float *s3 = sdc_arena_floats(&a, 3 * big);
+    cr_assert(s3);
+    s3[3 * big - 1] = 2.0f;
+    sdc_arena_release(&a, mark);
+    cr_expect_eq(sdc_arena_mark(&a), mark);
+    sdc_arena_reset(&a);
+    cr_expect_geq(a.peak, 3 * big * sizeof(float));
+    float *all = sdc_arena_floats(&a, 3 * big);
+    cr_assert(all);
+    all[3 * big - 1] = 3.0f;
+    sdc_arena_free(&a);
+}
+
 /* ---- Winograd F(4x4, 3x3) ------------------------------------------------------------ */
 
 /* The transform matrices, written out again here so the test does not trust the kernel's. */
@@ -383,8 +416,10 @@ static void winograd_magnitude(double *mag16, const float *x, const float *wref,
 /* Winograd against the direct double sum, `chunk` tiles and `kb` output channels at a time
  * (0: the kernel's choice). The bound: f32 rounding of the transforms and the channel sums,
  * relative to the tile magnitude, also when the precision setting is bf16 (Winograd keeps
- * fp32 products then). */
-static void check_winograd(int B, int C, int K, int H, int W, sdc_dtype dtype, int chunk, int kb)
+ * fp32 products then unless sdc_winograd_bf16_set), plus `operand_rel` times the tile
+ * magnitude for operands rounded before their products. */
+static void check_winograd_rel(int B, int C, int K, int H, int W, sdc_dtype dtype, int chunk,
+                               int kb, double operand_rel)
 {
     float *x = random_floats((size_t)B * C * H * W), *bias = random_floats(K);
     float *wref = malloc((size_t)K * C * 9 * sizeof(float));
@@ -396,7 +431,7 @@ static void check_winograd(int B, int C, int K, int H, int W, sdc_dtype dtype, i
     int th = (H + 3) / 4, tw = (W + 3) / 4;
     double *mag = malloc(sizeof(double) * 16 * th * tw); /* per tile of the current (b, co) */
     cr_assert(mag);
-    double rel = (C * 9 + 64) * F32_EPS;
+    double rel = (C * 9 + 64) * F32_EPS + operand_rel;
     FOR_EACH_LEVEL(lv)
     {
         int r = chunk ? sdc_conv3x3_winograd_blocked(y, x, B, C, H, W, &w, bias, &arena, chunk, kb)
@@ -438,6 +473,11 @@ static void check_winograd(int B, int C, int K, int H, int W, sdc_dtype dtype, i
     free(y);
 }
 
+static void check_winograd(int B, int C, int K, int H, int W, sdc_dtype dtype, int chunk, int kb)
+{
+    check_winograd_rel(B, C, K, H, W, dtype, chunk, kb, 0.0);
+}
+
 /* Sizes that are not multiples of 4 (clipped edge tiles), a 1x1 image (all padding), batch
  * items sharing chunks, chunks that end mid-image, blocks of output channels (transformed
  * once, or again for every chunk), more than 16 channels (vector tails), and the three
@@ -450,6 +490,12 @@ Test(ops, winograd_conv3x3, .fini = restore_level)
     check_winograd(3, 7, 9, 10, 9, SDC_DTYPE_F16, 5, 9);
     check_winograd(2, 19, 8, 8, 8, SDC_DTYPE_F32, 3, 3);
     check_winograd(1, 21, 37, 18, 21, SDC_DTYPE_F16, 1000, 16);
+    /* 16 or more tiles a row: the AVX-512 input transform reads whole rows for blocks of 16
+     * tiles in one row (both image edges, pixels past the 64th, batch items, chunks that
+     * end mid-row) */
+    check_winograd(2, 3, 5, 9, 64, SDC_DTYPE_F16, 0, 0);
+    check_winograd(1, 6, 4, 7, 66, SDC_DTYPE_F32, 0, 0);
+    check_winograd(2, 2, 3, 6, 130, SDC_DTYPE_F32, 40, 3);
 }
 
 /* bf16 precision leaves Winograd's products fp32: the fp32 bound holds. */
@@ -459,6 +505,23 @@ Test(ops, winograd_conv3x3_bf16, .fini = restore_level)
     check_winograd(2, 5, 17, 13, 11, SDC_DTYPE_F16, 0, 0);
     check_winograd(1, 90, 16, 6, 5, SDC_DTYPE_F16, 0, 0);
     check_winograd(3, 7, 9, 10, 9, SDC_DTYPE_BF16, 5, 4);
+}
+
+/* bf16 products in the transform domain (sdc_winograd_bf16_set): both operands rounded to
+ * bf16 (unit roundoff 2^-8 each) before exact products summed in f32, so each product term
+ * is within 2 * 2^-8 + 2^-16 of its value relative to |U||V|; the tile magnitude sums exactly
+ * those |U||V| through |A^T| .. |A|. The same cases as the fp32 test. */
+Test(ops, winograd_conv3x3_bf16_products, .fini = restore_level)
+{
+    start_bf16_run();
+    sdc_winograd_bf16_set(1);
+    double bf16_rel = 2.0 / 256 + 1.0 / 65536;
+    check_winograd_rel(2, 5, 17, 13, 11, SDC_DTYPE_F16, 0, 0, bf16_rel);
+    check_winograd_rel(1, 33, 40, 37, 35, SDC_DTYPE_F32, 0, 0, bf16_rel);
+    check_winograd_rel(1, 4, 3, 1, 1, SDC_DTYPE_BF16, 0, 0, bf16_rel);
+    check_winograd_rel(3, 7, 9, 10, 9, SDC_DTYPE_F16, 5, 9, bf16_rel);
+    check_winograd_rel(1, 90, 16, 6, 5, SDC_DTYPE_F16, 0, 0, bf16_rel);
+    check_winograd_rel(1, 21, 37, 18, 21, SDC_DTYPE_F16, 1000, 16, bf16_rel);
 }
 
 /* y of sdc_conv2d for one 3x3 convolution (random data, fixed seed) under `algo`. */

@@ -405,3 +405,44 @@ Test(parameters, freeu_does_not_outlive_its_generation)
     free(again.rgb);
     sdc_model_free(m);
 }
+
+/* The picture of `width` x SIDE with vae_tiling as given. */
+static picture render_tiling(sdc_model *m, int width, int tiling)
+{
+    sdc_generate_params g = sdc_generate_default_params();
+    txt2img(&g);
+    g.steps = 1;
+    g.width = width;
+    if (tiling != SDC_VAE_TILING_AUTO)
+        g.vae_tiling = tiling;
+    return render(m, &g, tiling ? "tiled" : "untiled");
+}
+
+/* Whether both pictures are the same bytes (same size). */
+static int same_picture(const picture *a, const picture *b)
+{
+    return a->width == b->width && a->height == b->height &&
+           memcmp(a->rgb, b->rgb, (size_t)a->width * a->height * 3) == 0;
+}
+
+/* The default (SDC_VAE_TILING_AUTO) decodes in tiles exactly when a side exceeds
+ * SDC_VAE_TILING_AUTO_PX: at that size the picture is the untiled one, byte for byte, and one
+ * more latent cell makes it the tiled one; 0 and 1 force either way at both sizes. */
+Test(parameters, vae_tiling_default_follows_the_size)
+{
+    sdc_model *m = load_demo();
+    cr_assert_eq(sdc_generate_default_params().vae_tiling, SDC_VAE_TILING_AUTO);
+    static const int widths[] = {SDC_VAE_TILING_AUTO_PX, SDC_VAE_TILING_AUTO_PX + 8};
+    for (int i = 0; i < 2; i++) {
+        picture dflt = render_tiling(m, widths[i], SDC_VAE_TILING_AUTO);
+        picture off = render_tiling(m, widths[i], 0), on = render_tiling(m, widths[i], 1);
+        cr_expect(!same_picture(&off, &on), "%d px: tiling does not change the picture",
+                  widths[i]);
+        cr_expect(same_picture(&dflt, i == 0 ? &off : &on), "%d px: the default is not %s",
+                  widths[i], i == 0 ? "untiled" : "tiled");
+        free(dflt.rgb);
+        free(off.rgb);
+        free(on.rgb);
+    }
+    sdc_model_free(m);
+}
