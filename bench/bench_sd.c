@@ -3,14 +3,15 @@
  *   bench_sd [--model FILE] [--size PX] [--batch B] [--runs N] [--threads T]
  *            [--cpu scalar|avx2|avx512] [--stages text,unet,vae,taesd,micro]
  *            [--vae-tiling] [--vae-tile CELLS] [--taesd FILE]
- *            [--precision fp32|bf16] [--conv auto|implicit|winograd] [--peak GFLOPS]
+ *            [--precision fp32|bf16|int8] [--conv auto|implicit|winograd] [--peak GFLOPS]
  *   bench_sd --smoke      (seconds: the golden tiny model, else the demo model; for CI)
  *   bench_sd --stages psnr [--steps N] [--vocab FILE]
  *            (bf16 and Winograd against fp32 with implicit GEMM, whole txt2img)
  *
  * For each stage: the first (cold) call, the median of N more, GFLOP/s from the FLOPs the
  * checkpoint's shapes imply (bench/flops.h), the share of the measured peak (fp32 FMA, or
- * bf16 dot products with --precision bf16)
+ * bf16 dot products with --precision bf16; with --precision int8 the fp32 peak, as only the
+ * linear layers run in int8)
  * (ops/cpu.h), and the peak resident memory during the stage (anonymous = activations and
  * copies; file = mapped checkpoint pages). The taesd stage decodes with the TAESD of --taesd
  * (default /tmp/fullsize/taesd-f16.safetensors). Full-size checkpoints with random weights come
@@ -58,7 +59,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: bench_sd [--model FILE] [--size PX] [--batch B] [--runs N] [--threads T]\n"
             "                [--cpu scalar|avx2|avx512] [--stages text,unet,vae,taesd,micro]\n"
-            "                [--vae-tiling] [--vae-tile CELLS] [--precision fp32|bf16]\n"
+            "                [--vae-tiling] [--vae-tile CELLS] [--precision fp32|bf16|int8]\n"
             "                [--taesd FILE]\n"
             "                [--conv auto|implicit|winograd] [--peak GFLOPS] [--smoke]\n"
             "       bench_sd --stages psnr [--model FILE] [--size PX] [--steps N] [--vocab FILE]\n");
@@ -440,7 +441,12 @@ int main(int argc, char **argv)
         measure_peak(threads_used, bf16);
     printf("kernels: %s, %s products in linear layers and convolutions, 3x3 convolutions %s, "
            "%d threads; %s peak %.1f GFLOP/s (%.1f per core, %s)\n",
-           sdc_cpu_level_name(sdc_cpu_level_get()), bf16 ? "bf16" : "fp32",
+           sdc_cpu_level_name(sdc_cpu_level_get()),
+           bf16 ? "bf16"
+           : o.precision == SDC_PRECISION_INT8
+               ? (sdc_cpu_has_vnni() ? "int8 (attention, feed-forward, text) and fp32"
+                                     : "fp32 (no AVX512_VNNI for int8)")
+               : "fp32",
            sdc_conv_algo_name(sdc_conv_algo_get()), threads_used,
            bf16 ? "bf16 dot-product" : "fp32 FMA", peak_gflops, peak_gflops / threads_used,
            o.peak > 0 ? "given" : "measured");
