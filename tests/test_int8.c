@@ -3,6 +3,8 @@
  * block sums, same f32 operations in the same order) on odd shapes, and sdc_linear's use of
  * it under --precision int8. Skipped, saying so, on a CPU without AVX512_VNNI. */
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -273,4 +275,86 @@ Test(int8, model_param_quantises_at_load, .fini = restore)
     cr_assert(se > 0 && psnr > 20, "PSNR %.2f dB against fp32", psnr);
     free(ref);
     free(got);
+}
+
+/* ---- golden trajectories: int8 pictures against fp32 ---------------------------------- */
+
+/* A picture of golden txt2img case `id` (manifest `set`: "" for the main one), rendered
+ * with its command line's settings (shared/CLI-CONTRACT.md: --rng cpu, linspace Euler) and
+ * mp.int8 = int8. */
+static uint8_t *render_case(const char *set, const char *id, int int8, size_t *n)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, "%s%smanifest.json", set, *set ? "/" : "");
+    /* the main manifest through the helper: it reads Python's NaN */
+    json_t *man = *set ? json_load_file(golden_path(rel), 0, NULL) : golden_manifest();
+    json_t *c = NULL, *it;
+    size_t i;
+    cr_assert(man, "cannot read %s", rel);
+    json_array_foreach(json_object_get(man, "cases"), i, it)
+        if (strcmp(json_string_value(json_object_get(it, "id")), id) == 0)
+            c = it;
+    cr_assert(c, "no case %s in %s", id, rel);
+    const char *file = json_string_value(json_object_get(c, "model_file"));
+    if (file)
+        snprintf(rel, sizeof rel, "%s/%s", set, file);
+    else
+        snprintf(rel, sizeof rel, "models/%s/model.safetensors",
+                 json_string_value(json_object_get(c, "model")));
+    sdc_model_params mp = sdc_model_default_params();
+    mp.model_path = golden_path(rel);
+    mp.vocab_path = vocab_path();
+    mp.int8 = int8;
+    sdc_model *m;
+    cr_assert_eq(sdc_model_load(&mp, &m), SDC_OK, "%s", sdc_last_error());
+    sdc_generate_params gp = sdc_generate_default_params();
+    gp.prompt = json_string_value(json_object_get(c, "prompt"));
+    const char *neg = json_string_value(json_object_get(c, "negative_prompt"));
+    gp.negative_prompt = neg ? neg : "";
+    gp.seed = json_integer_value(json_object_get(c, "seed"));
+    gp.steps = (int)json_integer_value(json_object_get(c, "steps"));
+    gp.cfg_scale = (float)json_number_value(json_object_get(c, "cfg_scale"));
+    gp.width = (int)json_integer_value(json_object_get(c, "width"));
+    gp.height = (int)json_integer_value(json_object_get(c, "height"));
+    gp.sampler = "euler";
+    gp.scheduler = "linspace";
+    gp.rng = SDC_RNG_TYPE_CPU;
+    *n = (size_t)gp.width * gp.height * 3;
+    uint8_t *rgb = malloc(*n);
+    cr_assert(rgb);
+    cr_assert_eq(sdc_generate(m, &gp, rgb), SDC_OK, "%s", sdc_last_error());
+    sdc_model_free(m);
+    if (*set)
+        json_decref(man);
+    return rgb;
+}
+
+/* What int8 costs in accuracy, logged (docs/PERFORMANCE.md has the figures); the bound only
+ * catches a broken path (a wrong scale or sign gives noise, under 15 dB). */
+static void check_case_psnr(const char *set, const char *id)
+{
+    size_t n;
+    uint8_t *ref = render_case(set, id, 0, &n), *got = render_case(set, id, 1, &n);
+    double se = 0;
+    int worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        int d = abs((int)got[i] - (int)ref[i]);
+        se += (double)d * d;
+        worst = d > worst ? d : worst;
+    }
+    double psnr = se > 0 ? 10 * log10(255.0 * 255.0 * (double)n / se) : INFINITY;
+    cr_log_info("%s: int8 vs fp32 PSNR %.2f dB, largest difference %d/255", id, psnr, worst);
+    cr_expect(psnr >= 25.0, "%s: int8 vs fp32 PSNR %.2f dB", id, psnr);
+    free(ref);
+    free(got);
+}
+
+Test(int8, golden_txt2img_q8_0_gguf, .fini = restore)
+{
+    check_case_psnr("gguf", "txt2img.tiny-sd1.q8_0.euler");
+}
+
+Test(int8, golden_txt2img_f16, .fini = restore)
+{
+    check_case_psnr("", "txt2img.tiny-sd1.euler");
 }
