@@ -3,16 +3,18 @@
  *   bench_sd [--model FILE] [--size PX] [--batch B] [--runs N] [--threads T]
  *            [--cpu scalar|avx2|avx512] [--stages text,unet,vae,taesd,micro]
  *            [--vae-tiling] [--vae-tile CELLS] [--taesd FILE]
- *            [--precision fp32|bf16] [--conv auto|implicit|winograd] [--peak GFLOPS]
+ *            [--precision fp32|bf16|int8] [--conv auto|implicit|winograd] [--peak GFLOPS]
  *            [--wino-bf16]  (Winograd's transform-domain products in bf16 too; with
  *                            --precision bf16 the vae stage also prints its PSNR against fp32)
  *   bench_sd --smoke      (seconds: the golden tiny model, else the demo model; for CI)
  *   bench_sd --stages psnr [--steps N] [--vocab FILE]
- *            (bf16 and Winograd against fp32 with implicit GEMM, whole txt2img)
+ *            (bf16 and Winograd against fp32 with implicit GEMM, whole txt2img; with
+ *            --precision int8: int8 linear layers against fp32)
  *
  * For each stage: the first (cold) call, the median of N more, GFLOP/s from the FLOPs the
  * checkpoint's shapes imply (bench/flops.h), the share of the measured peak (fp32 FMA, or
- * bf16 dot products with --precision bf16)
+ * bf16 dot products with --precision bf16; with --precision int8 the fp32 peak, as only the
+ * linear layers run in int8)
  * (ops/cpu.h), and the peak resident memory during the stage (anonymous = activations and
  * copies; file = mapped checkpoint pages). The taesd stage decodes with the TAESD of --taesd
  * (default /tmp/fullsize/taesd-f16.safetensors). Full-size checkpoints with random weights come
@@ -63,7 +65,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: bench_sd [--model FILE] [--size PX] [--batch B] [--runs N] [--threads T]\n"
             "                [--cpu scalar|avx2|avx512] [--stages text,unet,vae,taesd,micro]\n"
-            "                [--vae-tiling] [--vae-tile CELLS] [--precision fp32|bf16]\n"
+            "                [--vae-tiling] [--vae-tile CELLS] [--precision fp32|bf16|int8]\n"
             "                [--wino-bf16] (Winograd's products in bf16 too)\n"
             "                [--taesd FILE]\n"
             "                [--conv auto|implicit|winograd] [--peak GFLOPS] [--smoke]\n"
@@ -302,10 +304,17 @@ static int bench_unet(const options *o, models *m, const float *context)
                   malloc(sizeof(float) * B * sdc_unet_out_channels(m->unet) * h * w), B, h, w,
                   T, L ? random_floats((size_t)B * L, 14, 1.0f) : NULL};
     int ok = c.x && c.context && c.out && (!L || c.label);
-    result r;
-    r.flops = sdc_bench_unet_flops(m->ck, B, h, w, T);
+    result r, r32;
+    r.flops = r32.flops = sdc_bench_unet_flops(m->ck, B, h, w, T);
     if (ok)
         ok = time_stage(unet_call, &c, o->runs, &r) == SDC_OK;
+    /* int8: the same weights (q8_0 where int8 runs) again in fp32 math, in the same process */
+    int int8 = sdc_precision_get() == SDC_PRECISION_INT8;
+    if (ok && int8) {
+        sdc_precision_set(SDC_PRECISION_FP32);
+        ok = time_stage(unet_call, &c, o->runs, &r32) == SDC_OK;
+        sdc_precision_set(SDC_PRECISION_INT8);
+    }
     if (c.context != context)
         free(c.context);
     free(c.x);
@@ -314,8 +323,12 @@ static int bench_unet(const options *o, models *m, const float *context)
     if (!ok)
         return -1;
     char name[64];
-    snprintf(name, sizeof name, "unet step B=%d %dx%d", B, h, w);
+    snprintf(name, sizeof name, "unet step B=%d %dx%d%s", B, h, w, int8 ? " int8" : "");
     print_result(name, &r);
+    if (int8) {
+        snprintf(name, sizeof name, "unet step B=%d %dx%d fp32", B, h, w);
+        print_result(name, &r32);
+    }
     return 0;
 }
 
@@ -484,7 +497,12 @@ int main(int argc, char **argv)
         measure_peak(threads_used, bf16);
     printf("kernels: %s, %s products in linear layers and convolutions, 3x3 convolutions %s, "
            "%d threads; %s peak %.1f GFLOP/s (%.1f per core, %s)\n",
-           sdc_cpu_level_name(sdc_cpu_level_get()), bf16 ? "bf16" : "fp32",
+           sdc_cpu_level_name(sdc_cpu_level_get()),
+           bf16 ? "bf16"
+           : o.precision == SDC_PRECISION_INT8
+               ? (sdc_cpu_has_vnni() ? "int8 (attention, feed-forward, text) and fp32"
+                                     : "fp32 (no AVX512_VNNI for int8)")
+               : "fp32",
            sdc_conv_algo_name(sdc_conv_algo_get()), threads_used,
            bf16 ? "bf16 dot-product" : "fp32 FMA", peak_gflops, peak_gflops / threads_used,
            o.peak > 0 ? "given" : "measured");
@@ -517,7 +535,9 @@ int main(int argc, char **argv)
     if (rc == 0 && wants(&o, "taesd"))
         rc = bench_taesd(&o) != 0;
     if (rc == 0 && wants(&o, "psnr"))
-        rc = sdc_bench_psnr(o.model, o.vocab, o.size, o.steps, "euler") != 0;
+        rc = (o.precision == SDC_PRECISION_INT8
+                  ? sdc_bench_psnr_int8(o.model, o.vocab, o.size, o.steps, "euler")
+                  : sdc_bench_psnr(o.model, o.vocab, o.size, o.steps, "euler")) != 0;
     if (rc == 0 && wants(&o, "micro"))
         rc = sdc_bench_micro(peak_gflops, threads_used, o.runs, o.smoke) != 0;
     return rc;

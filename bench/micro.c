@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "bench/measure.h"
+#include "ops/cpu.h"
 #include "ops/dtype.h"
 #include "ops/nn.h"
 #include "ops/winograd.h"
@@ -161,16 +162,27 @@ static void free_bufs(bufs *b)
     free(b->q);
     free(b->k);
     free(b->v);
-    free((void *)b->w.data);
+    if (b->w.owned)
+        sdc_weight_free(&b->w);
+    else
+        free((void *)b->w.data);
     sdc_arena_free(&b->arena);
 }
 
-/* Times one shape under the current settings and prints its line. */
+/* Times one shape under the current settings and prints its line; int8: a linear shape's
+ * weight quantised to q8_0 and run by the int8 GEMM (its int8 MACs count 2 ops each). */
 static int bench_shape(const shape *s, const char *label, double peak_gflops, int threads,
-                       int runs)
+                       int runs, int int8)
 {
     bufs b;
-    if (alloc_bufs(s, &b) != 0) {
+    int bad = alloc_bufs(s, &b) != 0;
+    if (!bad && int8) {
+        const void *f16 = b.w.data;
+        bad = sdc_weight_to_q8_0(&b.w) != SDC_OK;
+        if (!bad)
+            free((void *)f16);
+    }
+    if (bad) {
         free_bufs(&b);
         fprintf(stderr, "bench_sd: out of memory for %s\n", s->name);
         return -1;
@@ -194,6 +206,32 @@ static int bench_shape(const shape *s, const char *label, double peak_gflops, in
     return 0;
 }
 
+/* The linear shapes again with --precision int8, against the int8 dot-product peak. */
+static int bench_int8(double peak_gflops, int threads, int runs, int smoke)
+{
+    double peak = sdc_cpu_peak_int8_gops(threads);
+    if (peak <= 0) {
+        printf("\n(no AVX512_VNNI: no int8 kernel to measure)\n");
+        return 0;
+    }
+    (void)peak_gflops;
+    printf("\n%-40s %10s %10s %8s %8s\n", "kernel (q8_0 weights, int8 math)", "median ms",
+           "GOP/s", "% peak", "% cpu");
+    printf("(int8 vpdpbusd peak %.1f GOP/s over %d threads, a multiply-add counting 2)\n", peak,
+           threads);
+    sdc_precision saved = sdc_precision_get();
+    sdc_precision_set(SDC_PRECISION_INT8);
+    int status = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes && status == 0; i++)
+        if (shapes[i].kind == LINEAR) {
+            shape s = smoke ? smoke_shape(shapes[i]) : shapes[i];
+            s.c = (s.c + 31) / 32 * 32; /* q8_0 rows are whole blocks (the smoke run's are not) */
+            status = bench_shape(&s, " [int8]", peak, threads, runs, 1);
+        }
+    sdc_precision_set(saved);
+    return status;
+}
+
 int sdc_bench_micro(double peak_gflops, int threads, int runs, int smoke)
 {
     printf("\n%-40s %10s %10s %8s %8s\n", "kernel (f16 weights, f32 math)", "median ms",
@@ -206,14 +244,14 @@ int sdc_bench_micro(double peak_gflops, int threads, int runs, int smoke)
         shape s = smoke ? smoke_shape(shapes[i]) : shapes[i];
         if (s.kind == CONV && s.e == 3 && s.f == 1) {
             sdc_conv_algo_set(SDC_CONV_IMPLICIT_GEMM);
-            status = bench_shape(&s, " [implicit]", peak_gflops, threads, runs);
+            status = bench_shape(&s, " [implicit]", peak_gflops, threads, runs, 0);
             sdc_conv_algo_set(SDC_CONV_WINOGRAD);
             if (status == 0)
-                status = bench_shape(&s, " [winograd]", peak_gflops, threads, runs);
+                status = bench_shape(&s, " [winograd]", peak_gflops, threads, runs, 0);
             sdc_conv_algo_set(saved);
         } else {
-            status = bench_shape(&s, "", peak_gflops, threads, runs);
+            status = bench_shape(&s, "", peak_gflops, threads, runs, 0);
         }
     }
-    return status;
+    return status == 0 ? bench_int8(peak_gflops, threads, runs, smoke) : status;
 }

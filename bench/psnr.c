@@ -42,23 +42,60 @@ static void compare(const char *what, const uint8_t *a, const uint8_t *b, size_t
     printf("%-44s PSNR %6.2f dB, largest difference %d/255\n", what, psnr, worst);
 }
 
-int sdc_bench_psnr(const char *model, const char *vocab, int size, int steps,
-                   const char *sampler)
+static sdc_model *load(const char *model, const char *vocab, int int8)
 {
     sdc_model_params mp = sdc_model_default_params();
     mp.model_path = model;
     mp.vocab_path = vocab;
+    mp.int8 = int8;
     sdc_model *m;
     if (sdc_model_load(&mp, &m) != SDC_OK) {
         fprintf(stderr, "bench_sd: %s\n", sdc_last_error());
-        return -1;
+        return NULL;
     }
+    return m;
+}
+
+static sdc_generate_params run_params(int size, int steps, const char *sampler)
+{
     sdc_generate_params gp = sdc_generate_default_params();
     gp.prompt = "a photograph of an astronaut riding a horse";
     gp.width = gp.height = size;
     gp.steps = steps;
     gp.seed = 42;
     gp.sampler = sampler;
+    return gp;
+}
+
+int sdc_bench_psnr_int8(const char *model, const char *vocab, int size, int steps,
+                        const char *sampler)
+{
+    sdc_generate_params gp = run_params(size, steps, sampler);
+    size_t n = (size_t)size * size * 3;
+    uint8_t *ref = malloc(n), *other = malloc(n);
+    sdc_model *m = ref && other ? load(model, vocab, 0) : NULL;
+    int rc = m ? generate(m, &gp, SDC_PRECISION_FP32, SDC_CONV_AUTO, ref) : -1;
+    sdc_model_free(m); /* one model at a time */
+    m = rc == 0 ? load(model, vocab, 1) : NULL;
+    if (m && generate(m, &gp, SDC_PRECISION_INT8, SDC_CONV_AUTO, other) == 0) {
+        printf("%dx%d, %d %s steps, against fp32:\n", size, size, steps, sampler);
+        compare("int8 linear layers (q8_0 weights)", ref, other, n);
+    } else {
+        rc = -1;
+    }
+    sdc_model_free(m);
+    free(ref);
+    free(other);
+    return rc;
+}
+
+int sdc_bench_psnr(const char *model, const char *vocab, int size, int steps,
+                   const char *sampler)
+{
+    sdc_model *m = load(model, vocab, 0);
+    if (!m)
+        return -1;
+    sdc_generate_params gp = run_params(size, steps, sampler);
     size_t n = (size_t)size * size * 3;
     uint8_t *ref = malloc(n), *other = malloc(n);
     int rc = ref && other ? 0 : -1;

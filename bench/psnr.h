@@ -12,6 +12,10 @@
  * error printed. */
 int sdc_bench_psnr(const char *model, const char *vocab, int size, int steps,
                    const char *sampler);
+/* The same comparison for --precision int8: the fp32 picture (default convolutions) against
+ * the one of the model loaded again with sdc_model_params.int8 (its linear weights q8_0). */
+int sdc_bench_psnr_int8(const char *model, const char *vocab, int size, int steps,
+                        const char *sampler);
 
 /* PSNR in dB of two buffers of n 8-bit values (INFINITY when equal); *worst receives the
  * largest difference of one value. */

@@ -37,6 +37,9 @@ sdc_status sdc_text_layer_load(sdc_text_layer *l, const sdc_layer_source *src, i
         dims->mlp = l->fc1.w.rows;
     if (s == SDC_OK)
         s = sdc_text_linear_load(src, layer_name(n, index, "mlp.fc2"), W, dims->mlp, &l->fc2);
+    sdc_layer *const int8_layers[] = {&l->q, &l->k, &l->v, &l->out, &l->fc1, &l->fc2};
+    for (int i = 0; i < 6 && s == SDC_OK; i++)
+        s = sdc_layer_prefer_int8(int8_layers[i]);
     if (s != SDC_OK)
         sdc_text_layer_free(l);
     return s;

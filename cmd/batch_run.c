@@ -84,7 +84,8 @@ static int same_model(const sdc_cli_options *a, const sdc_cli_options *b)
            same_string(a->taesd, b->taesd) && a->taesd_preview_only == b->taesd_preview_only &&
            same_string(a->vocab, b->vocab) && same_string(a->refiner, b->refiner) &&
            same_string(a->hr_model, b->hr_model) &&
-           a->prediction == b->prediction && a->threads == b->threads && a->bf16 == b->bf16;
+           a->prediction == b->prediction && a->threads == b->threads && a->bf16 == b->bf16 &&
+           a->int8 == b->int8;
 }
 
 /* Makes the job's model the loaded one: frees the previous model first, so at most one is

@@ -266,7 +266,9 @@ static void print_help_output(FILE *out)
         "      --preview-interval N  sampling steps between previews (default 1)\n"
         "  -t, --threads N           worker threads (default: all cores)\n"
         "      --precision P         fp32 (default) or bf16: linear layers and convolutions\n"
-        "                            in bfloat16 on AVX512_BF16 CPUs (faster, ~3 digits)\n"
+        "                            in bfloat16 on AVX512_BF16 CPUs (faster, ~3 digits);\n"
+        "                            int8: attention, feed-forward and text encoder linear\n"
+        "                            layers on q8_0 weights (AVX512_VNNI CPUs)\n"
         "  -v, --verbose             per-stage timings and peak memory\n"
         "      --quiet               no progress output\n"
         "  -h, --help                this text\n"
@@ -599,9 +601,10 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
     case OPT_MASK_BLUR:
         return parse_float(arg, 0, 256, &o->mask_blur) ? usage_error("--mask-blur must be 0..256, not '%s'", arg) : 0;
     case OPT_PRECISION:
-        if (strcmp(arg, "fp32") && strcmp(arg, "bf16"))
-            return usage_error("--precision must be fp32 or bf16, not '%s'", arg);
+        if (strcmp(arg, "fp32") && strcmp(arg, "bf16") && strcmp(arg, "int8"))
+            return usage_error("--precision must be fp32, bf16 or int8, not '%s'", arg);
         o->bf16 = strcmp(arg, "bf16") == 0;
+        o->int8 = strcmp(arg, "int8") == 0;
         return 0;
     case OPT_INPAINT_AREA:
         if (strcmp(arg, "whole") && strcmp(arg, "masked"))
@@ -726,6 +729,7 @@ sdc_model_params sdc_cli_model_params(const sdc_cli_options *o, const char *path
     mp.prediction = o->prediction;
     mp.threads = o->threads;
     mp.bf16 = o->bf16;
+    mp.int8 = o->int8;
     return mp;
 }
 

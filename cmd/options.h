@@ -36,6 +36,7 @@ typedef struct sdc_cli_options {
     sdc_prediction_override prediction;
     int threads;
     int bf16;            /* --precision bf16 */
+    int int8;            /* --precision int8 */
     int batch_count;
     int seed_random;     /* -s -1 */
     int overwrite;

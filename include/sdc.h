@@ -145,6 +145,12 @@ typedef struct sdc_model_params {
     const char *taesd_path;
     int taesd_preview_only; /* with taesd_path: the TAESD only shows live previews
                                (SDC_PREVIEW_TAE); the checkpoint's VAE decodes and encodes */
+    /* -- int8 -- */
+    int int8;               /* the text encoder's and the UNet attention / feed-forward linear
+                               layers in int8: q8_0 weights (a GGUF file's own, else quantised
+                               at load) times activations quantised per row, on AVX512_VNNI
+                               CPUs (elsewhere f32 on the q8_0 weights); convolutions stay
+                               fp32; overrides bf16; process-wide, see docs/PERFORMANCE.md */
 } sdc_model_params;
 
 sdc_model_params sdc_model_default_params(void);

@@ -44,6 +44,15 @@ int sdc_cpu_has_bf16(void)
 #endif
 }
 
+int sdc_cpu_has_vnni(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return sdc_cpu_level_get() == SDC_CPU_AVX512 && __builtin_cpu_supports("avx512vnni");
+#else
+    return 0;
+#endif
+}
+
 const char *sdc_cpu_level_name(sdc_cpu_level level)
 {
     switch (level) {
@@ -68,12 +77,12 @@ sdc_precision sdc_precision_get(void)
 
 const char *sdc_precision_name(sdc_precision p)
 {
-    return p == SDC_PRECISION_BF16 ? "bf16" : "fp32";
+    return p == SDC_PRECISION_BF16 ? "bf16" : p == SDC_PRECISION_INT8 ? "int8" : "fp32";
 }
 
 int sdc_precision_from_name(const char *name)
 {
-    for (int p = SDC_PRECISION_FP32; p <= SDC_PRECISION_BF16; p++)
+    for (int p = SDC_PRECISION_FP32; p <= SDC_PRECISION_INT8; p++)
         if (strcmp(name, sdc_precision_name((sdc_precision)p)) == 0)
             return p;
     return -1;

@@ -20,6 +20,8 @@ sdc_cpu_level sdc_cpu_level_get(void);
 void sdc_cpu_set_max_level(sdc_cpu_level cap);
 /* Whether AVX512_BF16 (vdpbf16ps) is usable at the current level. */
 int sdc_cpu_has_bf16(void);
+/* Whether AVX512_VNNI (vpdpbusd, the int8 GEMM) is usable at the current level. */
+int sdc_cpu_has_vnni(void);
 /* "scalar", "avx2", "avx512". */
 const char *sdc_cpu_level_name(sdc_cpu_level level);
 
@@ -31,11 +33,16 @@ const char *sdc_cpu_level_name(sdc_cpu_level level);
 typedef enum sdc_precision {
     SDC_PRECISION_FP32,
     SDC_PRECISION_BF16,
+    /* INT8: the linear layers chosen at load (attention projections, feed-forward, text
+     * encoder) hold q8_0 weights and multiply int8 activations quantised per row (ops/gemm_q8.h)
+     * with AVX512_VNNI; convolutions and everything else stay fp32. Without VNNI those layers
+     * compute in f32 on the expanded q8_0 weights. */
+    SDC_PRECISION_INT8,
 } sdc_precision;
 
 void sdc_precision_set(sdc_precision precision);
 sdc_precision sdc_precision_get(void);
-/* "fp32", "bf16"; sdc_precision_from_name returns -1 for other names. */
+/* "fp32", "bf16", "int8"; sdc_precision_from_name returns -1 for other names. */
 const char *sdc_precision_name(sdc_precision precision);
 int sdc_precision_from_name(const char *name);
 
@@ -46,5 +53,8 @@ double sdc_cpu_peak_gflops(int threads);
 /* The same for vdpbf16ps (a bf16 pair product added to f32 counts 4 FLOP per lane); 0 without
  * AVX512_BF16. */
 double sdc_cpu_peak_bf16_gflops(int threads);
+/* The same for vpdpbusd (four int8 products added to an int32 lane: 8 ops per lane, a
+ * multiply-add counting 2); 0 without AVX512_VNNI. */
+double sdc_cpu_peak_int8_gops(int threads);
 
 #endif

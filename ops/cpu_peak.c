@@ -65,6 +65,26 @@ __attribute__((target("avx512f,avx512bf16"))) static double dot_flops_bf16(void)
     return 4.0 * 16 * CHAINS * (double)ITERS;
 }
 
+/* vpdpbusd does four int8 multiply-adds per int32 lane: 8 ops per lane. */
+__attribute__((target("avx512f,avx512vnni"))) static double dot_ops_int8(void)
+{
+    __m512i acc[CHAINS];
+    const __m512i a = _mm512_set1_epi8(1), b = _mm512_set1_epi8(-1);
+    for (int i = 0; i < CHAINS; i++)
+        acc[i] = _mm512_set1_epi32(i);
+    for (long n = 0; n < ITERS; n++)
+#pragma GCC unroll 12
+        for (int i = 0; i < CHAINS; i++)
+            acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
+    /* xor, not a sum: the chains wrap, and a scalar int sum of them would overflow (UB) */
+    __m512i s = acc[0];
+    for (int i = 1; i < CHAINS; i++)
+        s = _mm512_xor_si512(s, acc[i]);
+    volatile int sink = _mm_cvtsi128_si32(_mm512_castsi512_si128(s));
+    (void)sink;
+    return 8.0 * 16 * CHAINS * (double)ITERS;
+}
+
 static double fma_flops_scalar(void)
 {
     float acc[CHAINS];
@@ -111,4 +131,9 @@ double sdc_cpu_peak_gflops(int threads)
 double sdc_cpu_peak_bf16_gflops(int threads)
 {
     return sdc_cpu_has_bf16() ? peak_of(dot_flops_bf16, threads) : 0;
+}
+
+double sdc_cpu_peak_int8_gops(int threads)
+{
+    return sdc_cpu_has_vnni() ? peak_of(dot_ops_int8, threads) : 0;
 }

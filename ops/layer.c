@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include "ops/cpu.h"
 #include "ops/error.h"
 #include "ops/nn.h"
 
@@ -92,6 +93,13 @@ void sdc_layer_clear_adapters(sdc_layer *l)
         sdc_weight_free(&a->up);
         free(a);
     }
+}
+
+sdc_status sdc_layer_prefer_int8(sdc_layer *l)
+{
+    if (sdc_precision_get() != SDC_PRECISION_INT8 || l->k != 1 || l->w.cols % 32)
+        return SDC_OK;
+    return sdc_weight_to_q8_0(&l->w);
 }
 
 void sdc_layer_free(sdc_layer *l)

@@ -1,8 +1,23 @@
+#include "ops/cpu.h"
 #include "ops/gemm_driver.h"
+#include "ops/gemm_q8.h"
 #include "ops/nn.h"
+
+/* --precision int8 on a q8_0 weight: the int8 GEMM when this CPU has a kernel for it. */
+static int linear_int8(float *y, const float *x, int M, const sdc_weight *w, const float *bias)
+{
+    if (sdc_precision_get() != SDC_PRECISION_INT8 || w->quant != sdc_qtype_get(SDC_QTYPE_Q8_0))
+        return -1;
+    const sdc_q8_kernel *k = sdc_q8_kernel_best();
+    return k ? sdc_gemm_q8_run(k, M, w->rows, w->cols, 1.0f, x, (size_t)w->cols, w->data, y,
+                               (size_t)w->rows, 0, bias)
+             : -1;
+}
 
 void sdc_linear(float *y, const float *x, int M, const sdc_weight *w, const float *bias)
 {
+    if (linear_int8(y, x, M, w, bias) == 0)
+        return;
     int N = w->rows, K = w->cols;
     /* y[i, j] = sum_k x[i, k] W[j, k]: x gives the A rows, W's rows are the B columns */
     sdc_operand a = {.kind = SDC_OPERAND_ROWS, .dtype = SDC_DTYPE_F32, .data = x, .ld = (size_t)K};

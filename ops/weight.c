@@ -1,8 +1,10 @@
 #include "ops/weight.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "ops/error.h"
+#include "ops/quantize.h"
 
 static sdc_status check_float(const sdc_tensor *t, const char *name)
 {
@@ -98,8 +100,50 @@ void sdc_weight_row_f32(const sdc_weight *w, int r, float *dst)
                        w->dtype, cols);
 }
 
+static size_t int8_bytes; /* guarded by the atomics below: models may load on several threads */
+
+size_t sdc_weight_int8_bytes(void)
+{
+    return __atomic_load_n(&int8_bytes, __ATOMIC_RELAXED);
+}
+
+static size_t q8_row_bytes(int cols) { return (size_t)cols / 32 * 34; }
+
+sdc_status sdc_weight_to_q8_0(sdc_weight *w)
+{
+    const sdc_qtype_info *q8 = sdc_qtype_get(SDC_QTYPE_Q8_0);
+    if (w->quant == q8)
+        return SDC_OK;
+    if (w->cols % 32 || w->cols <= 0)
+        return sdc_fail(SDC_ERR_UNSUPPORTED, "a %d x %d weight has rows that are not whole "
+                        "q8_0 blocks of 32", w->rows, w->cols);
+    size_t bytes = q8_row_bytes(w->cols) * (size_t)w->rows;
+    uint8_t *blocks = malloc(bytes ? bytes : 1);
+    float *row = malloc(sizeof(float) * (size_t)w->cols);
+    if (!blocks || !row) {
+        free(blocks);
+        free(row);
+        return sdc_fail(SDC_ERR_NOMEM, "out of memory quantising a %d x %d weight to q8_0",
+                        w->rows, w->cols);
+    }
+    for (int r = 0; r < w->rows; r++) {
+        sdc_weight_row_f32(w, r, row);
+        sdc_quantize_row(SDC_QTYPE_Q8_0, row, (size_t)w->cols, blocks + q8_row_bytes(w->cols) * r);
+    }
+    free(row);
+    int rows = w->rows, cols = w->cols;
+    sdc_weight_free(w);
+    *w = (sdc_weight){.rows = rows, .cols = cols, .dtype = SDC_DTYPE_F32, .data = blocks,
+                      .owned = blocks, .quant = q8};
+    __atomic_add_fetch(&int8_bytes, bytes, __ATOMIC_RELAXED);
+    return SDC_OK;
+}
+
 void sdc_weight_free(sdc_weight *w)
 {
+    if (w->owned && w->quant == sdc_qtype_get(SDC_QTYPE_Q8_0))
+        __atomic_sub_fetch(&int8_bytes, (size_t)w->rows * q8_row_bytes(w->cols),
+                           __ATOMIC_RELAXED);
     free(w->owned);
     w->owned = NULL;
     w->data = NULL;

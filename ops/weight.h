@@ -35,6 +35,13 @@ sdc_status sdc_weight_load_rows(sdc_weight *w, const sdc_tensor *t, int row0, in
 sdc_status sdc_weight_own_f32(sdc_weight *w, const sdc_weight *src);
 /* w = a new owned f32 [src->cols, src->rows] transpose of `src` (weights stored as x @ W). */
 sdc_status sdc_weight_transpose_f32(sdc_weight *w, const sdc_weight *src);
+/* Makes w an owned q8_0 weight (ggml blocks of 32, ggml's reference rounding) quantised from
+ * its current values, for --precision int8; a q8_0 weight stays as it is (a view of the
+ * file). Fails unless cols is a multiple of 32. Adds the bytes it allocates to a process-wide
+ * count (sdc_weight_int8_bytes). */
+sdc_status sdc_weight_to_q8_0(sdc_weight *w);
+/* Bytes of q8_0 weights made by sdc_weight_to_q8_0 and not yet freed. */
+size_t sdc_weight_int8_bytes(void);
 /* Row r of w as cols floats at dst (any dtype, quantised too). */
 void sdc_weight_row_f32(const sdc_weight *w, int r, float *dst);
 /* Releases an owned buffer and forgets the view. */

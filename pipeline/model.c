@@ -6,6 +6,7 @@
 #include "ops/cpu.h"
 #include "ops/error.h"
 #include "ops/log.h"
+#include "ops/weight.h"
 #include "clip/text_family.h"
 #include "pipeline/pipeline_impl.h"
 #include "weights/info.h"
@@ -66,6 +67,18 @@ static sdc_status load_taesd(sdc_model *m, const char *path)
     return SDC_OK;
 }
 
+/* -v: what --precision int8 runs on and the memory it took. */
+static void log_int8(void)
+{
+    if (sdc_precision_get() != SDC_PRECISION_INT8)
+        return;
+    sdc_log(SDC_LOG_INFO, "int8: %s; q8_0 weights quantised at load: %.1f MiB",
+            sdc_cpu_has_vnni() ? "AVX512_VNNI kernel"
+                               : "this CPU has no AVX512_VNNI, so the int8 layers compute in "
+                                 "f32 on their q8_0 weights",
+            (double)sdc_weight_int8_bytes() / (1024.0 * 1024.0));
+}
+
 sdc_status sdc_model_load(const sdc_model_params *given, sdc_model **out)
 {
     *out = NULL;
@@ -80,7 +93,9 @@ sdc_status sdc_model_load(const sdc_model_params *given, sdc_model **out)
         return sdc_fail(SDC_ERR_ARG, "no model path given");
     if (params->threads > 0)
         omp_set_num_threads(params->threads);
-    sdc_precision_set(params->bf16 ? SDC_PRECISION_BF16 : SDC_PRECISION_FP32);
+    sdc_precision_set(params->int8   ? SDC_PRECISION_INT8
+                      : params->bf16 ? SDC_PRECISION_BF16
+                                     : SDC_PRECISION_FP32);
     sdc_model *m = calloc(1, sizeof *m);
     if (!m)
         return sdc_fail(SDC_ERR_NOMEM, "out of memory loading %s", params->model_path);
@@ -117,6 +132,7 @@ sdc_status sdc_model_load(const sdc_model_params *given, sdc_model **out)
         sdc_model_free(m);
         return s;
     }
+    log_int8();
     *out = m;
     return SDC_OK;
 }

@@ -46,6 +46,9 @@ sdc_status sdc_unet_attention_load(sdc_unet_attention *a, const sdc_layer_source
         s = sdc_layer_load(src, prefix, "to_out.0", a->inner, 1, 1, &a->out);
     if (s == SDC_OK)
         s = sdc_layer_check_out(src, prefix, "to_out.0", &a->out, dim);
+    sdc_layer *const int8_layers[] = {&a->q, &a->k, &a->v, &a->out};
+    for (int i = 0; i < 4 && s == SDC_OK; i++)
+        s = sdc_layer_prefer_int8(int8_layers[i]);
     if (s == SDC_OK)
         s = split_heads(a, src, prefix, rule);
     if (s != SDC_OK)

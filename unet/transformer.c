@@ -38,6 +38,10 @@ static sdc_status feed_forward_load(sdc_unet_transformer_block *b, const sdc_lay
         s = sdc_layer_load(src, prefix, "ff.net.2", b->ff_in.w.rows / 2, 1, 1, &b->ff_out);
     if (s == SDC_OK)
         s = sdc_layer_check_out(src, prefix, "ff.net.2", &b->ff_out, inner);
+    if (s == SDC_OK)
+        s = sdc_layer_prefer_int8(&b->ff_in);
+    if (s == SDC_OK)
+        s = sdc_layer_prefer_int8(&b->ff_out);
     return s;
 }
 

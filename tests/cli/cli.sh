@@ -214,6 +214,9 @@ expect 0 "" -- "$SDC" $small -p x -b 2 -o "$TMP/batch.png"
 
 # --precision bf16 runs (on CPUs without AVX512_BF16 it is fp32)
 expect 0 "" -- "$SDC" $small -p x --precision bf16 -o "$TMP/bf16.png"
+# --precision int8 runs (q8_0 weights quantised at load, said with -v) and changes the picture
+expect 0 "int8: " -- "$SDC" $small -p "a red (apple:1.2)" -n "blurry" -s 7 --precision int8 -v -o "$TMP/int8.png"
+cmp -s "$TMP/d.png" "$TMP/int8.png" && fail "--precision int8 gave the fp32 picture"
 
 # --vae: the same weights from the diffusers vae/ folder give the same picture
 if golden_only "--vae with the tiny model's diffusers vae/ folder"; then

@@ -1,0 +1,194 @@
+/* The int8 GEMM's driver and its scalar reference kernel (see gemm_q8.h). */
+#include "ops/gemm_q8.h"
+
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "ops/cpu.h"
+#include "ops/dtype.h"
+#include "ops/scratch.h"
+
+/* ---- scalar reference ------------------------------------------------------------------ */
+
+/* ggml's q8_0 rule with an f32 scale; NaN (and only NaN: |x / d| <= 127) saturates to -128,
+ * as vcvtps2dq + vpmovsdb do. */
+static void quantize_scalar(const float *x, int K, int8_t *q, float *d, int32_t *corr)
+{
+    for (int b = 0; b < K / SDC_Q8_BLOCK; b++) {
+        const float *xb = x + b * SDC_Q8_BLOCK;
+        float amax = 0.0f;
+        for (int t = 0; t < SDC_Q8_BLOCK; t++)
+            amax = fmaxf(amax, fabsf(xb[t]));
+        float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
+        int32_t sum = 0;
+        for (int t = 0; t < SDC_Q8_BLOCK; t++) {
+            float v = rintf(xb[t] * id);
+            int qi = v >= -128.0f ? (v <= 127.0f ? (int)v : 127) : -128;
+            q[b * SDC_Q8_BLOCK + t] = (int8_t)qi;
+            sum += qi;
+        }
+        d[b] = db;
+        corr[b] = -128 * sum;
+    }
+}
+
+/* Panel: [K / 32][nr][32] int8 as stored, then [K / 32][nr] scales. */
+static void pack_scalar(const uint8_t *w, size_t row_bytes, int n, int K, int nr, uint8_t *dst)
+{
+    int nb = K / SDC_Q8_BLOCK;
+    float *dd = (float *)(dst + (size_t)K * nr);
+    for (int b = 0; b < nb; b++)
+        for (int j = 0; j < nr; j++) {
+            uint8_t *q = dst + ((size_t)b * nr + j) * SDC_Q8_BLOCK;
+            if (j >= n) {
+                memset(q, 0, SDC_Q8_BLOCK);
+                dd[(size_t)b * nr + j] = 0.0f;
+                continue;
+            }
+            const uint8_t *blk = w + (size_t)j * row_bytes + (size_t)b * SDC_Q8_BLOCK_BYTES;
+            uint16_t h;
+            memcpy(&h, blk, 2);
+            dd[(size_t)b * nr + j] = sdc_f16_to_f32(h);
+            memcpy(q, blk + 2, SDC_Q8_BLOCK);
+        }
+}
+
+/* The epilogue in the order of the AVX-512 kernels' store_tile (ops/gemm_avx512.h). */
+static float store_value(float acc, const float *c, int i, int j, const sdc_epilogue *ep)
+{
+    float bias = (ep->row_bias ? ep->row_bias[i] : 0.0f) + (ep->col_bias ? ep->col_bias[j] : 0.0f);
+    return fmaf(acc, ep->alpha, (ep->accumulate ? *c : 0.0f) + bias);
+}
+
+enum { SCALAR_MR = 4, SCALAR_NR = 16 };
+
+static void micro_scalar(int K, const int8_t *q, size_t lda, const float *d, const int32_t *corr,
+                         size_t ldd, const uint8_t *panel, float *c, size_t ldc, int m, int n,
+                         const sdc_epilogue *ep)
+{
+    (void)corr;
+    int nb = K / SDC_Q8_BLOCK;
+    const float *dd = (const float *)(panel + (size_t)K * SCALAR_NR);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            float acc = 0.0f;
+            for (int b = 0; b < nb; b++) {
+                const int8_t *x = q + i * lda + (size_t)b * SDC_Q8_BLOCK;
+                const int8_t *w =
+                    (const int8_t *)panel + ((size_t)b * SCALAR_NR + j) * SDC_Q8_BLOCK;
+                int32_t isum = 0;
+                for (int t = 0; t < SDC_Q8_BLOCK; t++)
+                    isum += (int32_t)x[t] * w[t];
+                acc = fmaf((float)isum, dd[(size_t)b * SCALAR_NR + j] * d[i * ldd + b], acc);
+            }
+            float *cij = c + i * ldc + j;
+            *cij = store_value(acc, cij, i, j, ep);
+        }
+}
+
+const sdc_q8_kernel *sdc_q8_kernel_scalar(void)
+{
+    static const sdc_q8_kernel k = {"scalar", SCALAR_MR, SCALAR_NR, quantize_scalar,
+                                    pack_scalar, micro_scalar};
+    return &k;
+}
+
+const sdc_q8_kernel *sdc_q8_kernel_best(void)
+{
+    return sdc_cpu_has_vnni() ? sdc_q8_kernel_avx512() : NULL;
+}
+
+/* ---- driver ---------------------------------------------------------------------------- */
+
+/* Below this many MACs one thread does it all (as gemm_driver.c). */
+#define SERIAL_MACS 2.0e6
+
+static size_t round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+static int min_int(int a, int b) { return a < b ? a : b; }
+
+/* The quantised activations and where each thread's panel goes, in one scratch buffer. */
+typedef struct q8_job {
+    const sdc_q8_kernel *kern;
+    int M, N, K, nb, mc, ng, m_items, n_items;
+    int8_t *q;
+    float *d;
+    int32_t *corr;
+    uint8_t *panels;
+    size_t panel_bytes;
+    const uint8_t *W;
+    size_t row_bytes;
+    float *C;
+    size_t ldc;
+    sdc_epilogue ep;
+} q8_job;
+
+/* Columns [n0, n1) x rows [m0, m1) with the calling thread's panel buffer. */
+static void q8_item(const q8_job *g, uint8_t *panel, int m0, int m1, int n0, int n1)
+{
+    const sdc_q8_kernel *k = g->kern;
+    for (int j = n0; j < n1; j += k->nr) {
+        int n = min_int(k->nr, n1 - j);
+        k->pack(g->W + (size_t)j * g->row_bytes, g->row_bytes, n, g->K, k->nr, panel);
+        sdc_epilogue ep = g->ep;
+        ep.col_bias = g->ep.col_bias ? g->ep.col_bias + j : NULL;
+        for (int i = m0; i < m1; i += k->mr) {
+            ep.row_bias = g->ep.row_bias ? g->ep.row_bias + i : NULL;
+            k->micro(g->K, g->q + (size_t)i * g->K, (size_t)g->K, g->d + (size_t)i * g->nb,
+                     g->corr + (size_t)i * g->nb, (size_t)g->nb, panel,
+                     g->C + (size_t)i * g->ldc + j, g->ldc, min_int(k->mr, m1 - i), n, &ep);
+        }
+    }
+}
+
+static void q8_parallel(const q8_job *g, const float *A, size_t lda, int threads)
+{
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+#pragma omp for schedule(static)
+        for (int i = 0; i < g->M; i++)
+            g->kern->quantize(A + (size_t)i * lda, g->K, g->q + (size_t)i * g->K,
+                              g->d + (size_t)i * g->nb, g->corr + (size_t)i * g->nb);
+        uint8_t *panel = g->panels + g->panel_bytes * omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1)
+        for (int it = 0; it < g->m_items * g->n_items; it++) {
+            int mi = it / g->n_items, ni = it % g->n_items;
+            q8_item(g, panel, mi * g->mc, min_int(g->M, (mi + 1) * g->mc), ni * g->ng,
+                    min_int(g->N, (ni + 1) * g->ng));
+        }
+    }
+}
+
+/* Rows and columns of a work item: MC_TILES micro-tiles of rows, NG_PANELS panels. */
+enum { MC_TILES = 32, NG_PANELS = 4 };
+
+int sdc_gemm_q8_run(const sdc_q8_kernel *kern, int M, int N, int K, float alpha,
+                    const float *A, size_t lda, const void *W, float *C, size_t ldc,
+                    int accumulate, const float *col_bias)
+{
+    if (M <= 0 || N <= 0 || K <= 0 || K % SDC_Q8_BLOCK)
+        return M <= 0 || N <= 0 ? 0 : -1;
+    q8_job g = {.kern = kern, .M = M, .N = N, .K = K, .nb = K / SDC_Q8_BLOCK,
+                .mc = kern->mr * MC_TILES, .ng = kern->nr * NG_PANELS, .W = W,
+                .row_bytes = (size_t)(K / SDC_Q8_BLOCK) * SDC_Q8_BLOCK_BYTES, .C = C,
+                .ldc = ldc, .ep = {alpha, accumulate, NULL, col_bias}};
+    g.m_items = (M + g.mc - 1) / g.mc;
+    g.n_items = (N + g.ng - 1) / g.ng;
+    double macs = (double)M * N * K;
+    int threads = omp_in_parallel() || macs < SERIAL_MACS ? 1 : omp_get_max_threads();
+    threads = min_int(threads, g.m_items * g.n_items);
+    size_t q_bytes = round64((size_t)M * K), s_bytes = round64((size_t)M * g.nb * 4);
+    g.panel_bytes = round64((size_t)K * kern->nr + (size_t)g.nb * kern->nr * 4);
+    size_t total = q_bytes + 2 * s_bytes + g.panel_bytes * (size_t)threads;
+    sdc_scratch s = sdc_scratch_take((total + 3) / 4);
+    if (!s.data)
+        return -1;
+    uint8_t *base = (uint8_t *)s.data;
+    g.q = (int8_t *)base;
+    g.d = (float *)(base + q_bytes);
+    g.corr = (int32_t *)(base + q_bytes + s_bytes);
+    g.panels = base + q_bytes + 2 * s_bytes;
+    q8_parallel(&g, A, lda, threads);
+    sdc_scratch_give(s);
+    return 0;
+}
