@@ -283,7 +283,8 @@ Test(ops, conv_other_kernels, .fini = restore_level)
 }
 
 /* bf16 products: every packing path (weight rows, im2col with strides 1/2/3, 1x1 columns),
- * odd K so the last pair is half zero, and blocks past one KC. */
+ * odd K so the last pair is half zero, and blocks past one KC; N past one NC block and
+ * batches sharing a weight have their A rounded to pairs once up front (gemm_driver.c). */
 Test(ops, linear_bf16, .fini = restore_level)
 {
     start_bf16_run();
@@ -291,6 +292,8 @@ Test(ops, linear_bf16, .fini = restore_level)
         check_linear(1, 77, 45, weight_types[t], 2, 1);
         check_linear(154, 130, 301, weight_types[t], 0, 1);
         check_linear(40, 33, 1601, weight_types[t], 6, 0);
+        check_linear(20, 2100, 67, weight_types[t], 0, 1);
+        check_linear(9, 2060, 800, weight_types[t], 2, 0);
     }
 }
 
