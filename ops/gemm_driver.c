@@ -207,12 +207,19 @@ static void gemm_unpacked(const gemm_job *g, int batch)
  * slowed down by other processes holds up the rest for one item at most. Chunks stay large
  * (>= MIN_COLS columns, >= MIN_ROWS rows) because each item packs its own blocks. */
 enum { ITEMS_PER_THREAD = 3, MIN_COLS = 256, MIN_ROWS = 64 };
+/* With kernels that multiply bf16 pairs the items copy A as pairs rounded once per call
+ * (pre_pairs) but each rounds its own B block, which costs about 1 / (its rows) of its
+ * products: when A has few rows (up to PAIR_FEW_ROWS), chunks along N may be narrower, so
+ * that fewer items round the same B columns (a linear layer's weights) again. */
+enum { PAIR_MIN_COLS = 64, PAIR_FEW_ROWS = 1024 };
 
 static void plan_items(const gemm_job *g, int batch, int threads, int *m_chunks, int *n_chunks)
 {
     int target = threads > 1 ? ITEMS_PER_THREAD * threads : 1;
     int per_batch = (target + batch - 1) / batch;
-    int nch = g->N / MIN_COLS, mch;
+    int narrow = g->kern->k_pack == 2 && !g->A->quant && g->M <= PAIR_FEW_ROWS;
+    int min_cols = narrow ? PAIR_MIN_COLS : MIN_COLS;
+    int nch = g->N / min_cols, mch;
     nch = nch < 1 ? 1 : nch > per_batch ? per_batch : nch;
     mch = (per_batch + nch - 1) / nch;
     mch = min_int(mch, g->M / MIN_ROWS);
