@@ -7,7 +7,8 @@
  * probabilities times V added to its accumulators. Scores are kept in base 2 (log2 e is
  * folded into the key scale), so probabilities are plain powers of two. The key and value
  * tiles stay in L1 while all the block's row groups use them. Memory per thread: one packed
- * head of K and V and the block's accumulators. */
+ * head of K and V and the block's accumulators. The packing and products go through an
+ * sdc_flash_kernels set: this file's f32 FMAs, or ops/attention_bf16.c's bf16 pairs. */
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
 
 #include <math.h>
@@ -131,7 +132,17 @@ static void accumulate_pv(float *o, int ldv, const float (*p)[KEY_TILE], const f
     }
 }
 
-static const sdc_flash_kernels f32_kernels = {pack_keys, pack_values, scores, accumulate_pv};
+static const sdc_flash_kernels f32_kernels = {pack_keys, pack_values, scores, accumulate_pv,
+                                               0};
+
+/* x (finite, >= 0) rounded to the nearest bf16 value, ties to even, kept as f32. */
+static inline __m512 round_bf16(__m512 x)
+{
+    __m512i b = _mm512_castps_si512(x);
+    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+    b = _mm512_add_epi32(b, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), odd));
+    return _mm512_castsi512_ps(_mm512_and_si512(b, _mm512_set1_epi32((int)0xffff0000u)));
+}
 
 /* One thread's working memory for a block of query rows. */
 typedef struct block_state {
@@ -142,7 +153,8 @@ typedef struct block_state {
 
 /* Turns the base-2 scores in p[pr] (keys j0 .. j0 + n, the first `valid` usable) into
  * probabilities, rescaling row r's sum and accumulator when its running maximum grows. */
-static void softmax_update(block_state *st, int r, int pr, int n, int valid, int ldv)
+static void softmax_update(block_state *st, int r, int pr, int n, int valid, int ldv,
+                           int round_p)
 {
     __m512 ninf = _mm512_set1_ps(-INFINITY), mx = ninf;
     float *p = st->p[pr];
@@ -169,6 +181,8 @@ static void softmax_update(block_state *st, int r, int pr, int n, int valid, int
     __m512 m = _mm512_set1_ps(st->max[r]), sum = _mm512_setzero_ps();
     for (int j = 0; j < n; j += 16) {
         __m512 e = sdc_exp2_16(_mm512_sub_ps(_mm512_load_ps(p + j), m));
+        if (round_p) /* the sum of the values PV will multiply: weights that add up to 1 */
+            e = round_bf16(e);
         sum = _mm512_add_ps(sum, e);
         _mm512_store_ps(p + j, e);
     }
@@ -214,7 +228,7 @@ static void attend_block(const head_view *hv, block_state *st, float *out, int o
             }
             int rows = min_int(ROWS, n - g);
             for (int r = 0; r < rows; r++)
-                softmax_update(st, g + r, r, nj, limit[r] - j0, ldv);
+                softmax_update(st, g + r, r, nj, limit[r] - j0, ldv, hv->fk->pairs);
             for (int r = rows; r < ROWS; r++) /* repeated rows add nothing */
                 for (int v = 0; v < KEY_TILE; v += 16)
                     _mm512_store_ps(st->p[r] + v, _mm512_setzero_ps());

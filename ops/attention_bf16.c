@@ -171,7 +171,8 @@ static void accumulate_pv(float *o, int ldv, const float (*p)[KEY_TILE], const f
     }
 }
 
-static const sdc_flash_kernels bf16_kernels = {pack_keys, pack_values, scores, accumulate_pv};
+static const sdc_flash_kernels bf16_kernels = {pack_keys, pack_values, scores, accumulate_pv,
+                                                1};
 
 const sdc_flash_kernels *sdc_flash_kernels_bf16(void)
 {

@@ -28,6 +28,9 @@ typedef struct sdc_flash_kernels {
      * to the next multiple of 16. */
     void (*pv)(float *o, int ldv, const float (*p)[SDC_FLASH_KEY_TILE], const float *vp,
                int j0, int nj);
+    /* 1: pv multiplies probabilities rounded to bf16; the softmax then sums those rounded
+     * values, so that the weights of the values add up to 1 */
+    int pairs;
 } sdc_flash_kernels;
 
 /* The bf16 products; only when sdc_cpu_has_bf16(). */
