@@ -136,7 +136,7 @@ typedef struct sdc_model_params {
     /* -- how to run it -- */
     sdc_prediction_override prediction;
     int threads;            /* 0 = one per physical core */
-    int bf16;               /* linear layers and convolutions in bfloat16 (AVX512_BF16 CPUs;
+    int bf16;               /* linear layers, convolutions, attention in bfloat16 (AVX512_BF16;
                                process-wide, see docs/PERFORMANCE.md); 0 = fp32 */
     /* -- optional TAESD (tiny VAE, docs/taesd.md): decodes, and encodes init images, in place
      *    of the checkpoint's VAE. A diffusers file has both halves; an original decoder-only

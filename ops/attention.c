@@ -136,9 +136,13 @@ void sdc_attention(float *out, const float *q, int q_stride, const float *k, con
 {
     if (B <= 0 || heads <= 0 || Tq <= 0 || Tk <= 0 || d <= 0)
         return;
+    /* bf16 precision multiplies in bf16 here too (QK^T and PV; softmax and sums in f32) */
+    const sdc_flash_kernels *fk =
+        sdc_precision_get() == SDC_PRECISION_BF16 && sdc_cpu_has_bf16() ? sdc_flash_kernels_bf16()
+                                                                        : NULL;
     if (sdc_cpu_level_get() == SDC_CPU_AVX512 &&
         sdc_attention_avx512(out, q, q_stride, k, v, kv_stride, B, heads, Tq, Tk, d, scale,
-                             causal) == 0)
+                             causal, fk) == 0)
         return;
     if (sdc_attention_blocked(out, q, q_stride, k, v, kv_stride, B, heads, Tq, Tk, d, scale,
                               causal) == 0)

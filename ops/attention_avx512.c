@@ -7,7 +7,8 @@
  * probabilities times V added to its accumulators. Scores are kept in base 2 (log2 e is
  * folded into the key scale), so probabilities are plain powers of two. The key and value
  * tiles stay in L1 while all the block's row groups use them. Memory per thread: one packed
- * head of K and V and the block's accumulators. */
+ * head of K and V and the block's accumulators. The packing and products go through an
+ * sdc_flash_kernels set: this file's f32 FMAs, or ops/attention_bf16.c's bf16 pairs. */
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
 
 #include <math.h>
@@ -19,7 +20,8 @@
 #include "ops/scratch.h"
 #include "ops/simd_avx512.h"
 
-enum { ROWS = 4, SCORE_TILE = 64, KEY_TILE = 128, DV_MAX = 6, BLOCK = 64 };
+enum { ROWS = SDC_FLASH_ROWS, SCORE_TILE = 64, KEY_TILE = SDC_FLASH_KEY_TILE, DV_MAX = 6,
+       BLOCK = 64 };
 
 #define LOG2E 1.44269504f
 
@@ -75,14 +77,18 @@ score_tile(const int NV, const float *const q[ROWS], const float *kt, int ldk, i
 }
 
 static void scores(int nv, const float *const q[ROWS], const float *kt, int ldk, int j0, int d,
-                   __m512 s[ROWS][4])
+                   float (*p)[KEY_TILE], int s0)
 {
+    __m512 s[ROWS][4];
     switch (nv) {
     case 1: score_tile(1, q, kt, ldk, j0, d, s); break;
     case 2: score_tile(2, q, kt, ldk, j0, d, s); break;
     case 3: score_tile(3, q, kt, ldk, j0, d, s); break;
     default: score_tile(4, q, kt, ldk, j0, d, s); break;
     }
+    for (int r = 0; r < ROWS; r++)
+        for (int v = 0; v < nv; v++)
+            _mm512_store_ps(p[r] + s0 + 16 * v, s[r][v]);
 }
 
 /* o[r][c0 ..] += sum_j p[r][j] vp[j][c0 ..] over DV vectors of columns. */
@@ -110,8 +116,10 @@ pv_tile(const int DV, float *o, int ldv, const float (*p)[KEY_TILE], const float
             _mm512_store_ps(o + (size_t)r * ldv + c0 + 16 * t, acc[r][t]);
 }
 
-static void accumulate_pv(float *o, int ldv, const float (*p)[KEY_TILE], const float *vp, int nj)
+static void accumulate_pv(float *o, int ldv, const float (*p)[KEY_TILE], const float *vp,
+                          int j0, int nj)
 {
+    vp += (size_t)j0 * ldv;
     for (int c0 = 0; c0 < ldv; c0 += 16 * DV_MAX) {
         switch (min_int(DV_MAX, (ldv - c0) / 16)) {
         case 1: pv_tile(1, o, ldv, p, vp, nj, c0); break;
@@ -124,6 +132,18 @@ static void accumulate_pv(float *o, int ldv, const float (*p)[KEY_TILE], const f
     }
 }
 
+static const sdc_flash_kernels f32_kernels = {pack_keys, pack_values, scores, accumulate_pv,
+                                               0};
+
+/* x (finite, >= 0) rounded to the nearest bf16 value, ties to even, kept as f32. */
+static inline __m512 round_bf16(__m512 x)
+{
+    __m512i b = _mm512_castps_si512(x);
+    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+    b = _mm512_add_epi32(b, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), odd));
+    return _mm512_castsi512_ps(_mm512_and_si512(b, _mm512_set1_epi32((int)0xffff0000u)));
+}
+
 /* One thread's working memory for a block of query rows. */
 typedef struct block_state {
     float *o;             /* [BLOCK][ldv] running numerators */
@@ -133,7 +153,8 @@ typedef struct block_state {
 
 /* Turns the base-2 scores in p[pr] (keys j0 .. j0 + n, the first `valid` usable) into
  * probabilities, rescaling row r's sum and accumulator when its running maximum grows. */
-static void softmax_update(block_state *st, int r, int pr, int n, int valid, int ldv)
+static void softmax_update(block_state *st, int r, int pr, int n, int valid, int ldv,
+                           int round_p)
 {
     __m512 ninf = _mm512_set1_ps(-INFINITY), mx = ninf;
     float *p = st->p[pr];
@@ -160,6 +181,8 @@ static void softmax_update(block_state *st, int r, int pr, int n, int valid, int
     __m512 m = _mm512_set1_ps(st->max[r]), sum = _mm512_setzero_ps();
     for (int j = 0; j < n; j += 16) {
         __m512 e = sdc_exp2_16(_mm512_sub_ps(_mm512_load_ps(p + j), m));
+        if (round_p) /* the sum of the values PV will multiply: weights that add up to 1 */
+            e = round_bf16(e);
         sum = _mm512_add_ps(sum, e);
         _mm512_store_ps(p + j, e);
     }
@@ -172,6 +195,7 @@ typedef struct head_view {
     int q_stride;
     const float *kt, *vp;
     int ldk, ldv, Tk, d, causal;
+    const sdc_flash_kernels *fk;
 } head_view;
 
 /* Query rows i0 .. i0 + n (n <= BLOCK) of one head into out (row stride out_stride). */
@@ -187,7 +211,6 @@ static void attend_block(const head_view *hv, block_state *st, float *out, int o
     }
     int keys = hv->causal ? min_int(hv->Tk, i0 + n) : hv->Tk;
     for (int j0 = 0; j0 < keys; j0 += KEY_TILE) {
-        const float *vp = hv->vp + (size_t)j0 * ldv;
         for (int g = 0; g < n; g += ROWS) {
             const float *qr[ROWS];
             int limit[ROWS]; /* keys row g + r may see */
@@ -201,28 +224,24 @@ static void attend_block(const head_view *hv, block_state *st, float *out, int o
                 continue; /* causal: the group sees none of these keys */
             for (int s0 = 0; s0 < nj; s0 += SCORE_TILE) {
                 int nv = (min_int(SCORE_TILE, nj - s0) + 15) / 16;
-                __m512 s[ROWS][4];
-                scores(nv, qr, hv->kt, hv->ldk, j0 + s0, hv->d, s);
-                for (int r = 0; r < ROWS; r++)
-                    for (int v = 0; v < nv; v++)
-                        _mm512_store_ps(st->p[r] + s0 + 16 * v, s[r][v]);
+                hv->fk->scores(nv, qr, hv->kt, hv->ldk, j0 + s0, hv->d, st->p, s0);
             }
             int rows = min_int(ROWS, n - g);
             for (int r = 0; r < rows; r++)
-                softmax_update(st, g + r, r, nj, limit[r] - j0, ldv);
+                softmax_update(st, g + r, r, nj, limit[r] - j0, ldv, hv->fk->pairs);
             for (int r = rows; r < ROWS; r++) /* repeated rows add nothing */
                 for (int v = 0; v < KEY_TILE; v += 16)
                     _mm512_store_ps(st->p[r] + v, _mm512_setzero_ps());
             float *o = st->o + (size_t)g * ldv;
             if (rows == ROWS) {
-                accumulate_pv(o, ldv, (const float (*)[KEY_TILE])st->p, vp, nj);
+                hv->fk->pv(o, ldv, (const float (*)[KEY_TILE])st->p, hv->vp, j0, nj);
             } else { /* a partial group accumulates into spare rows past the block's end */
                 float *spare = st->o + (size_t)BLOCK * ldv;
                 for (int r = 0; r < rows; r++)
                     for (int c = 0; c < ldv; c += 16)
                         _mm512_store_ps(spare + (size_t)r * ldv + c,
                                         _mm512_load_ps(o + (size_t)r * ldv + c));
-                accumulate_pv(spare, ldv, (const float (*)[KEY_TILE])st->p, vp, nj);
+                hv->fk->pv(spare, ldv, (const float (*)[KEY_TILE])st->p, hv->vp, j0, nj);
                 for (int r = 0; r < rows; r++)
                     for (int c = 0; c < ldv; c += 16)
                         _mm512_store_ps(o + (size_t)r * ldv + c,
@@ -241,8 +260,10 @@ static void attend_block(const head_view *hv, block_state *st, float *out, int o
 
 int sdc_attention_avx512(float *out, const float *q, int q_stride, const float *k,
                          const float *v, int kv_stride, int B, int heads, int Tq, int Tk, int d,
-                         float scale, int causal)
+                         float scale, int causal, const sdc_flash_kernels *fk)
 {
+    if (!fk)
+        fk = &f32_kernels;
     int pairs = B * heads, out_stride = heads * d;
     int par = sdc_parallel_worth((size_t)pairs * Tq * Tk * d / 16) && !omp_in_parallel();
     int threads = par ? omp_get_max_threads() : 1;
@@ -263,10 +284,10 @@ int sdc_attention_avx512(float *out, const float *q, int q_stride, const float *
         int keys = causal ? min_int(Tk, q1) : Tk;
         float *mem = scratch.data + (size_t)omp_get_thread_num() * per_thread;
         head_view hv = {q + (size_t)b * Tq * q_stride + (size_t)h * d, q_stride, mem,
-                        mem + (size_t)d * ldk, round16(keys), ldv, Tk, d, causal};
+                        mem + (size_t)d * ldk, round16(keys), ldv, Tk, d, causal, fk};
         size_t kv0 = (size_t)b * Tk * kv_stride + (size_t)h * d;
-        pack_keys(mem, hv.ldk, k + kv0, kv_stride, keys, d, scale * LOG2E);
-        pack_values(mem + (size_t)d * ldk, ldv, v + kv0, kv_stride, keys, d);
+        fk->pack_keys(mem, hv.ldk, k + kv0, kv_stride, keys, d, scale * LOG2E);
+        fk->pack_values(mem + (size_t)d * ldk, ldv, v + kv0, kv_stride, keys, d);
         block_state st;
         st.o = mem + (size_t)d * ldk + (size_t)Tk * ldv;
         for (int i0 = q0; i0 < q1; i0 += BLOCK)

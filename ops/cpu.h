@@ -25,11 +25,12 @@ int sdc_cpu_has_vnni(void);
 /* "scalar", "avx2", "avx512". */
 const char *sdc_cpu_level_name(sdc_cpu_level level);
 
-/* Arithmetic of linear layers and convolutions. BF16 rounds weights and activations to
- * bfloat16 as the GEMM packs them and multiplies with AVX512_BF16 (sums stay f32): about
+/* Arithmetic of linear layers, convolutions and attention. BF16 rounds weights and
+ * activations to bfloat16 as the GEMM packs them, and attention's q, k, probabilities and v
+ * (ops/attention_bf16.c), and multiplies with AVX512_BF16 (sums, softmax stay f32): about
  * twice the FLOP rate, about 3 significant digits per product. It applies only where
- * sdc_cpu_has_bf16(); elsewhere, and for everything else (attention, norms, sdc_sgemm), the
- * math is fp32. Process-wide and not thread-safe: set it before kernels run. */
+ * sdc_cpu_has_bf16(); elsewhere, and for everything else (norms, sdc_sgemm, Winograd's
+ * products), the math is fp32. Process-wide and not thread-safe: set it before kernels run. */
 typedef enum sdc_precision {
     SDC_PRECISION_FP32,
     SDC_PRECISION_BF16,

@@ -11,6 +11,7 @@ avx512bf16,fma,f16c"))), apply_to = function)
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma,f16c")
 #endif
 
+#include <stdint.h>
 #include <string.h>
 
 #include "ops/gemm_avx512.h"
@@ -64,12 +65,46 @@ static inline __m512i row_pairs(const char *src, sdc_dtype dtype, int n)
     return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
 }
 
+/* Whether op's rows already hold this kernel's pairs from k0 on: bf16 rows with even ld and
+ * k0 (the driver's pre-converted activations, or a bf16 weight), copied without rounding. */
+static int holds_pairs(const sdc_operand *op, int k0)
+{
+    return op->kind == SDC_OPERAND_ROWS && op->dtype == SDC_DTYPE_BF16 && !op->quant &&
+           op->ld % 2 == 0 && k0 % 2 == 0;
+}
+
+/* n rows of (kc + 1) / 2 pairs from src (ld / 2 slots apart); an odd kc's last pair gets a
+ * zero high half, as the rounding copy below gives it. */
+static void copy_pairs(const sdc_operand *op, size_t batch, int i0, int n, int k0, int kc,
+                       float *dst, size_t dst_i)
+{
+    const int32_t *src = (const int32_t *)(const void *)batch_base(op, batch);
+    int slots = (kc + 1) / 2;
+    __mmask16 last = sdc_lanes16(slots % 16 ? slots % 16 : 16);
+    __m512i keep = _mm512_set1_epi32(kc % 2 ? 0xffff : -1);
+    for (int r = 0; r < n; r++) {
+        const int32_t *s = src + ((size_t)(i0 + r) * op->ld + k0) / 2;
+        int32_t *d = (int32_t *)(void *)(dst + r * dst_i);
+        for (int p = 0; p < slots; p += 16) {
+            __mmask16 m = p + 16 < slots ? (__mmask16)0xffff : last;
+            __m512i v = _mm512_maskz_loadu_epi32(m, s + p);
+            if (p + 16 >= slots) /* the high half of pair slots - 1 */
+                v = _mm512_mask_and_epi32(v, (__mmask16)(1u << (slots - 1 - p)), v, keep);
+            _mm512_mask_storeu_epi32(d + p, m, v);
+        }
+    }
+}
+
 /* Rows of A (dst_k == 1: row r at dst + r * dst_i) as pairs; any operand kind, the
  * row-major ones 32 values at a time, the others through an f32 row. */
 static void copy_bf16(const sdc_operand *op, size_t batch, int i0, int n, int k0, int kc,
                       float *dst, size_t dst_i, size_t dst_k)
 {
     (void)dst_k; /* always 1: this kernel packs A in rows */
+    if (holds_pairs(op, k0)) {
+        copy_pairs(op, batch, i0, n, k0, kc, dst, dst_i);
+        return;
+    }
     size_t es = sdc_dtype_size(op->dtype);
     float row[64];
     for (int r = 0; r < n; r++) {

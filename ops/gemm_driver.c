@@ -207,17 +207,51 @@ static void gemm_unpacked(const gemm_job *g, int batch)
  * slowed down by other processes holds up the rest for one item at most. Chunks stay large
  * (>= MIN_COLS columns, >= MIN_ROWS rows) because each item packs its own blocks. */
 enum { ITEMS_PER_THREAD = 3, MIN_COLS = 256, MIN_ROWS = 64 };
+/* With kernels that multiply bf16 pairs the items copy A as pairs rounded once per call
+ * (pre_pairs) but each rounds its own B block, which costs about 1 / (its rows) of its
+ * products: when A has few rows (up to PAIR_FEW_ROWS), chunks along N may be narrower, so
+ * that fewer items round the same B columns (a linear layer's weights) again. */
+enum { PAIR_MIN_COLS = 64, PAIR_FEW_ROWS = 1024 };
 
 static void plan_items(const gemm_job *g, int batch, int threads, int *m_chunks, int *n_chunks)
 {
     int target = threads > 1 ? ITEMS_PER_THREAD * threads : 1;
     int per_batch = (target + batch - 1) / batch;
-    int nch = g->N / MIN_COLS, mch;
+    int narrow = g->kern->k_pack == 2 && !g->A->quant && g->M <= PAIR_FEW_ROWS;
+    int min_cols = narrow ? PAIR_MIN_COLS : MIN_COLS;
+    int nch = g->N / min_cols, mch;
     nch = nch < 1 ? 1 : nch > per_batch ? per_batch : nch;
     mch = (per_batch + nch - 1) / nch;
     mch = min_int(mch, g->M / MIN_ROWS);
     *n_chunks = nch;
     *m_chunks = mch < 1 ? 1 : mch;
+}
+
+/* How many times the driver would pack each element of A: once per N block of every work
+ * item, and for every batch item when A is shared. */
+static int a_packings(const gemm_job *g, int batch, int n_chunks)
+{
+    int cols = (g->N + n_chunks - 1) / n_chunks;
+    return (g->A->batch_stride ? 1 : batch) * n_chunks * ((cols + g->NC - 1) / g->NC);
+}
+
+/* Whether A is rounded to bf16 pairs once, up front (see pre_a_rows), instead of in every
+ * A block: for kernels that multiply pairs, when A would be packed more than once. */
+static int pre_pairs(const gemm_job *g, int batch, int n_chunks)
+{
+    const sdc_operand *A = g->A;
+    int has_pairs = A->dtype == SDC_DTYPE_BF16 && A->ld % 2 == 0; /* copied as they are */
+    return g->kern->k_pack == 2 && !A->quant && A->kind == SDC_OPERAND_ROWS && !has_pairs &&
+           a_packings(g, batch, n_chunks) > 1;
+}
+
+/* Rows [i0, i0 + n) of A's batch item b as bf16 pairs into buf (that item's rows, ld / 2
+ * slots apart, ld even >= K): the kernel's own copy does the rounding, so the products are
+ * those of packing A block by block. */
+static void pre_a_rows(const sdc_gemm_kernel *kern, const sdc_operand *A, int K, float *buf,
+                       size_t ld, size_t b, int i0, int n)
+{
+    kern->copy(A, b, i0, n, 0, K, buf + (size_t)i0 * ld / 2, ld / 2, 1);
 }
 
 void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, float alpha,
@@ -246,21 +280,42 @@ void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, f
                                                    : (size_t)round_up(g.MC, 16) * g.KC;
     size_t b_floats = (size_t)round_up(g.NC, kern->nr) * k_slots(kern, g.KC);
     size_t per_thread = a_floats + b_floats;
-    sdc_scratch scratch = sdc_scratch_take(per_thread * threads);
+    /* A as bf16 pairs, [a_batches][M][ld / 2] slots after the threads' buffers */
+    int pre = pre_pairs(&g, batch, n_chunks), a_batches = A->batch_stride ? batch : 1;
+    size_t pre_ld = (size_t)round_up(K, 2), pre_floats = pre ? a_batches * M * pre_ld / 2 : 0;
+    sdc_scratch scratch = sdc_scratch_take(per_thread * threads + pre_floats);
     if (!scratch.data) {
         gemm_unpacked(&g, batch);
         return;
     }
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
-    for (int it = 0; it < items; it++) {
-        int b = it / (m_chunks * n_chunks), mi = it / n_chunks % m_chunks, ni = it % n_chunks;
-        int m0 = chunk_start(M, kern->mr, m_chunks, mi);
-        int m1 = chunk_start(M, kern->mr, m_chunks, mi + 1);
-        int n0 = chunk_start(N, kern->nr, n_chunks, ni);
-        int n1 = chunk_start(N, kern->nr, n_chunks, ni + 1);
-        float *abuf = scratch.data + per_thread * omp_get_thread_num();
-        if (m1 > m0 && n1 > n0)
-            gemm_rect(&g, (size_t)b, m0, m1, n0, n1, abuf, abuf + a_floats);
+    float *pre_buf = scratch.data + per_thread * threads;
+    sdc_operand pre_a = {.kind = SDC_OPERAND_ROWS, .dtype = SDC_DTYPE_BF16, .data = pre_buf,
+                         .ld = pre_ld, .batch_stride = A->batch_stride ? M * pre_ld : 0};
+    if (pre)
+        g.A = &pre_a;
+    int row_blocks = (M + 63) / 64;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        if (pre) {
+#pragma omp for schedule(static)
+            for (int it = 0; it < a_batches * row_blocks; it++) {
+                size_t b = (size_t)(it / row_blocks);
+                int i0 = it % row_blocks * 64;
+                pre_a_rows(kern, A, K, pre_buf + b * pre_a.batch_stride / 2, pre_ld, b, i0,
+                           min_int(64, M - i0));
+            }
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int it = 0; it < items; it++) {
+            int b = it / (m_chunks * n_chunks), mi = it / n_chunks % m_chunks, ni = it % n_chunks;
+            int m0 = chunk_start(M, kern->mr, m_chunks, mi);
+            int m1 = chunk_start(M, kern->mr, m_chunks, mi + 1);
+            int n0 = chunk_start(N, kern->nr, n_chunks, ni);
+            int n1 = chunk_start(N, kern->nr, n_chunks, ni + 1);
+            float *abuf = scratch.data + per_thread * omp_get_thread_num();
+            if (m1 > m0 && n1 > n0)
+                gemm_rect(&g, (size_t)b, m0, m1, n0, n1, abuf, abuf + a_floats);
+        }
     }
     sdc_scratch_give(scratch);
 }

@@ -284,7 +284,8 @@ Test(ops, conv_other_kernels, .fini = restore_level)
 }
 
 /* bf16 products: every packing path (weight rows, im2col with strides 1/2/3, 1x1 columns),
- * odd K so the last pair is half zero, and blocks past one KC. */
+ * odd K so the last pair is half zero, and blocks past one KC; N past one NC block and
+ * batches sharing a weight have their A rounded to pairs once up front (gemm_driver.c). */
 Test(ops, linear_bf16, .fini = restore_level)
 {
     start_bf16_run();
@@ -292,6 +293,8 @@ Test(ops, linear_bf16, .fini = restore_level)
         check_linear(1, 77, 45, weight_types[t], 2, 1);
         check_linear(154, 130, 301, weight_types[t], 0, 1);
         check_linear(40, 33, 1601, weight_types[t], 6, 0);
+        check_linear(20, 2100, 67, weight_types[t], 0, 1);
+        check_linear(9, 2060, 800, weight_types[t], 2, 0);
     }
 }
 
@@ -574,7 +577,11 @@ Test(ops, conv_algo_setting, .fini = restore_level)
 /* ---- attention ----------------------------------------------------------------------- */
 
 /* Attention of q [B, Tq, heads * d] (row stride qs) against k, v (row stride kvs). Values are
- * scaled up so the softmax is far from uniform and masking mistakes show. */
+ * scaled up so the softmax is far from uniform and masking mistakes show. A bf16 run
+ * (ops/attention_bf16.c) rounds what the kernel rounds in the reference too: q, the keys
+ * times scale log2(e) (an f32 product, scores in base 2) and v; the probabilities' rounding
+ * (relative 2^-8 each, made against a running maximum the reference does not know) is left
+ * to the bound: 1.5 x 2^-8 of the largest |v| of the column. */
 static void check_attention(int B, int heads, int Tq, int Tk, int d, int causal, int qs, int kvs)
 {
     size_t nq = (size_t)B * Tq * qs, nkv = (size_t)B * Tk * kvs;
@@ -584,6 +591,8 @@ static void check_attention(int B, int heads, int Tq, int Tk, int d, int causal,
     for (size_t i = 0; i < nq; i++)
         q[i] *= 3;
     float scale = 1.0f / sqrtf((float)d);
+    float kscale = bf16_run ? scale * 1.44269504f : scale; /* the kernel's f32 key scale */
+    double to_e = bf16_run ? M_LN2 : 1.0;                  /* base-2 scores back to base e */
     FOR_EACH_LEVEL(lv)
     {
         sdc_attention(out, q, qs, k, v, kvs, B, heads, Tq, Tk, d, scale, causal);
@@ -597,18 +606,23 @@ static void check_attention(int B, int heads, int Tq, int Tk, int d, int causal,
                         const float *kj = k + ((size_t)b * Tk + j) * kvs + h * d;
                         double s = 0;
                         for (int c = 0; c < d; c++)
-                            s += (double)qi[c] * kj[c];
-                        score[j] = s * scale;
+                            s += bf16_run ? in(qi[c]) * in(kscale * kj[c])
+                                          : (double)qi[c] * kj[c];
+                        score[j] = bf16_run ? s * to_e : s * scale;
                         mx = score[j] > mx ? score[j] : mx;
                     }
                     for (int j = 0; j < keys; j++)
                         sum += score[j] = exp(score[j] - mx);
                     for (int c = 0; c < d; c++) {
-                        double want = 0;
-                        for (int j = 0; j < keys; j++)
-                            want += score[j] / sum * v[((size_t)b * Tk + j) * kvs + h * d + c];
+                        double want = 0, vmax = 0;
+                        for (int j = 0; j < keys; j++) {
+                            double vj = in(v[((size_t)b * Tk + j) * kvs + h * d + c]);
+                            want += score[j] / sum * vj;
+                            vmax = fabs(vj) > vmax ? fabs(vj) : vmax;
+                        }
                         double got = out[((size_t)b * Tq + i) * heads * d + h * d + c];
-                        if (!close_to(got, want, 1e-5 * (1 + d / 16.0)))
+                        double p_round = bf16_run ? 1.5 * 0x1p-8 * vmax : 0;
+                        if (!close_to(got, want, 1e-5 * (1 + d / 16.0) + p_round))
                             cr_assert_fail("%s attention B%d H%d %dx%d d%d%s: out[%d,%d,%d,%d] "
                                            "= %g, want %g",
                                            sdc_cpu_level_name((sdc_cpu_level)lv), B, heads, Tq,
@@ -641,6 +655,21 @@ Test(ops, attention_causal, .fini = restore_level)
 
 Test(ops, attention_wide_heads, .fini = restore_level)
 {
+    check_attention(1, 1, 9, 70, 512, 0, 512, 512);
+}
+
+/* bf16 precision: QK^T and PV in bf16 pairs, odd head sizes and key counts included. */
+Test(ops, attention_bf16, .fini = restore_level)
+{
+    start_bf16_run();
+    check_attention(2, 3, 37, 77, 40, 0, 3 * 40, 3 * 40);
+    check_attention(1, 2, 70, 70, 64, 0, 2 * 64 + 5, 3 * 64);
+    check_attention(2, 1, 5, 300, 160, 0, 160, 160);
+    check_attention(1, 1, 130, 129, 80, 0, 80, 81);
+    check_attention(1, 2, 3, 1, 8, 0, 16, 16);
+    check_attention(1, 1, 20, 33, 7, 0, 7, 9);
+    check_attention(2, 2, 77, 77, 64, 1, 128, 128);
+    check_attention(1, 3, 9, 20, 24, 1, 3 * 24 + 1, 3 * 24 + 2);
     check_attention(1, 1, 9, 70, 512, 0, 512, 512);
 }
 
