@@ -18,6 +18,20 @@ void sdc_linear(float *y, const float *x, int M, const sdc_weight *w, const floa
  * -1 when scratch memory ran out. */
 int sdc_conv2d(float *y, const float *x, int B, int Cin, int H, int W, const sdc_weight *w,
                const float *bias, int k, int stride, int pad, sdc_arena *scratch);
+/* 3x3 convolution, stride 1, padding 1, with what follows it in small decoders fused:
+ *   y [B, Cout, Ho, Wo] = act(conv(up(x)) + bias + residual)
+ * x [B, Cin, H, W]; up != 0: x is first resized by nearest 2x (Ho = 2H, Wo = 2W), else
+ * (Ho, Wo) = (H, W); residual [B, Cout, Ho, Wo] or NULL; relu != 0: act = max(., 0). y must
+ * not overlap x or residual. Under bf16 precision on a CPU with AVX512_BF16 (and no
+ * sdc_conv_algo forced) a direct kernel computes it in one pass over y (ops/conv_direct.h);
+ * otherwise upsample (into scratch), sdc_conv2d and the additions run one after the other.
+ * Returns 0, or -1 when scratch memory ran out. */
+int sdc_conv3x3_fused(float *y, const float *x, int B, int Cin, int H, int W, int up,
+                      const sdc_weight *w, const float *bias, const float *residual, int relu,
+                      sdc_arena *scratch);
+/* Whether sdc_conv3x3_fused takes the one-pass direct kernel for weight w now (so a fused
+ * upsample needs no resized copy of x). */
+int sdc_conv3x3_direct(const sdc_weight *w);
 static inline int sdc_conv_out_size(int in, int k, int stride, int pad)
 {
     return (in + 2 * pad - k) / stride + 1;

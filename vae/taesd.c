@@ -42,47 +42,58 @@ static sdc_status conv(const sdc_layer *l, sdc_arena *a, int B, float *y, const 
     return SDC_OK;
 }
 
-/* buf[0] [B, C, H, W] = Block(buf[0]); buf[1] and buf[2] are scratch. */
+/* y = act(conv(up(x)) + bias + residual) (sdc_conv3x3_fused): the decoder's ReLUs, residual
+ * joins and upsamples ride on its convolutions. TAESD layers never carry adapters. */
+static sdc_status fused(const sdc_layer *l, sdc_arena *a, int B, float *y, const float *x,
+                        int H, int W, int up, const float *residual, int relu)
+{
+    if (sdc_conv3x3_fused(y, x, B, l->in, H, W, up, &l->w, l->bias, residual, relu, a))
+        return sdc_fail(SDC_ERR_NOMEM, "taesd: out of memory for convolution scratch");
+    return SDC_OK;
+}
+
+/* buf[0] [B, C, H, W] = Block(buf[0]); buf[1] and buf[2] are scratch (and trade places). */
 static sdc_status block(const sdc_taesd_op *op, sdc_arena *a, int B, float *buf[3], int H,
                         int W)
 {
-    size_t n = (size_t)B * op->conv[0].w.rows * H * W;
-    sdc_status s = conv(&op->conv[0], a, B, buf[1], buf[0], H, W, 1); // [B, C, H, W]
-    if (s == SDC_OK) {
-        sdc_relu(buf[1], n);
-        s = conv(&op->conv[1], a, B, buf[2], buf[1], H, W, 1);
-    }
-    if (s == SDC_OK) {
-        sdc_relu(buf[2], n);
-        s = conv(&op->conv[2], a, B, buf[1], buf[2], H, W, 1);
-    }
+    sdc_status s = fused(&op->conv[0], a, B, buf[1], buf[0], H, W, 0, NULL, 1); // [B, C, H, W]
     if (s == SDC_OK)
-        sdc_add_relu(buf[0], buf[1], buf[0], n);
+        s = fused(&op->conv[1], a, B, buf[2], buf[1], H, W, 0, NULL, 1);
+    if (s == SDC_OK) /* ReLU(conv + x) into buf[1], which becomes the activation */
+        s = fused(&op->conv[2], a, B, buf[1], buf[2], H, W, 0, buf[0], 1);
+    float *t = buf[0];
+    buf[0] = buf[1];
+    buf[1] = t;
     return s;
 }
 
-/* A conv layer from buf[0]: resampled first when it is the decoder's upsampling conv; the
- * result goes to `out` when given (the last layer), else becomes buf[0]. */
+/* A conv layer from buf[0]: the decoder's upsampling conv reads it through the nearest 2x
+ * resize (encoder: stride 2); the result goes to `out` when given (the last layer), else
+ * becomes buf[0]. */
 static sdc_status conv_op(const sdc_taesd_op *op, int up, sdc_arena *a, int B, float *buf[3],
                           int *H, int *W, float *out)
 {
-    int C = op->conv[0].in, stride = op->resample && !up ? 2 : 1;
-    float *src = buf[0];
-    if (op->resample && up) { // [B, C, 2H, 2W]
-        sdc_upsample_nearest(buf[1], buf[0], B, C, *H, *W, 2 * *H, 2 * *W);
-        src = buf[1];
-        *H *= 2;
-        *W *= 2;
+    float *dst = out ? out : buf[1];
+    sdc_status s;
+    if (up || !op->resample) {
+        int twice = op->resample && up, h = *H, w = *W;
+        const float *src = buf[0];
+        *H = twice ? 2 * h : h;
+        *W = twice ? 2 * w : w;
+        if (twice && !sdc_conv3x3_direct(&op->conv[0].w)) { /* resized into the free buffer */
+            sdc_upsample_nearest(buf[2], buf[0], B, op->conv[0].in, h, w, *H, *W);
+            src = buf[2], h = *H, w = *W, twice = 0;
+        }
+        s = fused(&op->conv[0], a, B, dst, src, h, w, twice, NULL, op->relu);
+    } else { // [B, out, ceil(H / 2), ceil(W / 2)]
+        s = conv(&op->conv[0], a, B, dst, buf[0], *H, *W, 2);
+        *H = sdc_conv_out_size(*H, 3, 2, 1);
+        *W = sdc_conv_out_size(*W, 3, 2, 1);
+        if (s == SDC_OK && op->relu)
+            sdc_relu(dst, (size_t)B * op->conv[0].w.rows * *H * *W);
     }
-    float *dst = out ? out : src == buf[1] ? buf[2] : buf[1];
-    sdc_status s = conv(&op->conv[0], a, B, dst, src, *H, *W, stride); // [B, out, Ho, Wo]
-    *H = sdc_conv_out_size(*H, 3, stride, 1);
-    *W = sdc_conv_out_size(*W, 3, stride, 1);
-    if (s == SDC_OK && op->relu)
-        sdc_relu(dst, (size_t)B * op->conv[0].w.rows * *H * *W);
     if (!out) { /* dst becomes the current activation; the old one is free */
-        int j = dst == buf[1] ? 1 : 2;
-        buf[j] = buf[0];
+        buf[1] = buf[0];
         buf[0] = dst;
     }
     return s;
