@@ -10,6 +10,7 @@ avx512bf16"))), apply_to = function)
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")
 #endif
 
+#include <stdint.h>
 #include <string.h>
 
 #include "ops/conv_direct.h"
@@ -17,6 +18,8 @@ avx512bf16"))), apply_to = function)
 #include "ops/simd_avx512.h"
 
 enum { MR = SDC_CONV_DIRECT_MR, NV = 2, PX = NV * 16 };
+/* Outputs at least this large are written with streaming stores (see run_row). */
+#define STREAM_BYTES ((size_t)16 << 20)
 
 /* Slot j = (lo[j], hi[j]) rounded to bf16 (to nearest, ties to even). */
 static inline __m512i pair_lanes(__m512 lo, __m512 hi)
@@ -77,6 +80,7 @@ typedef struct tile_at {
     const float *res;    /* the same place in the residual, or NULL */
     const float *bias;   /* bias + co0, or NULL */
     int rows, n;         /* output channels and pixels that exist */
+    int stream;          /* store whole aligned vectors past the caches */
 } tile_at;
 
 static void store_tile(const sdc_conv_direct *j, const tile_at *t, __m512 acc[MR][NV])
@@ -91,7 +95,11 @@ static void store_tile(const sdc_conv_direct *j, const tile_at *t, __m512 acc[MR
                 out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(m, t->res + i * plane + 16 * v));
             if (j->relu)
                 out = _mm512_max_ps(out, _mm512_setzero_ps());
-            _mm512_mask_storeu_ps(t->y + i * plane + 16 * v, m, out);
+            float *y = t->y + i * plane + 16 * v;
+            if (t->stream && m == 0xffff && ((uintptr_t)y & 63) == 0)
+                _mm512_stream_ps(y, out);
+            else
+                _mm512_mask_storeu_ps(y, m, out);
         }
     }
 }
@@ -144,6 +152,10 @@ static void run_row(const sdc_conv_direct *j, const uint32_t *pairs, const uint3
 {
     size_t Wp = (size_t)j->Wo + 2, plane = (size_t)j->Ho * j->Wo;
     const uint32_t *img = pairs + ((size_t)b * j->Cp * (j->Ho + 2) + oy) * Wp;
+    /* An output much larger than the caches is out of them before the next layer reads it:
+     * streaming stores skip reading each line in before writing it (and the 64 channel
+     * planes are more write streams than the prefetcher follows). */
+    int stream = (size_t)j->B * j->Cout * plane * sizeof(float) >= STREAM_BYTES;
     size_t out = (size_t)b * j->Cout * plane + (size_t)oy * j->Wo;
     for (int x0 = 0; x0 < j->Wo; x0 += PX) {
         if (oy + 3 < j->Ho + 2)
@@ -153,10 +165,17 @@ static void run_row(const sdc_conv_direct *j, const uint32_t *pairs, const uint3
             tile_at t = {img + x0, wp + (size_t)co * j->Cp * 9, j->y + at,
                          j->residual ? j->residual + at : NULL, j->bias ? j->bias + co : NULL,
                          j->Cout - co < MR ? j->Cout - co : MR,
-                         j->Wo - x0 < PX ? j->Wo - x0 : PX};
+                         j->Wo - x0 < PX ? j->Wo - x0 : PX, stream};
+            if (t.res && x0 + PX < j->Wo) /* the residual of this tile's next pixels */
+                for (int i = 0; i < t.rows; i++)
+                    for (int v = 0; v < NV; v++)
+                        _mm_prefetch((const char *)(t.res + i * plane + PX + 16 * v),
+                                     _MM_HINT_T0);
             run_tile(j, &t);
         }
     }
+    if (stream) /* streaming stores are weakly ordered: done before the team's barrier */
+        _mm_sfence();
 }
 
 void sdc_conv_direct_bf16(const sdc_conv_direct *j, const uint32_t *pairs, const uint32_t *wp)
