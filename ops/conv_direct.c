@@ -1,6 +1,7 @@
 /* sdc_conv3x3_fused (ops/nn.h): the direct bf16 kernel (ops/conv_direct.h) where it applies,
  * else upsample, sdc_conv2d and the epilogue as separate passes; plus the portable packing
  * and the scalar reference of the direct kernel. */
+#include <math.h>
 #include <string.h>
 
 #include "ops/conv_direct.h"
@@ -17,24 +18,47 @@ static uint32_t pair_of(float lo, float hi)
     return sdc_f32_to_bf16(lo) | (uint32_t)sdc_f32_to_bf16(hi) << 16;
 }
 
+static uint32_t bits_of(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+
+static float value_of(uint32_t u)
+{
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
 static float lo_of(uint32_t p) { return sdc_bf16_to_f32((uint16_t)(p & 0xffff)); }
 static float hi_of(uint32_t p) { return sdc_bf16_to_f32((uint16_t)(p >> 16)); }
+
+/* The slot of channel c (bf16: the pair from c = 2 cp) from one value per channel. */
+static uint32_t slot_of(const sdc_conv_direct *j, const float *v, int c)
+{
+    if (!j->bf16)
+        return bits_of(v[0]);
+    return pair_of(v[0], c + 1 < j->Cin ? v[1] : 0.0f);
+}
 
 void sdc_conv_pack_weights(const sdc_conv_direct *j, const sdc_weight *w, uint32_t *wp)
 {
     enum { MR = SDC_CONV_DIRECT_MR };
     size_t dsize = sdc_dtype_size(w->dtype);
+    int per = j->bf16 ? 2 : 1;
     memset(wp, 0, sizeof(uint32_t) * sdc_conv_weight_slots(j));
     for (int co = 0; co < j->Cout; co++) {
         const unsigned char *row = (const unsigned char *)w->data + (size_t)co * w->cols * dsize;
         uint32_t *tile = wp + (size_t)(co / MR) * j->Cp * 9 * MR + co % MR;
         for (int cp = 0; cp < j->Cp; cp++) {
-            float lo[9], hi[9] = {0};
-            sdc_convert_to_f32(lo, row + (size_t)2 * cp * 9 * dsize, w->dtype, 9);
-            if (2 * cp + 1 < j->Cin)
-                sdc_convert_to_f32(hi, row + (size_t)(2 * cp + 1) * 9 * dsize, w->dtype, 9);
+            float g[2][9] = {{0}};
+            for (int q = 0; q < per && per * cp + q < j->Cin; q++)
+                sdc_convert_to_f32(g[q], row + (size_t)(per * cp + q) * 9 * dsize, w->dtype, 9);
             for (int t = 0; t < 9; t++)
-                tile[(size_t)(cp * 9 + t) * MR] = pair_of(lo[t], hi[t]);
+                tile[(size_t)(cp * 9 + t) * MR] =
+                    slot_of(j, (const float[2]){g[0][t], g[1][t]}, per * cp);
         }
     }
 }
@@ -48,19 +72,21 @@ static float padded_value(const sdc_conv_direct *j, int b, int c, int py, int px
     return j->x[(((size_t)b * j->Cin + c) * j->H + iy) * j->W + ix];
 }
 
-void sdc_conv_pack_pairs_ref(const sdc_conv_direct *j, uint32_t *pairs)
+void sdc_conv_pack_input_ref(const sdc_conv_direct *j, uint32_t *in)
 {
-    int Hp = j->Ho + 2, Wp = j->Wo + 2;
+    int Hp = j->Ho + 2, Wp = j->Wo + 2, per = j->bf16 ? 2 : 1;
     for (int b = 0; b < j->B; b++)
         for (int cp = 0; cp < j->Cp; cp++)
             for (int py = 0; py < Hp; py++) {
-                uint32_t *d = pairs + (((size_t)b * j->Cp + cp) * Hp + py) * Wp;
-                for (int px = 0; px < Wp; px++)
-                    d[px] = pair_of(padded_value(j, b, 2 * cp, py, px),
-                                    padded_value(j, b, 2 * cp + 1, py, px));
+                uint32_t *d = in + (((size_t)b * j->Cp + cp) * Hp + py) * Wp;
+                for (int px = 0; px < Wp; px++) {
+                    float v[2] = {padded_value(j, b, per * cp, py, px),
+                                  padded_value(j, b, per * cp + 1, py, px)};
+                    d[px] = slot_of(j, v, per * cp);
+                }
             }
-    memset(pairs + sdc_conv_pairs_slots(j) - SDC_CONV_PAIRS_TAIL, 0,
-           sizeof(uint32_t) * SDC_CONV_PAIRS_TAIL);
+    memset(in + sdc_conv_input_slots(j) - SDC_CONV_INPUT_TAIL, 0,
+           sizeof(uint32_t) * SDC_CONV_INPUT_TAIL);
 }
 
 /* y = act(acc + bias (+ residual)) at output index idx of channel co. */
@@ -72,7 +98,17 @@ static void store_one(const sdc_conv_direct *j, int co, size_t idx, float acc)
     j->y[idx] = j->relu && !(v > 0.0f) ? 0.0f : v;
 }
 
-void sdc_conv_direct_ref(const sdc_conv_direct *j, const uint32_t *pairs, const uint32_t *wp)
+/* acc + the product of weight slot a and input slot x, as the AVX-512 kernels compute it. */
+static float multiply_add(const sdc_conv_direct *j, float acc, uint32_t a, uint32_t x)
+{
+    if (!j->bf16)
+        return fmaf(value_of(a), value_of(x), acc);
+    /* vdpbf16ps's order: the odd (high) product first */
+    acc += hi_of(a) * hi_of(x);
+    return acc + lo_of(a) * lo_of(x);
+}
+
+void sdc_conv_direct_ref(const sdc_conv_direct *j, const uint32_t *in, const uint32_t *wp)
 {
     enum { MR = SDC_CONV_DIRECT_MR };
     int Hp = j->Ho + 2, Wp = j->Wo + 2;
@@ -83,14 +119,10 @@ void sdc_conv_direct_ref(const sdc_conv_direct *j, const uint32_t *pairs, const 
                     const uint32_t *w = wp + (size_t)(co / MR) * j->Cp * 9 * MR + co % MR;
                     float acc = 0.0f;
                     for (int cp = 0; cp < j->Cp; cp++)
-                        for (int t = 0; t < 9; t++) {
-                            uint32_t a = w[(size_t)(cp * 9 + t) * MR];
-                            uint32_t x = pairs[(((size_t)b * j->Cp + cp) * Hp + oy + t / 3) *
-                                                   Wp + ox + t % 3];
-                            /* vdpbf16ps's order: the odd (high) product first */
-                            acc += hi_of(a) * hi_of(x);
-                            acc += lo_of(a) * lo_of(x);
-                        }
+                        for (int t = 0; t < 9; t++)
+                            acc = multiply_add(
+                                j, acc, w[(size_t)(cp * 9 + t) * MR],
+                                in[(((size_t)b * j->Cp + cp) * Hp + oy + t / 3) * Wp + ox + t % 3]);
                     store_one(j, co, (((size_t)b * j->Cout + co) * j->Ho + oy) * j->Wo + ox, acc);
                 }
 }
@@ -127,25 +159,35 @@ static void give(taken t)
         sdc_scratch_give(t.s);
 }
 
-/* Whether the direct bf16 kernel computes this convolution: bf16 precision on a CPU with
- * AVX512_BF16, unquantised weights, and no algorithm forced (the tests that force Winograd
- * or implicit GEMM mean those). */
+/* Whether a direct kernel computes this convolution: bf16 precision on a CPU with
+ * AVX512_BF16, else f32 at the AVX512 level; unquantised weights, and no algorithm forced (the
+ * tests that force Winograd or implicit GEMM mean those). */
+static int bf16_math(void)
+{
+    return sdc_precision_get() == SDC_PRECISION_BF16 && sdc_cpu_has_bf16();
+}
+
 int sdc_conv3x3_direct(const sdc_weight *w)
 {
-    return sdc_precision_get() == SDC_PRECISION_BF16 && sdc_cpu_has_bf16() && !w->quant &&
-           sdc_conv_algo_get() == SDC_CONV_AUTO;
+    return !w->quant && sdc_conv_algo_get() == SDC_CONV_AUTO &&
+           (bf16_math() || sdc_cpu_level_get() == SDC_CPU_AVX512);
 }
 
 static int run_direct(const sdc_conv_direct *j, const sdc_weight *w, sdc_arena *scratch)
 {
-    size_t ps = sdc_conv_pairs_slots(j), ws = sdc_conv_weight_slots(j);
-    taken t = take(scratch, ps + ws); /* uint32_t slots in float-sized storage */
+    size_t is = sdc_conv_input_slots(j), ws = sdc_conv_weight_slots(j);
+    taken t = take(scratch, is + ws); /* uint32_t slots in float-sized storage */
     if (!t.data)
         return -1;
-    uint32_t *pairs = (uint32_t *)(void *)t.data, *wp = pairs + ps;
+    uint32_t *in = (uint32_t *)(void *)t.data, *wp = in + is;
     sdc_conv_pack_weights(j, w, wp);
-    sdc_conv_pack_pairs_bf16(j, pairs);
-    sdc_conv_direct_bf16(j, pairs, wp);
+    if (j->bf16) {
+        sdc_conv_pack_input_bf16(j, in);
+        sdc_conv_direct_bf16(j, in, wp);
+    } else {
+        sdc_conv_pack_input_avx512(j, in);
+        sdc_conv_direct_avx512(j, in, wp);
+    }
     give(t);
     return 0;
 }
@@ -180,7 +222,8 @@ int sdc_conv3x3_fused(float *y, const float *x, int B, int Cin, int H, int W, in
                       sdc_arena *scratch)
 {
     int Ho = up ? 2 * H : H, Wo = up ? 2 * W : W;
+    int bf16 = bf16_math();
     sdc_conv_direct j = {y, x, bias, residual, B, Cin, w->rows, H, W, up != 0, relu != 0,
-                         Ho, Wo, (Cin + 1) / 2};
+                         bf16, Ho, Wo, bf16 ? (Cin + 1) / 2 : Cin};
     return sdc_conv3x3_direct(w) ? run_direct(&j, w, scratch) : run_passes(&j, w, scratch);
 }

@@ -1,9 +1,9 @@
-/* sdc_conv3x3_fused (ops/nn.h) and its direct bf16 kernel (ops/conv_direct.h): the fused
+/* sdc_conv3x3_fused (ops/nn.h) and its direct kernels (ops/conv_direct.h): the fused
  * convolution (nearest 2x upsample, bias, residual, ReLU) against a double-precision loop
  * written here, at fp32 on every CPU level and at bf16 (inputs rounded to bf16 in the
- * reference); the AVX512_BF16 kernel and pair copy against their scalar references; odd
- * channel counts, widths that leave partial pixel tiles, batches of two. The bf16 tests
- * report themselves skipped on CPUs without AVX512_BF16. */
+ * reference); the AVX512_BF16 and AVX-512 f32 kernels and input copies against their scalar
+ * references; odd channel counts, widths that leave partial pixel tiles, batches of two.
+ * Tests of instructions this CPU lacks report themselves skipped. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -165,11 +165,15 @@ Test(conv_direct, fused_bf16_direct, .fini = restore)
         check_shape(shapes[i], 1, "bf16 direct");
 }
 
-/* A forced algorithm means that algorithm: the direct kernel steps aside. */
-Test(conv_direct, forced_algorithm_is_not_direct, .fini = restore)
+/* Direct at AVX-512 only; a forced algorithm means that algorithm: the direct kernels step
+ * aside. */
+Test(conv_direct, when_direct, .fini = restore)
 {
     sdc_weight w = {.rows = 1, .cols = 9, .dtype = SDC_DTYPE_F32};
-    cr_expect_not(sdc_conv3x3_direct(&w)); /* fp32 */
+    cr_expect_eq(sdc_conv3x3_direct(&w), sdc_cpu_detect() == SDC_CPU_AVX512);
+    sdc_cpu_set_max_level(SDC_CPU_AVX2);
+    cr_expect_not(sdc_conv3x3_direct(&w));
+    sdc_cpu_set_max_level(SDC_CPU_AVX512);
     sdc_precision_set(SDC_PRECISION_BF16);
     sdc_conv_algo_set(SDC_CONV_IMPLICIT_GEMM);
     cr_expect_not(sdc_conv3x3_direct(&w));
@@ -177,36 +181,48 @@ Test(conv_direct, forced_algorithm_is_not_direct, .fini = restore)
     cr_expect_not(sdc_conv3x3_direct(&w));
 }
 
-/* The AVX512_BF16 pair copy gives the scalar copy's bits, and the kernel the scalar
- * kernel's values (f32 sums of the same products; the bound allows another order). */
-Test(conv_direct, bf16_kernel_matches_scalar_reference, .fini = restore)
+/* The AVX-512 input copy gives the scalar copy's bits, and the kernel the scalar kernel's
+ * values (f32 sums of the same products; the bound allows another order). */
+static void kernel_vs_reference(int bf16)
 {
-    need_bf16();
     for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
         problem p = make(shapes[k]);
         const shape *s = &p.s;
         size_t n = out_size(&p);
         float *fast = malloc(n * sizeof(float)), *slow = malloc(n * sizeof(float));
         sdc_conv_direct j = {fast, p.x, p.bias, p.res, s->B, s->Cin, s->Cout, s->H, s->W,
-                             s->up, s->relu, p.Ho, p.Wo, (s->Cin + 1) / 2};
-        size_t ps = sdc_conv_pairs_slots(&j);
-        uint32_t *pairs = malloc(ps * 4), *pairs_ref = malloc(ps * 4);
+                             s->up, s->relu, bf16, p.Ho, p.Wo, bf16 ? (s->Cin + 1) / 2 : s->Cin};
+        size_t is = sdc_conv_input_slots(&j);
+        uint32_t *in = malloc(is * 4), *in_ref = malloc(is * 4);
         uint32_t *wp = malloc(sdc_conv_weight_slots(&j) * 4);
-        cr_assert(fast && slow && pairs && pairs_ref && wp);
+        cr_assert(fast && slow && in && in_ref && wp);
         sdc_conv_pack_weights(&j, &p.wt, wp);
-        sdc_conv_pack_pairs_ref(&j, pairs_ref);
-        sdc_conv_pack_pairs_bf16(&j, pairs);
-        cr_expect_eq(memcmp(pairs, pairs_ref, ps * 4), 0, "shape %zu: pair copies differ", k);
-        sdc_conv_direct_bf16(&j, pairs, wp);
+        sdc_conv_pack_input_ref(&j, in_ref);
+        (bf16 ? sdc_conv_pack_input_bf16 : sdc_conv_pack_input_avx512)(&j, in);
+        cr_expect_eq(memcmp(in, in_ref, is * 4), 0, "shape %zu: input copies differ", k);
+        (bf16 ? sdc_conv_direct_bf16 : sdc_conv_direct_avx512)(&j, in, wp);
         j.y = slow;
-        sdc_conv_direct_ref(&j, pairs_ref, wp);
+        sdc_conv_direct_ref(&j, in_ref, wp);
         double worst = 0;
         for (size_t i = 0; i < n; i++) {
             double d = fabs(fast[i] - slow[i]) / (fabs(slow[i]) + 1.0);
             worst = d > worst ? d : worst;
         }
         cr_expect_leq(worst, 2.0 * (s->Cin * 9 + 2) * F32_EPS * 8, "shape %zu: %g", k, worst);
-        free(fast), free(slow), free(pairs), free(pairs_ref), free(wp);
+        free(fast), free(slow), free(in), free(in_ref), free(wp);
         drop(&p);
     }
+}
+
+Test(conv_direct, bf16_kernel_matches_scalar_reference, .fini = restore)
+{
+    need_bf16();
+    kernel_vs_reference(1);
+}
+
+Test(conv_direct, f32_kernel_matches_scalar_reference, .fini = restore)
+{
+    if (sdc_cpu_detect() < SDC_CPU_AVX512)
+        cr_skip_test("this CPU has no AVX-512");
+    kernel_vs_reference(0);
 }
