@@ -28,7 +28,6 @@ static inline __m512 row_values(const float *src, int px, int n, int up)
     return _mm512_permutexvar_ps(twice, v);
 }
 
-
 /* Where one register tile reads and writes. */
 typedef struct tile_at {
     const uint32_t *img; /* input row oy of plane cp = 0, column x0 (padded coordinates) */
@@ -60,7 +59,6 @@ static inline void store_tile(const sdc_conv_direct *j, const tile_at *t, __m512
         }
     }
 }
-
 
 /* Computes one register tile (the includer's kernel). */
 typedef void (*tile_fn)(const sdc_conv_direct *j, const tile_at *t);
@@ -107,7 +105,6 @@ static inline void run_row(const sdc_conv_direct *j, const uint32_t *in, const u
     if (stream) /* streaming stores are weakly ordered: done before the team's barrier */
         _mm_sfence();
 }
-
 
 /* Every output row; `in` and `wp` packed as ops/conv_direct.h says. */
 static inline void run_rows(const sdc_conv_direct *j, const uint32_t *in, const uint32_t *wp,

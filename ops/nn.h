@@ -22,10 +22,11 @@ int sdc_conv2d(float *y, const float *x, int B, int Cin, int H, int W, const sdc
  *   y [B, Cout, Ho, Wo] = act(conv(up(x)) + bias + residual)
  * x [B, Cin, H, W]; up != 0: x is first resized by nearest 2x (Ho = 2H, Wo = 2W), else
  * (Ho, Wo) = (H, W); residual [B, Cout, Ho, Wo] or NULL; relu != 0: act = max(., 0). y must
- * not overlap x or residual. Under bf16 precision on a CPU with AVX512_BF16 (and no
- * sdc_conv_algo forced) a direct kernel computes it in one pass over y (ops/conv_direct.h);
- * otherwise upsample (into scratch), sdc_conv2d and the additions run one after the other.
- * Returns 0, or -1 when scratch memory ran out. */
+ * not overlap x or residual. At the AVX512 level (and no sdc_conv_algo forced) a direct
+ * kernel computes it in one pass over y (ops/conv_direct.h; bf16 products under bf16
+ * precision on a CPU with AVX512_BF16, else f32); otherwise upsample (into scratch),
+ * sdc_conv2d and the additions run one after the other. Returns 0, or -1 when scratch
+ * memory ran out. */
 int sdc_conv3x3_fused(float *y, const float *x, int B, int Cin, int H, int W, int up,
                       const sdc_weight *w, const float *bias, const float *residual, int relu,
                       sdc_arena *scratch);
