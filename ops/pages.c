@@ -48,8 +48,8 @@ static void *map_huge(size_t size)
  * touch again. The cache is small and bounded, so the resident set grows by at most
  * CACHE_BYTES; buffers over CACHE_ONE are always unmapped. */
 enum { CACHE_SLOTS = 8 };
-#define CACHE_BYTES ((size_t)128 << 20)
-#define CACHE_ONE ((size_t)64 << 20)
+#define CACHE_BYTES ((size_t)64 << 20)
+#define CACHE_ONE ((size_t)48 << 20)
 
 static struct {
     pthread_mutex_t lock;

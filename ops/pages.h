@@ -20,7 +20,7 @@
  * huge pages, so their first touch faults once per 2 MiB instead of once per 4 KiB. */
 void *sdc_pages_alloc(size_t bytes);
 /* Frees a buffer of sdc_pages_alloc; `bytes` must be the size it was asked for. A few
- * freed huge-page buffers (128 MiB in all at most) are kept and handed out again for a
+ * freed huge-page buffers (64 MiB in all at most) are kept and handed out again for a
  * buffer of the same size, already faulted in. */
 void sdc_pages_free(void *p, size_t bytes);
 
