@@ -15,12 +15,8 @@
 
 size_t sdc_pages_size(void)
 {
-    static size_t page;
-    if (!page) {
-        long p = sysconf(_SC_PAGESIZE);
-        page = p > 0 ? (size_t)p : 4096;
-    }
-    return page;
+    long p = sysconf(_SC_PAGESIZE); /* read from the auxiliary vector: no system call */
+    return p > 0 ? (size_t)p : 4096;
 }
 
 static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }

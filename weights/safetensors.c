@@ -10,9 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ops/pages.h"
-
 #include "ops/error.h"
+#include "ops/pages.h"
 #include "weights/name_map.h"
 
 struct sdc_safetensors {
