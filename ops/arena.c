@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 
+#include "ops/pages.h"
+
 struct sdc_arena_block {
     sdc_arena_block *next;
     size_t size;
@@ -25,7 +27,7 @@ static void free_blocks(sdc_arena_block *b)
 {
     while (b) {
         sdc_arena_block *next = b->next;
-        free(b->data);
+        sdc_pages_free(b->data, b->size);
         free(b);
         b = next;
     }
@@ -43,7 +45,8 @@ static sdc_arena_block *new_block(size_t size)
     sdc_arena_block *b = calloc(1, sizeof *b);
     if (!b)
         return NULL;
-    b->data = aligned_alloc(ARENA_ALIGN, size);
+    /* in huge pages: a first pass faults its activations in once per 2 MiB (ops/pages.h) */
+    b->data = sdc_pages_alloc(size);
     if (!b->data) {
         free(b);
         return NULL;

@@ -1,6 +1,8 @@
 #include "ops/scratch.h"
 
-#include <stdlib.h>
+#include "ops/pages.h"
+
+#include <stdint.h>
 
 enum { LEVELS = 3 };
 
@@ -11,10 +13,14 @@ static _Thread_local struct {
     int busy;
 } cache[LEVELS];
 
+/* Big buffers in huge pages (ops/pages.h): a thread's first GEMM packing block or attention
+ * tile then faults once per 2 MiB. */
 static float *alloc_floats(size_t floats)
 {
-    return aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
+    return floats > SIZE_MAX / sizeof(float) ? NULL : sdc_pages_alloc(floats * sizeof(float));
 }
+
+static void free_floats(float *p, size_t floats) { sdc_pages_free(p, floats * sizeof(float)); }
 
 sdc_scratch sdc_scratch_take(size_t floats)
 {
@@ -26,15 +32,15 @@ sdc_scratch sdc_scratch_take(size_t floats)
         if (cache[l].floats < floats) {
             float *p = alloc_floats(floats);
             if (!p)
-                return (sdc_scratch){NULL, -1};
-            free(cache[l].data);
+                return (sdc_scratch){NULL, -1, 0};
+            free_floats(cache[l].data, cache[l].floats);
             cache[l].data = p;
             cache[l].floats = floats;
         }
         cache[l].busy = 1;
-        return (sdc_scratch){cache[l].data, l};
+        return (sdc_scratch){cache[l].data, l, cache[l].floats};
     }
-    return (sdc_scratch){alloc_floats(floats), -1};
+    return (sdc_scratch){alloc_floats(floats), -1, floats};
 }
 
 void sdc_scratch_give(sdc_scratch s)
@@ -42,5 +48,5 @@ void sdc_scratch_give(sdc_scratch s)
     if (s.level >= 0)
         cache[s.level].busy = 0;
     else
-        free(s.data);
+        free_floats(s.data, s.floats);
 }

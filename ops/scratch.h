@@ -10,6 +10,7 @@
 typedef struct sdc_scratch {
     float *data; /* 64-byte aligned, at least the floats asked for; NULL when out of memory */
     int level;   /* the calling thread's cached buffer it is, or -1 (give it back anyway) */
+    size_t floats; /* its size (a buffer of level -1 is freed by size, ops/pages.h) */
 } sdc_scratch;
 
 /* The buffers belong to the calling thread: give them back on the thread that took them. */

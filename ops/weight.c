@@ -139,6 +139,13 @@ sdc_status sdc_weight_to_q8_0(sdc_weight *w)
     return SDC_OK;
 }
 
+size_t sdc_weight_bytes(const sdc_weight *w)
+{
+    if (w->quant)
+        return (size_t)w->rows * (size_t)(w->cols / w->quant->block) * (size_t)w->quant->block_bytes;
+    return (size_t)w->rows * (size_t)w->cols * sdc_dtype_size(w->dtype);
+}
+
 void sdc_weight_free(sdc_weight *w)
 {
     if (w->owned && w->quant == sdc_qtype_get(SDC_QTYPE_Q8_0))

@@ -42,6 +42,8 @@ sdc_status sdc_weight_transpose_f32(sdc_weight *w, const sdc_weight *src);
 sdc_status sdc_weight_to_q8_0(sdc_weight *w);
 /* Bytes of q8_0 weights made by sdc_weight_to_q8_0 and not yet freed. */
 size_t sdc_weight_int8_bytes(void);
+/* Bytes that w's data spans: rows x cols of its dtype, or its quantised blocks. */
+size_t sdc_weight_bytes(const sdc_weight *w);
 /* Row r of w as cols floats at dst (any dtype, quantised too). */
 void sdc_weight_row_f32(const sdc_weight *w, int r, float *dst);
 /* Releases an owned buffer and forgets the view. */

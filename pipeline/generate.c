@@ -16,6 +16,7 @@
 #include "pipeline/control.h"
 #include "pipeline/lora_run.h"
 #include "pipeline/pipeline_impl.h"
+#include "pipeline/prefetch.h"
 #include "pipeline/preview.h"
 #include "pipeline/unet_tiles.h"
 
@@ -51,10 +52,12 @@ typedef struct run {
     float *extra;
     sdc_pipeline_control control; /* the ControlNets, with the base model's UNet */
     sdc_pipeline_preview preview; /* live previews, or mode NONE */
+    sdc_prefetch prefetch;        /* the UNet's weights, mapped while the text is encoded */
 } run;
 
 static void run_free(run *r)
 {
+    sdc_prefetch_join(&r->prefetch);
     sdc_sampler_free(r->sampler);
     sdc_pipeline_inputs_free(&r->in);
     sdc_pipeline_control_free(&r->control);
@@ -349,6 +352,7 @@ static sdc_status text(run *r);
  * condition (and leave memory in turn), the sampler and latent carry on. */
 static sdc_status hand_over(run *r)
 {
+    sdc_prefetch_join(&r->prefetch);
     sdc_checkpoint_release(r->m->ck, SDC_COMPONENT_UNET);
     r->m = r->p->refiner;
     r->refined = 1;
@@ -466,6 +470,16 @@ static sdc_status decode(run *r, uint8_t *rgb)
         sdc_pipeline_composite(&r->in, rgb);
     if (s == SDC_OK && report(r, "decoding", 1, 1))
         return interrupted();
+    return s;
+}
+
+/* The UNet's mapped weights are populated on a background thread while the text encoder
+ * runs (pipeline/prefetch.h); every path from here on joins it before releasing them. */
+static sdc_status prefetch_unet(run *r)
+{
+    sdc_status s = sdc_prefetch_plan(&r->prefetch, r->m->ck, sdc_unet_layers(r->m->unet));
+    if (s == SDC_OK)
+        sdc_prefetch_start(&r->prefetch);
     return s;
 }
 
@@ -610,6 +624,8 @@ static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p
         s = sdc_pipeline_control_prepare(p, m->unet, r.h, r.w, r.rows, r.plan.subprompts,
                                          &r.control);
     if (s == SDC_OK)
+        s = prefetch_unet(&r);
+    if (s == SDC_OK)
         s = text(&r);
     /* Each stage's weights leave the resident set when it is over (they stay in the page
      * cache): the decoder's activations then take the UNet's place instead of adding to it. */
@@ -619,6 +635,7 @@ static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p
         s = start(&r);
     if (s == SDC_OK)
         s = sample(&r);
+    sdc_prefetch_join(&r.prefetch); /* before the release: it would map released pages again */
     sdc_checkpoint_release(r.m->ck, SDC_COMPONENT_UNET); /* the refiner's, after a hand-over */
     if (s == SDC_OK && final_latent)
         memcpy(final_latent, r.latent, r.n * sizeof(float));

@@ -284,6 +284,14 @@ size_t sdc_checkpoint_release(const sdc_checkpoint *ck, sdc_component component)
     return released;
 }
 
+size_t sdc_checkpoint_populate(const sdc_checkpoint *ck, const void *data, size_t nbytes)
+{
+    size_t populated = 0;
+    for (size_t f = 0; f < ck->file_count && !populated; f++)
+        populated = sdc_safetensors_populate(ck->files[f], data, nbytes);
+    return populated;
+}
+
 size_t sdc_checkpoint_unused_count(const sdc_checkpoint *ck) { return ck->unused_count; }
 
 const char *sdc_checkpoint_unused_name(const sdc_checkpoint *ck, size_t index)

@@ -96,6 +96,10 @@ sdc_status sdc_checkpoint_load(const sdc_checkpoint *ck, const sdc_tensor *t);
  * pages and the VAE decoder's activations are not resident at the same time. Returns the
  * bytes released; weights held in memory (converted .ckpt tensors) stay. */
 size_t sdc_checkpoint_release(const sdc_checkpoint *ck, sdc_component component);
+/* Maps the pages of [data, data + nbytes) now, in bulk, when the range lies in one of the
+ * checkpoint's mapped files (sdc_safetensors_populate): a stage's weights, ahead of the
+ * stage (pipeline/prefetch.h). Returns the bytes populated, 0 for data held in memory. */
+size_t sdc_checkpoint_populate(const sdc_checkpoint *ck, const void *data, size_t nbytes);
 /* Tensors of the file(s) that belong to no component (schedule buffers, EMA counters,
  * position_ids, OpenCLIP text_projection / logit_scale, SDXL's second text encoder, ...). */
 size_t sdc_checkpoint_unused_count(const sdc_checkpoint *ck);

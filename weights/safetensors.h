@@ -44,6 +44,11 @@ size_t sdc_safetensors_file_size(const sdc_safetensors *st);
  * mapping are ignored. Returns the bytes released. */
 size_t sdc_safetensors_release(const sdc_safetensors *st, const void *data, size_t nbytes);
 
+/* Maps the pages of [data, data + nbytes) of this file's mapping now, in bulk (ops/pages.h:
+ * sdc_pages_populate), so that a stage about to read them does not fault them in one at a
+ * time. Ranges outside the mapping are ignored. Returns the bytes of the pages populated. */
+size_t sdc_safetensors_populate(const sdc_safetensors *st, const void *data, size_t nbytes);
+
 /* A table over tensors another reader found (weights/ckpt.c): `entries` are copied and
  * indexed (names must be unique), their names and data stay owned by `owner`, which
  * sdc_safetensors_close hands to release(). Takes `owner` even when it fails. Such a table
