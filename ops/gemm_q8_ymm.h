@@ -140,7 +140,11 @@ block_sums(__m256i s[MR][NV], const int8_t *const xr[MR], const int32_t *const c
 #pragma GCC unroll 3
         for (int v = 0; v < NV; v++)
             s[i][v] = Q8_YMM_VNNI ? _mm256_set1_epi32(cr[i][b]) : _mm256_setzero_si256();
+#if Q8_YMM_VNNI
 #pragma GCC unroll 8
+#else /* rolled: unrolled, gcc reassociates the vpaddd chains into trees of spilled terms */
+#pragma GCC unroll 1
+#endif
     for (int g = 0; g < GROUPS; g++) {
         __m256i w[NV], aw[NV];
 #pragma GCC unroll 3
