@@ -4,6 +4,8 @@
  *            [--cpu scalar|avx2|avx512] [--stages text,unet,vae,taesd,micro]
  *            [--vae-tiling] [--vae-tile CELLS] [--taesd FILE]
  *            [--precision fp32|bf16|int8] [--conv auto|implicit|winograd] [--peak GFLOPS]
+ *            [--int8-kernel scalar|avx2|avx-vnni|avx512-vnni]  (caps the int8 GEMM's path, as
+ *                            --cpu caps the others: forces the AVX2 kernel on a VNNI CPU)
  *            [--wino-bf16]  (Winograd's transform-domain products in bf16 too; with
  *                            --precision bf16 the vae stage also prints its PSNR against fp32)
  *   bench_sd --smoke      (seconds: the golden tiny model, else the demo model; for CI)
@@ -33,6 +35,7 @@
 #include "bench/psnr.h"
 #include "clip/text_encoder.h"
 #include "ops/cpu.h"
+#include "ops/gemm_q8.h"
 #include "ops/winograd.h"
 #include "unet/unet.h"
 #include "vae/taesd.h"
@@ -50,6 +53,7 @@ typedef struct options {
     double peak; /* 0: measure */
     char stages[64];
     int wino_bf16; /* sdc_winograd_bf16_set */
+    int int8_kernel; /* sdc_q8_set_max_path; -1: the best the CPU has */
 } options;
 
 typedef struct models {
@@ -69,6 +73,8 @@ static void usage(void)
             "                [--wino-bf16] (Winograd's products in bf16 too)\n"
             "                [--taesd FILE]\n"
             "                [--conv auto|implicit|winograd] [--peak GFLOPS] [--smoke]\n"
+            "                [--int8-kernel scalar|avx2|avx-vnni|avx512-vnni] (the best\n"
+            "                 one at or below it; default: the CPU's best)\n"
             "       bench_sd --stages psnr [--model FILE] [--size PX] [--steps N] [--vocab FILE]\n");
 }
 
@@ -83,7 +89,7 @@ static int parse_level(const char *s)
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){"/tmp/fullsize/sd15-f16.safetensors", "/tmp/fullsize/taesd-f16.safetensors", 512, 2, 3, 0, 0, 0, 64, 4, NULL, -1,
-                   SDC_PRECISION_FP32, SDC_CONV_AUTO, 0, "text,unet,vae,micro", 0};
+                   SDC_PRECISION_FP32, SDC_CONV_AUTO, 0, "text,unet,vae,micro", 0, -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
@@ -121,6 +127,8 @@ static int parse(int argc, char **argv, options *o)
             o->conv = sdc_conv_algo_from_name(v);
         else if (strcmp(a, "--peak") == 0)
             o->peak = atof(v);
+        else if (strcmp(a, "--int8-kernel") == 0)
+            o->int8_kernel = sdc_q8_path_from_name(v) < 0 ? -2 : sdc_q8_path_from_name(v);
         else if (strcmp(a, "--stages") == 0)
             snprintf(o->stages, sizeof o->stages, "%s", v);
         else
@@ -147,7 +155,7 @@ static int parse(int argc, char **argv, options *o)
         o->runs = 1;
     }
     return o->size >= 8 && o->size % 8 == 0 && o->batch >= 1 && o->runs >= 1 &&
-                   o->cpu >= -1 && o->precision >= 0 && o->conv >= 0 && o->tile >= 2
+                   o->cpu >= -1 && o->int8_kernel >= -1 && o->precision >= 0 && o->conv >= 0 && o->tile >= 2
                ? 0
                : -1;
 }
@@ -486,6 +494,8 @@ int main(int argc, char **argv)
         omp_set_num_threads(o.threads);
     if (o.cpu >= 0)
         sdc_cpu_set_max_level((sdc_cpu_level)o.cpu);
+    if (o.int8_kernel >= 0)
+        sdc_q8_set_max_path((sdc_q8_path)o.int8_kernel);
     sdc_precision_set((sdc_precision)o.precision);
     sdc_conv_algo_set((sdc_conv_algo)o.conv);
     sdc_winograd_bf16_set(o.wino_bf16);
@@ -495,13 +505,15 @@ int main(int argc, char **argv)
         peak_gflops = o.peak;
     else
         measure_peak(threads_used, bf16);
+    char int8_kernels[64];
+    snprintf(int8_kernels, sizeof int8_kernels, "%s (int8: %s)",
+             sdc_cpu_level_name(sdc_cpu_level_get()), sdc_q8_kernel_best()->name);
     printf("kernels: %s, %s products in linear layers and convolutions, 3x3 convolutions %s, "
            "%d threads; %s peak %.1f GFLOP/s (%.1f per core, %s)\n",
-           sdc_cpu_level_name(sdc_cpu_level_get()),
+           o.precision == SDC_PRECISION_INT8 ? int8_kernels : sdc_cpu_level_name(sdc_cpu_level_get()),
            bf16 ? "bf16"
            : o.precision == SDC_PRECISION_INT8
-               ? (sdc_cpu_has_vnni() ? "int8 (attention, feed-forward, text) and fp32"
-                                     : "fp32 (no AVX512_VNNI for int8)")
+               ? "int8 (attention, feed-forward, text) and fp32"
                : "fp32",
            sdc_conv_algo_name(sdc_conv_algo_get()), threads_used,
            bf16 ? "bf16 dot-product" : "fp32 FMA", peak_gflops, peak_gflops / threads_used,

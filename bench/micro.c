@@ -7,6 +7,7 @@
 #include "bench/measure.h"
 #include "ops/cpu.h"
 #include "ops/dtype.h"
+#include "ops/gemm_q8.h"
 #include "ops/nn.h"
 #include "ops/winograd.h"
 
@@ -211,14 +212,18 @@ static int bench_int8(double peak_gflops, int threads, int runs, int smoke)
 {
     double peak = sdc_cpu_peak_int8_gops(threads);
     if (peak <= 0) {
-        printf("\n(no AVX512_VNNI: no int8 kernel to measure)\n");
+        printf("\n(int8 kernel %s: no SIMD int8 peak to measure it against)\n",
+               sdc_q8_kernel_best()->name);
         return 0;
     }
     (void)peak_gflops;
     printf("\n%-40s %10s %10s %8s %8s\n", "kernel (q8_0 weights, int8 math)", "median ms",
            "GOP/s", "% peak", "% cpu");
-    printf("(int8 vpdpbusd peak %.1f GOP/s over %d threads, a multiply-add counting 2)\n", peak,
-           threads);
+    printf("(int8 kernel %s; its dot-product peak %.1f GOP/s over %d threads, a multiply-add\n"
+           " counting 2: %s)\n",
+           sdc_q8_kernel_best()->name, peak, threads,
+           sdc_q8_path_best() == SDC_Q8_PATH_AVX2 ? "vpmaddubsw + vpmaddwd + vpaddd"
+                                                  : "vpdpbusd");
     sdc_precision saved = sdc_precision_get();
     sdc_precision_set(SDC_PRECISION_INT8);
     int status = 0;

@@ -268,7 +268,7 @@ static void print_help_output(FILE *out)
         "      --precision P         fp32 (default); bf16: linear layers, convolutions and\n"
         "                            attention in bfloat16 on AVX512_BF16 CPUs (faster,\n"
         "                            ~3 digits); int8: attention, feed-forward and text\n"
-        "                            encoder linear layers on q8_0 weights (AVX512_VNNI)\n"
+        "                            encoder linear layers on q8_0 weights (int8 SIMD)\n"
         "  -v, --verbose             per-stage timings and peak memory\n"
         "      --quiet               no progress output\n"
         "  -h, --help                this text\n"

@@ -53,6 +53,15 @@ int sdc_cpu_has_vnni(void)
 #endif
 }
 
+int sdc_cpu_has_avx_vnni(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return sdc_cpu_level_get() >= SDC_CPU_AVX2 && __builtin_cpu_supports("avxvnni");
+#else
+    return 0;
+#endif
+}
+
 const char *sdc_cpu_level_name(sdc_cpu_level level)
 {
     switch (level) {

@@ -22,6 +22,8 @@ void sdc_cpu_set_max_level(sdc_cpu_level cap);
 int sdc_cpu_has_bf16(void);
 /* Whether AVX512_VNNI (vpdpbusd, the int8 GEMM) is usable at the current level. */
 int sdc_cpu_has_vnni(void);
+/* Whether AVX-VNNI (the VEX vpdpbusd on 256 bits) is usable at the current level. */
+int sdc_cpu_has_avx_vnni(void);
 /* "scalar", "avx2", "avx512". */
 const char *sdc_cpu_level_name(sdc_cpu_level level);
 
@@ -36,8 +38,8 @@ typedef enum sdc_precision {
     SDC_PRECISION_BF16,
     /* INT8: the linear layers chosen at load (attention projections, feed-forward, text
      * encoder) hold q8_0 weights and multiply int8 activations quantised per row (ops/gemm_q8.h)
-     * with AVX512_VNNI; convolutions and everything else stay fp32. Without VNNI those layers
-     * compute in f32 on the expanded q8_0 weights. */
+     * with the best int8 kernel of the CPU (AVX512_VNNI, AVX-VNNI, AVX2, else plain C: all give
+     * the same bits); convolutions and everything else stay fp32. */
     SDC_PRECISION_INT8,
 } sdc_precision;
 
@@ -54,8 +56,10 @@ double sdc_cpu_peak_gflops(int threads);
 /* The same for vdpbf16ps (a bf16 pair product added to f32 counts 4 FLOP per lane); 0 without
  * AVX512_BF16. */
 double sdc_cpu_peak_bf16_gflops(int threads);
-/* The same for vpdpbusd (four int8 products added to an int32 lane: 8 ops per lane, a
- * multiply-add counting 2); 0 without AVX512_VNNI. */
+/* The same for the int8 dot products of the int8 GEMM's kernel (sdc_q8_path_best): four
+ * int8 products added to an int32 lane, 8 ops per lane (a multiply-add counting 2), by
+ * vpdpbusd on 512 or 256 bits, or on AVX2 by vpmaddubsw + vpmaddwd + vpaddd (the sign
+ * trick's vpsignb not counted); 0 for the scalar kernel. */
 double sdc_cpu_peak_int8_gops(int threads);
 
 #endif

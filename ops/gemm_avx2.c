@@ -4,55 +4,14 @@
  * needs mr * nr / 8 accumulators plus nr / 8 B vectors and one broadcast out of 16 ymm. */
 #pragma GCC target("avx2,fma,f16c")
 
-#include <immintrin.h>
 #include <string.h>
 
+#include "ops/gemm_avx2.h"
 #include "ops/gemm_driver.h"
-
-enum { MAX_MR = 8, MAX_NV = 3 };
 
 enum { ROWS_MR = 6, ROWS_NV = 2, ROWS_KC = 256, ROWS_MC = 96, ROWS_NC = 2048,
        A_STRIDE = ROWS_KC + 8 };
 enum { K16_MR = 4, K16_NV = 3, K16_KC = 256, K16_MC = 128, K16_NC = 1536 };
-
-/* Lanes j < n - 8 v of vector v as an AVX2 mask (all ones = use the lane). */
-static inline __m256i tail_mask(int n, int v)
-{
-    int left = n - v * 8;
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
-}
-
-static inline __attribute__((always_inline)) void
-store_tile(const int MR, const int NV, __m256 acc[MAX_MR][MAX_NV], float *restrict c, size_t ldc,
-           int m, int n, const sdc_epilogue *ep)
-{
-    __m256 va = _mm256_set1_ps(ep->alpha);
-    __m256i mask[MAX_NV];
-    __m256 col[MAX_NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) {
-        mask[v] = tail_mask(n, v);
-        col[v] = ep->col_bias ? _mm256_maskload_ps(ep->col_bias + v * 8, mask[v])
-                              : _mm256_setzero_ps();
-    }
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; i++) {
-        if (i < m) {
-            float *ci = c + (size_t)i * ldc;
-            __m256 row = _mm256_set1_ps(ep->row_bias ? ep->row_bias[i] : 0.0f);
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) {
-                if (n <= v * 8)
-                    continue;
-                __m256 old = ep->accumulate ? _mm256_maskload_ps(ci + v * 8, mask[v])
-                                            : _mm256_setzero_ps();
-                old = _mm256_add_ps(old, _mm256_add_ps(row, col[v]));
-                _mm256_maskstore_ps(ci + v * 8, mask[v], _mm256_fmadd_ps(acc[i][v], va, old));
-            }
-        }
-    }
-}
 
 /* The tile loop for compile-time MR, NV and A strides (A(i, k) at a[i * AIS + k * AKS]). */
 static inline __attribute__((always_inline)) void

@@ -94,9 +94,56 @@ const sdc_q8_kernel *sdc_q8_kernel_scalar(void)
     return &k;
 }
 
+/* ---- dispatch -------------------------------------------------------------------------- */
+
+static sdc_q8_path path_cap = SDC_Q8_PATH_AVX512_VNNI;
+
+static const char *const path_names[] = {"scalar", "avx2", "avx-vnni", "avx512-vnni"};
+
+const sdc_q8_kernel *sdc_q8_kernel_for(sdc_q8_path path)
+{
+    switch (path) {
+    case SDC_Q8_PATH_SCALAR:
+        return sdc_q8_kernel_scalar();
+    case SDC_Q8_PATH_AVX2:
+        return sdc_cpu_level_get() >= SDC_CPU_AVX2 ? sdc_q8_kernel_avx2() : NULL;
+    case SDC_Q8_PATH_AVX_VNNI:
+        return sdc_cpu_has_avx_vnni() ? sdc_q8_kernel_avx_vnni() : NULL;
+    case SDC_Q8_PATH_AVX512_VNNI:
+        return sdc_cpu_has_vnni() ? sdc_q8_kernel_avx512() : NULL;
+    }
+    return NULL;
+}
+
+sdc_q8_path sdc_q8_path_best(void)
+{
+    int p = (int)path_cap;
+    while (p > SDC_Q8_PATH_SCALAR && !sdc_q8_kernel_for((sdc_q8_path)p))
+        p--;
+    return (sdc_q8_path)p;
+}
+
 const sdc_q8_kernel *sdc_q8_kernel_best(void)
 {
-    return sdc_cpu_has_vnni() ? sdc_q8_kernel_avx512() : NULL;
+    return sdc_q8_kernel_for(sdc_q8_path_best());
+}
+
+void sdc_q8_set_max_path(sdc_q8_path cap)
+{
+    path_cap = cap;
+}
+
+const char *sdc_q8_path_name(sdc_q8_path path)
+{
+    return path >= SDC_Q8_PATH_SCALAR && path <= SDC_Q8_PATH_AVX512_VNNI ? path_names[path] : "?";
+}
+
+int sdc_q8_path_from_name(const char *name)
+{
+    for (int p = SDC_Q8_PATH_SCALAR; p <= SDC_Q8_PATH_AVX512_VNNI; p++)
+        if (strcmp(name, path_names[p]) == 0)
+            return p;
+    return -1;
 }
 
 /* ---- driver ---------------------------------------------------------------------------- */

@@ -47,14 +47,37 @@ typedef struct sdc_q8_kernel {
     sdc_q8_micro_fn micro;
 } sdc_q8_kernel;
 
-/* The portable reference (plain C). */
+/* The kernels, from the portable one to the fastest; a path is usable where the CPU has it
+ * at the current level (sdc_cpu_level_get). */
+typedef enum sdc_q8_path {
+    SDC_Q8_PATH_SCALAR,      /* plain C: the reference, and the fallback on any CPU */
+    SDC_Q8_PATH_AVX2,        /* vpmaddubsw + vpmaddwd, the sign trick (gemm_q8_ymm.h) */
+    SDC_Q8_PATH_AVX_VNNI,    /* VEX vpdpbusd on 256 bits (cpuinfo avx_vnni) */
+    SDC_Q8_PATH_AVX512_VNNI, /* vpdpbusd on 512 bits */
+} sdc_q8_path;
+
 const sdc_q8_kernel *sdc_q8_kernel_scalar(void);
-/* AVX-512 VNNI (vpdpbusd); only where sdc_cpu_has_vnni(). */
+/* Only where sdc_cpu_level_get() >= SDC_CPU_AVX2. */
+const sdc_q8_kernel *sdc_q8_kernel_avx2(void);
+/* Only where sdc_cpu_has_avx_vnni(). */
+const sdc_q8_kernel *sdc_q8_kernel_avx_vnni(void);
+/* Only where sdc_cpu_has_vnni(). */
 const sdc_q8_kernel *sdc_q8_kernel_avx512(void);
-/* The kernel --precision int8 runs on this CPU at the current level, or NULL when there is
- * none worth running (no VNNI): such linear layers then compute in f32 on the expanded
- * blocks. */
+
+/* The path's kernel, or NULL where this CPU cannot run it at the current level. */
+const sdc_q8_kernel *sdc_q8_kernel_for(sdc_q8_path path);
+/* The kernel --precision int8 runs: the first usable of AVX512-VNNI, AVX-VNNI, AVX2, scalar,
+ * skipping those above the cap. Never NULL. */
 const sdc_q8_kernel *sdc_q8_kernel_best(void);
+sdc_q8_path sdc_q8_path_best(void);
+/* Caps the path (tests and bench_sd force one this way: a usable path at or below the cap
+ * is taken); SDC_Q8_PATH_AVX512_VNNI, the default, leaves the choice to the CPU. Not
+ * thread-safe: call it before kernels run. */
+void sdc_q8_set_max_path(sdc_q8_path cap);
+/* "scalar", "avx2", "avx-vnni", "avx512-vnni" (the kernels' names); sdc_q8_path_from_name
+ * returns -1 for other names. */
+const char *sdc_q8_path_name(sdc_q8_path path);
+int sdc_q8_path_from_name(const char *name);
 
 /* Runs the GEMM above with `kern`; W is N rows of K / 32 q8_0 blocks. Returns 0, or -1
  * (C untouched) when K is not a multiple of 32 or no scratch memory was left: the caller

@@ -5,6 +5,7 @@
 
 #include "ops/cpu.h"
 #include "ops/error.h"
+#include "ops/gemm_q8.h"
 #include "ops/log.h"
 #include "ops/weight.h"
 #include "clip/text_family.h"
@@ -72,10 +73,9 @@ static void log_int8(void)
 {
     if (sdc_precision_get() != SDC_PRECISION_INT8)
         return;
-    sdc_log(SDC_LOG_INFO, "int8: %s; q8_0 weights quantised at load: %.1f MiB",
-            sdc_cpu_has_vnni() ? "AVX512_VNNI kernel"
-                               : "this CPU has no AVX512_VNNI, so the int8 layers compute in "
-                                 "f32 on their q8_0 weights",
+    sdc_log(SDC_LOG_INFO, "int8: %s kernel%s; q8_0 weights quantised at load: %.1f MiB",
+            sdc_q8_kernel_best()->name,
+            sdc_q8_path_best() == SDC_Q8_PATH_SCALAR ? " (plain C: this CPU has no AVX2)" : "",
             (double)sdc_weight_int8_bytes() / (1024.0 * 1024.0));
 }
 

@@ -1,7 +1,8 @@
 /* The int8 GEMM (ops/gemm_q8.h): the scalar reference against the definition computed here
- * in double, the AVX-512 VNNI kernel against the scalar reference bit for bit (same integer
- * block sums, same f32 operations in the same order) on odd shapes, and sdc_linear's use of
- * it under --precision int8. Skipped, saying so, on a CPU without AVX512_VNNI. */
+ * in double, every fast kernel (AVX2, AVX-VNNI, AVX-512 VNNI) against the scalar reference
+ * bit for bit (same integer block sums, same f32 operations in the same order) on odd shapes,
+ * extreme values and random bytes, the dispatch order and its cap, and sdc_linear's use of it
+ * under --precision int8. A kernel this CPU lacks is skipped, saying so. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <jansson.h>
@@ -57,13 +58,18 @@ static uint8_t *random_q8_weight(int N, int K)
 static void restore(void)
 {
     sdc_cpu_set_max_level(SDC_CPU_AVX512);
+    sdc_q8_set_max_path(SDC_Q8_PATH_AVX512_VNNI);
     sdc_precision_set(SDC_PRECISION_FP32);
 }
 
-static void need_vnni(void)
+/* The path's kernel, or the test skipped where this CPU has none. */
+static const sdc_q8_kernel *need(sdc_q8_path path)
 {
-    if (!sdc_cpu_has_vnni())
-        cr_skip_test("this CPU has no AVX512_VNNI: the int8 kernel is not tested here");
+    const sdc_q8_kernel *k = sdc_q8_kernel_for(path);
+    if (!k)
+        cr_skip_test("this CPU has no %s: that int8 kernel is not tested here",
+                     sdc_q8_path_name(path));
+    return k;
 }
 
 typedef struct shape {
@@ -90,9 +96,26 @@ static float *run(const sdc_q8_kernel *k, const shape *s, const float *A, size_t
     return C;
 }
 
-Test(int8, vnni_equals_scalar_reference, .fini = restore)
+/* Every element of the kernel's C equals the scalar reference's, all three variants. */
+static void check_equal(const sdc_q8_kernel *k, const shape *s, const float *A, size_t lda,
+                        const uint8_t *W, const float *C0, const float *bias)
 {
-    need_vnni();
+    size_t ldc = (size_t)s->N + 3;
+    for (int variant = 0; variant < 3; variant++) {
+        float *ref = run(sdc_q8_kernel_scalar(), s, A, lda, W, C0, bias, variant);
+        float *got = run(k, s, A, lda, W, C0, bias, variant);
+        for (size_t i = 0; i < (size_t)s->M * ldc; i++)
+            cr_assert(memcmp(&got[i], &ref[i], sizeof(float)) == 0,
+                      "%s %dx%dx%d variant %d: C[%zu] = %.9g, scalar reference %.9g", k->name,
+                      s->M, s->N, s->K, variant, i, got[i], ref[i]);
+        free(ref);
+        free(got);
+    }
+}
+
+static void equals_scalar_on_shapes(sdc_q8_path path)
+{
+    const sdc_q8_kernel *k = need(path);
     for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++) {
         const shape *s = &shapes[c];
         size_t lda = (size_t)s->K + 5, ldc = (size_t)s->N + 3;
@@ -100,16 +123,7 @@ Test(int8, vnni_equals_scalar_reference, .fini = restore)
         uint8_t *W = random_q8_weight(s->N, s->K);
         float *C0 = random_floats((size_t)s->M * ldc, 1.0f);
         float *bias = random_floats((size_t)s->N, 1.0f);
-        for (int variant = 0; variant < 3; variant++) {
-            float *ref = run(sdc_q8_kernel_scalar(), s, A, lda, W, C0, bias, variant);
-            float *got = run(sdc_q8_kernel_avx512(), s, A, lda, W, C0, bias, variant);
-            for (size_t i = 0; i < (size_t)s->M * ldc; i++)
-                cr_assert(memcmp(&got[i], &ref[i], sizeof(float)) == 0,
-                          "%dx%dx%d variant %d: C[%zu] = %.9g, scalar reference %.9g", s->M,
-                          s->N, s->K, variant, i, got[i], ref[i]);
-            free(ref);
-            free(got);
-        }
+        check_equal(k, s, A, lda, W, C0, bias);
         free(A);
         free(W);
         free(C0);
@@ -117,24 +131,178 @@ Test(int8, vnni_equals_scalar_reference, .fini = restore)
     }
 }
 
-Test(int8, quantized_rows_equal, .fini = restore)
+Test(int8, avx512_vnni_equals_scalar_reference, .fini = restore)
 {
-    need_vnni();
+    equals_scalar_on_shapes(SDC_Q8_PATH_AVX512_VNNI);
+}
+
+Test(int8, avx_vnni_equals_scalar_reference, .fini = restore)
+{
+    equals_scalar_on_shapes(SDC_Q8_PATH_AVX_VNNI);
+}
+
+Test(int8, avx2_equals_scalar_reference, .fini = restore)
+{
+    equals_scalar_on_shapes(SDC_Q8_PATH_AVX2);
+}
+
+/* N rows of q8_0 blocks of the given bytes: byte(j, k) for the values, f16 scales of
+ * 2^-7..2^-1 (exact products, so any wrong integer sum shows). */
+static uint8_t *q8_weight_of(int N, int K, int (*byte)(int j, int k))
+{
+    size_t row = (size_t)K / 32 * 34;
+    uint8_t *w = malloc(row * N);
+    cr_assert(w);
+    for (int j = 0; j < N; j++)
+        for (int b = 0; b < K / 32; b++) {
+            uint8_t *blk = w + row * j + (size_t)b * 34;
+            uint16_t h = sdc_f32_to_f16(ldexpf(1.0f, -1 - (j + b) % 7));
+            memcpy(blk, &h, 2);
+            for (int t = 0; t < 32; t++)
+                blk[2 + t] = (uint8_t)byte(j, b * 32 + t);
+        }
+    return w;
+}
+
+static int all_min(int j, int k) { (void)j, (void)k; return -128; }
+static int all_max(int j, int k) { (void)j, (void)k; return 127; }
+/* -128 and 127 in pairs and alone, by row and position */
+static int extremes(int j, int k) { return (j + k / 2 + k / 7) % 2 ? -128 : 127; }
+static unsigned byte_state = 99;
+static int random_byte(int j, int k)
+{
+    (void)j, (void)k;
+    byte_state = byte_state * 1103515245u + 12345u;
+    return (int)((byte_state >> 16) & 0xff) - 128; /* -128 included */
+}
+
+/* Activation rows whose every value has the block's largest magnitude, so all quantise to
+ * +-127: with sign(i, k) = +-1. */
+static float *extreme_rows(int M, int K, int (*sign)(int i, int k))
+{
+    float *A = malloc(sizeof(float) * M * K);
+    cr_assert(A);
+    for (int i = 0; i < M; i++)
+        for (int k = 0; k < K; k++)
+            A[(size_t)i * K + k] = (float)sign(i, k) * (1.0f + (float)(i % 3));
+    return A;
+}
+
+static int plus(int i, int k) { (void)i, (void)k; return 1; }
+static int minus(int i, int k) { (void)i, (void)k; return -1; }
+/* the sign of `extremes` at column 0 or flipped: every product of a pair the same sign */
+static int along(int i, int k) { return ((i + k / 2 + k / 7) % 2 ? -1 : 1) * (i % 2 ? -1 : 1); }
+static int mixed(int i, int k) { return (i * 7 + k * 3) % 5 < 2 ? -1 : 1; }
+
+/* The saturation cases of vpmaddubsw: weight bytes all -128 (|w| = 128), all 127, mixed, and
+ * random bytes (-128 included), against activations all +127, all -127, with the weights'
+ * signs (every pair's products add up: 2 * 128 * 127) and mixed. */
+static void equals_scalar_on_extremes(sdc_q8_path path)
+{
+    const sdc_q8_kernel *k = need(path);
+    int (*bytes[])(int, int) = {all_min, all_max, extremes, random_byte};
+    int (*signs[])(int, int) = {plus, minus, along, mixed};
+    shape s = {13, 37, 128};
+    for (size_t wb = 0; wb < sizeof bytes / sizeof *bytes; wb++) {
+        uint8_t *W = q8_weight_of(s.N, s.K, bytes[wb]);
+        for (size_t as = 0; as < sizeof signs / sizeof *signs; as++) {
+            float *A = extreme_rows(s.M, s.K, signs[as]);
+            float *C0 = calloc((size_t)s.M * (s.N + 3), sizeof(float));
+            float *bias = calloc((size_t)s.N, sizeof(float));
+            cr_assert(C0 && bias);
+            check_equal(k, &s, A, (size_t)s.K, W, C0, bias);
+            free(A);
+            free(C0);
+            free(bias);
+        }
+        free(W);
+    }
+}
+
+Test(int8, avx2_exact_on_extreme_values, .fini = restore)
+{
+    equals_scalar_on_extremes(SDC_Q8_PATH_AVX2);
+}
+
+Test(int8, avx_vnni_exact_on_extreme_values, .fini = restore)
+{
+    equals_scalar_on_extremes(SDC_Q8_PATH_AVX_VNNI);
+}
+
+Test(int8, avx512_vnni_exact_on_extreme_values, .fini = restore)
+{
+    equals_scalar_on_extremes(SDC_Q8_PATH_AVX512_VNNI);
+}
+
+/* The extreme case by hand: all weights -128, all activations -127 (scale 1/127 each way):
+ * every block sums to 32 * 128 * 127 = 520192, and the exact C is known. */
+Test(int8, avx2_extreme_sum_is_exact, .fini = restore)
+{
+    const sdc_q8_kernel *k = need(SDC_Q8_PATH_AVX2);
+    enum { M = 5, N = 9, K = 96 };
+    uint8_t *W = q8_weight_of(N, K, all_min);
+    float *A = extreme_rows(M, K, minus);
+    float C[M * N];
+    cr_assert_eq(sdc_gemm_q8_run(k, M, N, K, 1.0f, A, K, W, C, N, 0, NULL), 0);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            float want = 0.0f;
+            for (int b = 0; b < K / 32; b++) /* the reference's order and roundings */
+                want = fmaf(520192.0f,
+                            ldexpf(1.0f, -1 - (j + b) % 7) * ((1.0f + (float)(i % 3)) / 127.0f),
+                            want);
+            cr_assert_eq(C[i * N + j], want, "C[%d, %d] = %.9g, want %.9g", i, j, C[i * N + j],
+                         want);
+        }
+    free(W);
+    free(A);
+}
+
+/* Each kernel's quantised rows, scales and corrections equal the reference's; with
+ * `special`, NaN and infinity too (AVX2's quantisation follows the reference there; the
+ * AVX-512 one only for finite values). */
+static void quantized_rows_equal(sdc_q8_path path, int special)
+{
+    const sdc_q8_kernel *k = need(path);
     enum { K = 256 };
     float *x = random_floats(K, 10.0f);
     for (int t = 0; t < 32; t++)
         x[32 + t] = 0.0f;              /* an all-zero block: scale 0, values 0 */
     x[64] = 127.0f * 0.5f / 3.0f;      /* values near .5 steps exercise the ties */
+    x[100] = -0.0f;
+    if (special) {
+        x[130] = NAN;                  /* ignored by the max, quantised to -128 */
+        x[170] = -INFINITY;            /* scale inf: the others 0, itself NaN -> -128 */
+        x[200] = NAN;
+        x[201] = 1e30f;
+    }
     int8_t q[2][K];
     float d[2][K / 32];
     int32_t corr[2][K / 32];
     sdc_q8_kernel_scalar()->quantize(x, K, q[0], d[0], corr[0]);
-    sdc_q8_kernel_avx512()->quantize(x, K, q[1], d[1], corr[1]);
-    cr_assert(memcmp(q[0], q[1], sizeof q[0]) == 0);
-    cr_assert(memcmp(d[0], d[1], sizeof d[0]) == 0);
-    cr_assert(memcmp(corr[0], corr[1], sizeof corr[0]) == 0);
+    k->quantize(x, K, q[1], d[1], corr[1]);
+    cr_assert(memcmp(q[0], q[1], sizeof q[0]) == 0, "%s: quantised values differ", k->name);
+    cr_assert(memcmp(d[0], d[1], sizeof d[0]) == 0, "%s: scales differ", k->name);
+    cr_assert(memcmp(corr[0], corr[1], sizeof corr[0]) == 0, "%s: corrections differ", k->name);
     cr_assert_eq(d[0][1], 0.0f);
+    if (special)
+        cr_assert(q[0][130] == -128 && q[0][170] == -128 && q[0][200] == -128);
     free(x);
+}
+
+Test(int8, quantized_rows_equal, .fini = restore)
+{
+    quantized_rows_equal(SDC_Q8_PATH_AVX512_VNNI, 0);
+}
+
+Test(int8, quantized_rows_equal_avx2, .fini = restore)
+{
+    quantized_rows_equal(SDC_Q8_PATH_AVX2, 1);
+}
+
+Test(int8, quantized_rows_equal_avx_vnni, .fini = restore)
+{
+    quantized_rows_equal(SDC_Q8_PATH_AVX_VNNI, 1);
 }
 
 /* The scalar reference against the definition: x quantised here (nearest, ties to even),
@@ -177,13 +345,15 @@ Test(int8, scalar_reference_is_the_definition)
     free(C);
 }
 
-/* sdc_linear: under SDC_PRECISION_INT8 a q8_0 weight goes through the int8 GEMM (the same
- * numbers as calling it), under fp32 through the f32 GEMM on the expanded blocks; the two
- * agree to int8's precision. */
-Test(int8, linear_uses_it_under_int8, .fini = restore)
+/* sdc_linear: under SDC_PRECISION_INT8 a q8_0 weight goes through the int8 GEMM of the best
+ * kernel (the same numbers as calling it), under fp32 through the f32 GEMM on the expanded
+ * blocks; the two agree to int8's precision. Run with each usable path forced. */
+static void linear_uses_it(sdc_q8_path path)
 {
-    need_vnni();
     enum { M = 70, N = 96, K = 384 };
+    need(path);
+    sdc_q8_set_max_path(path);
+    cr_assert_eq(sdc_q8_path_best(), path);
     float *x = random_floats((size_t)M * K, 1.0f), *bias = random_floats(N, 1.0f);
     uint8_t *W = random_q8_weight(N, K);
     sdc_weight w = {.rows = N, .cols = K, .dtype = SDC_DTYPE_F32, .data = W,
@@ -193,9 +363,9 @@ Test(int8, linear_uses_it_under_int8, .fini = restore)
     cr_assert(y8 && y32 && direct);
     sdc_precision_set(SDC_PRECISION_INT8);
     sdc_linear(y8, x, M, &w, bias);
-    cr_assert_eq(sdc_gemm_q8_run(sdc_q8_kernel_avx512(), M, N, K, 1.0f, x, K, W, direct, N, 0,
+    cr_assert_eq(sdc_gemm_q8_run(sdc_q8_kernel_scalar(), M, N, K, 1.0f, x, K, W, direct, N, 0,
                                  bias), 0);
-    cr_assert(memcmp(y8, direct, sizeof(float) * M * N) == 0);
+    cr_assert(memcmp(y8, direct, sizeof(float) * M * N) == 0, "%s", sdc_q8_path_name(path));
     sdc_precision_set(SDC_PRECISION_FP32);
     sdc_linear(y32, x, M, &w, bias);
     double err = 0, ref = 0;
@@ -212,25 +382,41 @@ Test(int8, linear_uses_it_under_int8, .fini = restore)
     free(direct);
 }
 
-/* Without VNNI (the level capped below AVX-512) there is no int8 kernel and sdc_linear
- * computes in f32 on the expanded blocks. */
-Test(int8, falls_back_without_vnni, .fini = restore)
+Test(int8, linear_uses_it_under_int8, .fini = restore)
 {
+    for (int p = SDC_Q8_PATH_SCALAR; p <= SDC_Q8_PATH_AVX512_VNNI; p++)
+        if (sdc_q8_kernel_for((sdc_q8_path)p))
+            linear_uses_it((sdc_q8_path)p);
+}
+
+/* The order VNNI-512 > AVX-VNNI > AVX2 > scalar, under the path cap and the CPU level cap
+ * (a CPU capped to AVX2 has no AVX-512 VNNI; to scalar, only the reference). */
+Test(int8, dispatch_order, .fini = restore)
+{
+    sdc_q8_path want = sdc_cpu_has_vnni()       ? SDC_Q8_PATH_AVX512_VNNI
+                       : sdc_cpu_has_avx_vnni() ? SDC_Q8_PATH_AVX_VNNI
+                       : sdc_cpu_level_get() >= SDC_CPU_AVX2 ? SDC_Q8_PATH_AVX2
+                                                             : SDC_Q8_PATH_SCALAR;
+    cr_assert_eq(sdc_q8_path_best(), want);
+    cr_assert_str_eq(sdc_q8_kernel_best()->name, sdc_q8_path_name(want));
+    for (int cap = SDC_Q8_PATH_SCALAR; cap <= SDC_Q8_PATH_AVX512_VNNI; cap++) {
+        sdc_q8_set_max_path((sdc_q8_path)cap);
+        sdc_q8_path got = sdc_q8_path_best();
+        cr_assert((int)got <= cap && sdc_q8_kernel_for(got));
+        for (int p = got + 1; p <= cap; p++)
+            cr_assert_null(sdc_q8_kernel_for((sdc_q8_path)p), "%s usable but %s chosen",
+                           sdc_q8_path_name((sdc_q8_path)p), sdc_q8_path_name(got));
+    }
+    sdc_q8_set_max_path(SDC_Q8_PATH_AVX512_VNNI);
     sdc_cpu_set_max_level(SDC_CPU_AVX2);
-    cr_assert_null(sdc_q8_kernel_best());
-    enum { M = 3, N = 5, K = 64 };
-    float *x = random_floats((size_t)M * K, 1.0f);
-    uint8_t *W = random_q8_weight(N, K);
-    sdc_weight w = {.rows = N, .cols = K, .dtype = SDC_DTYPE_F32, .data = W,
-                    .quant = sdc_qtype_get(SDC_QTYPE_Q8_0)};
-    float y8[M * N], y32[M * N];
-    sdc_precision_set(SDC_PRECISION_INT8);
-    sdc_linear(y8, x, M, &w, NULL);
-    sdc_precision_set(SDC_PRECISION_FP32);
-    sdc_linear(y32, x, M, &w, NULL);
-    cr_assert(memcmp(y8, y32, sizeof y8) == 0);
-    free(x);
-    free(W);
+    cr_assert_null(sdc_q8_kernel_for(SDC_Q8_PATH_AVX512_VNNI));
+    cr_assert_neq(sdc_q8_path_best(), SDC_Q8_PATH_AVX512_VNNI);
+    sdc_cpu_set_max_level(SDC_CPU_SCALAR);
+    cr_assert_eq(sdc_q8_path_best(), SDC_Q8_PATH_SCALAR);
+    cr_assert_eq(sdc_q8_kernel_best(), sdc_q8_kernel_scalar());
+    for (int p = SDC_Q8_PATH_SCALAR; p <= SDC_Q8_PATH_AVX512_VNNI; p++)
+        cr_assert_eq(sdc_q8_path_from_name(sdc_q8_path_name((sdc_q8_path)p)), p);
+    cr_assert_eq(sdc_q8_path_from_name("avx3"), -1);
 }
 
 /* ---- the model parameter ------------------------------------------------------------- */
@@ -275,6 +461,25 @@ Test(int8, model_param_quantises_at_load, .fini = restore)
     cr_assert(se > 0 && psnr > 20, "PSNR %.2f dB against fp32", psnr);
     free(ref);
     free(got);
+}
+
+/* The kernels are bit-identical, so an int8 picture is the same on every CPU: the demo
+ * model's with each usable path forced equals the one of the reference kernel. */
+Test(int8, same_picture_on_every_kernel, .fini = restore)
+{
+    size_t bytes, n;
+    sdc_q8_set_max_path(SDC_Q8_PATH_SCALAR);
+    uint8_t *ref = render_demo(1, &bytes, &n);
+    for (int p = SDC_Q8_PATH_AVX2; p <= SDC_Q8_PATH_AVX512_VNNI; p++) {
+        if (!sdc_q8_kernel_for((sdc_q8_path)p))
+            continue;
+        sdc_q8_set_max_path((sdc_q8_path)p);
+        uint8_t *got = render_demo(1, &bytes, &n);
+        cr_assert(memcmp(got, ref, n) == 0, "the %s kernel's picture differs from the scalar one",
+                  sdc_q8_path_name((sdc_q8_path)p));
+        free(got);
+    }
+    free(ref);
 }
 
 /* ---- golden trajectories: int8 pictures against fp32 ---------------------------------- */
