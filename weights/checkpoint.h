@@ -96,6 +96,16 @@ sdc_status sdc_checkpoint_load(const sdc_checkpoint *ck, const sdc_tensor *t);
  * pages and the VAE decoder's activations are not resident at the same time. Returns the
  * bytes released; weights held in memory (converted .ckpt tensors) stay. */
 size_t sdc_checkpoint_release(const sdc_checkpoint *ck, sdc_component component);
+/* The same for one tensor of the checkpoint (its blocks, for a quantised GGUF tensor). */
+size_t sdc_checkpoint_release_tensor(const sdc_checkpoint *ck, const sdc_tensor *t);
+/* Records that the model holds tensor `name` of `component` as blocks of type q, quantised at
+ * load from the mapped values (--conv-type, pipeline/conv_quant.c): sdc_checkpoint_memory_text
+ * counts its bytes as that type. NULL forgets it. */
+void sdc_checkpoint_hold_as(sdc_checkpoint *ck, sdc_component component, const char *name,
+                            const sdc_qtype_info *q);
+/* The type tensor `index` (< count) of `component` is held as, or NULL: as the file has it. */
+const sdc_qtype_info *sdc_checkpoint_held_as(const sdc_checkpoint *ck, sdc_component component,
+                                             size_t index);
 /* Tensors of the file(s) that belong to no component (schedule buffers, EMA counters,
  * position_ids, OpenCLIP text_projection / logit_scale, SDXL's second text encoder, ...). */
 size_t sdc_checkpoint_unused_count(const sdc_checkpoint *ck);

@@ -15,6 +15,9 @@
 typedef struct sdc_ck_entry {
     char *name;        /* internal name, owned */
     sdc_tensor tensor; /* view into a mapped file */
+    /* non-NULL: the model holds this tensor as blocks of this type, quantised at load
+     * (sdc_checkpoint_hold_as), and its mapped pages are not read again */
+    const sdc_qtype_info *held_as;
 } sdc_ck_entry;
 
 /* One component's tensors with an O(1) name index. */
