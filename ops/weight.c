@@ -116,7 +116,7 @@ static void quantize_rows(const sdc_weight *w, uint32_t id, size_t bytes_per_row
     for (int r = 0; r < w->rows; r++) {
         float *row = rows + (size_t)omp_get_thread_num() * (size_t)w->cols;
         sdc_weight_row_f32(w, r, row);
-        sdc_quantize_row(id, row, (size_t)w->cols, blocks + bytes_per_row * (size_t)r);
+        sdc_quantize_row_ref(id, row, (size_t)w->cols, blocks + bytes_per_row * (size_t)r);
     }
 }
 

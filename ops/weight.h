@@ -43,9 +43,10 @@ sdc_status sdc_weight_transpose_f32(sdc_weight *w, const sdc_weight *src);
  * file). Fails unless cols is a multiple of 32. Adds the bytes it allocates to a process-wide
  * count (sdc_weight_int8_bytes). */
 sdc_status sdc_weight_to_q8_0(sdc_weight *w);
-/* Makes w an owned weight of ggml type `id` (any type sdc_quantize_row makes: q8_0 by
- * ggml's reference rounding, the others by its weighted searches) quantised from its current
- * values, rows in parallel; what it was (a view, or an owned buffer, freed) is dropped. A
+/* Makes w an owned weight of ggml type `id` (any type sdc_quantize_row makes) quantised from
+ * its current values by ggml's reference rounding (sdc_quantize_row_ref: the weighted
+ * searches of the 4/5-bit types take minutes for a UNet), rows in parallel; what it was (a
+ * view, or an owned buffer, freed) is dropped. A
  * weight already of that type stays as it is. Fails unless cols is a multiple of the type's
  * block. The conv kernels of --conv-type (pipeline/conv_quant.c). */
 sdc_status sdc_weight_quantize(sdc_weight *w, uint32_t id);

@@ -8,7 +8,9 @@
  * whole blocks for every UNet and VAE layer but the first (C_in of 3 or 4). The GEMM and
  * Winograd expand the blocks to f32 as they read them (weight-only quantisation: the
  * arithmetic stays fp32 / bf16). After quantising a kernel its source pages are dropped from
- * the resident set: nothing reads them again. */
+ * the resident set: nothing reads them again. The blocks then move to a file mapping that
+ * leaves the resident set with its component, as the checkpoint's own pages do. */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -85,12 +87,27 @@ static sdc_status quantise_layer(sdc_checkpoint *ck, sdc_component component,
     return SDC_OK;
 }
 
+/* Quantises the table's kernels, then moves them into a mapping of the checkpoint's, which
+ * drops them from the resident set when the component's stage is over, as it drops the
+ * file's own pages (sdc_checkpoint_keep_weights). */
 static sdc_status quantise_table(sdc_checkpoint *ck, sdc_component component,
                                  sdc_layer_table *table, uint32_t id, conv_tally *tally)
 {
+    size_t count = table ? table->count : 0, n = 0;
+    sdc_weight **made = malloc((count ? count : 1) * sizeof *made);
+    if (!made)
+        return sdc_fail(SDC_ERR_NOMEM, "out of memory quantising convolutions");
     sdc_status s = SDC_OK;
-    for (size_t i = 0; table && i < table->count && s == SDC_OK; i++)
+    for (size_t i = 0; i < count && s == SDC_OK; i++) {
+        sdc_weight *w = &table->entries[i].layer->w;
+        int had = w->quant != NULL;
         s = quantise_layer(ck, component, &table->entries[i], id, tally);
+        if (s == SDC_OK && !had && w->quant)
+            made[n++] = w;
+    }
+    if (s == SDC_OK)
+        s = sdc_checkpoint_keep_weights(ck, component, made, n);
+    free(made);
     return s;
 }
 

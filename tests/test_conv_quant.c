@@ -16,6 +16,7 @@
 #include "ops/cpu.h"
 #include "ops/nn.h"
 #include "ops/quant.h"
+#include "ops/quantize.h"
 #include "ops/weight.h"
 #include "ops/winograd.h"
 #include "sdc.h"
@@ -89,6 +90,50 @@ Test(conv_quant, kernels_compute_on_the_expansion, .fini = restore)
     check_type(SDC_QTYPE_Q8_0);
     check_type(SDC_QTYPE_Q4_0);
     check_type(SDC_QTYPE_Q5_1);
+}
+
+/* ggml's reference rounding (sdc_quantize_row_ref) of the 4/5-bit types: every value within
+ * half a step of its block's scale (plus the scale's own half-precision rounding), or a whole
+ * step for q4_0 and q5_0, whose scale maps the largest magnitude to -8 / -16 so that values
+ * of the other sign clip at 7 / 15 steps; the symmetric types never flip a sign, zero blocks
+ * stay zero. */
+Test(conv_quant, reference_rounding_error)
+{
+    /* steps per block range, and the error allowed in steps */
+    const struct { uint32_t id; int steps; float allowed; int symmetric; } types[] = {
+        {SDC_QTYPE_Q4_0, 16, 1.0f, 1}, {SDC_QTYPE_Q5_0, 32, 1.0f, 1},
+        {SDC_QTYPE_Q4_1, 15, 0.5f, 0}, {SDC_QTYPE_Q5_1, 31, 0.5f, 0},
+        {SDC_QTYPE_Q8_0, 254, 0.5f, 1}};
+    enum { N = 32 * 40 };
+    float *x = random_floats(N, 3.0f), back[N];
+    for (int j = 0; j < 32; j++)
+        x[32 + j] = 0.0f; /* block 1 all zero */
+    uint8_t blocks[N * 2];
+    for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
+        const sdc_qtype_info *q = sdc_qtype_get(types[t].id);
+        cr_assert_eq(sdc_quantize_row_ref(types[t].id, x, N, blocks), 0);
+        q->expand(blocks, back, N / 32);
+        for (int b = 0; b < N / 32; b++) {
+            float lo = x[b * 32], hi = lo;
+            for (int j = 0; j < 32; j++) {
+                lo = fminf(lo, x[b * 32 + j]);
+                hi = fmaxf(hi, x[b * 32 + j]);
+            }
+            float amax = fmaxf(fabsf(lo), fabsf(hi));
+            float range = types[t].symmetric ? 2 * amax : hi - lo;
+            float bound = types[t].allowed * range / (float)types[t].steps + amax * 2e-3f +
+                          1e-7f;
+            for (int j = 0; j < 32; j++) {
+                float v = x[b * 32 + j], e = back[b * 32 + j];
+                cr_assert(fabsf(v - e) <= bound, "%s block %d value %d: %g -> %g (bound %g)",
+                          q->name, b, j, v, e, bound);
+                cr_assert(!types[t].symmetric || v * e >= 0, "%s: sign of %g flipped", q->name,
+                          v);
+                cr_assert(b != 1 || e == 0.0f, "%s: a zero block became %g", q->name, e);
+            }
+        }
+    }
+    free(x);
 }
 
 Test(conv_quant, rows_must_be_whole_blocks)

@@ -170,6 +170,7 @@ void sdc_checkpoint_close(sdc_checkpoint *ck)
     for (int c = 0; c < SDC_COMPONENT_COUNT; c++)
         sdc_ck_table_free(&ck->tables[c]);
     sdc_ck_drop_files(ck, 0);
+    sdc_ck_unmap_held(ck);
     free(ck->files);
     free(ck->unused);
     free(ck->tokenizer_dir);
@@ -285,6 +286,8 @@ size_t sdc_checkpoint_release(const sdc_checkpoint *ck, sdc_component component)
     size_t released = 0;
     for (size_t i = 0; i < sdc_checkpoint_count(ck, component); i++)
         released += sdc_checkpoint_release_tensor(ck, &ck->tables[component].entries[i].tensor);
+    if ((unsigned)component < SDC_COMPONENT_COUNT)
+        released += sdc_ck_release_held(ck, component);
     return released;
 }
 

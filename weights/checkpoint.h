@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "ops/tensor.h"
+#include "ops/weight.h"
 #include "sdc.h"
 
 typedef enum sdc_component {
@@ -103,6 +104,13 @@ size_t sdc_checkpoint_release_tensor(const sdc_checkpoint *ck, const sdc_tensor 
  * counts its bytes as that type. NULL forgets it. */
 void sdc_checkpoint_hold_as(sdc_checkpoint *ck, sdc_component component, const char *name,
                             const sdc_qtype_info *q);
+/* Moves the blocks of n quantised weights of `component`, owned by the model (made at load),
+ * into one read-only file mapping the checkpoint owns until it closes: each w[i] becomes a
+ * view of it, and sdc_checkpoint_release(component) drops its pages too. When no temporary
+ * file can be written the weights stay as they are (a warning is logged). Once per
+ * component. */
+sdc_status sdc_checkpoint_keep_weights(sdc_checkpoint *ck, sdc_component component,
+                                       sdc_weight *const *w, size_t n);
 /* The type tensor `index` (< count) of `component` is held as, or NULL: as the file has it. */
 const sdc_qtype_info *sdc_checkpoint_held_as(const sdc_checkpoint *ck, sdc_component component,
                                              size_t index);
