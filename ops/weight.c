@@ -120,34 +120,61 @@ static void quantize_rows(const sdc_weight *w, uint32_t id, size_t bytes_per_row
     }
 }
 
-sdc_status sdc_weight_quantize(sdc_weight *w, uint32_t id)
+/* The checks of sdc_weight_quantize_to; the type in *q. */
+static sdc_status quantize_check(const sdc_weight *w, uint32_t id, const sdc_qtype_info **q)
 {
-    const sdc_qtype_info *q = sdc_qtype_get(id);
-    if (!q || !sdc_quantize_supported(id))
+    *q = sdc_qtype_get(id);
+    if (!*q || !sdc_quantize_supported(id))
         return sdc_fail(SDC_ERR_UNSUPPORTED, "sdc cannot quantise weights to ggml type %s",
                         sdc_qtype_name(id));
-    if (w->quant == q)
-        return SDC_OK;
-    if (w->cols <= 0 || w->cols % q->block)
+    if (w->cols <= 0 || w->cols % (*q)->block)
         return sdc_fail(SDC_ERR_UNSUPPORTED, "a %d x %d weight has rows that are not whole "
-                        "%s blocks of %d", w->rows, w->cols, q->name, q->block);
-    size_t per_row = row_bytes(q, w->cols), bytes = per_row * (size_t)w->rows;
+                        "%s blocks of %d", w->rows, w->cols, (*q)->name, (*q)->block);
+    return SDC_OK;
+}
+
+size_t sdc_weight_quantized_bytes(const sdc_weight *w, uint32_t id)
+{
+    const sdc_qtype_info *q = sdc_qtype_get(id);
+    return q && w->cols > 0 ? row_bytes(q, w->cols) * (size_t)w->rows : 0;
+}
+
+sdc_status sdc_weight_quantize_to(sdc_weight *w, uint32_t id, void *dst)
+{
+    const sdc_qtype_info *q;
+    sdc_status s = quantize_check(w, id, &q);
+    if (s != SDC_OK)
+        return s;
     size_t threads = (size_t)omp_get_max_threads();
-    uint8_t *blocks = malloc(bytes ? bytes : 1);
     float *rows = malloc(sizeof(float) * (size_t)w->cols * threads);
-    if (blocks && rows)
-        quantize_rows(w, id, per_row, blocks, rows);
-    free(rows);
-    if (!blocks || !rows) {
-        free(blocks);
+    if (!rows)
         return sdc_fail(SDC_ERR_NOMEM, "out of memory quantising a %d x %d weight to %s",
                         w->rows, w->cols, q->name);
-    }
+    quantize_rows(w, id, row_bytes(q, w->cols), dst, rows);
+    free(rows);
     int r = w->rows, c = w->cols;
     sdc_weight_free(w);
-    *w = (sdc_weight){.rows = r, .cols = c, .dtype = SDC_DTYPE_F32, .data = blocks,
-                      .owned = blocks, .quant = q};
+    *w = (sdc_weight){.rows = r, .cols = c, .dtype = SDC_DTYPE_F32, .data = dst, .quant = q};
     return SDC_OK;
+}
+
+sdc_status sdc_weight_quantize(sdc_weight *w, uint32_t id)
+{
+    const sdc_qtype_info *q;
+    sdc_status s = quantize_check(w, id, &q);
+    if (s != SDC_OK || w->quant == q)
+        return s;
+    size_t bytes = sdc_weight_quantized_bytes(w, id);
+    void *blocks = malloc(bytes ? bytes : 1);
+    if (!blocks)
+        return sdc_fail(SDC_ERR_NOMEM, "out of memory quantising a %d x %d weight to %s",
+                        w->rows, w->cols, q->name);
+    s = sdc_weight_quantize_to(w, id, blocks);
+    if (s != SDC_OK)
+        free(blocks);
+    else
+        w->owned = blocks;
+    return s;
 }
 
 static size_t int8_bytes; /* guarded by the atomics below: models may load on several threads */

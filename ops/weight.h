@@ -50,6 +50,12 @@ sdc_status sdc_weight_to_q8_0(sdc_weight *w);
  * weight already of that type stays as it is. Fails unless cols is a multiple of the type's
  * block. The conv kernels of --conv-type (pipeline/conv_quant.c). */
 sdc_status sdc_weight_quantize(sdc_weight *w, uint32_t id);
+/* The same into dst (sdc_weight_quantized_bytes of it, the caller's memory, which must
+ * outlive the weight): w becomes a view of dst. The weight is requantised even when it
+ * already has the type. */
+sdc_status sdc_weight_quantize_to(sdc_weight *w, uint32_t id, void *dst);
+/* Bytes of w as blocks of type `id` (rows of whole blocks assumed; 0 for an unknown id). */
+size_t sdc_weight_quantized_bytes(const sdc_weight *w, uint32_t id);
 /* Bytes of q8_0 weights made by sdc_weight_to_q8_0 and not yet freed. */
 size_t sdc_weight_int8_bytes(void);
 /* Row r of w as cols floats at dst (any dtype, quantised too). */

@@ -8,9 +8,8 @@
  * whole blocks for every UNet and VAE layer but the first (C_in of 3 or 4). The GEMM and
  * Winograd expand the blocks to f32 as they read them (weight-only quantisation: the
  * arithmetic stays fp32 / bf16). After quantising a kernel its source pages are dropped from
- * the resident set: nothing reads them again. The blocks then move to a file mapping that
- * leaves the resident set with its component, as the checkpoint's own pages do. */
-#include <malloc.h>
+ * the resident set: nothing reads them again. The blocks are written into a mapped temporary
+ * file that leaves the resident set with its component, as the checkpoint's own pages do. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -57,61 +56,79 @@ static int file_quant_type(const sdc_checkpoint *ck)
     return best;
 }
 
-/* Quantises layer `name` of `component` when its weight is a convolution kernel (a 4-D
- * tensor) in a float type whose rows are whole blocks. */
-static sdc_status quantise_layer(sdc_checkpoint *ck, sdc_component component,
-                                 const sdc_layer_entry *e, uint32_t id, conv_tally *tally)
+enum { ALIGN = 64 };
+
+static size_t round_up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
+
+/* The source tensor of entry e's weight when it is a kernel to quantise to `q`: a 4-D
+ * tensor (a convolution, 1x1 included) in a float type, rows of whole blocks; NULL
+ * otherwise (*kept set when only the rows were in the way). */
+static const sdc_tensor *kernel_source(const sdc_checkpoint *ck, sdc_component component,
+                                       const sdc_layer_entry *e, const sdc_qtype_info *q,
+                                       char *name, size_t size, int *kept)
 {
-    char name[256];
-    const sdc_qtype_info *q = sdc_qtype_get(id);
-    sdc_weight *w = &e->layer->w;
-    if (!sdc_layer_name(name, sizeof name, e->name, NULL, "weight"))
-        return SDC_OK;
+    const sdc_weight *w = &e->layer->w;
+    *kept = 0;
+    if (!sdc_layer_name(name, size, e->name, NULL, "weight"))
+        return NULL;
     const sdc_tensor *t = sdc_checkpoint_peek(ck, component, name);
     if (!t || t->ndim != 4 || w->quant || e->layer->adapters)
-        return SDC_OK;
-    if (w->cols % q->block) {
-        tally->kept++;
-        return SDC_OK;
-    }
+        return NULL;
+    *kept = w->cols % q->block != 0;
+    return *kept ? NULL : t;
+}
+
+/* Quantises entry e's kernel into dst (NULL: into the heap), drops its source pages and
+ * records its new type. */
+static sdc_status quantise_kernel(sdc_checkpoint *ck, sdc_component component,
+                                  const sdc_layer_entry *e, const sdc_tensor *t,
+                                  const char *name, uint32_t id, void *dst, conv_tally *tally)
+{
+    sdc_weight *w = &e->layer->w;
     double in = (double)w->rows * w->cols * (double)sdc_dtype_size(w->dtype);
-    sdc_status s = sdc_weight_quantize(w, id);
+    sdc_status s = dst ? sdc_weight_quantize_to(w, id, dst) : sdc_weight_quantize(w, id);
     if (s != SDC_OK) {
         sdc_error_prefix("%s: %s", sdc_checkpoint_path(ck), name);
         return s;
     }
     sdc_checkpoint_release_tensor(ck, t);
-    sdc_checkpoint_hold_as(ck, component, name, q);
+    sdc_checkpoint_hold_as(ck, component, name, w->quant);
     tally->done++;
     tally->bytes_in += in;
-    tally->bytes_out += (double)w->rows * (w->cols / q->block) * q->block_bytes;
+    tally->bytes_out += (double)sdc_weight_quantized_bytes(w, id);
     return SDC_OK;
 }
 
-/* Quantises the table's kernels, then moves them into a mapping of the checkpoint's, which
- * drops them from the resident set when the component's stage is over, as it drops the
- * file's own pages (sdc_checkpoint_keep_weights). */
+/* The table's kernels, quantised straight into a mapped temporary file of the checkpoint's
+ * (sdc_checkpoint_held_area), which drops them from the resident set when the component's
+ * stage is over, as it drops the file's own pages; into the heap when there is none. Two
+ * passes: the first sizes the file. */
 static sdc_status quantise_table(sdc_checkpoint *ck, sdc_component component,
                                  sdc_layer_table *table, uint32_t id, conv_tally *tally)
 {
-    size_t count = table ? table->count : 0, n = 0;
-    sdc_weight **made = malloc((count ? count : 1) * sizeof *made);
-    if (!made)
-        return sdc_fail(SDC_ERR_NOMEM, "out of memory quantising convolutions");
-    sdc_status s = SDC_OK;
-    for (size_t i = 0; i < count && s == SDC_OK; i++) {
-        sdc_weight *w = &table->entries[i].layer->w;
-        int had = w->quant != NULL;
-        s = quantise_layer(ck, component, &table->entries[i], id, tally);
-        if (s == SDC_OK && !had && w->quant)
-            made[n++] = w;
+    const sdc_qtype_info *q = sdc_qtype_get(id);
+    size_t count = table ? table->count : 0, total = 0;
+    char name[256];
+    int kept;
+    for (size_t i = 0; i < count; i++) {
+        const sdc_layer_entry *e = &table->entries[i];
+        if (kernel_source(ck, component, e, q, name, sizeof name, &kept))
+            total += round_up(sdc_weight_quantized_bytes(&e->layer->w, id));
+        tally->kept += kept;
     }
-    if (s == SDC_OK)
-        s = sdc_checkpoint_keep_weights(ck, component, made, n);
-    free(made);
-    /* The heap copies are freed now; glibc keeps freed blocks below its (rising) mmap
-     * threshold in its heap until trimmed (6 MiB of SD 1.5's at the end of the load). */
-    malloc_trim(0);
+    unsigned char *area = sdc_checkpoint_held_area(ck, component, total);
+    sdc_status s = SDC_OK;
+    size_t at = 0;
+    for (size_t i = 0; i < count && s == SDC_OK; i++) {
+        const sdc_layer_entry *e = &table->entries[i];
+        const sdc_tensor *t = kernel_source(ck, component, e, q, name, sizeof name, &kept);
+        if (!t)
+            continue;
+        size_t bytes = sdc_weight_quantized_bytes(&e->layer->w, id);
+        s = quantise_kernel(ck, component, e, t, name, id, area ? area + at : NULL, tally);
+        at += round_up(bytes);
+    }
+    sdc_checkpoint_seal_held(ck, component);
     return s;
 }
 

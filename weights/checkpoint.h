@@ -27,7 +27,6 @@
 #include <stdint.h>
 
 #include "ops/tensor.h"
-#include "ops/weight.h"
 #include "sdc.h"
 
 typedef enum sdc_component {
@@ -104,13 +103,14 @@ size_t sdc_checkpoint_release_tensor(const sdc_checkpoint *ck, const sdc_tensor 
  * counts its bytes as that type. NULL forgets it. */
 void sdc_checkpoint_hold_as(sdc_checkpoint *ck, sdc_component component, const char *name,
                             const sdc_qtype_info *q);
-/* Moves the blocks of n quantised weights of `component`, owned by the model (made at load),
- * into one read-only file mapping the checkpoint owns until it closes: each w[i] becomes a
- * view of it, and sdc_checkpoint_release(component) drops its pages too. When no temporary
- * file can be written the weights stay as they are (a warning is logged). Once per
- * component. */
-sdc_status sdc_checkpoint_keep_weights(sdc_checkpoint *ck, sdc_component component,
-                                       sdc_weight *const *w, size_t n);
+/* `size` bytes of writable memory for weights of `component` that the model makes at load
+ * (--conv-type's kernels), in an unlinked temporary file the checkpoint maps until it
+ * closes: sdc_checkpoint_release(component) drops its pages from the resident set as it
+ * drops the file's. NULL (a warning logged) when no temporary file can be made: the caller
+ * keeps its weights in the heap. Once per component; sdc_checkpoint_seal_held makes it
+ * read-only when written. */
+void *sdc_checkpoint_held_area(sdc_checkpoint *ck, sdc_component component, size_t size);
+void sdc_checkpoint_seal_held(sdc_checkpoint *ck, sdc_component component);
 /* The type tensor `index` (< count) of `component` is held as, or NULL: as the file has it. */
 const sdc_qtype_info *sdc_checkpoint_held_as(const sdc_checkpoint *ck, sdc_component component,
                                              size_t index);

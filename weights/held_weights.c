@@ -1,10 +1,11 @@
-/* Weights the model made at load (--conv-type's quantised kernels) moved out of the heap into
- * a file the checkpoint maps, so that they leave the resident set with their component
- * (sdc_checkpoint_release) exactly as the mapped checkpoint's pages do: clean page-cache
- * pages of an unlinked file in $TMPDIR (else /var/tmp), which the kernel may also reclaim
- * under pressure and read back on the next touch. Without this the UNet's kernels would stay
+/* Weights the model makes at load (--conv-type's quantised kernels), written straight into a
+ * file the checkpoint maps instead of the heap, so that they leave the resident set with
+ * their component (sdc_checkpoint_release) exactly as the mapped checkpoint's pages do:
+ * page-cache pages of an unlinked file in $TMPDIR (else /var/tmp), which the kernel may also
+ * write back, reclaim under pressure and read back on the next touch. Without this the UNet's kernels would stay
  * resident through the VAE decode, whose activations are the largest of a run. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,15 +15,6 @@
 #include "ops/error.h"
 #include "ops/log.h"
 #include "weights/checkpoint_impl.h"
-
-enum { ALIGN = 64 };
-
-static size_t weight_bytes(const sdc_weight *w)
-{
-    return (size_t)w->rows * (size_t)(w->cols / w->quant->block) * (size_t)w->quant->block_bytes;
-}
-
-static size_t round_up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
 
 /* An unlinked temporary file: its pages live as long as a descriptor or mapping does. */
 static int temp_file(void)
@@ -36,64 +28,43 @@ static int temp_file(void)
     return fd;
 }
 
-static int write_all(int fd, const void *data, size_t n, off_t at)
+/* Reserves the file's blocks, so that writing through the mapping cannot fail for want of
+ * disk space (a SIGBUS) once the mapping is handed out. */
+static int allocate(int fd, size_t size)
 {
-    const unsigned char *p = data;
-    while (n) {
-        ssize_t k = pwrite(fd, p, n, at);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-        at += k;
-    }
-    return 0;
+    int e = posix_fallocate(fd, 0, (off_t)size);
+    return e == EINTR ? allocate(fd, size) : e;
 }
 
-/* The weights' blocks, one after another, into a new mapping of `total` bytes; NULL when the
- * file cannot be made or written (the caller keeps the heap copies). */
-static void *map_copies(sdc_weight *const *w, size_t n, size_t total)
+void *sdc_checkpoint_held_area(sdc_checkpoint *ck, sdc_component component, size_t size)
 {
-    int fd = temp_file();
-    if (fd < 0)
+    if (!size || (unsigned)component >= SDC_COMPONENT_COUNT || ck->held[component].map)
         return NULL;
-    int bad = ftruncate(fd, (off_t)total) != 0;
-    size_t at = 0;
-    for (size_t i = 0; i < n && !bad; i++) {
-        bad = write_all(fd, w[i]->data, weight_bytes(w[i]), (off_t)at) != 0;
-        at += round_up(weight_bytes(w[i]));
+    int fd = temp_file(), e = fd < 0 ? errno : allocate(fd, size);
+    void *map = e ? MAP_FAILED
+                  : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED && !e)
+        e = errno;
+    if (fd >= 0)
+        close(fd);
+    if (map == MAP_FAILED) {
+        sdc_log(SDC_LOG_WARNING, "%s: no temporary file for the weights made at load (%s); "
+                "they stay in memory through every stage", ck->path, strerror(e));
+        return NULL;
     }
-    void *map = bad ? MAP_FAILED : mmap(NULL, total, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    return map == MAP_FAILED ? NULL : map;
+    ck->held[component] = (sdc_ck_held){.map = map, .size = size};
+    return map;
 }
 
-sdc_status sdc_checkpoint_keep_weights(sdc_checkpoint *ck, sdc_component component,
-                                       sdc_weight *const *w, size_t n)
+void sdc_checkpoint_seal_held(sdc_checkpoint *ck, sdc_component component)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += round_up(weight_bytes(w[i]));
-    if (!total || (unsigned)component >= SDC_COMPONENT_COUNT || ck->held[component].map)
-        return SDC_OK;
-    unsigned char *map = map_copies(w, n, total);
-    if (!map) {
-        sdc_log(SDC_LOG_WARNING, "%s: cannot write the weights quantised at load to a temporary "
-                "file (%s); they stay in memory through every stage", ck->path, strerror(errno));
-        return SDC_OK;
-    }
-    size_t at = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t bytes = weight_bytes(w[i]);
-        free(w[i]->owned);
-        w[i]->owned = NULL;
-        w[i]->data = map + at;
-        at += round_up(bytes);
-    }
-    ck->held[component] = (sdc_ck_held){.map = map, .size = total};
-    return SDC_OK;
+    sdc_ck_held *h = &ck->held[component];
+    if (!h->map)
+        return;
+    mprotect(h->map, h->size, PROT_READ); /* read-only from here, as the file's pages */
+    /* Written, they are resident: out until their stage reads them (the VAE's are not read
+     * while the UNet samples). The page cache keeps the data. */
+    madvise(h->map, h->size, MADV_DONTNEED);
 }
 
 size_t sdc_ck_release_held(const sdc_checkpoint *ck, sdc_component component)
