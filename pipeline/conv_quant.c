@@ -5,7 +5,7 @@
  * tensor's innermost dimension, which is 3 or 1 for a kernel), and those are 1,124 of the
  * 1,639 MiB of an SD 1.5 UNet: its q8_0 and q4_0 files save little memory. sdc's kernels
  * are [out, in * kh * kw] rows, so a kernel quantises as rows of C_in * 9 values, which are
- * whole blocks for every UNet and VAE layer but the first (C_in of 3 or 4). The GEMM and
+ * whole blocks for every UNet and VAE layer but a few (C_in of 3, 4 or 8). The GEMM and
  * Winograd expand the blocks to f32 as they read them (weight-only quantisation: the
  * arithmetic stays fp32 / bf16). After quantising a kernel its source pages are dropped from
  * the resident set: nothing reads them again. The blocks are written into a mapped temporary
