@@ -9,6 +9,8 @@
 
 #include "image/image.h"
 #include "ops/error.h"
+#include "ops/quant.h"
+#include "ops/quantize.h"
 
 enum {
     OPT_STEPS = 1000, OPT_CFG, OPT_RECIPE, OPT_SAMPLER, OPT_SCHEDULER, OPT_RNG, OPT_CLIP_SKIP,
@@ -24,7 +26,7 @@ enum {
     OPT_CONTROL_PREPROCESS,
     OPT_UNET_TILE, OPT_HIRES, OPT_HR_SCALE,
     OPT_HR_UPSCALER, OPT_HR_STEPS, OPT_HR_DENOISING, OPT_HR_SAMPLER,
-    OPT_PREVIEW, OPT_PREVIEW_PATH, OPT_PREVIEW_INTERVAL,
+    OPT_PREVIEW, OPT_PREVIEW_PATH, OPT_PREVIEW_INTERVAL, OPT_CONV_TYPE,
 };
 
 static const struct option long_options[] = {
@@ -62,6 +64,7 @@ static const struct option long_options[] = {
     {"invert-mask", no_argument, 0, OPT_INVERT_MASK},
     {"inpaint-area", required_argument, 0, OPT_INPAINT_AREA},
     {"precision", required_argument, 0, OPT_PRECISION},
+    {"conv-type", required_argument, 0, OPT_CONV_TYPE},
     {"padding", required_argument, 0, OPT_PADDING},
     {"outpaint", required_argument, 0, OPT_OUTPAINT},
     {"outpaint-fill", required_argument, 0, OPT_OUTPAINT_FILL},
@@ -269,6 +272,11 @@ static void print_help_output(FILE *out)
         "                            attention in bfloat16 on AVX512_BF16 CPUs (faster,\n"
         "                            ~3 digits); int8: attention, feed-forward and text\n"
         "                            encoder linear layers on q8_0 weights (int8 SIMD)\n"
+        "      --conv-type T         none (default); q8_0, q4_0, ... (types of sdc\n"
+        "                            convert) or auto (the file's quantised type):\n"
+        "                            UNet and VAE convolution kernels quantised at\n"
+        "                            load and kept so (less memory; pictures change\n"
+        "                            a little)\n"
         "  -v, --verbose             per-stage timings and peak memory\n"
         "      --quiet               no progress output\n"
         "  -h, --help                this text\n"
@@ -283,6 +291,14 @@ void sdc_cli_print_help(FILE *out)
     print_help_model(out);
     print_help_sampling(out);
     print_help_output(out);
+}
+
+/* A --conv-type: none, auto, or a type sdc quantises to. */
+static int conv_type_ok(const char *arg)
+{
+    int id = sdc_qtype_from_name(arg);
+    return strcmp(arg, "none") == 0 || strcmp(arg, "auto") == 0 ||
+           (id >= 0 && sdc_quantize_supported((uint32_t)id));
 }
 
 /* Records the message (sdc_last_error) for the caller to print with its own context: the
@@ -606,6 +622,12 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
         o->bf16 = strcmp(arg, "bf16") == 0;
         o->int8 = strcmp(arg, "int8") == 0;
         return 0;
+    case OPT_CONV_TYPE:
+        if (!conv_type_ok(arg))
+            return usage_error("--conv-type must be none, auto, q8_0, q4_0, q4_1, q5_0, q5_1, "
+                               "q2_K, q3_K, q4_K, q5_K or q6_K, not '%s'", arg);
+        o->conv_type = strcmp(arg, "none") == 0 ? NULL : arg;
+        return 0;
     case OPT_INPAINT_AREA:
         if (strcmp(arg, "whole") && strcmp(arg, "masked"))
             return usage_error("--inpaint-area must be whole or masked, not '%s'", arg);
@@ -730,6 +752,7 @@ sdc_model_params sdc_cli_model_params(const sdc_cli_options *o, const char *path
     mp.threads = o->threads;
     mp.bf16 = o->bf16;
     mp.int8 = o->int8;
+    mp.conv_type = o->conv_type;
     return mp;
 }
 

@@ -37,6 +37,7 @@ typedef struct sdc_cli_options {
     int threads;
     int bf16;            /* --precision bf16 */
     int int8;            /* --precision int8 */
+    const char *conv_type; /* --conv-type T, NULL for none */
     int batch_count;
     int seed_random;     /* -s -1 */
     int overwrite;

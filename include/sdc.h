@@ -151,6 +151,14 @@ typedef struct sdc_model_params {
                                at load) times activations quantised per row, on AVX512_VNNI
                                CPUs (elsewhere f32 on the q8_0 weights); convolutions stay
                                fp32; overrides bf16; process-wide, see docs/PERFORMANCE.md */
+    /* -- quantised convolutions (docs/gguf.md) -- */
+    const char *conv_type;  /* NULL or "none": convolution kernels as the file stores them;
+                               a ggml type ("q8_0", "q4_0", q4_1, q5_0, q5_1, q2_K .. q6_K):
+                               the UNet's and VAE's kernels quantised to it once at load and
+                               held as blocks (rows of C_in * kh * kw values; kernels whose
+                               rows are not whole blocks stay as stored), computed on their
+                               expansion; "auto": the type of the file's quantised weights
+                               (none when it has none) */
 } sdc_model_params;
 
 sdc_model_params sdc_model_default_params(void);

@@ -96,6 +96,68 @@ static void affine_row(const float *x, size_t n, uint8_t *dst, int nmax)
     }
 }
 
+/* ---- ggml's reference rounding (quantize_row_*_ref): one scale per block, no search ---- */
+
+/* q4_0 / q5_0: d = the value of largest magnitude / -nmax, L = min(2 nmax - 1, x / d + nmax
+ * + 0.5 truncated). */
+static void symmetric_ref_row(const float *x, size_t n, uint8_t *dst, int nmax)
+{
+    int five = nmax == 16, bytes = five ? 22 : 18;
+    for (size_t b = 0; b < n / QK; b++, x += QK, dst += bytes) {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < QK; j++)
+            if (amax < fabsf(x[j])) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        float d = max / (float)-nmax, id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint8_t L[QK];
+        for (int j = 0; j < QK; j++) {
+            int8_t l = (int8_t)(x[j] * id + ((float)nmax + 0.5f));
+            L[j] = (uint8_t)(l < 2 * nmax - 1 ? l : 2 * nmax - 1);
+        }
+        sdc_qs_put_half(dst, d);
+        if (five)
+            put_fifth_bits(dst + 2, L);
+        put_nibbles(dst + (five ? 6 : 2), L);
+    }
+}
+
+/* q4_1 / q5_1: d = (max - min) / nmax, m = min, L = (x - min) / d + 0.5 truncated. */
+static void affine_ref_row(const float *x, size_t n, uint8_t *dst, int nmax)
+{
+    int five = nmax == 31, bytes = five ? 24 : 20;
+    for (size_t b = 0; b < n / QK; b++, x += QK, dst += bytes) {
+        float min = x[0], max = x[0];
+        for (int j = 1; j < QK; j++) {
+            min = x[j] < min ? x[j] : min;
+            max = x[j] > max ? x[j] : max;
+        }
+        float d = (max - min) / (float)nmax, id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint8_t L[QK];
+        for (int j = 0; j < QK; j++) {
+            int l = (int)(uint8_t)((x[j] - min) * id + 0.5f);
+            L[j] = (uint8_t)(l < nmax ? l : nmax);
+        }
+        sdc_qs_put_half(dst, d);
+        sdc_qs_put_half(dst + 2, min);
+        if (five)
+            put_fifth_bits(dst + 4, L);
+        put_nibbles(dst + (five ? 8 : 4), L);
+    }
+}
+
+int sdc_quantize_row_ref(uint32_t id, const float *x, size_t n, uint8_t *dst)
+{
+    switch (id) {
+    case SDC_QTYPE_Q4_0: symmetric_ref_row(x, n, dst, 8); return 0;
+    case SDC_QTYPE_Q5_0: symmetric_ref_row(x, n, dst, 16); return 0;
+    case SDC_QTYPE_Q4_1: affine_ref_row(x, n, dst, 15); return 0;
+    case SDC_QTYPE_Q5_1: affine_ref_row(x, n, dst, 31); return 0;
+    default: return sdc_quantize_row(id, x, n, dst);
+    }
+}
+
 int sdc_quantize_supported(uint32_t id)
 {
     switch (id) {

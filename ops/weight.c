@@ -1,9 +1,11 @@
 #include "ops/weight.h"
 
+#include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "ops/error.h"
+#include "ops/parallel.h"
 #include "ops/quantize.h"
 
 static sdc_status check_float(const sdc_tensor *t, const char *name)
@@ -100,6 +102,81 @@ void sdc_weight_row_f32(const sdc_weight *w, int r, float *dst)
                        w->dtype, cols);
 }
 
+static size_t row_bytes(const sdc_qtype_info *q, int cols)
+{
+    return (size_t)(cols / q->block) * (size_t)q->block_bytes;
+}
+
+/* blocks[r] = the rows of w quantised to type `id`, rows shared among the threads, each
+ * expanding its row into its own part of `rows` [threads][cols]. */
+static void quantize_rows(const sdc_weight *w, uint32_t id, size_t bytes_per_row,
+                          uint8_t *blocks, float *rows)
+{
+#pragma omp parallel for schedule(dynamic, 8) if (sdc_parallel_worth((size_t)w->rows * w->cols))
+    for (int r = 0; r < w->rows; r++) {
+        float *row = rows + (size_t)omp_get_thread_num() * (size_t)w->cols;
+        sdc_weight_row_f32(w, r, row);
+        sdc_quantize_row_ref(id, row, (size_t)w->cols, blocks + bytes_per_row * (size_t)r);
+    }
+}
+
+/* The checks of sdc_weight_quantize_to; the type in *q. */
+static sdc_status quantize_check(const sdc_weight *w, uint32_t id, const sdc_qtype_info **q)
+{
+    *q = sdc_qtype_get(id);
+    if (!*q || !sdc_quantize_supported(id))
+        return sdc_fail(SDC_ERR_UNSUPPORTED, "sdc cannot quantise weights to ggml type %s",
+                        sdc_qtype_name(id));
+    if (w->cols <= 0 || w->cols % (*q)->block)
+        return sdc_fail(SDC_ERR_UNSUPPORTED, "a %d x %d weight has rows that are not whole "
+                        "%s blocks of %d", w->rows, w->cols, (*q)->name, (*q)->block);
+    return SDC_OK;
+}
+
+size_t sdc_weight_quantized_bytes(const sdc_weight *w, uint32_t id)
+{
+    const sdc_qtype_info *q = sdc_qtype_get(id);
+    return q && w->cols > 0 ? row_bytes(q, w->cols) * (size_t)w->rows : 0;
+}
+
+sdc_status sdc_weight_quantize_to(sdc_weight *w, uint32_t id, void *dst)
+{
+    const sdc_qtype_info *q;
+    sdc_status s = quantize_check(w, id, &q);
+    if (s != SDC_OK)
+        return s;
+    size_t threads = (size_t)omp_get_max_threads();
+    float *rows = malloc(sizeof(float) * (size_t)w->cols * threads);
+    if (!rows)
+        return sdc_fail(SDC_ERR_NOMEM, "out of memory quantising a %d x %d weight to %s",
+                        w->rows, w->cols, q->name);
+    quantize_rows(w, id, row_bytes(q, w->cols), dst, rows);
+    free(rows);
+    int r = w->rows, c = w->cols;
+    sdc_weight_free(w);
+    *w = (sdc_weight){.rows = r, .cols = c, .dtype = SDC_DTYPE_F32, .data = dst, .quant = q};
+    return SDC_OK;
+}
+
+sdc_status sdc_weight_quantize(sdc_weight *w, uint32_t id)
+{
+    const sdc_qtype_info *q;
+    sdc_status s = quantize_check(w, id, &q);
+    if (s != SDC_OK || w->quant == q)
+        return s;
+    size_t bytes = sdc_weight_quantized_bytes(w, id);
+    void *blocks = malloc(bytes ? bytes : 1);
+    if (!blocks)
+        return sdc_fail(SDC_ERR_NOMEM, "out of memory quantising a %d x %d weight to %s",
+                        w->rows, w->cols, q->name);
+    s = sdc_weight_quantize_to(w, id, blocks);
+    if (s != SDC_OK)
+        free(blocks);
+    else
+        w->owned = blocks;
+    return s;
+}
+
 static size_t int8_bytes; /* guarded by the atomics below: models may load on several threads */
 
 size_t sdc_weight_int8_bytes(void)
@@ -107,36 +184,20 @@ size_t sdc_weight_int8_bytes(void)
     return __atomic_load_n(&int8_bytes, __ATOMIC_RELAXED);
 }
 
-static size_t q8_row_bytes(int cols) { return (size_t)cols / 32 * 34; }
-
 sdc_status sdc_weight_to_q8_0(sdc_weight *w)
 {
-    const sdc_qtype_info *q8 = sdc_qtype_get(SDC_QTYPE_Q8_0);
-    if (w->quant == q8)
+    if (w->quant == sdc_qtype_get(SDC_QTYPE_Q8_0))
         return SDC_OK;
     if (w->cols % 32 || w->cols <= 0)
         return sdc_fail(SDC_ERR_UNSUPPORTED, "a %d x %d weight has rows that are not whole "
                         "q8_0 blocks of 32", w->rows, w->cols);
-    size_t bytes = q8_row_bytes(w->cols) * (size_t)w->rows;
-    uint8_t *blocks = malloc(bytes ? bytes : 1);
-    float *row = malloc(sizeof(float) * (size_t)w->cols);
-    if (!blocks || !row) {
-        free(blocks);
-        free(row);
-        return sdc_fail(SDC_ERR_NOMEM, "out of memory quantising a %d x %d weight to q8_0",
-                        w->rows, w->cols);
+    sdc_status s = sdc_weight_quantize(w, SDC_QTYPE_Q8_0);
+    if (s == SDC_OK) {
+        w->int8_counted = 1;
+        __atomic_add_fetch(&int8_bytes, row_bytes(w->quant, w->cols) * (size_t)w->rows,
+                           __ATOMIC_RELAXED);
     }
-    for (int r = 0; r < w->rows; r++) {
-        sdc_weight_row_f32(w, r, row);
-        sdc_quantize_row(SDC_QTYPE_Q8_0, row, (size_t)w->cols, blocks + q8_row_bytes(w->cols) * r);
-    }
-    free(row);
-    int rows = w->rows, cols = w->cols;
-    sdc_weight_free(w);
-    *w = (sdc_weight){.rows = rows, .cols = cols, .dtype = SDC_DTYPE_F32, .data = blocks,
-                      .owned = blocks, .quant = q8};
-    __atomic_add_fetch(&int8_bytes, bytes, __ATOMIC_RELAXED);
-    return SDC_OK;
+    return s;
 }
 
 size_t sdc_weight_bytes(const sdc_weight *w)
@@ -148,13 +209,14 @@ size_t sdc_weight_bytes(const sdc_weight *w)
 
 void sdc_weight_free(sdc_weight *w)
 {
-    if (w->owned && w->quant == sdc_qtype_get(SDC_QTYPE_Q8_0))
-        __atomic_sub_fetch(&int8_bytes, (size_t)w->rows * q8_row_bytes(w->cols),
+    if (w->owned && w->int8_counted)
+        __atomic_sub_fetch(&int8_bytes, (size_t)w->rows * row_bytes(w->quant, w->cols),
                            __ATOMIC_RELAXED);
     free(w->owned);
     w->owned = NULL;
     w->data = NULL;
     w->quant = NULL;
+    w->int8_counted = 0;
 }
 
 sdc_status sdc_vector_load(float **out, const sdc_tensor *t, int n, const char *name)

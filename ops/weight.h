@@ -7,6 +7,8 @@
 #ifndef SDC_OPS_WEIGHT_H
 #define SDC_OPS_WEIGHT_H
 
+#include <stdint.h>
+
 #include "ops/tensor.h"
 #include "sdc.h"
 
@@ -20,6 +22,7 @@ typedef struct sdc_weight {
      * file's mapping), expanded block by block while the GEMM packs them; dtype is F32,
      * the type of the expanded values */
     const sdc_qtype_info *quant;
+    int int8_counted; /* its bytes are in sdc_weight_int8_bytes (made by sdc_weight_to_q8_0) */
 } sdc_weight;
 
 /* Makes w a view of `t` (F32/F16/BF16, or the blocks of a quantised 2-D tensor, see
@@ -40,6 +43,19 @@ sdc_status sdc_weight_transpose_f32(sdc_weight *w, const sdc_weight *src);
  * file). Fails unless cols is a multiple of 32. Adds the bytes it allocates to a process-wide
  * count (sdc_weight_int8_bytes). */
 sdc_status sdc_weight_to_q8_0(sdc_weight *w);
+/* Makes w an owned weight of ggml type `id` (any type sdc_quantize_row makes) quantised from
+ * its current values by ggml's reference rounding (sdc_quantize_row_ref: the weighted
+ * searches of the 4/5-bit types take minutes for a UNet), rows in parallel; what it was (a
+ * view, or an owned buffer, freed) is dropped. A
+ * weight already of that type stays as it is. Fails unless cols is a multiple of the type's
+ * block. The conv kernels of --conv-type (pipeline/conv_quant.c). */
+sdc_status sdc_weight_quantize(sdc_weight *w, uint32_t id);
+/* The same into dst (sdc_weight_quantized_bytes of it, the caller's memory, which must
+ * outlive the weight): w becomes a view of dst. The weight is requantised even when it
+ * already has the type. */
+sdc_status sdc_weight_quantize_to(sdc_weight *w, uint32_t id, void *dst);
+/* Bytes of w as blocks of type `id` (rows of whole blocks assumed; 0 for an unknown id). */
+size_t sdc_weight_quantized_bytes(const sdc_weight *w, uint32_t id);
 /* Bytes of q8_0 weights made by sdc_weight_to_q8_0 and not yet freed. */
 size_t sdc_weight_int8_bytes(void);
 /* Bytes that w's data spans: rows x cols of its dtype, or its quantised blocks. */

@@ -139,6 +139,25 @@ int sdc_conv3x3_winograd(float *y, const float *x, int B, int C, int H, int W,
     return sdc_conv3x3_winograd_blocked(y, x, B, C, H, W, w, bias, scratch, chunk, kb);
 }
 
+typedef void (*filter_fn)(float *U, const sdc_weight *w, int k0, int kb, int C);
+
+/* U = the transforms of filters k0 .. k0 + kb - 1 of w; a quantised w goes through G
+ * [kb, C * 9] as f32 rows (the blocks expanded exactly as the GEMM packing expands them). */
+static void transform_filters(filter_fn filters, float *U, float *G, const sdc_weight *w,
+                              int k0, int kb, int C)
+{
+    if (!w->quant) {
+        filters(U, w, k0, kb, C);
+        return;
+    }
+    size_t cols = (size_t)C * 9;
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth((size_t)kb * cols))
+    for (int k = 0; k < kb; k++)
+        sdc_weight_row_f32(w, k0 + k, G + (size_t)k * cols);
+    sdc_weight plain = {.rows = kb, .cols = (int)cols, .dtype = SDC_DTYPE_F32, .data = G};
+    filters(U, &plain, 0, kb, C);
+}
+
 int sdc_conv3x3_winograd_blocked(float *y, const float *x, int B, int C, int H, int W,
                                  const sdc_weight *w, const float *bias, sdc_arena *scratch,
                                  int chunk, int kb)
@@ -163,16 +182,24 @@ int sdc_conv3x3_winograd_blocked(float *y, const float *x, int B, int C, int H, 
      * 40.9 dB on a whole picture). sdc_gemm_kernel_for_weights is fp32 at fp32 precision. */
     const sdc_gemm_kernel *kern = bf16_products ? sdc_gemm_kernel_for_weights()
                                                 : sdc_gemm_kernel_best(SDC_A_ROWS);
+    /* Quantised filters are expanded a block at a time into f32 (below a quarter of U's
+     * size), which the transforms read as they read a plain weight. */
+    float *G = w->quant ? sdc_arena_floats(scratch, (size_t)kb * C * 9) : NULL;
+    if (w->quant && !G) {
+        sdc_arena_release(scratch, mark);
+        return -1;
+    }
+    filter_fn filters = vector ? sdc_wino_filters_avx512 : sdc_wino_filters;
     /* With one block of filters they are transformed once; with several, once per chunk. */
     if (kb == K)
-        (vector ? sdc_wino_filters_avx512 : sdc_wino_filters)(U, w, 0, K, C);
+        transform_filters(filters, U, G, w, 0, K, C);
     for (size_t p0 = 0; p0 < tiles; p0 += (size_t)chunk) {
         int n = (int)(tiles - p0 < (size_t)chunk ? tiles - p0 : (size_t)chunk);
         (vector ? sdc_wino_inputs_avx512 : sdc_wino_inputs)(V, x, &g, p0, n);
         for (int k0 = 0; k0 < K; k0 += kb) {
             int nk = K - k0 < kb ? K - k0 : kb;
             if (kb < K)
-                (vector ? sdc_wino_filters_avx512 : sdc_wino_filters)(U, w, k0, nk, C);
+                transform_filters(filters, U, G, w, k0, nk, C);
             /* For each of the 36 points: M_e[nk, n] = U_e[nk, C] * V_e[C, n]. */
             sdc_operand a = {.kind = SDC_OPERAND_ROWS, .dtype = SDC_DTYPE_F32, .data = U,
                              .ld = (size_t)C, .batch_stride = (size_t)nk * C};

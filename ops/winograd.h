@@ -11,7 +11,8 @@
  *
  * Filters are transformed on every call (keeping them transformed would take 4x the
  * weights' size in f32), a block of output channels at a time, and tiles are processed in
- * chunks, so scratch memory stays bounded (about 100 MiB) however large the layer.
+ * chunks, so scratch memory stays bounded (about 100 MiB) however large the layer. Quantised
+ * filters (--conv-type) are expanded to f32 a block at a time first (at most 12 MiB more).
  * Private to ops/: model code calls sdc_conv2d, which picks the algorithm. */
 #ifndef SDC_OPS_WINOGRAD_H
 #define SDC_OPS_WINOGRAD_H

@@ -91,6 +91,9 @@ sdc_status sdc_model_load(const sdc_model_params *given, sdc_model **out)
     const sdc_model_params *params = &mp;
     if (!params->model_path)
         return sdc_fail(SDC_ERR_ARG, "no model path given");
+    s = sdc_pipeline_conv_type_check(params->conv_type);
+    if (s != SDC_OK)
+        return s;
     if (params->threads > 0)
         omp_set_num_threads(params->threads);
     sdc_precision_set(params->int8   ? SDC_PRECISION_INT8
@@ -123,6 +126,8 @@ sdc_status sdc_model_load(const sdc_model_params *given, sdc_model **out)
         s = sdc_unet_load(m->ck, &m->unet);
     if (s == SDC_OK)
         s = sdc_vae_load(m->ck, &m->vae);
+    if (s == SDC_OK)
+        s = sdc_pipeline_quantise_convs(m, params->conv_type);
     if (s == SDC_OK && params->taesd_preview_only && !params->taesd_path)
         s = sdc_fail(SDC_ERR_ARG, "taesd_preview_only without a TAESD (taesd_path)");
     if (s == SDC_OK && params->taesd_path)

@@ -38,6 +38,12 @@ struct sdc_model {
  * version's struct: the missing fields take their defaults. SDC_ERR_ARG when struct_size
  * ends before the first group. */
 sdc_status sdc_model_params_upgrade(const sdc_model_params *in, sdc_model_params *out);
+
+/* Whether `type` is a valid sdc_model_params.conv_type (SDC_ERR_ARG naming it if not). */
+sdc_status sdc_pipeline_conv_type_check(const char *type);
+/* Quantises the model's UNet and VAE convolution kernels to conv_type `type` (checked) and
+ * drops their mapped source pages; logs what it did (pipeline/conv_quant.c). */
+sdc_status sdc_pipeline_quantise_convs(sdc_model *m, const char *type);
 sdc_status sdc_generate_params_upgrade(const sdc_generate_params *in, sdc_generate_params *out);
 sdc_status sdc_control_upgrade(const sdc_control *in, sdc_control *out);
 

@@ -159,7 +159,7 @@ static void *make_weight(sdc_weight *w, float *ref, int rows, int cols, sdc_dtyp
             memcpy(buf + offset + 4 * i, &v, 4);
         }
     }
-    *w = (sdc_weight){rows, cols, dtype, buf + offset, NULL, NULL};
+    *w = (sdc_weight){.rows = rows, .cols = cols, .dtype = dtype, .data = buf + offset};
     return buf;
 }
 

@@ -170,6 +170,7 @@ void sdc_checkpoint_close(sdc_checkpoint *ck)
     for (int c = 0; c < SDC_COMPONENT_COUNT; c++)
         sdc_ck_table_free(&ck->tables[c]);
     sdc_ck_drop_files(ck, 0);
+    sdc_ck_unmap_held(ck);
     free(ck->files);
     free(ck->unused);
     free(ck->tokenizer_dir);
@@ -268,19 +269,25 @@ const char *sdc_checkpoint_name_at(const sdc_checkpoint *ck, sdc_component compo
     return e->name;
 }
 
+size_t sdc_checkpoint_release_tensor(const sdc_checkpoint *ck, const sdc_tensor *t)
+{
+    size_t released = 0, nbytes = (size_t)sdc_tensor_numel(t) * sdc_dtype_size(t->dtype);
+    /* a quantised GGUF tensor's blocks are mapped; its f32 expansion is not */
+    const void *data = t->quant ? t->blocks : t->data;
+    if (t->quant)
+        nbytes = (size_t)(sdc_tensor_numel(t) / t->quant->block) * t->quant->block_bytes;
+    for (size_t f = 0; f < ck->file_count; f++)
+        released += sdc_safetensors_release(ck->files[f], data, nbytes);
+    return released;
+}
+
 size_t sdc_checkpoint_release(const sdc_checkpoint *ck, sdc_component component)
 {
     size_t released = 0;
-    for (size_t i = 0; i < sdc_checkpoint_count(ck, component); i++) {
-        const sdc_tensor *t = &ck->tables[component].entries[i].tensor;
-        size_t nbytes = (size_t)sdc_tensor_numel(t) * sdc_dtype_size(t->dtype);
-        /* a quantised GGUF tensor's blocks are mapped; its f32 expansion is not */
-        const void *data = t->quant ? t->blocks : t->data;
-        if (t->quant)
-            nbytes = (size_t)(sdc_tensor_numel(t) / t->quant->block) * t->quant->block_bytes;
-        for (size_t f = 0; f < ck->file_count; f++)
-            released += sdc_safetensors_release(ck->files[f], data, nbytes);
-    }
+    for (size_t i = 0; i < sdc_checkpoint_count(ck, component); i++)
+        released += sdc_checkpoint_release_tensor(ck, &ck->tables[component].entries[i].tensor);
+    if ((unsigned)component < SDC_COMPONENT_COUNT)
+        released += sdc_ck_release_held(ck, component);
     return released;
 }
 
@@ -290,6 +297,25 @@ size_t sdc_checkpoint_populate(const sdc_checkpoint *ck, const void *data, size_
     for (size_t f = 0; f < ck->file_count && !populated; f++)
         populated = sdc_safetensors_populate(ck->files[f], data, nbytes);
     return populated;
+}
+
+void sdc_checkpoint_hold_as(sdc_checkpoint *ck, sdc_component component, const char *name,
+                            const sdc_qtype_info *q)
+{
+    /* the table is ck's own, so not const here */
+    sdc_ck_entry *e = (unsigned)component < SDC_COMPONENT_COUNT
+                          ? (sdc_ck_entry *)sdc_ck_table_find(&ck->tables[component], name)
+                          : NULL;
+    if (e)
+        e->held_as = q;
+}
+
+const sdc_qtype_info *sdc_checkpoint_held_as(const sdc_checkpoint *ck, sdc_component component,
+                                             size_t index)
+{
+    return index < sdc_checkpoint_count(ck, component)
+               ? ck->tables[component].entries[index].held_as
+               : NULL;
 }
 
 size_t sdc_checkpoint_unused_count(const sdc_checkpoint *ck) { return ck->unused_count; }

@@ -100,6 +100,24 @@ size_t sdc_checkpoint_release(const sdc_checkpoint *ck, sdc_component component)
  * checkpoint's mapped files (sdc_safetensors_populate): a stage's weights, ahead of the
  * stage (pipeline/prefetch.h). Returns the bytes populated, 0 for data held in memory. */
 size_t sdc_checkpoint_populate(const sdc_checkpoint *ck, const void *data, size_t nbytes);
+/* The same for one tensor of the checkpoint (its blocks, for a quantised GGUF tensor). */
+size_t sdc_checkpoint_release_tensor(const sdc_checkpoint *ck, const sdc_tensor *t);
+/* Records that the model holds tensor `name` of `component` as blocks of type q, quantised at
+ * load from the mapped values (--conv-type, pipeline/conv_quant.c): sdc_checkpoint_memory_text
+ * counts its bytes as that type. NULL forgets it. */
+void sdc_checkpoint_hold_as(sdc_checkpoint *ck, sdc_component component, const char *name,
+                            const sdc_qtype_info *q);
+/* `size` bytes of writable memory for weights of `component` that the model makes at load
+ * (--conv-type's kernels), in an unlinked temporary file the checkpoint maps until it
+ * closes: sdc_checkpoint_release(component) drops its pages from the resident set as it
+ * drops the file's. NULL (a warning logged) when no temporary file can be made: the caller
+ * keeps its weights in the heap. Once per component; sdc_checkpoint_seal_held makes it
+ * read-only when written. */
+void *sdc_checkpoint_held_area(sdc_checkpoint *ck, sdc_component component, size_t size);
+void sdc_checkpoint_seal_held(sdc_checkpoint *ck, sdc_component component);
+/* The type tensor `index` (< count) of `component` is held as, or NULL: as the file has it. */
+const sdc_qtype_info *sdc_checkpoint_held_as(const sdc_checkpoint *ck, sdc_component component,
+                                             size_t index);
 /* Tensors of the file(s) that belong to no component (schedule buffers, EMA counters,
  * position_ids, OpenCLIP text_projection / logit_scale, SDXL's second text encoder, ...). */
 size_t sdc_checkpoint_unused_count(const sdc_checkpoint *ck);

@@ -15,6 +15,9 @@
 typedef struct sdc_ck_entry {
     char *name;        /* internal name, owned */
     sdc_tensor tensor; /* view into a mapped file */
+    /* non-NULL: the model holds this tensor as blocks of this type, quantised at load
+     * (sdc_checkpoint_hold_as), and its mapped pages are not read again */
+    const sdc_qtype_info *held_as;
 } sdc_ck_entry;
 
 /* One component's tensors with an O(1) name index. */
@@ -34,6 +37,12 @@ typedef struct sdc_ck_facts {
     char *scheduler_class; /* diffusers: scheduler_config.json's _class_name (owned), or NULL */
 } sdc_ck_facts;
 
+/* A component's weights made at load, in a mapped temporary file (held_weights.c). */
+typedef struct sdc_ck_held {
+    void *map;
+    size_t size;
+} sdc_ck_held;
+
 struct sdc_checkpoint {
     char *path;
     char *vae_path;
@@ -51,6 +60,7 @@ struct sdc_checkpoint {
     sdc_ck_table tables[SDC_COMPONENT_COUNT];
     const char **unused; /* names borrowed from the files */
     size_t unused_count, unused_capacity;
+    sdc_ck_held held[SDC_COMPONENT_COUNT];
 };
 
 /* --- tables (checkpoint_table.c) --- */
@@ -59,6 +69,11 @@ void sdc_ck_table_free(sdc_ck_table *t);
 sdc_status sdc_ck_table_add(sdc_ck_table *t, const char *name, const sdc_tensor *tensor,
                             const char *path);
 const sdc_ck_entry *sdc_ck_table_find(const sdc_ck_table *t, const char *name);
+
+/* --- weights made at load (held_weights.c) --- */
+/* Drops the component's held pages from the resident set; returns the bytes. */
+size_t sdc_ck_release_held(const sdc_checkpoint *ck, sdc_component component);
+void sdc_ck_unmap_held(sdc_checkpoint *ck);
 
 /* --- bookkeeping (checkpoint.c) --- */
 /* Opens `path` (safetensors, or a PyTorch .ckpt through weights/ckpt.h) and keeps it in

@@ -38,7 +38,7 @@ sdc_status sdc_ck_table_add(sdc_ck_table *t, const char *name, const sdc_tensor 
     if (reserve(t) != 0)
         return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);
     sdc_ck_entry *e = &t->entries[t->count];
-    e->name = strdup(name);
+    *e = (sdc_ck_entry){.name = strdup(name)};
     if (!e->name || sdc_name_map_put(&t->index, e->name, t->count) != 0) {
         free(e->name);
         return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", path);

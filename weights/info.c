@@ -168,10 +168,12 @@ sdc_status sdc_model_info_print(const char *path, FILE *out)
 /* Storage types: the dtypes, then ggml's block types by id. */
 enum { MEM_TYPES = SDC_DTYPE_COUNT + 64 };
 
-static int storage_type(const sdc_tensor *t)
+/* The type a tensor is held as (q: quantised at load), else its file's. */
+static int storage_type(const sdc_tensor *t, const sdc_qtype_info *q)
 {
+    q = q ? q : t->quant;
     /* sdc_qtype_get returns rows of one table indexed by ggml id */
-    return t->quant ? SDC_DTYPE_COUNT + (int)(t->quant - sdc_qtype_get(0)) : (int)t->dtype;
+    return q ? SDC_DTYPE_COUNT + (int)(q - sdc_qtype_get(0)) : (int)t->dtype;
 }
 
 static const char *storage_name(int type)
@@ -187,10 +189,11 @@ void sdc_checkpoint_memory_text(const sdc_checkpoint *ck, char *buf, size_t size
         for (size_t i = 0; i < sdc_checkpoint_count(ck, (sdc_component)c); i++) {
             const sdc_tensor *t;
             sdc_checkpoint_name_at(ck, (sdc_component)c, i, &t);
+            const sdc_qtype_info *held = sdc_checkpoint_held_as(ck, (sdc_component)c, i);
+            const sdc_qtype_info *q = held ? held : t->quant;
             double n = (double)sdc_tensor_numel(t);
-            bytes[storage_type(t) % MEM_TYPES] +=
-                t->quant ? n / t->quant->block * t->quant->block_bytes
-                         : n * (double)sdc_dtype_size(t->dtype);
+            bytes[storage_type(t, held) % MEM_TYPES] +=
+                q ? n / q->block * q->block_bytes : n * (double)sdc_dtype_size(t->dtype);
         }
     size_t used = (size_t)snprintf(buf, size, "weights:");
     for (int shown = 0;; shown++) {

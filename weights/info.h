@@ -13,7 +13,8 @@
 sdc_status sdc_checkpoint_info_print(const sdc_checkpoint *ck, FILE *out, int with_hash);
 
 /* "weights: f16 1640 MiB, q8_0 412 MiB": every component's tensors by storage type (a
- * quantised GGUF tensor in its blocks' bytes), largest first. */
+ * quantised GGUF tensor in its blocks' bytes, a tensor quantised at load, see
+ * sdc_checkpoint_hold_as, in those of its type), largest first. */
 void sdc_checkpoint_memory_text(const sdc_checkpoint *ck, char *buf, size_t size);
 
 #endif

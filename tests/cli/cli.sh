@@ -97,6 +97,7 @@ expect 2 "strength" -- "$SDC" $small -p x --strength 1.5
 expect 2 "no prompt" -- "$SDC" -m "$MODEL"
 expect 2 "outpaint" -- "$SDC" $small -p x --outpaint 1,2,3
 expect 2 "precision" -- "$SDC" $small -p x --precision fp16
+expect 2 "conv-type" -- "$SDC" $small -p x --conv-type q8
 
 # runtime errors: status 1, the file named, nothing written
 expect 1 "$TMP/missing.safetensors" -- "$SDC" -m "$TMP/missing.safetensors" -p x -o "$TMP/b.png"
@@ -217,6 +218,9 @@ expect 0 "" -- "$SDC" $small -p x --precision bf16 -o "$TMP/bf16.png"
 # --precision int8 runs (q8_0 weights quantised at load, said with -v) and changes the picture
 expect 0 "int8: " -- "$SDC" $small -p "a red (apple:1.2)" -n "blurry" -s 7 --precision int8 -v -o "$TMP/int8.png"
 cmp -s "$TMP/d.png" "$TMP/int8.png" && fail "--precision int8 gave the fp32 picture"
+# --conv-type q8_0: convolution kernels quantised at load (said with -v); the picture changes
+expect 0 "conv-type q8_0: " -- "$SDC" $small -p "a red (apple:1.2)" -n "blurry" -s 7 --conv-type q8_0 -v -o "$TMP/convq.png"
+cmp -s "$TMP/d.png" "$TMP/convq.png" && fail "--conv-type q8_0 gave the picture of F16 kernels"
 
 # --vae: the same weights from the diffusers vae/ folder give the same picture
 if golden_only "--vae with the tiny model's diffusers vae/ folder"; then
