@@ -12,6 +12,7 @@
 #include "ops/gemm_driver.h"
 #include "ops/nn.h"
 #include "ops/parallel.h"
+#include "ops/profile.h"
 #include "ops/scratch.h"
 
 enum { ROWS = 64 };
@@ -130,9 +131,9 @@ static void attention_rows(float *out, const float *q, int q_stride, const float
             }
 }
 
-void sdc_attention(float *out, const float *q, int q_stride, const float *k, const float *v,
-                   int kv_stride, int B, int heads, int Tq, int Tk, int d, float scale,
-                   int causal)
+static void attention_run(float *out, const float *q, int q_stride, const float *k,
+                          const float *v, int kv_stride, int B, int heads, int Tq, int Tk, int d,
+                          float scale, int causal)
 {
     if (B <= 0 || heads <= 0 || Tq <= 0 || Tk <= 0 || d <= 0)
         return;
@@ -148,4 +149,13 @@ void sdc_attention(float *out, const float *q, int q_stride, const float *k, con
                               causal) == 0)
         return;
     attention_rows(out, q, q_stride, k, v, kv_stride, B, heads, Tq, Tk, d, scale, causal);
+}
+
+void sdc_attention(float *out, const float *q, int q_stride, const float *k, const float *v,
+                   int kv_stride, int B, int heads, int Tq, int Tk, int d, float scale,
+                   int causal)
+{
+    sdc_prof_mark m = sdc_profile_begin();
+    attention_run(out, q, q_stride, k, v, kv_stride, B, heads, Tq, Tk, d, scale, causal);
+    sdc_profile_end(SDC_PROF_ATTENTION, m);
 }

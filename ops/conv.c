@@ -1,5 +1,6 @@
 #include "ops/gemm_driver.h"
 #include "ops/nn.h"
+#include "ops/profile.h"
 #include "ops/winograd.h"
 
 /* Whether this convolution goes through Winograd F(4x4, 3x3) (ops/winograd.h). */
@@ -17,11 +18,9 @@ static int use_winograd(int B, int Cin, int Cout, int H, int W, int k, int strid
     }
 }
 
-int sdc_conv2d(float *y, const float *x, int B, int Cin, int H, int W, const sdc_weight *w,
-               const float *bias, int k, int stride, int pad, sdc_arena *scratch)
+static void implicit_gemm(float *y, const float *x, int B, int Cin, int H, int W,
+                          const sdc_weight *w, const float *bias, int k, int stride, int pad)
 {
-    if (use_winograd(B, Cin, w->rows, H, W, k, stride, pad))
-        return sdc_conv3x3_winograd(y, x, B, Cin, H, W, w, bias, scratch);
     /* The implicit im2col packs straight from x: no scratch needed. */
     int Cout = w->rows, K = Cin * k * k;
     int Ho = sdc_conv_out_size(H, k, stride, pad), Wo = sdc_conv_out_size(W, k, stride, pad);
@@ -39,5 +38,19 @@ int sdc_conv2d(float *y, const float *x, int B, int Cin, int H, int W, const sdc
     }
     sdc_gemm_run(sdc_gemm_kernel_for_weight(w->quant), B, Cout, (int)P, K, 1.0f, &a, &b, y, P,
                  (size_t)Cout * P, 0, bias, NULL);
-    return 0;
+}
+
+int sdc_conv2d(float *y, const float *x, int B, int Cin, int H, int W, const sdc_weight *w,
+               const float *bias, int k, int stride, int pad, sdc_arena *scratch)
+{
+    sdc_prof_mark m = sdc_profile_begin();
+    int rc = 0;
+    if (use_winograd(B, Cin, w->rows, H, W, k, stride, pad)) {
+        rc = sdc_conv3x3_winograd(y, x, B, Cin, H, W, w, bias, scratch);
+        sdc_profile_end(SDC_PROF_WINOGRAD, m);
+        return rc;
+    }
+    implicit_gemm(y, x, B, Cin, H, W, w, bias, k, stride, pad);
+    sdc_profile_end(k == 1 ? SDC_PROF_CONV1X1 : SDC_PROF_CONV, m);
+    return rc;
 }

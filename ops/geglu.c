@@ -6,8 +6,9 @@
 #include "ops/avx512.h"
 #include "ops/cpu.h"
 #include "ops/parallel.h"
+#include "ops/profile.h"
 
-void sdc_geglu(float *y, const float *x, int rows, int n)
+static void geglu_run(float *y, const float *x, int rows, int n)
 {
     if (sdc_cpu_level_get() == SDC_CPU_AVX512) {
         sdc_geglu_avx512(y, x, rows, n);
@@ -21,4 +22,11 @@ void sdc_geglu(float *y, const float *x, int rows, int n)
         for (int i = 0; i < n; i++)
             yr[i] = value[i] * (0.5f * gate[i] * (1.0f + erff(gate[i] * (float)M_SQRT1_2)));
     }
+}
+
+void sdc_geglu(float *y, const float *x, int rows, int n)
+{
+    sdc_prof_mark m = sdc_profile_begin();
+    geglu_run(y, x, rows, n);
+    sdc_profile_end(SDC_PROF_ACT, m);
 }

@@ -78,6 +78,10 @@ typedef struct gemm_job {
     size_t ldc, c_batch_stride;
     int accumulate;
     const float *row_bias, *col_bias;
+    /* non-NULL: A already in the kernel's A blocks, [a batches][K blocks][M rows][a_stride]
+     * (see pre_pack_a); the items read their blocks there instead of packing them */
+    const float *a_packed;
+    int a_rows; /* rows of a K block of a_packed: M rounded up to whole row groups */
 } gemm_job;
 
 /* Packs B columns [j0, j0 + nc) x [k0, k0 + kc) as [nc / nr][kc][nr]. */
@@ -150,8 +154,14 @@ static void gemm_rect(const gemm_job *g, size_t b, int m0, int m1, int n0, int n
                 sdc_epilogue ep = {g->alpha, g->accumulate || pc > 0,
                                    g->row_bias && pc == 0 ? g->row_bias + ic : NULL,
                                    g->col_bias && pc == 0 ? g->col_bias + jc : NULL};
-                pack_a_block(g, b, abuf, ic, mc, pc, kc);
-                run_tiles(g->kern, abuf, bbuf,
+                const float *a = abuf;
+                if (g->a_packed)
+                    a = g->a_packed + (((g->A->batch_stride ? b : 0) * ((g->K + g->KC - 1) /
+                                        g->KC) + pc / g->KC) * (size_t)g->a_rows + ic) *
+                                          g->kern->a_stride;
+                else
+                    pack_a_block(g, b, abuf, ic, mc, pc, kc);
+                run_tiles(g->kern, a, bbuf,
                           g->C + b * g->c_batch_stride + (size_t)ic * g->ldc + jc, g->ldc, mc,
                           nc, kc, &ep);
             }
@@ -235,8 +245,8 @@ static int a_packings(const gemm_job *g, int batch, int n_chunks)
     return (g->A->batch_stride ? 1 : batch) * n_chunks * ((cols + g->NC - 1) / g->NC);
 }
 
-/* Whether A is rounded to bf16 pairs once, up front (see pre_a_rows), instead of in every
- * A block: for kernels that multiply pairs, when A would be packed more than once. */
+/* Whether A is packed once, up front (see pre_pack_a), instead of in every A block of every
+ * item: for kernels that multiply pairs, when A would be packed more than once. */
 static int pre_pairs(const gemm_job *g, int batch, int n_chunks)
 {
     const sdc_operand *A = g->A;
@@ -245,13 +255,17 @@ static int pre_pairs(const gemm_job *g, int batch, int n_chunks)
            a_packings(g, batch, n_chunks) > 1;
 }
 
-/* Rows [i0, i0 + n) of A's batch item b as bf16 pairs into buf (that item's rows, ld / 2
- * slots apart, ld even >= K): the kernel's own copy does the rounding, so the products are
- * those of packing A block by block. */
-static void pre_a_rows(const sdc_gemm_kernel *kern, const sdc_operand *A, int K, float *buf,
-                       size_t ld, size_t b, int i0, int n)
+/* Rows [i0, i0 + n) (i0 a multiple of the row group) of A's batch item b, K block kb, packed
+ * as pack_a_block packs them, at their place in the up-front layout of gemm_job.a_packed:
+ * the same rounding and the same blocks, so the products are those of packing A block by
+ * block, but each A element is rounded and copied once per call instead of once per work
+ * item and N block (for a convolution's weight shared by a batch: once instead of once per
+ * batch item), and the items only read it. */
+static void pre_pack_a(const gemm_job *g, float *packed, size_t b, int kb, int i0, int n)
 {
-    kern->copy(A, b, i0, n, 0, K, buf + (size_t)i0 * ld / 2, ld / 2, 1);
+    int k0 = kb * g->KC, kc = min_int(g->KC, g->K - k0);
+    size_t block = (b * ((g->K + g->KC - 1) / g->KC) + kb) * (size_t)g->a_rows;
+    pack_a_block(g, b, packed + (block + i0) * g->kern->a_stride, i0, n, k0, kc);
 }
 
 void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, float alpha,
@@ -266,7 +280,7 @@ void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, f
         return;
     }
     gemm_job g = {kern, M, N, K, 0, 0, 0, alpha, A, B, C, ldc, c_batch_stride, accumulate,
-                  row_bias, col_bias};
+                  row_bias, col_bias, NULL, 0};
     double flops = 2.0 * batch * M * N * (double)K;
     int threads = omp_in_parallel() || flops < SERIAL_FLOPS ? 1 : omp_get_max_threads();
     int m_chunks, n_chunks;
@@ -280,31 +294,31 @@ void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, f
                                                    : (size_t)round_up(g.MC, 16) * g.KC;
     size_t b_floats = (size_t)round_up(g.NC, kern->nr) * k_slots(kern, g.KC);
     size_t per_thread = a_floats + b_floats;
-    /* A as bf16 pairs, [a_batches][M][ld / 2] slots after the threads' buffers */
-    int pre = pre_pairs(&g, batch, n_chunks), a_batches = A->batch_stride ? batch : 1;
-    size_t pre_ld = (size_t)round_up(K, 2), pre_floats = pre ? a_batches * M * pre_ld / 2 : 0;
+    /* A packed up front, [a_batches][K blocks][a_rows][a_stride] after the threads' buffers
+     * (the A layout is rows, as for every kernel that multiplies pairs) */
+    int pre = pre_pairs(&g, batch, n_chunks) && kern->a_layout == SDC_A_ROWS;
+    int a_batches = A->batch_stride ? batch : 1, k_blocks = (K + g.KC - 1) / g.KC;
+    g.a_rows = round_up(M, kern->mr);
+    size_t pre_floats = pre ? (size_t)a_batches * k_blocks * g.a_rows * kern->a_stride : 0;
     sdc_scratch scratch = sdc_scratch_take(per_thread * threads + pre_floats);
     if (!scratch.data) {
         gemm_unpacked(&g, batch);
         return;
     }
     float *pre_buf = scratch.data + per_thread * threads;
-    sdc_operand pre_a = {.kind = SDC_OPERAND_ROWS, .dtype = SDC_DTYPE_BF16, .data = pre_buf,
-                         .ld = pre_ld, .batch_stride = A->batch_stride ? M * pre_ld : 0};
-    if (pre)
-        g.A = &pre_a;
-    int row_blocks = (M + 63) / 64;
+    /* rows packed together: whole row groups, so that only the last group is padded */
+    int pre_rows = round_up(64, kern->mr), row_blocks = (M + pre_rows - 1) / pre_rows;
+    g.a_packed = pre ? pre_buf : NULL;
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         if (pre) {
 #pragma omp for schedule(static)
-            for (int it = 0; it < a_batches * row_blocks; it++) {
-                size_t b = (size_t)(it / row_blocks);
-                int i0 = it % row_blocks * 64;
-                pre_a_rows(kern, A, K, pre_buf + b * pre_a.batch_stride / 2, pre_ld, b, i0,
-                           min_int(64, M - i0));
+            for (int it = 0; it < a_batches * k_blocks * row_blocks; it++) {
+                int i0 = it % row_blocks * pre_rows, kb = it / row_blocks % k_blocks;
+                pre_pack_a(&g, pre_buf, (size_t)(it / row_blocks / k_blocks), kb, i0,
+                           min_int(pre_rows, M - i0));
             }
-        }
+        } /* (the loop's closing barrier: every block is packed before the items read it) */
 #pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < items; it++) {
             int b = it / (m_chunks * n_chunks), mi = it / n_chunks % m_chunks, ni = it % n_chunks;

@@ -2,6 +2,7 @@
 #include "ops/gemm_driver.h"
 #include "ops/gemm_q8.h"
 #include "ops/nn.h"
+#include "ops/profile.h"
 
 /* --precision int8 on a q8_0 weight: the int8 GEMM when this CPU has a kernel for it. */
 static int linear_int8(float *y, const float *x, int M, const sdc_weight *w, const float *bias)
@@ -14,7 +15,7 @@ static int linear_int8(float *y, const float *x, int M, const sdc_weight *w, con
              : -1;
 }
 
-void sdc_linear(float *y, const float *x, int M, const sdc_weight *w, const float *bias)
+static void linear_run(float *y, const float *x, int M, const sdc_weight *w, const float *bias)
 {
     if (linear_int8(y, x, M, w, bias) == 0)
         return;
@@ -25,4 +26,11 @@ void sdc_linear(float *y, const float *x, int M, const sdc_weight *w, const floa
                      .ld = (size_t)K, .quant = w->quant};
     sdc_gemm_run(sdc_gemm_kernel_for_weight(w->quant), 1, M, N, K, 1.0f, &a, &b, y, (size_t)N, 0, 0,
                  NULL, bias);
+}
+
+void sdc_linear(float *y, const float *x, int M, const sdc_weight *w, const float *bias)
+{
+    sdc_prof_mark m = sdc_profile_begin();
+    linear_run(y, x, M, w, bias);
+    sdc_profile_end(SDC_PROF_LINEAR, m);
 }

@@ -4,11 +4,12 @@
 #include "ops/cpu.h"
 #include "ops/nn.h"
 #include "ops/parallel.h"
+#include "ops/profile.h"
 
 static inline float silu1(float v) { return v / (1.0f + expf(-v)); }
 
-void sdc_group_norm(float *y, const float *x, int B, int C, int HW, int groups,
-                    const float *gamma, const float *beta, float eps, int silu)
+static void group_norm_run(float *y, const float *x, int B, int C, int HW, int groups,
+                           const float *gamma, const float *beta, float eps, int silu)
 {
     if (sdc_cpu_level_get() == SDC_CPU_AVX512) {
         sdc_group_norm_avx512(y, x, B, C, HW, groups, gamma, beta, eps, silu);
@@ -44,8 +45,8 @@ void sdc_group_norm(float *y, const float *x, int B, int C, int HW, int groups,
     }
 }
 
-void sdc_layer_norm(float *y, const float *x, int rows, int dim, const float *gamma,
-                    const float *beta, float eps)
+static void layer_norm_run(float *y, const float *x, int rows, int dim, const float *gamma,
+                           const float *beta, float eps)
 {
     if (sdc_cpu_level_get() == SDC_CPU_AVX512) {
         sdc_layer_norm_avx512(y, x, rows, dim, gamma, beta, eps);
@@ -68,4 +69,20 @@ void sdc_layer_norm(float *y, const float *x, int rows, int dim, const float *ga
         for (int i = 0; i < dim; i++)
             yr[i] = (xr[i] - m) * inv * gamma[i] + beta[i];
     }
+}
+
+void sdc_group_norm(float *y, const float *x, int B, int C, int HW, int groups,
+                    const float *gamma, const float *beta, float eps, int silu)
+{
+    sdc_prof_mark m = sdc_profile_begin();
+    group_norm_run(y, x, B, C, HW, groups, gamma, beta, eps, silu);
+    sdc_profile_end(SDC_PROF_NORM, m);
+}
+
+void sdc_layer_norm(float *y, const float *x, int rows, int dim, const float *gamma,
+                    const float *beta, float eps)
+{
+    sdc_prof_mark m = sdc_profile_begin();
+    layer_norm_run(y, x, rows, dim, gamma, beta, eps);
+    sdc_profile_end(SDC_PROF_NORM, m);
 }

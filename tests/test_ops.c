@@ -295,6 +295,8 @@ Test(ops, linear_bf16, .fini = restore_level)
         check_linear(40, 33, 1601, weight_types[t], 6, 0);
         check_linear(20, 2100, 67, weight_types[t], 0, 1);
         check_linear(9, 2060, 800, weight_types[t], 2, 0);
+        /* A packed up front past one row block of the packing (70 rows) and two K blocks */
+        check_linear(150, 700, 1601, weight_types[t], 0, 1);
     }
 }
 
@@ -307,6 +309,9 @@ Test(ops, conv_bf16, .fini = restore_level)
     check_conv(1, 2, 3, 11, 10, 3, 3, 1, SDC_DTYPE_BF16);
     check_conv(2, 19, 21, 9, 7, 1, 1, 0, SDC_DTYPE_F16);
     check_conv(1, 90, 16, 6, 5, 3, 1, 1, SDC_DTYPE_F16);
+    /* a weight shared by 2 images, packed up front: 130 rows (9 whole row groups of 14 and
+     * 4), K = 900 past one K block */
+    check_conv(2, 100, 130, 5, 4, 3, 1, 1, SDC_DTYPE_F16);
 }
 
 /* ---- arena ---------------------------------------------------------------------------- */
