@@ -18,22 +18,8 @@
 
 #define F32_EPS 5.96e-8 /* unit roundoff */
 
-static unsigned rng_state = 777;
-
-static float frand(void)
-{
-    rng_state = rng_state * 1103515245u + 12345u;
-    return (float)((rng_state >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
-static float *random_floats(size_t n)
-{
-    float *p = malloc(n * sizeof(float));
-    cr_assert(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = frand();
-    return p;
-}
+#define TEST_RNG_SEED 777
+#include "test_random.h"
 
 static void restore(void)
 {
@@ -73,10 +59,10 @@ typedef struct problem {
 static problem make(shape s)
 {
     problem p = {.s = s, .Ho = s.up ? 2 * s.H : s.H, .Wo = s.up ? 2 * s.W : s.W};
-    p.x = random_floats((size_t)s.B * s.Cin * s.H * s.W);
-    p.w = random_floats((size_t)s.Cout * s.Cin * 9);
-    p.bias = s.bias ? random_floats((size_t)s.Cout) : NULL;
-    p.res = s.residual ? random_floats((size_t)s.B * s.Cout * p.Ho * p.Wo) : NULL;
+    p.x = random_floats((size_t)s.B * s.Cin * s.H * s.W, 1.0f);
+    p.w = random_floats((size_t)s.Cout * s.Cin * 9, 1.0f);
+    p.bias = s.bias ? random_floats((size_t)s.Cout, 1.0f) : NULL;
+    p.res = s.residual ? random_floats((size_t)s.B * s.Cout * p.Ho * p.Wo, 1.0f) : NULL;
     p.wt = (sdc_weight){.rows = s.Cout, .cols = s.Cin * 9, .dtype = SDC_DTYPE_F32, .data = p.w};
     return p;
 }

@@ -22,22 +22,8 @@
 #include "sdc.h"
 #include "golden.h"
 
-static unsigned rng_state = 4242;
-
-static float frand(void)
-{
-    rng_state = rng_state * 1103515245u + 12345u;
-    return (float)((rng_state >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
-static float *random_floats(size_t n, float scale)
-{
-    float *p = malloc(n * sizeof(float));
-    cr_assert(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = scale * frand();
-    return p;
-}
+#define TEST_RNG_SEED 4242
+#include "test_random.h"
 
 static void restore(void) { sdc_conv_algo_set(SDC_CONV_AUTO); }
 

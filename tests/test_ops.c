@@ -17,22 +17,8 @@
 
 #define F32_EPS 5.96e-8 /* unit roundoff */
 
-static unsigned rng_state = 12345;
-
-static float frand(void)
-{
-    rng_state = rng_state * 1103515245u + 12345u;
-    return (float)((rng_state >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
-static float *random_floats(size_t n)
-{
-    float *p = malloc(n * sizeof(float));
-    cr_assert(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = frand();
-    return p;
-}
+#define TEST_RNG_SEED 12345
+#include "test_random.h"
 
 /* bf16 runs (sdc_precision_set(SDC_PRECISION_BF16)) compare with references built from
  * inputs rounded to bf16, at the AVX-512 level only; the other runs at every level. */
@@ -73,9 +59,9 @@ static int close_to(double got, double want, double bound)
 static void check_sgemm(int ta, int tb, int M, int N, int K, float alpha, float beta)
 {
     int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
-    float *A = random_floats((size_t)(ta ? K : M) * lda);
-    float *B = random_floats((size_t)(tb ? N : K) * ldb);
-    float *C0 = random_floats((size_t)M * ldc);
+    float *A = random_floats((size_t)(ta ? K : M) * lda, 1.0f);
+    float *B = random_floats((size_t)(tb ? N : K) * ldb, 1.0f);
+    float *C0 = random_floats((size_t)M * ldc, 1.0f);
     float *C = malloc((size_t)M * ldc * sizeof(float));
     FOR_EACH_LEVEL(lv)
     {
@@ -167,7 +153,7 @@ static const sdc_dtype weight_types[] = {SDC_DTYPE_F32, SDC_DTYPE_F16, SDC_DTYPE
 
 static void check_linear(int M, int N, int K, sdc_dtype dtype, size_t offset, int with_bias)
 {
-    float *x = random_floats((size_t)M * K), *bias = random_floats(N);
+    float *x = random_floats((size_t)M * K, 1.0f), *bias = random_floats(N, 1.0f);
     float *wref = malloc((size_t)N * K * sizeof(float));
     float *y = malloc((size_t)M * N * sizeof(float));
     sdc_weight w;
@@ -214,7 +200,7 @@ static void check_conv(int B, int Cin, int Cout, int H, int W, int k, int stride
 {
     int Ho = sdc_conv_out_size(H, k, stride, pad), Wo = sdc_conv_out_size(W, k, stride, pad);
     int K = Cin * k * k;
-    float *x = random_floats((size_t)B * Cin * H * W), *bias = random_floats(Cout);
+    float *x = random_floats((size_t)B * Cin * H * W, 1.0f), *bias = random_floats(Cout, 1.0f);
     float *wref = malloc((size_t)Cout * K * sizeof(float));
     float *y = malloc((size_t)B * Cout * Ho * Wo * sizeof(float));
     sdc_weight w;
@@ -429,7 +415,7 @@ static void winograd_magnitude(double *mag16, const float *x, const float *wref,
 static void check_winograd_rel(int B, int C, int K, int H, int W, sdc_dtype dtype, int chunk,
                                int kb, double operand_rel)
 {
-    float *x = random_floats((size_t)B * C * H * W), *bias = random_floats(K);
+    float *x = random_floats((size_t)B * C * H * W, 1.0f), *bias = random_floats(K, 1.0f);
     float *wref = malloc((size_t)K * C * 9 * sizeof(float));
     float *y = malloc((size_t)B * K * H * W * sizeof(float));
     sdc_weight w;
@@ -555,7 +541,7 @@ Test(ops, conv_algo_setting, .fini = restore_level)
     cr_assert(sdc_winograd_pays(2, 320, 320, 64, 64));
     cr_assert(sdc_winograd_pays(1, 128, 128, 512, 512), "the VAE's last level");
     cr_assert(!sdc_winograd_pays(1, 64, 64, 512, 512), "TAESD's 64 channels");
-    float *x = random_floats(2 * 5 * 13 * 11), wref[17 * 45];
+    float *x = random_floats(2 * 5 * 13 * 11, 1.0f), wref[17 * 45];
     sdc_weight w;
     void *buf = make_weight(&w, wref, 17, 45, SDC_DTYPE_F16, 0);
     sdc_arena arena;
@@ -590,7 +576,7 @@ Test(ops, conv_algo_setting, .fini = restore_level)
 static void check_attention(int B, int heads, int Tq, int Tk, int d, int causal, int qs, int kvs)
 {
     size_t nq = (size_t)B * Tq * qs, nkv = (size_t)B * Tk * kvs;
-    float *q = random_floats(nq), *k = random_floats(nkv), *v = random_floats(nkv);
+    float *q = random_floats(nq, 1.0f), *k = random_floats(nkv, 1.0f), *v = random_floats(nkv, 1.0f);
     float *out = malloc((size_t)B * Tq * heads * d * sizeof(float));
     double *score = malloc((size_t)Tk * sizeof(double));
     for (size_t i = 0; i < nq; i++)
@@ -697,7 +683,7 @@ Test(ops, group_norm_with_and_without_silu, .fini = restore_level)
 {
     enum { B = 2, C = 12, HW = 37, G = 3 };
     size_t n = (size_t)B * C * HW;
-    float *x = random_floats(n), *gamma = random_floats(C), *beta = random_floats(C);
+    float *x = random_floats(n, 1.0f), *gamma = random_floats(C, 1.0f), *beta = random_floats(C, 1.0f);
     float *y = malloc(n * sizeof(float));
     for (size_t i = 0; i < n; i++)
         x[i] = 3 * x[i] + 0.5f; /* a mean away from 0 */
@@ -736,7 +722,7 @@ Test(ops, group_norm_with_and_without_silu, .fini = restore_level)
 Test(ops, layer_norm, .fini = restore_level)
 {
     enum { ROWS = 9, DIM = 77 };
-    float *x = random_floats(ROWS * DIM), *gamma = random_floats(DIM), *beta = random_floats(DIM);
+    float *x = random_floats(ROWS * DIM, 1.0f), *gamma = random_floats(DIM, 1.0f), *beta = random_floats(DIM, 1.0f);
     float *y = malloc(ROWS * DIM * sizeof(float));
     FOR_EACH_LEVEL(lv)
     {
@@ -763,7 +749,7 @@ Test(ops, layer_norm, .fini = restore_level)
 /* Inputs over [-12, 12] plus the extremes, so every branch of the approximations runs. */
 static float *activation_inputs(size_t n)
 {
-    float *x = random_floats(n);
+    float *x = random_floats(n, 1.0f);
     for (size_t i = 0; i < n; i++)
         x[i] *= 12;
     x[0] = 0, x[1] = -90, x[2] = 90, x[3] = -1e-6f;
@@ -821,7 +807,7 @@ Test(ops, geglu, .fini = restore_level)
 Test(ops, softmax_rows, .fini = restore_level)
 {
     enum { ROWS = 5, N = 133 };
-    float *x = random_floats(ROWS * N), *y = malloc(ROWS * N * sizeof(float));
+    float *x = random_floats(ROWS * N, 1.0f), *y = malloc(ROWS * N * sizeof(float));
     for (int i = 0; i < ROWS * N; i++)
         x[i] *= 20;
     FOR_EACH_LEVEL(lv)
