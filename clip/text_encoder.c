@@ -263,3 +263,9 @@ int sdc_text_encoder_layers(const sdc_text_encoder *te) { return te->layers; }
 int sdc_text_encoder_cond_layers(const sdc_text_encoder *te) { return te->cond_layers; }
 int sdc_text_encoder_quick_gelu(const sdc_text_encoder *te) { return te->dims.quick_gelu; }
 size_t sdc_text_encoder_arena_peak(const sdc_text_encoder *te) { return te->arena.peak; }
+
+void sdc_text_encoder_free_activations(sdc_text_encoder *te)
+{
+    if (te)
+        sdc_arena_free(&te->arena);
+}

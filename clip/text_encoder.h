@@ -48,6 +48,9 @@ sdc_status sdc_text_encoder_load_component(const sdc_checkpoint *ck, sdc_compone
 /* Every linear layer by its Hugging Face CLIP name ("text_model.encoder.layers.0.mlp.fc1"). */
 sdc_layer_table *sdc_text_encoder_layer_table(sdc_text_encoder *te);
 void sdc_text_encoder_free(sdc_text_encoder *te);
+/* Frees the activation memory of the last pass (it goes back to ops/pages.c's kept memory,
+ * for the next stage to reuse); the next pass takes it again. */
+void sdc_text_encoder_free_activations(sdc_text_encoder *te);
 
 /* Runs ids [B, T] (T a multiple of P, every id below the vocabulary size) through as many
  * layers as the deepest request needs and fills every request. The first call at a new size

@@ -38,80 +38,135 @@ static void *map_huge(size_t size)
     return (void *)start;
 }
 
-/* Freed huge-page buffers kept for the next buffer of the same size: a forward pass takes
- * and drops arena blocks and scratch of a few sizes again and again (glibc's heap kept such
- * memory too, before these buffers were mapped directly), and a new mapping costs its first
- * touch again. The cache is small and bounded, so the resident set grows by at most
- * CACHE_BYTES; buffers over CACHE_ONE are always unmapped. */
-enum { CACHE_SLOTS = 8 };
-#define CACHE_BYTES ((size_t)64 << 20)
-#define CACHE_ONE ((size_t)48 << 20)
+/* Freed huge-page buffers kept for the next buffers, whatever their sizes: a run takes and
+ * drops arena blocks and scratch of many sizes (the text encoder's, every UNet step's, then
+ * the decoder's), and on this kind of VM the first touch of a fresh huge page costs about
+ * 1 ms per MiB (the host backs it then). A request is served from the kept memory first: the
+ * smallest kept buffer that holds it is split, or, when none does, a new mapping is filled
+ * with kept buffers moved into it by mremap (their pages move, already faulted in) and only
+ * the rest is fresh. New memory is therefore mapped only once the kept memory is used up,
+ * so keeping it never raises the resident peak above the largest amount ever in use at
+ * once; sdc_pages_trim() gives it all back. */
+enum { CACHE_SLOTS = 64 };
 
 static struct {
     pthread_mutex_t lock;
-    void *p[CACHE_SLOTS];
+    unsigned char *p[CACHE_SLOTS];
     size_t size[CACHE_SLOTS]; /* 0: a free slot */
-    unsigned long age[CACHE_SLOTS], clock;
     size_t bytes;
 } cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* A cached buffer of exactly `size` bytes (sizes are whole huge pages), or NULL. */
+/* Index of the smallest kept buffer of at least `size` bytes (any size when `size` is 0:
+ * the largest then), or -1. Called with the lock held. */
+static int cache_find(size_t size)
+{
+    int best = -1;
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        if (!cache.size[i])
+            continue;
+        if (size ? cache.size[i] >= size && (best < 0 || cache.size[i] < cache.size[best])
+                 : best < 0 || cache.size[i] > cache.size[best])
+            best = i;
+    }
+    return best;
+}
+
+/* Drops the first `size` bytes of slot i (all of it when it has no more). Lock held. */
+static void cache_cut(int i, size_t size)
+{
+    cache.p[i] += size;
+    cache.size[i] -= size;
+    cache.bytes -= size;
+}
+
+#if defined(MREMAP_MAYMOVE) && defined(MREMAP_FIXED)
+/* Moves kept buffers into [dst, dst + size), largest first, until it is full or nothing is
+ * kept; returns the bytes moved. Lock held. */
+static size_t cache_move_into(unsigned char *dst, size_t size)
+{
+    size_t done = 0;
+    int i;
+    while (done < size && (i = cache_find(0)) >= 0) {
+        size_t n = cache.size[i] < size - done ? cache.size[i] : size - done;
+        if (mremap(cache.p[i], n, n, MREMAP_MAYMOVE | MREMAP_FIXED, dst + done) == MAP_FAILED)
+            break;
+        cache_cut(i, n);
+        done += n;
+    }
+    return done;
+}
+#else
+static size_t cache_move_into(unsigned char *dst, size_t size) { return (void)dst, (void)size, 0; }
+#endif
+
+/* A buffer of `size` bytes (whole huge pages), as much of it already faulted in as the kept
+ * memory allows; NULL when out of memory. */
 static void *cache_take(size_t size)
 {
-    void *p = NULL;
     pthread_mutex_lock(&cache.lock);
-    for (int i = 0; i < CACHE_SLOTS && !p; i++)
-        if (cache.size[i] == size) {
-            p = cache.p[i];
-            cache.size[i] = 0;
-            cache.bytes -= size;
-        }
+    unsigned char *p = NULL;
+    int i = cache_find(size);
+    if (i >= 0) {
+        p = cache.p[i];
+        cache_cut(i, size);
+    } else if ((p = map_huge(size)) && cache.bytes)
+        cache_move_into(p, size);
     pthread_mutex_unlock(&cache.lock);
     return p;
 }
 
-/* Keeps p (size bytes) for reuse when it fits, unmapping the oldest buffers to make room;
- * returns 0 when the caller must unmap it. */
+/* Keeps p (size bytes) for reuse; returns 0 when there is no free slot (the caller unmaps
+ * it). */
 static int cache_keep(void *p, size_t size)
 {
-    if (size > CACHE_ONE)
-        return 0;
     pthread_mutex_lock(&cache.lock);
     int slot = -1;
-    for (;;) {
-        int oldest = -1;
-        for (int i = 0; i < CACHE_SLOTS; i++) {
-            if (!cache.size[i] && slot < 0)
-                slot = i;
-            if (cache.size[i] && (oldest < 0 || cache.age[i] < cache.age[oldest]))
-                oldest = i;
-        }
-        if (slot >= 0 && cache.bytes + size <= CACHE_BYTES)
-            break;
-        munmap(cache.p[oldest], cache.size[oldest]); /* oldest >= 0: the cache is not empty */
-        cache.bytes -= cache.size[oldest];
-        cache.size[oldest] = 0;
-        slot = -1;
+    for (int i = 0; i < CACHE_SLOTS && slot < 0; i++)
+        if (!cache.size[i])
+            slot = i;
+    if (slot >= 0) {
+        cache.p[slot] = p;
+        cache.size[slot] = size;
+        cache.bytes += size;
     }
-    cache.p[slot] = p;
-    cache.size[slot] = size;
-    cache.age[slot] = ++cache.clock;
-    cache.bytes += size;
     pthread_mutex_unlock(&cache.lock);
-    return 1;
+    return slot >= 0;
 }
 #endif
+
+void sdc_pages_trim(void)
+{
+#ifdef MADV_HUGEPAGE
+    pthread_mutex_lock(&cache.lock);
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (cache.size[i]) {
+            munmap(cache.p[i], cache.size[i]);
+            cache.size[i] = 0;
+        }
+    cache.bytes = 0;
+    pthread_mutex_unlock(&cache.lock);
+#endif
+}
+
+size_t sdc_pages_kept(void)
+{
+#ifdef MADV_HUGEPAGE
+    pthread_mutex_lock(&cache.lock);
+    size_t n = cache.bytes;
+    pthread_mutex_unlock(&cache.lock);
+    return n;
+#else
+    return 0;
+#endif
+}
 
 void *sdc_pages_alloc(size_t bytes)
 {
     if (bytes > SIZE_MAX - 2 * HUGE_PAGE)
         return NULL;
 #ifdef MADV_HUGEPAGE
-    if (bytes >= SDC_PAGES_HUGE_MIN) {
-        size_t size = round_up(bytes, HUGE_PAGE);
-        void *p = cache_take(size);
-        return p ? p : map_huge(size);
-    }
+    if (bytes >= SDC_PAGES_HUGE_MIN)
+        return cache_take(round_up(bytes, HUGE_PAGE));
 #endif
     return aligned_alloc(64, round_up(bytes ? bytes : 1, 64));
 }

@@ -19,10 +19,16 @@
  * SDC_PAGES_HUGE_MIN or more are a private 2 MiB-aligned mapping advised for transparent
  * huge pages, so their first touch faults once per 2 MiB instead of once per 4 KiB. */
 void *sdc_pages_alloc(size_t bytes);
-/* Frees a buffer of sdc_pages_alloc; `bytes` must be the size it was asked for. A few
- * freed huge-page buffers (64 MiB in all at most) are kept and handed out again for a
- * buffer of the same size, already faulted in. */
+/* Frees a buffer of sdc_pages_alloc; `bytes` must be the size it was asked for. Freed
+ * huge-page buffers are kept, already faulted in, and serve the next big buffers of any
+ * size (split, or moved into a bigger one) before any fresh memory is mapped, so they never
+ * raise the resident peak above the most ever in use at once. */
 void sdc_pages_free(void *p, size_t bytes);
+/* Unmaps the freed buffers kept for reuse (at the end of a job, so that an idle process
+ * holds only what is in use). */
+void sdc_pages_trim(void);
+/* Bytes of freed buffers kept for reuse. */
+size_t sdc_pages_kept(void);
 
 /* Asks that a read-only file mapping be mapped (and, when read from disk, cached) in huge
  * pages where the file system's page cache holds them. */

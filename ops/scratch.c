@@ -30,12 +30,12 @@ sdc_scratch sdc_scratch_take(size_t floats)
         if (cache[l].busy)
             continue;
         if (cache[l].floats < floats) {
-            float *p = alloc_floats(floats);
-            if (!p)
-                return (sdc_scratch){NULL, -1, 0};
+            /* freed first, so that its pages move into the bigger buffer (ops/pages.h) */
             free_floats(cache[l].data, cache[l].floats);
-            cache[l].data = p;
-            cache[l].floats = floats;
+            cache[l].data = alloc_floats(floats);
+            cache[l].floats = cache[l].data ? floats : 0;
+            if (!cache[l].data)
+                return (sdc_scratch){NULL, -1, 0};
         }
         cache[l].busy = 1;
         return (sdc_scratch){cache[l].data, l, cache[l].floats};

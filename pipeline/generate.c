@@ -354,11 +354,14 @@ static sdc_status hand_over(run *r)
 {
     sdc_prefetch_join(&r->prefetch);
     sdc_checkpoint_release(r->m->ck, SDC_COMPONENT_UNET);
+    sdc_unet_free_activations(r->m->unet);
     r->m = r->p->refiner;
     r->refined = 1;
     sdc_status s = text(r);
     sdc_checkpoint_release(r->m->ck, SDC_COMPONENT_TEXT);
     sdc_checkpoint_release(r->m->ck, SDC_COMPONENT_TEXT2);
+    sdc_text_encoder_free_activations(r->m->te);
+    sdc_text_encoder_free_activations(r->m->te2);
     return s;
 }
 
@@ -631,16 +634,23 @@ static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p
      * cache): the decoder's activations then take the UNet's place instead of adding to it. */
     sdc_checkpoint_release(m->ck, SDC_COMPONENT_TEXT);
     sdc_checkpoint_release(m->ck, SDC_COMPONENT_TEXT2);
+    /* Likewise each stage's activations: their pages, already faulted in, serve the next
+     * stage's (ops/pages.h), which costs ~1 ms per fresh MiB less on a VM. */
+    sdc_text_encoder_free_activations(m->te);
+    sdc_text_encoder_free_activations(m->te2);
     if (s == SDC_OK)
         s = start(&r);
     if (s == SDC_OK)
         s = sample(&r);
     sdc_prefetch_join(&r.prefetch); /* before the release: it would map released pages again */
     sdc_checkpoint_release(r.m->ck, SDC_COMPONENT_UNET); /* the refiner's, after a hand-over */
+    sdc_unet_free_activations(r.m->unet);
     if (s == SDC_OK && final_latent)
         memcpy(final_latent, r.latent, r.n * sizeof(float));
     if (s == SDC_OK && rgb)
         s = decode(&r, rgb);
+    sdc_vae_free_activations(r.m->vae);
+    sdc_taesd_free_activations(r.m->taesd);
     run_free(&r);
     return s;
 }

@@ -114,37 +114,65 @@ Test(pages, buffers_are_aligned_writable_and_big_ones_start_on_a_huge_page)
     cr_expect_null(sdc_pages_alloc(SIZE_MAX - 100), "an impossible size is refused");
 }
 
-Test(pages, a_freed_big_buffer_is_reused_for_the_same_size_only)
+static int all_bytes(const unsigned char *p, size_t n, unsigned char v)
 {
-    size_t size = (size_t)24 << 20;
-    unsigned char *a = sdc_pages_alloc(size);
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != v)
+            return 0;
+    return 1;
+}
+
+#define MIB ((size_t)1 << 20)
+
+Test(pages, a_freed_big_buffer_serves_a_smaller_one_already_faulted_in)
+{
+    unsigned char *a = sdc_pages_alloc(24 * MIB);
     cr_assert(a);
-    memset(a, 1, size);
-    sdc_pages_free(a, size);
-    unsigned char *b = sdc_pages_alloc(size - 1000); /* rounds to the same huge pages */
-    cr_expect_eq(b, a, "the cached buffer, already faulted in");
-    unsigned char *c = sdc_pages_alloc(size + ((size_t)4 << 20));
+    memset(a, 1, 24 * MIB);
+    sdc_pages_free(a, 24 * MIB);
+    cr_expect_eq(sdc_pages_kept(), 24 * MIB);
+    unsigned char *b = sdc_pages_alloc(8 * MIB - 1000); /* rounds up to 8 MiB */
+    cr_expect_eq(b, a, "the front of the kept buffer");
+    cr_expect(all_bytes(b, 8 * MIB - 1000, 1), "its pages, not fresh zeroed ones");
+    cr_expect_eq(sdc_pages_kept(), 16 * MIB, "the rest stays kept");
+    sdc_pages_free(b, 8 * MIB - 1000);
+}
+
+Test(pages, kept_buffers_move_into_a_bigger_one_before_fresh_memory_is_mapped)
+{
+    unsigned char *a = sdc_pages_alloc(8 * MIB), *b = sdc_pages_alloc(6 * MIB);
+    cr_assert(a && b);
+    memset(a, 1, 8 * MIB);
+    memset(b, 2, 6 * MIB);
+    sdc_pages_free(a, 8 * MIB);
+    sdc_pages_free(b, 6 * MIB);
+    unsigned char *c = sdc_pages_alloc(20 * MIB);
     cr_assert(c);
-    cr_expect_neq(c, a);
-    memset(c, 2, size);
-    sdc_pages_free(c, size + ((size_t)4 << 20));
-    sdc_pages_free(b, size - 1000);
-    /* more than the cache holds: the oldest are unmapped, every buffer still works */
-    unsigned char *many[12];
-    for (int i = 0; i < 12; i++) {
-        many[i] = sdc_pages_alloc((size_t)(8 + 2 * i) << 20);
-        cr_assert(many[i]);
-        many[i][0] = (unsigned char)i;
+    cr_expect_eq((uintptr_t)c % (2 * MIB), 0);
+    cr_expect_eq(sdc_pages_kept(), 0, "all kept memory is used before any fresh memory");
+    /* the largest kept buffer first, then the next, then fresh (zeroed) pages */
+    cr_expect(all_bytes(c, 8 * MIB, 1));
+    cr_expect(all_bytes(c + 8 * MIB, 6 * MIB, 2));
+    cr_expect(all_bytes(c + 14 * MIB, 6 * MIB, 0));
+    memset(c, 3, 20 * MIB);
+    sdc_pages_free(c, 20 * MIB);
+    cr_expect_eq(sdc_pages_kept(), 20 * MIB);
+}
+
+Test(pages, more_freed_buffers_than_slots_are_unmapped_and_every_buffer_still_works)
+{
+    enum { N = 80 };
+    unsigned char *many[N];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            many[i] = sdc_pages_alloc((size_t)(4 + 2 * (i % 5)) * MIB);
+            cr_assert(many[i]);
+            memset(many[i], i, (size_t)(4 + 2 * (i % 5)) * MIB);
+        }
+        for (int i = 0; i < N; i++)
+            sdc_pages_free(many[i], (size_t)(4 + 2 * (i % 5)) * MIB);
+        cr_expect_leq(sdc_pages_kept(), (size_t)N * 12 * MIB);
     }
-    for (int i = 0; i < 12; i++)
-        sdc_pages_free(many[i], (size_t)(8 + 2 * i) << 20);
-    for (int i = 0; i < 12; i++) {
-        many[i] = sdc_pages_alloc((size_t)(8 + 2 * i) << 20);
-        cr_assert(many[i]);
-        memset(many[i], 3, (size_t)(8 + 2 * i) << 20);
-    }
-    for (int i = 0; i < 12; i++)
-        sdc_pages_free(many[i], (size_t)(8 + 2 * i) << 20);
 }
 
 Test(pages, arena_blocks_in_huge_pages_keep_their_contents)

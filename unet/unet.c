@@ -295,3 +295,9 @@ void sdc_unet_skip_shape(const sdc_unet *u, int i, int h, int w, int *c, int *sh
     *sw = w;
 }
 size_t sdc_unet_arena_peak(const sdc_unet *u) { return u->arena.peak; }
+
+void sdc_unet_free_activations(sdc_unet *u)
+{
+    if (u)
+        sdc_arena_free(&u->arena);
+}

@@ -32,6 +32,9 @@ sdc_status sdc_unet_load(const sdc_checkpoint *ck, sdc_unet **out);
  * copy of the UNet, run by sdc_unet_encode; sdc_unet_forward is for whole UNets. */
 sdc_status sdc_unet_load_encoder(const sdc_checkpoint *ck, sdc_unet **out);
 void sdc_unet_free(sdc_unet *u);
+/* Frees the activation memory of the last pass (it goes back to ops/pages.c's kept memory,
+ * for the next stage to reuse); the next pass takes it again. */
+void sdc_unet_free_activations(sdc_unet *u);
 
 /* What conditions one UNet call besides the latent and the timestep: the conditioning seam
  * every model family plugs into. Only the context is required (for UNets with attention). */

@@ -35,6 +35,9 @@ typedef struct sdc_taesd sdc_taesd;
  * original half, the other half beside it when present. */
 sdc_status sdc_taesd_load(const char *path, sdc_taesd **out);
 void sdc_taesd_free(sdc_taesd *t);
+/* Frees the activation memory of the last pass (it goes back to ops/pages.c's kept memory,
+ * for the next stage to reuse); the next pass takes it again. */
+void sdc_taesd_free_activations(sdc_taesd *t);
 
 /* The file each half came from, NULL when the TAESD has no such half. */
 const char *sdc_taesd_decoder_path(const sdc_taesd *t);

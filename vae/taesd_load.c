@@ -385,3 +385,9 @@ int sdc_taesd_latent_channels(const sdc_taesd *t)
 {
     return t->has_decoder ? t->dec.in_channels : t->enc.out_channels;
 }
+
+void sdc_taesd_free_activations(sdc_taesd *t)
+{
+    if (t)
+        sdc_arena_free(&t->arena);
+}

@@ -250,3 +250,9 @@ void sdc_vae_sample(const sdc_vae *vae, const float *mean, const float *logvar,
     }
 }
 sdc_layer_table *sdc_vae_layers(sdc_vae *vae) { return &vae->layers; }
+
+void sdc_vae_free_activations(sdc_vae *vae)
+{
+    if (vae)
+        sdc_arena_free(&vae->arena);
+}

@@ -35,6 +35,9 @@ sdc_status sdc_vae_load(const sdc_checkpoint *ck, sdc_vae **out);
 /* Every convolution by its LDM name without "first_stage_model." ("decoder.up.3.block.2.conv1"). */
 sdc_layer_table *sdc_vae_layers(sdc_vae *vae);
 void sdc_vae_free(sdc_vae *vae);
+/* Frees the activation memory of the last pass (it goes back to ops/pages.c's kept memory,
+ * for the next stage to reuse); the next pass takes it again. */
+void sdc_vae_free_activations(sdc_vae *vae);
 
 float sdc_vae_scaling_factor(const sdc_vae *vae);
 int sdc_vae_latent_channels(const sdc_vae *vae); /* 4 */
