@@ -154,6 +154,58 @@ int sdc_q8_path_from_name(const char *name)
 static size_t round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 static int min_int(int a, int b) { return a < b ? a : b; }
 
+/* ---- 4- and 5-bit weights, unpacked into q8_0 blocks ------------------------------------ */
+
+/* Block layouts (ggml, see ops/quant.c): q4_0 = f16 d, 16 bytes of nibbles (value j in the
+ * low nibble of byte j, value j + 16 in its high nibble), x = (q - 8) d; q5_0 = f16 d, a
+ * little-endian u32 of fifth bits (bit j: value j), then the nibbles as q4_0, x = (q - 16) d.
+ * Either becomes the q8_0 block {d, q - 8 or q - 16}: the same f16 scale, exact integers. */
+enum { Q4_0_BYTES = 18, Q5_0_BYTES = 22 };
+
+static void unpack_q4_0(const uint8_t *src, uint8_t *dst)
+{
+    memcpy(dst, src, 2);
+    for (int j = 0; j < SDC_Q8_BLOCK / 2; j++) {
+        dst[2 + j] = (uint8_t)(int8_t)((src[2 + j] & 15) - 8);
+        dst[2 + j + SDC_Q8_BLOCK / 2] = (uint8_t)(int8_t)((src[2 + j] >> 4) - 8);
+    }
+}
+
+static void unpack_q5_0(const uint8_t *src, uint8_t *dst)
+{
+    uint32_t qh = (uint32_t)src[2] | (uint32_t)src[3] << 8 | (uint32_t)src[4] << 16 |
+                  (uint32_t)src[5] << 24;
+    memcpy(dst, src, 2);
+    for (int j = 0; j < SDC_Q8_BLOCK / 2; j++) {
+        int lo = (src[6 + j] & 15) | (int)((qh >> j) & 1) << 4;
+        int hi = (src[6 + j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
+        dst[2 + j] = (uint8_t)(int8_t)(lo - 16);
+        dst[2 + j + SDC_Q8_BLOCK / 2] = (uint8_t)(int8_t)(hi - 16);
+    }
+}
+
+typedef void (*unpack_fn)(const uint8_t *src, uint8_t *dst);
+
+/* The unpacker and block size of wq; NULL unpacker for q8_0 itself; 0 bytes: not read. */
+static unpack_fn unpacker(const sdc_qtype_info *wq, int *block_bytes)
+{
+    *block_bytes = 0;
+    if (wq == sdc_qtype_get(SDC_QTYPE_Q8_0))
+        *block_bytes = SDC_Q8_BLOCK_BYTES;
+    else if (wq == sdc_qtype_get(SDC_QTYPE_Q4_0))
+        return *block_bytes = Q4_0_BYTES, unpack_q4_0;
+    else if (wq == sdc_qtype_get(SDC_QTYPE_Q5_0))
+        return *block_bytes = Q5_0_BYTES, unpack_q5_0;
+    return NULL;
+}
+
+int sdc_gemm_q8_reads(const sdc_qtype_info *wq)
+{
+    int bytes;
+    unpacker(wq, &bytes);
+    return wq && bytes > 0;
+}
+
 /* The quantised activations and where each thread's panel goes, in one scratch buffer. */
 typedef struct q8_job {
     const sdc_q8_kernel *kern;
@@ -165,10 +217,31 @@ typedef struct q8_job {
     size_t panel_bytes;
     const uint8_t *W;
     size_t row_bytes;
+    unpack_fn unpack;    /* NULL: W is q8_0 */
+    int w_block_bytes;   /* bytes of one of W's blocks */
+    size_t stage_bytes;  /* after each thread's panel: its rows unpacked into q8_0 */
     float *C;
     size_t ldc;
     sdc_epilogue ep;
 } q8_job;
+
+/* Packs rows [j, j + n) of W into the panel, through `stage` (q8_0 rows) when W is not q8_0. */
+static void q8_pack(const q8_job *g, int j, int n, uint8_t *panel, uint8_t *stage)
+{
+    const sdc_q8_kernel *k = g->kern;
+    const uint8_t *rows = g->W + (size_t)j * g->row_bytes;
+    size_t row_bytes = g->row_bytes;
+    if (g->unpack) {
+        size_t q8_row = (size_t)g->nb * SDC_Q8_BLOCK_BYTES;
+        for (int r = 0; r < n; r++)
+            for (int b = 0; b < g->nb; b++)
+                g->unpack(rows + r * row_bytes + (size_t)b * g->w_block_bytes,
+                          stage + r * q8_row + (size_t)b * SDC_Q8_BLOCK_BYTES);
+        rows = stage;
+        row_bytes = q8_row;
+    }
+    k->pack(rows, row_bytes, n, g->K, k->nr, panel);
+}
 
 /* Columns [n0, n1) x rows [m0, m1) with the calling thread's panel buffer. */
 static void q8_item(const q8_job *g, uint8_t *panel, int m0, int m1, int n0, int n1)
@@ -176,7 +249,7 @@ static void q8_item(const q8_job *g, uint8_t *panel, int m0, int m1, int n0, int
     const sdc_q8_kernel *k = g->kern;
     for (int j = n0; j < n1; j += k->nr) {
         int n = min_int(k->nr, n1 - j);
-        k->pack(g->W + (size_t)j * g->row_bytes, g->row_bytes, n, g->K, k->nr, panel);
+        q8_pack(g, j, n, panel, panel + g->panel_bytes);
         sdc_epilogue ep = g->ep;
         ep.col_bias = g->ep.col_bias ? g->ep.col_bias + j : NULL;
         for (int i = m0; i < m1; i += k->mr) {
@@ -196,7 +269,7 @@ static void q8_parallel(const q8_job *g, const float *A, size_t lda, int threads
         for (int i = 0; i < g->M; i++)
             g->kern->quantize(A + (size_t)i * lda, g->K, g->q + (size_t)i * g->K,
                               g->d + (size_t)i * g->nb, g->corr + (size_t)i * g->nb);
-        uint8_t *panel = g->panels + g->panel_bytes * omp_get_thread_num();
+        uint8_t *panel = g->panels + (g->panel_bytes + g->stage_bytes) * omp_get_thread_num();
 #pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < g->m_items * g->n_items; it++) {
             int mi = it / g->n_items, ni = it % g->n_items;
@@ -210,15 +283,18 @@ static void q8_parallel(const q8_job *g, const float *A, size_t lda, int threads
 enum { MC_TILES = 32, NG_PANELS = 4 };
 
 int sdc_gemm_q8_run(const sdc_q8_kernel *kern, int M, int N, int K, float alpha,
-                    const float *A, size_t lda, const void *W, float *C, size_t ldc,
-                    int accumulate, const float *col_bias)
+                    const float *A, size_t lda, const void *W, const sdc_qtype_info *wq,
+                    float *C, size_t ldc, int accumulate, const float *col_bias)
 {
-    if (M <= 0 || N <= 0 || K <= 0 || K % SDC_Q8_BLOCK)
+    if (M <= 0 || N <= 0 || K <= 0 || K % SDC_Q8_BLOCK || !sdc_gemm_q8_reads(wq))
         return M <= 0 || N <= 0 ? 0 : -1;
+    int block_bytes;
+    unpack_fn unpack = unpacker(wq, &block_bytes);
     q8_job g = {.kern = kern, .M = M, .N = N, .K = K, .nb = K / SDC_Q8_BLOCK,
                 .mc = kern->mr * MC_TILES, .ng = kern->nr * NG_PANELS, .W = W,
-                .row_bytes = (size_t)(K / SDC_Q8_BLOCK) * SDC_Q8_BLOCK_BYTES, .C = C,
-                .ldc = ldc, .ep = {alpha, accumulate, NULL, col_bias}};
+                .row_bytes = (size_t)(K / SDC_Q8_BLOCK) * block_bytes, .unpack = unpack,
+                .w_block_bytes = block_bytes, .C = C, .ldc = ldc,
+                .ep = {alpha, accumulate, NULL, col_bias}};
     g.m_items = (M + g.mc - 1) / g.mc;
     g.n_items = (N + g.ng - 1) / g.ng;
     double macs = (double)M * N * K;
@@ -226,7 +302,8 @@ int sdc_gemm_q8_run(const sdc_q8_kernel *kern, int M, int N, int K, float alpha,
     threads = min_int(threads, g.m_items * g.n_items);
     size_t q_bytes = round64((size_t)M * K), s_bytes = round64((size_t)M * g.nb * 4);
     g.panel_bytes = round64((size_t)K * kern->nr + (size_t)g.nb * kern->nr * 4);
-    size_t total = q_bytes + 2 * s_bytes + g.panel_bytes * (size_t)threads;
+    g.stage_bytes = unpack ? round64((size_t)g.nb * SDC_Q8_BLOCK_BYTES * kern->nr) : 0;
+    size_t total = q_bytes + 2 * s_bytes + (g.panel_bytes + g.stage_bytes) * (size_t)threads;
     sdc_scratch s = sdc_scratch_take((total + 3) / 4);
     if (!s.data)
         return -1;

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "ops/gemm_driver.h"
+#include "ops/quant.h"
 
 enum { SDC_Q8_BLOCK = 32, SDC_Q8_BLOCK_BYTES = 34 };
 
@@ -79,11 +80,18 @@ void sdc_q8_set_max_path(sdc_q8_path cap);
 const char *sdc_q8_path_name(sdc_q8_path path);
 int sdc_q8_path_from_name(const char *name);
 
-/* Runs the GEMM above with `kern`; W is N rows of K / 32 q8_0 blocks. Returns 0, or -1
- * (C untouched) when K is not a multiple of 32 or no scratch memory was left: the caller
- * then computes in f32. */
+/* Whether W may be of type `wq` (q8_0, q4_0 or q5_0). The 4- and 5-bit types hold integers
+ * (q - 8, q - 16) with one f16 scale per block of 32, as q8_0 does: a panel's rows are
+ * unpacked into q8_0 blocks exactly, then packed, so they compute what q8_0 weights holding
+ * those integers compute, bit for bit. */
+int sdc_gemm_q8_reads(const sdc_qtype_info *wq);
+
+/* Runs the GEMM above with `kern`; W is N rows of K / 32 blocks of type wq
+ * (sdc_gemm_q8_reads). Returns 0, or -1 (C untouched) when K is not a multiple of 32, wq
+ * is not read, or no scratch memory was left: the caller then computes in f32. */
 int sdc_gemm_q8_run(const sdc_q8_kernel *kern, int M, int N, int K, float alpha,
-                    const float *A, size_t lda, const void *W, float *C, size_t ldc,
-                    int accumulate, const float *col_bias) __attribute__((warn_unused_result));
+                    const float *A, size_t lda, const void *W, const sdc_qtype_info *wq,
+                    float *C, size_t ldc, int accumulate,
+                    const float *col_bias) __attribute__((warn_unused_result));
 
 #endif

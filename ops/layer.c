@@ -4,6 +4,7 @@
 
 #include "ops/cpu.h"
 #include "ops/error.h"
+#include "ops/gemm_q8.h"
 #include "ops/nn.h"
 
 /* `floats` of scratch from the arena (released by the caller to its mark) or malloc. */
@@ -97,7 +98,8 @@ void sdc_layer_clear_adapters(sdc_layer *l)
 
 sdc_status sdc_layer_prefer_int8(sdc_layer *l)
 {
-    if (sdc_precision_get() != SDC_PRECISION_INT8 || l->k != 1 || l->w.cols % 32)
+    if (sdc_precision_get() != SDC_PRECISION_INT8 || l->k != 1 || l->w.cols % 32 ||
+        sdc_gemm_q8_reads(l->w.quant))
         return SDC_OK;
     return sdc_weight_to_q8_0(&l->w);
 }

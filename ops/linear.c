@@ -4,14 +4,15 @@
 #include "ops/nn.h"
 #include "ops/profile.h"
 
-/* --precision int8 on a q8_0 weight: the int8 GEMM when this CPU has a kernel for it. */
+/* --precision int8 on a q8_0, q4_0 or q5_0 weight: the int8 GEMM when this CPU has a
+ * kernel for it. */
 static int linear_int8(float *y, const float *x, int M, const sdc_weight *w, const float *bias)
 {
-    if (sdc_precision_get() != SDC_PRECISION_INT8 || w->quant != sdc_qtype_get(SDC_QTYPE_Q8_0))
+    if (sdc_precision_get() != SDC_PRECISION_INT8 || !sdc_gemm_q8_reads(w->quant))
         return -1;
     const sdc_q8_kernel *k = sdc_q8_kernel_best();
-    return k ? sdc_gemm_q8_run(k, M, w->rows, w->cols, 1.0f, x, (size_t)w->cols, w->data, y,
-                               (size_t)w->rows, 0, bias)
+    return k ? sdc_gemm_q8_run(k, M, w->rows, w->cols, 1.0f, x, (size_t)w->cols, w->data,
+                               w->quant, y, (size_t)w->rows, 0, bias)
              : -1;
 }
 

@@ -14,6 +14,7 @@
 #include "ops/cpu.h"
 #include "ops/dtype.h"
 #include "ops/gemm_q8.h"
+#include "ops/layer.h"
 #include "ops/nn.h"
 #include "ops/quant.h"
 #include "ops/quantize.h"
@@ -76,7 +77,8 @@ static float *run(const sdc_q8_kernel *k, const shape *s, const float *A, size_t
     float *C = malloc((size_t)s->M * ldc * sizeof(float));
     cr_assert(C);
     memcpy(C, C0, (size_t)s->M * ldc * sizeof(float));
-    int rc = sdc_gemm_q8_run(k, s->M, s->N, s->K, variant == 2 ? 0.5f : 1.0f, A, lda, W, C, ldc,
+    int rc = sdc_gemm_q8_run(k, s->M, s->N, s->K, variant == 2 ? 0.5f : 1.0f, A, lda, W,
+                             sdc_qtype_get(SDC_QTYPE_Q8_0), C, ldc,
                              variant == 2, variant ? bias : NULL);
     cr_assert_eq(rc, 0);
     return C;
@@ -229,7 +231,9 @@ Test(int8, avx2_extreme_sum_is_exact, .fini = restore)
     uint8_t *W = q8_weight_of(N, K, all_min);
     float *A = extreme_rows(M, K, minus);
     float C[M * N];
-    cr_assert_eq(sdc_gemm_q8_run(k, M, N, K, 1.0f, A, K, W, C, N, 0, NULL), 0);
+    cr_assert_eq(sdc_gemm_q8_run(k, M, N, K, 1.0f, A, K, W, sdc_qtype_get(SDC_QTYPE_Q8_0), C, N, 0,
+                                 NULL),
+                 0);
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
             float want = 0.0f;
@@ -349,8 +353,9 @@ static void linear_uses_it(sdc_q8_path path)
     cr_assert(y8 && y32 && direct);
     sdc_precision_set(SDC_PRECISION_INT8);
     sdc_linear(y8, x, M, &w, bias);
-    cr_assert_eq(sdc_gemm_q8_run(sdc_q8_kernel_scalar(), M, N, K, 1.0f, x, K, W, direct, N, 0,
-                                 bias), 0);
+    cr_assert_eq(sdc_gemm_q8_run(sdc_q8_kernel_scalar(), M, N, K, 1.0f, x, K, W,
+                                 sdc_qtype_get(SDC_QTYPE_Q8_0), direct, N, 0, bias),
+                 0);
     cr_assert(memcmp(y8, direct, sizeof(float) * M * N) == 0, "%s", sdc_q8_path_name(path));
     sdc_precision_set(SDC_PRECISION_FP32);
     sdc_linear(y32, x, M, &w, bias);
@@ -377,6 +382,99 @@ Test(int8, linear_uses_it_under_int8, .fini = restore)
 
 /* The order VNNI-512 > AVX-VNNI > AVX2 > scalar, under the path cap and the CPU level cap
  * (a CPU capped to AVX2 has no AVX-512 VNNI; to scalar, only the reference). */
+/* N rows of K / 32 blocks of 4- or 5-bit type `id` quantised from random values, and the
+ * same weights as q8_0 rows holding each value's integer (value / the block's scale, exact:
+ * the value is that integer times the f16 scale) with the block's f16 scale bytes. */
+static uint8_t *random_low_bit_weight(uint32_t id, int N, int K, uint8_t **as_q8)
+{
+    const sdc_qtype_info *q = sdc_qtype_get(id);
+    size_t row = (size_t)K / 32 * q->block_bytes, row8 = (size_t)K / 32 * 34;
+    uint8_t *w = malloc(row * N), *w8 = malloc(row8 * N);
+    float *f = malloc(sizeof(float) * K);
+    cr_assert(w && w8 && f);
+    for (int j = 0; j < N; j++) {
+        for (int k = 0; k < K; k++)
+            f[k] = frand() * (1.0f + (float)(j % 3));
+        cr_assert_eq(sdc_quantize_row(id, f, (size_t)K, w + row * j), 0);
+        for (int b = 0; b < K / 32; b++) {
+            const uint8_t *src = w + row * j + (size_t)b * q->block_bytes;
+            uint8_t *dst = w8 + row8 * j + (size_t)b * 34;
+            float v[32], d = sdc_f16_to_f32((uint16_t)(src[0] | src[1] << 8));
+            q->expand(src, v, 1);
+            memcpy(dst, src, 2);
+            for (int k = 0; k < 32; k++) {
+                float n = d != 0.0f ? v[k] / d : 0.0f;
+                cr_assert_eq(n, nearbyintf(n), "an integer times the scale");
+                dst[2 + k] = (uint8_t)(int8_t)n;
+            }
+        }
+    }
+    free(f);
+    *as_q8 = w8;
+    return w;
+}
+
+/* q4_0 and q5_0 weights go through the int8 GEMM unpacked, on every kernel this CPU has:
+ * bit for bit what the q8_0 rows of the same integers give; sdc_layer_prefer_int8 keeps
+ * them as they are (no q8_0 copy). */
+static void low_bit_weights_unpack_exactly(uint32_t id)
+{
+    const shape s = {37, 70, 320};
+    float *A = random_floats((size_t)s.M * s.K, 2.0f);
+    uint8_t *w8, *w = random_low_bit_weight(id, s.N, s.K, &w8);
+    float *got = malloc(sizeof(float) * s.M * s.N), *want = malloc(sizeof(float) * s.M * s.N);
+    cr_assert(got && want);
+    cr_assert(sdc_gemm_q8_reads(sdc_qtype_get(id)));
+    for (int p = SDC_Q8_PATH_SCALAR; p <= SDC_Q8_PATH_AVX512_VNNI; p++) {
+        const sdc_q8_kernel *k = sdc_q8_kernel_for((sdc_q8_path)p);
+        if (!k) {
+            cr_log_warn("this CPU has no %s: not tested here", sdc_q8_path_name(p));
+            continue;
+        }
+        cr_assert_eq(sdc_gemm_q8_run(k, s.M, s.N, s.K, 1.0f, A, s.K, w, sdc_qtype_get(id), got,
+                                     s.N, 0, NULL), 0);
+        cr_assert_eq(sdc_gemm_q8_run(k, s.M, s.N, s.K, 1.0f, A, s.K, w8,
+                                     sdc_qtype_get(SDC_QTYPE_Q8_0), want, s.N, 0, NULL), 0);
+        cr_assert(memcmp(got, want, sizeof(float) * s.M * s.N) == 0, "%s %s",
+                  sdc_qtype_get(id)->name, k->name);
+    }
+    sdc_precision_set(SDC_PRECISION_INT8);
+    sdc_layer l = {.w = {.rows = s.N, .cols = s.K, .dtype = SDC_DTYPE_F32, .data = w,
+                         .quant = sdc_qtype_get(id)},
+                   .k = 1};
+    size_t before = sdc_weight_int8_bytes();
+    cr_assert_eq(sdc_layer_prefer_int8(&l), SDC_OK);
+    cr_expect_eq(l.w.data, (void *)w, "the weight stays where it was");
+    cr_expect_eq(l.w.quant, sdc_qtype_get(id));
+    cr_expect_eq(sdc_weight_int8_bytes(), before, "no q8_0 copy");
+    free(A);
+    free(w);
+    free(w8);
+    free(got);
+    free(want);
+}
+
+Test(int8, q4_0_weights_unpack_exactly, .fini = restore)
+{
+    low_bit_weights_unpack_exactly(SDC_QTYPE_Q4_0);
+}
+
+Test(int8, q5_0_weights_unpack_exactly, .fini = restore)
+{
+    low_bit_weights_unpack_exactly(SDC_QTYPE_Q5_0);
+}
+
+Test(int8, other_types_are_not_read, .fini = restore)
+{
+    cr_expect(!sdc_gemm_q8_reads(sdc_qtype_get(SDC_QTYPE_Q4_1)));
+    cr_expect(!sdc_gemm_q8_reads(sdc_qtype_get(SDC_QTYPE_Q5_1)));
+    cr_expect(!sdc_gemm_q8_reads(NULL));
+    float a[32] = {0}, c = 0;
+    uint8_t w[20] = {0};
+    cr_expect_eq(sdc_gemm_q8_run(sdc_q8_kernel_scalar(), 1, 1, 32, 1.0f, a, 32, w,
+                                 sdc_qtype_get(SDC_QTYPE_Q4_1), &c, 1, 0, NULL), -1);
+}
+
 Test(int8, dispatch_order, .fini = restore)
 {
     sdc_q8_path want = sdc_cpu_has_vnni()       ? SDC_Q8_PATH_AVX512_VNNI
