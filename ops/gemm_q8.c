@@ -12,15 +12,20 @@
 /* ---- scalar reference ------------------------------------------------------------------ */
 
 /* ggml's q8_0 rule with an f32 scale; NaN (and only NaN: |x / d| <= 127) saturates to -128,
- * as vcvtps2dq + vpmovsdb do. */
+ * as vcvtps2dq + vpmovsdb do. A block holding a NaN gets the scale NaN, so that every output
+ * it reaches is NaN, as in fp32 (the pipeline then reports a non-finite result instead of
+ * drawing a picture from it). */
 static void quantize_scalar(const float *x, int K, int8_t *q, float *d, int32_t *corr)
 {
     for (int b = 0; b < K / SDC_Q8_BLOCK; b++) {
         const float *xb = x + b * SDC_Q8_BLOCK;
         float amax = 0.0f;
-        for (int t = 0; t < SDC_Q8_BLOCK; t++)
+        int nan = 0;
+        for (int t = 0; t < SDC_Q8_BLOCK; t++) {
             amax = fmaxf(amax, fabsf(xb[t]));
-        float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
+            nan |= isnan(xb[t]);
+        }
+        float db = nan ? NAN : amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
         int32_t sum = 0;
         for (int t = 0; t < SDC_Q8_BLOCK; t++) {
             float v = rintf(xb[t] * id);

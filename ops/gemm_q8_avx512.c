@@ -12,6 +12,7 @@ avx512vnni,fma,f16c"))), apply_to = function)
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma,f16c")
 #endif
 
+#include <math.h>
 #include <string.h>
 
 #include "ops/gemm_avx512.h"
@@ -19,8 +20,9 @@ avx512vnni,fma,f16c"))), apply_to = function)
 
 enum { MR = 6, NV = 2, NR = 16 * NV, GROUPS = SDC_Q8_BLOCK / 4 };
 
-/* The scalar rule (gemm_q8.c) in vectors: same max, same scale, vcvtps2dq rounds to nearest
- * even as rintf does (finite inputs give the same bytes; a NaN gives some bytes, never UB). */
+/* The scalar rule (gemm_q8.c) in vectors, byte for byte: same max, same scale (NaN for a
+ * block with a NaN; the max then does not matter), vcvtps2dq rounds to nearest even as rintf
+ * does and gives INT_MIN for NaN, which vpmovsdb saturates to -128 as the reference does. */
 static void quantize_vnni(const float *x, int K, int8_t *q, float *d, int32_t *corr)
 {
     const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
@@ -29,7 +31,9 @@ static void quantize_vnni(const float *x, int K, int8_t *q, float *d, int32_t *c
         __m512 x0 = _mm512_loadu_ps(xb), x1 = _mm512_loadu_ps(xb + 16);
         __m512 m = _mm512_max_ps(_mm512_and_ps(x0, abs_mask), _mm512_and_ps(x1, abs_mask));
         float amax = _mm512_reduce_max_ps(m);
-        float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
+        int nan = (_mm512_cmp_ps_mask(x0, x0, _CMP_UNORD_Q) |
+                   _mm512_cmp_ps_mask(x1, x1, _CMP_UNORD_Q)) != 0;
+        float db = nan ? NAN : amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
         __m512 vid = _mm512_set1_ps(id);
         __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, vid));
         __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, vid));

@@ -24,6 +24,7 @@
 #ifndef SDC_OPS_GEMM_Q8_YMM_H
 #define SDC_OPS_GEMM_Q8_YMM_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -52,7 +53,7 @@ static inline int32_t hsum8_epi32(__m256i s)
 }
 
 /* The scalar rule (gemm_q8.c) in vectors, byte for byte, NaN included: max(|x|, m) keeps m
- * where |x| is NaN, as fmaxf ignores NaN; vcvtps2dq rounds to nearest even as rintf does and
+ * where |x| is NaN, as fmaxf ignores NaN, and a block with a NaN gets the scale NaN; vcvtps2dq rounds to nearest even as rintf does and
  * gives INT_MIN for NaN, which the saturating packs turn into -128 as the reference does. */
 static void quantize_ymm(const float *x, int K, int8_t *q, float *d, int32_t *corr)
 {
@@ -62,12 +63,14 @@ static void quantize_ymm(const float *x, int K, int8_t *q, float *d, int32_t *co
     const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
     for (int b = 0; b < K / SDC_Q8_BLOCK; b++) {
         const float *xb = x + b * SDC_Q8_BLOCK;
-        __m256 v[4], m = _mm256_setzero_ps();
+        __m256 v[4], m = _mm256_setzero_ps(), unord = _mm256_setzero_ps();
         for (int t = 0; t < 4; t++) {
             v[t] = _mm256_loadu_ps(xb + 8 * t);
             m = _mm256_max_ps(_mm256_and_ps(v[t], abs_mask), m);
+            unord = _mm256_or_ps(unord, _mm256_cmp_ps(v[t], v[t], _CMP_UNORD_Q));
         }
-        float db = hmax8(m) / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
+        float db = _mm256_movemask_ps(unord) ? NAN : hmax8(m) / 127.0f;
+        float id = db != 0.0f ? 1.0f / db : 0.0f;
         __m256 vid = _mm256_set1_ps(id);
         __m256i i[4];
         for (int t = 0; t < 4; t++)

@@ -248,9 +248,8 @@ Test(int8, avx2_extreme_sum_is_exact, .fini = restore)
     free(A);
 }
 
-/* Each kernel's quantised rows, scales and corrections equal the reference's; with
- * `special`, NaN and infinity too (AVX2's quantisation follows the reference there; the
- * AVX-512 one only for finite values). */
+/* Each kernel's quantised rows, scales and corrections equal the reference's, NaN and
+ * infinity included: a block with a NaN has the scale NaN. */
 static void quantized_rows_equal(sdc_q8_path path, int special)
 {
     const sdc_q8_kernel *k = need(path);
@@ -275,23 +274,29 @@ static void quantized_rows_equal(sdc_q8_path path, int special)
     cr_assert(memcmp(d[0], d[1], sizeof d[0]) == 0, "%s: scales differ", k->name);
     cr_assert(memcmp(corr[0], corr[1], sizeof corr[0]) == 0, "%s: corrections differ", k->name);
     cr_assert_eq(d[0][1], 0.0f);
-    if (special)
+    if (special) {
         cr_assert(q[0][130] == -128 && q[0][170] == -128 && q[0][200] == -128);
+        cr_assert(isnan(d[0][4]) && isnan(d[0][6]), "the blocks with a NaN");
+        cr_assert(isinf(d[0][5]), "the block with an infinity");
+    }
     free(x);
 }
 
 Test(int8, quantized_rows_equal, .fini = restore)
 {
     quantized_rows_equal(SDC_Q8_PATH_AVX512_VNNI, 0);
+    quantized_rows_equal(SDC_Q8_PATH_AVX512_VNNI, 1);
 }
 
 Test(int8, quantized_rows_equal_avx2, .fini = restore)
 {
+    quantized_rows_equal(SDC_Q8_PATH_AVX2, 0);
     quantized_rows_equal(SDC_Q8_PATH_AVX2, 1);
 }
 
 Test(int8, quantized_rows_equal_avx_vnni, .fini = restore)
 {
+    quantized_rows_equal(SDC_Q8_PATH_AVX_VNNI, 0);
     quantized_rows_equal(SDC_Q8_PATH_AVX_VNNI, 1);
 }
 
@@ -378,6 +383,31 @@ Test(int8, linear_uses_it_under_int8, .fini = restore)
     for (int p = SDC_Q8_PATH_SCALAR; p <= SDC_Q8_PATH_AVX512_VNNI; p++)
         if (sdc_q8_kernel_for((sdc_q8_path)p))
             linear_uses_it((sdc_q8_path)p);
+}
+
+/* A NaN in an activation row makes that row's outputs NaN on every kernel, as fp32 does,
+ * instead of vanishing into a saturated byte; the other rows stay finite. */
+Test(int8, a_nan_activation_gives_nan_outputs, .fini = restore)
+{
+    enum { M = 9, N = 40, K = 96 };
+    float *A = random_floats((size_t)M * K, 1.0f), C[M * N];
+    uint8_t *W = random_q8_weight(N, K);
+    A[3 * K + 50] = NAN;
+    for (int p = SDC_Q8_PATH_SCALAR; p <= SDC_Q8_PATH_AVX512_VNNI; p++) {
+        const sdc_q8_kernel *k = sdc_q8_kernel_for((sdc_q8_path)p);
+        if (!k) {
+            cr_log_warn("this CPU has no %s: not tested here", sdc_q8_path_name(p));
+            continue;
+        }
+        cr_assert_eq(sdc_gemm_q8_run(k, M, N, K, 1.0f, A, K, W, sdc_qtype_get(SDC_QTYPE_Q8_0), C,
+                                     N, 0, NULL), 0);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                cr_assert(i == 3 ? isnan(C[i * N + j]) : isfinite(C[i * N + j]),
+                          "%s: C[%d, %d] = %g", k->name, i, j, C[i * N + j]);
+    }
+    free(A);
+    free(W);
 }
 
 /* The order VNNI-512 > AVX-VNNI > AVX2 > scalar, under the path cap and the CPU level cap
