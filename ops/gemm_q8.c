@@ -7,6 +7,7 @@
 
 #include "ops/cpu.h"
 #include "ops/dtype.h"
+#include "ops/q8_unpack.h"
 #include "ops/scratch.h"
 
 /* ---- scalar reference ------------------------------------------------------------------ */
@@ -159,56 +160,11 @@ int sdc_q8_path_from_name(const char *name)
 static size_t round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 static int min_int(int a, int b) { return a < b ? a : b; }
 
-/* ---- 4- and 5-bit weights, unpacked into q8_0 blocks ------------------------------------ */
-
-/* Block layouts (ggml, see ops/quant.c): q4_0 = f16 d, 16 bytes of nibbles (value j in the
- * low nibble of byte j, value j + 16 in its high nibble), x = (q - 8) d; q5_0 = f16 d, a
- * little-endian u32 of fifth bits (bit j: value j), then the nibbles as q4_0, x = (q - 16) d.
- * Either becomes the q8_0 block {d, q - 8 or q - 16}: the same f16 scale, exact integers. */
-enum { Q4_0_BYTES = 18, Q5_0_BYTES = 22 };
-
-static void unpack_q4_0(const uint8_t *src, uint8_t *dst)
-{
-    memcpy(dst, src, 2);
-    for (int j = 0; j < SDC_Q8_BLOCK / 2; j++) {
-        dst[2 + j] = (uint8_t)(int8_t)((src[2 + j] & 15) - 8);
-        dst[2 + j + SDC_Q8_BLOCK / 2] = (uint8_t)(int8_t)((src[2 + j] >> 4) - 8);
-    }
-}
-
-static void unpack_q5_0(const uint8_t *src, uint8_t *dst)
-{
-    uint32_t qh = (uint32_t)src[2] | (uint32_t)src[3] << 8 | (uint32_t)src[4] << 16 |
-                  (uint32_t)src[5] << 24;
-    memcpy(dst, src, 2);
-    for (int j = 0; j < SDC_Q8_BLOCK / 2; j++) {
-        int lo = (src[6 + j] & 15) | (int)((qh >> j) & 1) << 4;
-        int hi = (src[6 + j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
-        dst[2 + j] = (uint8_t)(int8_t)(lo - 16);
-        dst[2 + j + SDC_Q8_BLOCK / 2] = (uint8_t)(int8_t)(hi - 16);
-    }
-}
-
-typedef void (*unpack_fn)(const uint8_t *src, uint8_t *dst);
-
-/* The unpacker and block size of wq; NULL unpacker for q8_0 itself; 0 bytes: not read. */
-static unpack_fn unpacker(const sdc_qtype_info *wq, int *block_bytes)
-{
-    *block_bytes = 0;
-    if (wq == sdc_qtype_get(SDC_QTYPE_Q8_0))
-        *block_bytes = SDC_Q8_BLOCK_BYTES;
-    else if (wq == sdc_qtype_get(SDC_QTYPE_Q4_0))
-        return *block_bytes = Q4_0_BYTES, unpack_q4_0;
-    else if (wq == sdc_qtype_get(SDC_QTYPE_Q5_0))
-        return *block_bytes = Q5_0_BYTES, unpack_q5_0;
-    return NULL;
-}
+/* ---- 4- and 5-bit weights (ops/q8_unpack.h) ------------------------------------------- */
 
 int sdc_gemm_q8_reads(const sdc_qtype_info *wq)
 {
-    int bytes;
-    unpacker(wq, &bytes);
-    return wq && bytes > 0;
+    return wq && (wq == sdc_qtype_get(SDC_QTYPE_Q8_0) || sdc_q8_unpacker_for(wq));
 }
 
 /* The quantised activations and where each thread's panel goes, in one scratch buffer. */
@@ -222,30 +178,38 @@ typedef struct q8_job {
     size_t panel_bytes;
     const uint8_t *W;
     size_t row_bytes;
-    unpack_fn unpack;    /* NULL: W is q8_0 */
-    int w_block_bytes;   /* bytes of one of W's blocks */
-    size_t stage_bytes;  /* after each thread's panel: its rows unpacked into q8_0 */
+    const sdc_q8_unpacker *unpack; /* NULL: W is q8_0 */
+    size_t stage_bytes; /* after each thread's panel: its rows unpacked, and their scales */
     float *C;
     size_t ldc;
     sdc_epilogue ep;
 } q8_job;
 
-/* Packs rows [j, j + n) of W into the panel, through `stage` (q8_0 rows) when W is not q8_0. */
+/* Packs rows [j, j + n) of W into the panel. Rows of another type than q8_0 are unpacked
+ * into q8_0 rows in `stage` first, and their f32 scales then replace the packed ones: the
+ * panel's scales are [K / 32][nr] f32 after its K * nr bytes, for every kernel. */
 static void q8_pack(const q8_job *g, int j, int n, uint8_t *panel, uint8_t *stage)
 {
     const sdc_q8_kernel *k = g->kern;
     const uint8_t *rows = g->W + (size_t)j * g->row_bytes;
-    size_t row_bytes = g->row_bytes;
-    if (g->unpack) {
-        size_t q8_row = (size_t)g->nb * SDC_Q8_BLOCK_BYTES;
-        for (int r = 0; r < n; r++)
-            for (int b = 0; b < g->nb; b++)
-                g->unpack(rows + r * row_bytes + (size_t)b * g->w_block_bytes,
-                          stage + r * q8_row + (size_t)b * SDC_Q8_BLOCK_BYTES);
-        rows = stage;
-        row_bytes = q8_row;
+    if (!g->unpack) {
+        k->pack(rows, g->row_bytes, n, g->K, k->nr, panel);
+        return;
     }
-    k->pack(rows, row_bytes, n, g->K, k->nr, panel);
+    size_t q8_row = (size_t)g->nb * SDC_Q8_BLOCK_BYTES;
+    float *scales = (float *)(void *)(stage + round64(q8_row * k->nr)), offset;
+    for (int r = 0; r < n; r++)
+        for (int b = 0; b < g->nb; b++) {
+            uint8_t *blk = stage + r * q8_row + (size_t)b * SDC_Q8_BLOCK_BYTES;
+            g->unpack->block(rows + r * g->row_bytes, b, (int8_t *)(blk + 2),
+                             &scales[(size_t)b * k->nr + r], &offset);
+            blk[0] = blk[1] = 0;
+        }
+    k->pack(stage, q8_row, n, g->K, k->nr, panel);
+    float *dd = (float *)(void *)(panel + (size_t)g->K * k->nr);
+    for (int b = 0; b < g->nb; b++)
+        for (int r = 0; r < n; r++)
+            dd[(size_t)b * k->nr + r] = scales[(size_t)b * k->nr + r];
 }
 
 /* Columns [n0, n1) x rows [m0, m1) with the calling thread's panel buffer. */
@@ -287,18 +251,38 @@ static void q8_parallel(const q8_job *g, const float *A, size_t lda, int threads
 /* Rows and columns of a work item: MC_TILES micro-tiles of rows, NG_PANELS panels. */
 enum { MC_TILES = 32, NG_PANELS = 4 };
 
+/* C += alpha * sum over blocks of offset(W row j, block b) * dx[i, b] * sum(qx[i, b]): the
+ * offsets' part of the product (ops/q8_unpack.h), an f32 GEMM of inner size K / 32 on the
+ * activations' block sums (corr = -128 * sum) and the weights' offsets. */
+static void add_offsets(const q8_job *g, float *sums, float *offsets)
+{
+    int8_t q[SDC_Q8_BLOCK];
+    float scale;
+    for (size_t i = 0; i < (size_t)g->M * g->nb; i++)
+        sums[i] = g->d[i] * (float)(g->corr[i] / -128);
+    for (int j = 0; j < g->N; j++)
+        for (int b = 0; b < g->nb; b++)
+            g->unpack->block(g->W + (size_t)j * g->row_bytes, b, q, &scale,
+                             &offsets[(size_t)j * g->nb + b]);
+    sdc_operand a = {.kind = SDC_OPERAND_ROWS, .dtype = SDC_DTYPE_F32, .data = sums,
+                     .ld = (size_t)g->nb};
+    sdc_operand w = {.kind = SDC_OPERAND_ROWS, .dtype = SDC_DTYPE_F32, .data = offsets,
+                     .ld = (size_t)g->nb};
+    sdc_gemm_run(sdc_gemm_kernel_best(SDC_A_ROWS), 1, g->M, g->N, g->nb, g->ep.alpha, &a, &w,
+                 g->C, g->ldc, 0, 1, NULL, NULL);
+}
+
 int sdc_gemm_q8_run(const sdc_q8_kernel *kern, int M, int N, int K, float alpha,
                     const float *A, size_t lda, const void *W, const sdc_qtype_info *wq,
                     float *C, size_t ldc, int accumulate, const float *col_bias)
 {
-    if (M <= 0 || N <= 0 || K <= 0 || K % SDC_Q8_BLOCK || !sdc_gemm_q8_reads(wq))
+    if (M <= 0 || N <= 0 || K <= 0 || K % SDC_Q8_BLOCK || !sdc_gemm_q8_reads(wq) ||
+        K % wq->block)
         return M <= 0 || N <= 0 ? 0 : -1;
-    int block_bytes;
-    unpack_fn unpack = unpacker(wq, &block_bytes);
     q8_job g = {.kern = kern, .M = M, .N = N, .K = K, .nb = K / SDC_Q8_BLOCK,
                 .mc = kern->mr * MC_TILES, .ng = kern->nr * NG_PANELS, .W = W,
-                .row_bytes = (size_t)(K / SDC_Q8_BLOCK) * block_bytes, .unpack = unpack,
-                .w_block_bytes = block_bytes, .C = C, .ldc = ldc,
+                .row_bytes = (size_t)(K / wq->block) * wq->block_bytes,
+                .unpack = sdc_q8_unpacker_for(wq), .C = C, .ldc = ldc,
                 .ep = {alpha, accumulate, NULL, col_bias}};
     g.m_items = (M + g.mc - 1) / g.mc;
     g.n_items = (N + g.ng - 1) / g.ng;
@@ -307,9 +291,15 @@ int sdc_gemm_q8_run(const sdc_q8_kernel *kern, int M, int N, int K, float alpha,
     threads = min_int(threads, g.m_items * g.n_items);
     size_t q_bytes = round64((size_t)M * K), s_bytes = round64((size_t)M * g.nb * 4);
     g.panel_bytes = round64((size_t)K * kern->nr + (size_t)g.nb * kern->nr * 4);
-    g.stage_bytes = unpack ? round64((size_t)g.nb * SDC_Q8_BLOCK_BYTES * kern->nr) : 0;
+    /* each thread's unpacked rows and their scales */
+    g.stage_bytes = g.unpack ? round64((size_t)g.nb * SDC_Q8_BLOCK_BYTES * kern->nr) +
+                                   round64((size_t)g.nb * kern->nr * 4)
+                             : 0;
+    /* the activations' block sums and the weights' offsets, for add_offsets */
+    size_t o_bytes = g.unpack && g.unpack->has_offset ? s_bytes + round64((size_t)N * g.nb * 4)
+                                                      : 0;
     size_t total = q_bytes + 2 * s_bytes + (g.panel_bytes + g.stage_bytes) * (size_t)threads;
-    sdc_scratch s = sdc_scratch_take((total + 3) / 4);
+    sdc_scratch s = sdc_scratch_take((total + o_bytes + 3) / 4);
     if (!s.data)
         return -1;
     uint8_t *base = (uint8_t *)s.data;
@@ -318,6 +308,8 @@ int sdc_gemm_q8_run(const sdc_q8_kernel *kern, int M, int N, int K, float alpha,
     g.corr = (int32_t *)(base + q_bytes + s_bytes);
     g.panels = base + q_bytes + 2 * s_bytes;
     q8_parallel(&g, A, lda, threads);
+    if (o_bytes)
+        add_offsets(&g, (float *)(base + total), (float *)(base + total + s_bytes));
     sdc_scratch_give(s);
     return 0;
 }

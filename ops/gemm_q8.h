@@ -80,10 +80,12 @@ void sdc_q8_set_max_path(sdc_q8_path cap);
 const char *sdc_q8_path_name(sdc_q8_path path);
 int sdc_q8_path_from_name(const char *name);
 
-/* Whether W may be of type `wq` (q8_0, q4_0 or q5_0). The 4- and 5-bit types hold integers
- * (q - 8, q - 16) with one f16 scale per block of 32, as q8_0 does: a panel's rows are
- * unpacked into q8_0 blocks exactly, then packed, so they compute what q8_0 weights holding
- * those integers compute, bit for bit. */
+/* Whether W may be of type `wq`: q8_0, or a 4- or 5-bit type (q4_0, q5_0, q4_1, q5_1, q4_K,
+ * q5_K), whose blocks of 32 are x = scale * q + offset with small integers q
+ * (ops/q8_unpack.h). A panel's rows are unpacked into int8 blocks with f32 scales as it is
+ * packed (for q4_0 and q5_0 exactly what q8_0 rows of the same integers give, bit for bit);
+ * the offsets add offset * dx * sum(qx) per block, an f32 GEMM of inner size K / 32 on the
+ * activations' block sums. */
 int sdc_gemm_q8_reads(const sdc_qtype_info *wq);
 
 /* Runs the GEMM above with `kern`; W is N rows of K / 32 blocks of type wq

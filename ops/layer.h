@@ -51,7 +51,8 @@ sdc_status sdc_layer_add_adapter(sdc_layer *l, sdc_adapter *a);
 void sdc_layer_clear_adapters(sdc_layer *l);
 
 /* Under --precision int8 (sdc_precision_get() == SDC_PRECISION_INT8), makes a linear layer's
- * weight one the int8 GEMM reads (a q8_0, q4_0 or q5_0 weight of the file stays mapped,
+ * weight one the int8 GEMM reads (a q8_0 weight, or one of the 4- and 5-bit types of
+ * sdc_gemm_q8_reads, of the file stays mapped,
  * others are quantised to q8_0 into owned memory by sdc_weight_to_q8_0) so that sdc_layer_linear runs it on the int8 GEMM; layers whose
  * input width is not a multiple of 32 stay as they are. Otherwise does nothing. */
 sdc_status sdc_layer_prefer_int8(sdc_layer *l);

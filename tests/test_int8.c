@@ -494,15 +494,95 @@ Test(int8, q5_0_weights_unpack_exactly, .fini = restore)
     low_bit_weights_unpack_exactly(SDC_QTYPE_Q5_0);
 }
 
+/* Every type the int8 GEMM reads through ops/q8_unpack.h, on every kernel this CPU has,
+ * against the definition in double: the activations quantised by the scalar reference (its
+ * q and scales), the weights as ggml dequantises them (ops/quant.c, checked against ggml's
+ * own dequantisation by the GGUF goldens). Kernels agree bit for bit with the scalar one;
+ * sdc_layer_prefer_int8 keeps such a weight as it is. */
+static void reads_type_as_defined(uint32_t id)
+{
+    const shape s = {21, 45, 512};
+    const sdc_qtype_info *q = sdc_qtype_get(id);
+    size_t row = (size_t)s.K / q->block * q->block_bytes;
+    float *A = random_floats((size_t)s.M * s.K, 2.0f), *f = malloc(sizeof(float) * s.K);
+    float *wf = malloc(sizeof(float) * s.N * s.K);
+    uint8_t *w = malloc(row * s.N);
+    cr_assert(f && wf && w);
+    for (int j = 0; j < s.N; j++) {
+        for (int k = 0; k < s.K; k++)
+            f[k] = frand() * (1.0f + (float)(j % 3)) + (j % 4 == 1 ? 0.7f : 0.0f);
+        cr_assert_eq(sdc_quantize_row(id, f, (size_t)s.K, w + row * j), 0);
+        q->expand(w + row * j, wf + (size_t)j * s.K, (size_t)s.K / q->block);
+    }
+    int8_t *qa = malloc((size_t)s.M * s.K);
+    float *da = malloc(sizeof(float) * s.M * s.K / 32), *ref = malloc(sizeof(double) * 2 * s.M * s.N);
+    int32_t *corr = malloc(sizeof(int32_t) * s.M * s.K / 32);
+    cr_assert(qa && da && ref && corr);
+    for (int i = 0; i < s.M; i++)
+        sdc_q8_kernel_scalar()->quantize(A + (size_t)i * s.K, s.K, qa + (size_t)i * s.K,
+                                         da + (size_t)i * s.K / 32, corr + (size_t)i * s.K / 32);
+    float *got = malloc(sizeof(float) * s.M * s.N), *first = malloc(sizeof(float) * s.M * s.N);
+    cr_assert(got && first);
+    int runs = 0;
+    for (int p = SDC_Q8_PATH_SCALAR; p <= SDC_Q8_PATH_AVX512_VNNI; p++) {
+        const sdc_q8_kernel *k = sdc_q8_kernel_for((sdc_q8_path)p);
+        if (!k) {
+            cr_log_warn("this CPU has no %s: not tested here", sdc_q8_path_name(p));
+            continue;
+        }
+        cr_assert_eq(sdc_gemm_q8_run(k, s.M, s.N, s.K, 1.0f, A, s.K, w, q, got, s.N, 0, NULL), 0,
+                     "%s %s", q->name, k->name);
+        for (int i = 0; i < s.M; i++)
+            for (int j = 0; j < s.N; j++) {
+                double want = 0, size = 0;
+                for (int t = 0; t < s.K; t++) {
+                    double v = (double)da[(size_t)i * s.K / 32 + t / 32] *
+                               qa[(size_t)i * s.K + t] * wf[(size_t)j * s.K + t];
+                    want += v;
+                    size += fabs(v);
+                }
+                cr_assert(fabs(got[i * s.N + j] - want) <= 2e-6 * size + 1e-30,
+                          "%s %s: C[%d, %d] = %.9g, defined %.9g (size %g)", q->name, k->name,
+                          i, j, got[i * s.N + j], want, size);
+            }
+        if (runs++ == 0)
+            memcpy(first, got, sizeof(float) * s.M * s.N);
+        else
+            cr_assert(memcmp(first, got, sizeof(float) * s.M * s.N) == 0, "%s %s: not the "
+                      "scalar kernel's bits", q->name, k->name);
+    }
+    sdc_precision_set(SDC_PRECISION_INT8);
+    sdc_layer l = {.w = {.rows = s.N, .cols = s.K, .dtype = SDC_DTYPE_F32, .data = w, .quant = q},
+                   .k = 1};
+    size_t before = sdc_weight_int8_bytes();
+    cr_assert_eq(sdc_layer_prefer_int8(&l), SDC_OK);
+    cr_expect(l.w.data == (void *)w && l.w.quant == q, "%s stays as it is", q->name);
+    cr_expect_eq(sdc_weight_int8_bytes(), before, "no q8_0 copy");
+    free(A), free(f), free(wf), free(w), free(qa), free(da), free(ref), free(corr), free(got);
+    free(first);
+}
+
+Test(int8, reads_q4_0, .fini = restore) { reads_type_as_defined(SDC_QTYPE_Q4_0); }
+Test(int8, reads_q5_0, .fini = restore) { reads_type_as_defined(SDC_QTYPE_Q5_0); }
+Test(int8, reads_q4_1, .fini = restore) { reads_type_as_defined(SDC_QTYPE_Q4_1); }
+Test(int8, reads_q5_1, .fini = restore) { reads_type_as_defined(SDC_QTYPE_Q5_1); }
+Test(int8, reads_q4_k, .fini = restore) { reads_type_as_defined(SDC_QTYPE_Q4_K); }
+Test(int8, reads_q5_k, .fini = restore) { reads_type_as_defined(SDC_QTYPE_Q5_K); }
+
 Test(int8, other_types_are_not_read, .fini = restore)
 {
-    cr_expect(!sdc_gemm_q8_reads(sdc_qtype_get(SDC_QTYPE_Q4_1)));
-    cr_expect(!sdc_gemm_q8_reads(sdc_qtype_get(SDC_QTYPE_Q5_1)));
+    cr_expect(!sdc_gemm_q8_reads(sdc_qtype_get(SDC_QTYPE_Q2_K)));
+    cr_expect(!sdc_gemm_q8_reads(sdc_qtype_get(SDC_QTYPE_Q3_K)));
+    cr_expect(!sdc_gemm_q8_reads(sdc_qtype_get(SDC_QTYPE_Q6_K)));
+    cr_expect(!sdc_gemm_q8_reads(sdc_qtype_get(SDC_QTYPE_F16)));
     cr_expect(!sdc_gemm_q8_reads(NULL));
-    float a[32] = {0}, c = 0;
-    uint8_t w[20] = {0};
+    float a[256] = {0}, c = 0;
+    uint8_t w[210] = {0};
+    cr_expect_eq(sdc_gemm_q8_run(sdc_q8_kernel_scalar(), 1, 1, 256, 1.0f, a, 256, w,
+                                 sdc_qtype_get(SDC_QTYPE_Q6_K), &c, 1, 0, NULL), -1);
     cr_expect_eq(sdc_gemm_q8_run(sdc_q8_kernel_scalar(), 1, 1, 32, 1.0f, a, 32, w,
-                                 sdc_qtype_get(SDC_QTYPE_Q4_1), &c, 1, 0, NULL), -1);
+                                 sdc_qtype_get(SDC_QTYPE_Q4_K), &c, 1, 0, NULL), -1,
+                 "rows of 32 are no whole q4_K super-block");
 }
 
 Test(int8, dispatch_order, .fini = restore)
