@@ -26,42 +26,36 @@ static void nibbles(const uint8_t *qs, const uint32_t *qh, int centre, int8_t *q
     }
 }
 
-/* q4_0 (18 bytes): d, qs[16] */
+/* The legacy types' block b: d, then m when `with_min`, then a u32 of fifth bits when
+ * `with_qh`, then 16 bytes of nibbles. q4_0 18 bytes, q5_0 22, q4_1 20, q5_1 24. */
+static void legacy(const uint8_t *row, int b, int bytes, int with_min, int with_qh, int centre,
+                   int8_t *q, float *scale, float *offset)
+{
+    const uint8_t *x = row + (size_t)b * bytes, *p = x + (with_min ? 4 : 2);
+    uint32_t qh = with_qh ? u32_at(p) : 0;
+    nibbles(p + (with_qh ? 4 : 0), with_qh ? &qh : NULL, centre, q);
+    *scale = half_at(x);
+    *offset = with_min ? half_at(x + 2) : 0.0f;
+}
+
 static void q4_0(const uint8_t *row, int b, int8_t *q, float *scale, float *offset)
 {
-    const uint8_t *x = row + (size_t)b * 18;
-    nibbles(x + 2, NULL, 8, q);
-    *scale = half_at(x);
-    *offset = 0.0f;
+    legacy(row, b, 18, 0, 0, 8, q, scale, offset);
 }
 
-/* q5_0 (22 bytes): d, qh, qs[16] */
 static void q5_0(const uint8_t *row, int b, int8_t *q, float *scale, float *offset)
 {
-    const uint8_t *x = row + (size_t)b * 22;
-    uint32_t qh = u32_at(x + 2);
-    nibbles(x + 6, &qh, 16, q);
-    *scale = half_at(x);
-    *offset = 0.0f;
+    legacy(row, b, 22, 0, 1, 16, q, scale, offset);
 }
 
-/* q4_1 (20 bytes): d, m, qs[16] */
 static void q4_1(const uint8_t *row, int b, int8_t *q, float *scale, float *offset)
 {
-    const uint8_t *x = row + (size_t)b * 20;
-    nibbles(x + 4, NULL, 0, q);
-    *scale = half_at(x);
-    *offset = half_at(x + 2);
+    legacy(row, b, 20, 1, 0, 0, q, scale, offset);
 }
 
-/* q5_1 (24 bytes): d, m, qh, qs[16] */
 static void q5_1(const uint8_t *row, int b, int8_t *q, float *scale, float *offset)
 {
-    const uint8_t *x = row + (size_t)b * 24;
-    uint32_t qh = u32_at(x + 4);
-    nibbles(x + 8, &qh, 0, q);
-    *scale = half_at(x);
-    *offset = half_at(x + 2);
+    legacy(row, b, 24, 1, 1, 0, q, scale, offset);
 }
 
 /* Sub-block s's six-bit (scale, min) of a q4_K / q5_K super-block (12 packed bytes). */
