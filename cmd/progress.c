@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,6 +89,14 @@ static void draw(const sdc_progress *p, int step, int steps, double elapsed)
     fflush(stderr);
 }
 
+/* The largest resident set so far, in MiB: with -v each stage's end says it, so the stage
+ * that set the run's peak can be told. */
+static double peak_rss_so_far(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : 0.0;
+}
+
 int sdc_progress_update(const char *stage, int step, int steps, void *user_data)
 {
     sdc_progress *p = user_data;
@@ -99,12 +108,11 @@ int sdc_progress_update(const char *stage, int step, int steps, void *user_data)
     int index = stage_index(stage);
     if (step == steps && index >= 0)
         p->stage_seconds[index] += elapsed;
-    if (index == SDC_STAGE_SAMPLING) { /* the only stage long enough for a bar */
-        if (!p->quiet && steps > 0)
-            draw(p, step, steps, elapsed);
-    } else if (p->verbose && step == steps && steps > 0) {
-        fprintf(stderr, "%s %.2fs\n", stage, elapsed);
-    }
+    if (index == SDC_STAGE_SAMPLING && !p->quiet && steps > 0) /* the only stage long enough */
+        draw(p, step, steps, elapsed);                             /* for a bar */
+    if (p->verbose && step == steps && steps > 0)
+        fprintf(stderr, "%s %.2fs, peak RSS so far %.0f MiB\n", stage, elapsed,
+                peak_rss_so_far());
     return received_signal != 0;
 }
 

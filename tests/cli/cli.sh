@@ -213,6 +213,8 @@ cmp -s "$TMP/d.png" "$TMP/e.png" || fail "the same seed gave different files"
 expect 0 "" -- "$SDC" $small -p x -b 2 -o "$TMP/batch.png"
 [ -s "$TMP/batch_1.png" ] && [ -s "$TMP/batch_2.png" ] || fail "-b 2 did not write batch_1/2.png"
 
+# -v: each stage's end says the peak resident set so far (which stage set the run's peak)
+expect 0 "decoding [0-9.]*s, peak RSS so far [0-9]* MiB" -- "$SDC" -m "$MODEL" -W 64 -H 64 --steps 2 -p x -v -o "$TMP/v.png"
 # --precision bf16 runs (on CPUs without AVX512_BF16 it is fp32)
 expect 0 "" -- "$SDC" $small -p x --precision bf16 -o "$TMP/bf16.png"
 # --precision int8 runs (q8_0 weights quantised at load, said with -v) and changes the picture
