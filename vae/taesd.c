@@ -40,8 +40,10 @@ static size_t buffer_floats(const sdc_taesd_net *n, int up, int B, int H, int W)
 
 static size_t larger(size_t a, size_t b) { return a > b ? a : b; }
 
-/* Floats of scratch the pass's largest 3x3 convolution takes (encoder strided convs aside:
- * they take theirs beyond the reserve, as before). */
+/* Floats of scratch the pass's largest direct 3x3 convolution takes. Convolutions of other
+ * kinds (the encoder's strided ones, the separate passes where the direct kernel does not
+ * apply) take theirs beyond the reserve, as before, so a CPU without the direct kernel does
+ * not hold a reserve it never uses. */
 static size_t scratch_floats(const sdc_taesd_net *n, int up, int B, int H, int W)
 {
     size_t most = 0;
@@ -49,8 +51,9 @@ static size_t scratch_floats(const sdc_taesd_net *n, int up, int B, int H, int W
         const sdc_taesd_op *op = &n->ops[i];
         int twice = up && op->resample && !op->block;
         for (int k = 0; k < (op->block ? 3 : 1) && (up || !op->resample); k++)
-            most = larger(most, sdc_conv3x3_fused_scratch(B, op->conv[k].in, op->conv[k].w.rows,
-                                                          H, W, twice));
+            if (sdc_conv3x3_direct(&op->conv[k].w))
+                most = larger(most, sdc_conv3x3_fused_scratch(B, op->conv[k].in,
+                                                              op->conv[k].w.rows, H, W, twice));
         op_out_size(op, up, &H, &W);
     }
     return most;
