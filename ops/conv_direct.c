@@ -192,38 +192,65 @@ static int run_direct(const sdc_conv_direct *j, const sdc_weight *w, sdc_arena *
     return 0;
 }
 
-/* The same as separate passes: nearest 2x into scratch, sdc_conv2d, then the epilogue. */
+/* The input of the separate passes: x itself, or a copy in scratch when it is resized or when
+ * y is x (sdc_conv2d must not write what it reads). */
+static taken source(const sdc_conv_direct *j, sdc_arena *scratch)
+{
+    if (!j->up && j->y != j->x)
+        return (taken){.data = (float *)(uintptr_t)j->x};
+    taken t = take(scratch, (size_t)j->B * j->Cin * j->Ho * j->Wo); // [B, Cin, Ho, Wo]
+    if (t.data && j->up)
+        sdc_upsample_nearest(t.data, j->x, j->B, j->Cin, j->H, j->W, j->Ho, j->Wo);
+    else if (t.data)
+        memcpy(t.data, j->x, sizeof(float) * j->B * j->Cin * j->H * j->W);
+    return t;
+}
+
+/* The same as separate passes: the source, sdc_conv2d (into scratch when y is the residual,
+ * which the sum still reads), then the epilogue. */
 static int run_passes(const sdc_conv_direct *j, const sdc_weight *w, sdc_arena *scratch)
 {
-    const float *src = j->x;
-    taken t = {0};
-    if (j->up) { // [B, Cin, 2H, 2W]
-        t = take(scratch, (size_t)j->B * j->Cin * j->Ho * j->Wo);
-        if (!t.data)
-            return -1;
-        sdc_upsample_nearest(t.data, j->x, j->B, j->Cin, j->H, j->W, j->Ho, j->Wo);
-        src = t.data;
-    }
-    int bad = sdc_conv2d(j->y, src, j->B, j->Cin, j->Ho, j->Wo, w, j->bias, 3, 1, 1, scratch);
-    if (j->up)
-        give(t);
     size_t n = (size_t)j->B * j->Cout * j->Ho * j->Wo;
+    taken src = source(j, scratch), sum = {.data = j->y};
+    if (src.data && j->residual == j->y)
+        sum = take(scratch, n);
+    int bad = !src.data || !sum.data ||
+              sdc_conv2d(sum.data, src.data, j->B, j->Cin, j->Ho, j->Wo, w, j->bias, 3, 1, 1,
+                         scratch);
     if (!bad && j->residual && j->relu)
-        sdc_add_relu(j->y, j->y, j->residual, n);
+        sdc_add_relu(j->y, sum.data, j->residual, n);
     else if (!bad && j->residual)
-        sdc_add(j->y, j->y, j->residual, n);
+        sdc_add(j->y, sum.data, j->residual, n);
     else if (!bad && j->relu)
         sdc_relu(j->y, n);
+    if (sum.data != j->y) /* released in the reverse order of taking (the arena is a stack) */
+        give(sum);
+    if (src.data != j->x)
+        give(src);
     return bad ? -1 : 0;
+}
+
+/* The job of sdc_conv3x3_fused. */
+static sdc_conv_direct job(float *y, const float *x, int B, int Cin, int Cout, int H, int W,
+                           int up, const float *bias, const float *residual, int relu)
+{
+    int Ho = up ? 2 * H : H, Wo = up ? 2 * W : W, bf16 = bf16_math();
+    return (sdc_conv_direct){.y = y, .x = x, .bias = bias, .residual = residual, .B = B,
+                             .Cin = Cin, .Cout = Cout, .H = H, .W = W, .up = up != 0,
+                             .relu = relu != 0, .bf16 = bf16, .Ho = Ho, .Wo = Wo,
+                             .Cp = bf16 ? (Cin + 1) / 2 : Cin};
+}
+
+size_t sdc_conv3x3_fused_scratch(int B, int Cin, int Cout, int H, int W, int up)
+{
+    sdc_conv_direct j = job(NULL, NULL, B, Cin, Cout, H, W, up, NULL, NULL, 0);
+    return sdc_conv_input_slots(&j) + sdc_conv_weight_slots(&j);
 }
 
 int sdc_conv3x3_fused(float *y, const float *x, int B, int Cin, int H, int W, int up,
                       const sdc_weight *w, const float *bias, const float *residual, int relu,
                       sdc_arena *scratch)
 {
-    int Ho = up ? 2 * H : H, Wo = up ? 2 * W : W;
-    int bf16 = bf16_math();
-    sdc_conv_direct j = {y, x, bias, residual, B, Cin, w->rows, H, W, up != 0, relu != 0,
-                         bf16, Ho, Wo, bf16 ? (Cin + 1) / 2 : Cin};
+    sdc_conv_direct j = job(y, x, B, Cin, w->rows, H, W, up, bias, residual, relu);
     return sdc_conv3x3_direct(w) ? run_direct(&j, w, scratch) : run_passes(&j, w, scratch);
 }

@@ -21,8 +21,9 @@ int sdc_conv2d(float *y, const float *x, int B, int Cin, int H, int W, const sdc
 /* 3x3 convolution, stride 1, padding 1, with what follows it in small decoders fused:
  *   y [B, Cout, Ho, Wo] = act(conv(up(x)) + bias + residual)
  * x [B, Cin, H, W]; up != 0: x is first resized by nearest 2x (Ho = 2H, Wo = 2W), else
- * (Ho, Wo) = (H, W); residual [B, Cout, Ho, Wo] or NULL; relu != 0: act = max(., 0). y must
- * not overlap x or residual. At the AVX512 level (and no sdc_conv_algo forced) a direct
+ * (Ho, Wo) = (H, W); residual [B, Cout, Ho, Wo] or NULL; relu != 0: act = max(., 0). y may
+ * be x (up == 0) or residual, the same buffer: a decoder's block then needs no third
+ * activation buffer; it must not overlap them otherwise. At the AVX512 level (and no sdc_conv_algo forced) a direct
  * kernel computes it in one pass over y (ops/conv_direct.h; bf16 products under bf16
  * precision on a CPU with AVX512_BF16, else f32); otherwise upsample (into scratch),
  * sdc_conv2d and the additions run one after the other. Returns 0, or -1 when scratch
@@ -30,6 +31,10 @@ int sdc_conv2d(float *y, const float *x, int B, int Cin, int H, int W, const sdc
 int sdc_conv3x3_fused(float *y, const float *x, int B, int Cin, int H, int W, int up,
                       const sdc_weight *w, const float *bias, const float *residual, int relu,
                       sdc_arena *scratch);
+/* Floats of scratch the direct kernel of sdc_conv3x3_fused takes for these sizes (its padded
+ * input copy and packed weights), so a caller can reserve them with its activations; the
+ * separate passes may take more. */
+size_t sdc_conv3x3_fused_scratch(int B, int Cin, int Cout, int H, int W, int up);
 /* Whether sdc_conv3x3_fused takes the one-pass direct kernel for weight w now (so a fused
  * upsample needs no resized copy of x). */
 int sdc_conv3x3_direct(const sdc_weight *w);

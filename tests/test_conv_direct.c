@@ -2,7 +2,8 @@
  * convolution (nearest 2x upsample, bias, residual, ReLU) against a double-precision loop
  * written here, at fp32 on every CPU level and at bf16 (inputs rounded to bf16 in the
  * reference); the AVX512_BF16 and AVX-512 f32 kernels and input copies against their scalar
- * references; odd channel counts, widths that leave partial pixel tiles, batches of two.
+ * references; odd channel counts, widths that leave partial pixel tiles, batches of two; y
+ * given as x or as the residual (in place) gives the bits of a separate y.
  * Tests of instructions this CPU lacks report themselves skipped. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -211,4 +212,58 @@ Test(conv_direct, f32_kernel_matches_scalar_reference, .fini = restore)
     if (sdc_cpu_detect() < SDC_CPU_AVX512)
         cr_skip_test("this CPU has no AVX-512");
     kernel_vs_reference(0);
+}
+
+/* y = fused(x) with y a separate buffer, y being x (in place), and y being the residual:
+ * the same bits on every path. */
+static void check_aliasing(shape s, const char *how)
+{
+    problem p = make(s);
+    size_t n = out_size(&p), nx = (size_t)s.B * s.Cin * s.H * s.W;
+    float *apart = malloc(n * sizeof(float)), *same = malloc((n > nx ? n : nx) * sizeof(float));
+    cr_assert(apart && same);
+    sdc_arena a;
+    sdc_arena_init(&a);
+    cr_assert_eq(sdc_conv3x3_fused(apart, p.x, s.B, s.Cin, s.H, s.W, s.up, &p.wt, p.bias, p.res,
+                                   s.relu, &a), 0);
+    if (!s.up && s.Cin == s.Cout) {
+        memcpy(same, p.x, nx * sizeof(float));
+        cr_assert_eq(sdc_conv3x3_fused(same, same, s.B, s.Cin, s.H, s.W, 0, &p.wt, p.bias, p.res,
+                                       s.relu, &a), 0);
+        cr_expect_eq(memcmp(same, apart, n * sizeof(float)), 0, "%s: y = x differs", how);
+    }
+    if (p.res) {
+        memcpy(same, p.res, n * sizeof(float));
+        cr_assert_eq(sdc_conv3x3_fused(same, p.x, s.B, s.Cin, s.H, s.W, s.up, &p.wt, p.bias, same,
+                                       s.relu, &a), 0);
+        cr_expect_eq(memcmp(same, apart, n * sizeof(float)), 0, "%s: y = residual differs", how);
+    }
+    sdc_arena_free(&a);
+    free(apart), free(same);
+    drop(&p);
+}
+
+static const shape in_place[] = {
+    {2, 5, 5, 7, 13, 0, 1, 1, 1},   /* odd channels, partial tiles */
+    {1, 64, 64, 3, 33, 0, 1, 1, 1}, /* real channel counts */
+    {2, 16, 8, 4, 17, 1, 1, 1, 1},  /* upsampled: only the residual can be y */
+};
+
+Test(conv_direct, in_place_every_level, .fini = restore)
+{
+    for (int lv = SDC_CPU_SCALAR; lv <= (int)sdc_cpu_detect(); lv++) {
+        sdc_cpu_set_max_level((sdc_cpu_level)lv);
+        for (size_t i = 0; i < sizeof in_place / sizeof *in_place; i++)
+            check_aliasing(in_place[i], sdc_cpu_level_name((sdc_cpu_level)lv));
+    }
+}
+
+Test(conv_direct, in_place_bf16_and_forced_algorithms, .fini = restore)
+{
+    sdc_precision_set(SDC_PRECISION_BF16);
+    for (int algo = SDC_CONV_AUTO; algo <= SDC_CONV_WINOGRAD; algo++) {
+        sdc_conv_algo_set((sdc_conv_algo)algo);
+        for (size_t i = 0; i < sizeof in_place / sizeof *in_place; i++)
+            check_aliasing(in_place[i], "bf16");
+    }
 }

@@ -153,3 +153,23 @@ Test(demo_parity, vocab_dir_brings_its_special_tokens)
     unlink(path);
     rmdir(dir);
 }
+
+/* The tokenizer loads on a thread of its own beside the weights (pipeline/model.c): its
+ * error still reaches the caller, one line naming the path, and nothing is leaked. */
+Test(demo_parity, bad_vocabulary_fails_the_model_load)
+{
+    char dir[] = "/tmp/sdc_test_vocab_XXXXXX", path[256];
+    cr_assert(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    cr_assert_eq(symlink(source_path("models/demo/model.safetensors"), path), 0);
+    sdc_model_params mp = sdc_model_default_params();
+    mp.model_path = path;
+    mp.vocab_path = "/nonexistent/vocab.txt.gz";
+    sdc_model *m = (sdc_model *)&m;
+    cr_expect_neq(sdc_model_load(&mp, &m), SDC_OK);
+    cr_expect_null(m);
+    cr_expect(strstr(sdc_last_error(), "/nonexistent/vocab.txt.gz"), "%s", sdc_last_error());
+    cr_expect_null(strchr(sdc_last_error(), '\n'), "%s", sdc_last_error());
+    unlink(path);
+    rmdir(dir);
+}
