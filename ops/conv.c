@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include "ops/gemm_driver.h"
 #include "ops/nn.h"
 #include "ops/profile.h"
@@ -52,5 +54,45 @@ int sdc_conv2d(float *y, const float *x, int B, int Cin, int H, int W, const sdc
     }
     implicit_gemm(y, x, B, Cin, H, W, w, bias, k, stride, pad);
     sdc_profile_end(k == 1 ? SDC_PROF_CONV1X1 : SDC_PROF_CONV, m);
+    return rc;
+}
+
+/* Rows by implicit GEMM: the band of x the rows need (with their halo) is copied out and
+ * convolved whole; the band's first and last output rows, which saw zeros where x has a
+ * halo row, are dropped. Each output pixel is the same sum as in the whole convolution. */
+static int implicit_rows(float *y, const float *x, int B, int C, int H, int W, int row0,
+                         int rows, const sdc_weight *w, const float *bias, sdc_arena *scratch)
+{
+    int lo = row0 > 0 ? row0 - 1 : 0, hi = row0 + rows < H ? row0 + rows + 1 : H;
+    int n = hi - lo, K = w->rows;
+    size_t mark = sdc_arena_mark(scratch), row = (size_t)W;
+    float *band = sdc_arena_floats(scratch, (size_t)B * C * n * row);
+    float *out = sdc_arena_floats(scratch, (size_t)B * K * n * row);
+    if (!band || !out) {
+        sdc_arena_release(scratch, mark);
+        return -1;
+    }
+    for (size_t p = 0; p < (size_t)B * C; p++) // band [B, C, n, W]
+        memcpy(band + p * n * row, x + (p * H + lo) * row, n * row * sizeof *band);
+    implicit_gemm(out, band, B, C, n, W, w, bias, 3, 1, 1); // [B, K, n, W]
+    for (size_t p = 0; p < (size_t)B * K; p++)
+        memcpy(y + p * rows * row, out + (p * n + row0 - lo) * row,
+               (size_t)rows * row * sizeof *y);
+    sdc_arena_release(scratch, mark);
+    return 0;
+}
+
+int sdc_conv3x3_rows(float *y, const float *x, int B, int C, int H, int W, int row0, int rows,
+                     const sdc_weight *w, const float *bias, sdc_arena *scratch)
+{
+    sdc_prof_mark m = sdc_profile_begin();
+    int rc;
+    if (use_winograd(B, C, w->rows, H, W, 3, 1, 1)) {
+        rc = sdc_conv3x3_winograd_rows(y, x, B, C, H, W, row0, rows, w, bias, scratch);
+        sdc_profile_end(SDC_PROF_WINOGRAD, m);
+        return rc;
+    }
+    rc = implicit_rows(y, x, B, C, H, W, row0, rows, w, bias, scratch);
+    sdc_profile_end(SDC_PROF_CONV, m);
     return rc;
 }

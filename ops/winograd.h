@@ -50,6 +50,13 @@ int sdc_winograd_pays(int B, int C, int K, int H, int W);
  * scratch memory ran out (y is then unspecified). */
 int sdc_conv3x3_winograd(float *y, const float *x, int B, int C, int H, int W,
                          const sdc_weight *w, const float *bias, sdc_arena *scratch);
+/* Output rows row0 .. row0 + rows - 1 of the same convolution into y [B, K, rows, W], with
+ * 4x4 tiles starting at row0: where row0 is a multiple of 4 they are the whole
+ * convolution's tiles, so the rows come out bit-identical to its rows. x is read at rows
+ * row0 - 1 .. row0 + rows only, so a caller may overwrite x's other rows meanwhile. */
+int sdc_conv3x3_winograd_rows(float *y, const float *x, int B, int C, int H, int W, int row0,
+                              int rows, const sdc_weight *w, const float *bias,
+                              sdc_arena *scratch);
 /* The same, `chunk` (>= 1) tiles and `kb` (>= 1) output channels at a time (the plain call
  * sizes both to bounded scratch; tests use small ones to cross block edges). */
 int sdc_conv3x3_winograd_blocked(float *y, const float *x, int B, int C, int H, int W,

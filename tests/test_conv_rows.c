@@ -1,0 +1,88 @@
+/* sdc_conv3x3_rows: output rows of a 3x3 convolution by bands, against the rows of the
+ * whole convolution. Bit-identical (bands start at multiples of 4, as Winograd's tiles do),
+ * at every CPU level, for both algorithms, and reading nothing of x but the band and its
+ * halo: the other rows are poisoned with NaN while a band is computed. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "ops/arena.h"
+#include "ops/cpu.h"
+#include "ops/nn.h"
+#include "ops/winograd.h"
+
+#define TEST_RNG_SEED 4242
+#include "test_random.h"
+
+static void restore(void)
+{
+    sdc_cpu_set_max_level(SDC_CPU_AVX512);
+    sdc_conv_algo_set(SDC_CONV_AUTO);
+}
+
+/* x with every row outside [lo, hi) of every plane set to NaN. */
+static float *poisoned(const float *x, int planes, int H, int W, int lo, int hi)
+{
+    size_t n = (size_t)planes * H * W;
+    float *p = malloc(n * sizeof *p);
+    cr_assert(p);
+    memcpy(p, x, n * sizeof *p);
+    for (int c = 0; c < planes; c++)
+        for (int r = 0; r < H; r++)
+            if (r < lo || r >= hi)
+                for (int j = 0; j < W; j++)
+                    p[((size_t)c * H + r) * W + j] = NAN;
+    return p;
+}
+
+/* Every band of `band` rows (the last one shorter) against the whole convolution. */
+static void check_bands(int B, int C, int K, int H, int W, int band, sdc_conv_algo algo)
+{
+    float *x = random_floats((size_t)B * C * H * W, 1.0f), *bias = random_floats(K, 1.0f);
+    float *wv = random_floats((size_t)K * C * 9, 0.5f);
+    sdc_weight w = {.rows = K, .cols = C * 9, .dtype = SDC_DTYPE_F32, .data = wv};
+    size_t plane = (size_t)H * W;
+    float *whole = malloc((size_t)B * K * plane * sizeof(float));
+    float *rows = malloc((size_t)B * K * band * W * sizeof(float));
+    cr_assert(whole && rows);
+    sdc_arena arena;
+    sdc_arena_init(&arena);
+    sdc_conv_algo_set(algo);
+    for (int lv = SDC_CPU_SCALAR; lv <= (int)sdc_cpu_detect(); lv++) {
+        sdc_cpu_set_max_level((sdc_cpu_level)lv);
+        cr_assert_eq(sdc_conv2d(whole, x, B, C, H, W, &w, bias, 3, 1, 1, &arena), 0);
+        for (int r0 = 0; r0 < H; r0 += band) {
+            int n = H - r0 < band ? H - r0 : band;
+            float *xp = poisoned(x, B * C, H, W, r0 - 1, r0 + n + 1);
+            cr_assert_eq(sdc_conv3x3_rows(rows, xp, B, C, H, W, r0, n, &w, bias, &arena), 0);
+            for (int p = 0; p < B * K; p++)
+                cr_assert(memcmp(rows + (size_t)p * n * W, whole + p * plane + (size_t)r0 * W,
+                                 (size_t)n * W * sizeof(float)) == 0,
+                          "%s %s C%d K%d %dx%d: rows %d..%d of plane %d differ",
+                          sdc_cpu_level_name((sdc_cpu_level)lv), sdc_conv_algo_name(algo), C,
+                          K, H, W, r0, r0 + n - 1, p);
+            free(xp);
+        }
+    }
+    sdc_arena_free(&arena);
+    free(rows), free(whole), free(wv), free(bias), free(x);
+}
+
+Test(conv_rows, winograd_bands, .fini = restore)
+{
+    check_bands(2, 5, 17, 13, 11, 4, SDC_CONV_WINOGRAD);
+    check_bands(1, 19, 7, 30, 37, 8, SDC_CONV_WINOGRAD); /* 16-tile row blocks */
+    check_bands(2, 3, 4, 9, 70, 12, SDC_CONV_WINOGRAD);
+}
+
+Test(conv_rows, implicit_bands, .fini = restore)
+{
+    check_bands(2, 5, 17, 13, 11, 4, SDC_CONV_IMPLICIT_GEMM);
+    check_bands(1, 19, 7, 30, 37, 8, SDC_CONV_IMPLICIT_GEMM);
+}
+
+Test(conv_rows, auto_bands, .fini = restore)
+{
+    check_bands(1, 128, 16, 48, 48, 16, SDC_CONV_AUTO); /* Winograd pays here */
+    check_bands(1, 8, 8, 12, 12, 4, SDC_CONV_AUTO);     /* and not here */
+}
