@@ -58,14 +58,17 @@ int sdc_conv2d(float *y, const float *x, int B, int Cin, int H, int W, const sdc
 }
 
 /* Rows by implicit GEMM: the band of x the rows need (with their halo) is copied out and
- * convolved whole; the band's first and last output rows, which saw zeros where x has a
- * halo row, are dropped. Each output pixel is the same sum as in the whole convolution. */
-static int implicit_rows(float *y, const float *x, int B, int C, int H, int W, int row0,
-                         int rows, const sdc_weight *w, const float *bias, sdc_arena *scratch)
+ * convolved whole; the band's first and last output rows, which saw zeros where the image
+ * has a halo row, are dropped. Each output pixel is the same sum as in the whole
+ * convolution. */
+static int implicit_rows(float *y, const float *x, int B, int C, int W,
+                         const sdc_conv_window *win, const sdc_weight *w, const float *bias,
+                         sdc_arena *scratch)
 {
-    int lo = row0 > 0 ? row0 - 1 : 0, hi = row0 + rows < H ? row0 + rows + 1 : H;
+    int row0 = win->row0, rows = win->rows;
+    int lo = row0 > 0 ? row0 - 1 : 0, hi = row0 + rows < win->H ? row0 + rows + 1 : win->H;
     int n = hi - lo, K = w->rows;
-    size_t mark = sdc_arena_mark(scratch), row = (size_t)W;
+    size_t mark = sdc_arena_mark(scratch), row = (size_t)W, xr = (size_t)win->x_rows;
     float *band = sdc_arena_floats(scratch, (size_t)B * C * n * row);
     float *out = sdc_arena_floats(scratch, (size_t)B * K * n * row);
     if (!band || !out) {
@@ -73,7 +76,8 @@ static int implicit_rows(float *y, const float *x, int B, int C, int H, int W, i
         return -1;
     }
     for (size_t p = 0; p < (size_t)B * C; p++) // band [B, C, n, W]
-        memcpy(band + p * n * row, x + (p * H + lo) * row, n * row * sizeof *band);
+        memcpy(band + p * n * row, x + (p * xr + lo - win->x_row0) * row,
+               n * row * sizeof *band);
     implicit_gemm(out, band, B, C, n, W, w, bias, 3, 1, 1); // [B, K, n, W]
     for (size_t p = 0; p < (size_t)B * K; p++)
         memcpy(y + p * rows * row, out + (p * n + row0 - lo) * row,
@@ -82,17 +86,17 @@ static int implicit_rows(float *y, const float *x, int B, int C, int H, int W, i
     return 0;
 }
 
-int sdc_conv3x3_rows(float *y, const float *x, int B, int C, int H, int W, int row0, int rows,
+int sdc_conv3x3_rows(float *y, const float *x, int B, int C, int W, const sdc_conv_window *win,
                      const sdc_weight *w, const float *bias, sdc_arena *scratch)
 {
     sdc_prof_mark m = sdc_profile_begin();
     int rc;
-    if (use_winograd(B, C, w->rows, H, W, 3, 1, 1)) {
-        rc = sdc_conv3x3_winograd_rows(y, x, B, C, H, W, row0, rows, w, bias, scratch);
+    if (use_winograd(B, C, w->rows, win->H, W, 3, 1, 1)) {
+        rc = sdc_conv3x3_winograd_rows(y, x, B, C, W, win, w, bias, scratch);
         sdc_profile_end(SDC_PROF_WINOGRAD, m);
         return rc;
     }
-    rc = implicit_rows(y, x, B, C, H, W, row0, rows, w, bias, scratch);
+    rc = implicit_rows(y, x, B, C, W, win, w, bias, scratch);
     sdc_profile_end(SDC_PROF_CONV, m);
     return rc;
 }

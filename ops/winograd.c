@@ -75,12 +75,12 @@ void sdc_wino_filters(float *U, const sdc_weight *w, int k0, int kb, int C)
 /* The 6x6 input patch of tile (ty, tx) of image plane x [H, W], zeros outside. */
 static void gather_patch(float *d, const float *x, const sdc_wino_tiling *g, int ty, int tx)
 {
-    int y0 = g->row0 + ty * TILE - 1, x0 = tx * TILE - 1;
+    int y0 = g->row0 - g->x_row0 + ty * TILE - 1, x0 = tx * TILE - 1;
     for (int i = 0; i < PATCH; i++)
         for (int j = 0; j < PATCH; j++) {
             int yy = y0 + i, xx = x0 + j;
             d[i * PATCH + j] =
-                yy >= 0 && yy < g->H && xx >= 0 && xx < g->W ? x[(size_t)yy * g->W + xx] : 0.0f;
+                yy >= 0 && yy < g->x_rows && xx >= 0 && xx < g->W ? x[(size_t)yy * g->W + xx] : 0.0f;
         }
 }
 
@@ -92,7 +92,7 @@ void sdc_wino_inputs(float *V, const float *x, const sdc_wino_tiling *g, size_t 
         for (int q = 0; q < n; q++) {
             size_t p = p0 + q, b = p / per_image, t = p % per_image;
             float d[POINTS], v[POINTS];
-            gather_patch(d, x + (b * g->C + c) * (size_t)g->H * g->W, g, (int)(t / g->tw),
+            gather_patch(d, x + (b * g->C + c) * (size_t)g->x_rows * g->W, g, (int)(t / g->tw),
                          (int)(t % g->tw));
             wino_input_2d(v, d);
             for (int e = 0; e < POINTS; e++)
@@ -143,15 +143,16 @@ static int run_tiles(float *y, const float *x, const sdc_wino_tiling *g, const s
 int sdc_conv3x3_winograd(float *y, const float *x, int B, int C, int H, int W,
                          const sdc_weight *w, const float *bias, sdc_arena *scratch)
 {
-    return sdc_conv3x3_winograd_rows(y, x, B, C, H, W, 0, H, w, bias, scratch);
+    sdc_conv_window win = {H, 0, H, 0, H};
+    return sdc_conv3x3_winograd_rows(y, x, B, C, W, &win, w, bias, scratch);
 }
 
-int sdc_conv3x3_winograd_rows(float *y, const float *x, int B, int C, int H, int W, int row0,
-                              int rows, const sdc_weight *w, const float *bias,
+int sdc_conv3x3_winograd_rows(float *y, const float *x, int B, int C, int W,
+                              const sdc_conv_window *win, const sdc_weight *w, const float *bias,
                               sdc_arena *scratch)
 {
-    sdc_wino_tiling g = {B, C, w->rows, H, W, (rows + TILE - 1) / TILE, (W + TILE - 1) / TILE,
-                         row0, rows};
+    sdc_wino_tiling g = {B, C, w->rows, win->H, W, (win->rows + TILE - 1) / TILE,
+                         (W + TILE - 1) / TILE, win->row0, win->rows, win->x_row0, win->x_rows};
     int chunk, kb;
     block_sizes(C, w->rows, (size_t)B * g.th * g.tw, &chunk, &kb);
     return run_tiles(y, x, &g, w, bias, scratch, chunk, kb);
@@ -162,7 +163,7 @@ int sdc_conv3x3_winograd_blocked(float *y, const float *x, int B, int C, int H, 
                                  int chunk, int kb)
 {
     sdc_wino_tiling g = {B, C, w->rows, H, W, (H + TILE - 1) / TILE, (W + TILE - 1) / TILE,
-                         0, H};
+                         0, H, 0, H};
     return run_tiles(y, x, &g, w, bias, scratch, chunk, kb);
 }
 

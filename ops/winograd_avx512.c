@@ -48,7 +48,10 @@ typedef struct frame {
     int ch, rows, shift;
 } frame;
 
-static frame input_frame(const sdc_wino_tiling *g) { return (frame){g->C, g->H, g->row0}; }
+static frame input_frame(const sdc_wino_tiling *g)
+{
+    return (frame){g->C, g->x_rows, g->row0 - g->x_row0};
+}
 static frame output_frame(const sdc_wino_tiling *g) { return (frame){g->K, g->rows, 0}; }
 
 /* Per-lane geometry of tiles p .. p + lanes - 1: the element offset of the tile's first
@@ -179,7 +182,7 @@ static __mmask16 gather_patches(__m512 *d, const float *xc, const sdc_wino_tilin
 void sdc_wino_inputs_avx512(float *V, const float *x, const sdc_wino_tiling *g, size_t p0,
                             int n)
 {
-    size_t plane = (size_t)g->C * n, hw = (size_t)g->H * g->W;
+    size_t plane = (size_t)g->C * n, hw = (size_t)g->x_rows * g->W;
     /* channels outer: the tiles of a chunk walk each plane's rows in order */
 #pragma omp parallel for schedule(static) if (sdc_parallel_worth(plane * POINTS))
     for (int c = 0; c < g->C; c++)
