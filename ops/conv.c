@@ -86,6 +86,21 @@ static int implicit_rows(float *y, const float *x, int B, int C, int W,
     return 0;
 }
 
+/* Implicit GEMM's bands: about this many floats of input or output each. */
+#define IMPLICIT_BAND_FLOATS ((size_t)2 << 20)
+
+int sdc_conv3x3_band_rows(int B, int C, int K, int H, int W)
+{
+    int rows;
+    if (use_winograd(B, C, K, H, W, 3, 1, 1)) {
+        rows = sdc_winograd_band_rows(B, C, K, W);
+    } else {
+        size_t r = IMPLICIT_BAND_FLOATS / ((size_t)B * (C > K ? C : K) * W) / 4 * 4;
+        rows = r < 4 ? 4 : r < (size_t)H ? (int)r : H;
+    }
+    return rows < H ? rows : H;
+}
+
 int sdc_conv3x3_rows(float *y, const float *x, int B, int C, int W, const sdc_conv_window *win,
                      const sdc_weight *w, const float *bias, sdc_arena *scratch)
 {

@@ -27,6 +27,9 @@ typedef struct sdc_conv_window {
     int H, x_row0, x_rows, row0, rows;
 } sdc_conv_window;
 
+/* Rows per band (a multiple of 4, or H) that suit sdc_conv3x3_rows for this convolution:
+ * with Winograd, one band's tiles fill one chunk of its scratch. */
+int sdc_conv3x3_band_rows(int B, int C, int K, int H, int W);
 /* y [B, Cout, win->rows, W] = those rows of sdc_conv2d(image, k = 3, stride 1, pad 1),
  * bit-identical to them when row0 is a multiple of 4 (Winograd's tiles then coincide) and
  * the algorithm is chosen for the whole image. scratch must not be NULL. */

@@ -140,6 +140,13 @@ static void block_sizes(int C, int K, size_t tiles, int *chunk, int *kb)
 static int run_tiles(float *y, const float *x, const sdc_wino_tiling *g, const sdc_weight *w,
                      const float *bias, sdc_arena *scratch, int chunk, int kb);
 
+int sdc_winograd_band_rows(int B, int C, int K, int W)
+{
+    int chunk, kb, per_row = B * ((W + TILE - 1) / TILE);
+    block_sizes(C, K, (size_t)INT_MAX, &chunk, &kb);
+    return chunk / per_row > 1 ? chunk / per_row * TILE : TILE;
+}
+
 int sdc_conv3x3_winograd(float *y, const float *x, int B, int C, int H, int W,
                          const sdc_weight *w, const float *bias, sdc_arena *scratch)
 {

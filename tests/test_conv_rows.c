@@ -115,3 +115,16 @@ Test(conv_rows, auto_bands, .fini = restore)
     check_bands(1, 128, 16, 48, 48, 16, SDC_CONV_AUTO); /* Winograd pays here */
     check_bands(1, 8, 8, 12, 12, 4, SDC_CONV_AUTO);     /* and not here */
 }
+
+/* Band heights: multiples of 4 (or the whole height), at least one tile row. */
+Test(conv_rows, band_rows, .fini = restore)
+{
+    int cases[][5] = {{1, 256, 128, 512, 512}, {1, 512, 512, 256, 256}, {2, 8, 8, 30, 30},
+                      {1, 128, 128, 6, 4096}, {4, 320, 320, 64, 64}};
+    for (int i = 0; i < 5; i++) {
+        int *c = cases[i], H = c[3];
+        int rows = sdc_conv3x3_band_rows(c[0], c[1], c[2], H, c[4]);
+        cr_assert(rows >= 1 && rows <= H && (rows % 4 == 0 || rows == H),
+                  "case %d: %d rows of %d", i, rows, H);
+    }
+}

@@ -5,19 +5,6 @@
 #include "ops/error.h"
 #include "ops/nn.h"
 
-/* About this many floats per band buffer: small next to the VAE's activations (8 MiB
- * against 128-256 MiB at 512x512), large enough that each band's Winograd GEMMs stay long
- * (a band of 16 rows of a 512-wide map is 512 tiles). */
-#define BAND_FLOATS ((size_t)2 << 20)
-
-/* Rows per band for `planes` planes of width W: a multiple of 4, at least 4. */
-static int band_rows(int planes, int W, int H)
-{
-    size_t rows = BAND_FLOATS / ((size_t)planes * W) / 4 * 4;
-    rows = rows < 4 ? 4 : rows;
-    return rows < (size_t)H ? (int)rows : H;
-}
-
 /* Rows r0 .. r0 + n - 1 of every plane of y [planes, H, W] = band [planes, n, W]. */
 static void put_rows(float *y, const float *band, int planes, int H, int W, int r0, int n)
 {
@@ -49,7 +36,7 @@ sdc_status sdc_vae_conv_in_place(const sdc_layer *l, const sdc_vae_pass *p, floa
 {
     if (l->adapters)
         return whole_then_copy(l, p, x, H, W);
-    int B = p->B, C = l->in, K = l->w.rows, R = band_rows(B * K, W, H);
+    int B = p->B, C = l->in, K = l->w.rows, R = sdc_conv3x3_band_rows(B, C, K, H, W);
     size_t mark = sdc_arena_mark(p->arena), band = (size_t)B * K * R * W;
     float *out[2] = {sdc_arena_floats(p->arena, band), sdc_arena_floats(p->arena, band)};
     if (!out[0] || !out[1])
@@ -82,8 +69,8 @@ static void upsample_rows(float *u, const float *x, int planes, int h, int w, in
         for (int r = 0; r < n; r++) {
             const float *src = x + ((size_t)q * h + (lo + r) / 2) * w;
             float *dst = u + ((size_t)q * n + r) * W;
-            for (size_t j = 0; j < W; j++)
-                dst[j] = src[j / 2];
+            for (int j = 0; j < w; j++)
+                dst[2 * j] = dst[2 * j + 1] = src[j];
         }
 }
 
@@ -91,7 +78,7 @@ sdc_status sdc_vae_conv_upsampled(const sdc_layer *l, const sdc_vae_pass *p, flo
                                   const float *x, int h, int w)
 {
     int B = p->B, C = l->in, K = l->w.rows, H = 2 * h, W = 2 * w;
-    int R = band_rows(B * (C > K ? C : K), W, H);
+    int R = sdc_conv3x3_band_rows(B, C, K, H, W);
     size_t mark = sdc_arena_mark(p->arena);
     if (l->adapters) { // whole, as whole_then_copy
         float *u = sdc_arena_floats(p->arena, (size_t)B * C * H * W);
