@@ -34,28 +34,38 @@ static sdc_status whole_then_copy(const sdc_layer *l, const sdc_vae_pass *p, flo
 sdc_status sdc_vae_conv_in_place(const sdc_layer *l, const sdc_vae_pass *p, float *x, int H,
                                  int W)
 {
+    return sdc_vae_conv_in_place_rows(l, p, x, H, W,
+                                      sdc_conv3x3_band_rows(p->B, l->in, l->w.rows, H, W));
+}
+
+sdc_status sdc_vae_conv_in_place_rows(const sdc_layer *l, const sdc_vae_pass *p, float *x, int H,
+                                      int W, int R)
+{
     if (l->adapters)
         return whole_then_copy(l, p, x, H, W);
-    int B = p->B, C = l->in, K = l->w.rows, R = sdc_conv3x3_band_rows(B, C, K, H, W);
+    int B = p->B, C = l->in, K = l->w.rows;
     size_t mark = sdc_arena_mark(p->arena), band = (size_t)B * K * R * W;
-    float *out[2] = {sdc_arena_floats(p->arena, band), sdc_arena_floats(p->arena, band)};
+    float *out[2] = {sdc_arena_floats(p->arena, band), NULL};
+    out[1] = R < H ? sdc_arena_floats(p->arena, band) : out[0];
     if (!out[0] || !out[1])
         return sdc_vae_nomem(p, mark, "convolution bands");
     /* A band's output is written back only after the next band is computed: by then every
      * plane's rows it lands on (plane q of [B, K, H, W] and of [B, C, H, W] share rows) have
      * been read for the last time, halo included. */
     sdc_conv_window done = {0};
+    float *pending = NULL;
     for (int r0 = 0, i = 0; r0 < H; r0 += R, i++) {
         sdc_conv_window win = {H, 0, H, r0, H - r0 < R ? H - r0 : R};
         if (sdc_conv3x3_rows(out[i & 1], x, B, C, W, &win, &l->w, l->bias, p->arena)) {
             sdc_arena_release(p->arena, mark);
             return sdc_fail(SDC_ERR_NOMEM, "vae: out of memory for convolution scratch");
         }
-        if (i > 0)
-            put_rows(x, out[(i - 1) & 1], B * K, H, W, done.row0, done.rows);
+        if (pending)
+            put_rows(x, pending, B * K, H, W, done.row0, done.rows);
+        pending = out[i & 1];
         done = win;
     }
-    put_rows(x, out[((H + R - 1) / R - 1) & 1], B * K, H, W, done.row0, done.rows);
+    put_rows(x, pending, B * K, H, W, done.row0, done.rows);
     sdc_arena_release(p->arena, mark);
     return SDC_OK;
 }
@@ -77,8 +87,15 @@ static void upsample_rows(float *u, const float *x, int planes, int h, int w, in
 sdc_status sdc_vae_conv_upsampled(const sdc_layer *l, const sdc_vae_pass *p, float *y,
                                   const float *x, int h, int w)
 {
+    return sdc_vae_conv_upsampled_rows(l, p, y, x, h, w,
+                                       sdc_conv3x3_band_rows(p->B, l->in, l->w.rows, 2 * h,
+                                                             2 * w));
+}
+
+sdc_status sdc_vae_conv_upsampled_rows(const sdc_layer *l, const sdc_vae_pass *p, float *y,
+                                       const float *x, int h, int w, int R)
+{
     int B = p->B, C = l->in, K = l->w.rows, H = 2 * h, W = 2 * w;
-    int R = sdc_conv3x3_band_rows(B, C, K, H, W);
     size_t mark = sdc_arena_mark(p->arena);
     if (l->adapters) { // whole, as whole_then_copy
         float *u = sdc_arena_floats(p->arena, (size_t)B * C * H * W);

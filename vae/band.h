@@ -18,4 +18,11 @@ sdc_status sdc_vae_conv_in_place(const sdc_layer *l, const sdc_vae_pass *p, floa
 sdc_status sdc_vae_conv_upsampled(const sdc_layer *l, const sdc_vae_pass *p, float *y,
                                   const float *x, int h, int w);
 
+/* The same with bands of R rows (a multiple of 4, or the whole height) instead of
+ * sdc_conv3x3_band_rows's choice: tests use small ones to cross many band edges. */
+sdc_status sdc_vae_conv_in_place_rows(const sdc_layer *l, const sdc_vae_pass *p, float *x, int H,
+                                      int W, int R);
+sdc_status sdc_vae_conv_upsampled_rows(const sdc_layer *l, const sdc_vae_pass *p, float *y,
+                                       const float *x, int h, int w, int R);
+
 #endif
