@@ -57,7 +57,7 @@ int sdc_conv3x3_winograd_rows(float *y, const float *x, int B, int C, int W,
                               const sdc_conv_window *win, const sdc_weight *w, const float *bias,
                               sdc_arena *scratch);
 /* Output rows per band (a multiple of 4) for convolving by bands of rows: the tiles of one
- * band fill one chunk, as nearly as whole tile rows allow. */
+ * band fill whole chunks (as nearly as whole tile rows allow), at least MIN_BAND_TILES. */
 int sdc_winograd_band_rows(int B, int C, int K, int W);
 /* The same, `chunk` (>= 1) tiles and `kb` (>= 1) output channels at a time (the plain call
  * sizes both to bounded scratch; tests use small ones to cross block edges). */
