@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include "ops/gemm_driver.h"
 #include "ops/nn.h"
 #include "ops/profile.h"
@@ -52,5 +54,64 @@ int sdc_conv2d(float *y, const float *x, int B, int Cin, int H, int W, const sdc
     }
     implicit_gemm(y, x, B, Cin, H, W, w, bias, k, stride, pad);
     sdc_profile_end(k == 1 ? SDC_PROF_CONV1X1 : SDC_PROF_CONV, m);
+    return rc;
+}
+
+/* Rows by implicit GEMM: the band of x the rows need (with their halo) is copied out and
+ * convolved whole; the band's first and last output rows, which saw zeros where the image
+ * has a halo row, are dropped. Each output pixel is the same sum as in the whole
+ * convolution. */
+static int implicit_rows(float *y, const float *x, int B, int C, int W,
+                         const sdc_conv_window *win, const sdc_weight *w, const float *bias,
+                         sdc_arena *scratch)
+{
+    int row0 = win->row0, rows = win->rows;
+    int lo = row0 > 0 ? row0 - 1 : 0, hi = row0 + rows < win->H ? row0 + rows + 1 : win->H;
+    int n = hi - lo, K = w->rows;
+    size_t mark = sdc_arena_mark(scratch), row = (size_t)W, xr = (size_t)win->x_rows;
+    float *band = sdc_arena_floats(scratch, (size_t)B * C * n * row);
+    float *out = sdc_arena_floats(scratch, (size_t)B * K * n * row);
+    if (!band || !out) {
+        sdc_arena_release(scratch, mark);
+        return -1;
+    }
+    for (size_t p = 0; p < (size_t)B * C; p++) // band [B, C, n, W]
+        memcpy(band + p * n * row, x + (p * xr + lo - win->x_row0) * row,
+               n * row * sizeof *band);
+    implicit_gemm(out, band, B, C, n, W, w, bias, 3, 1, 1); // [B, K, n, W]
+    for (size_t p = 0; p < (size_t)B * K; p++)
+        memcpy(y + p * rows * row, out + (p * n + row0 - lo) * row,
+               (size_t)rows * row * sizeof *y);
+    sdc_arena_release(scratch, mark);
+    return 0;
+}
+
+/* Implicit GEMM's bands: about this many floats of input or output each. */
+#define IMPLICIT_BAND_FLOATS ((size_t)2 << 20)
+
+int sdc_conv3x3_band_rows(int B, int C, int K, int H, int W)
+{
+    int rows;
+    if (use_winograd(B, C, K, H, W, 3, 1, 1)) {
+        rows = sdc_winograd_band_rows(B, C, K, W);
+    } else {
+        size_t r = IMPLICIT_BAND_FLOATS / ((size_t)B * (C > K ? C : K) * W) / 4 * 4;
+        rows = r < 4 ? 4 : r < (size_t)H ? (int)r : H;
+    }
+    return rows < H ? rows : H;
+}
+
+int sdc_conv3x3_rows(float *y, const float *x, int B, int C, int W, const sdc_conv_window *win,
+                     const sdc_weight *w, const float *bias, sdc_arena *scratch)
+{
+    sdc_prof_mark m = sdc_profile_begin();
+    int rc;
+    if (use_winograd(B, C, w->rows, win->H, W, 3, 1, 1)) {
+        rc = sdc_conv3x3_winograd_rows(y, x, B, C, W, win, w, bias, scratch);
+        sdc_profile_end(SDC_PROF_WINOGRAD, m);
+        return rc;
+    }
+    rc = implicit_rows(y, x, B, C, W, win, w, bias, scratch);
+    sdc_profile_end(SDC_PROF_CONV, m);
     return rc;
 }

@@ -18,6 +18,23 @@ void sdc_linear(float *y, const float *x, int M, const sdc_weight *w, const floa
  * -1 when scratch memory ran out. */
 int sdc_conv2d(float *y, const float *x, int B, int Cin, int H, int W, const sdc_weight *w,
                const float *bias, int k, int stride, int pad, sdc_arena *scratch);
+/* A window of rows of a 3x3 convolution (stride 1, padding 1) of an image [B, C, H, W], so
+ * that a layer's input and output need not exist whole at once (convolution by bands):
+ * output rows row0 .. row0 + rows - 1 from x [B, C, x_rows, W] holding the image rows
+ * x_row0 .. x_row0 + x_rows - 1, which must include every image row in row0 - 1 .. row0 +
+ * rows' + 1, rows' being rows rounded up to a multiple of 4. */
+typedef struct sdc_conv_window {
+    int H, x_row0, x_rows, row0, rows;
+} sdc_conv_window;
+
+/* Rows per band (a multiple of 4, or H) that suit sdc_conv3x3_rows for this convolution:
+ * with Winograd, one band's tiles fill one chunk of its scratch. */
+int sdc_conv3x3_band_rows(int B, int C, int K, int H, int W);
+/* y [B, Cout, win->rows, W] = those rows of sdc_conv2d(image, k = 3, stride 1, pad 1),
+ * bit-identical to them when row0 is a multiple of 4 (Winograd's tiles then coincide) and
+ * the algorithm is chosen for the whole image. scratch must not be NULL. */
+int sdc_conv3x3_rows(float *y, const float *x, int B, int C, int W, const sdc_conv_window *win,
+                     const sdc_weight *w, const float *bias, sdc_arena *scratch);
 /* 3x3 convolution, stride 1, padding 1, with what follows it in small decoders fused:
  *   y [B, Cout, Ho, Wo] = act(conv(up(x)) + bias + residual)
  * x [B, Cin, H, W]; up != 0: x is first resized by nearest 2x (Ho = 2H, Wo = 2W), else

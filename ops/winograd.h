@@ -18,6 +18,7 @@
 #define SDC_OPS_WINOGRAD_H
 
 #include "ops/arena.h"
+#include "ops/nn.h"
 #include "ops/weight.h"
 
 /* Which algorithm sdc_conv2d uses for 3x3 stride-1 padding-1 convolutions. AUTO: Winograd
@@ -50,6 +51,14 @@ int sdc_winograd_pays(int B, int C, int K, int H, int W);
  * scratch memory ran out (y is then unspecified). */
 int sdc_conv3x3_winograd(float *y, const float *x, int B, int C, int H, int W,
                          const sdc_weight *w, const float *bias, sdc_arena *scratch);
+/* A window of rows of the same convolution (sdc_conv_window, ops/nn.h), with 4x4 tiles
+ * starting at win->row0. */
+int sdc_conv3x3_winograd_rows(float *y, const float *x, int B, int C, int W,
+                              const sdc_conv_window *win, const sdc_weight *w, const float *bias,
+                              sdc_arena *scratch);
+/* Output rows per band (a multiple of 4) for convolving by bands of rows: the tiles of one
+ * band fill whole chunks (as nearly as whole tile rows allow), at least MIN_BAND_TILES. */
+int sdc_winograd_band_rows(int B, int C, int K, int W);
 /* The same, `chunk` (>= 1) tiles and `kb` (>= 1) output channels at a time (the plain call
  * sizes both to bounded scratch; tests use small ones to cross block edges). */
 int sdc_conv3x3_winograd_blocked(float *y, const float *x, int B, int C, int H, int W,

@@ -42,23 +42,35 @@ void sdc_wino_filters_avx512(float *U, const sdc_weight *w, int k0, int kb, int 
     }
 }
 
+/* A tensor [B, ch, rows, W] the tiles are read from or written to, in which tile row ty
+ * starts at row shift + 4 ty: x is (C, H, row0), y is (K, rows, 0) (sdc_wino_tiling). */
+typedef struct frame {
+    int ch, rows, shift;
+} frame;
+
+static frame input_frame(const sdc_wino_tiling *g)
+{
+    return (frame){g->C, g->x_rows, g->row0 - g->x_row0};
+}
+static frame output_frame(const sdc_wino_tiling *g) { return (frame){g->K, g->rows, 0}; }
+
 /* Per-lane geometry of tiles p .. p + lanes - 1: the element offset of the tile's first
- * pixel (top-left of its 4x4 output) in its image plane of channel 0 of a [B, ch, H, W]
- * tensor, and that pixel's row and column. */
+ * pixel (top-left of its 4x4 output) in its image plane of channel 0 of frame f, and that
+ * pixel's row and column. */
 typedef struct lane_tiles {
     __m512i offset, row, col;
     __mmask16 live;
 } lane_tiles;
 
-static lane_tiles tiles_at(const sdc_wino_tiling *g, size_t p, int lanes, int ch)
+static lane_tiles tiles_at(const sdc_wino_tiling *g, size_t p, int lanes, frame f)
 {
     size_t per_image = (size_t)g->th * g->tw;
     int off[LANES] = {0}, row[LANES] = {0}, col[LANES] = {0};
     for (int l = 0; l < lanes; l++) {
         size_t b = (p + l) / per_image, t = (p + l) % per_image;
-        row[l] = (int)(t / g->tw) * TILE;
+        row[l] = f.shift + (int)(t / g->tw) * TILE;
         col[l] = (int)(t % g->tw) * TILE;
-        off[l] = (int)(b * ch * (size_t)g->H * g->W) + row[l] * g->W + col[l];
+        off[l] = (int)(b * f.ch * (size_t)f.rows * g->W) + row[l] * g->W + col[l];
     }
     return (lane_tiles){_mm512_loadu_si512(off), _mm512_loadu_si512(row),
                         _mm512_loadu_si512(col), sdc_lanes16(lanes)};
@@ -75,11 +87,11 @@ static __mmask16 inside(__mmask16 m, __m512i v, int d, int limit)
 /* Per-lane gather offsets and masks of the 6x6 patches (inputs) or 4x4 tiles (outputs) of
  * tiles t, `side` on a side, whose first element sits at (first, first) from the tile's
  * corner: zero masks outside the image. The same for every channel, so worked out once. */
-static void patch_lanes(const lane_tiles *t, const sdc_wino_tiling *g, int side, int first,
-                        __m512i *at, __mmask16 *live)
+static void patch_lanes(const lane_tiles *t, const sdc_wino_tiling *g, frame f, int side,
+                        int first, __m512i *at, __mmask16 *live)
 {
     for (int i = 0; i < side; i++) {
-        __mmask16 rows = inside(t->live, t->row, i + first, g->H);
+        __mmask16 rows = inside(t->live, t->row, i + first, f.rows);
         for (int j = 0; j < side; j++) {
             live[i * side + j] = inside(rows, t->col, j + first, g->W);
             at[i * side + j] = _mm512_add_epi32(
@@ -92,23 +104,24 @@ static void patch_lanes(const lane_tiles *t, const sdc_wino_tiling *g, int side,
  * consecutive pixels: 5 masked row loads per image row and shuffles replace the 36 gathers.
  * `cols` masks the row loads to the image, `y0` / `x0` is the first patch's corner. */
 typedef struct row_block {
-    size_t image; /* elements before the tiles' image in a [B, C, H, W] tensor */
-    int y0, x0;
+    size_t image; /* elements before the tiles' image in their frame's tensor */
+    int y0, x0, rows;
     __mmask16 cols[5];
 } row_block;
 
 /* Whether tiles p .. p + 15 (all live) lie in one tile row of one image; fills *rb then, for
- * patches starting `first` pixels from the tiles' corners (-1 for inputs, 0 for outputs) in a
- * tensor of `ch` channels. */
-static int row_block_at(const sdc_wino_tiling *g, size_t p, int lanes, int first, int ch,
+ * patches starting `first` pixels from the tiles' corners (-1 for inputs, 0 for outputs) in
+ * frame f. */
+static int row_block_at(const sdc_wino_tiling *g, size_t p, int lanes, int first, frame f,
                         row_block *rb)
 {
     size_t per_image = (size_t)g->th * g->tw, t = p % per_image;
     int ty = (int)(t / g->tw), tx = (int)(t % g->tw);
     if (lanes < LANES || tx + LANES > g->tw)
         return 0;
-    rb->image = p / per_image * ch * (size_t)g->H * g->W;
-    rb->y0 = ty * TILE + first;
+    rb->image = p / per_image * f.ch * (size_t)f.rows * g->W;
+    rb->y0 = f.shift + ty * TILE + first;
+    rb->rows = f.rows;
     rb->x0 = tx * TILE + first;
     for (int k = 0; k < 5; k++) { /* lanes l with 0 <= x0 + 16 k + l < W */
         int lo = -(rb->x0 + 16 * k), hi = g->W - (rb->x0 + 16 * k);
@@ -129,7 +142,7 @@ static void patches_by_rows(__m512 *d, const float *xc, const sdc_wino_tiling *g
                                           24, 28);
     for (int i = 0; i < PATCH; i++) {
         int yy = rb->y0 + i;
-        if (yy < 0 || yy >= g->H) {
+        if (yy < 0 || yy >= rb->rows) {
             for (int j = 0; j < PATCH; j++)
                 d[i * PATCH + j] = _mm512_setzero_ps();
             continue;
@@ -157,10 +170,10 @@ static void patches_by_rows(__m512 *d, const float *xc, const sdc_wino_tiling *g
 static __mmask16 gather_patches(__m512 *d, const float *xc, const sdc_wino_tiling *g, size_t p,
                                 int lanes)
 {
-    lane_tiles t = tiles_at(g, p, lanes, g->C);
+    lane_tiles t = tiles_at(g, p, lanes, input_frame(g));
     __m512i at[POINTS];
     __mmask16 live[POINTS];
-    patch_lanes(&t, g, PATCH, -1, at, live);
+    patch_lanes(&t, g, input_frame(g), PATCH, -1, at, live);
     for (int e = 0; e < POINTS; e++)
         d[e] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live[e], at[e], xc, 4);
     return t.live;
@@ -169,7 +182,7 @@ static __mmask16 gather_patches(__m512 *d, const float *xc, const sdc_wino_tilin
 void sdc_wino_inputs_avx512(float *V, const float *x, const sdc_wino_tiling *g, size_t p0,
                             int n)
 {
-    size_t plane = (size_t)g->C * n, hw = (size_t)g->H * g->W;
+    size_t plane = (size_t)g->C * n, hw = (size_t)g->x_rows * g->W;
     /* channels outer: the tiles of a chunk walk each plane's rows in order */
 #pragma omp parallel for schedule(static) if (sdc_parallel_worth(plane * POINTS))
     for (int c = 0; c < g->C; c++)
@@ -178,7 +191,7 @@ void sdc_wino_inputs_avx512(float *V, const float *x, const sdc_wino_tiling *g, 
             __m512 d[POINTS], v[POINTS];
             row_block rb;
             __mmask16 live = 0xffff;
-            if (row_block_at(g, p0 + q, n - q, -1, g->C, &rb))
+            if (row_block_at(g, p0 + q, n - q, -1, input_frame(g), &rb))
                 patches_by_rows(d, xc, g, &rb);
             else
                 live = gather_patches(d, xc, g, p0 + q, n - q < LANES ? n - q : LANES);
@@ -195,7 +208,7 @@ void sdc_wino_inputs_avx512(float *V, const float *x, const sdc_wino_tiling *g, 
 static void tiles_by_rows(float *yk, const __m512 *o, __m512 b, const sdc_wino_tiling *g,
                           const row_block *rb)
 {
-    for (int i = 0; i < TILE && rb->y0 + i < g->H; i++) {
+    for (int i = 0; i < TILE && rb->y0 + i < rb->rows; i++) {
         const __m512 *r = o + i * TILE;
         __m512 t0 = _mm512_unpacklo_ps(r[0], r[1]), t1 = _mm512_unpackhi_ps(r[0], r[1]);
         __m512 t2 = _mm512_unpacklo_ps(r[2], r[3]), t3 = _mm512_unpackhi_ps(r[2], r[3]);
@@ -215,7 +228,7 @@ static void tiles_by_rows(float *yk, const __m512 *o, __m512 b, const sdc_wino_t
 void sdc_wino_outputs_avx512(float *y, const float *M, const float *bias,
                              const sdc_wino_tiling *g, size_t p0, int n, int k0, int kb)
 {
-    size_t plane = (size_t)kb * n, hw = (size_t)g->H * g->W;
+    size_t plane = (size_t)kb * n, hw = (size_t)g->rows * g->W;
     /* output channels outer: M is read and y written in order */
 #pragma omp parallel for schedule(static) if (sdc_parallel_worth(plane * POINTS))
     for (int k = 0; k < kb; k++) {
@@ -228,14 +241,14 @@ void sdc_wino_outputs_avx512(float *y, const float *M, const float *bias,
                 m[e] = _mm512_maskz_loadu_ps(sdc_lanes16(lanes), M + e * plane + (size_t)k * n + q);
             wino_output_2d(o, m);
             row_block rb;
-            if (row_block_at(g, p0 + q, lanes, 0, g->K, &rb)) {
+            if (row_block_at(g, p0 + q, lanes, 0, output_frame(g), &rb)) {
                 tiles_by_rows(yk, o, b, g, &rb);
                 continue;
             }
-            lane_tiles t = tiles_at(g, p0 + q, lanes, g->K);
+            lane_tiles t = tiles_at(g, p0 + q, lanes, output_frame(g));
             __m512i at[TILE * TILE];
             __mmask16 live[TILE * TILE];
-            patch_lanes(&t, g, TILE, 0, at, live);
+            patch_lanes(&t, g, output_frame(g), TILE, 0, at, live);
             for (int e = 0; e < TILE * TILE; e++)
                 _mm512_mask_i32scatter_ps(yk, live[e], at[e], o[e] + b, 4);
         }

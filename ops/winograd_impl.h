@@ -4,7 +4,8 @@
  *   filters: U[e][k][c] = (G g_{k0+k,c} G^T)[e]             for the block's filters
  *   inputs:  V[e][c][q] = (B^T d_c B)[e] of tile p0 + q     (zeros outside the image)
  *   outputs: tile p0 + q of y[b][k0 + k] = A^T M[.][k][q] A + bias[k0 + k], clipped to the
- *            image */
+ *            rows y holds
+ * (see sdc_wino_tiling for the rows they cover) */
 #ifndef SDC_OPS_WINOGRAD_IMPL_H
 #define SDC_OPS_WINOGRAD_IMPL_H
 
@@ -14,9 +15,14 @@
 
 enum { SDC_WINO_TILE = 4, SDC_WINO_PATCH = 6, SDC_WINO_POINTS = 36 };
 
+/* The tiles cover output rows row0 .. row0 + rows - 1 of the convolution of an image
+ * [B, C, H, W] (tile rows start at row0); x [B, C, x_rows, W] holds its rows x_row0 ..
+ * x_row0 + x_rows - 1 (all that the tiles read inside the image) and y [B, K, rows, W] just
+ * the output rows: a whole convolution is row0 = x_row0 = 0, rows = x_rows = H. */
 typedef struct sdc_wino_tiling {
     int B, C, K, H, W;
     int th, tw; /* tiles per column / per row */
+    int row0, rows, x_row0, x_rows;
 } sdc_wino_tiling;
 
 void sdc_wino_filters(float *U, const sdc_weight *w, int k0, int kb, int C);

@@ -72,7 +72,7 @@ void sdc_vae_decoder_out_size(const sdc_vae_decoder *d, int h, int w, int *H, in
     *W = w;
 }
 
-/* Floats each ping-pong buffer needs: the largest activation of the pass. */
+/* Floats the pass's one activation buffer needs: its largest activation. */
 static size_t buffer_floats(const sdc_vae_decoder *d, int B, int h, int w)
 {
     size_t most = (size_t)B * d->conv_in.w.rows * h * w;
@@ -90,15 +90,14 @@ sdc_status sdc_vae_decoder_forward(const sdc_vae_decoder *d, const sdc_vae_pass 
     int B = p->B;
     size_t mark = sdc_arena_mark(p->arena), cap = buffer_floats(d, B, h, w);
     float *x = sdc_arena_floats(p->arena, cap);
-    float *spare = sdc_arena_floats(p->arena, cap);
-    if (!x || !spare)
+    if (!x)
         return sdc_vae_nomem(p, mark, "decoder");
     sdc_status s = sdc_vae_conv(&d->conv_in, p, x, z, h, w, 1, 1); // [B, c_top, h, w]
     if (s == SDC_OK)
-        s = sdc_vae_mid_forward(&d->mid, p, x, spare, h, w);
+        s = sdc_vae_mid_forward(&d->mid, p, x, h, w);
     int H = h, W = w;
     for (int i = d->n_levels - 1; i >= 0 && s == SDC_OK; i--)
-        s = sdc_vae_level_forward(&d->up[i], p, &x, &spare, &H, &W); // [B, c_i, H, W]
+        s = sdc_vae_level_forward(&d->up[i], p, x, &H, &W); // [B, c_i, H, W]
     if (s == SDC_OK) {
         int c = d->up[0].c_out;
         sdc_vae_group_norm(p, x, x, c, H * W, &d->norm_out, 1);

@@ -70,7 +70,7 @@ int sdc_vae_encoder_out_size(const sdc_vae_encoder *e, int H, int W, int *h, int
     return 1;
 }
 
-/* Floats each ping-pong buffer needs: the largest activation of the pass. */
+/* Floats the pass's one activation buffer needs: its largest activation. */
 static size_t buffer_floats(const sdc_vae_encoder *e, int B, int H, int W)
 {
     size_t most = (size_t)B * e->conv_in.w.rows * H * W;
@@ -90,14 +90,13 @@ sdc_status sdc_vae_encoder_forward(const sdc_vae_encoder *e, const sdc_vae_pass 
         return sdc_fail(SDC_ERR_ARG, "vae: a %dx%d image is too small to encode", W, H);
     size_t mark = sdc_arena_mark(p->arena), cap = buffer_floats(e, B, H, W);
     float *x = sdc_arena_floats(p->arena, cap);
-    float *spare = sdc_arena_floats(p->arena, cap);
-    if (!x || !spare)
+    if (!x)
         return sdc_vae_nomem(p, mark, "encoder");
     sdc_status s = sdc_vae_conv(&e->conv_in, p, x, image, H, W, 1, 1); // [B, c_0, H, W]
     for (int i = 0; i < e->n_levels && s == SDC_OK; i++)
-        s = sdc_vae_level_forward(&e->down[i], p, &x, &spare, &H, &W); // [B, c_i, H', W']
+        s = sdc_vae_level_forward(&e->down[i], p, x, &H, &W); // [B, c_i, H', W']
     if (s == SDC_OK)
-        s = sdc_vae_mid_forward(&e->mid, p, x, spare, h, w);
+        s = sdc_vae_mid_forward(&e->mid, p, x, h, w);
     if (s == SDC_OK) {
         int c = e->down[e->n_levels - 1].c_out;
         sdc_vae_group_norm(p, x, x, c, h * w, &e->norm_out, 1);

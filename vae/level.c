@@ -4,6 +4,7 @@
 
 #include "ops/error.h"
 #include "ops/nn.h"
+#include "vae/band.h"
 
 static sdc_status load_resnets(sdc_vae_level *l, const sdc_layer_source *src, const char *prefix)
 {
@@ -74,19 +75,11 @@ size_t sdc_vae_level_max_floats(const sdc_vae_level *l, int B, int H, int W)
 {
     size_t c = (size_t)(l->c_in > l->c_out ? l->c_in : l->c_out);
     size_t most = (size_t)B * c * H * W;
-    size_t sampled = 0;
-    if (l->resample == SDC_VAE_RESAMPLE_UP) // nearest 2x, then conv at that size
-        sampled = (size_t)B * l->c_out * (2 * (size_t)H) * (2 * (size_t)W);
-    else if (l->resample == SDC_VAE_RESAMPLE_DOWN) // the padded copy
-        sampled = (size_t)B * l->c_out * (H + 1) * (size_t)(W + 1);
-    return sampled > most ? sampled : most;
-}
-
-static void swap(float **a, float **b)
-{
-    float *t = *a;
-    *a = *b;
-    *b = t;
+    if (sdc_vae_level_out_size(l, &H, &W)) {
+        size_t out = (size_t)B * l->c_out * H * W;
+        most = out > most ? out : most;
+    }
+    return most;
 }
 
 /* y [B, C, H + 1, W + 1] = x [B, C, H, W] with a zero row at the bottom and column at the
@@ -105,31 +98,40 @@ static void pad_right_bottom(float *y, const float *x, int BC, int H, int W)
     }
 }
 
-static sdc_status resample(const sdc_vae_level *l, const sdc_vae_pass *p, float **x,
-                           float **spare, int *H, int *W)
+/* The level's input moves to t, from which the sampler writes x: up, a band at a time so
+ * that the upsampled copy never exists whole; down, through the padded copy. */
+static sdc_status resample(const sdc_vae_level *l, const sdc_vae_pass *p, float *x, int *H,
+                           int *W)
 {
     int h = *H, w = *W;
     if (!sdc_vae_level_out_size(l, H, W))
         return sdc_fail(SDC_ERR_ARG, "vae: a %dx%d feature map is too small to down-sample", h, w);
-    if (l->resample == SDC_VAE_RESAMPLE_UP) {
-        sdc_upsample_nearest(*spare, *x, p->B, l->c_out, h, w, *H, *W); // [B, c, 2h, 2w]
-        sdc_status s = sdc_vae_conv(&l->conv, p, *x, *spare, *H, *W, 1, 1);
-        return s;
+    size_t mark = sdc_arena_mark(p->arena), n = (size_t)p->B * l->c_out * h * w;
+    int up = l->resample == SDC_VAE_RESAMPLE_UP;
+    float *t = sdc_arena_floats(p->arena, up ? n : (size_t)p->B * l->c_out * (h + 1) * (w + 1));
+    if (!t)
+        return sdc_vae_nomem(p, mark, "resample");
+    sdc_status s;
+    if (up) {
+        memcpy(t, x, n * sizeof *t);
+        s = sdc_vae_conv_upsampled(&l->conv, p, x, t, h, w); // [B, c, 2h, 2w]
+    } else {
+        pad_right_bottom(t, x, p->B * l->c_out, h, w);        // [B, c, h + 1, w + 1]
+        s = sdc_vae_conv(&l->conv, p, x, t, h + 1, w + 1, 2, 0); // [B, c, H, W]
     }
-    pad_right_bottom(*spare, *x, p->B * l->c_out, h, w);        // [B, c, h + 1, w + 1]
-    return sdc_vae_conv(&l->conv, p, *x, *spare, h + 1, w + 1, 2, 0); // [B, c, H, W]
+    sdc_arena_release(p->arena, mark);
+    return s;
 }
 
-sdc_status sdc_vae_level_forward(const sdc_vae_level *l, const sdc_vae_pass *p, float **x,
-                                 float **spare, int *H, int *W)
+sdc_status sdc_vae_level_forward(const sdc_vae_level *l, const sdc_vae_pass *p, float *x, int *H,
+                                 int *W)
 {
     for (int m = 0; m < l->n_resnets; m++) {
-        sdc_status s = sdc_vae_resnet_forward(&l->resnets[m], p, *spare, *x, *H, *W);
+        sdc_status s = sdc_vae_resnet_forward(&l->resnets[m], p, x, *H, *W); // [B, c_out, H, W]
         if (s != SDC_OK)
             return s;
-        swap(x, spare); // [B, c_out, H, W]
     }
     if (l->resample == SDC_VAE_RESAMPLE_NONE)
         return SDC_OK;
-    return resample(l, p, x, spare, H, W);
+    return resample(l, p, x, H, W);
 }

@@ -3,7 +3,7 @@
  *                   bottom by one pixel, conv 3x3 stride 2 without padding (LDM Downsample,
  *                   diffusers Downsample2D with padding 0)
  *   decoder.up.N:   resnets, then (except level 0) upsample = nearest 2x, conv 3x3 pad 1
- * Levels run on two ping-pong buffers the caller sizes with sdc_vae_level_max_floats. */
+ * Levels run in place on one buffer the caller sizes with sdc_vae_level_max_floats. */
 #ifndef SDC_VAE_LEVEL_H
 #define SDC_VAE_LEVEL_H
 
@@ -35,13 +35,13 @@ void sdc_vae_level_free(sdc_vae_level *l);
  * the input is too small to down-sample. */
 int sdc_vae_level_out_size(const sdc_vae_level *l, int *H, int *W);
 
-/* Largest tensor (floats) the forward leaves in either ping-pong buffer for a batch of B
- * inputs of H x W. */
+/* Floats the level's buffer needs for a batch of B inputs of H x W: its largest
+ * activation. */
 size_t sdc_vae_level_max_floats(const sdc_vae_level *l, int B, int H, int W);
 
-/* *x [B, c_in, H, W] -> *x [B, c_out, H', W'] (H, W updated); *x and *spare are swapped as
- * the blocks ping-pong between them. */
-sdc_status sdc_vae_level_forward(const sdc_vae_level *l, const sdc_vae_pass *p, float **x,
-                                 float **spare, int *H, int *W);
+/* x [B, c_in, H, W] -> x [B, c_out, H', W'] in place (H, W updated); the resnets and the
+ * sampler take arena above x's buffer as they go. */
+sdc_status sdc_vae_level_forward(const sdc_vae_level *l, const sdc_vae_pass *p, float *x, int *H,
+                                 int *W);
 
 #endif

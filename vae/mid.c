@@ -36,13 +36,13 @@ void sdc_vae_mid_free(sdc_vae_mid *m)
     sdc_vae_resnet_free(&m->block_2);
 }
 
-sdc_status sdc_vae_mid_forward(const sdc_vae_mid *m, const sdc_vae_pass *p, float *x, float *tmp,
-                               int H, int W)
+sdc_status sdc_vae_mid_forward(const sdc_vae_mid *m, const sdc_vae_pass *p, float *x, int H,
+                               int W)
 {
-    sdc_status s = sdc_vae_resnet_forward(&m->block_1, p, tmp, x, H, W); // [B, c, H, W]
+    sdc_status s = sdc_vae_resnet_forward(&m->block_1, p, x, H, W); // [B, c, H, W]
     if (s == SDC_OK)
-        s = sdc_vae_attention_forward(&m->attn, p, tmp, H, W);
+        s = sdc_vae_attention_forward(&m->attn, p, x, H, W);
     if (s == SDC_OK)
-        s = sdc_vae_resnet_forward(&m->block_2, p, x, tmp, H, W);
+        s = sdc_vae_resnet_forward(&m->block_2, p, x, H, W);
     return s;
 }

@@ -16,8 +16,8 @@ typedef struct sdc_vae_mid {
 sdc_status sdc_vae_mid_load(sdc_vae_mid *m, const sdc_layer_source *src, const char *prefix, int c);
 void sdc_vae_mid_free(sdc_vae_mid *m);
 
-/* x [B, c, H, W] = mid(x), in place; tmp holds [B, c, H, W]. */
-sdc_status sdc_vae_mid_forward(const sdc_vae_mid *m, const sdc_vae_pass *p, float *x, float *tmp,
-                               int H, int W);
+/* x [B, c, H, W] = mid(x), in place. */
+sdc_status sdc_vae_mid_forward(const sdc_vae_mid *m, const sdc_vae_pass *p, float *x, int H,
+                               int W);
 
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ops/nn.h"
+#include "vae/band.h"
 
 sdc_status sdc_vae_resnet_load(sdc_vae_resnet *r, const sdc_layer_source *src, const char *prefix,
                                int c_in)
@@ -41,36 +42,34 @@ void sdc_vae_resnet_free(sdc_vae_resnet *r)
     sdc_layer_free(&r->skip);
 }
 
-size_t sdc_vae_resnet_scratch(const sdc_vae_resnet *r, int B, int HW)
-{
-    return (size_t)B * HW * ((size_t)r->c_in + r->c_out);
-}
-
-sdc_status sdc_vae_resnet_forward(const sdc_vae_resnet *r, const sdc_vae_pass *p, float *y,
-                                  const float *x, int H, int W)
+sdc_status sdc_vae_resnet_forward(const sdc_vae_resnet *r, const sdc_vae_pass *p, float *x,
+                                  int H, int W)
 {
     int B = p->B, HW = H * W;
-    size_t mark = sdc_arena_mark(p->arena);
-    size_t n_out = (size_t)B * r->c_out * HW;
-    float *a = sdc_arena_floats(p->arena, (size_t)B * r->c_in * HW);
-    float *h = sdc_arena_floats(p->arena, n_out);
-    if (!a || !h)
+    size_t mark = sdc_arena_mark(p->arena), n_out = (size_t)B * r->c_out * HW;
+    /* t: skip(x) with a skip (x is then free to be normalised in place), else SiLU(GN(x))
+     * (x stays for the sum). h, in x's buffer or in t, is conv1's then conv2's output. */
+    float *t = sdc_arena_floats(p->arena, n_out);
+    if (!t)
         return sdc_vae_nomem(p, mark, "resnet");
+    sdc_status s = SDC_OK;
+    float *h = r->has_skip ? x : t;
+    if (r->has_skip) {
+        s = sdc_vae_conv(&r->skip, p, t, x, H, W, 1, 0); // [B, c_out, H, W]
+        sdc_vae_group_norm(p, x, x, r->c_in, HW, &r->norm1, 1);
+    } else {
+        sdc_vae_group_norm(p, t, x, r->c_in, HW, &r->norm1, 1);
+    }
     /* h [B, c_out, H, W] = conv1(SiLU(GN(x))) */
-    sdc_vae_group_norm(p, a, x, r->c_in, HW, &r->norm1, 1);
-    sdc_status s = sdc_vae_conv(&r->conv1, p, h, a, H, W, 1, 1);
-    /* y [B, c_out, H, W] = conv2(SiLU(GN(h))) + skip(x) */
+    if (s == SDC_OK)
+        s = sdc_vae_conv_in_place(&r->conv1, p, h, H, W);
+    /* x [B, c_out, H, W] = conv2(SiLU(GN(h))) + skip(x) */
     if (s == SDC_OK) {
         sdc_vae_group_norm(p, h, h, r->c_out, HW, &r->norm2, 1);
-        s = sdc_vae_conv(&r->conv2, p, y, h, H, W, 1, 1);
-    }
-    const float *skip = x;
-    if (s == SDC_OK && r->has_skip) {
-        s = sdc_vae_conv(&r->skip, p, h, x, H, W, 1, 0); // [B, c_out, H, W]
-        skip = h;
+        s = sdc_vae_conv_in_place(&r->conv2, p, h, H, W);
     }
     if (s == SDC_OK)
-        sdc_add(y, y, skip, n_out);
+        sdc_add(x, h, r->has_skip ? t : x, n_out);
     sdc_arena_release(p->arena, mark);
     return s;
 }

@@ -23,11 +23,10 @@ sdc_status sdc_vae_resnet_load(sdc_vae_resnet *r, const sdc_layer_source *src, c
                                int c_in);
 void sdc_vae_resnet_free(sdc_vae_resnet *r);
 
-/* Floats of arena the forward takes for a [B, *, H, W] input beyond convolution scratch. */
-size_t sdc_vae_resnet_scratch(const sdc_vae_resnet *r, int B, int HW);
-
-/* y [B, c_out, H, W] = resnet(x [B, c_in, H, W]); y must not alias x. */
-sdc_status sdc_vae_resnet_forward(const sdc_vae_resnet *r, const sdc_vae_pass *p, float *y,
-                                  const float *x, int H, int W);
+/* x [B, c_out, H, W] = resnet(x [B, c_in, H, W]), in place: x's buffer holds
+ * B * max(c_in, c_out) * H * W floats. Takes B * c_out * H * W floats of arena besides
+ * convolution scratch (the convolutions run in place, a band of rows at a time). */
+sdc_status sdc_vae_resnet_forward(const sdc_vae_resnet *r, const sdc_vae_pass *p, float *x,
+                                  int H, int W);
 
 #endif
