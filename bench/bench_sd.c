@@ -8,6 +8,9 @@
  *                            --cpu caps the others: forces the AVX2 kernel on a VNNI CPU)
  *            [--wino-bf16]  (Winograd's transform-domain products in bf16 too; with
  *                            --precision bf16 the vae stage also prints its PSNR against fp32)
+ *            [--no-packed]  (bf16: the unet stage packs its weights in every call, as sdc
+ *                            does for fewer than 10 calls; by default the cold call packs
+ *                            them once, as in a longer sampling loop)
  *   bench_sd --smoke      (seconds: the golden tiny model, else the demo model; for CI)
  *   bench_sd --stages psnr [--steps N] [--vocab FILE]
  *            (bf16 and Winograd against fp32 with implicit GEMM, whole txt2img; with
@@ -41,12 +44,14 @@
 #include "clip/text_encoder.h"
 #include "ops/cpu.h"
 #include "ops/gemm_q8.h"
+#include "ops/pack_cache.h"
 #include "ops/profile.h"
 #include "ops/winograd.h"
 #include "unet/unet.h"
 #include "vae/taesd.h"
 #include "vae/tile_plan.h"
 #include "vae/vae.h"
+#include "weights/packed_weights.h"
 
 typedef struct options {
     const char *model;
@@ -59,6 +64,7 @@ typedef struct options {
     double peak; /* 0: measure */
     char stages[64];
     int wino_bf16; /* sdc_winograd_bf16_set */
+    int packed;    /* bf16: the UNet's weights packed once (weights/packed_weights.h) */
     int int8_kernel; /* sdc_q8_set_max_path; -1: the best the CPU has */
 } options;
 
@@ -77,6 +83,7 @@ static void usage(void)
             "                [--cpu scalar|avx2|avx512] [--stages text,unet,vae,taesd,micro]\n"
             "                [--vae-tiling] [--vae-tile CELLS] [--precision fp32|bf16|int8]\n"
             "                [--wino-bf16] (Winograd's products in bf16 too)\n"
+            "                [--no-packed] (bf16: UNet weights packed in every call)\n"
             "                [--taesd FILE]\n"
             "                [--conv auto|implicit|winograd] [--peak GFLOPS] [--smoke]\n"
             "                [--int8-kernel scalar|avx2|avx-vnni|avx512-vnni] (the best\n"
@@ -95,7 +102,7 @@ static int parse_level(const char *s)
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){"/tmp/fullsize/sd15-f16.safetensors", "/tmp/fullsize/taesd-f16.safetensors", 512, 2, 3, 0, 0, 0, 64, 4, NULL, -1,
-                   SDC_PRECISION_FP32, SDC_CONV_AUTO, 0, "text,unet,vae,micro", 0, -1};
+                   SDC_PRECISION_FP32, SDC_CONV_AUTO, 0, "text,unet,vae,micro", 0, 1, -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
@@ -105,6 +112,8 @@ static int parse(int argc, char **argv, options *o)
             o->tiling = 1, takes = 0;
         else if (strcmp(a, "--wino-bf16") == 0)
             o->wino_bf16 = 1, takes = 0;
+        else if (strcmp(a, "--no-packed") == 0)
+            o->packed = 0, takes = 0;
         else if (!v)
             return -1;
         else if (strcmp(a, "--model") == 0)
@@ -343,8 +352,17 @@ static int bench_unet(const options *o, models *m, const float *context)
     int ok = c.x && c.context && c.out && (!L || c.label);
     result r, r32;
     r.flops = r32.flops = sdc_bench_unet_flops(m->ck, B, h, w, T);
+    sdc_layer_table *layers = sdc_unet_layers(m->unet);
+    int packed = o->packed && sdc_precision_get() == SDC_PRECISION_BF16;
+    if (ok && packed)
+        ok = sdc_packed_weights_set(layers, m->ck, 1) == SDC_OK;
     if (ok)
         ok = time_stage(unet_call, &c, o->runs, &r) == SDC_OK;
+    if (packed) {
+        printf("packed weights: %zu MiB, in place of %zu MiB of mapped pages\n",
+               sdc_pack_cache_bytes() >> 20, sdc_packed_weights_released() >> 20);
+        sdc_packed_weights_set(layers, m->ck, 0);
+    }
     /* int8 / bf16: the same weights (q8_0 where int8 runs) again in fp32 math, in the same
      * process */
     sdc_precision prec = sdc_precision_get();

@@ -8,6 +8,7 @@
 #include "lora/lora.h"
 #include "lora/lora_impl.h"
 #include "ops/error.h"
+#include "ops/pack_cache.h"
 #include "ops/log.h"
 #include "weights/ckpt.h"
 
@@ -131,6 +132,7 @@ static sdc_status merge(sdc_lora_stack *s, const sdc_lora_adapter *a, int kind, 
         float *w = l->w.owned;
         for (size_t i = 0, n = (size_t)l->w.rows * l->w.cols; i < n; i++)
             w[i] += factor * delta[i];
+        sdc_weight_pack_invalidate(&l->w); /* changed in place: a packed copy is stale */
     }
     free(delta);
     return st;

@@ -30,7 +30,7 @@ static void implicit_gemm(float *y, const float *x, int B, int Cin, int H, int W
     /* y_b[Cout, P] = W[Cout, K] * im2col(x_b)[K, P] + bias: the weight gives the A rows, output
      * pixels are the B columns, so y comes out in NCHW. A 1x1 conv reads x as it is. */
     sdc_operand a = {.kind = SDC_OPERAND_ROWS, .dtype = w->dtype, .data = w->data,
-                     .ld = (size_t)K, .quant = w->quant};
+                     .ld = (size_t)K, .quant = w->quant, .pack = w->pack};
     sdc_operand b = {.kind = SDC_OPERAND_IM2COL, .dtype = SDC_DTYPE_F32, .data = x,
                      .batch_stride = (size_t)Cin * H * W, .C = Cin, .H = H, .W = W, .k = k,
                      .stride = stride, .pad = pad, .Wo = Wo};

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ops/cpu.h"
+#include "ops/pack_cache.h"
 #include "ops/scratch.h"
 
 /* Below this many FLOP a GEMM runs on one thread: waking the team costs more than it saves
@@ -82,6 +83,10 @@ typedef struct gemm_job {
      * (see pre_pack_a); the items read their blocks there instead of packing them */
     const float *a_packed;
     int a_rows; /* rows of a K block of a_packed: M rounded up to whole row groups */
+    /* non-NULL: B's packed copy (ops/pack_cache.h), [K blocks][panels][kc slots][nr], K
+     * block kb at kb * b_block */
+    const float *b_packed;
+    size_t b_block;
 } gemm_job;
 
 /* Packs B columns [j0, j0 + nc) x [k0, k0 + kc) as [nc / nr][kc][nr]. */
@@ -148,7 +153,12 @@ static void gemm_rect(const gemm_job *g, size_t b, int m0, int m1, int n0, int n
         int nc = min_int(g->NC, n1 - jc);
         for (int pc = 0; pc < g->K; pc += g->KC) {
             int kc = min_int(g->KC, g->K - pc);
-            pack_b_block(g, b, bbuf, jc, nc, pc, kc);
+            const float *bp = bbuf;
+            if (g->b_packed)
+                bp = g->b_packed + (size_t)(pc / g->KC) * g->b_block +
+                     (size_t)(jc / g->kern->nr) * k_slots(g->kern, kc) * g->kern->nr;
+            else
+                pack_b_block(g, b, bbuf, jc, nc, pc, kc);
             for (int ic = m0; ic < m1; ic += g->MC) {
                 int mc = min_int(g->MC, m1 - ic);
                 sdc_epilogue ep = {g->alpha, g->accumulate || pc > 0,
@@ -161,7 +171,7 @@ static void gemm_rect(const gemm_job *g, size_t b, int m0, int m1, int n0, int n
                                           g->kern->a_stride;
                 else
                     pack_a_block(g, b, abuf, ic, mc, pc, kc);
-                run_tiles(g->kern, a, bbuf,
+                run_tiles(g->kern, a, bp,
                           g->C + b * g->c_batch_stride + (size_t)ic * g->ldc + jc, g->ldc, mc,
                           nc, kc, &ep);
             }
@@ -268,6 +278,47 @@ static void pre_pack_a(const gemm_job *g, float *packed, size_t b, int kb, int i
     pack_a_block(g, b, packed + (block + i0) * g->kern->a_stride, i0, n, k0, kc);
 }
 
+/* Panels of B's cache packed together: 256 columns, the width of pack_b's blocks at least. */
+enum { B_CACHE_PANELS = 8 };
+
+/* Whether op is a weight whose packed copy this kernel keeps (see ops/pack_cache.h). */
+static int cacheable(const sdc_gemm_kernel *kern, const sdc_operand *op)
+{
+    return kern->k_pack == 2 && op->pack && op->kind == SDC_OPERAND_ROWS && !op->quant &&
+           !op->batch_stride;
+}
+
+static int cache_holds(const sdc_pack_cache *c, const sdc_gemm_kernel *kern, int side,
+                       const void *src, int rows, int cols)
+{
+    return c->kern == kern && c->data && c->src == src && c->side == side && c->rows == rows &&
+           c->cols == cols;
+}
+
+/* Records what c now holds, and lets the source's pages go. */
+static void cache_mark(sdc_pack_cache *c, const sdc_gemm_kernel *kern, int side,
+                       const sdc_operand *op, int rows, int cols)
+{
+    c->kern = kern;
+    c->src = op->data;
+    c->side = side;
+    c->rows = rows;
+    c->cols = cols;
+    if (c->release_source)
+        c->release_source(c->release_ctx, op->data,
+                          (size_t)rows * op->ld * sdc_dtype_size(op->dtype));
+}
+
+/* Group `grp` of B_CACHE_PANELS panels of K block kb into B's cache, as pack_b_block packs
+ * any block that contains them (panels are packed independently of each other). */
+static void pack_b_cached(const gemm_job *g, float *cache, int kb, int grp)
+{
+    int nr = g->kern->nr, j0 = grp * B_CACHE_PANELS * nr;
+    int k0 = kb * g->KC, kc = min_int(g->KC, g->K - k0);
+    pack_b_block(g, 0, cache + (size_t)kb * g->b_block + (size_t)(j0 / nr) * k_slots(g->kern, kc) * nr,
+                 j0, min_int(B_CACHE_PANELS * nr, g->N - j0), k0, kc);
+}
+
 void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, float alpha,
                   const sdc_operand *A, const sdc_operand *B, float *C, size_t ldc,
                   size_t c_batch_stride, int accumulate, const float *row_bias,
@@ -280,7 +331,7 @@ void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, f
         return;
     }
     gemm_job g = {kern, M, N, K, 0, 0, 0, alpha, A, B, C, ldc, c_batch_stride, accumulate,
-                  row_bias, col_bias, NULL, 0};
+                  row_bias, col_bias, NULL, 0, NULL, 0};
     double flops = 2.0 * batch * M * N * (double)K;
     int threads = omp_in_parallel() || flops < SERIAL_FLOPS ? 1 : omp_get_max_threads();
     int m_chunks, n_chunks;
@@ -295,20 +346,37 @@ void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, f
     size_t b_floats = (size_t)round_up(g.NC, kern->nr) * k_slots(kern, g.KC);
     size_t per_thread = a_floats + b_floats;
     /* A packed up front, [a_batches][K blocks][a_rows][a_stride] after the threads' buffers
-     * (the A layout is rows, as for every kernel that multiplies pairs) */
-    int pre = pre_pairs(&g, batch, n_chunks) && kern->a_layout == SDC_A_ROWS;
+     * (the A layout is rows, as for every kernel that multiplies pairs), or into A's cache */
     int a_batches = A->batch_stride ? batch : 1, k_blocks = (K + g.KC - 1) / g.KC;
     g.a_rows = round_up(M, kern->mr);
-    size_t pre_floats = pre ? (size_t)a_batches * k_blocks * g.a_rows * kern->a_stride : 0;
-    sdc_scratch scratch = sdc_scratch_take(per_thread * threads + pre_floats);
+    size_t pre_floats = (size_t)a_batches * k_blocks * g.a_rows * kern->a_stride;
+    float *a_cache = NULL, *b_cache = NULL;
+    int pre = pre_pairs(&g, batch, n_chunks) && kern->a_layout == SDC_A_ROWS;
+    if (cacheable(kern, A) && kern->a_layout == SDC_A_ROWS) {
+        if (cache_holds(A->pack, kern, 0, A->data, M, K))
+            g.a_packed = A->pack->data, pre = 0;
+        else if ((a_cache = sdc_pack_cache_alloc(A->pack, pre_floats * sizeof(float))))
+            pre = 1;
+    }
+    int panels = (N + kern->nr - 1) / kern->nr;
+    g.b_block = (size_t)panels * k_slots(kern, g.KC) * kern->nr;
+    if (cacheable(kern, B) && kern->pack_b) {
+        if (cache_holds(B->pack, kern, 1, B->data, N, K))
+            g.b_packed = B->pack->data;
+        else if ((b_cache = sdc_pack_cache_alloc(B->pack, g.b_block * k_blocks * sizeof(float))))
+            g.b_packed = b_cache;
+    }
+    sdc_scratch scratch =
+        sdc_scratch_take(per_thread * threads + (pre && !a_cache ? pre_floats : 0));
     if (!scratch.data) {
         gemm_unpacked(&g, batch);
-        return;
+        return; /* (a cache allocated above stays empty: its kern is NULL) */
     }
-    float *pre_buf = scratch.data + per_thread * threads;
+    float *pre_buf = a_cache ? a_cache : scratch.data + per_thread * threads;
     /* rows packed together: whole row groups, so that only the last group is padded */
     int pre_rows = round_up(64, kern->mr), row_blocks = (M + pre_rows - 1) / pre_rows;
-    g.a_packed = pre ? pre_buf : NULL;
+    int b_groups = (panels + B_CACHE_PANELS - 1) / B_CACHE_PANELS;
+    g.a_packed = pre ? pre_buf : g.a_packed;
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         if (pre) {
@@ -319,6 +387,11 @@ void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, f
                            min_int(pre_rows, M - i0));
             }
         } /* (the loop's closing barrier: every block is packed before the items read it) */
+        if (b_cache) {
+#pragma omp for schedule(static)
+            for (int it = 0; it < k_blocks * b_groups; it++)
+                pack_b_cached(&g, b_cache, it / b_groups, it % b_groups);
+        }
 #pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < items; it++) {
             int b = it / (m_chunks * n_chunks), mi = it / n_chunks % m_chunks, ni = it % n_chunks;
@@ -332,4 +405,8 @@ void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, f
         }
     }
     sdc_scratch_give(scratch);
+    if (a_cache)
+        cache_mark(A->pack, kern, 0, A, M, K);
+    if (b_cache)
+        cache_mark(B->pack, kern, 1, B, N, K);
 }

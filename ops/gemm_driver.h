@@ -41,6 +41,9 @@ typedef struct sdc_operand {
     const void *data;
     size_t ld;           /* see the kinds */
     size_t batch_stride; /* elements between batch items; 0 = shared by all */
+    /* ROWS, shared by the batch, not quantised: non-NULL for a weight whose packed copy the
+     * kernels that multiply bf16 pairs keep (ops/pack_cache.h); others ignore it */
+    struct sdc_pack_cache *pack;
     /* IM2COL geometry: image [C, H, W], square kernel k, output width Wo */
     int C, H, W, k, stride, pad, Wo;
 } sdc_operand;

@@ -187,6 +187,20 @@ void sdc_pages_free(void *p, size_t bytes)
     free(p);
 }
 
+void sdc_pages_free_now(void *p, size_t bytes)
+{
+    if (!p)
+        return;
+#ifdef MADV_HUGEPAGE
+    if (bytes >= SDC_PAGES_HUGE_MIN) {
+        munmap(p, round_up(bytes, HUGE_PAGE));
+        return;
+    }
+#endif
+    (void)bytes;
+    free(p);
+}
+
 void sdc_pages_advise_huge(const void *addr, size_t len)
 {
 #ifdef MADV_HUGEPAGE

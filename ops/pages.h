@@ -24,6 +24,9 @@ void *sdc_pages_alloc(size_t bytes);
  * size (split, or moved into a bigger one) before any fresh memory is mapped, so they never
  * raise the resident peak above the most ever in use at once. */
 void sdc_pages_free(void *p, size_t bytes);
+/* Frees a buffer of sdc_pages_alloc without keeping it: for long-lived buffers whose
+ * memory should leave the process when they go. */
+void sdc_pages_free_now(void *p, size_t bytes);
 /* Unmaps the freed buffers kept for reuse (at the end of a job, so that an idle process
  * holds only what is in use). */
 void sdc_pages_trim(void);

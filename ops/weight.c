@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "ops/error.h"
+#include "ops/pack_cache.h"
 #include "ops/parallel.h"
 #include "ops/quantize.h"
 
@@ -209,6 +210,7 @@ size_t sdc_weight_bytes(const sdc_weight *w)
 
 void sdc_weight_free(sdc_weight *w)
 {
+    sdc_weight_pack_drop(w);
     if (w->owned && w->int8_counted)
         __atomic_sub_fetch(&int8_bytes, (size_t)w->rows * row_bytes(w->quant, w->cols),
                            __ATOMIC_RELAXED);

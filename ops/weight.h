@@ -23,6 +23,9 @@ typedef struct sdc_weight {
      * the type of the expanded values */
     const sdc_qtype_info *quant;
     int int8_counted; /* its bytes are in sdc_weight_int8_bytes (made by sdc_weight_to_q8_0) */
+    /* non-NULL: the bf16 kernels' packed copy of data, owned (ops/pack_cache.h); a pointer,
+     * so that the GEMM fills it in through a const weight */
+    struct sdc_pack_cache *pack;
 } sdc_weight;
 
 /* Makes w a view of `t` (F32/F16/BF16, or the blocks of a quantised 2-D tensor, see

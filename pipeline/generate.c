@@ -18,6 +18,7 @@
 #include "pipeline/pipeline_impl.h"
 #include "pipeline/prefetch.h"
 #include "pipeline/preview.h"
+#include "pipeline/unet_pack.h"
 #include "pipeline/unet_tiles.h"
 
 /* Largest output side: 16384 pixels (a 2048 x 2048 latent). */
@@ -53,6 +54,7 @@ typedef struct run {
     sdc_pipeline_control control; /* the ControlNets, with the base model's UNet */
     sdc_pipeline_preview preview; /* live previews, or mode NONE */
     sdc_prefetch prefetch;        /* the UNet's weights, mapped while the text is encoded */
+    sdc_unet_pack pack;           /* the UNet's packed bf16 weights during sampling */
 } run;
 
 static void run_free(run *r)
@@ -353,6 +355,7 @@ static sdc_status text(run *r);
 static sdc_status hand_over(run *r)
 {
     sdc_prefetch_join(&r->prefetch);
+    sdc_unet_pack_end(&r->pack);
     sdc_checkpoint_release(r->m->ck, SDC_COMPONENT_UNET);
     sdc_unet_free_activations(r->m->unet);
     r->m = r->p->refiner;
@@ -404,10 +407,15 @@ static sdc_status sample(run *r)
     float cfg = r->p->cfg_scale;
     if (report(r, "sampling", 0, calls))
         return interrupted();
+    sdc_status ps = sdc_unet_pack_begin(&r->pack, r->m, switch_at, &r->prefetch);
+    if (ps != SDC_OK)
+        return ps;
     while (sdc_sampler_call_index(r->sampler) < calls) {
         if (!r->refined && sdc_sampler_call_index(r->sampler) >= switch_at &&
             !sdc_sampler_mid_step(r->sampler)) {
             sdc_status s = hand_over(r);
+            if (s == SDC_OK)
+                s = sdc_unet_pack_begin(&r->pack, r->m, calls - switch_at, NULL);
             if (s != SDC_OK)
                 return s;
         }
@@ -431,6 +439,8 @@ static sdc_status sample(run *r)
             s = sdc_pipeline_check_finite(r->unet_out, r->rows * r->n, "the UNet");
         if (s != SDC_OK)
             return s;
+        if (r->pack.m)
+            sdc_unet_pack_after_call(&r->pack);
         guide(r, cfg);
         if (r->preview.mode != SDC_PREVIEW_NONE)
             preview_x0(r);
@@ -643,6 +653,7 @@ static sdc_status generate_with_model(sdc_model *m, const sdc_generate_params *p
     if (s == SDC_OK)
         s = sample(&r);
     sdc_prefetch_join(&r.prefetch); /* before the release: it would map released pages again */
+    sdc_unet_pack_end(&r.pack);
     sdc_checkpoint_release(r.m->ck, SDC_COMPONENT_UNET); /* the refiner's, after a hand-over */
     sdc_unet_free_activations(r.m->unet);
     if (s == SDC_OK && final_latent)

@@ -12,11 +12,13 @@
 
 #include "clip/text_encoder.h"
 #include "ops/cpu.h"
+#include "ops/pack_cache.h"
 #include "sdc.h"
 #include "tests/golden.h"
 #include "unet/unet.h"
 #include "vae/taesd.h"
 #include "vae/vae.h"
+#include "weights/packed_weights.h"
 
 /* max |bf16 - golden| <= BF16_REL * max |golden| */
 #define BF16_REL 0.04
@@ -83,6 +85,25 @@ static void check_unet(const char *model)
                                   &(sdc_unet_cond){.context = ctx, .tokens = (int)cond->tensor.shape[1]}, out),
                  SDC_OK, "%s", sdc_last_error());
     expect_bf16(out, want, model);
+    /* packed weights (the sampling loop's, weights/packed_weights.h): the call that packs
+     * them and the call that reads them give the same bits */
+    float *again = malloc(2 * nx * sizeof(float));
+    cr_assert(again);
+    cr_assert_eq(sdc_packed_weights_set(sdc_unet_layers(u), ck, 1), SDC_OK);
+    for (int call = 0; call < 2; call++) {
+        cr_assert_eq(sdc_unet_forward(u, x2, 2, (int)x->tensor.shape[2],
+                                      (int)x->tensor.shape[3], 250.0f,
+                                      &(sdc_unet_cond){.context = ctx,
+                                                       .tokens = (int)cond->tensor.shape[1]},
+                                      again),
+                     SDC_OK, "%s", sdc_last_error());
+        cr_expect_eq(memcmp(again, out, 2 * nx * sizeof(float)), 0,
+                     "%s: packed weights changed the output (call %d)", model, call);
+        cr_expect_gt(sdc_pack_cache_bytes(), 0, "%s: nothing was packed", model);
+    }
+    sdc_packed_weights_set(sdc_unet_layers(u), ck, 0);
+    cr_expect_eq(sdc_pack_cache_bytes(), 0, "%s: packed copies outlived the switch", model);
+    free(again);
     sdc_unet_free(u);
     sdc_checkpoint_close(ck);
     sdc_safetensors_close(st);

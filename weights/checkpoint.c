@@ -269,16 +269,21 @@ const char *sdc_checkpoint_name_at(const sdc_checkpoint *ck, sdc_component compo
     return e->name;
 }
 
+size_t sdc_checkpoint_release_range(const sdc_checkpoint *ck, const void *data, size_t nbytes)
+{
+    size_t released = 0;
+    for (size_t f = 0; f < ck->file_count && !released; f++)
+        released = sdc_safetensors_release(ck->files[f], data, nbytes);
+    return released;
+}
+
 size_t sdc_checkpoint_release_tensor(const sdc_checkpoint *ck, const sdc_tensor *t)
 {
-    size_t released = 0, nbytes = (size_t)sdc_tensor_numel(t) * sdc_dtype_size(t->dtype);
+    size_t nbytes = (size_t)sdc_tensor_numel(t) * sdc_dtype_size(t->dtype);
     /* a quantised GGUF tensor's blocks are mapped; its f32 expansion is not */
-    const void *data = t->quant ? t->blocks : t->data;
     if (t->quant)
         nbytes = (size_t)(sdc_tensor_numel(t) / t->quant->block) * t->quant->block_bytes;
-    for (size_t f = 0; f < ck->file_count; f++)
-        released += sdc_safetensors_release(ck->files[f], data, nbytes);
-    return released;
+    return sdc_checkpoint_release_range(ck, t->quant ? t->blocks : t->data, nbytes);
 }
 
 size_t sdc_checkpoint_release(const sdc_checkpoint *ck, sdc_component component)

@@ -102,6 +102,9 @@ size_t sdc_checkpoint_release(const sdc_checkpoint *ck, sdc_component component)
 size_t sdc_checkpoint_populate(const sdc_checkpoint *ck, const void *data, size_t nbytes);
 /* The same for one tensor of the checkpoint (its blocks, for a quantised GGUF tensor). */
 size_t sdc_checkpoint_release_tensor(const sdc_checkpoint *ck, const sdc_tensor *t);
+/* The same for the whole pages of [data, data + nbytes) when it lies in one of the
+ * checkpoint's mapped files; 0 for anything else (owned or held memory is never touched). */
+size_t sdc_checkpoint_release_range(const sdc_checkpoint *ck, const void *data, size_t nbytes);
 /* Records that the model holds tensor `name` of `component` as blocks of type q, quantised at
  * load from the mapped values (--conv-type, pipeline/conv_quant.c): sdc_checkpoint_memory_text
  * counts its bytes as that type. NULL forgets it. */

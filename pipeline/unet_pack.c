@@ -1,0 +1,34 @@
+#include "pipeline/unet_pack.h"
+
+#include "ops/log.h"
+#include "ops/pack_cache.h"
+#include "weights/packed_weights.h"
+
+sdc_status sdc_unet_pack_begin(sdc_unet_pack *p, const sdc_model *m, int calls,
+                               sdc_prefetch *pf)
+{
+    *p = (sdc_unet_pack){0};
+    if (!sdc_pack_cache_used() || calls < SDC_UNET_PACK_MIN_CALLS)
+        return SDC_OK;
+    if (pf)
+        sdc_prefetch_join(pf);
+    p->m = m;
+    p->released = sdc_packed_weights_released();
+    return sdc_packed_weights_set(sdc_unet_layers(m->unet), m->ck, 1);
+}
+
+void sdc_unet_pack_after_call(sdc_unet_pack *p)
+{
+    size_t bytes = sdc_pack_cache_bytes();
+    p->peak = bytes > p->peak ? bytes : p->peak;
+}
+
+void sdc_unet_pack_end(sdc_unet_pack *p)
+{
+    if (!p->m)
+        return;
+    sdc_log(SDC_LOG_INFO, "packed bf16 weights: %zu MiB, in place of %zu MiB of mapped pages",
+            p->peak >> 20, (sdc_packed_weights_released() - p->released) >> 20);
+    sdc_packed_weights_set(sdc_unet_layers(p->m->unet), p->m->ck, 0);
+    p->m = NULL;
+}
