@@ -18,7 +18,7 @@
 
 enum { CHUNK = 1 << 16 };
 
-typedef sdc_convert_item item;
+typedef sdc_convert_item item; /* short names inside this file */
 typedef sdc_convert_plan plan;
 
 sdc_convert_params sdc_convert_default_params(void)
