@@ -1,5 +1,5 @@
 /* `sdc convert IN OUT [--type f16|f32|bf16|q8_0|q4_0|...|q6_K] [--overwrite]`: rewrites a single
- * file, a .ckpt or a diffusers folder as one LDM-named .safetensors, or a single file as a
+ * file, a .ckpt or a diffusers folder as one LDM-named .safetensors, or as a
  * stable-diffusion.cpp GGUF file for a quantised type (sdc_convert, sdc.h).
  * Exit status: 0 done, 1 failed (no output left behind), 2 usage, 130/143 interrupted. */
 #include <stdio.h>
@@ -13,7 +13,8 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: sdc convert IN OUT.safetensors [--type f16|f32|bf16] [--overwrite]\n"
                  "       sdc convert IN OUT.gguf --type TYPE [--overwrite]\n"
-                 "  IN: a .safetensors or .ckpt/.pt file, or a diffusers folder (GGUF: a file)\n"
+                 "  IN: a .safetensors or .ckpt/.pt file, or a diffusers folder (its\n"
+                 "      tensors written under the LDM names a single file has)\n"
                  "  --type       store float tensors as this type (default: keep each one's);\n"
                  "               q8_0, q4_0, q4_1, q5_0, q5_1, q2_K, q3_K, q4_K, q5_K, q6_K:\n"
                  "               a GGUF file as stable-diffusion.cpp converts it\n"

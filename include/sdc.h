@@ -406,7 +406,8 @@ sdc_status sdc_model_info_print(const char *path, FILE *out);
 /* `sdc convert`: any checkpoint sdc opens (single .safetensors, .ckpt, diffusers folder) as
  * one LDM-named .safetensors at out, written atomically. dtype "f32", "f16" or "bf16" stores
  * the float tensors in that type, NULL keeps each one's; a ggml type ("q8_0", "q4_0", "q4_1", "q5_0",
- * "q5_1", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K") writes a single file as the GGUF file stable-diffusion.cpp's converter makes of it (docs/gguf.md); progress (stage "converting", step =
+ * "q5_1", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K") writes the GGUF file stable-diffusion.cpp's converter makes of a single file (a diffusers folder: of its
+ * .safetensors conversion) (docs/gguf.md); progress (stage "converting", step =
  * tensors written) may stop it; *tensors (may be NULL) receives the number written. */
 sdc_status sdc_convert(const char *in, const char *out, const char *dtype, int overwrite,
                        sdc_progress_fn progress, void *user_data, size_t *tensors);

@@ -421,3 +421,63 @@ Test(gguf, convert_refuses_types_it_does_not_write)
         cr_expect(strstr(sdc_last_error(), "q5_K or q6_K") != NULL, "%s", sdc_last_error());
     }
 }
+
+/* Whether two files hold the same bytes. */
+static int same_bytes(const char *x, const char *y)
+{
+    size_t na, nb;
+    uint8_t *a = slurp(x, &na), *b = slurp(y, &nb);
+    int same = na == nb && memcmp(a, b, na) == 0;
+    free(a);
+    free(b);
+    return same;
+}
+
+/* A diffusers folder converts to the GGUF file its single-file conversion converts to. */
+static void expect_folder_like_single_file(const char *model, const char *type)
+{
+    golden_dir();
+    char folder[256], st[256], via[256], direct[256];
+    snprintf(folder, sizeof folder, "models/%s/diffusers", model);
+    snprintf(st, sizeof st, "/tmp/sdc_test_gguf_%d.%s.safetensors", (int)getpid(), model);
+    snprintf(via, sizeof via, "/tmp/sdc_test_gguf_%d.%s.via.gguf", (int)getpid(), model);
+    snprintf(direct, sizeof direct, "/tmp/sdc_test_gguf_%d.%s.gguf", (int)getpid(), model);
+    size_t n_via = 0, n_direct = 0;
+    cr_assert_eq(sdc_convert(golden_path(folder), st, NULL, 1, NULL, NULL, NULL), SDC_OK, "%s",
+                 sdc_last_error());
+    cr_assert_eq(sdc_convert(st, via, type, 1, NULL, NULL, &n_via), SDC_OK, "%s",
+                 sdc_last_error());
+    cr_assert_eq(sdc_convert(golden_path(folder), direct, type, 1, NULL, NULL, &n_direct), SDC_OK,
+                 "%s", sdc_last_error());
+    cr_expect_eq(n_direct, n_via);
+    cr_expect(same_bytes(direct, via), "%s %s: folder -> GGUF differs from folder -> "
+              ".safetensors -> GGUF", model, type);
+    unlink(st);
+    unlink(via);
+    unlink(direct);
+}
+
+Test(gguf, convert_folder_equals_converting_its_single_file)
+{
+    expect_folder_like_single_file("tiny-sd1", "q8_0");
+    expect_folder_like_single_file("tiny-sd1", "q4_K"); /* rows of 256: few tensors quantised */
+    expect_folder_like_single_file("tiny-sd2v", "q4_0");
+    expect_folder_like_single_file("tiny-sd1-inpaint", "q5_1");
+}
+
+/* A folder that is no diffusers model, or an SDXL one: refused naming it, nothing written. */
+Test(gguf, convert_refuses_folders_it_cannot_read)
+{
+    golden_dir();
+    char dir[] = "/tmp/sdc_test_gguf_dir_XXXXXX", out[300];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(out, sizeof out, "%s/out.gguf", dir);
+    cr_expect_eq(sdc_convert(dir, out, "q8_0", 0, NULL, NULL, NULL), SDC_ERR_FORMAT);
+    cr_expect(strstr(sdc_last_error(), dir) && strstr(sdc_last_error(), "model_index.json"), "%s",
+              sdc_last_error());
+    cr_expect_eq(sdc_convert(golden_path("models/tiny-sdxl/diffusers"), out, "q8_0", 0, NULL,
+                             NULL, NULL),
+                 SDC_ERR_UNSUPPORTED);
+    cr_expect(strstr(sdc_last_error(), "SDXL"), "%s", sdc_last_error());
+    cr_expect_eq(rmdir(dir), 0, "a refused conversion left a file in %s", dir);
+}

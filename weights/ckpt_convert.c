@@ -18,24 +18,15 @@
 
 enum { CHUNK = 1 << 16 };
 
-typedef struct item {
-    char *name;             /* output name, owned */
-    const sdc_tensor *src;  /* view into the opened checkpoint */
-    sdc_tensor out;         /* output dtype and shape (data unused) */
-    size_t order;           /* position in the source, to keep the sort stable */
-} item;
-
-typedef struct plan {
-    item *items;
-    size_t count, capacity;
-} plan;
+typedef sdc_convert_item item; /* short names inside this file */
+typedef sdc_convert_plan plan;
 
 sdc_convert_params sdc_convert_default_params(void)
 {
     return (sdc_convert_params){.dtype = -1};
 }
 
-static void plan_free(plan *p)
+void sdc_convert_plan_free(plan *p)
 {
     for (size_t i = 0; i < p->count; i++)
         free(p->items[i].name);
@@ -78,7 +69,7 @@ static void vae_conv_shape(item *it)
     }
 }
 
-static sdc_status plan_diffusers(const sdc_checkpoint *ck, int dtype, plan *p)
+sdc_status sdc_convert_plan_diffusers(const sdc_checkpoint *ck, int dtype, plan *p)
 {
     if (sdc_checkpoint_count(ck, SDC_COMPONENT_TEXT2))
         return sdc_fail(SDC_ERR_UNSUPPORTED, "%s: converting an SDXL diffusers folder to a "
@@ -328,7 +319,7 @@ sdc_status sdc_checkpoint_convert(const char *in, const char *out,
     if (s != SDC_OK)
         return s;
     plan p = {0};
-    s = ck->layout == SDC_LAYOUT_DIFFUSERS ? plan_diffusers(ck, params->dtype, &p)
+    s = ck->layout == SDC_LAYOUT_DIFFUSERS ? sdc_convert_plan_diffusers(ck, params->dtype, &p)
                                            : plan_single(ck, params->dtype, &p);
     if (s == SDC_OK) {
         qsort(p.items, p.count, sizeof *p.items, by_element_size);
@@ -336,7 +327,7 @@ sdc_status sdc_checkpoint_convert(const char *in, const char *out,
     }
     if (s == SDC_OK && tensors)
         *tensors = p.count;
-    plan_free(&p);
+    sdc_convert_plan_free(&p);
     sdc_checkpoint_close(ck);
     return s;
 }

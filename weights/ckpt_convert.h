@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "sdc.h"
+#include "weights/checkpoint.h"
 
 typedef struct sdc_convert_params {
     int dtype;            /* an sdc_dtype (F32, F16, BF16) for float tensors, -1 = keep */
@@ -29,6 +30,26 @@ typedef struct sdc_convert_params {
 } sdc_convert_params;
 
 sdc_convert_params sdc_convert_default_params(void);
+
+/* One tensor of a conversion. */
+typedef struct sdc_convert_item {
+    char *name;            /* output name, owned */
+    const sdc_tensor *src; /* view into the opened checkpoint (sdc_checkpoint_load first) */
+    sdc_tensor out;        /* output dtype and shape (data unused) */
+    size_t order;          /* position in the source, to keep sorts stable */
+} sdc_convert_item;
+
+typedef struct sdc_convert_plan {
+    sdc_convert_item *items; /* owned */
+    size_t count, capacity;
+} sdc_convert_plan;
+
+/* The tensors of an opened diffusers folder under their LDM names and shapes (see above),
+ * float ones as `dtype` (-1 = keep), in the folder's order: what a conversion to a single
+ * file writes, also the GGUF writer's source for a folder (gguf_write.h). *p starts zeroed
+ * and is freed with sdc_convert_plan_free, also after a failure. */
+sdc_status sdc_convert_plan_diffusers(const sdc_checkpoint *ck, int dtype, sdc_convert_plan *p);
+void sdc_convert_plan_free(sdc_convert_plan *p);
 
 /* Converts `in` into `out`; *tensors (may be NULL) receives the number written. */
 sdc_status sdc_checkpoint_convert(const char *in, const char *out,

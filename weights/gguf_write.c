@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ops/error.h"
 #include "ops/quant.h"
@@ -34,14 +35,20 @@ static const char *const dropped[] = {
 };
 
 typedef struct out_tensor {
-    const sdc_st_entry *src;
-    uint32_t type; /* ggml type written */
+    const char *name;      /* LDM name, borrowed from the source table or the folder's plan */
+    const sdc_tensor *src; /* the source's data and dtype */
+    sdc_tensor shape;      /* the shape written (a diffusers VAE projection as a 1x1 conv) */
+    size_t src_bytes;      /* the source's bytes, made readable before they are written */
+    uint32_t type;         /* ggml type written */
     uint64_t offset, nbytes;
 } out_tensor;
 
+/* The source is a single file (st) or a diffusers folder (ck, its tensors named by folder). */
 typedef struct job {
-    const char *out;
+    const char *in, *out;
     sdc_safetensors *st;
+    sdc_checkpoint *ck;
+    sdc_convert_plan folder;
     out_tensor *t;
     size_t count;
     sdc_progress_fn progress;
@@ -65,10 +72,10 @@ static int is_dropped(const char *name)
 }
 
 /* stable-diffusion.cpp's tensor_should_be_converted for the SD families. */
-static int quantised(const sdc_st_entry *e, const sdc_qtype_info *q)
+static int quantised(const out_tensor *t, const sdc_qtype_info *q)
 {
-    const char *n = e->name;
-    int64_t row = e->tensor.ndim ? e->tensor.shape[e->tensor.ndim - 1] : 1;
+    const char *n = t->name;
+    int64_t row = t->shape.ndim ? t->shape.shape[t->shape.ndim - 1] : 1;
     return row % q->block == 0 && !ends_with(n, ".bias") && !ends_with(n, ".scale") &&
            !ends_with(n, ".weight_scale") && !strstr(n, "time_embed.") &&
            !strstr(n, "label_emb.") && !strstr(n, "embedding");
@@ -84,36 +91,52 @@ static int source_type(sdc_dtype d)
 
 static int by_name(const void *a, const void *b)
 {
-    return strcmp(((const out_tensor *)a)->src->name, ((const out_tensor *)b)->src->name);
+    return strcmp(((const out_tensor *)a)->name, ((const out_tensor *)b)->name);
 }
 
-/* The tensors written, their types and offsets. */
+/* Adds one source tensor (j->t has room) unless it is dropped, choosing its type. */
+static sdc_status add(job *j, const char *name, const sdc_tensor *src, const sdc_tensor *shape,
+                      size_t src_bytes, uint32_t type)
+{
+    if (is_dropped(name))
+        return SDC_OK;
+    int kept = source_type(src->dtype);
+    if (kept < 0 || shape->ndim > SDC_GGUF_MAX_DIMS)
+        return sdc_fail(SDC_ERR_UNSUPPORTED, "%s: tensor '%s' (%s, %d dimensions) has no GGUF "
+                        "form sdc writes", j->in, name, sdc_dtype_name(src->dtype), shape->ndim);
+    out_tensor *t = &j->t[j->count++];
+    *t = (out_tensor){.name = name, .src = src, .shape = *shape, .src_bytes = src_bytes};
+    t->type = quantised(t, sdc_qtype_get(type)) ? type : (uint32_t)kept;
+    return SDC_OK;
+}
+
+/* The tensors written, their types and offsets: a single file's as stored, a folder's as
+ * its conversion to a single file names and shapes them. */
 static sdc_status plan(job *j, uint32_t type)
 {
-    size_t n = sdc_safetensors_count(j->st);
+    size_t n = j->ck ? j->folder.count : sdc_safetensors_count(j->st);
     j->t = calloc(n ? n : 1, sizeof *j->t);
     if (!j->t)
         return sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", j->out);
-    const sdc_qtype_info *q = sdc_qtype_get(type);
-    for (size_t i = 0; i < n; i++) {
-        const sdc_st_entry *e = sdc_safetensors_entry(j->st, i);
-        if (is_dropped(e->name))
-            continue;
-        int src = source_type(e->tensor.dtype);
-        if (src < 0 || e->tensor.ndim > SDC_GGUF_MAX_DIMS)
-            return sdc_fail(SDC_ERR_UNSUPPORTED, "%s: tensor '%s' (%s, %d dimensions) has no "
-                            "GGUF form sdc writes", sdc_safetensors_path(j->st), e->name,
-                            sdc_dtype_name(e->tensor.dtype), e->tensor.ndim);
-        out_tensor *t = &j->t[j->count++];
-        t->src = e;
-        t->type = quantised(e, q) ? type : (uint32_t)src;
+    sdc_status s = SDC_OK;
+    for (size_t i = 0; s == SDC_OK && i < n; i++) {
+        if (j->ck) {
+            const sdc_convert_item *it = &j->folder.items[i];
+            size_t bytes = (size_t)sdc_tensor_numel(it->src) * sdc_dtype_size(it->src->dtype);
+            s = add(j, it->name, it->src, &it->out, bytes, type);
+        } else {
+            const sdc_st_entry *e = sdc_safetensors_entry(j->st, i);
+            s = add(j, e->name, &e->tensor, &e->tensor, e->nbytes, type);
+        }
     }
+    if (s != SDC_OK)
+        return s;
     qsort(j->t, j->count, sizeof *j->t, by_name);
     uint64_t offset = 0;
     for (size_t i = 0; i < j->count; i++) {
         const sdc_qtype_info *tq = sdc_qtype_get(j->t[i].type);
         j->t[i].offset = offset;
-        j->t[i].nbytes = (uint64_t)sdc_tensor_numel(&j->t[i].src->tensor) / (uint64_t)tq->block *
+        j->t[i].nbytes = (uint64_t)sdc_tensor_numel(&j->t[i].shape) / (uint64_t)tq->block *
                          (uint64_t)tq->block_bytes;
         offset += (j->t[i].nbytes + ALIGN - 1) / ALIGN * ALIGN;
     }
@@ -152,11 +175,11 @@ static sdc_status write_header(FILE *f, const job *j, uint64_t *pos)
     if (s == SDC_OK) s = put_le(f, 0, 8, j->out);
     *pos = 24;
     for (size_t i = 0; s == SDC_OK && i < j->count; i++) {
-        const sdc_tensor *t = &j->t[i].src->tensor;
+        const sdc_tensor *t = &j->t[i].shape;
         int ndim = t->ndim ? t->ndim : 1;
-        size_t len = strlen(j->t[i].src->name);
+        size_t len = strlen(j->t[i].name);
         s = put_le(f, len, 8, j->out);
-        if (s == SDC_OK) s = put(f, j->t[i].src->name, len, j->out);
+        if (s == SDC_OK) s = put(f, j->t[i].name, len, j->out);
         if (s == SDC_OK) s = put_le(f, (uint64_t)ndim, 4, j->out);
         for (int d = 0; s == SDC_OK && d < ndim; d++)
             s = put_le(f, t->ndim ? (uint64_t)t->shape[t->ndim - 1 - d] : 1, 8, j->out);
@@ -171,10 +194,10 @@ static sdc_status write_header(FILE *f, const job *j, uint64_t *pos)
 static sdc_status write_data(FILE *f, const job *j, const out_tensor *t, float *row,
                              uint8_t *blocks)
 {
-    const sdc_tensor *src = &t->src->tensor;
+    const sdc_tensor *src = t->src;
     if (t->type == (uint32_t)source_type(src->dtype))
         return put(f, src->data, (size_t)t->nbytes, j->out);
-    size_t n = (size_t)src->shape[src->ndim - 1], rows = (size_t)sdc_tensor_numel(src) / n;
+    size_t n = (size_t)t->shape.shape[t->shape.ndim - 1], rows = (size_t)sdc_tensor_numel(src) / n;
     size_t esize = sdc_dtype_size(src->dtype), row_bytes = (size_t)t->nbytes / rows;
     sdc_status s = SDC_OK;
     for (size_t r = 0; s == SDC_OK && r < rows; r++) {
@@ -190,7 +213,7 @@ static size_t longest_row(const job *j)
 {
     size_t n = 1;
     for (size_t i = 0; i < j->count; i++) {
-        const sdc_tensor *t = &j->t[i].src->tensor;
+        const sdc_tensor *t = &j->t[i].shape;
         if (t->ndim && (size_t)t->shape[t->ndim - 1] > n)
             n = (size_t)t->shape[t->ndim - 1];
     }
@@ -208,7 +231,8 @@ static sdc_status write_gguf(FILE *f, void *ctx)
     if (s == SDC_OK && (!row || !blocks))
         s = sdc_fail(SDC_ERR_NOMEM, "%s: out of memory", j->out);
     for (size_t i = 0; s == SDC_OK && i < j->count; i++) {
-        s = sdc_safetensors_load(j->st, j->t[i].src->tensor.data, j->t[i].src->nbytes);
+        s = j->ck ? sdc_checkpoint_load(j->ck, j->t[i].src)
+                  : sdc_safetensors_load(j->st, j->t[i].src->data, j->t[i].src_bytes);
         if (s == SDC_OK)
             s = write_data(f, j, &j->t[i], row, blocks);
         pos += j->t[i].nbytes;
@@ -233,11 +257,20 @@ static sdc_status open_single(const char *in, sdc_safetensors **st)
                                 : sdc_safetensors_open(in, st);
 }
 
+/* A diffusers folder: its tensors as `sdc convert FOLDER OUT.safetensors` writes them. */
+static sdc_status open_folder(job *j)
+{
+    sdc_status s = sdc_checkpoint_open(j->in, &j->ck);
+    return s == SDC_OK ? sdc_convert_plan_diffusers(j->ck, -1, &j->folder) : s;
+}
+
 sdc_status sdc_gguf_convert(const char *in, const char *out, uint32_t type, int overwrite,
                             sdc_progress_fn progress, void *user_data, size_t *tensors)
 {
-    job j = {.out = out, .progress = progress, .user_data = user_data};
-    sdc_status s = open_single(in, &j.st);
+    job j = {.in = in, .out = out, .progress = progress, .user_data = user_data};
+    struct stat sb;
+    sdc_status s = stat(in, &sb) == 0 && S_ISDIR(sb.st_mode) ? open_folder(&j)
+                                                             : open_single(in, &j.st);
     if (s == SDC_OK)
         s = plan(&j, type);
     if (s == SDC_OK)
@@ -245,6 +278,8 @@ sdc_status sdc_gguf_convert(const char *in, const char *out, uint32_t type, int 
     if (s == SDC_OK && tensors)
         *tensors = j.count;
     free(j.t);
+    sdc_convert_plan_free(&j.folder);
+    sdc_checkpoint_close(j.ck);
     sdc_safetensors_close(j.st);
     return s;
 }

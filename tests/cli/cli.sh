@@ -55,6 +55,7 @@ grep -q "^sdc [0-9]" "$TMP/out" || fail "--version prints '$(cat "$TMP/out")'"
 "$SDC" --help >"$TMP/help"
 "$SDC" batch --help >>"$TMP/help"
 "$SDC" serve --help >>"$TMP/help"
+"$SDC" convert --help >>"$TMP/help"
 help_in_docs() { # every help line appears in docs/cli.md
     while IFS= read -r line; do
         grep -qxF -- "$line" "$SDC_SOURCE_DIR/docs/cli.md" || { fail "docs/cli.md lacks: $line"; return; }
@@ -367,6 +368,36 @@ if golden_only "gguf files"; then
     grep -q "^gguf: .* 966 f16, 14 q4_K$" "$TMP/out" || fail "sdc info of a q4_K file: $(cat "$TMP/out")"
     expect 0 "" -- "$SDC" -m "$TMP/tiny.q4_K.gguf" -W 64 -H 64 --steps 1 --quiet -p x -o "$TMP/q4k.png"
     [ -s "$TMP/q4k.png" ] || fail "no picture from the q4_K file"
+    # a diffusers folder: the GGUF file of its .safetensors conversion, byte for byte
+    DIFF="$SDC_GOLDEN/models/tiny-sd1/diffusers"
+    for type in q8_0 q4_K; do
+        expect 0 "wrote 980 tensors" -- "$SDC" convert "$DIFF" "$TMP/folder.$type.gguf" --type "$type"
+        expect 0 "" -- "$SDC" convert "$DIFF" "$TMP/folder.safetensors" --overwrite
+        expect 0 "" -- "$SDC" convert "$TMP/folder.safetensors" "$TMP/via.$type.gguf" --type "$type"
+        cmp -s "$TMP/folder.$type.gguf" "$TMP/via.$type.gguf" ||
+            fail "folder -> $type GGUF differs from folder -> .safetensors -> $type GGUF"
+    done
+    expect 0 "" -- "$SDC" -m "$TMP/folder.q8_0.gguf" -W 64 -H 64 --steps 1 --quiet -p x -o "$TMP/fq8.png"
+    [ -s "$TMP/fq8.png" ] || fail "no picture from the folder's q8_0 file"
+    # broken copies of it (links to the golden files but the one at fault): one line naming
+    # the file, nothing at OUT (no temporary either)
+    refused() { # FOLDER PATTERN
+        mkdir "$TMP/o"
+        expect 1 "$2" -- "$SDC" convert "$1" "$TMP/o/out.gguf" --type q8_0
+        [ "$(wc -l <"$TMP/err")" = 1 ] || fail "more than one line for $1: $(cat "$TMP/err")"
+        [ -z "$(ls -A "$TMP/o")" ] || fail "a refused conversion of $1 left $(ls -A "$TMP/o")"
+        rm -rf "$TMP/o" "$TMP/bad" && cp -rs "$DIFF" "$TMP/bad"
+    }
+    mkdir "$TMP/empty" && cp -rs "$DIFF" "$TMP/bad"
+    refused "$TMP/empty" "$TMP/empty: a folder without model_index.json is no diffusers model"
+    rm "$TMP/bad/unet/diffusion_pytorch_model.safetensors"
+    refused "$TMP/bad" "$TMP/bad: no unet weights"
+    rm "$TMP/bad/vae/diffusion_pytorch_model.safetensors"
+    head -c 100000 "$DIFF/vae/diffusion_pytorch_model.safetensors" >"$TMP/bad/vae/diffusion_pytorch_model.safetensors"
+    refused "$TMP/bad" "$TMP/bad/vae/diffusion_pytorch_model.safetensors: .*outside"
+    rm "$TMP/bad/model_index.json" && echo '{' >"$TMP/bad/model_index.json"
+    refused "$TMP/bad" "$TMP/bad/model_index.json: not valid JSON"
+    refused "$SDC_GOLDEN/models/tiny-sdxl/diffusers" "tiny-sdxl/diffusers: converting an SDXL"
 fi
 expect 1 "SDXL" -- "$SDC" $small -p x --crop 8,8 -o "$TMP/sd1-crop.png"
 [ -e "$TMP/sd1-crop.png" ] && fail "a refused --crop left an output file"
