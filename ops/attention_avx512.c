@@ -158,11 +158,15 @@ static void softmax_update(block_state *st, int r, int pr, int n, int valid, int
 {
     __m512 ninf = _mm512_set1_ps(-INFINITY), mx = ninf;
     float *p = st->p[pr];
-    for (int j = 0; j < n; j += 16) {
-        __m512 s = _mm512_mask_blend_ps(sdc_lanes16(valid - j), ninf, _mm512_load_ps(p + j));
-        _mm512_store_ps(p + j, s);
-        mx = _mm512_max_ps(mx, s);
-    }
+    if (valid >= n && n % 16 == 0) /* no lane to mask: every key usable, no padding */
+        for (int j = 0; j < n; j += 16)
+            mx = _mm512_max_ps(mx, _mm512_load_ps(p + j));
+    else
+        for (int j = 0; j < n; j += 16) {
+            __m512 s = _mm512_mask_blend_ps(sdc_lanes16(valid - j), ninf, _mm512_load_ps(p + j));
+            _mm512_store_ps(p + j, s);
+            mx = _mm512_max_ps(mx, s);
+        }
     float tile_max = _mm512_reduce_max_ps(mx);
     if (tile_max == -INFINITY) { /* every key of the tile is masked for this row */
         for (int j = 0; j < n; j += 16)
