@@ -6,6 +6,7 @@
 #include "ops/error.h"
 #include "ops/nn.h"
 #include "unet/load.h"
+#include "weights/packed_weights.h"
 
 /* input_hint_block: convolutions at Sequential indexes 0, 2, ..., 14, a SiLU after each but
  * the last; the diffusers blocks between conv_in and conv_out alternate stride 1 and 2. */
@@ -93,6 +94,12 @@ sdc_status sdc_controlnet_load(const char *path, sdc_controlnet **out)
     }
     *out = cn;
     return SDC_OK;
+}
+
+sdc_status sdc_controlnet_pack_weights(sdc_controlnet *cn, int on)
+{
+    sdc_status s = sdc_packed_weights_set(sdc_unet_layers(cn->encoder), cn->ck, on);
+    return s == SDC_OK ? sdc_packed_weights_set(&cn->layers, cn->ck, on) : s;
 }
 
 void sdc_controlnet_free(sdc_controlnet *cn)

@@ -41,5 +41,8 @@ sdc_status sdc_controlnet_hint(sdc_controlnet *cn, const float *picture, int h, 
 sdc_status sdc_controlnet_forward(sdc_controlnet *cn, const float *x, int B, int h, int w,
                                   float t, const sdc_unet_cond *cond, const float *hint,
                                   const float *scale, float *const *res);
+/* Packed bf16 weights for the net's layers over a sampling loop, as for the UNet's
+ * (weights/packed_weights.h): on, or off (the copies freed). */
+sdc_status sdc_controlnet_pack_weights(sdc_controlnet *cn, int on);
 
 #endif

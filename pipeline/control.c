@@ -207,6 +207,14 @@ static int active(const sdc_control *c, int call, int calls)
              (double)(call + 1) / calls > c->end + margin);
 }
 
+sdc_status sdc_pipeline_control_pack(sdc_pipeline_control *pc, int on)
+{
+    sdc_status s = SDC_OK;
+    for (int i = 0; i < pc->count && s == SDC_OK; i++)
+        s = sdc_controlnet_pack_weights(pc->nets[i], on);
+    return s;
+}
+
 /* Net i on the batch (or, guessing with guidance, on the prompt's rows only: the negative
  * row, last, keeps zero residuals). */
 static sdc_status run_net(sdc_pipeline_control *pc, int i, const float *x, float t,

@@ -23,6 +23,8 @@ typedef struct sdc_pipeline_control {
 sdc_status sdc_pipeline_control_prepare(const sdc_generate_params *p, const sdc_unet *unet,
                                         int h, int w, int rows, int prompt_rows,
                                         sdc_pipeline_control *pc);
+/* Packed bf16 weights for every net (sdc_controlnet_pack_weights), on or off. */
+sdc_status sdc_pipeline_control_pack(sdc_pipeline_control *pc, int on);
 /* *out = the summed residuals for UNet call `call` of `calls` (sdc_unet_cond.residuals), or
  * NULL when no net is active then; x [rows, 4, h, w] is the UNet's latent input and c its
  * conditioning (context rows: the prompt's prompt_rows, then the negative when guided). */

@@ -5,7 +5,7 @@
 #include "weights/packed_weights.h"
 
 sdc_status sdc_unet_pack_begin(sdc_unet_pack *p, const sdc_model *m, int calls,
-                               sdc_prefetch *pf)
+                               sdc_prefetch *pf, sdc_pipeline_control *control)
 {
     *p = (sdc_unet_pack){0};
     if (!sdc_pack_cache_used() || calls < SDC_UNET_PACK_MIN_CALLS)
@@ -13,8 +13,10 @@ sdc_status sdc_unet_pack_begin(sdc_unet_pack *p, const sdc_model *m, int calls,
     if (pf)
         sdc_prefetch_join(pf);
     p->m = m;
+    p->control = control;
     p->released = sdc_packed_weights_released();
-    return sdc_packed_weights_set(sdc_unet_layers(m->unet), m->ck, 1);
+    sdc_status s = sdc_packed_weights_set(sdc_unet_layers(m->unet), m->ck, 1);
+    return s == SDC_OK && control ? sdc_pipeline_control_pack(control, 1) : s;
 }
 
 void sdc_unet_pack_after_call(sdc_unet_pack *p)
@@ -30,5 +32,7 @@ void sdc_unet_pack_end(sdc_unet_pack *p)
     sdc_log(SDC_LOG_INFO, "packed bf16 weights: %zu MiB, in place of %zu MiB of mapped pages",
             p->peak >> 20, (sdc_packed_weights_released() - p->released) >> 20);
     sdc_packed_weights_set(sdc_unet_layers(p->m->unet), p->m->ck, 0);
+    if (p->control)
+        sdc_pipeline_control_pack(p->control, 0);
     p->m = NULL;
 }

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "pipeline/control.h"
 #include "pipeline/pipeline_impl.h"
 #include "pipeline/prefetch.h"
 
@@ -19,15 +20,16 @@
 
 typedef struct sdc_unet_pack {
     const sdc_model *m; /* the model whose UNet is packed, or NULL */
+    sdc_pipeline_control *control; /* its ControlNets, packed too, or NULL */
     size_t released;    /* sdc_packed_weights_released() when packing began */
     size_t peak;        /* the most bytes of packed copies after a call */
 } sdc_unet_pack;
 
-/* Starts packing m's UNet when the bf16 kernels run (sdc_pack_cache_used) and `calls` model
- * calls are ahead;
- * pf (the UNet's prefetch, or NULL) is joined first, as it would map released pages again. */
+/* Starts packing m's UNet and the nets of `control` (or NULL) when the bf16 kernels run
+ * (sdc_pack_cache_used) and `calls` model calls are ahead; pf (the UNet's prefetch, or NULL)
+ * is joined first, as it would map released pages again. */
 sdc_status sdc_unet_pack_begin(sdc_unet_pack *p, const sdc_model *m, int calls,
-                               sdc_prefetch *pf);
+                               sdc_prefetch *pf, sdc_pipeline_control *control);
 /* After a model call: notes the packed copies' size. */
 void sdc_unet_pack_after_call(sdc_unet_pack *p);
 /* Frees the packed copies (reporting their size at -v); a no-op when nothing was packed. */

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "control/controlnet.h"
+#include "ops/cpu.h"
+#include "ops/pack_cache.h"
 #include "image/canny.h"
 #include "image/image.h"
 #include "image/resize_lanczos.h"
@@ -77,6 +79,66 @@ static void expect_call(const char *rel)
     char path[512];
     snprintf(path, sizeof path, "controlnet/models/%s", rel);
     expect_call_at(golden_path(path), rel);
+}
+
+/* The golden case's 13 residuals through cn (at the current precision), into res[i]
+ * (allocated here, one flat block per call: res[0] owns it). */
+static size_t residuals_of(sdc_controlnet *cn, const sdc_safetensors *st, float *res[13])
+{
+    const sdc_st_entry *x = golden_get(st, "x"), *ctx = golden_get(st, "context");
+    const sdc_st_entry *pic = golden_get(st, "control_image"), *hint_e = golden_get(st, "hint");
+    int h = dim(x, 2), w = dim(x, 3);
+    float *xf = golden_f32(x), *cf = golden_f32(ctx), *pf = golden_f32(pic), scale[13];
+    float *hint = malloc(sdc_tensor_numel(&hint_e->tensor) * sizeof *hint);
+    size_t total = 0, at[13];
+    for (int i = 0; i < 13; i++) {
+        char name[16];
+        snprintf(name, sizeof name, i < 12 ? "down%d" : "mid", i);
+        at[i] = total;
+        total += (size_t)sdc_tensor_numel(&golden_get(st, name)->tensor);
+        scale[i] = 1.0f;
+    }
+    float *block = calloc(total, sizeof(float));
+    cr_assert(hint && block);
+    for (int i = 0; i < 13; i++)
+        res[i] = block + at[i];
+    cr_assert_eq(sdc_controlnet_hint(cn, pf, h, w, hint), SDC_OK, "%s", sdc_last_error());
+    sdc_unet_cond c = {.context = cf, .tokens = dim(ctx, 1)};
+    cr_assert_eq(sdc_controlnet_forward(cn, xf, 1, h, w, scalar(st, "t"), &c, hint, scale, res),
+                 SDC_OK, "%s", sdc_last_error());
+    free(hint), free(xf), free(cf), free(pf);
+    return total;
+}
+
+/* bf16 with packed weights (a sampling loop's, pipeline/unet_pack.h): the call that packs
+ * and the one that reads the copies give the residuals of packing per call, bit for bit. */
+Test(controlnet, packed_bf16_weights_change_nothing)
+{
+    if (!sdc_cpu_has_bf16())
+        cr_skip_test("this CPU has no AVX512_BF16");
+    sdc_controlnet *cn;
+    cr_assert_eq(sdc_controlnet_load(golden_path("controlnet/models/control_tiny_edges."
+                                                 "safetensors"), &cn),
+                 SDC_OK, "%s", sdc_last_error());
+    sdc_safetensors *st = golden_open("controlnet/cases/controlnet.control_tiny_edges."
+                                      "safetensors");
+    sdc_precision_set(SDC_PRECISION_BF16);
+    float *want[13], *got[13];
+    size_t n = residuals_of(cn, st, want);
+    cr_assert_eq(sdc_controlnet_pack_weights(cn, 1), SDC_OK);
+    for (int call = 0; call < 2; call++) {
+        residuals_of(cn, st, got);
+        cr_expect_eq(memcmp(got[0], want[0], n * sizeof(float)), 0,
+                     "call %d: packed weights changed the residuals", call);
+        cr_expect_gt(sdc_pack_cache_bytes(), 0, "nothing was packed");
+        free(got[0]);
+    }
+    cr_assert_eq(sdc_controlnet_pack_weights(cn, 0), SDC_OK);
+    cr_expect_eq(sdc_pack_cache_bytes(), 0, "packed copies outlived the switch");
+    sdc_precision_set(SDC_PRECISION_FP32);
+    free(want[0]);
+    sdc_safetensors_close(st);
+    sdc_controlnet_free(cn);
 }
 
 Test(controlnet, original_layout_without_prefix) { expect_call("control_tiny_edges.safetensors"); }
