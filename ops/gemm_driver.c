@@ -309,6 +309,14 @@ static void cache_mark(sdc_pack_cache *c, const sdc_gemm_kernel *kern, int side,
                           (size_t)rows * op->ld * sdc_dtype_size(op->dtype));
 }
 
+/* Floats of B's cache: whole K blocks, then the last one only as deep as it is. */
+static size_t b_cache_floats(const gemm_job *g, int panels, int k_blocks)
+{
+    int last = g->K - (k_blocks - 1) * g->KC;
+    return (size_t)(k_blocks - 1) * g->b_block +
+           (size_t)panels * k_slots(g->kern, last) * g->kern->nr;
+}
+
 /* Group `grp` of B_CACHE_PANELS panels of K block kb into B's cache, as pack_b_block packs
  * any block that contains them (panels are packed independently of each other). */
 static void pack_b_cached(const gemm_job *g, float *cache, int kb, int grp)
@@ -363,7 +371,8 @@ void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, f
     if (cacheable(kern, B) && kern->pack_b) {
         if (cache_holds(B->pack, kern, 1, B->data, N, K))
             g.b_packed = B->pack->data;
-        else if ((b_cache = sdc_pack_cache_alloc(B->pack, g.b_block * k_blocks * sizeof(float))))
+        else if ((b_cache = sdc_pack_cache_alloc(B->pack, b_cache_floats(&g, panels, k_blocks) *
+                                                              sizeof(float))))
             g.b_packed = b_cache;
     }
     sdc_scratch scratch =
