@@ -132,21 +132,24 @@ static void accumulate_pv(float *o, int ldv, const float (*p)[KEY_TILE], const f
     }
 }
 
-static const sdc_flash_kernels f32_kernels = {pack_keys, pack_values, scores, accumulate_pv,
-                                               0};
-
-/* x (finite, >= 0) rounded to the nearest bf16 value, ties to even, kept as f32. */
-static inline __m512 round_bf16(__m512 x)
+static float weights(float *p, int n, float max)
 {
-    __m512i b = _mm512_castps_si512(x);
-    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
-    b = _mm512_add_epi32(b, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), odd));
-    return _mm512_castsi512_ps(_mm512_and_si512(b, _mm512_set1_epi32((int)0xffff0000u)));
+    __m512 m = _mm512_set1_ps(max), sum = _mm512_setzero_ps();
+    for (int j = 0; j < n; j += 16) {
+        __m512 e = sdc_exp2_16(_mm512_sub_ps(_mm512_load_ps(p + j), m));
+        sum = _mm512_add_ps(sum, e);
+        _mm512_store_ps(p + j, e);
+    }
+    return _mm512_reduce_add_ps(sum);
 }
+
+static const sdc_flash_kernels f32_kernels = {pack_keys, pack_values, NULL, scores, weights,
+                                               accumulate_pv};
 
 /* One thread's working memory for a block of query rows. */
 typedef struct block_state {
     float *o;             /* [BLOCK][ldv] running numerators */
+    float *q;             /* [BLOCK][ldq] the rows as fk->pack_queries leaves them */
     float max[BLOCK], sum[BLOCK];
     float p[ROWS][KEY_TILE] __attribute__((aligned(64)));
 } block_state;
@@ -154,7 +157,7 @@ typedef struct block_state {
 /* Turns the base-2 scores in p[pr] (keys j0 .. j0 + n, the first `valid` usable) into
  * probabilities, rescaling row r's sum and accumulator when its running maximum grows. */
 static void softmax_update(block_state *st, int r, int pr, int n, int valid, int ldv,
-                           int round_p)
+                           const sdc_flash_kernels *fk)
 {
     __m512 ninf = _mm512_set1_ps(-INFINITY), mx = ninf;
     float *p = st->p[pr];
@@ -182,15 +185,7 @@ static void softmax_update(block_state *st, int r, int pr, int n, int valid, int
         for (int c = 0; c < ldv; c += 16)
             _mm512_store_ps(o + c, _mm512_mul_ps(f, _mm512_load_ps(o + c)));
     }
-    __m512 m = _mm512_set1_ps(st->max[r]), sum = _mm512_setzero_ps();
-    for (int j = 0; j < n; j += 16) {
-        __m512 e = sdc_exp2_16(_mm512_sub_ps(_mm512_load_ps(p + j), m));
-        if (round_p) /* the sum of the values PV will multiply: weights that add up to 1 */
-            e = round_bf16(e);
-        sum = _mm512_add_ps(sum, e);
-        _mm512_store_ps(p + j, e);
-    }
-    st->sum[r] += _mm512_reduce_add_ps(sum);
+    st->sum[r] += fk->weights(p, n, st->max[r]);
 }
 
 /* The packed head and where its rows live. */
@@ -198,7 +193,7 @@ typedef struct head_view {
     const float *q; /* row 0 of the head's queries */
     int q_stride;
     const float *kt, *vp;
-    int ldk, ldv, Tk, d, causal;
+    int ldk, ldv, ldq, Tk, d, causal;
     const sdc_flash_kernels *fk;
 } head_view;
 
@@ -206,7 +201,13 @@ typedef struct head_view {
 static void attend_block(const head_view *hv, block_state *st, float *out, int out_stride,
                          int i0, int n)
 {
-    int ldv = hv->ldv;
+    int ldv = hv->ldv, q_stride = hv->q_stride;
+    const float *q = hv->q + (size_t)i0 * q_stride;
+    if (hv->fk->pack_queries) {
+        hv->fk->pack_queries(st->q, hv->ldq, q, q_stride, n, hv->d);
+        q = st->q;
+        q_stride = hv->ldq;
+    }
     for (int r = 0; r < n; r++) {
         st->max[r] = -INFINITY;
         st->sum[r] = 0;
@@ -220,7 +221,7 @@ static void attend_block(const head_view *hv, block_state *st, float *out, int o
             int limit[ROWS]; /* keys row g + r may see */
             for (int r = 0; r < ROWS; r++) {
                 int i = i0 + g + min_int(r, n - g - 1); /* missing rows repeat the last one */
-                qr[r] = hv->q + (size_t)i * hv->q_stride;
+                qr[r] = q + (size_t)(i - i0) * q_stride;
                 limit[r] = hv->causal ? min_int(hv->Tk, i + 1) : hv->Tk;
             }
             int nj = min_int(KEY_TILE, limit[ROWS - 1] - j0);
@@ -232,7 +233,7 @@ static void attend_block(const head_view *hv, block_state *st, float *out, int o
             }
             int rows = min_int(ROWS, n - g);
             for (int r = 0; r < rows; r++)
-                softmax_update(st, g + r, r, nj, limit[r] - j0, ldv, hv->fk->pairs);
+                softmax_update(st, g + r, r, nj, limit[r] - j0, ldv, hv->fk);
             for (int r = rows; r < ROWS; r++) /* repeated rows add nothing */
                 for (int v = 0; v < KEY_TILE; v += 16)
                     _mm512_store_ps(st->p[r] + v, _mm512_setzero_ps());
@@ -275,8 +276,11 @@ int sdc_attention_avx512(float *out, const float *q, int q_stride, const float *
     int blocks = (Tq + BLOCK - 1) / BLOCK;
     int splits = min_int((3 * threads + pairs - 1) / pairs, blocks);
     int items = pairs * splits, ldk = round16(Tk), ldv = round16(d);
-    /* per thread: kt [d][ldk], vp [Tk][ldv], accumulators [BLOCK + ROWS][ldv] */
-    size_t per_thread = (size_t)d * ldk + (size_t)Tk * ldv + (size_t)(BLOCK + ROWS) * ldv;
+    int ldq = fk->pack_queries ? round16((d + 1) / 2) : 0;
+    /* per thread: kt [d][ldk], vp [Tk][ldv], accumulators [BLOCK + ROWS][ldv], packed
+     * queries [BLOCK][ldq] */
+    size_t per_thread = (size_t)d * ldk + (size_t)Tk * ldv + (size_t)(BLOCK + ROWS) * ldv +
+                        (size_t)BLOCK * ldq;
     sdc_scratch scratch = sdc_scratch_take((size_t)threads * per_thread);
     if (!scratch.data)
         return -1;
@@ -288,12 +292,13 @@ int sdc_attention_avx512(float *out, const float *q, int q_stride, const float *
         int keys = causal ? min_int(Tk, q1) : Tk;
         float *mem = scratch.data + (size_t)omp_get_thread_num() * per_thread;
         head_view hv = {q + (size_t)b * Tq * q_stride + (size_t)h * d, q_stride, mem,
-                        mem + (size_t)d * ldk, round16(keys), ldv, Tk, d, causal, fk};
+                        mem + (size_t)d * ldk, round16(keys), ldv, ldq, Tk, d, causal, fk};
         size_t kv0 = (size_t)b * Tk * kv_stride + (size_t)h * d;
         fk->pack_keys(mem, hv.ldk, k + kv0, kv_stride, keys, d, scale * LOG2E);
         fk->pack_values(mem + (size_t)d * ldk, ldv, v + kv0, kv_stride, keys, d);
         block_state st;
         st.o = mem + (size_t)d * ldk + (size_t)Tk * ldv;
+        st.q = st.o + (size_t)(BLOCK + ROWS) * ldv;
         for (int i0 = q0; i0 < q1; i0 += BLOCK)
             attend_block(&hv, &st, out + (size_t)b * Tq * out_stride + (size_t)h * d,
                          out_stride, i0, min_int(BLOCK, q1 - i0));

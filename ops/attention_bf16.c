@@ -80,10 +80,20 @@ static void pack_values(float *vp, int ldv, const float *v, int stride, int n, i
     }
 }
 
-/* s[r][v] += q[r] . keys j0 + 16 v .. + 15, from query pairs qp[r][...]. */
+/* qp[r * ldq + c / 2] = pair (c, c + 1) of row r; an odd d's last partner is 0. */
+static void pack_queries(float *qp, int ldq, const float *q, int stride, int n, int d)
+{
+    for (int r = 0; r < n; r++)
+        for (int c = 0; c < d; c += 32)
+            _mm512_mask_storeu_epi32(qp + (size_t)r * ldq + c / 2, sdc_lanes16((d - c + 1) / 2),
+                                     row_pairs(q + (size_t)r * stride + c, d - c,
+                                               _mm512_set1_ps(1.0f)));
+}
+
+/* s[r][v] += q[r] . keys j0 + 16 v .. + 15, q[r] as pack_queries' pairs. */
 static inline __attribute__((always_inline)) void
-score_tile(const int NV, int32_t (*qp)[SDC_ATTENTION_MAX_HEAD_DIM / 2], const float *kt,
-           int ldk, int j0, int pairs, __m512 s[ROWS][4])
+score_tile(const int NV, const float *const qp[ROWS], const float *kt, int ldk, int j0,
+           int pairs, __m512 s[ROWS][4])
 {
     for (int r = 0; r < ROWS; r++)
         for (int v = 0; v < NV; v++)
@@ -94,7 +104,8 @@ score_tile(const int NV, int32_t (*qp)[SDC_ATTENTION_MAX_HEAD_DIM / 2], const fl
         for (int v = 0; v < NV; v++)
             kv[v] = (__m512bh)_mm512_load_si512(kc + 16 * v);
         for (int r = 0; r < ROWS; r++) {
-            __m512bh qb = (__m512bh)_mm512_set1_epi32(qp[r][c]);
+            /* a pair, loaded as the float whose bits it shares */
+            __m512bh qb = (__m512bh)_mm512_castps_si512(_mm512_set1_ps(qp[r][c]));
             for (int v = 0; v < NV; v++)
                 s[r][v] = _mm512_dpbf16_ps(s[r][v], qb, kv[v]);
         }
@@ -104,29 +115,53 @@ score_tile(const int NV, int32_t (*qp)[SDC_ATTENTION_MAX_HEAD_DIM / 2], const fl
 static void scores(int nv, const float *const q[ROWS], const float *kt, int ldk, int j0, int d,
                    float (*p)[KEY_TILE], int s0)
 {
-    /* the rows' pairs, made again for every tile: d / 32 conversions against d / 2 x nv x
-     * ROWS products */
-    int32_t qp[ROWS][SDC_ATTENTION_MAX_HEAD_DIM / 2] __attribute__((aligned(64)));
-    for (int r = 0; r < ROWS; r++)
-        for (int c = 0; c < d; c += 32)
-            _mm512_mask_storeu_epi32(qp[r] + c / 2, sdc_lanes16((d - c + 1) / 2),
-                                     row_pairs(q[r] + c, d - c, _mm512_set1_ps(1.0f)));
     __m512 s[ROWS][4];
     int pairs = (d + 1) / 2;
     switch (nv) {
-    case 1: score_tile(1, qp, kt, ldk, j0, pairs, s); break;
-    case 2: score_tile(2, qp, kt, ldk, j0, pairs, s); break;
-    case 3: score_tile(3, qp, kt, ldk, j0, pairs, s); break;
-    default: score_tile(4, qp, kt, ldk, j0, pairs, s); break;
+    case 1: score_tile(1, q, kt, ldk, j0, pairs, s); break;
+    case 2: score_tile(2, q, kt, ldk, j0, pairs, s); break;
+    case 3: score_tile(3, q, kt, ldk, j0, pairs, s); break;
+    default: score_tile(4, q, kt, ldk, j0, pairs, s); break;
     }
     for (int r = 0; r < ROWS; r++)
         for (int v = 0; v < nv; v++)
             _mm512_store_ps(p[r] + s0 + 16 * v, s[r][v]);
 }
 
-/* o[r][c0 ..] += sum over key pairs of pp[r][pair] . vp[pair][c0 ..], DV vectors of columns. */
+/* 16 bf16 values as the f32 values they stand for. */
+static inline __m512 widen(__m256bh b)
+{
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)b), 16));
+}
+
+/* exp2(p[j] - max) for the 16 keys at p (lanes past the tile's keys hold -inf), rounded to
+ * bf16 as vdpbf16ps will read it: to nearest, ties to even, denormals flushed. */
+static inline __m256bh weights16(const float *p, __m512 max)
+{
+    return _mm512_cvtneps_pbh(sdc_exp2_16(_mm512_sub_ps(_mm512_load_ps(p), max)));
+}
+
+/* 32 keys at a time: their pairs go to slots j / 2 .. j / 2 + 15, which lie in the part of p
+ * already read. */
+static float weights(float *p, int n, float max)
+{
+    __m512 m = _mm512_set1_ps(max), sum = _mm512_setzero_ps();
+    for (int j = 0; j < n; j += 32) {
+        __m256bh lo = weights16(p + j, m);
+        __m256bh hi = j + 16 < n ? weights16(p + j + 16, m) : (__m256bh)_mm256_setzero_si256();
+        /* the same order of additions as one vector of 16 keys at a time */
+        sum = _mm512_add_ps(sum, widen(lo));
+        sum = _mm512_add_ps(sum, widen(hi));
+        _mm512_store_si512(p + j / 2, _mm512_inserti64x4(_mm512_castsi256_si512((__m256i)lo),
+                                                         (__m256i)hi, 1));
+    }
+    return _mm512_reduce_add_ps(sum);
+}
+
+/* o[r][c0 ..] += sum over key pairs of pairs p[r][pair] . vp[pair][c0 ..], DV vectors of
+ * columns. */
 static inline __attribute__((always_inline)) void
-pv_tile(const int DV, float *o, int ldv, int32_t (*pp)[KEY_TILE / 2], const float *vp,
+pv_tile(const int DV, float *o, int ldv, const float (*p)[KEY_TILE], const float *vp,
         int npairs, int c0)
 {
     __m512 acc[ROWS][DV_MAX];
@@ -139,7 +174,8 @@ pv_tile(const int DV, float *o, int ldv, int32_t (*pp)[KEY_TILE / 2], const floa
         for (int t = 0; t < DV; t++)
             vv[t] = (__m512bh)_mm512_load_si512(vj + 16 * t);
         for (int r = 0; r < ROWS; r++) {
-            __m512bh pb = (__m512bh)_mm512_set1_epi32(pp[r][j]);
+            /* slot j of p[r] is a pair, loaded as the float whose bits it shares */
+            __m512bh pb = (__m512bh)_mm512_castps_si512(_mm512_set1_ps(p[r][j]));
             for (int t = 0; t < DV; t++)
                 acc[r][t] = _mm512_dpbf16_ps(acc[r][t], pb, vv[t]);
         }
@@ -149,30 +185,26 @@ pv_tile(const int DV, float *o, int ldv, int32_t (*pp)[KEY_TILE / 2], const floa
             _mm512_store_ps(o + (size_t)r * ldv + c0 + 16 * t, acc[r][t]);
 }
 
+/* p[r] holds weights' pairs; an odd nj's last partner is 0 */
 static void accumulate_pv(float *o, int ldv, const float (*p)[KEY_TILE], const float *vp, int j0,
                           int nj)
 {
-    /* probabilities as pairs of keys; an odd nj's partner p[r][nj] is 0 */
-    int32_t pp[ROWS][KEY_TILE / 2] __attribute__((aligned(64)));
     int npairs = (nj + 1) / 2;
-    for (int r = 0; r < ROWS; r++)
-        for (int j = 0; j < nj; j += 32)
-            _mm512_store_si512(pp[r] + j / 2, row_pairs(p[r] + j, 32, _mm512_set1_ps(1.0f)));
     vp += (size_t)j0 / 2 * ldv;
     for (int c0 = 0; c0 < ldv; c0 += 16 * DV_MAX) {
         switch (min_int(DV_MAX, (ldv - c0) / 16)) {
-        case 1: pv_tile(1, o, ldv, pp, vp, npairs, c0); break;
-        case 2: pv_tile(2, o, ldv, pp, vp, npairs, c0); break;
-        case 3: pv_tile(3, o, ldv, pp, vp, npairs, c0); break;
-        case 4: pv_tile(4, o, ldv, pp, vp, npairs, c0); break;
-        case 5: pv_tile(5, o, ldv, pp, vp, npairs, c0); break;
-        default: pv_tile(6, o, ldv, pp, vp, npairs, c0); break;
+        case 1: pv_tile(1, o, ldv, p, vp, npairs, c0); break;
+        case 2: pv_tile(2, o, ldv, p, vp, npairs, c0); break;
+        case 3: pv_tile(3, o, ldv, p, vp, npairs, c0); break;
+        case 4: pv_tile(4, o, ldv, p, vp, npairs, c0); break;
+        case 5: pv_tile(5, o, ldv, p, vp, npairs, c0); break;
+        default: pv_tile(6, o, ldv, p, vp, npairs, c0); break;
         }
     }
 }
 
-static const sdc_flash_kernels bf16_kernels = {pack_keys, pack_values, scores, accumulate_pv,
-                                                1};
+static const sdc_flash_kernels bf16_kernels = {pack_keys, pack_values, pack_queries, scores,
+                                                weights, accumulate_pv};
 
 const sdc_flash_kernels *sdc_flash_kernels_bf16(void)
 {

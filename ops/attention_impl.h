@@ -21,16 +21,25 @@ typedef struct sdc_flash_kernels {
     /* Its n values into vp (at most n * ldv floats, ldv = d rounded up to 16), zero past n
      * up to the next even key. */
     void (*pack_values)(float *vp, int ldv, const float *v, int stride, int n, int d);
-    /* p[r][s0 + j] = q[r] . (packed key j0 + j) for j < 16 nv (nv <= 4), r < ROWS. */
+    /* n query rows into qp (row r at qp + r * ldq, ldq >= (d + 1) / 2) in the form scores
+     * reads, once per block of rows instead of once per tile of keys; NULL where scores reads
+     * the rows as they are. bf16: pairs of channels, 32-bit slot c / 2 holding channels c and
+     * c + 1. */
+    void (*pack_queries)(float *qp, int ldq, const float *q, int stride, int n, int d);
+    /* p[r][s0 + j] = q[r] . (packed key j0 + j) for j < 16 nv (nv <= 4), r < ROWS, each q[r]
+     * a row as pack_queries left it. */
     void (*scores)(int nv, const float *const q[SDC_FLASH_ROWS], const float *kt, int ldk,
                    int j0, int d, float (*p)[SDC_FLASH_KEY_TILE], int s0);
-    /* o[r][c] += sum_j p[r][j] value(j0 + j)[c] for j < nj, c < ldv; p[r][j] is 0 from nj
-     * to the next multiple of 16. */
+    /* The weights of one row's tile: its first n base-2 scores p[j] (lanes from n to the next
+     * multiple of 16 hold -inf) become exp2(p[j] - max) in the form pv reads, and the sum of
+     * exactly the weights pv will multiply is returned, so that they add up to 1. f32: in
+     * place. bf16: rounded to bf16 and stored as pairs of keys, 32-bit slot t of p holding
+     * keys 2t and 2t + 1 (the conversion pv would otherwise make for every row group). */
+    float (*weights)(float *p, int n, float max);
+    /* o[r][c] += sum_j w[r][j] value(j0 + j)[c] for j < nj, c < ldv, with p[r] the weights
+     * as `weights` left them; w[r][j] is 0 from nj to the next multiple of 16. */
     void (*pv)(float *o, int ldv, const float (*p)[SDC_FLASH_KEY_TILE], const float *vp,
                int j0, int nj);
-    /* 1: pv multiplies probabilities rounded to bf16; the softmax then sums those rounded
-     * values, so that the weights of the values add up to 1 */
-    int pairs;
 } sdc_flash_kernels;
 
 /* The bf16 products; only when sdc_cpu_has_bf16(). */
