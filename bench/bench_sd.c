@@ -8,9 +8,9 @@
  *                            --cpu caps the others: forces the AVX2 kernel on a VNNI CPU)
  *            [--wino-bf16]  (Winograd's transform-domain products in bf16 too; with
  *                            --precision bf16 the vae stage also prints its PSNR against fp32)
- *            [--no-packed]  (bf16: the unet stage packs its weights in every call, as sdc
- *                            does for fewer than 10 calls; by default the cold call packs
- *                            them once, as in a longer sampling loop)
+ *            [--no-packed]  (bf16: the unet and micro stages pack their weights in every
+ *                            call, as sdc does for fewer than 10 calls; by default the cold
+ *                            call packs them once, as in a longer sampling loop)
  *   bench_sd --smoke      (seconds: the golden tiny model, else the demo model; for CI)
  *   bench_sd --stages psnr [--steps N] [--vocab FILE]
  *            (bf16 and Winograd against fp32 with implicit GEMM, whole txt2img; with
@@ -83,7 +83,7 @@ static void usage(void)
             "                [--cpu scalar|avx2|avx512] [--stages text,unet,vae,taesd,micro]\n"
             "                [--vae-tiling] [--vae-tile CELLS] [--precision fp32|bf16|int8]\n"
             "                [--wino-bf16] (Winograd's products in bf16 too)\n"
-            "                [--no-packed] (bf16: UNet weights packed in every call)\n"
+            "                [--no-packed] (bf16: weights packed in every call)\n"
             "                [--taesd FILE]\n"
             "                [--conv auto|implicit|winograd] [--peak GFLOPS] [--smoke]\n"
             "                [--int8-kernel scalar|avx2|avx-vnni|avx512-vnni] (the best\n"
@@ -613,6 +613,6 @@ int main(int argc, char **argv)
                   ? sdc_bench_psnr_int8(o.model, o.vocab, o.size, o.steps, "euler")
                   : sdc_bench_psnr(o.model, o.vocab, o.size, o.steps, "euler")) != 0;
     if (rc == 0 && wants(&o, "micro"))
-        rc = sdc_bench_micro(peak_gflops, threads_used, o.runs, o.smoke) != 0;
+        rc = sdc_bench_micro(peak_gflops, threads_used, o.runs, o.smoke, o.packed) != 0;
     return rc;
 }

@@ -9,6 +9,7 @@
 #include "ops/dtype.h"
 #include "ops/gemm_q8.h"
 #include "ops/nn.h"
+#include "ops/pack_cache.h"
 #include "ops/winograd.h"
 
 typedef enum kind { CONV, LINEAR, ATTENTION } kind;
@@ -173,7 +174,7 @@ static void free_bufs(bufs *b)
 /* Times one shape under the current settings and prints its line; int8: a linear shape's
  * weight quantised to q8_0 and run by the int8 GEMM (its int8 MACs count 2 ops each). */
 static int bench_shape(const shape *s, const char *label, double peak_gflops, int threads,
-                       int runs, int int8)
+                       int runs, int int8, int packed)
 {
     bufs b;
     int bad = alloc_bufs(s, &b) != 0;
@@ -183,6 +184,8 @@ static int bench_shape(const shape *s, const char *label, double peak_gflops, in
         if (!bad)
             free((void *)f16);
     }
+    if (!bad && packed && b.w.data)
+        bad = sdc_weight_pack_enable(&b.w, NULL, NULL) != 0;
     if (bad) {
         free_bufs(&b);
         fprintf(stderr, "bench_sd: out of memory for %s\n", s->name);
@@ -231,16 +234,20 @@ static int bench_int8(double peak_gflops, int threads, int runs, int smoke)
         if (shapes[i].kind == LINEAR) {
             shape s = smoke ? smoke_shape(shapes[i]) : shapes[i];
             s.c = (s.c + 31) / 32 * 32; /* q8_0 rows are whole blocks (the smoke run's are not) */
-            status = bench_shape(&s, " [int8]", peak, threads, runs, 1);
+            status = bench_shape(&s, " [int8]", peak, threads, runs, 1, 0);
         }
     sdc_precision_set(saved);
     return status;
 }
 
-int sdc_bench_micro(double peak_gflops, int threads, int runs, int smoke)
+int sdc_bench_micro(double peak_gflops, int threads, int runs, int smoke, int packed)
 {
-    printf("\n%-40s %10s %10s %8s %8s\n", "kernel (f16 weights, f32 math)", "median ms",
-           "GFLOP/s", "% peak", "% cpu");
+    char title[64];
+    int bf16 = sdc_precision_get() == SDC_PRECISION_BF16 && sdc_cpu_has_bf16();
+    packed = packed && bf16;
+    snprintf(title, sizeof title, "kernel (f16 weights, %s math%s)", bf16 ? "bf16" : "f32",
+             packed ? ", packed" : "");
+    printf("\n%-40s %10s %10s %8s %8s\n", title, "median ms", "GFLOP/s", "% peak", "% cpu");
     printf("(3x3 stride-1 convolutions run under both algorithms; their GFLOP/s count the\n"
            " direct convolution's FLOPs, so Winograd's can pass 100%% of peak)\n");
     sdc_conv_algo saved = sdc_conv_algo_get();
@@ -249,13 +256,13 @@ int sdc_bench_micro(double peak_gflops, int threads, int runs, int smoke)
         shape s = smoke ? smoke_shape(shapes[i]) : shapes[i];
         if (s.kind == CONV && s.e == 3 && s.f == 1) {
             sdc_conv_algo_set(SDC_CONV_IMPLICIT_GEMM);
-            status = bench_shape(&s, " [implicit]", peak_gflops, threads, runs, 0);
+            status = bench_shape(&s, " [implicit]", peak_gflops, threads, runs, 0, packed);
             sdc_conv_algo_set(SDC_CONV_WINOGRAD);
             if (status == 0)
-                status = bench_shape(&s, " [winograd]", peak_gflops, threads, runs, 0);
+                status = bench_shape(&s, " [winograd]", peak_gflops, threads, runs, 0, packed);
             sdc_conv_algo_set(saved);
         } else {
-            status = bench_shape(&s, "", peak_gflops, threads, runs, 0);
+            status = bench_shape(&s, "", peak_gflops, threads, runs, 0, packed);
         }
     }
     return status == 0 ? bench_int8(peak_gflops, threads, runs, smoke) : status;
