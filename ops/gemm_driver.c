@@ -80,13 +80,16 @@ typedef struct gemm_job {
     int accumulate;
     const float *row_bias, *col_bias;
     /* non-NULL: A already in the kernel's A blocks, [a batches][K blocks][M rows][a_stride]
-     * (see pre_pack_a); the items read their blocks there instead of packing them */
+     * (see pre_pack_a), batch item b at b * a_item; the items read their blocks there
+     * instead of packing them */
     const float *a_packed;
     int a_rows; /* rows of a K block of a_packed: M rounded up to whole row groups */
-    /* non-NULL: B's packed copy (ops/pack_cache.h), [K blocks][panels][kc slots][nr], K
-     * block kb at kb * b_block */
+    size_t a_item;
+    /* non-NULL: B's packed copy (ops/pack_cache.h) or a packed operand,
+     * [K blocks][panels][kc slots][nr], K block kb at kb * b_block, batch item b at
+     * b * b_item */
     const float *b_packed;
-    size_t b_block;
+    size_t b_block, b_item;
 } gemm_job;
 
 /* Packs B columns [j0, j0 + nc) x [k0, k0 + kc) as [nc / nr][kc][nr]. */
@@ -155,7 +158,7 @@ static void gemm_rect(const gemm_job *g, size_t b, int m0, int m1, int n0, int n
             int kc = min_int(g->KC, g->K - pc);
             const float *bp = bbuf;
             if (g->b_packed)
-                bp = g->b_packed + (size_t)(pc / g->KC) * g->b_block +
+                bp = g->b_packed + b * g->b_item + (size_t)(pc / g->KC) * g->b_block +
                      (size_t)(jc / g->kern->nr) * k_slots(g->kern, kc) * g->kern->nr;
             else
                 pack_b_block(g, b, bbuf, jc, nc, pc, kc);
@@ -166,9 +169,8 @@ static void gemm_rect(const gemm_job *g, size_t b, int m0, int m1, int n0, int n
                                    g->col_bias && pc == 0 ? g->col_bias + jc : NULL};
                 const float *a = abuf;
                 if (g->a_packed)
-                    a = g->a_packed + (((g->A->batch_stride ? b : 0) * ((g->K + g->KC - 1) /
-                                        g->KC) + pc / g->KC) * (size_t)g->a_rows + ic) *
-                                          g->kern->a_stride;
+                    a = g->a_packed + b * g->a_item +
+                        ((size_t)(pc / g->KC) * g->a_rows + ic) * g->kern->a_stride;
                 else
                     pack_a_block(g, b, abuf, ic, mc, pc, kc);
                 run_tiles(g->kern, a, bp,
@@ -327,6 +329,21 @@ static void pack_b_cached(const gemm_job *g, float *cache, int kb, int grp)
                  j0, min_int(B_CACHE_PANELS * nr, g->N - j0), k0, kc);
 }
 
+sdc_packed_map sdc_packed_a_map(const sdc_gemm_kernel *kern, int M, int K)
+{
+    int kc = min_int(kern->kc, K), blocks = (K + kc - 1) / kc, rows = round_up(M, kern->mr);
+    size_t block = (size_t)rows * kern->a_stride;
+    return (sdc_packed_map){block * blocks, block, kc, K, 0, kern->a_stride, rows};
+}
+
+sdc_packed_map sdc_packed_b_map(const sdc_gemm_kernel *kern, int N, int K)
+{
+    int kc = min_int(kern->kc, K), blocks = (K + kc - 1) / kc, cols = round_up(N, kern->nr);
+    size_t block = (size_t)cols * kc;
+    return (sdc_packed_map){block * (blocks - 1) + (size_t)cols * (K - (blocks - 1) * kc),
+                            block, kc, K, 1, kern->nr, cols};
+}
+
 void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, float alpha,
                   const sdc_operand *A, const sdc_operand *B, float *C, size_t ldc,
                   size_t c_batch_stride, int accumulate, const float *row_bias,
@@ -339,7 +356,7 @@ void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, f
         return;
     }
     gemm_job g = {kern, M, N, K, 0, 0, 0, alpha, A, B, C, ldc, c_batch_stride, accumulate,
-                  row_bias, col_bias, NULL, 0, NULL, 0};
+                  row_bias, col_bias, NULL, 0, 0, NULL, 0, 0};
     double flops = 2.0 * batch * M * N * (double)K;
     int threads = omp_in_parallel() || flops < SERIAL_FLOPS ? 1 : omp_get_max_threads();
     int m_chunks, n_chunks;
@@ -358,8 +375,11 @@ void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, f
     int a_batches = A->batch_stride ? batch : 1, k_blocks = (K + g.KC - 1) / g.KC;
     g.a_rows = round_up(M, kern->mr);
     size_t pre_floats = (size_t)a_batches * k_blocks * g.a_rows * kern->a_stride;
+    g.a_item = A->batch_stride ? (size_t)k_blocks * g.a_rows * kern->a_stride : 0;
     float *a_cache = NULL, *b_cache = NULL;
     int pre = pre_pairs(&g, batch, n_chunks) && kern->a_layout == SDC_A_ROWS;
+    if (A->kind == SDC_OPERAND_PACKED) /* (sdc_packed_a_map: a_item is its floats) */
+        g.a_packed = A->data, g.a_item = A->batch_stride;
     if (cacheable(kern, A) && kern->a_layout == SDC_A_ROWS) {
         if (cache_holds(A->pack, kern, 0, A->data, M, K))
             g.a_packed = A->pack->data, pre = 0;
@@ -368,6 +388,8 @@ void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, f
     }
     int panels = (N + kern->nr - 1) / kern->nr;
     g.b_block = (size_t)panels * k_slots(kern, g.KC) * kern->nr;
+    if (B->kind == SDC_OPERAND_PACKED)
+        g.b_packed = B->data, g.b_item = B->batch_stride;
     if (cacheable(kern, B) && kern->pack_b) {
         if (cache_holds(B->pack, kern, 1, B->data, N, K))
             g.b_packed = B->pack->data;

@@ -29,6 +29,7 @@ typedef enum sdc_operand_kind {
     SDC_OPERAND_ROWS,    /* (i, k) at data[i * ld + k] */
     SDC_OPERAND_COLS,    /* (i, k) at data[k * ld + i] */
     SDC_OPERAND_IM2COL,  /* (i, k): output pixel i = oy * Wo + ox of a conv, k = (c, ky, kx) */
+    SDC_OPERAND_PACKED,  /* f32, already in the kernel's packed layout: see sdc_packed_map */
 } sdc_operand_kind;
 
 typedef struct sdc_operand {
@@ -111,6 +112,35 @@ void sdc_copy_quant(const sdc_operand *op, size_t batch, int i0, int n, int k0, 
 /* The kernel for a weight operand: a quantised one is computed in f32
  * (sdc_gemm_kernel_best), others as sdc_gemm_kernel_for_weights. */
 const sdc_gemm_kernel *sdc_gemm_kernel_for_weight(const sdc_qtype_info *quant);
+
+/* Where a producer writes an operand so that the driver reads it in place, packing nothing
+ * (SDC_OPERAND_PACKED, f32, batch_stride = floats; kernels with k_pack 1 and A in rows):
+ * for A (M x K), the blocks [K blocks][M rounded up to mr rows][a_stride] that the driver
+ * would pack; for B (N x K), [K blocks][panels of nr columns][depth][nr], each K block kc
+ * deep but the last only as deep as K leaves it. Element (i, k) of a batch item is at
+ * sdc_packed_at(map, i, k). Padding (rows past M, columns past N, slots past kc in a row) is
+ * never stored: the producer writes zeros there, so that no product reads garbage. */
+typedef struct sdc_packed_map {
+    size_t floats; /* per batch item */
+    size_t block;  /* floats per whole K block */
+    int kc, K;     /* K block depth (the driver's), and K */
+    int b_side;    /* 0: A rows, a_stride floats apart; 1: B panels of nr columns */
+    int stride;    /* A: a_stride; B: nr */
+    int rows;      /* A: rows per K block (M rounded up to mr); B: columns (N rounded up to nr) */
+} sdc_packed_map;
+
+sdc_packed_map sdc_packed_a_map(const sdc_gemm_kernel *kern, int M, int K);
+sdc_packed_map sdc_packed_b_map(const sdc_gemm_kernel *kern, int N, int K);
+
+static inline size_t sdc_packed_at(const sdc_packed_map *m, int i, int k)
+{
+    int kb = k / m->kc, kk = k % m->kc;
+    size_t at = (size_t)kb * m->block;
+    if (!m->b_side)
+        return at + (size_t)i * m->stride + kk;
+    int depth = m->K - kb * m->kc < m->kc ? m->K - kb * m->kc : m->kc;
+    return at + ((size_t)(i / m->stride) * depth + kk) * m->stride + i % m->stride;
+}
 
 /* Runs the GEMM described above; C_b = C + b * c_batch_stride, rows ldc apart. Biases
  * (NULL = none) are added once: row_bias [M] to every row i, col_bias [N] to column j. */

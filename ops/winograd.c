@@ -181,15 +181,35 @@ int sdc_conv3x3_winograd_blocked(float *y, const float *x, int B, int C, int H, 
     return run_tiles(y, x, &g, w, bias, scratch, chunk, kb);
 }
 
-typedef void (*filter_fn)(float *U, const sdc_weight *w, int k0, int kb, int C);
+typedef void (*filter_fn)(float *U, const sdc_packed_map *map, const sdc_weight *w, int k0,
+                          int kb, int C);
 
-/* U = the transforms of filters k0 .. k0 + kb - 1 of w; a quantised w goes through G
- * [kb, C * 9] as f32 rows (the blocks expanded exactly as the GEMM packing expands them). */
-static void transform_filters(filter_fn filters, float *U, float *G, const sdc_weight *w,
-                              int k0, int kb, int C)
+static void filters_portable(float *U, const sdc_packed_map *map, const sdc_weight *w, int k0,
+                             int kb, int C)
+{
+    (void)map; /* always the plain layout */
+    sdc_wino_filters(U, w, k0, kb, C);
+}
+
+/* The portable transforms' layouts, U [kb][C] and V [C][n] per point, as maps. */
+static sdc_packed_map plain_u(int kb, int C)
+{
+    return (sdc_packed_map){(size_t)kb * C, (size_t)kb * C, C, C, 0, C, kb};
+}
+
+static sdc_packed_map plain_v(int C, int n)
+{
+    return (sdc_packed_map){(size_t)C * n, (size_t)C * n, C, C, 1, n, n};
+}
+
+/* U = the transforms of filters k0 .. k0 + kb - 1 of w, where map says; a quantised w goes
+ * through G [kb, C * 9] as f32 rows (the blocks expanded exactly as the GEMM packing expands
+ * them). */
+static void transform_filters(filter_fn filters, float *U, const sdc_packed_map *map, float *G,
+                              const sdc_weight *w, int k0, int kb, int C)
 {
     if (!w->quant) {
-        filters(U, w, k0, kb, C);
+        filters(U, map, w, k0, kb, C);
         return;
     }
     size_t cols = (size_t)C * 9;
@@ -197,7 +217,7 @@ static void transform_filters(filter_fn filters, float *U, float *G, const sdc_w
     for (int k = 0; k < kb; k++)
         sdc_weight_row_f32(w, k0 + k, G + (size_t)k * cols);
     sdc_weight plain = {.rows = kb, .cols = (int)cols, .dtype = SDC_DTYPE_F32, .data = G};
-    filters(U, &plain, 0, kb, C);
+    filters(U, map, &plain, 0, kb, C);
 }
 
 static int run_tiles(float *y, const float *x, const sdc_wino_tiling *g, const sdc_weight *w,
@@ -207,14 +227,6 @@ static int run_tiles(float *y, const float *x, const sdc_wino_tiling *g, const s
     size_t tiles = (size_t)B * g->th * g->tw;
     chunk = (size_t)chunk < tiles ? chunk : (int)tiles;
     kb = kb < K ? kb : K;
-    size_t mark = sdc_arena_mark(scratch);
-    float *U = sdc_arena_floats(scratch, (size_t)POINTS * kb * C);
-    float *V = sdc_arena_floats(scratch, (size_t)POINTS * C * chunk);
-    float *M = sdc_arena_floats(scratch, (size_t)POINTS * kb * chunk);
-    if (!U || !V || !M) {
-        sdc_arena_release(scratch, mark);
-        return -1;
-    }
     int vector = sdc_cpu_level_get() == SDC_CPU_AVX512 &&
                  (size_t)B * (C > K ? C : K) * H * W < ((size_t)1 << 31);
     /* fp32 products unless asked: rounding the transformed operands to bf16 costs far more
@@ -222,6 +234,19 @@ static int run_tiles(float *y, const float *x, const sdc_wino_tiling *g, const s
      * 40.9 dB on a whole picture). sdc_gemm_kernel_for_weights is fp32 at fp32 precision. */
     const sdc_gemm_kernel *kern = bf16_products ? sdc_gemm_kernel_for_weights()
                                                 : sdc_gemm_kernel_best(SDC_A_ROWS);
+    /* The AVX-512 transforms write U and V straight into an f32 kernel's packed blocks,
+     * which the driver then reads in place instead of copying them again. */
+    int packed = vector && kern->k_pack == 1 && kern->a_layout == SDC_A_ROWS;
+    size_t u_floats = packed ? sdc_packed_a_map(kern, kb, C).floats : (size_t)kb * C;
+    size_t v_floats = packed ? sdc_packed_b_map(kern, chunk, C).floats : (size_t)C * chunk;
+    size_t mark = sdc_arena_mark(scratch);
+    float *U = sdc_arena_floats(scratch, POINTS * u_floats);
+    float *V = sdc_arena_floats(scratch, POINTS * v_floats);
+    float *M = sdc_arena_floats(scratch, (size_t)POINTS * kb * chunk);
+    if (!U || !V || !M) {
+        sdc_arena_release(scratch, mark);
+        return -1;
+    }
     /* Quantised filters are expanded a block at a time into f32 (below a quarter of U's
      * size), which the transforms read as they read a plain weight. */
     float *G = w->quant ? sdc_arena_floats(scratch, (size_t)kb * C * 9) : NULL;
@@ -229,22 +254,30 @@ static int run_tiles(float *y, const float *x, const sdc_wino_tiling *g, const s
         sdc_arena_release(scratch, mark);
         return -1;
     }
-    filter_fn filters = vector ? sdc_wino_filters_avx512 : sdc_wino_filters;
+    filter_fn filters = vector ? sdc_wino_filters_avx512 : filters_portable;
     /* With one block of filters they are transformed once; with several, once per chunk. */
+    sdc_packed_map umap = packed ? sdc_packed_a_map(kern, K, C) : plain_u(K, C);
     if (kb == K)
-        transform_filters(filters, U, G, w, 0, K, C);
+        transform_filters(filters, U, &umap, G, w, 0, K, C);
     for (size_t p0 = 0; p0 < tiles; p0 += (size_t)chunk) {
         int n = (int)(tiles - p0 < (size_t)chunk ? tiles - p0 : (size_t)chunk);
-        (vector ? sdc_wino_inputs_avx512 : sdc_wino_inputs)(V, x, g, p0, n);
+        sdc_packed_map vmap = packed ? sdc_packed_b_map(kern, n, C) : plain_v(C, n);
+        if (vector)
+            sdc_wino_inputs_avx512(V, &vmap, x, g, p0, n);
+        else
+            sdc_wino_inputs(V, x, g, p0, n);
         for (int k0 = 0; k0 < K; k0 += kb) {
             int nk = K - k0 < kb ? K - k0 : kb;
+            umap = packed ? sdc_packed_a_map(kern, nk, C) : plain_u(nk, C);
             if (kb < K)
-                transform_filters(filters, U, G, w, k0, nk, C);
+                transform_filters(filters, U, &umap, G, w, k0, nk, C);
             /* For each of the 36 points: M_e[nk, n] = U_e[nk, C] * V_e[C, n]. */
             sdc_operand a = {.kind = SDC_OPERAND_ROWS, .dtype = SDC_DTYPE_F32, .data = U,
-                             .ld = (size_t)C, .batch_stride = (size_t)nk * C};
+                             .ld = (size_t)C, .batch_stride = umap.floats};
             sdc_operand b = {.kind = SDC_OPERAND_COLS, .dtype = SDC_DTYPE_F32, .data = V,
-                             .ld = (size_t)n, .batch_stride = (size_t)C * n};
+                             .ld = (size_t)n, .batch_stride = vmap.floats};
+            if (packed)
+                a.kind = b.kind = SDC_OPERAND_PACKED;
             sdc_gemm_run(kern, POINTS, nk, n, C, 1.0f, &a, &b, M, (size_t)n, (size_t)nk * n, 0,
                          NULL, NULL);
             (vector ? sdc_wino_outputs_avx512 : sdc_wino_outputs)(y, M, bias, g, p0, n, k0,

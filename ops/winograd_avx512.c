@@ -15,19 +15,27 @@
 
 enum { TILE = SDC_WINO_TILE, PATCH = SDC_WINO_PATCH, POINTS = SDC_WINO_POINTS, LANES = 16 };
 
-void sdc_wino_filters_avx512(float *U, const sdc_weight *w, int k0, int kb, int C)
+void sdc_wino_filters_avx512(float *U, const sdc_packed_map *map, const sdc_weight *w, int k0,
+                             int kb, int C)
 {
-    size_t dsize = sdc_dtype_size(w->dtype), plane = (size_t)kb * C;
+    size_t dsize = sdc_dtype_size(w->dtype);
     const __m512i nine = _mm512_mullo_epi32(_mm512_set1_epi32(9),
                                             _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
                                                               10, 11, 12, 13, 14, 15));
-#pragma omp parallel for schedule(static) if (sdc_parallel_worth(plane * 9))
-    for (int k = 0; k < kb; k++) {
-        const unsigned char *row =
-            (const unsigned char *)w->data + (size_t)(k0 + k) * C * 9 * dsize;
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth((size_t)kb * C * 9))
+    for (int k = 0; k < map->rows; k++) {
+        const unsigned char *row = (const unsigned char *)w->data +
+                                   (size_t)(k0 + (k < kb ? k : 0)) * C * 9 * dsize;
+        /* runs of 16 channels never cross a K block: blocks are C or a multiple of 16 deep */
         for (int c = 0; c < C; c += LANES) {
             int lanes = C - c < LANES ? C - c : LANES;
             __mmask16 m = sdc_lanes16(lanes);
+            float *at = U + sdc_packed_at(map, k, c);
+            if (k >= kb) { /* a padding row of the packed layout */
+                for (int e = 0; e < POINTS; e++)
+                    _mm512_mask_storeu_ps(at + e * map->floats, m, _mm512_setzero_ps());
+                continue;
+            }
             float taps[LANES * 9];
             __m512 g[9], u[POINTS];
             sdc_convert_to_f32(taps, row + (size_t)c * 9 * dsize, w->dtype, (size_t)lanes * 9);
@@ -37,7 +45,7 @@ void sdc_wino_filters_avx512(float *U, const sdc_weight *w, int k0, int kb, int 
                                                 taps, 4);
             wino_filter_2d(u, g);
             for (int e = 0; e < POINTS; e++)
-                _mm512_mask_storeu_ps(U + e * plane + (size_t)k * C + c, m, u[e]);
+                _mm512_mask_storeu_ps(at + e * map->floats, m, u[e]);
         }
     }
 }
@@ -166,8 +174,8 @@ static void patches_by_rows(__m512 *d, const float *xc, const sdc_wino_tiling *g
     }
 }
 
-/* Gathers the patches of tiles p .. p + lanes - 1 (any tiles); returns their lanes. */
-static __mmask16 gather_patches(__m512 *d, const float *xc, const sdc_wino_tiling *g, size_t p,
+/* Gathers the patches of tiles p .. p + lanes - 1 (any tiles), zeros in the other lanes. */
+static void gather_patches(__m512 *d, const float *xc, const sdc_wino_tiling *g, size_t p,
                                 int lanes)
 {
     lane_tiles t = tiles_at(g, p, lanes, input_frame(g));
@@ -176,29 +184,53 @@ static __mmask16 gather_patches(__m512 *d, const float *xc, const sdc_wino_tilin
     patch_lanes(&t, g, input_frame(g), PATCH, -1, at, live);
     for (int e = 0; e < POINTS; e++)
         d[e] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live[e], at[e], xc, 4);
-    return t.live;
 }
 
-void sdc_wino_inputs_avx512(float *V, const float *x, const sdc_wino_tiling *g, size_t p0,
-                            int n)
+/* Tiles p0 + q .. p0 + q + 15 of channel c (q < map->rows; 16 tiles never cross a panel):
+ * lanes up to the layout's columns are stored, dead lanes and columns past n as zeros. */
+static void input_group(float *V, const sdc_packed_map *map, const float *x,
+                        const sdc_wino_tiling *g, size_t p0, int n, int c, int q)
 {
-    size_t plane = (size_t)g->C * n, hw = (size_t)g->x_rows * g->W;
-    /* channels outer: the tiles of a chunk walk each plane's rows in order */
-#pragma omp parallel for schedule(static) if (sdc_parallel_worth(plane * POINTS))
-    for (int c = 0; c < g->C; c++)
-        for (int q = 0; q < n; q += LANES) {
-            const float *xc = x + c * hw;
-            __m512 d[POINTS], v[POINTS];
-            row_block rb;
-            __mmask16 live = 0xffff;
-            if (row_block_at(g, p0 + q, n - q, -1, input_frame(g), &rb))
-                patches_by_rows(d, xc, g, &rb);
-            else
-                live = gather_patches(d, xc, g, p0 + q, n - q < LANES ? n - q : LANES);
-            wino_input_2d(v, d);
-            for (int e = 0; e < POINTS; e++)
-                _mm512_mask_storeu_ps(V + e * plane + (size_t)c * n + q, live, v[e]);
-        }
+    __mmask16 keep = sdc_lanes16(map->rows - q);
+    float *at = V + sdc_packed_at(map, q, c);
+    if (q >= n) {
+        for (int e = 0; e < POINTS; e++)
+            _mm512_mask_storeu_ps(at + e * map->floats, keep, _mm512_setzero_ps());
+        return;
+    }
+    const float *xc = x + c * (size_t)g->x_rows * g->W;
+    __m512 d[POINTS], v[POINTS];
+    row_block rb;
+    if (row_block_at(g, p0 + q, n - q, -1, input_frame(g), &rb))
+        patches_by_rows(d, xc, g, &rb);
+    else
+        gather_patches(d, xc, g, p0 + q, n - q < LANES ? n - q : LANES);
+    wino_input_2d(v, d);
+    for (int e = 0; e < POINTS; e++)
+        _mm512_mask_storeu_ps(at + e * map->floats, keep, v[e]);
+}
+
+void sdc_wino_inputs_avx512(float *V, const sdc_packed_map *map, const float *x,
+                            const sdc_wino_tiling *g, size_t p0, int n)
+{
+    int worth = sdc_parallel_worth((size_t)g->C * n * POINTS), nr = map->stride;
+    if (nr >= map->rows) {
+        /* one panel (the plain layout): channels outer, so that each point's rows are
+         * written in order and the tiles of a chunk walk each plane's rows in order */
+#pragma omp parallel for schedule(static) if (worth)
+        for (int c = 0; c < g->C; c++)
+            for (int q = 0; q < map->rows; q += LANES)
+                input_group(V, map, x, g, p0, n, c, q);
+        return;
+    }
+    /* panels outer: each point's panel is written in order, channel after channel, instead
+     * of a few vectors in every panel of every point for each channel (the threads share
+     * out (panel, channel) pairs, so that a few panels still split evenly) */
+#pragma omp parallel for collapse(2) schedule(static) if (worth)
+    for (int p = 0; p < map->rows / nr; p++)
+        for (int c = 0; c < g->C; c++)
+            for (int q = p * nr; q < (p + 1) * nr; q += LANES)
+                input_group(V, map, x, g, p0, n, c, q);
 }
 
 /* Stores output rows o[i * 4 + j] lane l = pixel (y0 + i, x0 + 4 l + j) of plane yk (channel

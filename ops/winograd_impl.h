@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "ops/gemm_driver.h"
 #include "ops/weight.h"
 
 enum { SDC_WINO_TILE = 4, SDC_WINO_PATCH = 6, SDC_WINO_POINTS = 36 };
@@ -31,10 +32,15 @@ void sdc_wino_outputs(float *y, const float *M, const float *bias, const sdc_win
                       size_t p0, int n, int k0, int kb);
 
 /* AVX-512 versions: only when sdc_cpu_level_get() is AVX512, and (they address the tensors
- * with 32-bit offsets) x and y hold fewer than 2^31 elements. */
-void sdc_wino_filters_avx512(float *U, const sdc_weight *w, int k0, int kb, int C);
-void sdc_wino_inputs_avx512(float *V, const float *x, const sdc_wino_tiling *g, size_t p0,
-                            int n);
+ * with 32-bit offsets) x and y hold fewer than 2^31 elements. They write U and V where `map`
+ * says (point e's item at e * map->floats): U as an A operand [kb x C] (rows k), V as a B
+ * operand [n x C] (columns q), either in the plain layouts above or straight into a GEMM
+ * kernel's packed blocks (ops/gemm_driver.h), zeros included in the padding (rows up to
+ * map->rows, columns up to map->rows). */
+void sdc_wino_filters_avx512(float *U, const sdc_packed_map *map, const sdc_weight *w, int k0,
+                             int kb, int C);
+void sdc_wino_inputs_avx512(float *V, const sdc_packed_map *map, const float *x,
+                            const sdc_wino_tiling *g, size_t p0, int n);
 void sdc_wino_outputs_avx512(float *y, const float *M, const float *bias,
                              const sdc_wino_tiling *g, size_t p0, int n, int k0, int kb);
 

@@ -490,6 +490,12 @@ Test(ops, winograd_conv3x3, .fini = restore_level)
     check_winograd(2, 3, 5, 9, 64, SDC_DTYPE_F16, 0, 0);
     check_winograd(1, 6, 4, 7, 66, SDC_DTYPE_F32, 0, 0);
     check_winograd(2, 2, 3, 6, 130, SDC_DTYPE_F32, 40, 3);
+    /* AVX-512: the transforms write straight into the GEMM's packed blocks. More channels
+     * than one K block holds (384), rows of filters past a whole tile of 14, and chunks
+     * whose last panel of 32 tiles is partly or more than half empty */
+    check_winograd(2, 400, 30, 18, 18, SDC_DTYPE_F16, 0, 0);
+    check_winograd(2, 390, 17, 13, 11, SDC_DTYPE_F32, 20, 9);
+    check_winograd(1, 800, 5, 22, 22, SDC_DTYPE_F16, 0, 0);
 }
 
 /* bf16 precision leaves Winograd's products fp32: the fp32 bound holds. */
