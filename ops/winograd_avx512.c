@@ -15,6 +15,21 @@
 
 enum { TILE = SDC_WINO_TILE, PATCH = SDC_WINO_PATCH, POINTS = SDC_WINO_POINTS, LANES = 16 };
 
+/* n (<= 16 * 9) weight values at src as f32; f16 with vcvtph2ps (exact, as the portable
+ * conversion: every f16 value is an f32 value), not one value at a time. */
+static void taps_f32(float *taps, const unsigned char *src, sdc_dtype dtype, int n)
+{
+    if (dtype != SDC_DTYPE_F16) {
+        sdc_convert_to_f32(taps, src, dtype, (size_t)n);
+        return;
+    }
+    for (int i = 0; i < n; i += LANES) {
+        __mmask16 m = sdc_lanes16(n - i);
+        __m256i h = _mm256_maskz_loadu_epi16(m, src + 2 * (size_t)i);
+        _mm512_mask_storeu_ps(taps + i, m, _mm512_cvtph_ps(h));
+    }
+}
+
 void sdc_wino_filters_avx512(float *U, const sdc_packed_map *map, const sdc_weight *w, int k0,
                              int kb, int C)
 {
@@ -38,7 +53,7 @@ void sdc_wino_filters_avx512(float *U, const sdc_packed_map *map, const sdc_weig
             }
             float taps[LANES * 9];
             __m512 g[9], u[POINTS];
-            sdc_convert_to_f32(taps, row + (size_t)c * 9 * dsize, w->dtype, (size_t)lanes * 9);
+            taps_f32(taps, row + (size_t)c * 9 * dsize, w->dtype, lanes * 9);
             for (int t = 0; t < 9; t++) /* lane l: filter c + l, tap t */
                 g[t] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m,
                                                 _mm512_add_epi32(nine, _mm512_set1_epi32(t)),
