@@ -15,28 +15,36 @@
 
 enum { TILE = SDC_WINO_TILE, PATCH = SDC_WINO_PATCH, POINTS = SDC_WINO_POINTS, LANES = 16 };
 
-/* n (<= 16 * 9) weight values at src as f32; f16 with vcvtph2ps (exact, as the portable
- * conversion: every f16 value is an f32 value), not one value at a time. */
-static void taps_f32(float *taps, const unsigned char *src, sdc_dtype dtype, int n)
+/* g[t] lane l = tap t of the filter at src + 9 l values (l < lanes), zeros in the other lanes:
+ * each filter's 9 taps loaded as one masked vector (f16 through vcvtph2ps, exact as the
+ * portable conversion) and the 16 transposed in registers, instead of gathered. */
+static void filter_taps(__m512 g[9], const unsigned char *src, sdc_dtype dtype, int lanes)
 {
-    if (dtype != SDC_DTYPE_F16) {
-        sdc_convert_to_f32(taps, src, dtype, (size_t)n);
-        return;
+    size_t es = sdc_dtype_size(dtype);
+    __m512 v[LANES];
+    for (int l = 0; l < LANES; l++) {
+        const unsigned char *f = src + (size_t)l * 9 * es;
+        if (l >= lanes) {
+            v[l] = _mm512_setzero_ps();
+        } else if (dtype == SDC_DTYPE_F16) {
+            v[l] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(0x1ff, f));
+        } else if (dtype == SDC_DTYPE_F32) {
+            v[l] = _mm512_maskz_loadu_ps(0x1ff, f);
+        } else {
+            float taps[LANES] = {0};
+            sdc_convert_to_f32(taps, f, dtype, 9);
+            v[l] = _mm512_loadu_ps(taps);
+        }
     }
-    for (int i = 0; i < n; i += LANES) {
-        __mmask16 m = sdc_lanes16(n - i);
-        __m256i h = _mm256_maskz_loadu_epi16(m, src + 2 * (size_t)i);
-        _mm512_mask_storeu_ps(taps + i, m, _mm512_cvtph_ps(h));
-    }
+    sdc_transpose16(v);
+    for (int t = 0; t < 9; t++)
+        g[t] = v[t];
 }
 
 void sdc_wino_filters_avx512(float *U, const sdc_packed_map *map, const sdc_weight *w, int k0,
                              int kb, int C)
 {
     size_t dsize = sdc_dtype_size(w->dtype);
-    const __m512i nine = _mm512_mullo_epi32(_mm512_set1_epi32(9),
-                                            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
-                                                              10, 11, 12, 13, 14, 15));
 #pragma omp parallel for schedule(static) if (sdc_parallel_worth((size_t)kb * C * 9))
     for (int k = 0; k < map->rows; k++) {
         const unsigned char *row = (const unsigned char *)w->data +
@@ -51,13 +59,8 @@ void sdc_wino_filters_avx512(float *U, const sdc_packed_map *map, const sdc_weig
                     _mm512_mask_storeu_ps(at + e * map->floats, m, _mm512_setzero_ps());
                 continue;
             }
-            float taps[LANES * 9];
             __m512 g[9], u[POINTS];
-            taps_f32(taps, row + (size_t)c * 9 * dsize, w->dtype, lanes * 9);
-            for (int t = 0; t < 9; t++) /* lane l: filter c + l, tap t */
-                g[t] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m,
-                                                _mm512_add_epi32(nine, _mm512_set1_epi32(t)),
-                                                taps, 4);
+            filter_taps(g, row + (size_t)c * 9 * dsize, w->dtype, lanes); /* lane l: c + l */
             wino_filter_2d(u, g);
             for (int e = 0; e < POINTS; e++)
                 _mm512_mask_storeu_ps(at + e * map->floats, m, u[e]);
