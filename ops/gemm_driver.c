@@ -311,14 +311,6 @@ static void cache_mark(sdc_pack_cache *c, const sdc_gemm_kernel *kern, int side,
                           (size_t)rows * op->ld * sdc_dtype_size(op->dtype));
 }
 
-/* Floats of B's cache: whole K blocks, then the last one only as deep as it is. */
-static size_t b_cache_floats(const gemm_job *g, int panels, int k_blocks)
-{
-    int last = g->K - (k_blocks - 1) * g->KC;
-    return (size_t)(k_blocks - 1) * g->b_block +
-           (size_t)panels * k_slots(g->kern, last) * g->kern->nr;
-}
-
 /* Group `grp` of B_CACHE_PANELS panels of K block kb into B's cache, as pack_b_block packs
  * any block that contains them (panels are packed independently of each other). */
 static void pack_b_cached(const gemm_job *g, float *cache, int kb, int grp)
@@ -336,12 +328,13 @@ sdc_packed_map sdc_packed_a_map(const sdc_gemm_kernel *kern, int M, int K)
     return (sdc_packed_map){block * blocks, block, kc, K, 0, kern->a_stride, rows};
 }
 
+/* Whole K blocks, then the last one only as deep as it is. */
 sdc_packed_map sdc_packed_b_map(const sdc_gemm_kernel *kern, int N, int K)
 {
     int kc = min_int(kern->kc, K), blocks = (K + kc - 1) / kc, cols = round_up(N, kern->nr);
-    size_t block = (size_t)cols * kc;
-    return (sdc_packed_map){block * (blocks - 1) + (size_t)cols * (K - (blocks - 1) * kc),
-                            block, kc, K, 1, kern->nr, cols};
+    size_t block = (size_t)cols * k_slots(kern, kc);
+    size_t last = (size_t)cols * k_slots(kern, K - (blocks - 1) * kc);
+    return (sdc_packed_map){block * (blocks - 1) + last, block, kc, K, 1, kern->nr, cols};
 }
 
 void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, float alpha,
@@ -373,9 +366,10 @@ void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, f
     /* A packed up front, [a_batches][K blocks][a_rows][a_stride] after the threads' buffers
      * (the A layout is rows, as for every kernel that multiplies pairs), or into A's cache */
     int a_batches = A->batch_stride ? batch : 1, k_blocks = (K + g.KC - 1) / g.KC;
-    g.a_rows = round_up(M, kern->mr);
-    size_t pre_floats = (size_t)a_batches * k_blocks * g.a_rows * kern->a_stride;
-    g.a_item = A->batch_stride ? (size_t)k_blocks * g.a_rows * kern->a_stride : 0;
+    sdc_packed_map a_map = sdc_packed_a_map(kern, M, K), b_map = sdc_packed_b_map(kern, N, K);
+    g.a_rows = a_map.rows;
+    size_t pre_floats = (size_t)a_batches * a_map.floats;
+    g.a_item = A->batch_stride ? a_map.floats : 0;
     float *a_cache = NULL, *b_cache = NULL;
     int pre = pre_pairs(&g, batch, n_chunks) && kern->a_layout == SDC_A_ROWS;
     if (A->kind == SDC_OPERAND_PACKED) /* (sdc_packed_a_map: a_item is its floats) */
@@ -387,14 +381,13 @@ void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, f
             pre = 1;
     }
     int panels = (N + kern->nr - 1) / kern->nr;
-    g.b_block = (size_t)panels * k_slots(kern, g.KC) * kern->nr;
+    g.b_block = b_map.block;
     if (B->kind == SDC_OPERAND_PACKED)
         g.b_packed = B->data, g.b_item = B->batch_stride;
     if (cacheable(kern, B) && kern->pack_b) {
         if (cache_holds(B->pack, kern, 1, B->data, N, K))
             g.b_packed = B->pack->data;
-        else if ((b_cache = sdc_pack_cache_alloc(B->pack, b_cache_floats(&g, panels, k_blocks) *
-                                                              sizeof(float))))
+        else if ((b_cache = sdc_pack_cache_alloc(B->pack, b_map.floats * sizeof(float))))
             g.b_packed = b_cache;
     }
     sdc_scratch scratch =

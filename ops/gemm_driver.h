@@ -113,11 +113,12 @@ void sdc_copy_quant(const sdc_operand *op, size_t batch, int i0, int n, int k0, 
  * (sdc_gemm_kernel_best), others as sdc_gemm_kernel_for_weights. */
 const sdc_gemm_kernel *sdc_gemm_kernel_for_weight(const sdc_qtype_info *quant);
 
-/* Where a producer writes an operand so that the driver reads it in place, packing nothing
- * (SDC_OPERAND_PACKED, f32, batch_stride = floats; kernels with k_pack 1 and A in rows):
- * for A (M x K), the blocks [K blocks][M rounded up to mr rows][a_stride] that the driver
- * would pack; for B (N x K), [K blocks][panels of nr columns][depth][nr], each K block kc
- * deep but the last only as deep as K leaves it. Element (i, k) of a batch item is at
+/* The driver's packed layouts of one batch item (A in rows): for A (M x K), the blocks
+ * [K blocks][M rounded up to mr rows][a_stride] (its up-front packing and packed caches);
+ * for B (N x K), [K blocks][panels of nr columns][depth][nr], each K block kc deep but the
+ * last only as deep as K leaves it (depths in packed slots). A producer can write an operand
+ * there so that the driver reads it in place, packing nothing (SDC_OPERAND_PACKED, f32,
+ * batch_stride = floats; kernels with k_pack 1): element (i, k) is at
  * sdc_packed_at(map, i, k). Padding (rows past M, columns past N, slots past kc in a row) is
  * never stored: the producer writes zeros there, so that no product reads garbage. */
 typedef struct sdc_packed_map {

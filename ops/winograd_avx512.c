@@ -194,7 +194,7 @@ static void patches_by_rows(__m512 *d, const float *xc, const sdc_wino_tiling *g
 
 /* Gathers the patches of tiles p .. p + lanes - 1 (any tiles), zeros in the other lanes. */
 static void gather_patches(__m512 *d, const float *xc, const sdc_wino_tiling *g, size_t p,
-                                int lanes)
+                           int lanes)
 {
     lane_tiles t = tiles_at(g, p, lanes, input_frame(g));
     __m512i at[POINTS];
