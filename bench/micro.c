@@ -174,7 +174,7 @@ static void free_bufs(bufs *b)
 /* Times one shape under the current settings and prints its line; int8: a linear shape's
  * weight quantised to q8_0 and run by the int8 GEMM (its int8 MACs count 2 ops each). */
 static int bench_shape(const shape *s, const char *label, double peak_gflops, int threads,
-                       int runs, int int8, int packed)
+                       int runs, int int8, int packed, int *kept)
 {
     bufs b;
     int bad = alloc_bufs(s, &b) != 0;
@@ -191,7 +191,9 @@ static int bench_shape(const shape *s, const char *label, double peak_gflops, in
         fprintf(stderr, "bench_sd: out of memory for %s\n", s->name);
         return -1;
     }
-    run_once(s, &b); /* warm-up: page faults, packing buffers */
+    run_once(s, &b); /* warm-up: page faults, packing buffers, packed weights */
+    if (kept && b.w.data && sdc_weight_packed(&b.w))
+        (*kept)++;
     double t[64], cpu[64];
     int n = runs < 64 ? runs : 64;
     for (int r = 0; r < n; r++) {
@@ -234,7 +236,7 @@ static int bench_int8(double peak_gflops, int threads, int runs, int smoke)
         if (shapes[i].kind == LINEAR) {
             shape s = smoke ? smoke_shape(shapes[i]) : shapes[i];
             s.c = (s.c + 31) / 32 * 32; /* q8_0 rows are whole blocks (the smoke run's are not) */
-            status = bench_shape(&s, " [int8]", peak, threads, runs, 1, 0);
+            status = bench_shape(&s, " [int8]", peak, threads, runs, 1, 0, NULL);
         }
     sdc_precision_set(saved);
     return status;
@@ -251,19 +253,22 @@ int sdc_bench_micro(double peak_gflops, int threads, int runs, int smoke, int pa
     printf("(3x3 stride-1 convolutions run under both algorithms; their GFLOP/s count the\n"
            " direct convolution's FLOPs, so Winograd's can pass 100%% of peak)\n");
     sdc_conv_algo saved = sdc_conv_algo_get();
-    int status = 0;
+    int status = 0, kept = 0;
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes && status == 0; i++) {
         shape s = smoke ? smoke_shape(shapes[i]) : shapes[i];
         if (s.kind == CONV && s.e == 3 && s.f == 1) {
             sdc_conv_algo_set(SDC_CONV_IMPLICIT_GEMM);
-            status = bench_shape(&s, " [implicit]", peak_gflops, threads, runs, 0, packed);
+            status = bench_shape(&s, " [implicit]", peak_gflops, threads, runs, 0, packed, &kept);
             sdc_conv_algo_set(SDC_CONV_WINOGRAD);
             if (status == 0)
-                status = bench_shape(&s, " [winograd]", peak_gflops, threads, runs, 0, packed);
+                status = bench_shape(&s, " [winograd]", peak_gflops, threads, runs, 0, packed,
+                                     &kept);
             sdc_conv_algo_set(saved);
         } else {
-            status = bench_shape(&s, "", peak_gflops, threads, runs, 0, packed);
+            status = bench_shape(&s, "", peak_gflops, threads, runs, 0, packed, &kept);
         }
     }
+    if (status == 0 && bf16) /* (Winograd's and attention's shapes keep no copy) */
+        printf("shapes whose weight kept a packed copy after the warm-up call: %d\n", kept);
     return status == 0 ? bench_int8(peak_gflops, threads, runs, smoke) : status;
 }
