@@ -164,10 +164,12 @@ static void free_bufs(bufs *b)
     free(b->q);
     free(b->k);
     free(b->v);
-    if (b->w.owned)
+    if (b->w.owned) {
         sdc_weight_free(&b->w);
-    else
+    } else {
+        sdc_weight_pack_drop(&b->w); /* (sdc_weight_free drops it for owned ones) */
         free((void *)b->w.data);
+    }
     sdc_arena_free(&b->arena);
 }
 
