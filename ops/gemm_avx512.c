@@ -57,9 +57,9 @@ static void micro_k16(int kc, const float *a, const float *b, float *c, size_t l
     micro_tile(K16_MR, K16_NV, 1, 16, kc, a, b, c, ldc, m, n, ep);
 }
 
-/* ROWS source into k-contiguous rows (dst_k == 1): each row segment converted 16 at a time. */
-enum { PREFETCH_ROWS = 2 };
+enum { PREFETCH_ROWS = 2 }; /* rows ahead (prefetch_bytes) */
 
+/* ROWS source into k-contiguous rows (dst_k == 1): each row segment converted 16 at a time. */
 static void copy_rows_along_k(const sdc_operand *op, const char *base, int i0, int n, int k0,
                               int kc, float *dst, size_t dst_i)
 {
@@ -67,10 +67,8 @@ static void copy_rows_along_k(const sdc_operand *op, const char *base, int i0, i
     for (int r = 0; r < n; r++) {
         const char *src = base + ((size_t)(i0 + r) * op->ld + k0) * es;
         float *d = dst + r * dst_i;
-        /* weights come from memory, rows far apart: start the fetch of a later row early */
         if (r + PREFETCH_ROWS < n)
-            for (size_t off = 0; off < bytes; off += 64)
-                _mm_prefetch(src + PREFETCH_ROWS * op->ld * es + off, _MM_HINT_T0);
+            prefetch_bytes(src + PREFETCH_ROWS * op->ld * es, bytes);
         for (int k = 0; k < kc; k += 16) {
             __mmask16 m = tail_mask(kc - k, 0);
             _mm512_mask_storeu_ps(d + k, m, load16(src + k * es, op->dtype, m));

@@ -39,6 +39,15 @@ static inline __m512 load16(const void *src, sdc_dtype dtype, __mmask16 m)
     }
 }
 
+/* Weights are read from memory (the mapped file) in rows far apart, and a row is a new
+ * stream that the hardware prefetcher meets only after its first misses: the copies fetch a
+ * later row, or further along the rows they read at once, while they convert. */
+static inline void prefetch_bytes(const char *p, size_t bytes)
+{
+    for (size_t off = 0; off < bytes; off += 64)
+        _mm_prefetch(p + off, _MM_HINT_T0);
+}
+
 static inline const char *batch_base(const sdc_operand *op, size_t batch)
 {
     return (const char *)op->data + batch * op->batch_stride * sdc_dtype_size(op->dtype);

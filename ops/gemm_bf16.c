@@ -17,6 +17,7 @@ avx512bf16,fma,f16c"))), apply_to = function)
 #include "ops/gemm_avx512.h"
 
 enum { MR = 14, NV = 2, KC = 768, MC = 112, NC = 2048, A_STRIDE = KC / 2 + 16 };
+enum { PREFETCH_ROWS = 4, PREFETCH_K = 256 }; /* rows / values ahead (prefetch_bytes) */
 
 static void micro_bf16(int kc, const float *a, const float *b, float *c, size_t ldc, int m, int n,
                        const sdc_epilogue *ep)
@@ -109,6 +110,10 @@ static void copy_bf16(const sdc_operand *op, size_t batch, int i0, int n, int k0
     float row[64];
     for (int r = 0; r < n; r++) {
         float *d = dst + r * dst_i;
+        if (op->kind == SDC_OPERAND_ROWS && r + PREFETCH_ROWS < n)
+            prefetch_bytes(batch_base(op, batch) +
+                               ((size_t)(i0 + r + PREFETCH_ROWS) * op->ld + k0) * es,
+                           (size_t)kc * es);
         for (int k = 0; k < kc; k += 32) {
             int len = kc - k < 32 ? kc - k : 32;
             __m512i v;
@@ -126,7 +131,8 @@ static void copy_bf16(const sdc_operand *op, size_t batch, int i0, int n, int k0
 }
 
 /* B panels from a row-major operand (a linear layer's weight rows): 16 rows x 32 k become
- * 16 rows of 16 pairs, transposed in registers into 16 panel rows of 16 pairs. */
+ * 16 rows of 16 pairs, transposed in registers into 16 panel rows of 16 pairs. The 16 rows
+ * are 16 streams at once; each is fetched PREFETCH_K values ahead (prefetch_bytes). */
 static void pack_rows(const sdc_operand *op, size_t batch, int j0, int nc, int k0, int kc,
                       const panel_dst *pd)
 {
@@ -137,11 +143,13 @@ static void pack_rows(const sdc_operand *op, size_t batch, int j0, int nc, int k
         for (int k = 0; k < kc; k += 32) {
             int len = kc - k < 32 ? kc - k : 32;
             __m512 v[16];
-            for (int q = 0; q < 16; q++)
-                v[q] = q < rows ? _mm512_castsi512_ps(row_pairs(
-                                      base + ((size_t)(j0 + r + q) * op->ld + k0 + k) * es,
-                                      op->dtype, len))
+            for (int q = 0; q < 16; q++) {
+                const char *src = base + ((size_t)(j0 + r + q) * op->ld + k0 + k) * es;
+                if (q < rows && k + PREFETCH_K < kc)
+                    _mm_prefetch(src + PREFETCH_K * es, _MM_HINT_T0);
+                v[q] = q < rows ? _mm512_castsi512_ps(row_pairs(src, op->dtype, len))
                                 : _mm512_setzero_ps();
+            }
             sdc_transpose16(v);
             for (int p = 0; p < (len + 1) / 2; p++)
                 _mm512_mask_storeu_ps(panel_at(pd, k / 2 + p, r), sdc_lanes16(rows), v[p]);
