@@ -85,7 +85,8 @@ typedef struct gemm_job {
     const float *a_packed;
     int a_rows; /* rows of a K block of a_packed: M rounded up to whole row groups */
     size_t a_item;
-    /* non-NULL: B's packed copy (ops/pack_cache.h) or a packed operand,
+    /* non-NULL: B's packed copy (ops/pack_cache.h), a packed operand or B packed up front
+     * (pre_pack_b),
      * [K blocks][panels][kc slots][nr], K block kb at kb * b_block, batch item b at
      * b * b_item */
     const float *b_packed;
@@ -311,14 +312,29 @@ static void cache_mark(sdc_pack_cache *c, const sdc_gemm_kernel *kern, int side,
                           (size_t)rows * op->ld * sdc_dtype_size(op->dtype));
 }
 
-/* Group `grp` of B_CACHE_PANELS panels of K block kb into B's cache, as pack_b_block packs
- * any block that contains them (panels are packed independently of each other). */
-static void pack_b_cached(const gemm_job *g, float *cache, int kb, int grp)
+/* Group `grp` of B_CACHE_PANELS panels of K block kb of batch item b into a packed copy of B
+ * (B's cache, or the up-front copy of pre_pack_b), as pack_b_block packs any block that
+ * contains them (panels are packed independently of each other). */
+static void pack_b_group(const gemm_job *g, float *packed, size_t b, int kb, int grp)
 {
     int nr = g->kern->nr, j0 = grp * B_CACHE_PANELS * nr;
     int k0 = kb * g->KC, kc = min_int(g->KC, g->K - k0);
-    pack_b_block(g, 0, cache + (size_t)kb * g->b_block + (size_t)(j0 / nr) * k_slots(g->kern, kc) * nr,
+    pack_b_block(g, b, packed + b * g->b_item + (size_t)kb * g->b_block +
+                           (size_t)(j0 / nr) * k_slots(g->kern, kc) * nr,
                  j0, min_int(B_CACHE_PANELS * nr, g->N - j0), k0, kc);
+}
+
+/* B packed once, up front, instead of by every item, for kernels that multiply pairs (whose
+ * packing rounds every value): when A is split into several chunks of rows, each item would
+ * pack the same B blocks again (a convolution at 16x16 or 8x8, whose few output pixels leave
+ * its output channels to split: 6 roundings of each im2col block on 2 threads; 10-13% of such
+ * a layer at batch 1), and while the copy stays small (floats for all batch items). The f32
+ * kernels' packing only copies: there a packed block fresh in L2 is worth as much. */
+enum { PRE_B_MAX_FLOATS = 8 << 20 };
+
+static int pre_pack_b(const gemm_job *g, int m_chunks, size_t floats)
+{
+    return g->kern->k_pack == 2 && m_chunks > 1 && !g->b_packed && floats <= PRE_B_MAX_FLOATS;
 }
 
 sdc_packed_map sdc_packed_a_map(const sdc_gemm_kernel *kern, int M, int K)
@@ -390,13 +406,20 @@ void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, f
         else if ((b_cache = sdc_pack_cache_alloc(B->pack, b_map.floats * sizeof(float))))
             g.b_packed = b_cache;
     }
+    int b_batches = B->batch_stride ? batch : 1;
+    size_t pre_b_floats = (size_t)b_batches * b_map.floats;
+    int pre_b = pre_pack_b(&g, m_chunks, pre_b_floats);
+    size_t pre_a_floats = pre && !a_cache ? pre_floats : 0;
     sdc_scratch scratch =
-        sdc_scratch_take(per_thread * threads + (pre && !a_cache ? pre_floats : 0));
+        sdc_scratch_take(per_thread * threads + pre_a_floats + (pre_b ? pre_b_floats : 0));
     if (!scratch.data) {
         gemm_unpacked(&g, batch);
         return; /* (a cache allocated above stays empty: its kern is NULL) */
     }
     float *pre_buf = a_cache ? a_cache : scratch.data + per_thread * threads;
+    float *pre_b_buf = pre_b ? scratch.data + per_thread * threads + pre_a_floats : NULL;
+    if (pre_b)
+        g.b_packed = pre_b_buf, g.b_item = B->batch_stride ? b_map.floats : 0;
     /* rows packed together: whole row groups, so that only the last group is padded */
     int pre_rows = round_up(64, kern->mr), row_blocks = (M + pre_rows - 1) / pre_rows;
     int b_groups = (panels + B_CACHE_PANELS - 1) / B_CACHE_PANELS;
@@ -411,10 +434,11 @@ void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, f
                            min_int(pre_rows, M - i0));
             }
         } /* (the loop's closing barrier: every block is packed before the items read it) */
-        if (b_cache) {
+        if (b_cache || pre_b) {
 #pragma omp for schedule(static)
-            for (int it = 0; it < k_blocks * b_groups; it++)
-                pack_b_cached(&g, b_cache, it / b_groups, it % b_groups);
+            for (int it = 0; it < b_batches * k_blocks * b_groups; it++)
+                pack_b_group(&g, b_cache ? b_cache : pre_b_buf, (size_t)(it / b_groups / k_blocks),
+                             it / b_groups % k_blocks, it % b_groups);
         }
 #pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < items; it++) {

@@ -296,7 +296,8 @@ Test(ops, conv_bf16, .fini = restore_level)
     check_conv(2, 19, 21, 9, 7, 1, 1, 0, SDC_DTYPE_F16);
     check_conv(1, 90, 16, 6, 5, 3, 1, 1, SDC_DTYPE_F16);
     /* a weight shared by 2 images, packed up front: 130 rows (9 whole row groups of 14 and
-     * 4), K = 900 past one K block */
+     * 4), K = 900 past one K block; its rows split in 2 chunks, so each image's im2col is
+     * packed up front too, once per image (gemm_driver.c, pre_pack_b) */
     check_conv(2, 100, 130, 5, 4, 3, 1, 1, SDC_DTYPE_F16);
 }
 
