@@ -48,6 +48,12 @@ static inline void prefetch_bytes(const char *p, size_t bytes)
         _mm_prefetch(p + off, _MM_HINT_T0);
 }
 
+/* Bytes of one value as load16 reads it (inline: the copies ask for every 16 or 32 values). */
+static inline size_t load16_size(sdc_dtype dtype)
+{
+    return dtype == SDC_DTYPE_F16 || dtype == SDC_DTYPE_BF16 ? 2 : 4;
+}
+
 static inline const char *batch_base(const sdc_operand *op, size_t batch)
 {
     return (const char *)op->data + batch * op->batch_stride * sdc_dtype_size(op->dtype);

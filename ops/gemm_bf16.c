@@ -60,7 +60,7 @@ static inline __m512i pairs16(__m512 lo, __m512 hi)
 /* 32 consecutive values (the first n) as 16 pairs in order. */
 static inline __m512i row_pairs(const char *src, sdc_dtype dtype, int n)
 {
-    size_t es = sdc_dtype_size(dtype);
+    size_t es = load16_size(dtype);
     __m512 lo = load16(src, dtype, sdc_lanes16(n));
     __m512 hi = load16(src + 16 * es, dtype, sdc_lanes16(n - 16));
     return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
@@ -107,19 +107,18 @@ static void copy_bf16(const sdc_operand *op, size_t batch, int i0, int n, int k0
         return;
     }
     size_t es = sdc_dtype_size(op->dtype);
+    const char *base = batch_base(op, batch);
     float row[64];
     for (int r = 0; r < n; r++) {
         float *d = dst + r * dst_i;
         if (op->kind == SDC_OPERAND_ROWS && r + PREFETCH_ROWS < n)
-            prefetch_bytes(batch_base(op, batch) +
-                               ((size_t)(i0 + r + PREFETCH_ROWS) * op->ld + k0) * es,
+            prefetch_bytes(base + ((size_t)(i0 + r + PREFETCH_ROWS) * op->ld + k0) * es,
                            (size_t)kc * es);
         for (int k = 0; k < kc; k += 32) {
             int len = kc - k < 32 ? kc - k : 32;
             __m512i v;
             if (op->kind == SDC_OPERAND_ROWS) {
-                v = row_pairs(batch_base(op, batch) + ((size_t)(i0 + r) * op->ld + k0 + k) * es,
-                              op->dtype, len);
+                v = row_pairs(base + ((size_t)(i0 + r) * op->ld + k0 + k) * es, op->dtype, len);
             } else {
                 sdc_copy_generic(op, batch, i0 + r, 1, k0 + k, len, row, 1, 1);
                 memset(row + len, 0, sizeof(float) * (32 - len));
