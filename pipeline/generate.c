@@ -407,7 +407,8 @@ static sdc_status sample(run *r)
     float cfg = r->p->cfg_scale;
     if (report(r, "sampling", 0, calls))
         return interrupted();
-    sdc_status ps = sdc_unet_pack_begin(&r->pack, r->m, switch_at, &r->prefetch, &r->control);
+    sdc_status ps = sdc_unet_pack_begin(&r->pack, r->m, switch_at, r->rows, &r->prefetch,
+                                        &r->control);
     if (ps != SDC_OK)
         return ps;
     while (sdc_sampler_call_index(r->sampler) < calls) {
@@ -415,7 +416,7 @@ static sdc_status sample(run *r)
             !sdc_sampler_mid_step(r->sampler)) {
             sdc_status s = hand_over(r);
             if (s == SDC_OK)
-                s = sdc_unet_pack_begin(&r->pack, r->m, calls - switch_at, NULL, NULL);
+                s = sdc_unet_pack_begin(&r->pack, r->m, calls - switch_at, r->rows, NULL, NULL);
             if (s != SDC_OK)
                 return s;
         }

@@ -4,11 +4,12 @@
 #include "ops/pack_cache.h"
 #include "weights/packed_weights.h"
 
-sdc_status sdc_unet_pack_begin(sdc_unet_pack *p, const sdc_model *m, int calls,
+sdc_status sdc_unet_pack_begin(sdc_unet_pack *p, const sdc_model *m, int calls, int rows,
                                sdc_prefetch *pf, sdc_pipeline_control *control)
 {
     *p = (sdc_unet_pack){0};
-    if (!sdc_pack_cache_used() || calls < SDC_UNET_PACK_MIN_CALLS)
+    int min_calls = rows > 1 ? SDC_UNET_PACK_MIN_CALLS : SDC_UNET_PACK_MIN_CALLS_ONE_ROW;
+    if (!sdc_pack_cache_used() || calls < min_calls)
         return SDC_OK;
     if (pf)
         sdc_prefetch_join(pf);

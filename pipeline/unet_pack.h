@@ -12,11 +12,14 @@
 #include "pipeline/pipeline_impl.h"
 #include "pipeline/prefetch.h"
 
-/* Model calls from which packing pays: the first call's packing into 1.6-1.8 GiB of fresh
- * memory costs 1.8 s (CFG batch 2) to 2.5 s (batch 1) more at 512x512, and each later call
- * saves 0.45 s (batch 2) or 0.35 s (batch 1): break-even after about 5 and 8 calls
- * (docs/PERFORMANCE.md, "Packed bf16 weights"). */
+/* Model calls from which packing pays, by the UNet's rows per call. The first call's packing
+ * into 1.6-1.8 GiB of fresh memory costs 1.8-2.1 s (CFG, 2 rows) to 2.3 s (1 row) more at
+ * 512x512. Each later call then saves 0.2-0.3 s with 2 rows, but only about 0.08 s with 1
+ * row, whose per-call copies prefetch and share their im2col blocks: break-even after 6-11
+ * and about 29 calls (docs/PERFORMANCE.md, "Packed bf16 weights" and "bf16 softmax by a
+ * shorter polynomial"). */
 #define SDC_UNET_PACK_MIN_CALLS 10
+#define SDC_UNET_PACK_MIN_CALLS_ONE_ROW 30
 
 typedef struct sdc_unet_pack {
     const sdc_model *m; /* the model whose UNet is packed, or NULL */
@@ -26,9 +29,9 @@ typedef struct sdc_unet_pack {
 } sdc_unet_pack;
 
 /* Starts packing m's UNet and the nets of `control` (or NULL) when the bf16 kernels run
- * (sdc_pack_cache_used) and `calls` model calls are ahead; pf (the UNet's prefetch, or NULL)
- * is joined first, as it would map released pages again. */
-sdc_status sdc_unet_pack_begin(sdc_unet_pack *p, const sdc_model *m, int calls,
+ * (sdc_pack_cache_used) and enough model calls of `rows` rows each are ahead; pf (the
+ * UNet's prefetch, or NULL) is joined first, as it would map released pages again. */
+sdc_status sdc_unet_pack_begin(sdc_unet_pack *p, const sdc_model *m, int calls, int rows,
                                sdc_prefetch *pf, sdc_pipeline_control *control);
 /* After a model call: notes the packed copies' size. */
 void sdc_unet_pack_after_call(sdc_unet_pack *p);

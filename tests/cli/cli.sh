@@ -218,14 +218,20 @@ expect 0 "" -- "$SDC" $small -p x -b 2 -o "$TMP/batch.png"
 expect 0 "decoding [0-9.]*s, peak RSS so far [0-9]* MiB" -- "$SDC" -m "$MODEL" -W 64 -H 64 --steps 2 -p x -v -o "$TMP/v.png"
 # --precision bf16 runs (on CPUs without AVX512_BF16 it is fp32)
 expect 0 "" -- "$SDC" $small -p x --precision bf16 -o "$TMP/bf16.png"
-# with 10 model calls or more the bf16 UNet packs its weights once (said with -v); fewer
-# calls, or no bf16 kernels, pack nothing
+# with 10 model calls or more (30 without guidance: calls of one row) the bf16 UNet packs
+# its weights once (said with -v); fewer calls, or no bf16 kernels, pack nothing
 if grep -qw avx512_bf16 /proc/cpuinfo; then
     expect 0 "packed bf16 weights: [0-9]* MiB, in place of [0-9]* MiB of mapped pages" -- \
         "$SDC" -m "$MODEL" -W 64 -H 64 --steps 10 -p x --precision bf16 -v -o "$TMP/packed.png"
+    expect 0 "packed bf16 weights: [0-9]* MiB, in place of [0-9]* MiB of mapped pages" -- \
+        "$SDC" -m "$MODEL" -W 64 -H 64 --steps 30 --cfg-scale 1 -p x --precision bf16 -v \
+        -o "$TMP/packed1.png"
 fi
 "$SDC" -m "$MODEL" -W 64 -H 64 --steps 9 -p x --precision bf16 -v -o "$TMP/unpacked.png" \
     2>&1 | grep -q "packed bf16 weights" && fail "9 model calls packed the weights"
+"$SDC" -m "$MODEL" -W 64 -H 64 --steps 29 --cfg-scale 1 -p x --precision bf16 -v \
+    -o "$TMP/unpacked1.png" 2>&1 | grep -q "packed bf16 weights" &&
+    fail "29 model calls of one row packed the weights"
 "$SDC" -m "$MODEL" -W 64 -H 64 --steps 10 -p x -v -o "$TMP/fp32.png" 2>&1 |
     grep -q "packed bf16 weights" && fail "fp32 packed bf16 weights"
 # --precision int8 runs (q8_0 weights quantised at load, said with -v) and changes the picture
