@@ -30,39 +30,19 @@ static int measure(const char *model, const char *sampler, int seeds, int steps,
 {
     sdc_model_params mp = sdc_model_default_params();
     mp.model_path = model;
-    sdc_model *m;
-    if (sdc_model_load(&mp, &m) != SDC_OK) {
-        fprintf(stderr, "bf16-psnr: %s\n", sdc_last_error());
-        return -1;
-    }
-    size_t n = (size_t)size * size * 3;
-    uint8_t *pic[2] = {malloc(n), malloc(n)};
-    int rc = pic[0] && pic[1] ? 0 : -1;
-    for (int s = 0; s < seeds && rc == 0; s++) {
-        sdc_generate_params gp = sdc_generate_default_params();
-        gp.prompt = "a photograph of an astronaut riding a horse";
-        gp.width = gp.height = size;
-        gp.steps = steps;
-        gp.sampler = sampler;
-        gp.seed = (uint64_t)s + 1;
-        for (int p = 0; p < 2 && rc == 0; p++) {
-            sdc_precision_set(p ? SDC_PRECISION_BF16 : SDC_PRECISION_FP32);
-            if (sdc_generate(m, &gp, pic[p]) != SDC_OK) {
-                fprintf(stderr, "bf16-psnr: %s\n", sdc_last_error());
-                rc = -1;
-            }
-        }
+    sdc_model *m = NULL;
+    sdc_status s = sdc_model_load(&mp, &m);
+    for (int i = 0; i < seeds && s == SDC_OK; i++) {
         int worst;
-        if (rc == 0) {
-            psnr[s] = sdc_bench_psnr_u8(pic[0], pic[1], n, &worst);
-            printf("%s %s seed %d: %.2f dB, largest difference %d/255\n", model, sampler, s + 1,
-                   psnr[s], worst);
-        }
+        s = sdc_bench_psnr_bf16(m, size, steps, sampler, (uint64_t)i + 1, &psnr[i], &worst);
+        if (s == SDC_OK)
+            printf("%s %s seed %d: %.2f dB, largest difference %d/255\n", model, sampler, i + 1,
+                   psnr[i], worst);
     }
-    sdc_precision_set(SDC_PRECISION_FP32);
-    free(pic[0]), free(pic[1]);
+    if (s != SDC_OK)
+        fprintf(stderr, "bf16-psnr: %s\n", sdc_last_error());
     sdc_model_free(m);
-    return rc;
+    return s == SDC_OK ? 0 : -1;
 }
 
 static int usage(void)

@@ -8,8 +8,9 @@
 #include "ops/winograd.h"
 #include "sdc.h"
 
-static int generate(sdc_model *m, const sdc_generate_params *gp, sdc_precision p,
-                    sdc_conv_algo conv, uint8_t *rgb)
+/* The picture of gp at precision p with convolutions `conv` (both restored after). */
+static sdc_status render(sdc_model *m, const sdc_generate_params *gp, sdc_precision p,
+                         sdc_conv_algo conv, uint8_t *rgb)
 {
     sdc_precision saved_p = sdc_precision_get();
     sdc_conv_algo saved_conv = sdc_conv_algo_get();
@@ -18,6 +19,13 @@ static int generate(sdc_model *m, const sdc_generate_params *gp, sdc_precision p
     sdc_status s = sdc_generate(m, gp, rgb);
     sdc_precision_set(saved_p);
     sdc_conv_algo_set(saved_conv);
+    return s;
+}
+
+static int generate(sdc_model *m, const sdc_generate_params *gp, sdc_precision p,
+                    sdc_conv_algo conv, uint8_t *rgb)
+{
+    sdc_status s = render(m, gp, p, conv, rgb);
     if (s != SDC_OK)
         fprintf(stderr, "bench_sd: %s\n", sdc_last_error());
     return s == SDC_OK ? 0 : -1;
@@ -56,21 +64,39 @@ static sdc_model *load(const char *model, const char *vocab, int int8)
     return m;
 }
 
-static sdc_generate_params run_params(int size, int steps, const char *sampler)
+static sdc_generate_params run_params(int size, int steps, const char *sampler, uint64_t seed)
 {
     sdc_generate_params gp = sdc_generate_default_params();
     gp.prompt = "a photograph of an astronaut riding a horse";
     gp.width = gp.height = size;
     gp.steps = steps;
-    gp.seed = 42;
+    gp.seed = seed;
     gp.sampler = sampler;
     return gp;
+}
+
+sdc_status sdc_bench_psnr_bf16(sdc_model *m, int size, int steps, const char *sampler,
+                               uint64_t seed, double *psnr, int *worst)
+{
+    sdc_generate_params gp = run_params(size, steps, sampler, seed);
+    size_t n = (size_t)size * size * 3;
+    uint8_t *fp32 = malloc(n), *bf16 = malloc(n);
+    sdc_status s = fp32 && bf16 ? SDC_OK : SDC_ERR_NOMEM;
+    if (s == SDC_OK)
+        s = render(m, &gp, SDC_PRECISION_FP32, SDC_CONV_AUTO, fp32);
+    if (s == SDC_OK)
+        s = render(m, &gp, SDC_PRECISION_BF16, SDC_CONV_AUTO, bf16);
+    if (s == SDC_OK)
+        *psnr = sdc_bench_psnr_u8(fp32, bf16, n, worst);
+    free(fp32);
+    free(bf16);
+    return s;
 }
 
 int sdc_bench_psnr_int8(const char *model, const char *vocab, int size, int steps,
                         const char *sampler)
 {
-    sdc_generate_params gp = run_params(size, steps, sampler);
+    sdc_generate_params gp = run_params(size, steps, sampler, 42);
     size_t n = (size_t)size * size * 3;
     uint8_t *ref = malloc(n), *other = malloc(n);
     sdc_model *m = ref && other ? load(model, vocab, 0) : NULL;
@@ -95,7 +121,7 @@ int sdc_bench_psnr(const char *model, const char *vocab, int size, int steps,
     sdc_model *m = load(model, vocab, 0);
     if (!m)
         return -1;
-    sdc_generate_params gp = run_params(size, steps, sampler);
+    sdc_generate_params gp = run_params(size, steps, sampler, 42);
     size_t n = (size_t)size * size * 3;
     uint8_t *ref = malloc(n), *other = malloc(n);
     int rc = ref && other ? 0 : -1;
