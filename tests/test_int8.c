@@ -49,7 +49,9 @@ static void restore(void)
     sdc_precision_set(SDC_PRECISION_FP32);
 }
 
-/* The path's kernel, or the test skipped where this CPU has none. */
+/* The path's kernel, or the test skipped where this CPU has none. Tests that loop over every
+ * kernel note a missing one with cr_log_info, not cr_log_warn: Criterion 2.4 exits 1 after any
+ * warning, which failed this file on a CPU without VNNI although every test passed. */
 static const sdc_q8_kernel *need(sdc_q8_path path)
 {
     const sdc_q8_kernel *k = sdc_q8_kernel_for(path);
@@ -396,7 +398,7 @@ Test(int8, a_nan_activation_gives_nan_outputs, .fini = restore)
     for (int p = SDC_Q8_PATH_SCALAR; p <= SDC_Q8_PATH_AVX512_VNNI; p++) {
         const sdc_q8_kernel *k = sdc_q8_kernel_for((sdc_q8_path)p);
         if (!k) {
-            cr_log_warn("this CPU has no %s: not tested here", sdc_q8_path_name(p));
+            cr_log_info("this CPU has no %s: not tested here", sdc_q8_path_name(p));
             continue;
         }
         cr_assert_eq(sdc_gemm_q8_run(k, M, N, K, 1.0f, A, K, W, sdc_qtype_get(SDC_QTYPE_Q8_0), C,
@@ -458,7 +460,7 @@ static void low_bit_weights_unpack_exactly(uint32_t id)
     for (int p = SDC_Q8_PATH_SCALAR; p <= SDC_Q8_PATH_AVX512_VNNI; p++) {
         const sdc_q8_kernel *k = sdc_q8_kernel_for((sdc_q8_path)p);
         if (!k) {
-            cr_log_warn("this CPU has no %s: not tested here", sdc_q8_path_name(p));
+            cr_log_info("this CPU has no %s: not tested here", sdc_q8_path_name(p));
             continue;
         }
         cr_assert_eq(sdc_gemm_q8_run(k, s.M, s.N, s.K, 1.0f, A, s.K, w, sdc_qtype_get(id), got,
@@ -527,7 +529,7 @@ static void reads_type_as_defined(uint32_t id)
     for (int p = SDC_Q8_PATH_SCALAR; p <= SDC_Q8_PATH_AVX512_VNNI; p++) {
         const sdc_q8_kernel *k = sdc_q8_kernel_for((sdc_q8_path)p);
         if (!k) {
-            cr_log_warn("this CPU has no %s: not tested here", sdc_q8_path_name(p));
+            cr_log_info("this CPU has no %s: not tested here", sdc_q8_path_name(p));
             continue;
         }
         cr_assert_eq(sdc_gemm_q8_run(k, s.M, s.N, s.K, 1.0f, A, s.K, w, q, got, s.N, 0, NULL), 0,
