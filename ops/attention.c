@@ -1,5 +1,6 @@
-/* sdc_attention: the AVX-512 flash kernel where the CPU has it (ops/attention_avx512.c);
- * elsewhere blocks of ROWS query rows at a time, as three calls on the level's own kernels:
+/* sdc_attention: the flash kernel (ops/attention_flash.c) on the AVX-512 or AVX2 kernels
+ * where the CPU has them; elsewhere blocks of ROWS query rows at a time, as three calls on
+ * the level's own kernels:
  *   S [rows, Tk] = scale * Q K^T   (the packed GEMM)
  *   S = softmax(S) by rows         (sdc_softmax_rows; causal rows see keys j <= i only)
  *   O [rows, d]  = S V             (the packed GEMM)
@@ -138,12 +139,15 @@ static void attention_run(float *out, const float *q, int q_stride, const float 
     if (B <= 0 || heads <= 0 || Tq <= 0 || Tk <= 0 || d <= 0)
         return;
     /* bf16 precision multiplies in bf16 here too (QK^T and PV; softmax and sums in f32) */
+    sdc_cpu_level level = sdc_cpu_level_get();
     const sdc_flash_kernels *fk =
-        sdc_precision_get() == SDC_PRECISION_BF16 && sdc_cpu_has_bf16() ? sdc_flash_kernels_bf16()
-                                                                        : NULL;
-    if (sdc_cpu_level_get() == SDC_CPU_AVX512 &&
-        sdc_attention_avx512(out, q, q_stride, k, v, kv_stride, B, heads, Tq, Tk, d, scale,
-                             causal, fk) == 0)
+        level == SDC_CPU_AVX512 ? (sdc_precision_get() == SDC_PRECISION_BF16 && sdc_cpu_has_bf16()
+                                       ? sdc_flash_kernels_bf16()
+                                       : sdc_flash_kernels_avx512())
+        : level == SDC_CPU_AVX2 ? sdc_flash_kernels_avx2()
+                                : NULL;
+    if (fk && sdc_attention_flash(out, q, q_stride, k, v, kv_stride, B, heads, Tq, Tk, d, scale,
+                                  causal, fk) == 0)
         return;
     if (sdc_attention_blocked(out, q, q_stride, k, v, kv_stride, B, heads, Tq, Tk, d, scale,
                               causal) == 0)

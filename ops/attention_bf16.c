@@ -20,7 +20,7 @@ avx512bf16,fma"))), apply_to = function)
 #include "ops/attention_impl.h"
 #include "ops/simd_avx512.h"
 
-enum { ROWS = SDC_FLASH_ROWS, KEY_TILE = SDC_FLASH_KEY_TILE, DV_MAX = 6 };
+enum { ROWS = SDC_FLASH_ROWS, SCORE_TILE = 64, KEY_TILE = SDC_FLASH_KEY_TILE, DV_MAX = 6 };
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 
@@ -112,20 +112,23 @@ score_tile(const int NV, const float *const qp[ROWS], const float *kt, int ldk, 
     }
 }
 
-static void scores(int nv, const float *const q[ROWS], const float *kt, int ldk, int j0, int d,
-                   float (*p)[KEY_TILE], int s0)
+static void scores(int n, const float *const q[ROWS], const float *kt, int ldk, int j0, int d,
+                   float (*p)[KEY_TILE])
 {
-    __m512 s[ROWS][4];
     int pairs = (d + 1) / 2;
-    switch (nv) {
-    case 1: score_tile(1, q, kt, ldk, j0, pairs, s); break;
-    case 2: score_tile(2, q, kt, ldk, j0, pairs, s); break;
-    case 3: score_tile(3, q, kt, ldk, j0, pairs, s); break;
-    default: score_tile(4, q, kt, ldk, j0, pairs, s); break;
+    for (int s0 = 0; s0 < n; s0 += SCORE_TILE) {
+        int nv = (min_int(SCORE_TILE, n - s0) + 15) / 16;
+        __m512 s[ROWS][4];
+        switch (nv) {
+        case 1: score_tile(1, q, kt, ldk, j0 + s0, pairs, s); break;
+        case 2: score_tile(2, q, kt, ldk, j0 + s0, pairs, s); break;
+        case 3: score_tile(3, q, kt, ldk, j0 + s0, pairs, s); break;
+        default: score_tile(4, q, kt, ldk, j0 + s0, pairs, s); break;
+        }
+        for (int r = 0; r < ROWS; r++)
+            for (int v = 0; v < nv; v++)
+                _mm512_store_ps(p[r] + s0 + 16 * v, s[r][v]);
     }
-    for (int r = 0; r < ROWS; r++)
-        for (int v = 0; v < nv; v++)
-            _mm512_store_ps(p[r] + s0 + 16 * v, s[r][v]);
 }
 
 /* 2^x for x <= 0 (-inf included) to within 2.4e-7 relative: x = n + f, |f| <= 1/2, 2^f by a
@@ -215,8 +218,10 @@ static void accumulate_pv(float *o, int ldv, const float (*p)[KEY_TILE], const f
     }
 }
 
-static const sdc_flash_kernels bf16_kernels = {pack_keys, pack_values, pack_queries, scores,
-                                                weights, accumulate_pv};
+static const sdc_flash_kernels bf16_kernels = {
+    .lanes = 16, .pack_keys = pack_keys, .pack_values = pack_values, .pack_queries = pack_queries,
+    .scores = scores, .tile_max = sdc_flash_tile_max_avx512, .weights = weights,
+    .pv = accumulate_pv};
 
 const sdc_flash_kernels *sdc_flash_kernels_bf16(void)
 {

@@ -8,6 +8,7 @@
 
 #include "ops/gemm_avx2.h"
 #include "ops/gemm_driver.h"
+#include "ops/simd_avx2.h"
 
 enum { ROWS_MR = 6, ROWS_NV = 2, ROWS_KC = 256, ROWS_MC = 96, ROWS_NC = 2048,
        A_STRIDE = ROWS_KC + 8 };
@@ -93,26 +94,6 @@ static void copy_rows_along_k(const sdc_operand *op, const char *base, int i0, i
     }
 }
 
-/* r[i] lane j becomes r[j] lane i. */
-static inline void transpose8(__m256 r[8])
-{
-    __m256 t[8], s[8];
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int g = 0; g < 2; g++) {
-        s[4 * g] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        s[4 * g + 1] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        s[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        s[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int j = 0; j < 4; j++) {
-        r[j] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x20);
-        r[4 + j] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x31);
-    }
-}
-
 static void copy_rows_along_i(const sdc_operand *op, const char *base, int i0, int n, int k0,
                               int kc, float *dst, size_t dst_k)
 {
@@ -126,7 +107,7 @@ static void copy_rows_along_i(const sdc_operand *op, const char *base, int i0, i
                 v[q] = q < rows ? load8(base + ((size_t)(i0 + r + q) * op->ld + k0 + k) * es,
                                         op->dtype, cols)
                                 : _mm256_setzero_ps();
-            transpose8(v);
+            sdc_transpose8(v);
             for (int c = 0; c < cols; c++)
                 store8(dst + (size_t)(k + c) * dst_k + r, v[c], rows);
         }
