@@ -9,6 +9,10 @@
 
 static void silu_run(float *x, size_t n)
 {
+    if (sdc_cpu_level_get() == SDC_CPU_AVX2) {
+        sdc_silu_avx2(x, n);
+        return;
+    }
     if (sdc_cpu_level_get() == SDC_CPU_AVX512) {
         sdc_silu_avx512(x, n);
         return;
@@ -20,6 +24,10 @@ static void silu_run(float *x, size_t n)
 
 static void gelu_run(float *x, size_t n)
 {
+    if (sdc_cpu_level_get() == SDC_CPU_AVX2) {
+        sdc_gelu_avx2(x, n);
+        return;
+    }
     if (sdc_cpu_level_get() == SDC_CPU_AVX512) {
         sdc_gelu_avx512(x, n);
         return;
@@ -31,6 +39,10 @@ static void gelu_run(float *x, size_t n)
 
 static void quick_gelu_run(float *x, size_t n)
 {
+    if (sdc_cpu_level_get() == SDC_CPU_AVX2) {
+        sdc_quick_gelu_avx2(x, n);
+        return;
+    }
     if (sdc_cpu_level_get() == SDC_CPU_AVX512) {
         sdc_quick_gelu_avx512(x, n);
         return;

@@ -1,4 +1,5 @@
-/* AVX2 row softmax (see ops/avx2.h): the score rows of the portable attention path. */
+/* AVX2 activations, GEGLU and row softmax (see ops/avx2.h); exp and GELU from
+ * ops/simd_avx2.h. */
 #pragma GCC target("avx2,fma")
 
 #include <immintrin.h>
@@ -6,46 +7,38 @@
 
 #include "ops/avx2.h"
 #include "ops/parallel.h"
+#include "ops/simd_avx2.h"
 
-/* e^x to about 1 ulp for x <= 88 (x = n ln2 + r, degree-7 Taylor polynomial for e^r, 2^n
- * built in the exponent field); 0 below -87, where the result would be subnormal. */
-static inline __m256 exp8(__m256 x)
-{
-    __m256 lo = _mm256_set1_ps(-87.0f);
-    __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), _mm256_set1_ps(88.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145752f), xc);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860677e-6f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 5040);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)),
-                                  23);
-    __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-    y = _mm256_and_ps(y, _mm256_cmp_ps(x, lo, _CMP_GE_OQ)); /* 0 below -87 (and for -inf) */
-    return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q)); /* NaN stays NaN */
-}
+/* Chunks of this many floats are the unit of parallel work. */
+enum { CHUNK = 4096 };
 
-static inline float hmax8(__m256 v)
-{
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
-}
-
-static inline double hsum8(__m256 v)
+static inline double sum_as_double(__m256 v)
 {
     __m256d d = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)),
                               _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
     __m128d s = _mm_add_pd(_mm256_castpd256_pd128(d), _mm256_extractf128_pd(d, 1));
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+enum activation { SILU, QUICK_GELU, GELU };
+
+static inline __m256 activate(__m256 v, enum activation f)
+{
+    return f == GELU ? sdc_gelu8(v) : sdc_x_sigmoid8(v, f == SILU ? 1.0f : 1.702f);
+}
+
+/* x = f(x) in place, in parallel chunks; the last vector masked. */
+static void map_in_place(float *x, size_t n, enum activation f)
+{
+    size_t chunks = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth(n))
+    for (size_t c = 0; c < chunks; c++) {
+        size_t end = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
+        for (size_t i = c * CHUNK; i < end; i += 8) {
+            __m256i m = sdc_lanes8((int)(end - i < 8 ? end - i : 8));
+            _mm256_maskstore_ps(x + i, m, activate(_mm256_maskload_ps(x + i, m), f));
+        }
+    }
 }
 
 void sdc_softmax_rows_avx2(float *x, int rows, int n)
@@ -57,16 +50,16 @@ void sdc_softmax_rows_avx2(float *x, int rows, int n)
         __m256 mx8 = _mm256_set1_ps(-INFINITY);
         for (int i = 0; i < n8; i += 8)
             mx8 = _mm256_max_ps(mx8, _mm256_loadu_ps(row + i));
-        float mx = hmax8(mx8);
+        float mx = sdc_hmax8(mx8);
         for (int i = n8; i < n; i++)
             mx = row[i] > mx ? row[i] : mx;
         __m256 m = _mm256_set1_ps(mx), sum8 = _mm256_setzero_ps();
         for (int i = 0; i < n8; i += 8) {
-            __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + i), m));
+            __m256 e = sdc_exp8(_mm256_sub_ps(_mm256_loadu_ps(row + i), m));
             _mm256_storeu_ps(row + i, e);
             sum8 = _mm256_add_ps(sum8, e);
         }
-        double sum = hsum8(sum8);
+        double sum = sum_as_double(sum8);
         for (int i = n8; i < n; i++)
             sum += row[i] = expf(row[i] - mx);
         __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
@@ -74,5 +67,23 @@ void sdc_softmax_rows_avx2(float *x, int rows, int n)
             _mm256_storeu_ps(row + i, _mm256_mul_ps(inv, _mm256_loadu_ps(row + i)));
         for (int i = n8; i < n; i++)
             row[i] *= (float)(1.0 / sum);
+    }
+}
+
+void sdc_silu_avx2(float *x, size_t n) { map_in_place(x, n, SILU); }
+void sdc_quick_gelu_avx2(float *x, size_t n) { map_in_place(x, n, QUICK_GELU); }
+void sdc_gelu_avx2(float *x, size_t n) { map_in_place(x, n, GELU); }
+
+void sdc_geglu_avx2(float *y, const float *x, int rows, int n)
+{
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth((size_t)rows * n))
+    for (int r = 0; r < rows; r++) {
+        const float *value = x + (size_t)r * 2 * n, *gate = value + n;
+        float *yr = y + (size_t)r * n;
+        for (int i = 0; i < n; i += 8) {
+            __m256i m = sdc_lanes8(n - i);
+            __m256 g = sdc_gelu8(_mm256_maskload_ps(gate + i, m));
+            _mm256_maskstore_ps(yr + i, m, _mm256_mul_ps(_mm256_maskload_ps(value + i, m), g));
+        }
     }
 }

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "ops/avx2.h"
 #include "ops/avx512.h"
 #include "ops/cpu.h"
 #include "ops/parallel.h"
@@ -10,6 +11,10 @@
 
 static void geglu_run(float *y, const float *x, int rows, int n)
 {
+    if (sdc_cpu_level_get() == SDC_CPU_AVX2) {
+        sdc_geglu_avx2(y, x, rows, n);
+        return;
+    }
     if (sdc_cpu_level_get() == SDC_CPU_AVX512) {
         sdc_geglu_avx512(y, x, rows, n);
         return;

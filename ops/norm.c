@@ -1,5 +1,6 @@
 #include <math.h>
 
+#include "ops/avx2.h"
 #include "ops/avx512.h"
 #include "ops/cpu.h"
 #include "ops/nn.h"
@@ -11,6 +12,10 @@ static inline float silu1(float v) { return v / (1.0f + expf(-v)); }
 static void group_norm_run(float *y, const float *x, int B, int C, int HW, int groups,
                            const float *gamma, const float *beta, float eps, int silu)
 {
+    if (sdc_cpu_level_get() == SDC_CPU_AVX2) {
+        sdc_group_norm_avx2(y, x, B, C, HW, groups, gamma, beta, eps, silu);
+        return;
+    }
     if (sdc_cpu_level_get() == SDC_CPU_AVX512) {
         sdc_group_norm_avx512(y, x, B, C, HW, groups, gamma, beta, eps, silu);
         return;
@@ -48,6 +53,10 @@ static void group_norm_run(float *y, const float *x, int B, int C, int HW, int g
 static void layer_norm_run(float *y, const float *x, int rows, int dim, const float *gamma,
                            const float *beta, float eps)
 {
+    if (sdc_cpu_level_get() == SDC_CPU_AVX2) {
+        sdc_layer_norm_avx2(y, x, rows, dim, gamma, beta, eps);
+        return;
+    }
     if (sdc_cpu_level_get() == SDC_CPU_AVX512) {
         sdc_layer_norm_avx512(y, x, rows, dim, gamma, beta, eps);
         return;

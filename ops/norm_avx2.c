@@ -1,0 +1,90 @@
+/* AVX2 GroupNorm and LayerNorm (see ops/avx2.h), as ops/norm_avx512.c computes them:
+ * statistics in one pass summing x and x^2 in double precision, normalising in a second. */
+#pragma GCC target("avx2,fma")
+
+#include <math.h>
+
+#include "ops/avx2.h"
+#include "ops/parallel.h"
+#include "ops/simd_avx2.h"
+
+static inline double hsum4d(__m256d v)
+{
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+static inline __m256i lanes_left(size_t n, size_t i)
+{
+    return sdc_lanes8((int)(n - i < 8 ? n - i : 8));
+}
+
+/* Mean and 1 / sqrt(variance + eps) of x[0, n). */
+static void moments(const float *x, size_t n, float eps, float *mean, float *inv_std)
+{
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    __m256d q0 = _mm256_setzero_pd(), q1 = _mm256_setzero_pd();
+    for (size_t i = 0; i < n; i += 8) {
+        __m256 v = _mm256_maskload_ps(x + i, lanes_left(n, i));
+        __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+        __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+        s0 = _mm256_add_pd(s0, lo);
+        s1 = _mm256_add_pd(s1, hi);
+        q0 = _mm256_fmadd_pd(lo, lo, q0);
+        q1 = _mm256_fmadd_pd(hi, hi, q1);
+    }
+    double m = hsum4d(_mm256_add_pd(s0, s1)) / (double)n;
+    double var = hsum4d(_mm256_add_pd(q0, q1)) / (double)n - m * m;
+    *mean = (float)m;
+    *inv_std = (float)(1.0 / sqrt((var > 0 ? var : 0) + eps));
+}
+
+/* y = x * scale + shift over n elements, then SiLU when asked. */
+static void affine(float *y, const float *x, size_t n, float scale, float shift, int silu)
+{
+    __m256 a = _mm256_set1_ps(scale), b = _mm256_set1_ps(shift);
+    for (size_t i = 0; i < n; i += 8) {
+        __m256i m = lanes_left(n, i);
+        __m256 v = _mm256_fmadd_ps(_mm256_maskload_ps(x + i, m), a, b);
+        _mm256_maskstore_ps(y + i, m, silu ? sdc_x_sigmoid8(v, 1.0f) : v);
+    }
+}
+
+void sdc_group_norm_avx2(float *y, const float *x, int B, int C, int HW, int groups,
+                         const float *gamma, const float *beta, float eps, int silu)
+{
+    int cpg = C / groups;
+    size_t n = (size_t)cpg * HW;
+#pragma omp parallel for schedule(dynamic) collapse(2) if (sdc_parallel_worth((size_t)B * C * HW))
+    for (int b = 0; b < B; b++)
+        for (int g = 0; g < groups; g++) {
+            size_t off = ((size_t)b * C + (size_t)g * cpg) * HW;
+            float mean, inv;
+            moments(x + off, n, eps, &mean, &inv);
+            for (int c = 0; c < cpg; c++) {
+                float s = gamma[g * cpg + c] * inv;
+                affine(y + off + (size_t)c * HW, x + off + (size_t)c * HW, (size_t)HW, s,
+                       beta[g * cpg + c] - mean * s, silu);
+            }
+        }
+}
+
+void sdc_layer_norm_avx2(float *y, const float *x, int rows, int dim, const float *gamma,
+                         const float *beta, float eps)
+{
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth((size_t)rows * dim))
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * dim;
+        float *yr = y + (size_t)r * dim;
+        float mean, inv;
+        moments(xr, (size_t)dim, eps, &mean, &inv);
+        __m256 m = _mm256_set1_ps(mean), s = _mm256_set1_ps(inv);
+        for (int i = 0; i < dim; i += 8) {
+            __m256i k = sdc_lanes8(dim - i);
+            __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(xr + i, k), m), s);
+            v = _mm256_fmadd_ps(v, _mm256_maskload_ps(gamma + i, k),
+                                _mm256_maskload_ps(beta + i, k));
+            _mm256_maskstore_ps(yr + i, k, v);
+        }
+    }
+}
