@@ -254,7 +254,9 @@ static int run_tiles(float *y, const float *x, const sdc_wino_tiling *g, const s
         sdc_arena_release(scratch, mark);
         return -1;
     }
-    filter_fn filters = vector ? sdc_wino_filters_avx512 : filters_portable;
+    filter_fn filters = vector                                  ? sdc_wino_filters_avx512
+                        : sdc_cpu_level_get() >= SDC_CPU_AVX2 ? sdc_wino_filters_avx2
+                                                              : filters_portable;
     /* With one block of filters they are transformed once; with several, once per chunk. */
     sdc_packed_map umap = packed ? sdc_packed_a_map(kern, K, C) : plain_u(K, C);
     if (kb == K)
