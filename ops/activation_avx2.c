@@ -35,8 +35,8 @@ static void map_in_place(float *x, size_t n, enum activation f)
     for (size_t c = 0; c < chunks; c++) {
         size_t end = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
         for (size_t i = c * CHUNK; i < end; i += 8) {
-            __m256i m = sdc_lanes8((int)(end - i < 8 ? end - i : 8));
-            _mm256_maskstore_ps(x + i, m, activate(_mm256_maskload_ps(x + i, m), f));
+            int lanes = (int)(end - i < 8 ? end - i : 8);
+            sdc_store8(x + i, activate(sdc_load8(x + i, lanes), f), lanes);
         }
     }
 }
@@ -81,9 +81,8 @@ void sdc_geglu_avx2(float *y, const float *x, int rows, int n)
         const float *value = x + (size_t)r * 2 * n, *gate = value + n;
         float *yr = y + (size_t)r * n;
         for (int i = 0; i < n; i += 8) {
-            __m256i m = sdc_lanes8(n - i);
-            __m256 g = sdc_gelu8(_mm256_maskload_ps(gate + i, m));
-            _mm256_maskstore_ps(yr + i, m, _mm256_mul_ps(_mm256_maskload_ps(value + i, m), g));
+            __m256 g = sdc_gelu8(sdc_load8(gate + i, n - i));
+            sdc_store8(yr + i, _mm256_mul_ps(sdc_load8(value + i, n - i), g), n - i);
         }
     }
 }

@@ -70,13 +70,6 @@ static inline __m256 load8(const char *src, sdc_dtype dtype, int count)
     return load8(tmp, dtype, 8);
 }
 
-static inline void store8(float *dst, __m256 v, int count)
-{
-    if (count >= 8)
-        _mm256_storeu_ps(dst, v);
-    else
-        _mm256_maskstore_ps(dst, tail_mask(count, 0), v);
-}
 
 static const char *batch_base(const sdc_operand *op, size_t batch)
 {
@@ -90,7 +83,7 @@ static void copy_rows_along_k(const sdc_operand *op, const char *base, int i0, i
     for (int r = 0; r < n; r++) {
         const char *src = base + ((size_t)(i0 + r) * op->ld + k0) * es;
         for (int k = 0; k < kc; k += 8)
-            store8(dst + r * dst_i + k, load8(src + k * es, op->dtype, kc - k), kc - k);
+            sdc_store8(dst + r * dst_i + k, load8(src + k * es, op->dtype, kc - k), kc - k);
     }
 }
 
@@ -109,7 +102,7 @@ static void copy_rows_along_i(const sdc_operand *op, const char *base, int i0, i
                                 : _mm256_setzero_ps();
             sdc_transpose8(v);
             for (int c = 0; c < cols; c++)
-                store8(dst + (size_t)(k + c) * dst_k + r, v[c], rows);
+                sdc_store8(dst + (size_t)(k + c) * dst_k + r, v[c], rows);
         }
     }
 }
@@ -121,7 +114,7 @@ static void copy_cols_along_i(const sdc_operand *op, const char *base, int i0, i
     for (int k = 0; k < kc; k++) {
         const char *src = base + ((size_t)(k0 + k) * op->ld + i0) * es;
         for (int r = 0; r < n; r += 8)
-            store8(dst + k * dst_k + r, load8(src + r * es, op->dtype, n - r), n - r);
+            sdc_store8(dst + k * dst_k + r, load8(src + r * es, op->dtype, n - r), n - r);
     }
 }
 

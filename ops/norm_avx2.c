@@ -14,9 +14,9 @@ static inline double hsum4d(__m256d v)
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
-static inline __m256i lanes_left(size_t n, size_t i)
+static inline int lanes_left(size_t n, size_t i)
 {
-    return sdc_lanes8((int)(n - i < 8 ? n - i : 8));
+    return (int)(n - i < 8 ? n - i : 8);
 }
 
 /* Mean and 1 / sqrt(variance + eps) of x[0, n). */
@@ -25,7 +25,7 @@ static void moments(const float *x, size_t n, float eps, float *mean, float *inv
     __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
     __m256d q0 = _mm256_setzero_pd(), q1 = _mm256_setzero_pd();
     for (size_t i = 0; i < n; i += 8) {
-        __m256 v = _mm256_maskload_ps(x + i, lanes_left(n, i));
+        __m256 v = sdc_load8(x + i, lanes_left(n, i));
         __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
         __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
         s0 = _mm256_add_pd(s0, lo);
@@ -44,9 +44,9 @@ static void affine(float *y, const float *x, size_t n, float scale, float shift,
 {
     __m256 a = _mm256_set1_ps(scale), b = _mm256_set1_ps(shift);
     for (size_t i = 0; i < n; i += 8) {
-        __m256i m = lanes_left(n, i);
-        __m256 v = _mm256_fmadd_ps(_mm256_maskload_ps(x + i, m), a, b);
-        _mm256_maskstore_ps(y + i, m, silu ? sdc_x_sigmoid8(v, 1.0f) : v);
+        int m = lanes_left(n, i);
+        __m256 v = _mm256_fmadd_ps(sdc_load8(x + i, m), a, b);
+        sdc_store8(y + i, silu ? sdc_x_sigmoid8(v, 1.0f) : v, m);
     }
 }
 
@@ -80,11 +80,10 @@ void sdc_layer_norm_avx2(float *y, const float *x, int rows, int dim, const floa
         moments(xr, (size_t)dim, eps, &mean, &inv);
         __m256 m = _mm256_set1_ps(mean), s = _mm256_set1_ps(inv);
         for (int i = 0; i < dim; i += 8) {
-            __m256i k = sdc_lanes8(dim - i);
-            __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(xr + i, k), m), s);
-            v = _mm256_fmadd_ps(v, _mm256_maskload_ps(gamma + i, k),
-                                _mm256_maskload_ps(beta + i, k));
-            _mm256_maskstore_ps(yr + i, k, v);
+            int k = dim - i;
+            __m256 v = _mm256_mul_ps(_mm256_sub_ps(sdc_load8(xr + i, k), m), s);
+            v = _mm256_fmadd_ps(v, sdc_load8(gamma + i, k), sdc_load8(beta + i, k));
+            sdc_store8(yr + i, v, k);
         }
     }
 }

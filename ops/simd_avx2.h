@@ -13,6 +13,23 @@ static inline __m256i sdc_lanes8(int n)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
 }
 
+/* The first n (<= 8) floats at src, zeros past them, never reading past them. */
+static inline __m256 sdc_load8(const float *src, int n)
+{
+    return n >= 8 ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, sdc_lanes8(n));
+}
+
+/* Stores the first n (<= 8) lanes of v. Whole vectors by a plain move: AMD's vmaskmovps
+ * store is microcoded (a Zen 3 takes over ten cycles for one), so a masked store belongs at
+ * the tails only. */
+static inline void sdc_store8(float *dst, __m256 v, int n)
+{
+    if (n >= 8)
+        _mm256_storeu_ps(dst, v);
+    else
+        _mm256_maskstore_ps(dst, sdc_lanes8(n), v);
+}
+
 /* In-register transpose: r[i] lane j becomes r[j] lane i. */
 static inline void sdc_transpose8(__m256 r[8])
 {

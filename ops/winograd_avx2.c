@@ -57,18 +57,17 @@ void sdc_wino_filters_avx2(float *U, const sdc_packed_map *map, const sdc_weight
         /* runs of 8 channels never cross a K block: blocks are C or a multiple of 8 deep */
         for (int c = 0; c < C; c += LANES) {
             int lanes = C - c < LANES ? C - c : LANES;
-            __m256i m = sdc_lanes8(lanes);
             float *at = U + sdc_packed_at(map, k, c);
             if (k >= kb) { /* a padding row of the packed layout */
                 for (int e = 0; e < POINTS; e++)
-                    _mm256_maskstore_ps(at + e * map->floats, m, _mm256_setzero_ps());
+                    sdc_store8(at + e * map->floats, _mm256_setzero_ps(), lanes);
                 continue;
             }
             __m256 g[9], u[POINTS];
             filter_taps(g, row + (size_t)c * 9 * dsize, w->dtype, lanes); /* lane l: c + l */
             wino_filter_2d(u, g);
             for (int e = 0; e < POINTS; e++)
-                _mm256_maskstore_ps(at + e * map->floats, m, u[e]);
+                sdc_store8(at + e * map->floats, u[e], lanes);
         }
     }
 }
