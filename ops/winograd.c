@@ -230,16 +230,18 @@ static int run_tiles(float *y, const float *x, const sdc_wino_tiling *g, const s
     size_t tiles = (size_t)B * g->th * g->tw;
     chunk = (size_t)chunk < tiles ? chunk : (int)tiles;
     kb = kb < K ? kb : K;
-    int vector = sdc_cpu_level_get() == SDC_CPU_AVX512 &&
-                 (size_t)B * (C > K ? C : K) * H * W < ((size_t)1 << 31);
+    sdc_cpu_level level = sdc_cpu_level_get();
+    int small = (size_t)B * (C > K ? C : K) * H * W < ((size_t)1 << 31);
+    int vector = level == SDC_CPU_AVX512 && small;   /* all three transforms */
+    int vector_in = level >= SDC_CPU_AVX2 && small;  /* the inputs' (and filters') */
     /* fp32 products unless asked: rounding the transformed operands to bf16 costs far more
      * than rounding weights and activations does (docs/PERFORMANCE.md: 27.7 dB instead of
      * 40.9 dB on a whole picture). sdc_gemm_kernel_for_weights is fp32 at fp32 precision. */
     const sdc_gemm_kernel *kern = bf16_products ? sdc_gemm_kernel_for_weights()
                                                 : sdc_gemm_kernel_best(SDC_A_ROWS);
-    /* The AVX-512 transforms write U and V straight into an f32 kernel's packed blocks,
-     * which the driver then reads in place instead of copying them again. */
-    int packed = vector && kern->k_pack == 1 && kern->a_layout == SDC_A_ROWS;
+    /* The AVX-512 and AVX2 transforms write U and V straight into an f32 kernel's packed
+     * blocks, which the driver then reads in place instead of copying them again. */
+    int packed = vector_in && kern->k_pack == 1 && kern->a_layout == SDC_A_ROWS;
     size_t u_floats = packed ? sdc_packed_a_map(kern, kb, C).floats : (size_t)kb * C;
     size_t v_floats = packed ? sdc_packed_b_map(kern, chunk, C).floats : (size_t)C * chunk;
     size_t mark = sdc_arena_mark(scratch);
@@ -257,9 +259,9 @@ static int run_tiles(float *y, const float *x, const sdc_wino_tiling *g, const s
         sdc_arena_release(scratch, mark);
         return -1;
     }
-    filter_fn filters = vector                                  ? sdc_wino_filters_avx512
-                        : sdc_cpu_level_get() >= SDC_CPU_AVX2 ? sdc_wino_filters_avx2
-                                                              : filters_portable;
+    filter_fn filters = vector                     ? sdc_wino_filters_avx512
+                        : level >= SDC_CPU_AVX2 ? sdc_wino_filters_avx2
+                                                 : filters_portable;
     /* With one block of filters they are transformed once; with several, once per chunk. */
     sdc_packed_map umap = packed ? sdc_packed_a_map(kern, K, C) : plain_u(K, C);
     if (kb == K)
@@ -269,6 +271,8 @@ static int run_tiles(float *y, const float *x, const sdc_wino_tiling *g, const s
         sdc_packed_map vmap = packed ? sdc_packed_b_map(kern, n, C) : plain_v(C, n);
         if (vector)
             sdc_wino_inputs_avx512(V, &vmap, x, g, p0, n);
+        else if (vector_in)
+            sdc_wino_inputs_avx2(V, &vmap, x, g, p0, n);
         else
             sdc_wino_inputs(V, x, g, p0, n);
         for (int k0 = 0; k0 < K; k0 += kb) {

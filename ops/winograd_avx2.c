@@ -71,3 +71,57 @@ void sdc_wino_filters_avx2(float *U, const sdc_packed_map *map, const sdc_weight
         }
     }
 }
+
+/* Element offsets (from channel 0's plane of each tile's image) and lane masks of the 36
+ * patch pixels of tiles p .. p + lanes - 1 (zero masks outside the image and past the
+ * tiles): the same for every channel, so worked out once per group. */
+static void patch_lanes(const sdc_wino_tiling *g, size_t p, int lanes, __m256i at[POINTS],
+                        __m256 live[POINTS])
+{
+    size_t per_image = (size_t)g->th * g->tw;
+    int off[LANES] = {0}, row[LANES] = {0}, col[LANES] = {0};
+    for (int l = 0; l < lanes; l++) {
+        size_t b = (p + l) / per_image, t = (p + l) % per_image;
+        row[l] = g->row0 - g->x_row0 + (int)(t / g->tw) * SDC_WINO_TILE - 1;
+        col[l] = (int)(t % g->tw) * SDC_WINO_TILE - 1;
+        off[l] = (int)(b * g->C * (size_t)g->x_rows * g->W) + row[l] * g->W + col[l];
+    }
+    for (int i = 0; i < SDC_WINO_PATCH; i++)
+        for (int j = 0; j < SDC_WINO_PATCH; j++) {
+            int e = i * SDC_WINO_PATCH + j, o[LANES], m[LANES];
+            for (int l = 0; l < LANES; l++) {
+                int y = row[l] + i, x = col[l] + j;
+                m[l] = l < lanes && y >= 0 && y < g->x_rows && x >= 0 && x < g->W ? -1 : 0;
+                o[l] = off[l] + i * g->W + j;
+            }
+            at[e] = _mm256_loadu_si256((const __m256i *)(const void *)o);
+            live[e] = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)(const void *)m));
+        }
+}
+
+void sdc_wino_inputs_avx2(float *V, const sdc_packed_map *map, const float *x,
+                          const sdc_wino_tiling *g, size_t p0, int n)
+{
+    int groups = (map->rows + LANES - 1) / LANES;
+    size_t plane = (size_t)g->x_rows * g->W;
+    /* tile groups outer, so that the gather offsets serve every channel; in a packed panel
+     * the channels of one group are consecutive rows */
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth((size_t)g->C * n * POINTS))
+    for (int grp = 0; grp < groups; grp++) {
+        int q = grp * LANES, keep = map->rows - q < LANES ? map->rows - q : LANES;
+        int lanes = n - q < 0 ? 0 : n - q < LANES ? n - q : LANES;
+        __m256i at[POINTS];
+        __m256 live[POINTS];
+        patch_lanes(g, p0 + q, lanes, at, live);
+        for (int c = 0; c < g->C; c++) {
+            const float *xc = x + c * plane;
+            __m256 d[POINTS], v[POINTS];
+            for (int e = 0; e < POINTS; e++)
+                d[e] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xc, at[e], live[e], 4);
+            wino_input_2d(v, d);
+            float *dst = V + sdc_packed_at(map, q, c);
+            for (int e = 0; e < POINTS; e++)
+                sdc_store8(dst + e * map->floats, v[e], keep);
+        }
+    }
+}
