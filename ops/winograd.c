@@ -18,6 +18,15 @@ enum { TILE = SDC_WINO_TILE, PATCH = SDC_WINO_PATCH, POINTS = SDC_WINO_POINTS };
  * transform-domain inputs and outputs of one chunk of tiles. */
 #define FILTER_BYTES ((size_t)48 << 20)
 #define CHUNK_BYTES ((size_t)48 << 20)
+/* The filter block when few tiles (their transformed inputs within this size too) fit one
+ * chunk: each block is then transformed once whatever its size, and one that stays in the
+ * L3 cache (32 MiB on the Zen machines) until its GEMMs read it saves writing and reading
+ * it through memory, while the inputs, which every block reads again, stay there too. Zen 3,
+ * 2 threads, 1280 -> 1280 at 16x16: batch 2 74-79 -> 60-63 ms, batch 1 58-59 -> 34-45 ms.
+ * With more tiles the inputs' extra reads cost more than the filters save (640 -> 640 at
+ * 32x32, batch 2: 40-41 -> 45-46 ms), and with several chunks smaller blocks would be
+ * transformed again for each. */
+#define FEW_TILES_BYTES ((size_t)8 << 20)
 
 static sdc_conv_algo conv_algo = SDC_CONV_AUTO;
 static int bf16_products = 0;
@@ -50,9 +59,10 @@ int sdc_winograd_pays(int B, int C, int K, int H, int W)
      * than 128 channels the 36 GEMMs are too short for the transforms' memory traffic
      * (TAESD's 64-channel decoder: 0.78 s against 0.70 s with implicit GEMM, idle). */
     size_t tiles = (size_t)B * ((H + TILE - 1) / TILE) * ((W + TILE - 1) / TILE);
-    /* AVX2 (Zen 3, 2 threads, 1280 -> 1280 at 16x16): 32 tiles (batch 2) 68 ms against 101 ms
-     * by implicit GEMM, 16 tiles 54 against 55, 8 tiles (8x8) 51 against 28 */
-    size_t enough = sdc_cpu_level_get() == SDC_CPU_AVX2 ? 32 : 128;
+    /* AVX2 (Zen 3, 2 threads, 1280 -> 1280, filter blocks as FEW_TILES_BYTES says): 16x16 at
+     * batch 1 (16 tiles) 34-36 ms against 55-85 ms by implicit GEMM; 8x8 at batch 2 (8
+     * tiles) 27-37 against 31-40, at batch 1 28 against 16 */
+    size_t enough = sdc_cpu_level_get() == SDC_CPU_AVX2 ? 16 : 128;
     return tiles >= enough && C >= 128 && K >= 128;
 }
 
@@ -138,6 +148,9 @@ static void block_sizes(int C, int K, size_t tiles, int *chunk, int *kb)
     *kb = round_down(FILTER_BYTES / (sizeof(float) * POINTS * C), 16, 16, K);
     size_t per_tile = sizeof(float) * POINTS * ((size_t)C + *kb);
     *chunk = round_down(CHUNK_BYTES / per_tile, 64, 64, tiles < INT_MAX ? (int)tiles : INT_MAX);
+    /* (a smaller block only shrinks what a tile needs: the chunk stays whole) */
+    if ((size_t)*chunk >= tiles && sizeof(float) * POINTS * C * tiles <= FEW_TILES_BYTES)
+        *kb = round_down(FEW_TILES_BYTES / (sizeof(float) * POINTS * C), 16, 16, K);
 }
 
 static int run_tiles(float *y, const float *x, const sdc_wino_tiling *g, const sdc_weight *w,
