@@ -160,8 +160,8 @@ static void give(taken t)
 }
 
 /* Whether a direct kernel computes this convolution: bf16 precision on a CPU with
- * AVX512_BF16, else f32 at the AVX512 level; unquantised weights, and no algorithm forced (the
- * tests that force Winograd or implicit GEMM mean those). */
+ * AVX512_BF16, else f32 at the AVX512 or AVX2 level; unquantised weights, and no algorithm
+ * forced (the tests that force Winograd or implicit GEMM mean those). */
 static int bf16_math(void)
 {
     return sdc_precision_get() == SDC_PRECISION_BF16 && sdc_cpu_has_bf16();
@@ -170,7 +170,7 @@ static int bf16_math(void)
 int sdc_conv3x3_direct(const sdc_weight *w)
 {
     return !w->quant && sdc_conv_algo_get() == SDC_CONV_AUTO &&
-           (bf16_math() || sdc_cpu_level_get() == SDC_CPU_AVX512);
+           (bf16_math() || sdc_cpu_level_get() >= SDC_CPU_AVX2);
 }
 
 static int run_direct(const sdc_conv_direct *j, const sdc_weight *w, sdc_arena *scratch)
@@ -184,9 +184,12 @@ static int run_direct(const sdc_conv_direct *j, const sdc_weight *w, sdc_arena *
     if (j->bf16) {
         sdc_conv_pack_input_bf16(j, in);
         sdc_conv_direct_bf16(j, in, wp);
-    } else {
+    } else if (sdc_cpu_level_get() == SDC_CPU_AVX512) {
         sdc_conv_pack_input_avx512(j, in);
         sdc_conv_direct_avx512(j, in, wp);
+    } else {
+        sdc_conv_pack_input_avx2(j, in);
+        sdc_conv_direct_avx2(j, in, wp);
     }
     give(t);
     return 0;

@@ -65,6 +65,9 @@ void sdc_conv_direct_ref(const sdc_conv_direct *j, const uint32_t *in, const uin
 /* The AVX512_BF16 versions (j->bf16; only when sdc_cpu_has_bf16()). */
 void sdc_conv_pack_input_bf16(const sdc_conv_direct *j, uint32_t *in);
 void sdc_conv_direct_bf16(const sdc_conv_direct *j, const uint32_t *in, const uint32_t *wp);
+/* The AVX2 f32 versions (!j->bf16; at the AVX2 level or above). */
+void sdc_conv_pack_input_avx2(const sdc_conv_direct *j, uint32_t *in);
+void sdc_conv_direct_avx2(const sdc_conv_direct *j, const uint32_t *in, const uint32_t *wp);
 /* The AVX-512 f32 versions (!j->bf16; only at the AVX512 level). */
 void sdc_conv_pack_input_avx512(const sdc_conv_direct *j, uint32_t *in);
 void sdc_conv_direct_avx512(const sdc_conv_direct *j, const uint32_t *in, const uint32_t *wp);

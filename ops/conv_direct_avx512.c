@@ -60,7 +60,7 @@ static void run_tile(const sdc_conv_direct *j, const tile_at *t)
 
 void sdc_conv_direct_avx512(const sdc_conv_direct *j, const uint32_t *in, const uint32_t *wp)
 {
-    run_rows(j, in, wp, run_tile);
+    run_rows(j, in, wp, run_tile, PX);
 }
 
 #ifdef __clang__

@@ -152,13 +152,13 @@ Test(conv_direct, fused_bf16_direct, .fini = restore)
         check_shape(shapes[i], 1, "bf16 direct");
 }
 
-/* Direct at AVX-512 only; a forced algorithm means that algorithm: the direct kernels step
- * aside. */
+/* Direct at AVX2 and AVX-512; a forced algorithm means that algorithm: the direct kernels
+ * step aside. */
 Test(conv_direct, when_direct, .fini = restore)
 {
     sdc_weight w = {.rows = 1, .cols = 9, .dtype = SDC_DTYPE_F32};
-    cr_expect_eq(sdc_conv3x3_direct(&w), sdc_cpu_detect() == SDC_CPU_AVX512);
-    sdc_cpu_set_max_level(SDC_CPU_AVX2);
+    cr_expect_eq(sdc_conv3x3_direct(&w), sdc_cpu_detect() >= SDC_CPU_AVX2);
+    sdc_cpu_set_max_level(SDC_CPU_SCALAR);
     cr_expect_not(sdc_conv3x3_direct(&w));
     sdc_cpu_set_max_level(SDC_CPU_AVX512);
     sdc_precision_set(SDC_PRECISION_BF16);
@@ -168,9 +168,12 @@ Test(conv_direct, when_direct, .fini = restore)
     cr_expect_not(sdc_conv3x3_direct(&w));
 }
 
-/* The AVX-512 input copy gives the scalar copy's bits, and the kernel the scalar kernel's
+typedef void (*pack_fn)(const sdc_conv_direct *j, uint32_t *in);
+typedef void (*kernel_fn)(const sdc_conv_direct *j, const uint32_t *in, const uint32_t *wp);
+
+/* The vector input copy gives the scalar copy's bits, and the kernel the scalar kernel's
  * values (f32 sums of the same products; the bound allows another order). */
-static void kernel_vs_reference(int bf16)
+static void kernel_vs_reference(int bf16, pack_fn pack, kernel_fn kernel)
 {
     for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
         problem p = make(shapes[k]);
@@ -185,9 +188,9 @@ static void kernel_vs_reference(int bf16)
         cr_assert(fast && slow && in && in_ref && wp);
         sdc_conv_pack_weights(&j, &p.wt, wp);
         sdc_conv_pack_input_ref(&j, in_ref);
-        (bf16 ? sdc_conv_pack_input_bf16 : sdc_conv_pack_input_avx512)(&j, in);
+        pack(&j, in);
         cr_expect_eq(memcmp(in, in_ref, is * 4), 0, "shape %zu: input copies differ", k);
-        (bf16 ? sdc_conv_direct_bf16 : sdc_conv_direct_avx512)(&j, in, wp);
+        kernel(&j, in, wp);
         j.y = slow;
         sdc_conv_direct_ref(&j, in_ref, wp);
         double worst = 0;
@@ -204,14 +207,21 @@ static void kernel_vs_reference(int bf16)
 Test(conv_direct, bf16_kernel_matches_scalar_reference, .fini = restore)
 {
     need_bf16();
-    kernel_vs_reference(1);
+    kernel_vs_reference(1, sdc_conv_pack_input_bf16, sdc_conv_direct_bf16);
 }
 
 Test(conv_direct, f32_kernel_matches_scalar_reference, .fini = restore)
 {
     if (sdc_cpu_detect() < SDC_CPU_AVX512)
         cr_skip_test("this CPU has no AVX-512");
-    kernel_vs_reference(0);
+    kernel_vs_reference(0, sdc_conv_pack_input_avx512, sdc_conv_direct_avx512);
+}
+
+Test(conv_direct, avx2_kernel_matches_scalar_reference, .fini = restore)
+{
+    if (sdc_cpu_detect() < SDC_CPU_AVX2)
+        cr_skip_test("this CPU has no AVX2");
+    kernel_vs_reference(0, sdc_conv_pack_input_avx2, sdc_conv_direct_avx2);
 }
 
 /* y = fused(x) with y a separate buffer, y being x (in place), and y being the residual:
