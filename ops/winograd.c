@@ -246,7 +246,7 @@ static int run_tiles(float *y, const float *x, const sdc_wino_tiling *g, const s
     sdc_cpu_level level = sdc_cpu_level_get();
     int small = (size_t)B * (C > K ? C : K) * H * W < ((size_t)1 << 31);
     int vector = level == SDC_CPU_AVX512 && small;   /* all three transforms */
-    int vector_in = level >= SDC_CPU_AVX2 && small;  /* the inputs' (and filters') */
+    int vector_in = level >= SDC_CPU_AVX2 && small;  /* the AVX2 ones */
     /* fp32 products unless asked: rounding the transformed operands to bf16 costs far more
      * than rounding weights and activations does (docs/PERFORMANCE.md: 27.7 dB instead of
      * 40.9 dB on a whole picture). sdc_gemm_kernel_for_weights is fp32 at fp32 precision. */
@@ -302,8 +302,9 @@ static int run_tiles(float *y, const float *x, const sdc_wino_tiling *g, const s
                 a.kind = b.kind = SDC_OPERAND_PACKED;
             sdc_gemm_run(kern, POINTS, nk, n, C, 1.0f, &a, &b, M, (size_t)n, (size_t)nk * n, 0,
                          NULL, NULL);
-            (vector ? sdc_wino_outputs_avx512 : sdc_wino_outputs)(y, M, bias, g, p0, n, k0,
-                                                                  nk);
+            (vector      ? sdc_wino_outputs_avx512
+             : vector_in ? sdc_wino_outputs_avx2
+                         : sdc_wino_outputs)(y, M, bias, g, p0, n, k0, nk);
         }
     }
     sdc_arena_release(scratch, mark);

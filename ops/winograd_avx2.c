@@ -1,8 +1,9 @@
-/* AVX2 Winograd filter transform (see ops/winograd_impl.h): 8 filters per vector, one lane
- * each, with the same arithmetic as the portable path in the same order. The portable one
- * converted 9 taps through a call and stored each of its 36 points on its own cache line;
- * here 8 filters' first 8 taps load as rows and transpose in registers, and each point's 8
- * values are stored together. */
+/* AVX2 Winograd transforms (see ops/winograd_impl.h): 8 filters or tiles per vector, one lane
+ * each, with the same arithmetic as the portable path in the same order. Filters: 8 filters'
+ * first 8 taps load as rows and transpose in registers, and each point's 8 values are stored
+ * together (the portable one converted 9 taps through a call and stored its 36 points on 36
+ * cache lines). Inputs: the patch pixels are gathered with per-lane masks. Outputs: 8 tiles
+ * in one tile row are stored as whole rows of 32 pixels after a 4 x 8 transpose. */
 #pragma GCC target("avx2,fma,f16c")
 
 #include <immintrin.h>
@@ -122,6 +123,69 @@ void sdc_wino_inputs_avx2(float *V, const sdc_packed_map *map, const float *x,
             float *dst = V + sdc_packed_at(map, q, c);
             for (int e = 0; e < POINTS; e++)
                 sdc_store8(dst + e * map->floats, v[e], keep);
+        }
+    }
+}
+
+/* Output row i of 8 tiles side by side (o[i * 4 + j] lane l = pixel 4 l + j) as 32
+ * consecutive pixels plus b, the first `n` of them stored at dst. */
+static void store_tile_row(float *dst, const __m256 *o, __m256 b, int n)
+{
+    __m256 t0 = _mm256_unpacklo_ps(o[0], o[1]), t1 = _mm256_unpackhi_ps(o[0], o[1]);
+    __m256 t2 = _mm256_unpacklo_ps(o[2], o[3]), t3 = _mm256_unpackhi_ps(o[2], o[3]);
+    /* u_m: tile m in the low 128 bits, tile m + 4 in the high */
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+    __m256 v[4] = {_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u2, u3, 0x20),
+                   _mm256_permute2f128_ps(u0, u1, 0x31), _mm256_permute2f128_ps(u2, u3, 0x31)};
+    for (int k = 0; k < 4 && 8 * k < n; k++)
+        sdc_store8(dst + 8 * k, _mm256_add_ps(v[k], b), n - 8 * k);
+}
+
+/* Tiles p .. p + lanes - 1 of plane yk (channel k of image 0), o as wino_output_2d leaves
+ * them: whole rows of pixels when the 8 tiles lie in one tile row, else pixel by pixel. */
+static void store_tiles(float *yk, const __m256 *o, __m256 b, const sdc_wino_tiling *g,
+                        size_t p, int lanes)
+{
+    size_t per_image = (size_t)g->th * g->tw, hw = (size_t)g->rows * g->W;
+    size_t t = p % per_image;
+    int ty = (int)(t / g->tw), tx = (int)(t % g->tw), TILE = SDC_WINO_TILE;
+    if (lanes == LANES && tx + LANES <= g->tw) {
+        float *dst = yk + p / per_image * g->K * hw + (size_t)ty * TILE * g->W + tx * TILE;
+        int n = g->W - tx * TILE; /* pixels left in the row */
+        for (int i = 0; i < TILE && ty * TILE + i < g->rows; i++)
+            store_tile_row(dst + (size_t)i * g->W, o + i * TILE, b, n);
+        return;
+    }
+    float px[SDC_WINO_TILE * SDC_WINO_TILE][LANES], bias = _mm256_cvtss_f32(b);
+    for (int e = 0; e < TILE * TILE; e++)
+        _mm256_storeu_ps(px[e], o[e]);
+    for (int l = 0; l < lanes; l++) {
+        size_t tl = (p + l) % per_image;
+        int oy = (int)(tl / g->tw) * TILE, ox = (int)(tl % g->tw) * TILE;
+        float *dst = yk + (p + l) / per_image * g->K * hw;
+        for (int i = 0; i < TILE && oy + i < g->rows; i++)
+            for (int j = 0; j < TILE && ox + j < g->W; j++)
+                dst[(size_t)(oy + i) * g->W + ox + j] = px[i * TILE + j][l] + bias;
+    }
+}
+
+void sdc_wino_outputs_avx2(float *y, const float *M, const float *bias,
+                           const sdc_wino_tiling *g, size_t p0, int n, int k0, int kb)
+{
+    size_t plane = (size_t)kb * n, hw = (size_t)g->rows * g->W;
+    /* output channels outer: M is read and y written in order */
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth(plane * POINTS))
+    for (int k = 0; k < kb; k++) {
+        __m256 b = _mm256_set1_ps(bias ? bias[k0 + k] : 0.0f);
+        float *yk = y + (k0 + k) * hw;
+        for (int q = 0; q < n; q += LANES) {
+            int lanes = n - q < LANES ? n - q : LANES;
+            __m256 m[POINTS], o[SDC_WINO_TILE * SDC_WINO_TILE];
+            for (int e = 0; e < POINTS; e++)
+                m[e] = sdc_load8(M + e * plane + (size_t)k * n + q, lanes);
+            wino_output_2d(o, m);
+            store_tiles(yk, o, b, g, p0 + q, lanes);
         }
     }
 }

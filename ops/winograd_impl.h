@@ -1,6 +1,6 @@
-/* The three transforms of ops/winograd.c, in a portable and an AVX-512 version, and the
- * filters' and inputs' in AVX2 too (private to ops/). Tiles are numbered image by image, row
- * by row; a chunk is tiles p0 .. p0 + n - 1. Output channels k0 .. k0 + kb - 1 form a block.
+/* The three transforms of ops/winograd.c, in a portable, an AVX-512 and an AVX2 version
+ * (private to ops/). Tiles are numbered image by image, row by row; a chunk is tiles
+ * p0 .. p0 + n - 1. Output channels k0 .. k0 + kb - 1 form a block.
  *   filters: U[e][k][c] = (G g_{k0+k,c} G^T)[e]             for the block's filters
  *   inputs:  V[e][c][q] = (B^T d_c B)[e] of tile p0 + q     (zeros outside the image)
  *   outputs: tile p0 + q of y[b][k0 + k] = A^T M[.][k][q] A + bias[k0 + k], clipped to the
@@ -37,13 +37,14 @@ void sdc_wino_outputs(float *y, const float *M, const float *bias, const sdc_win
  * operand [n x C] (columns q), either in the plain layouts above or straight into a GEMM
  * kernel's packed blocks (ops/gemm_driver.h), zeros included in the padding (rows up to
  * map->rows, columns up to map->rows). */
-/* AVX2 filter and input transforms: only when sdc_cpu_level_get() is AVX2 or better, and
- * (inputs) x holds fewer than 2^31 elements; U and V where `map` says, as the AVX-512 ones
- * write them. */
+/* AVX2 transforms: only when sdc_cpu_level_get() is AVX2 or better, and (inputs) x holds
+ * fewer than 2^31 elements; U and V where `map` says, as the AVX-512 ones write them. */
 void sdc_wino_filters_avx2(float *U, const sdc_packed_map *map, const sdc_weight *w, int k0,
                            int kb, int C);
 void sdc_wino_inputs_avx2(float *V, const sdc_packed_map *map, const float *x,
                           const sdc_wino_tiling *g, size_t p0, int n);
+void sdc_wino_outputs_avx2(float *y, const float *M, const float *bias,
+                           const sdc_wino_tiling *g, size_t p0, int n, int k0, int kb);
 void sdc_wino_filters_avx512(float *U, const sdc_packed_map *map, const sdc_weight *w, int k0,
                              int kb, int C);
 void sdc_wino_inputs_avx512(float *V, const sdc_packed_map *map, const float *x,
