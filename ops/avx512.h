@@ -6,10 +6,6 @@
 
 #include <stddef.h>
 
-void sdc_group_norm_avx512(float *y, const float *x, int B, int C, int HW, int groups,
-                           const float *gamma, const float *beta, float eps, int silu);
-void sdc_layer_norm_avx512(float *y, const float *x, int rows, int dim, const float *gamma,
-                           const float *beta, float eps);
 void sdc_silu_avx512(float *x, size_t n);
 void sdc_gelu_avx512(float *x, size_t n);
 void sdc_quick_gelu_avx512(float *x, size_t n);

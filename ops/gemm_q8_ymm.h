@@ -30,19 +30,11 @@
 
 #include "ops/gemm_avx2.h"
 #include "ops/gemm_q8.h"
+#include "ops/simd_avx2.h"
 
 enum { MR = Q8_YMM_MR, NV = Q8_YMM_NV, NR = 8 * NV, GROUPS = SDC_Q8_BLOCK / 4 };
 
 _Static_assert((int)MR <= (int)MAX_MR && (int)NV <= (int)MAX_NV, "the tile fits store_tile");
-
-/* Largest lane. No NaN reaches it (see quantize_ymm). */
-static inline float hmax8(__m256 m)
-{
-    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_max_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
-}
 
 static inline int32_t hsum8_epi32(__m256i s)
 {
@@ -69,7 +61,7 @@ static void quantize_ymm(const float *x, int K, int8_t *q, float *d, int32_t *co
             m = _mm256_max_ps(_mm256_and_ps(v[t], abs_mask), m);
             unord = _mm256_or_ps(unord, _mm256_cmp_ps(v[t], v[t], _CMP_UNORD_Q));
         }
-        float db = _mm256_movemask_ps(unord) ? NAN : hmax8(m) / 127.0f;
+        float db = _mm256_movemask_ps(unord) ? NAN : sdc_hmax8(m) / 127.0f;
         float id = db != 0.0f ? 1.0f / db : 0.0f;
         __m256 vid = _mm256_set1_ps(id);
         __m256i i[4];

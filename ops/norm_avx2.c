@@ -1,11 +1,10 @@
-/* AVX2 GroupNorm and LayerNorm (see ops/avx2.h), as ops/norm_avx512.c computes them:
- * statistics in one pass summing x and x^2 in double precision, normalising in a second. */
+/* AVX2 pieces of GroupNorm and LayerNorm (see ops/norm_impl.h), as ops/norm_avx512.c
+ * computes them. */
 #pragma GCC target("avx2,fma")
 
 #include <math.h>
 
-#include "ops/avx2.h"
-#include "ops/parallel.h"
+#include "ops/norm_impl.h"
 #include "ops/simd_avx2.h"
 
 static inline double hsum4d(__m256d v)
@@ -50,40 +49,21 @@ static void affine(float *y, const float *x, size_t n, float scale, float shift,
     }
 }
 
-void sdc_group_norm_avx2(float *y, const float *x, int B, int C, int HW, int groups,
-                         const float *gamma, const float *beta, float eps, int silu)
+static void layer_row(float *y, const float *x, int dim, float mean, float inv_std,
+                      const float *gamma, const float *beta)
 {
-    int cpg = C / groups;
-    size_t n = (size_t)cpg * HW;
-#pragma omp parallel for schedule(dynamic) collapse(2) if (sdc_parallel_worth((size_t)B * C * HW))
-    for (int b = 0; b < B; b++)
-        for (int g = 0; g < groups; g++) {
-            size_t off = ((size_t)b * C + (size_t)g * cpg) * HW;
-            float mean, inv;
-            moments(x + off, n, eps, &mean, &inv);
-            for (int c = 0; c < cpg; c++) {
-                float s = gamma[g * cpg + c] * inv;
-                affine(y + off + (size_t)c * HW, x + off + (size_t)c * HW, (size_t)HW, s,
-                       beta[g * cpg + c] - mean * s, silu);
-            }
-        }
+    __m256 m = _mm256_set1_ps(mean), s = _mm256_set1_ps(inv_std);
+    for (int i = 0; i < dim; i += 8) {
+        int k = dim - i;
+        __m256 v = _mm256_mul_ps(_mm256_sub_ps(sdc_load8(x + i, k), m), s);
+        v = _mm256_fmadd_ps(v, sdc_load8(gamma + i, k), sdc_load8(beta + i, k));
+        sdc_store8(y + i, v, k);
+    }
 }
 
-void sdc_layer_norm_avx2(float *y, const float *x, int rows, int dim, const float *gamma,
-                         const float *beta, float eps)
+static const sdc_norm_kernels kernels = {moments, affine, layer_row};
+
+const sdc_norm_kernels *sdc_norm_kernels_avx2(void)
 {
-#pragma omp parallel for schedule(static) if (sdc_parallel_worth((size_t)rows * dim))
-    for (int r = 0; r < rows; r++) {
-        const float *xr = x + (size_t)r * dim;
-        float *yr = y + (size_t)r * dim;
-        float mean, inv;
-        moments(xr, (size_t)dim, eps, &mean, &inv);
-        __m256 m = _mm256_set1_ps(mean), s = _mm256_set1_ps(inv);
-        for (int i = 0; i < dim; i += 8) {
-            int k = dim - i;
-            __m256 v = _mm256_mul_ps(_mm256_sub_ps(sdc_load8(xr + i, k), m), s);
-            v = _mm256_fmadd_ps(v, sdc_load8(gamma + i, k), sdc_load8(beta + i, k));
-            sdc_store8(yr + i, v, k);
-        }
-    }
+    return &kernels;
 }

@@ -1,12 +1,9 @@
-/* AVX-512 GroupNorm and LayerNorm (see ops/avx512.h). Statistics take one pass, summing x
- * and x^2 in double precision (8 lanes each for both halves of a vector), so the variance
- * E[x^2] - mean^2 keeps about 16 digits before its cancellation; normalising is a second. */
+/* AVX-512 pieces of GroupNorm and LayerNorm (see ops/norm_impl.h). */
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
 
 #include <math.h>
 
-#include "ops/avx512.h"
-#include "ops/parallel.h"
+#include "ops/norm_impl.h"
 #include "ops/simd_avx512.h"
 
 /* Mean and 1 / sqrt(variance + eps) of x[0, n). */
@@ -41,41 +38,22 @@ static void affine(float *y, const float *x, size_t n, float scale, float shift,
     }
 }
 
-void sdc_group_norm_avx512(float *y, const float *x, int B, int C, int HW, int groups,
-                           const float *gamma, const float *beta, float eps, int silu)
+static void layer_row(float *y, const float *x, int dim, float mean, float inv_std,
+                      const float *gamma, const float *beta)
 {
-    int cpg = C / groups;
-    size_t n = (size_t)cpg * HW;
-#pragma omp parallel for schedule(dynamic) collapse(2) if (sdc_parallel_worth((size_t)B * C * HW))
-    for (int b = 0; b < B; b++)
-        for (int g = 0; g < groups; g++) {
-            size_t off = ((size_t)b * C + (size_t)g * cpg) * HW;
-            float mean, inv;
-            moments(x + off, n, eps, &mean, &inv);
-            for (int c = 0; c < cpg; c++) {
-                float s = gamma[g * cpg + c] * inv;
-                affine(y + off + (size_t)c * HW, x + off + (size_t)c * HW, (size_t)HW, s,
-                       beta[g * cpg + c] - mean * s, silu);
-            }
-        }
+    __m512 m = _mm512_set1_ps(mean), s = _mm512_set1_ps(inv_std);
+    for (int i = 0; i < dim; i += 16) {
+        __mmask16 k = sdc_lanes16(dim - i);
+        __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m), s);
+        v = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(k, gamma + i),
+                            _mm512_maskz_loadu_ps(k, beta + i));
+        _mm512_mask_storeu_ps(y + i, k, v);
+    }
 }
 
-void sdc_layer_norm_avx512(float *y, const float *x, int rows, int dim, const float *gamma,
-                           const float *beta, float eps)
+static const sdc_norm_kernels kernels = {moments, affine, layer_row};
+
+const sdc_norm_kernels *sdc_norm_kernels_avx512(void)
 {
-#pragma omp parallel for schedule(static) if (sdc_parallel_worth((size_t)rows * dim))
-    for (int r = 0; r < rows; r++) {
-        const float *xr = x + (size_t)r * dim;
-        float *yr = y + (size_t)r * dim;
-        float mean, inv;
-        moments(xr, (size_t)dim, eps, &mean, &inv);
-        __m512 m = _mm512_set1_ps(mean), s = _mm512_set1_ps(inv);
-        for (int i = 0; i < dim; i += 16) {
-            __mmask16 k = sdc_lanes16(dim - i);
-            __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, xr + i), m), s);
-            v = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(k, gamma + i),
-                                _mm512_maskz_loadu_ps(k, beta + i));
-            _mm512_mask_storeu_ps(yr + i, k, v);
-        }
-    }
+    return &kernels;
 }
