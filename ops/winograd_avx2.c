@@ -4,9 +4,14 @@
  * together (the portable one converted 9 taps through a call and stored its 36 points on 36
  * cache lines). Inputs: the patch pixels are gathered with per-lane masks. Outputs: 8 tiles
  * in one tile row are stored as whole rows of 32 pixels after a 4 x 8 transpose. */
+#ifdef __clang__ /* clang's spelling of the gcc pragma below (popped at the end) */
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
 #pragma GCC target("avx2,fma,f16c")
+#endif
 
 #include <immintrin.h>
+#include <string.h>
 
 #include "ops/dtype.h"
 #include "ops/parallel.h"
@@ -29,11 +34,13 @@ static void filter_taps(__m256 g[9], const unsigned char *src, sdc_dtype dtype, 
         if (l >= lanes) {
             v[l] = _mm256_setzero_ps();
         } else if (dtype == SDC_DTYPE_F16) {
+            unsigned short h; /* weights may sit at any byte offset: no typed loads */
+            memcpy(&h, f + 8 * es, sizeof h);
             v[l] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)f));
-            last[l] = _cvtsh_ss(*(const unsigned short *)(const void *)(f + 8 * es));
+            last[l] = _cvtsh_ss(h);
         } else if (dtype == SDC_DTYPE_F32) {
             v[l] = _mm256_loadu_ps((const float *)(const void *)f);
-            last[l] = ((const float *)(const void *)f)[8];
+            memcpy(&last[l], f + 8 * es, sizeof(float));
         } else {
             float taps[9];
             sdc_convert_to_f32(taps, f, dtype, 9);
@@ -189,3 +196,7 @@ void sdc_wino_outputs_avx2(float *y, const float *M, const float *bias,
         }
     }
 }
+
+#ifdef __clang__
+#pragma clang attribute pop
+#endif
