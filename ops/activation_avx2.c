@@ -1,6 +1,10 @@
 /* AVX2 activations, GEGLU and row softmax (see ops/avx2.h); exp and GELU from
  * ops/simd_avx2.h. */
+#ifdef __clang__ /* clang's spelling of the gcc pragma below (popped at the end) */
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC target("avx2,fma")
+#endif
 
 #include <immintrin.h>
 #include <math.h>
@@ -86,3 +90,7 @@ void sdc_geglu_avx2(float *y, const float *x, int rows, int n)
         }
     }
 }
+
+#ifdef __clang__
+#pragma clang attribute pop
+#endif

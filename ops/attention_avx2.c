@@ -2,7 +2,11 @@
  * ops/attention_impl.h), 8 floats to a vector and 16 registers: scores as 4 rows x 16 keys
  * in 8 accumulators (broadcasting q[r][c] against 2 vectors of kt row c), and the tile's
  * probabilities times V into 4 rows x up to 3 vectors of accumulators. */
+#ifdef __clang__ /* clang's spelling of the gcc pragma below (popped at the end) */
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC target("avx2,fma")
+#endif
 
 #include <math.h>
 #include <stddef.h>
@@ -154,3 +158,7 @@ const sdc_flash_kernels *sdc_flash_kernels_avx2(void)
 {
     return &f32_kernels;
 }
+
+#ifdef __clang__
+#pragma clang attribute pop
+#endif

@@ -2,7 +2,12 @@
  * ops/attention_impl.h): scores as register-blocked products (4 rows x 64 keys in 16
  * accumulators, broadcasting q[r][c] against 4 vectors of kt row c), and the tile's
  * probabilities times V into 4 rows x up to 6 vectors of accumulators. */
+#ifdef __clang__ /* clang's spelling of the gcc pragma below (popped at the end) */
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,\
+fma"))), apply_to = function)
+#else
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
+#endif
 
 #include <math.h>
 #include <stddef.h>
@@ -156,3 +161,7 @@ const sdc_flash_kernels *sdc_flash_kernels_avx512(void)
 {
     return &f32_kernels;
 }
+
+#ifdef __clang__
+#pragma clang attribute pop
+#endif

@@ -3,7 +3,11 @@
  * weight tile runs as two halves of 4 output channels x 3 vectors of 8 pixels (12
  * accumulators); the input rows it loads are in L1 for the second half. Only at the AVX2
  * level or above. */
+#ifdef __clang__ /* clang's spelling of the gcc pragma below (popped at the end) */
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC target("avx2,fma")
+#endif
 
 #include "ops/conv_direct_rows.h"
 #include "ops/simd_avx2.h"
@@ -93,3 +97,7 @@ void sdc_conv_direct_avx2(const sdc_conv_direct *j, const uint32_t *in, const ui
 {
     run_rows(j, in, wp, run_tile, PX);
 }
+
+#ifdef __clang__
+#pragma clang attribute pop
+#endif

@@ -2,7 +2,11 @@
  * CPUs without AVX-512. The whole file is compiled for AVX2 + FMA + F16C; nothing here may
  * run before sdc_cpu_level_get() has said AVX2 or better. Register budget: an mr x nr tile
  * needs mr * nr / 8 accumulators plus nr / 8 B vectors and one broadcast out of 16 ymm. */
+#ifdef __clang__ /* clang's spelling of the gcc pragma below (popped at the end) */
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
 #pragma GCC target("avx2,fma,f16c")
+#endif
 
 #include <string.h>
 
@@ -146,3 +150,7 @@ const sdc_gemm_kernel *sdc_gemm_kernel_avx2(sdc_a_layout layout)
 {
     return layout == SDC_A_ROWS ? &avx2_rows : &avx2_k16;
 }
+
+#ifdef __clang__
+#pragma clang attribute pop
+#endif

@@ -2,7 +2,12 @@
  * whole file is compiled for AVX-512; nothing here may run before sdc_cpu_level_get() has
  * said AVX512. Register budget: an mr x nr tile needs mr * nr / 16 accumulators plus nr / 16
  * B vectors and one broadcast out of 32 zmm registers. */
+#ifdef __clang__ /* clang's spelling of the gcc pragma below (popped at the end) */
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,\
+fma,f16c"))), apply_to = function)
+#else
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")
+#endif
 
 #include <immintrin.h>
 #include <string.h>
@@ -233,3 +238,7 @@ const sdc_gemm_kernel *sdc_gemm_kernel_avx512(sdc_a_layout layout)
 {
     return layout == SDC_A_ROWS ? &avx512_rows : &avx512_k16;
 }
+
+#ifdef __clang__
+#pragma clang attribute pop
+#endif

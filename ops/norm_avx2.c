@@ -1,6 +1,10 @@
 /* AVX2 pieces of GroupNorm and LayerNorm (see ops/norm_impl.h), as ops/norm_avx512.c
  * computes them. */
+#ifdef __clang__ /* clang's spelling of the gcc pragma below (popped at the end) */
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC target("avx2,fma")
+#endif
 
 #include <math.h>
 
@@ -67,3 +71,7 @@ const sdc_norm_kernels *sdc_norm_kernels_avx2(void)
 {
     return &kernels;
 }
+
+#ifdef __clang__
+#pragma clang attribute pop
+#endif

@@ -1,5 +1,10 @@
 /* AVX-512 pieces of GroupNorm and LayerNorm (see ops/norm_impl.h). */
+#ifdef __clang__ /* clang's spelling of the gcc pragma below (popped at the end) */
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,\
+fma"))), apply_to = function)
+#else
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
+#endif
 
 #include <math.h>
 
@@ -57,3 +62,7 @@ const sdc_norm_kernels *sdc_norm_kernels_avx512(void)
 {
     return &kernels;
 }
+
+#ifdef __clang__
+#pragma clang attribute pop
+#endif

@@ -1,7 +1,12 @@
 /* AVX-512 Winograd transforms (see ops/winograd_impl.h): 16 tiles (or 16 filters) per
  * vector, one lane each, with the same arithmetic as the portable path in the same order.
  * Patches are gathered and output tiles scattered with per-lane masks for the image edges. */
+#ifdef __clang__ /* clang's spelling of the gcc pragma below (popped at the end) */
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,\
+fma"))), apply_to = function)
+#else
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
+#endif
 
 #include <immintrin.h>
 
@@ -41,31 +46,39 @@ static void filter_taps(__m512 g[9], const unsigned char *src, sdc_dtype dtype, 
         g[t] = v[t];
 }
 
+/* Row k of the packed filter layout (a padding row past kb: zeros). A function of its own,
+ * not the parallel loop's body: clang compiles OpenMP's outlined loop bodies without the
+ * file's target attribute, so vector values may not live there. */
+static void filter_row(float *U, const sdc_packed_map *map, const sdc_weight *w, int k0,
+                       int kb, int C, int k)
+{
+    size_t dsize = sdc_dtype_size(w->dtype);
+    const unsigned char *row =
+        (const unsigned char *)w->data + (size_t)(k0 + (k < kb ? k : 0)) * C * 9 * dsize;
+    /* runs of 16 channels never cross a K block: blocks are C or a multiple of 16 deep */
+    for (int c = 0; c < C; c += LANES) {
+        int lanes = C - c < LANES ? C - c : LANES;
+        __mmask16 m = sdc_lanes16(lanes);
+        float *at = U + sdc_packed_at(map, k, c);
+        if (k >= kb) { /* a padding row of the packed layout */
+            for (int e = 0; e < POINTS; e++)
+                _mm512_mask_storeu_ps(at + e * map->floats, m, _mm512_setzero_ps());
+            continue;
+        }
+        __m512 g[9], u[POINTS];
+        filter_taps(g, row + (size_t)c * 9 * dsize, w->dtype, lanes); /* lane l: c + l */
+        wino_filter_2d(u, g);
+        for (int e = 0; e < POINTS; e++)
+            _mm512_mask_storeu_ps(at + e * map->floats, m, u[e]);
+    }
+}
+
 void sdc_wino_filters_avx512(float *U, const sdc_packed_map *map, const sdc_weight *w, int k0,
                              int kb, int C)
 {
-    size_t dsize = sdc_dtype_size(w->dtype);
 #pragma omp parallel for schedule(static) if (sdc_parallel_worth((size_t)kb * C * 9))
-    for (int k = 0; k < map->rows; k++) {
-        const unsigned char *row = (const unsigned char *)w->data +
-                                   (size_t)(k0 + (k < kb ? k : 0)) * C * 9 * dsize;
-        /* runs of 16 channels never cross a K block: blocks are C or a multiple of 16 deep */
-        for (int c = 0; c < C; c += LANES) {
-            int lanes = C - c < LANES ? C - c : LANES;
-            __mmask16 m = sdc_lanes16(lanes);
-            float *at = U + sdc_packed_at(map, k, c);
-            if (k >= kb) { /* a padding row of the packed layout */
-                for (int e = 0; e < POINTS; e++)
-                    _mm512_mask_storeu_ps(at + e * map->floats, m, _mm512_setzero_ps());
-                continue;
-            }
-            __m512 g[9], u[POINTS];
-            filter_taps(g, row + (size_t)c * 9 * dsize, w->dtype, lanes); /* lane l: c + l */
-            wino_filter_2d(u, g);
-            for (int e = 0; e < POINTS; e++)
-                _mm512_mask_storeu_ps(at + e * map->floats, m, u[e]);
-        }
-    }
+    for (int k = 0; k < map->rows; k++)
+        filter_row(U, map, w, k0, kb, C, k);
 }
 
 /* A tensor [B, ch, rows, W] the tiles are read from or written to, in which tile row ty
@@ -275,32 +288,43 @@ static void tiles_by_rows(float *yk, const __m512 *o, __m512 b, const sdc_wino_t
     }
 }
 
+/* Output channel k0 + k of the chunk (see filter_row for why a function of its own). */
+static void output_channel(float *y, const float *M, const float *bias,
+                           const sdc_wino_tiling *g, size_t p0, int n, int k0, int kb, int k)
+{
+    size_t plane = (size_t)kb * n, hw = (size_t)g->rows * g->W;
+    __m512 b = _mm512_set1_ps(bias ? bias[k0 + k] : 0.0f);
+    float *yk = y + (k0 + k) * hw;
+    for (int q = 0; q < n; q += LANES) {
+        int lanes = n - q < LANES ? n - q : LANES;
+        __m512 m[POINTS], o[TILE * TILE];
+        for (int e = 0; e < POINTS; e++)
+            m[e] = _mm512_maskz_loadu_ps(sdc_lanes16(lanes), M + e * plane + (size_t)k * n + q);
+        wino_output_2d(o, m);
+        row_block rb;
+        if (row_block_at(g, p0 + q, lanes, 0, output_frame(g), &rb)) {
+            tiles_by_rows(yk, o, b, g, &rb);
+            continue;
+        }
+        lane_tiles t = tiles_at(g, p0 + q, lanes, output_frame(g));
+        __m512i at[TILE * TILE];
+        __mmask16 live[TILE * TILE];
+        patch_lanes(&t, g, output_frame(g), TILE, 0, at, live);
+        for (int e = 0; e < TILE * TILE; e++)
+            _mm512_mask_i32scatter_ps(yk, live[e], at[e], o[e] + b, 4);
+    }
+}
+
 void sdc_wino_outputs_avx512(float *y, const float *M, const float *bias,
                              const sdc_wino_tiling *g, size_t p0, int n, int k0, int kb)
 {
-    size_t plane = (size_t)kb * n, hw = (size_t)g->rows * g->W;
+    size_t plane = (size_t)kb * n;
     /* output channels outer: M is read and y written in order */
 #pragma omp parallel for schedule(static) if (sdc_parallel_worth(plane * POINTS))
-    for (int k = 0; k < kb; k++) {
-        __m512 b = _mm512_set1_ps(bias ? bias[k0 + k] : 0.0f);
-        float *yk = y + (k0 + k) * hw;
-        for (int q = 0; q < n; q += LANES) {
-            int lanes = n - q < LANES ? n - q : LANES;
-            __m512 m[POINTS], o[TILE * TILE];
-            for (int e = 0; e < POINTS; e++)
-                m[e] = _mm512_maskz_loadu_ps(sdc_lanes16(lanes), M + e * plane + (size_t)k * n + q);
-            wino_output_2d(o, m);
-            row_block rb;
-            if (row_block_at(g, p0 + q, lanes, 0, output_frame(g), &rb)) {
-                tiles_by_rows(yk, o, b, g, &rb);
-                continue;
-            }
-            lane_tiles t = tiles_at(g, p0 + q, lanes, output_frame(g));
-            __m512i at[TILE * TILE];
-            __mmask16 live[TILE * TILE];
-            patch_lanes(&t, g, output_frame(g), TILE, 0, at, live);
-            for (int e = 0; e < TILE * TILE; e++)
-                _mm512_mask_i32scatter_ps(yk, live[e], at[e], o[e] + b, 4);
-        }
-    }
+    for (int k = 0; k < kb; k++)
+        output_channel(y, M, bias, g, p0, n, k0, kb, k);
 }
+
+#ifdef __clang__
+#pragma clang attribute pop
+#endif
