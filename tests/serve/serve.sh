@@ -33,6 +33,9 @@ done
 
 # start ARGS...: the server on a free port; BASE is its URL
 start() {
+    # emptied here, not only by the child's redirection: the loop below could otherwise read
+    # the previous server's "listening" line before the child has truncated the file
+    : >"$TMP/serve.err"
     "$SDC" serve --listen 127.0.0.1:0 "$@" 2>"$TMP/serve.err" &
     SERVER=$!
     BASE=
