@@ -289,10 +289,10 @@ static void tiles_by_rows(float *yk, const __m512 *o, __m512 b, const sdc_wino_t
 }
 
 /* Output channel k0 + k of the chunk (see filter_row for why a function of its own). */
-static void output_channel(float *y, const float *M, const float *bias,
-                           const sdc_wino_tiling *g, size_t p0, int n, int k0, int kb, int k)
+static void output_channel(float *y, const float *M, size_t plane, const float *bias,
+                           const sdc_wino_tiling *g, size_t p0, int n, int k0, int k)
 {
-    size_t plane = (size_t)kb * n, hw = (size_t)g->rows * g->W;
+    size_t hw = (size_t)g->rows * g->W;
     __m512 b = _mm512_set1_ps(bias ? bias[k0 + k] : 0.0f);
     float *yk = y + (k0 + k) * hw;
     for (int q = 0; q < n; q += LANES) {
@@ -315,14 +315,13 @@ static void output_channel(float *y, const float *M, const float *bias,
     }
 }
 
-void sdc_wino_outputs_avx512(float *y, const float *M, const float *bias,
+void sdc_wino_outputs_avx512(float *y, const float *M, size_t plane, const float *bias,
                              const sdc_wino_tiling *g, size_t p0, int n, int k0, int kb)
 {
-    size_t plane = (size_t)kb * n;
     /* output channels outer: M is read and y written in order */
-#pragma omp parallel for schedule(static) if (sdc_parallel_worth(plane * POINTS))
+#pragma omp parallel for schedule(static) if (sdc_parallel_worth((size_t)kb * n * POINTS))
     for (int k = 0; k < kb; k++)
-        output_channel(y, M, bias, g, p0, n, k0, kb, k);
+        output_channel(y, M, plane, bias, g, p0, n, k0, k);
 }
 
 #ifdef __clang__

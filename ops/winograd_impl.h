@@ -4,7 +4,7 @@
  *   filters: U[e][k][c] = (G g_{k0+k,c} G^T)[e]             for the block's filters
  *   inputs:  V[e][c][q] = (B^T d_c B)[e] of tile p0 + q     (zeros outside the image)
  *   outputs: tile p0 + q of y[b][k0 + k] = A^T M[.][k][q] A + bias[k0 + k], clipped to the
- *            rows y holds
+ *            rows y holds; M's points `plane` floats apart (at least kb * n)
  * (see sdc_wino_tiling for the rows they cover) */
 #ifndef SDC_OPS_WINOGRAD_IMPL_H
 #define SDC_OPS_WINOGRAD_IMPL_H
@@ -28,8 +28,8 @@ typedef struct sdc_wino_tiling {
 
 void sdc_wino_filters(float *U, const sdc_weight *w, int k0, int kb, int C);
 void sdc_wino_inputs(float *V, const float *x, const sdc_wino_tiling *g, size_t p0, int n);
-void sdc_wino_outputs(float *y, const float *M, const float *bias, const sdc_wino_tiling *g,
-                      size_t p0, int n, int k0, int kb);
+void sdc_wino_outputs(float *y, const float *M, size_t plane, const float *bias,
+                      const sdc_wino_tiling *g, size_t p0, int n, int k0, int kb);
 
 /* AVX-512 versions: only when sdc_cpu_level_get() is AVX512, and (they address the tensors
  * with 32-bit offsets) x and y hold fewer than 2^31 elements. They write U and V where `map`
@@ -43,13 +43,13 @@ void sdc_wino_filters_avx2(float *U, const sdc_packed_map *map, const sdc_weight
                            int kb, int C);
 void sdc_wino_inputs_avx2(float *V, const sdc_packed_map *map, const float *x,
                           const sdc_wino_tiling *g, size_t p0, int n);
-void sdc_wino_outputs_avx2(float *y, const float *M, const float *bias,
+void sdc_wino_outputs_avx2(float *y, const float *M, size_t plane, const float *bias,
                            const sdc_wino_tiling *g, size_t p0, int n, int k0, int kb);
 void sdc_wino_filters_avx512(float *U, const sdc_packed_map *map, const sdc_weight *w, int k0,
                              int kb, int C);
 void sdc_wino_inputs_avx512(float *V, const sdc_packed_map *map, const float *x,
                             const sdc_wino_tiling *g, size_t p0, int n);
-void sdc_wino_outputs_avx512(float *y, const float *M, const float *bias,
+void sdc_wino_outputs_avx512(float *y, const float *M, size_t plane, const float *bias,
                              const sdc_wino_tiling *g, size_t p0, int n, int k0, int kb);
 
 #endif

@@ -491,6 +491,10 @@ Test(ops, winograd_conv3x3, .fini = restore_level)
     check_winograd(2, 3, 5, 9, 64, SDC_DTYPE_F16, 0, 0);
     check_winograd(1, 6, 4, 7, 66, SDC_DTYPE_F32, 0, 0);
     check_winograd(2, 2, 3, 6, 130, SDC_DTYPE_F32, 40, 3);
+    /* AVX2: 8 tiles side by side in one tile row, away from every image edge, are read as
+     * rows (batch items, chunks that start mid-row) */
+    check_winograd(2, 3, 4, 14, 75, SDC_DTYPE_F32, 0, 0);
+    check_winograd(1, 5, 6, 17, 44, SDC_DTYPE_F16, 30, 6);
     /* AVX-512: the transforms write straight into the GEMM's packed blocks. More channels
      * than one K block holds (384), rows of filters past a whole tile of 14, and chunks
      * whose last panel of 32 tiles is partly or more than half empty */
