@@ -241,6 +241,10 @@ static sdc_status prepare_image(void *ctx, int i, sdc_render_item *item)
     c->t0 = sdc_now_seconds();
     memset(&c->t, 0, sizeof c->t);
     c->redone[0] = '\0';
+    /* a killed run's half-written temporaries go, whether or not this image is redone (a
+     * finished image can have one beside it from an earlier run killed mid-write) */
+    if (r->resume)
+        remove_stale_temporaries(path);
     if (r->resume && complete(path) &&
         !sdc_batch_stale(c->job, i, path, c->redone, sizeof c->redone)) {
         skip_image(c, i);
@@ -253,8 +257,6 @@ static sdc_status prepare_image(void *ctx, int i, sdc_render_item *item)
     item->path = path;
     if (!item->overwrite && access(path, F_OK) == 0)
         return sdc_fail(SDC_ERR_IO, "%s: file exists (use --overwrite to replace it)", path);
-    if (r->resume)
-        remove_stale_temporaries(path);
     sdc_status s = make_parents(path);
     if (s == SDC_OK)
         s = ensure_model(r, &c->job->opt);

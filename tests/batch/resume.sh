@@ -35,6 +35,9 @@ done_before=$(ls killed | grep -c '\.png$' || true)
 [ "$done_before" -lt 6 ] || fail "the run finished before it was killed"
 echo "killed after $done_before images: $(ls killed | tr '\n' ' ')"
 echo "half-written" > killed/00003-103.png.tmp-Ab12Cd # as a kill during a write leaves
+# and one beside an image that is finished (an earlier run's, killed mid-write): --resume
+# skips the image but still removes the temporary
+echo "half-written" > killed/00000-100.png.tmp-Zy98Xw
 batch jobs.jsonl --output-dir killed --resume --report killed-resume.jsonl
 same_images ref killed
 [ "$(count '"status":"skipped"' killed-resume.jsonl)" = "$done_before" ] \
