@@ -148,10 +148,34 @@ static void copy_avx2(const sdc_operand *op, size_t batch, int i0, int n, int k0
         sdc_copy_generic(op, batch, i0, n, k0, kc, dst, dst_i, dst_k);
 }
 
+/* The whole B block of a column-major f32 operand (a 1x1 convolution's image: channel k's
+ * pixels contiguous, channels a plane apart), one channel row at a time across all panels.
+ * Panel by panel, each of the kc rows gave 64 bytes per visit, and rows a power of two apart
+ * (64x64 pixels: 16 KiB) all fall in one L1 and a few L2 sets: 23% of a 1x1 convolution's
+ * time went to that copy on Zen 3. */
+static int pack_b_avx2(const sdc_operand *op, size_t batch, int j0, int nc, int k0, int kc,
+                       float *dst, int nr)
+{
+    if (op->kind != SDC_OPERAND_COLS || op->dtype != SDC_DTYPE_F32 || nr != 16)
+        return 0;
+    const float *base = (const float *)(const void *)batch_base(op, batch);
+    int panels = (nc + 15) / 16;
+    for (int k = 0; k < kc; k++) {
+        const float *src = base + (size_t)(k0 + k) * op->ld + j0;
+        for (int p = 0; p < panels; p++) {
+            float *d = dst + ((size_t)p * kc + k) * 16;
+            int n = nc - p * 16; /* columns past nc are zero in the panel */
+            _mm256_storeu_ps(d, sdc_load8(src + p * 16, n));
+            _mm256_storeu_ps(d + 8, sdc_load8(src + p * 16 + 8, n - 8));
+        }
+    }
+    return 1;
+}
+
 static const sdc_gemm_kernel avx2_rows = {
     .name = "avx2-6x16", .a_layout = SDC_A_ROWS, .mr = ROWS_MR, .nr = ROWS_NV * 8,
     .mc = ROWS_MC, .kc = ROWS_KC, .nc = ROWS_NC, .a_stride = A_STRIDE, .k_pack = 1,
-    .micro = micro_rows, .copy = copy_avx2,
+    .micro = micro_rows, .copy = copy_avx2, .pack_b = pack_b_avx2,
 };
 static const sdc_gemm_kernel avx2_k16 = {
     .name = "avx2-4x24", .a_layout = SDC_A_K16, .mr = K16_MR, .nr = K16_NV * 8, .mc = K16_MC,
