@@ -6,7 +6,7 @@
 double sdc_bench_now(void);
 /* CPU seconds used by the whole process (all threads) so far. */
 double sdc_bench_cpu_now(void);
-/* Median of v[0..n) (reorders v); 0 when n == 0. */
+/* Median of v[0..n), leaving v sorted ascending; 0 when n == 0. */
 double sdc_bench_median(double *v, int n);
 
 /* Resident memory in MiB: now (rss = anon + file + shmem), and the peak since the last

@@ -5,10 +5,10 @@
  * renamed. Each shape runs as a linear layer calls the GEMM (f32 activations A [M, K], f16
  * weights B [N, K]); per pair the order alternates. Prints the medians and the median of the
  * per-pair time ratios new / old with its quartiles. */
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bench/measure.h"
 #include "ops/gemm_driver.h"
 
 const sdc_gemm_kernel *pair_old(sdc_a_layout layout);
@@ -28,15 +28,9 @@ static double timed(const sdc_gemm_kernel *kern, const operands *o)
                      .ld = (size_t)o->K};
     sdc_operand b = {.kind = SDC_OPERAND_ROWS, .dtype = SDC_DTYPE_F16, .data = o->w,
                      .ld = (size_t)o->K};
-    double t = omp_get_wtime();
+    double t = sdc_bench_now();
     sdc_gemm_run(kern, 1, o->M, o->N, o->K, 1.0f, &a, &b, o->y, (size_t)o->N, 0, 0, NULL, NULL);
-    return omp_get_wtime() - t;
-}
-
-static int by_value(const void *p, const void *q)
-{
-    double a = *(const double *)p, b = *(const double *)q;
-    return a < b ? -1 : a > b;
+    return sdc_bench_now() - t;
 }
 
 static void run_shape(operands *o, int pairs)
@@ -55,15 +49,18 @@ static void run_shape(operands *o, int pairs)
         }
         ratio[r] = t_new[r] / t_old[r];
     }
-    qsort(t_old, (size_t)pairs, sizeof(double), by_value);
-    qsort(t_new, (size_t)pairs, sizeof(double), by_value);
-    qsort(ratio, (size_t)pairs, sizeof(double), by_value);
+    double mo = sdc_bench_median(t_old, pairs), mn = sdc_bench_median(t_new, pairs);
+    /* ratio is sorted now: its quartiles are the medians of its lower and upper halves */
+    double mid = sdc_bench_median(ratio, pairs), low = mid, high = mid;
+    int half = pairs / 2;
+    if (half > 0) {
+        low = sdc_bench_median(ratio, half);
+        high = sdc_bench_median(ratio + pairs - half, half);
+    }
     double gflop = 2.0 * o->M * o->N * (double)o->K / 1e9;
-    double mo = t_old[pairs / 2], mn = t_new[pairs / 2];
     printf("%6d x %6d <- %6d  old %8.2f ms (%6.1f GFLOP/s)  new %8.2f ms (%6.1f GFLOP/s)  "
            "new/old %.3f (%.3f-%.3f)\n",
-           o->M, o->N, o->K, mo * 1e3, gflop / mo, mn * 1e3, gflop / mn, ratio[pairs / 2],
-           ratio[pairs / 4], ratio[3 * pairs / 4]);
+           o->M, o->N, o->K, mo * 1e3, gflop / mo, mn * 1e3, gflop / mn, mid, low, high);
 }
 
 int main(int argc, char **argv)

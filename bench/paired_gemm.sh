@@ -30,7 +30,7 @@ for side in old new; do
     # the copies include their headers by the tree's paths
     cc $CFLAGS -c "$TMP/$side.c" -o "$TMP/$side.o"
 done
-cc $CFLAGS bench/paired_gemm.c "$TMP/old.o" "$TMP/new.o" -o "$TMP/paired_gemm" \
+cc $CFLAGS bench/paired_gemm.c bench/measure.c "$TMP/old.o" "$TMP/new.o" -o "$TMP/paired_gemm" \
     -Wl,--start-group build/libsdc.a -lm -ljansson -lpng16 -lfftw3f -lz -lutf8proc -lstb \
     -lzip -Wl,--end-group
 echo "$FILE: $OLD (old) against $NEW (new), $PAIRS pairs, ${OMP_NUM_THREADS:-all} threads"
