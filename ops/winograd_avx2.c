@@ -1,10 +1,13 @@
 /* AVX2 Winograd transforms (see ops/winograd_impl.h): 8 filters or tiles per vector, one lane
- * each, with the same arithmetic as the portable path in the same order. Filters: 8 filters'
- * first 8 taps load as rows and transpose in registers, and each point's 8 values are stored
- * together (the portable one converted 9 taps through a call and stored its 36 points on 36
- * cache lines). Inputs: 8 tiles side by side inside the image are read as rows and
- * transposed, others gathered with per-lane masks. Outputs: 8 tiles
- * in one tile row are stored as whole rows of 32 pixels after a 4 x 8 transpose. */
+ * each. The same transforms as the portable path (ops/winograd_math.h) with their products
+ * fused into FMAs and the filters' divisions by 6, 12 and 24 made products by reciprocals,
+ * so the values differ from it by rounding only (tests/test_ops.c bounds either against the
+ * exact convolution). Filters: 8 filters' first 8 taps load as rows and transpose in
+ * registers, and each point's 8 values are stored together. Inputs: 8 tiles side by side
+ * inside the image are read as rows and transposed, others gathered with per-lane masks;
+ * each patch row is transformed as soon as it is read, so that the 36 pixels are never all
+ * live. Outputs: 8 tiles in one tile row are stored as whole rows of 32 pixels after a 4 x 8
+ * transpose. */
 #ifdef __clang__ /* clang's spelling of the gcc pragma below (popped at the end) */
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 #else
@@ -12,15 +15,13 @@
 #endif
 
 #include <immintrin.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "ops/dtype.h"
 #include "ops/parallel.h"
 #include "ops/simd_avx2.h"
 #include "ops/winograd_impl.h"
-
-#define WINO_T __m256
-#include "ops/winograd_math.h"
 
 enum { POINTS = SDC_WINO_POINTS, LANES = 8 };
 
@@ -55,6 +56,47 @@ static void filter_taps(__m256 g[9], const unsigned char *src, sdc_dtype dtype, 
     g[8] = _mm256_loadu_ps(last);
 }
 
+/* v[0 .. n - 1] at dst, dst + step, ...: their first `lanes` lanes (the branch outside the
+ * loop: inside it, it and the address arithmetic took a quarter of a transform's
+ * instructions). */
+static inline void store_points(float *dst, size_t step, const __m256 *v, int n, int lanes)
+{
+    if (lanes == LANES)
+        for (int e = 0; e < n; e++, dst += step)
+            _mm256_storeu_ps(dst, v[e]);
+    else
+        for (int e = 0; e < n; e++, dst += step)
+            sdc_store8(dst, v[e], lanes);
+}
+
+/* G g for the three vectors s[0], s[st], s[2 st]: wino_filter_1d with its divisions by 6,
+ * 12 and 24 as products by the reciprocals, fused (a vdivps costs several products; the
+ * values differ from the divisions' by an ulp at most). */
+static inline void filter_1d(__m256 *o, int ost, const __m256 *s, int st)
+{
+    __m256 g0 = s[0], g1 = s[st], g2 = s[2 * st];
+    const __m256 sixth = _mm256_set1_ps(1.0f / 6), neg_sixth = _mm256_set1_ps(-1.0f / 6);
+    __m256 g02 = _mm256_add_ps(g0, g2);
+    __m256 a = _mm256_fmadd_ps(g0, _mm256_set1_ps(1.0f / 24), _mm256_mul_ps(g2, sixth));
+    __m256 b = _mm256_mul_ps(g1, _mm256_set1_ps(1.0f / 12));
+    o[0] = _mm256_mul_ps(g0, _mm256_set1_ps(0.25f));
+    o[ost] = _mm256_mul_ps(_mm256_add_ps(g02, g1), neg_sixth);
+    o[2 * ost] = _mm256_mul_ps(_mm256_sub_ps(g02, g1), neg_sixth);
+    o[3 * ost] = _mm256_add_ps(a, b);
+    o[4 * ost] = _mm256_sub_ps(a, b);
+    o[5 * ost] = g2;
+}
+
+/* u[6][6] = G g[3][3] G^T, as wino_filter_2d. */
+static inline void filter_2d(__m256 u[POINTS], const __m256 g[9])
+{
+    __m256 t[6 * 3];
+    for (int j = 0; j < 3; j++)
+        filter_1d(t + j, 3, g + j, 3);
+    for (int i = 0; i < 6; i++)
+        filter_1d(u + i * 6, 1, t + i * 3, 1);
+}
+
 void sdc_wino_filters_avx2(float *U, const sdc_packed_map *map, const sdc_weight *w, int k0,
                            int kb, int C)
 {
@@ -74,9 +116,8 @@ void sdc_wino_filters_avx2(float *U, const sdc_packed_map *map, const sdc_weight
             }
             __m256 g[9], u[POINTS];
             filter_taps(g, row + (size_t)c * 9 * dsize, w->dtype, lanes); /* lane l: c + l */
-            wino_filter_2d(u, g);
-            for (int e = 0; e < POINTS; e++)
-                sdc_store8(at + e * map->floats, u[e], lanes);
+            filter_2d(u, g);
+            store_points(at, map->floats, u, POINTS, lanes);
         }
     }
 }
@@ -173,45 +214,91 @@ static inline void patch_row(const __m256 px[4], __m256 p32, __m256 p33, __m256 
     d[5] = _mm256_blend_ps(_mm256_permutevar8x32_ps(d[1], next_tile), p33, 0x80);
 }
 
-/* The 36 patch pixels of group t in channel plane xc (rows w apart), read as rows. */
-static void patch_rows(const float *xc, int w, const tile_group *t, __m256 d[POINTS])
+/* d[0..5] = row i of the patches of group t in channel plane xc (rows w apart), read as
+ * a row of pixels. */
+static inline void patch_row_at(const float *xc, int w, const tile_group *t, int i, __m256 d[6])
 {
-    for (int i = 0; i < SDC_WINO_PATCH; i++) {
-        const float *s = xc + t->first + (ptrdiff_t)i * w;
-        __m256 px[4], p32, p33;
-        if (t->inside) {
-            for (int m = 0; m < 4; m++)
-                px[m] = _mm256_loadu_ps(s + 8 * m);
-            p32 = _mm256_broadcast_ss(s + 32);
-            p33 = _mm256_broadcast_ss(s + 33);
-        } else if (t->row_in[i]) { /* (masked lanes are never read: s may start before x) */
-            for (int m = 0; m < 4; m++)
-                px[m] = _mm256_maskload_ps(s + 8 * m, t->cols[m]);
-            p32 = t->tail[0] ? _mm256_broadcast_ss(s + 32) : _mm256_setzero_ps();
-            p33 = t->tail[1] ? _mm256_broadcast_ss(s + 33) : _mm256_setzero_ps();
-        } else {
-            for (int m = 0; m < 4; m++)
-                px[m] = _mm256_setzero_ps();
-            p32 = p33 = _mm256_setzero_ps();
-        }
-        patch_row(px, p32, p33, d + i * SDC_WINO_PATCH);
+    const float *s = xc + t->first + (ptrdiff_t)i * w;
+    __m256 px[4], p32, p33;
+    if (t->inside) {
+        for (int m = 0; m < 4; m++)
+            px[m] = _mm256_loadu_ps(s + 8 * m);
+        p32 = _mm256_broadcast_ss(s + 32);
+        p33 = _mm256_broadcast_ss(s + 33);
+    } else if (t->row_in[i]) { /* (masked lanes are never read: s may start before x) */
+        for (int m = 0; m < 4; m++)
+            px[m] = _mm256_maskload_ps(s + 8 * m, t->cols[m]);
+        p32 = t->tail[0] ? _mm256_broadcast_ss(s + 32) : _mm256_setzero_ps();
+        p33 = t->tail[1] ? _mm256_broadcast_ss(s + 33) : _mm256_setzero_ps();
+    } else {
+        for (int m = 0; m < 4; m++)
+            px[m] = _mm256_setzero_ps();
+        p32 = p33 = _mm256_setzero_ps();
     }
+    patch_row(px, p32, p33, d);
 }
 
-/* Transforms channel c of group t into V. */
+/* B^T d for the six vectors s[0], s[st], ...: wino_input_1d with its products fused. */
+static inline void input_1d(__m256 *o, int ost, const __m256 *s, int st)
+{
+    __m256 d0 = s[0], d1 = s[st], d2 = s[2 * st], d3 = s[3 * st], d4 = s[4 * st];
+    __m256 d5 = s[5 * st];
+    const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f);
+    const __m256 five = _mm256_set1_ps(5.0f);
+    __m256 d4_2 = _mm256_sub_ps(d4, d2), d3_1 = _mm256_sub_ps(d3, d1);
+    o[0] = _mm256_fmadd_ps(four, d0, _mm256_fnmadd_ps(five, d2, d4));
+    o[ost] = _mm256_fnmadd_ps(four, _mm256_add_ps(d1, d2), _mm256_add_ps(d3, d4));
+    o[2 * ost] = _mm256_fmadd_ps(four, _mm256_sub_ps(d1, d2), _mm256_sub_ps(d4, d3));
+    o[3 * ost] = _mm256_fmadd_ps(two, d3_1, d4_2);
+    o[4 * ost] = _mm256_fnmadd_ps(two, d3_1, d4_2);
+    o[5 * ost] = _mm256_fmadd_ps(four, d1, _mm256_fnmadd_ps(five, d3, d5));
+}
+
+/* Transforms channel c of group t into V: each patch row along its pixels as it is read
+ * (t = d B), then the columns (B^T t), each column's six points stored as it is done. The
+ * portable path's columns-then-rows order would keep all 36 pixels live at once, more than
+ * the 16 registers hold, and the spills and the stores' address arithmetic took two thirds
+ * of the instructions. */
 static void group_channel(float *V, const sdc_packed_map *map, const float *xc,
                           const tile_group *t, int w, int c)
 {
-    __m256 d[POINTS], v[POINTS];
-    if (t->rows)
-        patch_rows(xc, w, t, d);
-    else
-        for (int e = 0; e < POINTS; e++)
-            d[e] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xc, t->at[e], t->live[e], 4);
-    wino_input_2d(v, d);
+    __m256 rows[POINTS];
+    for (int i = 0; i < SDC_WINO_PATCH; i++) {
+        __m256 d[SDC_WINO_PATCH];
+        if (t->rows) {
+            patch_row_at(xc, w, t, i, d);
+        } else {
+            for (int j = 0; j < SDC_WINO_PATCH; j++) {
+                int e = i * SDC_WINO_PATCH + j;
+                d[j] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xc, t->at[e], t->live[e], 4);
+            }
+        }
+        input_1d(rows + i * SDC_WINO_PATCH, 1, d, 1);
+    }
     float *dst = V + sdc_packed_at(map, t->q, c);
-    for (int e = 0; e < POINTS; e++)
-        sdc_store8(dst + e * map->floats, v[e], t->keep);
+    size_t step = map->floats;
+    for (int j = 0; j < SDC_WINO_PATCH; j++) {
+        __m256 v[SDC_WINO_PATCH];
+        input_1d(v, 1, rows + j, SDC_WINO_PATCH);
+        store_points(dst + j * step, SDC_WINO_PATCH * step, v, SDC_WINO_PATCH, t->keep);
+    }
+}
+
+/* Asks for the rows of group t's patches in channel plane xc (its 6 rows of 34 pixels: 3 or
+ * 4 cache lines each) while the channel before is transformed. The planes are a whole image
+ * apart and one row of tiles reads 6 rows of each, more streams than the hardware prefetcher
+ * follows: without this the transform waited on memory for most of its time (Zen 3, 128
+ * channels of 512 x 160: 34 -> 24 ms). Gathered groups go without. */
+static void prefetch_patch(const float *xc, int w, const tile_group *t)
+{
+    if (!t->rows)
+        return;
+    for (int i = 0; i < SDC_WINO_PATCH; i++) {
+        uintptr_t s = (uintptr_t)(xc + t->first) + (uintptr_t)((ptrdiff_t)i * w * 4);
+        _mm_prefetch((const char *)s, _MM_HINT_T0);
+        _mm_prefetch((const char *)(s + 64), _MM_HINT_T0);
+        _mm_prefetch((const char *)(s + 33 * 4), _MM_HINT_T0);
+    }
 }
 
 /* Groups of 8 tiles a thread takes together: two fill the 64-byte lines of 16 tiles of one
@@ -236,11 +323,49 @@ void sdc_wino_inputs_avx2(float *V, const sdc_packed_map *map, const float *x,
             t[count].keep = map->rows - q < LANES ? map->rows - q : LANES;
             group_at(&t[count], g, p0 + q, n - q < 0 ? 0 : n - q < LANES ? n - q : LANES);
         }
-        for (int c = 0; c < g->C; c++)
+        for (int c = 0; c < g->C; c++) {
+            for (int h = 0; h < count && c + 1 < g->C; h++)
+                prefetch_patch(x + (c + 1) * plane, g->W, &t[h]);
             for (int h = 0; h < count; h++)
                 group_channel(V, map, x + c * plane, &t[h], g->W, c);
+        }
     }
 }
+
+/* A^T m for the six vectors s[0], s[st], ...: wino_output_1d with its products fused. */
+static inline void output_1d(__m256 *o, int ost, const __m256 *s, int st)
+{
+    __m256 m0 = s[0], m1 = s[st], m2 = s[2 * st], m3 = s[3 * st], m4 = s[4 * st];
+    __m256 m5 = s[5 * st];
+    __m256 s12 = _mm256_add_ps(m1, m2), d12 = _mm256_sub_ps(m1, m2);
+    __m256 s34 = _mm256_add_ps(m3, m4), d34 = _mm256_sub_ps(m3, m4);
+    o[0] = _mm256_add_ps(_mm256_add_ps(m0, s12), s34);
+    o[ost] = _mm256_fmadd_ps(_mm256_set1_ps(2.0f), d34, d12);
+    o[2 * ost] = _mm256_fmadd_ps(_mm256_set1_ps(4.0f), s34, s12);
+    o[3 * ost] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.0f), d34, d12), m5);
+}
+
+/* o[4][4] = A^T m A for the 36 points of 8 tiles, point e at src + e * plane (its first
+ * `lanes` lanes): the columns as they are loaded, then the rows. */
+static inline void output_2d(__m256 o[16], const float *src, size_t plane, int lanes)
+{
+    __m256 cols[SDC_WINO_TILE * SDC_WINO_PATCH];
+    for (int j = 0; j < SDC_WINO_PATCH; j++) {
+        __m256 m[SDC_WINO_PATCH];
+        for (int i = 0; i < SDC_WINO_PATCH; i++) {
+            const float *at = src + (size_t)(i * SDC_WINO_PATCH + j) * plane;
+            m[i] = lanes == LANES ? _mm256_loadu_ps(at) : sdc_load8(at, lanes);
+        }
+        output_1d(cols + j, SDC_WINO_PATCH, m, 1);
+    }
+    for (int i = 0; i < SDC_WINO_TILE; i++)
+        output_1d(o + i * SDC_WINO_TILE, 1, cols + i * SDC_WINO_PATCH, 1);
+}
+
+/* Floats ahead the output transform asks for M's points (4 lines). */
+#ifndef M_AHEAD
+#define M_AHEAD 64
+#endif
 
 /* Output row i of 8 tiles side by side (o[i * 4 + j] lane l = pixel 4 l + j) as 32
  * consecutive pixels plus b, the first `n` of them stored at dst. */
@@ -296,10 +421,12 @@ void sdc_wino_outputs_avx2(float *y, const float *M, size_t plane, const float *
         float *yk = y + (k0 + k) * hw;
         for (int q = 0; q < n; q += LANES) {
             int lanes = n - q < LANES ? n - q : LANES;
-            __m256 m[POINTS], o[SDC_WINO_TILE * SDC_WINO_TILE];
-            for (int e = 0; e < POINTS; e++)
-                m[e] = sdc_load8(M + e * plane + (size_t)k * n + q, lanes);
-            wino_output_2d(o, m);
+            const float *src = M + (size_t)k * n + q;
+            if ((q & 15) == 0) /* a line of each point ahead, as the inputs' rows */
+                for (int e = 0; e < POINTS; e++)
+                    _mm_prefetch((const char *)(src + e * plane + M_AHEAD), _MM_HINT_T0);
+            __m256 o[SDC_WINO_TILE * SDC_WINO_TILE];
+            output_2d(o, src, plane, lanes);
             store_tiles(yk, o, b, g, p0 + q, lanes);
         }
     }
