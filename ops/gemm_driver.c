@@ -69,6 +69,8 @@ static size_t a_offset(const sdc_gemm_kernel *kern, int row, int kc)
     return (size_t)(row / 16) * kc * 16 + row % 16;
 }
 
+enum { FOLD_MAX = 8 }; /* batch items per work item at most (fold_items) */
+
 /* The problem as the threads see it. */
 typedef struct gemm_job {
     const sdc_gemm_kernel *kern;
@@ -91,6 +93,10 @@ typedef struct gemm_job {
      * b * b_item */
     const float *b_packed;
     size_t b_block, b_item;
+    /* batch items a work item takes together (see fold_items), and the floats between
+     * their B blocks in the item's buffer */
+    int fold;
+    size_t b_floats;
 } gemm_job;
 
 /* Packs B columns [j0, j0 + nc) x [k0, k0 + kc) as [nc / nr][kc][nr]. */
@@ -148,21 +154,27 @@ static void run_tiles(const sdc_gemm_kernel *kern, const float *abuf, const floa
         }
 }
 
-/* One work item: C rows [m0, m1) x columns [n0, n1) of batch item b, with the calling
- * thread's private packing buffers (threads never wait for each other inside a GEMM). */
-static void gemm_rect(const gemm_job *g, size_t b, int m0, int m1, int n0, int n1, float *abuf,
-                      float *bbuf)
+/* One work item: C rows [m0, m1) x columns [n0, n1) of batch items b0 .. b0 + nb - 1 (nb
+ * > 1 only when they share A: each A block is then packed once for all of them), with the
+ * calling thread's private packing buffers (threads never wait for each other inside a
+ * GEMM). */
+static void gemm_rect(const gemm_job *g, size_t b0, int nb, int m0, int m1, int n0, int n1,
+                      float *abuf, float *bbuf)
 {
     for (int jc = n0; jc < n1; jc += g->NC) {
         int nc = min_int(g->NC, n1 - jc);
         for (int pc = 0; pc < g->K; pc += g->KC) {
             int kc = min_int(g->KC, g->K - pc);
-            const float *bp = bbuf;
-            if (g->b_packed)
-                bp = g->b_packed + b * g->b_item + (size_t)(pc / g->KC) * g->b_block +
-                     (size_t)(jc / g->kern->nr) * k_slots(g->kern, kc) * g->kern->nr;
-            else
-                pack_b_block(g, b, bbuf, jc, nc, pc, kc);
+            const float *bp[FOLD_MAX];
+            for (int i = 0; i < nb; i++) {
+                size_t b = b0 + i;
+                bp[i] = bbuf + i * g->b_floats;
+                if (g->b_packed)
+                    bp[i] = g->b_packed + b * g->b_item + (size_t)(pc / g->KC) * g->b_block +
+                            (size_t)(jc / g->kern->nr) * k_slots(g->kern, kc) * g->kern->nr;
+                else
+                    pack_b_block(g, b, bbuf + i * g->b_floats, jc, nc, pc, kc);
+            }
             for (int ic = m0; ic < m1; ic += g->MC) {
                 int mc = min_int(g->MC, m1 - ic);
                 sdc_epilogue ep = {g->alpha, g->accumulate || pc > 0,
@@ -170,13 +182,14 @@ static void gemm_rect(const gemm_job *g, size_t b, int m0, int m1, int n0, int n
                                    g->col_bias && pc == 0 ? g->col_bias + jc : NULL};
                 const float *a = abuf;
                 if (g->a_packed)
-                    a = g->a_packed + b * g->a_item +
+                    a = g->a_packed + b0 * g->a_item +
                         ((size_t)(pc / g->KC) * g->a_rows + ic) * g->kern->a_stride;
                 else
-                    pack_a_block(g, b, abuf, ic, mc, pc, kc);
-                run_tiles(g->kern, a, bp,
-                          g->C + b * g->c_batch_stride + (size_t)ic * g->ldc + jc, g->ldc, mc,
-                          nc, kc, &ep);
+                    pack_a_block(g, b0, abuf, ic, mc, pc, kc);
+                for (int i = 0; i < nb; i++)
+                    run_tiles(g->kern, a, bp[i],
+                              g->C + (b0 + i) * g->c_batch_stride + (size_t)ic * g->ldc + jc,
+                              g->ldc, mc, nc, kc, &ep);
             }
         }
     }
@@ -229,12 +242,24 @@ static void gemm_unpacked(const gemm_job *g, int batch)
 /* Work items: a grid of M x N chunks per batch item, a few per thread so that a thread
  * slowed down by other processes holds up the rest for one item at most. Chunks stay large
  * (>= MIN_COLS columns, >= MIN_ROWS rows) because each item packs its own blocks. */
-enum { ITEMS_PER_THREAD = 3, MIN_COLS = 256, MIN_ROWS = 64 };
+enum { ITEMS_PER_THREAD = 3, MIN_COLS = 256, MIN_ROWS = 64, FOLD_COLS = 512 };
 /* With kernels that multiply bf16 pairs the items copy A as pairs rounded once per call
  * (pre_pairs) but each rounds its own B block, which costs about 1 / (its rows) of its
  * products: when A has few rows (up to PAIR_FEW_ROWS), chunks along N may be narrower, so
  * that fewer items round the same B columns (a linear layer's weights) again. */
 enum { PAIR_MIN_COLS = 64, PAIR_FEW_ROWS = 1024 };
+
+/* Batch items that share A (a convolution's weight over a batch of images) and have few
+ * columns each are taken together by each work item, up to FOLD_COLS columns: split by
+ * batch item, each would convert and pack the whole weight for its few columns (Zen 3, 1280
+ * -> 1280 at 8x8, batch 2: packing A 30% of the time). */
+static int fold_items(const sdc_operand *A, int batch, int N)
+{
+    if (A->batch_stride || batch < 2 || N >= MIN_COLS)
+        return 1;
+    int fold = FOLD_COLS / N;
+    return fold < 1 ? 1 : fold > batch ? batch : fold > FOLD_MAX ? FOLD_MAX : fold;
+}
 
 static void plan_items(const gemm_job *g, int batch, int threads, int *m_chunks, int *n_chunks)
 {
@@ -255,7 +280,8 @@ static void plan_items(const gemm_job *g, int batch, int threads, int *m_chunks,
 static int a_packings(const gemm_job *g, int batch, int n_chunks)
 {
     int cols = (g->N + n_chunks - 1) / n_chunks;
-    return (g->A->batch_stride ? 1 : batch) * n_chunks * ((cols + g->NC - 1) / g->NC);
+    int groups = (batch + g->fold - 1) / g->fold; /* (fold > 1 only for a shared A) */
+    return (g->A->batch_stride ? 1 : groups) * n_chunks * ((cols + g->NC - 1) / g->NC);
 }
 
 /* Whether A is packed once, up front (see pre_pack_a), instead of in every A block of every
@@ -325,16 +351,19 @@ static void pack_b_group(const gemm_job *g, float *packed, size_t b, int kb, int
 }
 
 /* B packed once, up front, instead of by every item, for kernels that multiply pairs (whose
- * packing rounds every value): when A is split into several chunks of rows, each item would
- * pack the same B blocks again (a convolution at 16x16 or 8x8, whose few output pixels leave
- * its output channels to split: 6 roundings of each im2col block on 2 threads; 10-13% of such
- * a layer at batch 1), and while the copy stays small (floats for all batch items). The f32
- * kernels' packing only copies: there a packed block fresh in L2 is worth as much. */
+ * packing rounds every value) and for im2col columns (gathered value by value): when A is
+ * split into several chunks of rows, each item would pack the same B blocks again (a
+ * convolution at 16x16 or 8x8, whose few output pixels leave its output channels to split:
+ * 6 roundings of each im2col block on 2 threads; 10-13% of such a layer at batch 1; on Zen 3
+ * in f32, 1280 -> 1280 at 8x8, batch 2, with the images folded: 46 -> 38 ms), and while the
+ * copy stays small (floats for all batch items). Otherwise the f32 kernels' packing only
+ * copies: there a packed block fresh in L2 is worth as much. */
 enum { PRE_B_MAX_FLOATS = 8 << 20 };
 
 static int pre_pack_b(const gemm_job *g, int m_chunks, size_t floats)
 {
-    return g->kern->k_pack == 2 && m_chunks > 1 && !g->b_packed && floats <= PRE_B_MAX_FLOATS;
+    int costly = g->kern->k_pack == 2 || g->B->kind == SDC_OPERAND_IM2COL;
+    return costly && m_chunks > 1 && !g->b_packed && floats <= PRE_B_MAX_FLOATS;
 }
 
 sdc_packed_map sdc_packed_a_map(const sdc_gemm_kernel *kern, int M, int K)
@@ -365,20 +394,20 @@ void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, f
         return;
     }
     gemm_job g = {kern, M, N, K, 0, 0, 0, alpha, A, B, C, ldc, c_batch_stride, accumulate,
-                  row_bias, col_bias, NULL, 0, 0, NULL, 0, 0};
+                  row_bias, col_bias, NULL, 0, 0, NULL, 0, 0, fold_items(A, batch, N), 0};
     double flops = 2.0 * batch * M * N * (double)K;
     int threads = omp_in_parallel() || flops < SERIAL_FLOPS ? 1 : omp_get_max_threads();
-    int m_chunks, n_chunks;
-    plan_items(&g, batch, threads, &m_chunks, &n_chunks);
-    int items = batch * m_chunks * n_chunks;
+    int m_chunks, n_chunks, groups = (batch + g.fold - 1) / g.fold;
+    plan_items(&g, groups, threads, &m_chunks, &n_chunks);
+    int items = groups * m_chunks * n_chunks;
     threads = min_int(threads, items);
     g.KC = min_int(kern->kc, K);
     g.NC = min_int(kern->nc, round_up((N + n_chunks - 1) / n_chunks, kern->nr));
     g.MC = min_int(kern->mc, round_up((M + m_chunks - 1) / m_chunks, a_group(kern)));
     size_t a_floats = kern->a_layout == SDC_A_ROWS ? (size_t)g.MC * kern->a_stride
                                                    : (size_t)round_up(g.MC, 16) * g.KC;
-    size_t b_floats = (size_t)round_up(g.NC, kern->nr) * k_slots(kern, g.KC);
-    size_t per_thread = a_floats + b_floats;
+    g.b_floats = (size_t)round_up(g.NC, kern->nr) * k_slots(kern, g.KC);
+    size_t per_thread = a_floats + g.fold * g.b_floats;
     /* A packed up front, [a_batches][K blocks][a_rows][a_stride] after the threads' buffers
      * (the A layout is rows, as for every kernel that multiplies pairs), or into A's cache */
     int a_batches = A->batch_stride ? batch : 1, k_blocks = (K + g.KC - 1) / g.KC;
@@ -442,14 +471,16 @@ void sdc_gemm_run(const sdc_gemm_kernel *kern, int batch, int M, int N, int K, f
         }
 #pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < items; it++) {
-            int b = it / (m_chunks * n_chunks), mi = it / n_chunks % m_chunks, ni = it % n_chunks;
+            int b = it / (m_chunks * n_chunks) * g.fold, mi = it / n_chunks % m_chunks;
+            int ni = it % n_chunks;
             int m0 = chunk_start(M, kern->mr, m_chunks, mi);
             int m1 = chunk_start(M, kern->mr, m_chunks, mi + 1);
             int n0 = chunk_start(N, kern->nr, n_chunks, ni);
             int n1 = chunk_start(N, kern->nr, n_chunks, ni + 1);
             float *abuf = scratch.data + per_thread * omp_get_thread_num();
             if (m1 > m0 && n1 > n0)
-                gemm_rect(&g, (size_t)b, m0, m1, n0, n1, abuf, abuf + a_floats);
+                gemm_rect(&g, (size_t)b, min_int(g.fold, batch - b), m0, m1, n0, n1, abuf,
+                          abuf + a_floats);
         }
     }
     sdc_scratch_give(scratch);

@@ -247,6 +247,9 @@ Test(ops, conv3x3_stride1, .fini = restore_level)
     check_conv(2, 5, 17, 13, 11, 3, 1, 1, SDC_DTYPE_F16);
     check_conv(1, 33, 40, 37, 35, 3, 1, 1, SDC_DTYPE_F32);
     check_conv(1, 4, 3, 1, 1, 3, 1, 1, SDC_DTYPE_BF16);
+    /* few pixels per image: the GEMM's work items take two images each (the last one
+     * alone) and the im2col columns are packed once, up front (gemm_driver.c) */
+    check_conv(3, 24, 130, 10, 20, 3, 1, 1, SDC_DTYPE_F16);
 }
 
 Test(ops, conv3x3_stride2, .fini = restore_level)
