@@ -250,6 +250,9 @@ Test(ops, conv3x3_stride1, .fini = restore_level)
     /* few pixels per image: the GEMM's work items take two images each (the last one
      * alone) and the im2col columns are packed once, up front (gemm_driver.c) */
     check_conv(3, 24, 130, 10, 20, 3, 1, 1, SDC_DTYPE_F16);
+    /* output rows of whole vectors: the AVX2 im2col packing's case */
+    check_conv(2, 6, 10, 7, 16, 3, 1, 1, SDC_DTYPE_F32);
+    check_conv(2, 40, 70, 8, 8, 3, 1, 1, SDC_DTYPE_F16);
 }
 
 Test(ops, conv3x3_stride2, .fini = restore_level)
@@ -257,6 +260,8 @@ Test(ops, conv3x3_stride2, .fini = restore_level)
     check_conv(2, 7, 9, 13, 11, 3, 2, 1, SDC_DTYPE_F16);
     check_conv(1, 3, 20, 40, 38, 3, 2, 1, SDC_DTYPE_F32);
     check_conv(1, 3, 5, 40, 38, 3, 2, 0, SDC_DTYPE_F32);
+    check_conv(2, 5, 7, 9, 32, 3, 2, 1, SDC_DTYPE_F16);
+    check_conv(1, 3, 5, 12, 34, 3, 2, 0, SDC_DTYPE_F32);
 }
 
 Test(ops, conv1x1, .fini = restore_level)
@@ -269,6 +274,7 @@ Test(ops, conv1x1, .fini = restore_level)
 Test(ops, conv_other_kernels, .fini = restore_level)
 {
     check_conv(1, 3, 4, 12, 10, 5, 1, 2, SDC_DTYPE_F32);
+    check_conv(1, 3, 4, 10, 24, 5, 1, 2, SDC_DTYPE_F32);
     check_conv(1, 2, 3, 11, 10, 3, 3, 1, SDC_DTYPE_F16);
 }
 
