@@ -256,9 +256,9 @@ static inline void input_1d(__m256 *o, int ost, const __m256 *s, int st)
 
 /* Transforms channel c of group t into V: each patch row along its pixels as it is read
  * (t = d B), then the columns (B^T t), each column's six points stored as it is done. The
- * portable path's columns-then-rows order would keep all 36 pixels live at once, more than
- * the 16 registers hold, and the spills and the stores' address arithmetic took two thirds
- * of the instructions. */
+ * portable path's columns-then-rows order keeps all 36 pixels live at once, more than the
+ * 16 registers hold: with it, the spills and the loop of 36 stores took two thirds of the
+ * instructions (callgrind: 1081 per call, now about 700). */
 static void group_channel(float *V, const sdc_packed_map *map, const float *xc,
                           const tile_group *t, int w, int c)
 {
