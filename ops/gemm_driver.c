@@ -257,8 +257,8 @@ static int fold_items(const sdc_operand *A, int batch, int N)
 {
     if (A->batch_stride || batch < 2 || N >= MIN_COLS)
         return 1;
-    int fold = FOLD_COLS / N;
-    return fold < 1 ? 1 : fold > batch ? batch : fold > FOLD_MAX ? FOLD_MAX : fold;
+    int fold = min_int(FOLD_COLS / N, FOLD_MAX); /* at least 2: N < MIN_COLS */
+    return min_int(fold, batch);
 }
 
 static void plan_items(const gemm_job *g, int batch, int threads, int *m_chunks, int *n_chunks)

@@ -354,7 +354,7 @@ static inline void output_2d(__m256 o[16], const float *src, size_t plane, int l
         __m256 m[SDC_WINO_PATCH];
         for (int i = 0; i < SDC_WINO_PATCH; i++) {
             const float *at = src + (size_t)(i * SDC_WINO_PATCH + j) * plane;
-            m[i] = lanes == LANES ? _mm256_loadu_ps(at) : sdc_load8(at, lanes);
+            m[i] = sdc_load8(at, lanes);
         }
         output_1d(cols + j, SDC_WINO_PATCH, m, 1);
     }
