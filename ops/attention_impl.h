@@ -17,8 +17,8 @@ enum { SDC_FLASH_ROWS = 4, SDC_FLASH_KEY_TILE = 128 };
 typedef struct sdc_flash_kernels {
     /* floats per vector: row lengths (ldk, ldv, ldq) are multiples of it */
     int lanes;
-    /* The head's n keys times `scale` into kt (at most d * ldk floats; ldk a multiple of
-     * lanes >= n), zero past n. */
+    /* n keys (a tile of them) times `scale` into kt (at most d * ldk floats; ldk a multiple
+     * of lanes >= n), zero past n. */
     void (*pack_keys)(float *kt, int ldk, const float *k, int stride, int n, int d,
                       float scale);
     /* Its n values into vp (at most n * ldv floats, ldv = d rounded up to lanes), zero past

@@ -673,6 +673,7 @@ Test(ops, attention_causal, .fini = restore_level)
     check_attention(2, 2, 77, 77, 64, 1, 128, 128);
     check_attention(1, 1, 33, 33, 8, 1, 8, 8);
     check_attention(1, 3, 9, 20, 24, 1, 3 * 24 + 1, 3 * 24 + 2);
+    check_attention(1, 2, 300, 300, 40, 1, 2 * 40, 2 * 40); /* several tiles of keys */
 }
 
 Test(ops, attention_wide_heads, .fini = restore_level)
