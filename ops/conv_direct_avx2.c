@@ -1,8 +1,10 @@
 /* AVX2 f32 direct 3x3 convolution (see ops/conv_direct.h for the layouts and why): the
  * AVX-512 kernel's walk (ops/conv_direct_rows.h) with 16 ymm registers, so each 8-channel
- * weight tile runs as two halves of 4 output channels x 3 vectors of 8 pixels (12
- * accumulators); the input rows it loads are in L1 for the second half. Only at the AVX2
- * level or above. */
+ * weight tile runs as two halves of 4 output channels x 2 vectors of 8 pixels (8
+ * accumulators); the input rows it loads are in L1 for the second half. With 3 vectors (12
+ * accumulators, 16 registers in all) gcc re-read each input vector for every FMA and spilled
+ * accumulators: a TAESD decode took 1.1-1.25x as long (Zen 3). Only at the AVX2 level or
+ * above. */
 #ifdef __clang__ /* clang's spelling of the gcc pragma below (popped at the end) */
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #else
@@ -12,7 +14,7 @@
 #include "ops/conv_direct_rows.h"
 #include "ops/simd_avx2.h"
 
-enum { MR = SDC_CONV_DIRECT_MR, HALF = 4, NV = 3, PX = NV * 8 };
+enum { MR = SDC_CONV_DIRECT_MR, HALF = 4, NV = 2, PX = NV * 8 };
 
 /* Output pixels px .. px + n (n <= 8) of a channel row `src` (nearest 2x: half as many
  * source pixels, each twice). */
@@ -69,10 +71,10 @@ static void run_tile(const sdc_conv_direct *j, const tile_at *t)
 {
     size_t Wp = (size_t)j->Wo + 2, plane = (size_t)(j->Ho + 2) * Wp;
     for (int h = 0; h < t->rows; h += HALF) {
-        __m256 acc[HALF][NV];
+        __m256 sum[HALF][NV];
         for (int i = 0; i < HALF; i++)
             for (int v = 0; v < NV; v++)
-                acc[i][v] = _mm256_setzero_ps();
+                sum[i][v] = _mm256_setzero_ps();
         const uint32_t *w = t->w + h;
         for (int cp = 0; cp < j->Cp; cp++) {
             const uint32_t *p = t->img + cp * plane;
@@ -85,10 +87,15 @@ static void run_tile(const sdc_conv_direct *j, const tile_at *t)
                 for (int i = 0; i < HALF; i++) {
                     __m256 a = _mm256_broadcast_ss((const float *)(const void *)(w + i));
                     for (int v = 0; v < NV; v++)
-                        acc[i][v] = _mm256_fmadd_ps(a, b[v], acc[i][v]);
+                        sum[i][v] = _mm256_fmadd_ps(a, b[v], sum[i][v]);
                 }
             }
         }
+        /* (store_half takes the copy's address: summing into it kept it in memory too) */
+        __m256 acc[HALF][NV];
+        for (int i = 0; i < HALF; i++)
+            for (int v = 0; v < NV; v++)
+                acc[i][v] = sum[i][v];
         store_half(j, t, h, t->rows - h < HALF ? t->rows - h : HALF, acc);
     }
 }
