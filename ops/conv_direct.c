@@ -8,6 +8,7 @@
 #include "ops/cpu.h"
 #include "ops/dtype.h"
 #include "ops/nn.h"
+#include "ops/profile.h"
 #include "ops/scratch.h"
 #include "ops/winograd.h"
 
@@ -255,5 +256,10 @@ int sdc_conv3x3_fused(float *y, const float *x, int B, int Cin, int H, int W, in
                       sdc_arena *scratch)
 {
     sdc_conv_direct j = job(y, x, B, Cin, w->rows, H, W, up, bias, residual, relu);
-    return sdc_conv3x3_direct(w) ? run_direct(&j, w, scratch) : run_passes(&j, w, scratch);
+    if (!sdc_conv3x3_direct(w))
+        return run_passes(&j, w, scratch); /* (its convolutions and adds count themselves) */
+    sdc_prof_mark m = sdc_profile_begin();
+    int rc = run_direct(&j, w, scratch);
+    sdc_profile_end(SDC_PROF_DIRECT, m);
+    return rc;
 }

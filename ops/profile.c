@@ -19,8 +19,8 @@ static double thread_cpu[MAX_THREADS]; /* at the counted call's start */
 static int team;                      /* threads sampled */
 
 static const char *const kind_names[SDC_PROF_COUNT] = {
-    "winograd conv", "implicit conv", "1x1 conv", "linear",
-    "attention",     "norm",          "activation", "add/copy/move",
+    "winograd conv", "implicit conv", "1x1 conv",   "direct conv",
+    "linear",        "attention",     "norm",       "activation", "add/copy/move",
 };
 
 static long minor_faults(void)

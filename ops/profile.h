@@ -20,6 +20,7 @@ typedef enum sdc_prof_kind {
     SDC_PROF_WINOGRAD,  /* 3x3 convolutions by Winograd F(4x4, 3x3) */
     SDC_PROF_CONV,      /* other convolutions (implicit GEMM) */
     SDC_PROF_CONV1X1,   /* 1x1 convolutions */
+    SDC_PROF_DIRECT,    /* direct 3x3 convolutions (sdc_conv3x3_fused: TAESD) */
     SDC_PROF_LINEAR,    /* linear layers */
     SDC_PROF_ATTENTION, /* sdc_attention (QK^T, softmax, PV) */
     SDC_PROF_NORM,      /* group norm (with its SiLU), layer norm */

@@ -84,3 +84,31 @@ Test(profile, small_3x3_is_implicit)
     cr_assert_eq(sdc_profile_count(SDC_PROF_CONV, NULL, NULL), 1);
     cr_assert_eq(sdc_profile_count(SDC_PROF_WINOGRAD, NULL, NULL), 0);
 }
+
+/* sdc_conv3x3_fused: one "direct conv" call where the direct kernel runs it (AVX2 or
+ * better); elsewhere its passes count as the convolutions they are. */
+Test(profile, fused_3x3_is_direct)
+{
+    setenv("SDC_PROFILE", "1", 1);
+    enum { C = 16, H = 8 };
+    float *x = zeros((size_t)C * H * H), *y = zeros((size_t)C * H * H);
+    float *w3 = zeros((size_t)C * C * 9);
+    sdc_weight k3 = {.rows = C, .cols = C * 9, .dtype = SDC_DTYPE_F32, .data = w3};
+    sdc_arena arena;
+    sdc_arena_init(&arena);
+    cr_assert_eq(sdc_conv3x3_fused(y, x, 1, C, H, H, 0, &k3, NULL, x, 1, &arena), 0);
+    sdc_arena_free(&arena);
+    free(x);
+    free(y);
+    free(w3);
+    long direct = sdc_profile_count(SDC_PROF_DIRECT, NULL, NULL);
+    long convs = sdc_profile_count(SDC_PROF_CONV, NULL, NULL) +
+                 sdc_profile_count(SDC_PROF_WINOGRAD, NULL, NULL);
+    if (sdc_conv3x3_direct(&k3)) {
+        cr_assert_eq(direct, 1);
+        cr_assert_eq(convs, 0);
+    } else {
+        cr_assert_eq(direct, 0);
+        cr_assert_eq(convs, 1);
+    }
+}
