@@ -43,6 +43,12 @@ static int keys_ld(const sdc_flash_kernels *fk, int n)
     return ld / 16 % 2 ? ld : ld + 16;
 }
 
+/* Where the packed keys of the tile starting at key j0 begin (tiles of d rows of ldk). */
+static size_t tile_offset(int j0, int d, int ldk)
+{
+    return (size_t)(j0 / KEY_TILE) * d * ldk;
+}
+
 /* One thread's working memory for a block of query rows. */
 typedef struct block_state {
     float *o;             /* [BLOCK + ROWS][ldv] running numerators, spare rows last */
@@ -118,6 +124,7 @@ static void attend_block(const head_view *hv, block_state *st, float *out, int o
     memset(st->o, 0, (size_t)n * ldv * sizeof(float));
     int keys = hv->causal ? min_int(hv->Tk, i0 + n) : hv->Tk;
     for (int j0 = 0; j0 < keys; j0 += KEY_TILE) {
+        const float *kt = hv->kt + tile_offset(j0, hv->d, hv->ldk);
         for (int g = 0; g < n; g += ROWS) {
             const float *qr[ROWS];
             int limit[ROWS]; /* keys row g + r may see */
@@ -129,7 +136,6 @@ static void attend_block(const head_view *hv, block_state *st, float *out, int o
             int nj = min_int(KEY_TILE, limit[ROWS - 1] - j0);
             if (nj <= 0)
                 continue; /* causal: the group sees none of these keys */
-            const float *kt = hv->kt + (size_t)(j0 / KEY_TILE) * hv->d * hv->ldk;
             hv->fk->scores(nj, qr, kt, hv->ldk, 0, hv->d, st->p);
             int rows = min_int(ROWS, n - g);
             for (int r = 0; r < rows; r++)
@@ -179,7 +185,7 @@ int sdc_attention_flash(float *out, const float *q, int q_stride, const float *k
                         mem + (size_t)tiles * d * ldk, ldk, ldv, ldq, Tk, d, causal, fk};
         size_t kv0 = (size_t)b * Tk * kv_stride + (size_t)h * d;
         for (int j0 = 0; j0 < keys; j0 += KEY_TILE)
-            fk->pack_keys(mem + (size_t)(j0 / KEY_TILE) * d * ldk, ldk,
+            fk->pack_keys(mem + tile_offset(j0, d, ldk), ldk,
                           k + kv0 + (size_t)j0 * kv_stride, kv_stride,
                           min_int(KEY_TILE, keys - j0), d, scale * LOG2E);
         fk->pack_values(mem + (size_t)tiles * d * ldk, ldv, v + kv0, kv_stride, keys, d);
