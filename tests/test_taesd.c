@@ -159,14 +159,86 @@ Test(taesd, original_encoder_finds_its_decoder)
     sdc_taesd_free(t);
 }
 
+/* A folder given for the TAESD stands for its diffusers file. */
+Test(taesd, diffusers_folder)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", golden_path(DIFFUSERS));
+    *strrchr(dir, '/') = 0;
+    sdc_taesd *t = load(dir);
+    cr_expect_str_eq(sdc_taesd_decoder_path(t), golden_path(DIFFUSERS));
+    cr_expect_str_eq(sdc_taesd_encoder_path(t), golden_path(DIFFUSERS));
+    sdc_taesd_free(t);
+}
+
+/* A fresh folder of /tmp holding links named `names` to the golden files `rels` (n of them,
+ * NULL: an empty folder); returns the folder (static). */
+static const char *folder_of(const char *const *rels, const char *const *names, int n)
+{
+    static char dir[64];
+    golden_dir(); /* (skips the test without golden data: before mkdir) */
+    snprintf(dir, sizeof dir, "/tmp/sdc-taesd-dir-%d", (int)getpid());
+    cr_assert_eq(mkdir(dir, 0700), 0, "%s", dir);
+    for (int i = 0; i < n; i++) {
+        char link[128];
+        snprintf(link, sizeof link, "%s/%s", dir, names[i]);
+        cr_assert_eq(symlink(golden_path(rels[i]), link), 0, "%s", link);
+    }
+    return dir;
+}
+
+static void remove_folder(const char *dir, const char *const *names, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char link[128];
+        snprintf(link, sizeof link, "%s/%s", dir, names[i]);
+        remove(link);
+    }
+    rmdir(dir);
+}
+
+/* A folder of original files stands for its decoder, whose encoder is found beside it. */
+Test(taesd, original_folder)
+{
+    const char *rels[] = {DECODER, ENCODER};
+    const char *names[] = {"taesd_decoder.safetensors", "taesd_encoder.safetensors"};
+    const char *dir = folder_of(rels, names, 2);
+    sdc_taesd *t = load(dir);
+    char want[128];
+    snprintf(want, sizeof want, "%s/%s", dir, names[0]);
+    cr_expect_str_eq(sdc_taesd_decoder_path(t), want);
+    snprintf(want, sizeof want, "%s/%s", dir, names[1]);
+    cr_expect_str_eq(sdc_taesd_encoder_path(t), want);
+    check_all(t, "original folder");
+    sdc_taesd_free(t);
+    remove_folder(dir, names, 2);
+}
+
+/* A folder with no TAESD, or with two decoders to choose from, is refused by name. */
+Test(taesd, refused_folders)
+{
+    const char *rels[] = {DECODER, DECODER};
+    const char *names[] = {"taesd_decoder.safetensors", "taesdxl_decoder.safetensors"};
+    for (int n = 0; n <= 2; n += 2) {
+        const char *dir = folder_of(rels, names, n);
+        sdc_taesd *t = NULL;
+        cr_expect_neq(sdc_taesd_load(dir, &t), SDC_OK, "%d files", n);
+        cr_expect_null(t);
+        const char *msg = sdc_last_error();
+        cr_expect(strstr(msg, dir) && strstr(msg, n ? "more than one" : "no TAESD"), "%s", msg);
+        remove_folder(dir, names, n);
+    }
+}
+
 /* A copy of `rel` under `name` in a fresh folder of /tmp; returns the path (static). */
 static const char *copy_alone(const char *rel, const char *name)
 {
     static char dir[64], path[128];
+    const char *src = golden_path(rel); /* (skips the test without golden data: before mkdir) */
     snprintf(dir, sizeof dir, "/tmp/sdc-taesd-%d", (int)getpid());
     mkdir(dir, 0700);
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *in = fopen(golden_path(rel), "rb"), *out = fopen(path, "wb");
+    FILE *in = fopen(src, "rb"), *out = fopen(path, "wb");
     cr_assert(in && out);
     char buf[65536];
     size_t n;

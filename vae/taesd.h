@@ -32,7 +32,8 @@
 typedef struct sdc_taesd sdc_taesd;
 
 /* Maps and validates `path` (key set, shapes, dtypes; errors name the file) and, for an
- * original half, the other half beside it when present. */
+ * original half, the other half beside it when present. A folder stands for its
+ * diffusion_pytorch_model[.fp16].safetensors, else for its one *_decoder.safetensors. */
 sdc_status sdc_taesd_load(const char *path, sdc_taesd **out);
 void sdc_taesd_free(sdc_taesd *t);
 /* Frees the activation memory of the last pass (it goes back to ops/pages.c's kept memory,

@@ -1,9 +1,11 @@
 /* Loading a TAESD: which layout a file has, its key set read into layer indices, and the
  * sequence of convs and Blocks checked against what TAESD computes (vae/taesd.h). Every
  * tensor of a file must be used, so a file of another model is refused by name. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ops/error.h"
 #include "vae/taesd_impl.h"
@@ -336,9 +338,55 @@ static sdc_status check_halves(const sdc_taesd *t)
     return SDC_OK;
 }
 
+static int ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), m = strlen(tail);
+    return n >= m && strcmp(s + n - m, tail) == 0;
+}
+
+/* The file of a TAESD folder, as one is downloaded (madebyollin/taesd, taesdxl): the
+ * diffusers file (both halves) when there is one, else the one original *_decoder file
+ * (whose encoder load_sibling then finds beside it). */
+static sdc_status folder_file(const char *dir, char *buf, size_t size)
+{
+    static const char *const diffusers[] = {"diffusion_pytorch_model.safetensors",
+                                            "diffusion_pytorch_model.fp16.safetensors"};
+    for (int i = 0; i < 2; i++)
+        if (snprintf(buf, size, "%s/%s", dir, diffusers[i]) < (int)size && sdc_is_file(buf))
+            return SDC_OK;
+    DIR *d = opendir(dir);
+    if (!d)
+        return sdc_fail(SDC_ERR_IO, "%s: cannot open the folder", dir);
+    int found = 0;
+    char name[256] = "";
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.' && ends_with(e->d_name, "_decoder.safetensors") &&
+            found++ == 0)
+            snprintf(name, sizeof name, "%s", e->d_name);
+    closedir(d);
+    if (found == 1) {
+        if (snprintf(buf, size, "%s/%s", dir, name) >= (int)size)
+            return sdc_fail(SDC_ERR_ARG, "%s: path too long", dir);
+        return SDC_OK;
+    }
+    if (found > 1)
+        return sdc_fail(SDC_ERR_ARG, "%s: more than one *_decoder.safetensors in the folder; "
+                        "name the file itself", dir);
+    return sdc_fail(SDC_ERR_IO, "%s: a folder with no TAESD in it (no "
+                    "diffusion_pytorch_model.safetensors, no *_decoder.safetensors)", dir);
+}
+
 sdc_status sdc_taesd_load(const char *path, sdc_taesd **out)
 {
     *out = NULL;
+    struct stat sb;
+    char file[4096];
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        sdc_status s = folder_file(path, file, sizeof file);
+        if (s != SDC_OK)
+            return s;
+        path = file;
+    }
     sdc_taesd *t = calloc(1, sizeof *t);
     if (!t)
         return sdc_fail(SDC_ERR_NOMEM, "out of memory loading %s", path);

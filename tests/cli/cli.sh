@@ -257,7 +257,12 @@ if golden_only "--taesd with the tiny TAESD"; then
     cp "$TAESD_DEC" "$TMP/taesd_decoder.safetensors"
     expect 0 "encoding with the model's VAE" -- "$SDC" $small -p x -i "$INIT" --strength 0.5 --taesd "$TMP/taesd_decoder.safetensors" -v -o "$TMP/taesd-i.png"
     expect 0 "" -- "$SDC" $small -p x -i "$INIT" --strength 0.5 --taesd "$SDC_GOLDEN/taesd/tiny-taesd/diffusion_pytorch_model.safetensors" -o "$TMP/taesd-i2.png"
+    # a downloaded folder: its diffusers file
+    expect 0 "" -- "$SDC" $small -p x -i "$INIT" --strength 0.5 --taesd "$SDC_GOLDEN/taesd/tiny-taesd" -o "$TMP/taesd-i3.png"
+    cmp -s "$TMP/taesd-i2.png" "$TMP/taesd-i3.png" || fail "--taesd FOLDER is not its diffusers file"
 fi
+mkdir -p "$TMP/no-taesd"
+expect 1 "$TMP/no-taesd: a folder with no TAESD in it" -- "$SDC" $small -p x --taesd "$TMP/no-taesd" -o "$TMP/f.png"
 expect 1 "$TMP/bad.safetensors" -- "$SDC" $small -p x --taesd "$TMP/bad.safetensors" -o "$TMP/f.png"
 expect 1 "$MODEL: not a TAESD file" -- "$SDC" $small -p x --taesd "$MODEL" -o "$TMP/f.png"
 [ ! -e "$TMP/f.png" ] || fail "a failed --taesd run wrote a picture"
