@@ -91,14 +91,6 @@ static void usage(void)
             "       bench_sd --stages psnr [--model FILE] [--size PX] [--steps N] [--vocab FILE]\n");
 }
 
-static int parse_level(const char *s)
-{
-    for (int l = SDC_CPU_SCALAR; l <= SDC_CPU_AVX512; l++)
-        if (strcmp(s, sdc_cpu_level_name((sdc_cpu_level)l)) == 0)
-            return l;
-    return -2;
-}
-
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){"/tmp/fullsize/sd15-f16.safetensors", "/tmp/fullsize/taesd-f16.safetensors", 512, 2, 3, 0, 0, 0, 64, 4, NULL, -1,
@@ -129,7 +121,7 @@ static int parse(int argc, char **argv, options *o)
         else if (strcmp(a, "--threads") == 0)
             o->threads = atoi(v);
         else if (strcmp(a, "--cpu") == 0)
-            o->cpu = parse_level(v);
+            o->cpu = sdc_cpu_level_from_name(v) >= 0 ? sdc_cpu_level_from_name(v) : -2;
         else if (strcmp(a, "--vae-tile") == 0)
             o->tile = atoi(v);
         else if (strcmp(a, "--steps") == 0)

@@ -85,7 +85,8 @@ static int same_model(const sdc_cli_options *a, const sdc_cli_options *b)
            same_string(a->vocab, b->vocab) && same_string(a->refiner, b->refiner) &&
            same_string(a->hr_model, b->hr_model) &&
            a->prediction == b->prediction && a->threads == b->threads && a->bf16 == b->bf16 &&
-           a->int8 == b->int8 && same_string(a->conv_type, b->conv_type);
+           a->int8 == b->int8 && same_string(a->conv_type, b->conv_type) &&
+           same_string(a->cpu, b->cpu);
 }
 
 /* Makes the job's model the loaded one: frees the previous model first, so at most one is

@@ -26,7 +26,7 @@ enum {
     OPT_CONTROL_PREPROCESS,
     OPT_UNET_TILE, OPT_HIRES, OPT_HR_SCALE,
     OPT_HR_UPSCALER, OPT_HR_STEPS, OPT_HR_DENOISING, OPT_HR_SAMPLER,
-    OPT_PREVIEW, OPT_PREVIEW_PATH, OPT_PREVIEW_INTERVAL, OPT_CONV_TYPE,
+    OPT_PREVIEW, OPT_PREVIEW_PATH, OPT_PREVIEW_INTERVAL, OPT_CONV_TYPE, OPT_CPU,
 };
 
 static const struct option long_options[] = {
@@ -65,6 +65,7 @@ static const struct option long_options[] = {
     {"inpaint-area", required_argument, 0, OPT_INPAINT_AREA},
     {"precision", required_argument, 0, OPT_PRECISION},
     {"conv-type", required_argument, 0, OPT_CONV_TYPE},
+    {"cpu", required_argument, 0, OPT_CPU},
     {"padding", required_argument, 0, OPT_PADDING},
     {"outpaint", required_argument, 0, OPT_OUTPAINT},
     {"outpaint-fill", required_argument, 0, OPT_OUTPAINT_FILL},
@@ -278,6 +279,9 @@ static void print_help_output(FILE *out)
         "                            UNet and VAE convolution kernels quantised at\n"
         "                            load and kept so (less memory; pictures change\n"
         "                            a little)\n"
+        "      --cpu ISA             kernels' instruction set at most: auto (default: the\n"
+        "                            widest this CPU has), avx512, avx2, or scalar (the\n"
+        "                            portable reference kernels: slow, for checking)\n"
         "  -v, --verbose             per-stage timings and peak memory\n"
         "      --quiet               no progress output\n"
         "  -h, --help                this text\n"
@@ -623,6 +627,12 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
         o->bf16 = strcmp(arg, "bf16") == 0;
         o->int8 = strcmp(arg, "int8") == 0;
         return 0;
+    case OPT_CPU:
+        if (strcmp(arg, "auto") && strcmp(arg, "scalar") && strcmp(arg, "avx2") &&
+            strcmp(arg, "avx512"))
+            return usage_error("--cpu must be auto, scalar, avx2 or avx512, not '%s'", arg);
+        o->cpu = arg;
+        return 0;
     case OPT_CONV_TYPE:
         if (!conv_type_ok(arg))
             return usage_error("--conv-type must be none, auto, q8_0, q4_0, q4_1, q5_0, q5_1, "
@@ -754,6 +764,7 @@ sdc_model_params sdc_cli_model_params(const sdc_cli_options *o, const char *path
     mp.bf16 = o->bf16;
     mp.int8 = o->int8;
     mp.conv_type = o->conv_type;
+    mp.cpu = o->cpu;
     return mp;
 }
 

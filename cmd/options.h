@@ -38,6 +38,7 @@ typedef struct sdc_cli_options {
     int bf16;            /* --precision bf16 */
     int int8;            /* --precision int8 */
     const char *conv_type; /* --conv-type T, NULL for none */
+    const char *cpu;       /* --cpu ISA, NULL for auto */
     int batch_count;
     int seed_random;     /* -s -1 */
     int overwrite;

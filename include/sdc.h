@@ -159,6 +159,11 @@ typedef struct sdc_model_params {
                                rows are not whole blocks stay as stored), computed on their
                                expansion; "auto": the type of the file's quantised weights
                                (none when it has none) */
+    /* -- kernels -- */
+    const char *cpu;        /* NULL or "auto": the widest instruction set this CPU has;
+                               "scalar", "avx2", "avx512": at most that one ("scalar": the
+                               portable reference kernels, to check a result against them);
+                               process-wide, like bf16 */
 } sdc_model_params;
 
 sdc_model_params sdc_model_default_params(void);

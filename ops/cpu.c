@@ -89,6 +89,14 @@ const char *sdc_precision_name(sdc_precision p)
     return p == SDC_PRECISION_BF16 ? "bf16" : p == SDC_PRECISION_INT8 ? "int8" : "fp32";
 }
 
+int sdc_cpu_level_from_name(const char *name)
+{
+    for (int l = SDC_CPU_SCALAR; l <= SDC_CPU_AVX512; l++)
+        if (strcmp(name, sdc_cpu_level_name((sdc_cpu_level)l)) == 0)
+            return l;
+    return -1;
+}
+
 int sdc_precision_from_name(const char *name)
 {
     for (int p = SDC_PRECISION_FP32; p <= SDC_PRECISION_INT8; p++)

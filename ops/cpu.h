@@ -24,8 +24,9 @@ int sdc_cpu_has_bf16(void);
 int sdc_cpu_has_vnni(void);
 /* Whether AVX-VNNI (the VEX vpdpbusd on 256 bits) is usable at the current level. */
 int sdc_cpu_has_avx_vnni(void);
-/* "scalar", "avx2", "avx512". */
+/* "scalar", "avx2", "avx512"; sdc_cpu_level_from_name returns -1 for other names. */
 const char *sdc_cpu_level_name(sdc_cpu_level level);
+int sdc_cpu_level_from_name(const char *name);
 
 /* Arithmetic of linear layers, convolutions and attention. BF16 rounds weights and
  * activations to bfloat16 as the GEMM packs them, and attention's q, k, probabilities and v

@@ -121,6 +121,18 @@ static void log_int8(void)
             (double)sdc_weight_int8_bytes() / (1024.0 * 1024.0));
 }
 
+/* The kernels' instruction set: at most `cpu` (NULL or "auto": the CPU's widest). */
+static sdc_status apply_cpu(const char *cpu)
+{
+    int level = !cpu || strcmp(cpu, "auto") == 0 ? SDC_CPU_AVX512 : sdc_cpu_level_from_name(cpu);
+    if (level < 0)
+        return sdc_fail(SDC_ERR_ARG, "cpu must be auto, scalar, avx2 or avx512, not '%s'", cpu);
+    sdc_cpu_set_max_level((sdc_cpu_level)level);
+    sdc_log(SDC_LOG_INFO, "kernels: %s (this CPU: %s)", sdc_cpu_level_name(sdc_cpu_level_get()),
+            sdc_cpu_level_name(sdc_cpu_detect()));
+    return SDC_OK;
+}
+
 sdc_status sdc_model_load(const sdc_model_params *given, sdc_model **out)
 {
     *out = NULL;
@@ -134,6 +146,9 @@ sdc_status sdc_model_load(const sdc_model_params *given, sdc_model **out)
     if (!params->model_path)
         return sdc_fail(SDC_ERR_ARG, "no model path given");
     s = sdc_pipeline_conv_type_check(params->conv_type);
+    if (s != SDC_OK)
+        return s;
+    s = apply_cpu(params->cpu);
     if (s != SDC_OK)
         return s;
     if (params->threads > 0)

@@ -240,6 +240,15 @@ cmp -s "$TMP/d.png" "$TMP/int8.png" && fail "--precision int8 gave the fp32 pict
 # --conv-type q8_0: convolution kernels quantised at load (said with -v); the picture changes
 expect 0 "conv-type q8_0: " -- "$SDC" $small -p "a red (apple:1.2)" -n "blurry" -s 7 --conv-type q8_0 -v -o "$TMP/convq.png"
 cmp -s "$TMP/d.png" "$TMP/convq.png" && fail "--conv-type q8_0 gave the picture of F16 kernels"
+# --cpu: the kernels' instruction set at most (said with -v); the portable kernels draw the
+# fast ones' picture within 2/255 (at a size that is no multiple of 16: the kernels' tails)
+cpu_run="-m $MODEL -W 72 -H 40 --steps 3 --quiet -p x -n blurry -s 7 -v"
+expect 0 "kernels: scalar" -- "$SDC" $cpu_run --cpu scalar -o "$TMP/cpu-scalar.png"
+expect 0 "kernels: " -- "$SDC" $cpu_run -o "$TMP/cpu-auto.png"
+largest=$("$SDC_BUILD_DIR/bench/png-psnr" "$TMP/cpu-scalar.png" "$TMP/cpu-auto.png" |
+    sed -n 's|.*largest difference \([0-9]*\)/255.*|\1|p')
+[ -n "$largest" ] && [ "$largest" -le 2 ] || fail "--cpu scalar differs by ${largest:-?}/255"
+expect 2 "--cpu must be auto, scalar, avx2 or avx512" -- "$SDC" $small -p x --cpu sse -o "$TMP/f.png"
 
 # --vae: the same weights from the diffusers vae/ folder give the same picture
 if golden_only "--vae with the tiny model's diffusers vae/ folder"; then
