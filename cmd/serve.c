@@ -57,6 +57,8 @@ static void print_help(FILE *out)
         "                            or none\n"
         "      --preview-interval N  sampling steps between previews (default 1)\n"
         "  -t, --threads N           worker threads (default: all cores)\n"
+        "      --cpu ISA             kernels' instruction set at most: auto (default),\n"
+        "                            avx512, avx2 or scalar (as for sdc)\n"
         "  -v, --verbose             model loads and memory, hang-ups, and library\n"
         "                            information on stderr\n"
         "  -h, --help                this text\n",
@@ -73,6 +75,7 @@ static const struct option long_options[] = {
     {"idle-timeout", required_argument, 0, 'O'}, {"embd-dir", required_argument, 0, 'E'},
     {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
     {"preview", required_argument, 0, 'R'},    {"preview-interval", required_argument, 0, 'N'},
+    {"cpu", required_argument, 0, 'C'},
     {0, 0, 0, 0},
 };
 
@@ -116,6 +119,15 @@ static int apply(int c, const char *arg, serve_options *o, sdc_cli_options *m)
         if (number("--threads", arg, 1, 1024, &v))
             return 2;
         m->threads = (int)v;
+        return 0;
+    case 'C':
+        if (strcmp(arg, "auto") && strcmp(arg, "scalar") && strcmp(arg, "avx2") &&
+            strcmp(arg, "avx512")) {
+            fprintf(stderr, "sdc serve: --cpu must be auto, scalar, avx2 or avx512, not '%s'\n",
+                    arg);
+            return 2;
+        }
+        m->cpu = arg;
         return 0;
     case 'R':
         if (sdc_cli_preview_option("preview", arg, m) || m->gen.preview == SDC_PREVIEW_TAE) {

@@ -138,6 +138,13 @@ check preview_vae
 stop
 "$SDC" serve -m "$MODEL" --preview tae 2>"$TMP/err" && fail "serve --preview tae started"
 grep -q "TAESD" "$TMP/err" || fail "serve --preview tae: $(cat "$TMP/err")"
+# --cpu: the models load with their kernels capped (said with -v); an unknown name is refused
+start -m "$MODEL" --cpu scalar -v || exit 1
+[ "$(txt2img model.safetensors)" = 200 ] || fail "txt2img with --cpu scalar"
+grep -q "kernels: scalar" "$TMP/serve.err" || fail "serve --cpu scalar: $(cat "$TMP/serve.err")"
+stop
+"$SDC" serve -m "$MODEL" --cpu sse 2>"$TMP/err"
+[ $? = 2 ] && grep -q -- "--cpu must be" "$TMP/err" || fail "serve --cpu sse: $(cat "$TMP/err")"
 
 # --embd-dir: a folder that cannot be read is refused at the start, naming it
 "$SDC" serve --embd-dir "$TMP/no-such-folder" --listen 127.0.0.1:0 2>"$TMP/err" && fail "missing --embd-dir accepted"
