@@ -298,6 +298,12 @@ void sdc_cli_print_help(FILE *out)
     print_help_output(out);
 }
 
+int sdc_cli_cpu_ok(const char *arg)
+{
+    return !strcmp(arg, "auto") || !strcmp(arg, "scalar") || !strcmp(arg, "avx2") ||
+           !strcmp(arg, "avx512");
+}
+
 /* A --conv-type: none, auto, or a type sdc quantises to. */
 static int conv_type_ok(const char *arg)
 {
@@ -628,8 +634,7 @@ static int apply_option(int c, const char *arg, sdc_cli_options *o)
         o->int8 = strcmp(arg, "int8") == 0;
         return 0;
     case OPT_CPU:
-        if (strcmp(arg, "auto") && strcmp(arg, "scalar") && strcmp(arg, "avx2") &&
-            strcmp(arg, "avx512"))
+        if (!sdc_cli_cpu_ok(arg))
             return usage_error("--cpu must be auto, scalar, avx2 or avx512, not '%s'", arg);
         o->cpu = arg;
         return 0;

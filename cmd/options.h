@@ -93,6 +93,8 @@ int sdc_cli_check(const sdc_cli_options *opt);
  * (cmd/options_preview.c): 0, or 2 with the message recorded. tae passes here; the library
  * refuses it without a TAESD decoder. */
 int sdc_cli_preview_option(const char *name, const char *arg, sdc_cli_options *opt);
+/* Whether `arg` names a --cpu level: auto, scalar, avx2 or avx512. */
+int sdc_cli_cpu_ok(const char *arg);
 /* What --preview and --preview-path mean together: the path alone turns on tae with --taesd,
  * else proj; a mode without a path writes preview.png. Call once the options are all set. */
 void sdc_cli_preview_resolve(sdc_cli_options *opt);

@@ -121,8 +121,7 @@ static int apply(int c, const char *arg, serve_options *o, sdc_cli_options *m)
         m->threads = (int)v;
         return 0;
     case 'C':
-        if (strcmp(arg, "auto") && strcmp(arg, "scalar") && strcmp(arg, "avx2") &&
-            strcmp(arg, "avx512")) {
+        if (!sdc_cli_cpu_ok(arg)) {
             fprintf(stderr, "sdc serve: --cpu must be auto, scalar, avx2 or avx512, not '%s'\n",
                     arg);
             return 2;
