@@ -120,8 +120,10 @@ static int parse(int argc, char **argv, options *o)
             o->runs = atoi(v);
         else if (strcmp(a, "--threads") == 0)
             o->threads = atoi(v);
-        else if (strcmp(a, "--cpu") == 0)
-            o->cpu = sdc_cpu_level_from_name(v) >= 0 ? sdc_cpu_level_from_name(v) : -2;
+        else if (strcmp(a, "--cpu") == 0) {
+            int level = sdc_cpu_level_from_name(v);
+            o->cpu = level < 0 ? -2 : level; /* (-1 means: as detected) */
+        }
         else if (strcmp(a, "--vae-tile") == 0)
             o->tile = atoi(v);
         else if (strcmp(a, "--steps") == 0)
